@@ -1,0 +1,3 @@
+module github.com/nhs-genomics/results-gateway
+
+go 1.26.8

@@ -1,0 +1,147 @@
+// Package labjson decodes the gateway's native JSON lab report (schema
+// version 1, docs/lab-report.schema.json) into a gateway.Report and validates it.
+package labjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// Decode parses and validates a native JSON report. It returns a
+// *gateway.Error: EMALFORMED when body is not JSON, EINVALID with every
+// problem located when it is JSON that breaks the schema or the rules.
+func Decode(body []byte) (*gateway.Report, error) {
+	var tree any
+	if err := json.Unmarshal(body, &tree); err != nil {
+		return nil, malformed(body, err)
+	}
+	if _, ok := tree.(map[string]any); !ok {
+		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the report is not valid",
+			Problems: []gateway.Problem{{Path: "$", Message: "must be a JSON object"}}}
+	}
+	var problems []gateway.Problem
+	unknownFields("", tree, reflect.TypeOf(gateway.Report{}), &problems)
+
+	var r gateway.Report
+	typeProblemAt := map[string]bool{}
+	if err := json.Unmarshal(body, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return nil, malformed(body, err)
+		}
+		// encoding/json reports only the first type error but still fills the rest.
+		problems = append(problems, gateway.Problem{Path: te.Field, Message: fmt.Sprintf("must be a JSON %s, not %s", jsonKind(te.Type), te.Value)})
+		typeProblemAt[te.Field] = true
+	}
+	for _, p := range gateway.Validate(&r) {
+		if !typeProblemAt[p.Path] {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the report is not valid", Problems: problems}
+	}
+	return &r, nil
+}
+
+func malformed(body []byte, err error) error {
+	msg := err.Error()
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := position(body, se.Offset)
+		msg = fmt.Sprintf("%s at line %d, column %d", se.Error(), line, col)
+	}
+	return &gateway.Error{Code: gateway.EMALFORMED, Message: "the body is not valid JSON",
+		Problems: []gateway.Problem{{Path: "$", Message: msg}}}
+}
+
+func position(body []byte, offset int64) (line, col int) {
+	if offset > int64(len(body)) {
+		offset = int64(len(body))
+	}
+	before := body[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
+	return line, col
+}
+
+// unknownFields reports every member of the JSON tree that the report schema
+// does not define: a misspelt field must not pass as an absent one.
+func unknownFields(path string, node any, t reflect.Type, problems *[]gateway.Problem) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n := node.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		fields := jsonFields(t)
+		keys := make([]string, 0, len(n))
+		for k := range n {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			child := join(path, k)
+			ft, ok := fields[k]
+			if !ok {
+				*problems = append(*problems, gateway.Problem{Path: child, Message: "is not a field of the lab report schema"})
+				continue
+			}
+			unknownFields(child, n[k], ft, problems)
+		}
+	case []any:
+		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		for i, item := range n {
+			unknownFields(fmt.Sprintf("%s[%d]", path, i), item, t.Elem(), problems)
+		}
+	}
+}
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := make(map[string]reflect.Type, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "base64 string"
+		}
+		return "array"
+	default:
+		return "object"
+	}
+}
