@@ -182,7 +182,7 @@ func (v *validator) specimens(specimens []Specimen, issued time.Time, issuedOK b
 	seen := map[string]bool{}
 	for i, s := range specimens {
 		path := fmt.Sprintf("specimens[%d]", i)
-		if v.required(path+".id", s.ID) {
+		if v.match(path+".id", s.ID, reportIDPattern, "specimen id (1-64 letters, digits, '.', '_' or '-')") {
 			if seen[s.ID] {
 				v.add(path+".id", "%q is used by another specimen", s.ID)
 			}
@@ -241,7 +241,7 @@ func (v *validator) gene(path string, g Gene, genes map[string]string) {
 }
 
 func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes map[string]string) {
-	if v.required(path+".id", vr.ID) {
+	if v.match(path+".id", vr.ID, reportIDPattern, "variant id (1-64 letters, digits, '.', '_' or '-')") {
 		if ids[vr.ID] {
 			v.add(path+".id", "%q is used by another variant", vr.ID)
 		}

@@ -1,0 +1,122 @@
+// Package fhirr4 maps a gateway.Report to one FHIR R4 transaction Bundle
+// following the HL7 Genomics Reporting IG STU3 (3.0.0) and UK Core
+// identifiers, using google/fhir protos and jsonformat.
+//
+// Every resource carries a business identifier and every entry is a
+// conditional create or conditional update on it, so sending the same report
+// twice creates nothing new and a later version updates the same resources.
+package fhirr4
+
+import (
+	"fmt"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// DefaultIdentifierBase is where the gateway's own identifier systems live
+// (report, variant, specimen ...). Each deployment should set its own.
+const DefaultIdentifierBase = "https://fhir.results-gateway.nhs.uk/Id"
+
+// Mapper turns reports into Bundles. The zero value is not usable: call New.
+type Mapper struct {
+	identifierBase string
+	marshaller     *jsonformat.Marshaller
+}
+
+// New returns a Mapper whose own identifier systems start with identifierBase
+// (DefaultIdentifierBase when empty).
+func New(identifierBase string) (*Mapper, error) {
+	if identifierBase == "" {
+		identifierBase = DefaultIdentifierBase
+	}
+	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
+	if err != nil {
+		return nil, fmt.Errorf("fhir marshaller: %w", err)
+	}
+	return &Mapper{identifierBase: identifierBase, marshaller: m}, nil
+}
+
+// Bundle builds the transaction Bundle for r; pdf is the report's
+// presentedForm. r must have passed gateway.Validate.
+func (m *Mapper) Bundle(r *gateway.Report, pdf []byte) *r4pb.Bundle {
+	b := &builder{m: m, r: r, pdf: pdf, bundle: &r4pb.Bundle{
+		Type: &r4pb.Bundle_TypeCode{Value: c4pb.BundleTypeCode_TRANSACTION},
+	}}
+	b.build()
+	return b.bundle
+}
+
+// EncodeBundle maps r and marshals the Bundle to FHIR JSON once; callers keep the bytes.
+func (m *Mapper) EncodeBundle(r *gateway.Report, pdf []byte) ([]byte, error) {
+	out, err := m.marshaller.MarshalResource(m.Bundle(r, pdf))
+	if err != nil {
+		return nil, fmt.Errorf("marshal bundle for report %s: %w", r.ID, err)
+	}
+	return out, nil
+}
+
+// system returns one of the gateway's own identifier systems.
+func (m *Mapper) system(kind string) string { return m.identifierBase + "/" + kind }
+
+// builder holds one mapping's state: the fullUrls assigned so far.
+type builder struct {
+	m      *Mapper
+	r      *gateway.Report
+	pdf    []byte
+	bundle *r4pb.Bundle
+
+	patient, lab, trust, serviceRequest, study, analysis, report string
+	specimens, roles, variants, implications, relatives          []string
+	requester                                                    string
+}
+
+func (b *builder) build() {
+	b.organisations()
+	b.patients()
+	b.practitioners()
+	b.specimenEntries()
+	b.serviceRequestEntry()
+	b.variantEntries()
+	b.studyEntries()
+	b.reportEntry()
+	b.documentEntry()
+	b.provenanceEntry()
+}
+
+// conditionalCreate adds an entry the server creates only if no resource has
+// the identifier yet (master data such as patients and organisations belongs to the EPR).
+func (b *builder) conditionalCreate(key, resourceType string, id identifier, res *r4pb.ContainedResource) string {
+	full := uuidFor(b.r.ID + "|" + key)
+	b.bundle.Entry = append(b.bundle.Entry, &r4pb.Bundle_Entry{
+		FullUrl:  uri(full),
+		Resource: res,
+		Request: &r4pb.Bundle_Entry_Request{
+			Method:      &r4pb.Bundle_Entry_Request_MethodCode{Value: c4pb.HTTPVerbCode_POST},
+			Url:         uri(resourceType),
+			IfNoneExist: str("identifier=" + id.system + "|" + id.value),
+		},
+	})
+	return full
+}
+
+// conditionalUpdate adds an entry that creates the resource or updates the
+// one with the same identifier: how a new report version replaces the old.
+func (b *builder) conditionalUpdate(key, resourceType string, id identifier, res *r4pb.ContainedResource) string {
+	full := uuidFor(b.r.ID + "|" + key)
+	b.bundle.Entry = append(b.bundle.Entry, &r4pb.Bundle_Entry{
+		FullUrl:  uri(full),
+		Resource: res,
+		Request: &r4pb.Bundle_Entry_Request{
+			Method: &r4pb.Bundle_Entry_Request_MethodCode{Value: c4pb.HTTPVerbCode_PUT},
+			Url:    uri(resourceType + "?identifier=" + id.system + "|" + id.value),
+		},
+	})
+	return full
+}
+
+type identifier struct{ system, value string }

@@ -1,0 +1,150 @@
+package fhirr4_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden Bundles in fixtures/golden")
+
+// testPDF stands in for the rendered PDF so the golden files test the mapping alone.
+var testPDF = []byte("%PDF-1.4\n% synthetic test document\n%%EOF\n")
+
+func mapFixture(t testing.TB, body []byte) (*gateway.Report, []byte) {
+	t.Helper()
+	r, err := labjson.Decode(body)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	m, err := fhirr4.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.EncodeBundle(r, testPDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, out
+}
+
+func TestGoldenBundles(t *testing.T) {
+	for _, f := range fixtures.Reports() {
+		t.Run(f.Name, func(t *testing.T) {
+			_, got := mapFixture(t, f.Body)
+			path := filepath.Join("..", "..", "fixtures", "golden", f.Name+".bundle.json")
+			if *update {
+				var pretty any
+				if err := json.Unmarshal(got, &pretty); err != nil {
+					t.Fatal(err)
+				}
+				b, _ := json.MarshalIndent(pretty, "", "  ")
+				if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./mappers/fhirr4 -update to create it)", err)
+			}
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(want, &w); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("Bundle differs from %s:\n%s", path, diff(w, g, "$"))
+			}
+		})
+	}
+}
+
+// TestRoundTrip parses the marshalled Bundle back with jsonformat (which
+// validates R4 cardinalities and references) and requires the same proto.
+func TestRoundTrip(t *testing.T) {
+	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := fhirr4.New("")
+	for _, f := range fixtures.Reports() {
+		t.Run(f.Name, func(t *testing.T) {
+			r, out := mapFixture(t, f.Body)
+			parsed, err := u.Unmarshal(out)
+			if err != nil {
+				t.Fatalf("unmarshal: %v", err)
+			}
+			got := parsed.(*r4pb.ContainedResource).GetBundle()
+			if !proto.Equal(got, m.Bundle(r, testPDF)) {
+				t.Fatal("Bundle changed in a marshal/unmarshal round trip")
+			}
+		})
+	}
+}
+
+func TestSameReportSameBytes(t *testing.T) {
+	body := fixtures.Report("trio-wgs-denovo-positive")
+	_, a := mapFixture(t, body)
+	_, b := mapFixture(t, body)
+	if string(a) != string(b) {
+		t.Fatal("mapping the same report twice gave different Bundles: resends would not be idempotent")
+	}
+}
+
+// diff names the first few places two JSON trees differ.
+func diff(want, got any, path string) string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return path + ": not an object\n"
+		}
+		out := ""
+		for k := range w {
+			if _, ok := g[k]; !ok {
+				out += path + "." + k + ": missing\n"
+			} else if !reflect.DeepEqual(w[k], g[k]) {
+				out += diff(w[k], g[k], path+"."+k)
+			}
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				out += path + "." + k + ": unexpected\n"
+			}
+		}
+		return out
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return path + ": arrays differ in length\n"
+		}
+		out := ""
+		for i := range w {
+			if !reflect.DeepEqual(w[i], g[i]) {
+				out += diff(w[i], g[i], path+"["+itoa(i)+"]")
+			}
+		}
+		return out
+	default:
+		b1, _ := json.Marshal(want)
+		b2, _ := json.Marshal(got)
+		return path + ": want " + string(b1) + ", got " + string(b2) + "\n"
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }

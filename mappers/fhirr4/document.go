@@ -1,0 +1,96 @@
+package fhirr4
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	docpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
+	provpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/provenance_go_proto"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// documentEntry indexes the PDF as a DocumentReference: many EPRs file
+// documents rather than DiagnosticReports.
+func (b *builder) documentEntry() {
+	r := b.r
+	id := identifier{b.m.system("document"), r.ID}
+	status, docStatus := c4pb.DocumentReferenceStatusCode_CURRENT, c4pb.CompositionStatusCode_FINAL
+	switch r.Status {
+	case gateway.StatusPreliminary:
+		docStatus = c4pb.CompositionStatusCode_PRELIMINARY
+	case gateway.StatusAmended, gateway.StatusCorrected:
+		docStatus = c4pb.CompositionStatusCode_AMENDED
+	case gateway.StatusEnteredInError:
+		status, docStatus = c4pb.DocumentReferenceStatusCode_ENTERED_IN_ERROR, c4pb.CompositionStatusCode_ENTERED_IN_ERROR
+	}
+	doc := &docpb.DocumentReference{
+		MasterIdentifier: ident(b.m.system("document-version"), r.ID+"-v"+itoa(r.Version)),
+		Identifier:       []*d4pb.Identifier{ident(id.system, id.value)},
+		Status:           &docpb.DocumentReference_StatusCode{Value: status},
+		DocStatus:        &docpb.DocumentReference_DocStatusCode{Value: docStatus},
+		Type:             concept(systemSNOMED, "1054161000000101", "Genetic report"),
+		Subject:          ref(b.patient, ""),
+		Date:             instant(r.Issued),
+		Author:           []*d4pb.Reference{ref(b.lab, r.PerformingLab.Name)},
+		Custodian:        ref(b.lab, r.PerformingLab.Name),
+		Description:      str(r.Test.Code + " " + r.Test.Name + ": " + r.Result.Conclusion),
+		Content:          []*docpb.DocumentReference_Content{{Attachment: b.pdfAttachment()}},
+		Context:          &docpb.DocumentReference_Context{Related: []*d4pb.Reference{ref(b.report, "")}},
+	}
+	if len(b.roles) > 0 {
+		doc.Authenticator = ref(b.roles[0], r.Authorisers[0].Name)
+	}
+	b.conditionalUpdate("document-reference", "DocumentReference", id,
+		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_DocumentReference{DocumentReference: doc}})
+}
+
+// provenanceEntry records who issued this version and, for an amendment, that
+// it revises the earlier one (NHS England requires Provenance on updates).
+// R4 Provenance has no identifier element, so its logical id is derived from
+// the report id and version and the entry is an update by id: still idempotent.
+func (b *builder) provenanceEntry() {
+	r := b.r
+	activity, reason := "CREATE", "Report issued"
+	if r.Version > 1 {
+		activity, reason = "UPDATE", "Report "+string(r.Status)+" (version "+itoa(r.Version)+")"
+	}
+	sum := sha256.Sum256([]byte(r.PerformingLab.ODSCode + "|" + r.ID + "|" + itoa(r.Version)))
+	id := "rg-" + hex.EncodeToString(sum[:20])
+	prov := &provpb.Provenance{
+		Id:       &d4pb.Id{Value: id},
+		Target:   []*d4pb.Reference{ref(b.report, "")},
+		Recorded: instant(r.Issued),
+		Activity: concept(systemDataOp, activity, ""),
+		Reason:   []*d4pb.CodeableConcept{text(reason)},
+		Agent: []*provpb.Provenance_Agent{{
+			Type: concept(systemProvAgent, "author", "Author"),
+			Who:  ref(b.lab, r.PerformingLab.Name),
+		}},
+	}
+	for i, role := range b.roles {
+		prov.Agent = append(prov.Agent, &provpb.Provenance_Agent{
+			Type:       concept(systemProvAgent, "attester", "Attester"),
+			Who:        ref(role, r.Authorisers[i].Name),
+			OnBehalfOf: ref(b.lab, r.PerformingLab.Name),
+		})
+	}
+	if r.Version > 1 {
+		prev := ident(b.m.system("document-version"), r.ID+"-v"+itoa(r.Version-1))
+		prov.Entity = []*provpb.Provenance_Entity{{
+			Role: &provpb.Provenance_Entity_RoleCode{Value: c4pb.ProvenanceEntityRoleCode_REVISION},
+			What: &d4pb.Reference{Identifier: prev, Display: str("Version " + itoa(r.Version-1) + " of report " + r.ID)},
+		}}
+	}
+	b.bundle.Entry = append(b.bundle.Entry, &r4pb.Bundle_Entry{
+		FullUrl:  uri(uuidFor(r.ID + "|provenance|" + itoa(r.Version))),
+		Resource: &r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Provenance{Provenance: prov}},
+		Request: &r4pb.Bundle_Entry_Request{
+			Method: &r4pb.Bundle_Entry_Request_MethodCode{Value: c4pb.HTTPVerbCode_PUT},
+			Url:    uri("Provenance/" + id),
+		},
+	})
+}

@@ -1,0 +1,74 @@
+package fhirr4
+
+import (
+	"strconv"
+	"strings"
+
+	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	srpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/service_request_go_proto"
+	sppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/specimen_go_proto"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// testCode codes the ordered test: an R-code from the National Genomic Test
+// Directory, or a DGTS GT/TP code (NHS England's directory from 2026).
+func (b *builder) testCode() *d4pb.CodeableConcept {
+	t := b.r.Test
+	system := systemTestDirectory
+	if strings.HasPrefix(t.Code, "GT") || strings.HasPrefix(t.Code, "TP") {
+		system = systemDGTS
+	}
+	c := coding(system, t.Code, t.Name)
+	if t.DirectoryVersion != "" {
+		c.Version = str(t.DirectoryVersion)
+	}
+	return &d4pb.CodeableConcept{Coding: []*d4pb.Coding{c}, Text: str(t.Name)}
+}
+
+func (b *builder) specimenEntries() {
+	for i, s := range b.r.Specimens {
+		id := identifier{b.m.system("specimen"), b.r.PerformingLab.ODSCode + "-" + s.ID}
+		sp := &sppb.Specimen{
+			Identifier:   []*d4pb.Identifier{ident(id.system, id.value)},
+			Status:       &sppb.Specimen_StatusCode{Value: c4pb.SpecimenStatusCode_AVAILABLE},
+			Type:         text(s.Type),
+			Subject:      ref(b.patient, ""),
+			ReceivedTime: dateTime(s.Received),
+			Collection: &sppb.Specimen_Collection{Collected: &sppb.Specimen_Collection_CollectedX{
+				Choice: &sppb.Specimen_Collection_CollectedX_DateTime{DateTime: dateTime(s.Collected)},
+			}},
+		}
+		b.specimens = append(b.specimens, b.conditionalUpdate("specimen-"+itoa(i), "Specimen", id,
+			&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Specimen{Specimen: sp}}))
+	}
+}
+
+func (b *builder) serviceRequestEntry() {
+	number := b.r.OrderNumber
+	if number == "" {
+		number = b.r.ID
+	}
+	id := identifier{b.m.system("order"), b.r.OrderingTrust.ODSCode + "-" + number}
+	sr := &srpb.ServiceRequest{
+		Identifier: []*d4pb.Identifier{ident(id.system, id.value)},
+		Status:     &srpb.ServiceRequest_StatusCode{Value: c4pb.RequestStatusCode_COMPLETED},
+		Intent:     &srpb.ServiceRequest_IntentCode{Value: c4pb.RequestIntentCode_ORDER},
+		Category:   []*d4pb.CodeableConcept{concept(systemSNOMED, "108252007", "Laboratory procedure")},
+		Code:       b.testCode(),
+		Subject:    ref(b.patient, ""),
+		Performer:  []*d4pb.Reference{ref(b.lab, b.r.PerformingLab.Name)},
+	}
+	for _, s := range b.specimens {
+		sr.Specimen = append(sr.Specimen, ref(s, ""))
+	}
+	if b.requester != "" {
+		sr.Requester = ref(b.requester, b.r.RequestingClinician.Name)
+	} else if c := b.r.RequestingClinician; c != nil {
+		sr.Requester = &d4pb.Reference{Display: str(c.Name)}
+	}
+	b.serviceRequest = b.conditionalUpdate("service-request", "ServiceRequest", id,
+		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_ServiceRequest{ServiceRequest: sr}})
+}

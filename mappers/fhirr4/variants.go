@@ -1,0 +1,222 @@
+package fhirr4
+
+import (
+	"strconv"
+	"strings"
+
+	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	obspb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/observation_go_proto"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+var observationStatuses = map[gateway.Status]c4pb.ObservationStatusCode_Value{
+	gateway.StatusPreliminary: c4pb.ObservationStatusCode_PRELIMINARY, gateway.StatusFinal: c4pb.ObservationStatusCode_FINAL,
+	gateway.StatusAmended: c4pb.ObservationStatusCode_AMENDED, gateway.StatusCorrected: c4pb.ObservationStatusCode_CORRECTED,
+	gateway.StatusEnteredInError: c4pb.ObservationStatusCode_ENTERED_IN_ERROR,
+}
+
+// variantEntries adds a Variant Observation per variant and a Diagnostic
+// Implication per classification, derived from its variant.
+func (b *builder) variantEntries() {
+	for i := range b.r.Variants {
+		v := &b.r.Variants[i]
+		key := b.r.ID + "-" + v.ID
+		variant := b.conditionalUpdate("variant-"+v.ID, "Observation", identifier{b.m.system("variant"), key},
+			observation(b.variantObservation(v, key)))
+		b.variants = append(b.variants, variant)
+		implication := b.conditionalUpdate("implication-"+v.ID, "Observation", identifier{b.m.system("implication"), key},
+			observation(b.implicationObservation(v, key, variant)))
+		b.implications = append(b.implications, implication)
+	}
+}
+
+func observation(o *obspb.Observation) *r4pb.ContainedResource {
+	return &r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Observation{Observation: o}}
+}
+
+// genomicObservation fills what every genomic-base Observation shares.
+func (b *builder) genomicObservation(profile, kind, key string, c *d4pb.CodeableConcept) *obspb.Observation {
+	return &obspb.Observation{
+		Meta:       meta(profile),
+		Identifier: []*d4pb.Identifier{ident(b.m.system(kind), key)},
+		Status:     &obspb.Observation_StatusCode{Value: observationStatuses[b.r.Status]},
+		Category: []*d4pb.CodeableConcept{
+			concept(systemObsCategory, "laboratory", "Laboratory"),
+			concept(systemV20074, "GE", "Genetics"),
+		},
+		Code:      c,
+		Subject:   ref(b.patient, ""),
+		Issued:    instant(b.r.Issued),
+		Performer: []*d4pb.Reference{ref(b.lab, b.r.PerformingLab.Name)},
+	}
+}
+
+func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Observation {
+	o := b.genomicObservation(profileVariant, "variant", key, loinc("69548-6", "Genetic variant assessment"))
+	o.Value = &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_CodeableConcept{
+		CodeableConcept: loinc("LA9633-4", "Present")}}
+	if m := b.r.Test.Method; m != "array" && m != "mlpa" {
+		o.Method = loinc("LA26398-0", "Sequencing")
+	}
+	if len(b.specimens) > 0 {
+		o.Specimen = ref(b.specimens[0], "")
+	}
+	c := &components{}
+	c.concept("48018-6", "Gene studied [ID]", concept(systemHGNC, v.Gene.HGNCID, v.Gene.Symbol))
+	if v.HGVS.C != "" {
+		c.concept("48004-6", "DNA change (c.HGVS)", concept(systemHGVS, v.HGVS.C, ""))
+	}
+	if v.HGVS.P != "" {
+		c.concept("48005-3", "Amino acid change (pHGVS)", concept(systemHGVS, v.HGVS.P, ""))
+	}
+	if v.HGVS.G != "" {
+		c.concept("81290-9", "Genomic DNA change (gHGVS)", concept(systemHGVS, v.HGVS.G, ""))
+		refSeq, _, _ := strings.Cut(v.HGVS.G, ":")
+		c.concept("48013-7", "Genomic reference sequence [ID]", concept(systemRefSeq, refSeq, ""))
+	}
+	if v.Transcript != "" {
+		c.concept("51958-7", "Transcript reference sequence [ID]", concept(systemRefSeq, v.Transcript, ""))
+	}
+	if a, ok := buildAnswers[v.GenomeBuild]; ok {
+		c.concept("62374-4", "Human reference sequence assembly version", loinc(a.code, a.display))
+	}
+	if a, ok := chromosomeAnswers[v.Chromosome]; ok {
+		c.concept("48000-4", "Chromosome", loinc(a.code, a.display))
+	}
+	c.concept("92822-6", "Genomic coordinate system", loinc("LA30102-0", "1-based character counting"))
+	end := v.End
+	if end == 0 {
+		end = v.Start
+	}
+	positions := &d4pb.Range{Low: simpleQuantity(float64(v.Start)), High: simpleQuantity(float64(end))}
+	if v.Type == "cnv" || v.Type == "sv" {
+		c.rangeValue("81302-2", "Genomic allele inner start-end", positions)
+	} else {
+		c.rangeValue("81254-5", "Genomic allele start-end", positions)
+	}
+	if v.Ref != "" {
+		c.stringValue("69547-8", "Genomic ref allele [ID]", v.Ref)
+	}
+	if v.Alt != "" {
+		c.stringValue("69551-0", "Genomic alt allele [ID]", v.Alt)
+	}
+	if a, ok := changeTypes[v.Type]; ok {
+		c.concept("48019-4", "DNA change type", concept(systemSO, a.code, a.display))
+	}
+	source := v.Origin
+	if v.Inheritance == "de-novo" {
+		source = "de-novo"
+	}
+	if a, ok := sourceAnswers[source]; ok {
+		c.concept("48002-0", "Genomic source class", loinc(a.code, a.display))
+	}
+	a := zygosityAnswers[v.Zygosity]
+	c.concept("53034-5", "Allelic state", loinc(a.code, a.display))
+	if a, ok := inheritanceAnswers[v.Inheritance]; ok {
+		c.concept("94186-4", "Variant inheritance", loinc(a.code, a.display))
+	} else if v.Inheritance == "biparental" {
+		c.concept("94186-4", "Variant inheritance", text("Biparental (maternal and paternal)"))
+	}
+	if f := v.HeteroplasmyFraction; f != nil {
+		c.quantity("81258-6", "Sample variant allelic frequency [NFr]", *f*100, "%", "%")
+	}
+	if v.CopyNumber != nil {
+		c.quantity("82155-3", "Genomic structural variant copy number", float64(*v.CopyNumber), "copies", "1")
+	}
+	if v.ISCN != "" {
+		c.concept("81291-7", "Variant ISCN", concept(systemISCN, v.ISCN, ""))
+	}
+	o.Component = c.list
+	if v.Comment != "" {
+		o.Note = []*d4pb.Annotation{{Text: &d4pb.Markdown{Value: v.Comment}}}
+	}
+	return o
+}
+
+func (b *builder) implicationObservation(v *gateway.Variant, key, variant string) *obspb.Observation {
+	o := b.genomicObservation(profileImplication, "implication", key,
+		concept(systemTBD, "diagnostic-implication", "Diagnostic Implication"))
+	o.DerivedFrom = []*d4pb.Reference{ref(variant, v.Gene.Symbol+" "+variantName(v))}
+	c := &components{}
+	a := acmgAnswers[v.Classification.ACMG]
+	c.concept("53037-8", "Genetic variation clinical significance [Imp]", loinc(a.code, a.display))
+	if cond := v.Condition; cond != nil {
+		cc := text(cond.Name)
+		if cond.Code != "" {
+			cc = concept(conditionSystems[cond.System], cond.Code, cond.Name)
+			cc.Text = str(cond.Name)
+		}
+		c.concept("81259-4", "Associated phenotype", cc)
+		if m, ok := inheritanceModes[cond.ModeOfInheritance]; ok {
+			c.conceptCoded(coding(systemTBD, "condition-inheritance", "Condition Inheritance"), concept(systemHPO, m.code, m.display))
+		}
+	}
+	summary := a.display
+	if len(v.Classification.Criteria) > 0 {
+		summary += " (ACMG criteria met: " + strings.Join(v.Classification.Criteria, ", ") + ")"
+	}
+	c.list = append(c.list, &obspb.Observation_Component{
+		Code: concept(systemTBD, "conclusion-string", "Conclusion String"),
+		Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_StringValue{
+			StringValue: str(summary)}},
+	})
+	o.Component = c.list
+	return o
+}
+
+// variantName is the most specific human-readable description of a variant.
+func variantName(v *gateway.Variant) string {
+	for _, s := range []string{v.HGVS.C, v.HGVS.G, v.ISCN} {
+		if s != "" {
+			return s
+		}
+	}
+	return v.Chromosome + ":" + strconv.FormatInt(v.Start, 10)
+}
+
+// components collects Observation.component entries.
+type components struct {
+	list []*obspb.Observation_Component
+}
+
+func (c *components) concept(loincCode, display string, value *d4pb.CodeableConcept) {
+	c.conceptCoded(coding(systemLOINC, loincCode, display), value)
+}
+
+func (c *components) conceptCoded(cd *d4pb.Coding, value *d4pb.CodeableConcept) {
+	c.list = append(c.list, &obspb.Observation_Component{
+		Code:  &d4pb.CodeableConcept{Coding: []*d4pb.Coding{cd}},
+		Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_CodeableConcept{CodeableConcept: value}},
+	})
+}
+
+func (c *components) stringValue(loincCode, display, value string) {
+	c.list = append(c.list, &obspb.Observation_Component{
+		Code:  loinc(loincCode, display),
+		Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_StringValue{StringValue: str(value)}},
+	})
+}
+
+func (c *components) rangeValue(loincCode, display string, r *d4pb.Range) {
+	c.list = append(c.list, &obspb.Observation_Component{
+		Code:  loinc(loincCode, display),
+		Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_Range{Range: r}},
+	})
+}
+
+func (c *components) quantity(loincCode, display string, value float64, unit, ucum string) {
+	q := &d4pb.Quantity{Value: decimal(value), Unit: str(unit), System: uri(systemUCUM), Code: code(ucum)}
+	c.list = append(c.list, &obspb.Observation_Component{
+		Code:  loinc(loincCode, display),
+		Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_Quantity{Quantity: q}},
+	})
+}
+
+func decimal(f float64) *d4pb.Decimal {
+	return &d4pb.Decimal{Value: strconv.FormatFloat(f, 'f', -1, 64)}
+}
+
+func simpleQuantity(f float64) *d4pb.SimpleQuantity { return &d4pb.SimpleQuantity{Value: decimal(f)} }
