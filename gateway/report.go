@@ -179,3 +179,8 @@ type Attachment struct {
 	Title string `json:"title,omitempty"`
 	Data  []byte `json:"data"`
 }
+
+// Renderer turns a report into a readable PDF.
+type Renderer interface {
+	Render(r *Report) ([]byte, error)
+}

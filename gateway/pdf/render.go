@@ -1,0 +1,140 @@
+// Package pdf renders a gateway.Report as a readable PDF with gofpdf: the
+// result first, then the variants, interpretation, limitations and sign-off,
+// with the lab and patient identifiers and "page X of Y" on every page.
+package pdf
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jung-kurt/gofpdf"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// Renderer renders reports. It is stateless and safe for concurrent use.
+type Renderer struct{}
+
+var _ gateway.Renderer = Renderer{}
+
+const (
+	pageWidth  = 210.0
+	margin     = 15.0
+	contentW   = pageWidth - 2*margin
+	lineH      = 5.0
+	totalPages = "{nb}"
+	fontFamily = "Helvetica"
+)
+
+// Render returns the PDF bytes. The same report always renders the same bytes
+// (the creation date is the report's issue time), so resends stay idempotent.
+func (Renderer) Render(r *gateway.Report) ([]byte, error) {
+	f := gofpdf.New("P", "mm", "A4", "")
+	f.SetCompression(false) // zlib is most of gofpdf's cost; reports are small anyway
+	issued, _ := time.Parse(time.RFC3339, r.Issued)
+	f.SetCreationDate(issued)
+	f.SetModificationDate(issued)
+	f.SetTitle("Genomic test report "+r.ID+" version "+fmt.Sprint(r.Version), true)
+	f.SetAuthor(r.PerformingLab.Name, true)
+	f.SetMargins(margin, 36, margin)
+	f.SetAutoPageBreak(true, 20)
+	f.AliasNbPages(totalPages)
+	w := &writer{f: f, tr: f.UnicodeTranslatorFromDescriptor("")}
+	f.SetHeaderFunc(func() { w.header(r) })
+	f.SetFooterFunc(func() { w.footer(r) })
+	f.AddPage()
+	w.body(r)
+	var buf bytes.Buffer
+	if err := f.Output(&buf); err != nil {
+		return nil, fmt.Errorf("render pdf for report %s: %w", r.ID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writer wraps gofpdf with the few text styles the report uses. Text goes
+// through the cp1252 translator so names with accents print correctly.
+type writer struct {
+	f  *gofpdf.Fpdf
+	tr func(string) string
+}
+
+func (w *writer) font(style string, size float64) { w.f.SetFont(fontFamily, style, size) }
+
+func (w *writer) heading(s string) {
+	w.f.Ln(3)
+	w.font("B", 12)
+	w.f.SetTextColor(0, 48, 135) // NHS blue
+	w.f.CellFormat(contentW, 7, w.tr(s), "B", 1, "L", false, 0, "")
+	w.f.SetTextColor(0, 0, 0)
+	w.f.Ln(1)
+}
+
+func (w *writer) para(s string) {
+	w.font("", 10)
+	w.f.MultiCell(contentW, lineH, w.tr(s), "", "L", false)
+}
+
+// field prints "Label: value" with the label in bold; empty values are skipped.
+func (w *writer) field(label, value string) {
+	if value == "" {
+		return
+	}
+	w.font("B", 10)
+	w.f.CellFormat(45, lineH, w.tr(label), "", 0, "L", false, 0, "")
+	w.font("", 10)
+	w.f.MultiCell(contentW-45, lineH, w.tr(value), "", "L", false)
+}
+
+func (w *writer) header(r *gateway.Report) {
+	f := w.f
+	f.SetY(10)
+	w.font("B", 13)
+	f.CellFormat(contentW*0.6, 6, w.tr(r.PerformingLab.Name), "", 0, "L", false, 0, "")
+	w.font("", 9)
+	f.CellFormat(contentW*0.4, 6, w.tr("Lab ODS "+r.PerformingLab.ODSCode+"  |  Report "+r.ID), "", 1, "R", false, 0, "")
+	w.font("B", 10)
+	name := strings.ToUpper(r.Patient.Name.Family) + ", " + strings.Join(r.Patient.Name.Given, " ")
+	f.CellFormat(contentW*0.6, 5, w.tr(name), "", 0, "L", false, 0, "")
+	w.font("", 9)
+	f.CellFormat(contentW*0.4, 5, w.tr("NHS number "+FormatNHSNumber(r.Patient.NHSNumber)+"  |  DOB "+r.Patient.BirthDate), "", 1, "R", false, 0, "")
+	f.SetDrawColor(0, 48, 135)
+	f.Line(margin, 23, pageWidth-margin, 23)
+	f.SetY(26)
+	if r.Status != gateway.StatusFinal {
+		w.font("B", 10)
+		f.SetTextColor(200, 0, 0)
+		f.CellFormat(contentW, 5, w.tr(statusBanner(r)), "", 1, "C", false, 0, "")
+		f.SetTextColor(0, 0, 0)
+	}
+	f.SetY(36)
+}
+
+func (w *writer) footer(r *gateway.Report) {
+	f := w.f
+	f.SetY(-15)
+	w.font("", 8)
+	f.CellFormat(contentW/2, 5, w.tr(fmt.Sprintf("Report %s version %d (%s), issued %s", r.ID, r.Version, r.Status, r.Issued)), "T", 0, "L", false, 0, "")
+	f.CellFormat(contentW/2, 5, fmt.Sprintf("Page %d of %s", f.PageNo(), totalPages), "T", 0, "R", false, 0, "")
+}
+
+func statusBanner(r *gateway.Report) string {
+	switch r.Status {
+	case gateway.StatusAmended, gateway.StatusCorrected:
+		return fmt.Sprintf("%s REPORT (version %d): this replaces all earlier versions", strings.ToUpper(string(r.Status)), r.Version)
+	case gateway.StatusPreliminary:
+		return "PRELIMINARY REPORT: results may change"
+	case gateway.StatusEnteredInError:
+		return "ENTERED IN ERROR: this report must not be used"
+	}
+	return ""
+}
+
+// FormatNHSNumber writes an NHS number the way clinicians read it: 3 3 4.
+func FormatNHSNumber(n string) string {
+	if len(n) != 10 {
+		return n
+	}
+	return n[:3] + " " + n[3:6] + " " + n[6:]
+}

@@ -1,0 +1,118 @@
+package pdf_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+// pdfText extracts a PDF's text with pdftotext (Debian's poppler-utils; .ci/run installs it).
+func pdfText(t testing.TB, doc []byte) string {
+	t.Helper()
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Fatalf("pdftotext is needed (apt-get install poppler-utils): %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(path, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+var space = regexp.MustCompile(`\s+`)
+
+// TestPDFShowsEverything is the coverage check: every variant, classification,
+// conclusion, test code and NHS number in the report appears in the PDF's text.
+func TestPDFShowsEverything(t *testing.T) {
+	for _, f := range fixtures.Reports() {
+		t.Run(f.Name, func(t *testing.T) {
+			r, err := labjson.Decode(f.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := pdf.Renderer{}.Render(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := pdfText(t, doc)
+			flat := space.ReplaceAllString(text, " ")
+			for _, want := range expected(r) {
+				if !strings.Contains(flat, want) {
+					t.Errorf("PDF text lacks %q", want)
+				}
+			}
+			pages := strings.Split(strings.TrimRight(text, "\f\n"), "\f")
+			for i, page := range pages {
+				if !strings.Contains(page, pdf.FormatNHSNumber(r.Patient.NHSNumber)) || !strings.Contains(page, r.PerformingLab.ODSCode) ||
+					!strings.Contains(page, "Page "+itoa(i+1)+" of "+itoa(len(pages))) {
+					t.Errorf("page %d of %d lacks the NHS number, the lab ODS code or 'Page X of Y'", i+1, len(pages))
+				}
+			}
+		})
+	}
+}
+
+// expected lists the texts a reader must find in the PDF of r.
+func expected(r *gateway.Report) []string {
+	want := []string{
+		r.Test.Code, pdf.FormatNHSNumber(r.Patient.NHSNumber), r.Patient.Name.Family, r.ID,
+		space.ReplaceAllString(r.Result.Conclusion, " "),
+	}
+	for _, v := range r.Variants {
+		want = append(want, v.Gene.Symbol, v.Gene.HGNCID)
+		for _, s := range []string{v.HGVS.C, v.HGVS.P, v.HGVS.G, v.ISCN} {
+			if s != "" {
+				want = append(want, s)
+			}
+		}
+		if len(v.Classification.Criteria) > 0 {
+			want = append(want, strings.Join(v.Classification.Criteria, ", "))
+		}
+	}
+	for _, a := range r.Authorisers {
+		want = append(want, a.Name)
+	}
+	return want
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestSameReportSamePDF(t *testing.T) {
+	r, err := labjson.Decode(fixtures.Report("compound-het-ar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := pdf.Renderer{}.Render(r)
+	b, _ := pdf.Renderer{}.Render(r)
+	if !bytes.Equal(a, b) || !bytes.HasPrefix(a, []byte("%PDF-")) {
+		t.Fatal("rendering the same report twice must give the same PDF")
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	r, err := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (pdf.Renderer{}).Render(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
