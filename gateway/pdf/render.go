@@ -33,6 +33,7 @@ const (
 func (Renderer) Render(r *gateway.Report) ([]byte, error) {
 	f := gofpdf.New("P", "mm", "A4", "")
 	f.SetCompression(false) // zlib is most of gofpdf's cost; reports are small anyway
+	f.SetCatalogSort(true)  // fonts are kept in a map: sort them so the bytes never vary
 	issued, _ := time.Parse(time.RFC3339, r.Issued)
 	f.SetCreationDate(issued)
 	f.SetModificationDate(issued)
