@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"context"
+	"time"
+)
+
+// ReportRecord is one stored version of a report: the normalised report and
+// what the gateway made from it, encoded once so it is never re-encoded on a
+// read or a delivery.
+type ReportRecord struct {
+	ID         string    `json:"id"`
+	Version    int       `json:"version"`
+	Status     Status    `json:"status"`
+	Outcome    string    `json:"outcome"`
+	LabODS     string    `json:"labOds"`
+	TrustODS   string    `json:"trustOds"`
+	Source     string    `json:"source"` // "json" or "hl7v2"
+	Digest     string    `json:"digest"` // SHA-256 of Report: tells a resend from a conflicting version
+	ReceivedAt time.Time `json:"receivedAt"`
+
+	Report []byte `json:"-"` // canonical JSON of the normalised Report
+	Bundle []byte `json:"-"` // FHIR R4 transaction Bundle JSON
+	PDF    []byte `json:"-"` // the presentedForm
+}
+
+// Reports stores report versions durably. Implementations: the embedded
+// bbolt store (default) and Redis. All methods are safe for concurrent use.
+type Reports interface {
+	// SaveReport stores rec as a new version in one durable step: when it
+	// returns nil the record survives a crash. If the same id and version is
+	// already stored with the same digest it returns the stored record and
+	// created=false (a resend). ECONFLICT: the id belongs to another lab, the
+	// version is stored with different content, or a newer version is stored.
+	SaveReport(ctx context.Context, rec *ReportRecord) (stored *ReportRecord, created bool, err error)
+
+	// Report returns the highest stored version of id (ENOTFOUND if none).
+	Report(ctx context.Context, id string) (*ReportRecord, error)
+
+	// ReportVersion returns one version (ENOTFOUND if absent).
+	ReportVersion(ctx context.Context, id string, version int) (*ReportRecord, error)
+
+	// ReportVersions lists the stored versions of id, oldest first.
+	ReportVersions(ctx context.Context, id string) ([]int, error)
+
+	// Ping reports whether the store can take writes now.
+	Ping(ctx context.Context) error
+
+	Close() error
+}

@@ -1,0 +1,170 @@
+// Package storetest is one conformance suite for gateway.Reports, run
+// against every implementation so they keep the same semantics.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// Run exercises a store. newStore returns a fresh, empty store for each subtest.
+func Run(t *testing.T, newStore func(t *testing.T) gateway.Reports) {
+	t.Run("SaveAndRead", func(t *testing.T) { testSaveAndRead(t, newStore(t)) })
+	t.Run("ResendIsIdempotent", func(t *testing.T) { testResend(t, newStore(t)) })
+	t.Run("Conflicts", func(t *testing.T) { testConflicts(t, newStore(t)) })
+	t.Run("Versions", func(t *testing.T) { testVersions(t, newStore(t)) })
+	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
+	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrent(t, newStore(t)) })
+}
+
+// Record returns a record with recognisable blobs.
+func Record(id string, version int, lab string) *gateway.ReportRecord {
+	return &gateway.ReportRecord{
+		ID: id, Version: version, Status: gateway.StatusFinal, Outcome: "positive",
+		LabODS: lab, TrustODS: "R0A", Source: "json", Digest: fmt.Sprintf("digest-%s-%d", id, version),
+		ReceivedAt: time.Date(2026, 11, 2, 14, 30, 0, 0, time.UTC),
+		Report:     []byte(`{"id":"` + id + `"}`),
+		Bundle:     []byte(fmt.Sprintf(`{"resourceType":"Bundle","v":%d}`, version)),
+		PDF:        []byte(fmt.Sprintf("%%PDF-1.4 %s v%d", id, version)),
+	}
+}
+
+func save(t *testing.T, s gateway.Reports, rec *gateway.ReportRecord) (*gateway.ReportRecord, bool) {
+	t.Helper()
+	got, created, err := s.SaveReport(context.Background(), rec)
+	if err != nil {
+		t.Fatalf("SaveReport(%s v%d): %v", rec.ID, rec.Version, err)
+	}
+	return got, created
+}
+
+func same(t *testing.T, got, want *gateway.ReportRecord) {
+	t.Helper()
+	if got.ID != want.ID || got.Version != want.Version || got.Digest != want.Digest || got.LabODS != want.LabODS ||
+		got.TrustODS != want.TrustODS || got.Status != want.Status || !got.ReceivedAt.Equal(want.ReceivedAt) ||
+		!bytes.Equal(got.Report, want.Report) || !bytes.Equal(got.Bundle, want.Bundle) || !bytes.Equal(got.PDF, want.PDF) {
+		t.Fatalf("stored record differs:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func testSaveAndRead(t *testing.T, s gateway.Reports) {
+	rec := Record("R-1", 1, "699X0")
+	if _, created := save(t, s, rec); !created {
+		t.Fatal("first save must create")
+	}
+	got, err := s.Report(context.Background(), "R-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, got, rec)
+}
+
+func testResend(t *testing.T, s gateway.Reports) {
+	rec := Record("R-2", 1, "699X0")
+	save(t, s, rec)
+	again := Record("R-2", 1, "699X0")
+	again.ReceivedAt = rec.ReceivedAt.Add(time.Hour)
+	got, created := save(t, s, again)
+	if created {
+		t.Fatal("a resend with the same digest must not create a new version")
+	}
+	same(t, got, rec) // the first receipt stands
+}
+
+func testConflicts(t *testing.T, s gateway.Reports) {
+	ctx := context.Background()
+	save(t, s, Record("R-3", 2, "699X0"))
+	changed := Record("R-3", 2, "699X0")
+	changed.Digest = "other"
+	for name, rec := range map[string]*gateway.ReportRecord{
+		"same version, different content": changed,
+		"older version":                   Record("R-3", 1, "699X0"),
+		"another lab's id":                Record("R-3", 3, "7A1X0"),
+	} {
+		if _, _, err := s.SaveReport(ctx, rec); gateway.ErrorCode(err) != gateway.ECONFLICT {
+			t.Errorf("%s: err = %v, want %s", name, err, gateway.ECONFLICT)
+		}
+	}
+	got, err := s.Report(ctx, "R-3")
+	if err != nil || got.Version != 2 || got.Digest != "digest-R-3-2" {
+		t.Fatalf("a rejected save changed the stored report: %+v %v", got, err)
+	}
+}
+
+func testVersions(t *testing.T, s gateway.Reports) {
+	ctx := context.Background()
+	v1, v2 := Record("R-4", 1, "699X0"), Record("R-4", 2, "699X0")
+	v2.Status = gateway.StatusAmended
+	save(t, s, v1)
+	save(t, s, v2)
+	save(t, s, Record("R-40", 1, "699X0")) // an id that shares a prefix must not leak in
+	latest, err := s.Report(ctx, "R-4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, latest, v2)
+	old, err := s.ReportVersion(ctx, "R-4", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, old, v1)
+	versions, err := s.ReportVersions(ctx, "R-4")
+	if err != nil || fmt.Sprint(versions) != "[1 2]" {
+		t.Fatalf("ReportVersions = %v, %v; want [1 2]", versions, err)
+	}
+}
+
+func testNotFound(t *testing.T, s gateway.Reports) {
+	ctx := context.Background()
+	if _, err := s.Report(ctx, "nope"); gateway.ErrorCode(err) != gateway.ENOTFOUND {
+		t.Fatalf("Report(missing) err = %v", err)
+	}
+	save(t, s, Record("R-5", 1, "699X0"))
+	if _, err := s.ReportVersion(ctx, "R-5", 2); gateway.ErrorCode(err) != gateway.ENOTFOUND {
+		t.Fatalf("ReportVersion(missing) err = %v", err)
+	}
+	if v, err := s.ReportVersions(ctx, "nope"); err != nil || len(v) != 0 {
+		t.Fatalf("ReportVersions(missing) = %v, %v", v, err)
+	}
+}
+
+// testConcurrent saves many reports at once, with resends racing their originals.
+func testConcurrent(t *testing.T, s gateway.Reports) {
+	const n = 50
+	var wg sync.WaitGroup
+	created := make([]int, n)
+	var mu sync.Mutex
+	for i := 0; i < n; i++ {
+		for copyNo := 0; copyNo < 2; copyNo++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, c, err := s.SaveReport(context.Background(), Record(fmt.Sprintf("C-%d", i), 1, "699X0"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if c {
+					mu.Lock()
+					created[i]++
+					mu.Unlock()
+				}
+			}(i)
+		}
+	}
+	wg.Wait()
+	for i, c := range created {
+		if c != 1 {
+			t.Fatalf("report C-%d was created %d times, want exactly once", i, c)
+		}
+		if _, err := s.Report(context.Background(), fmt.Sprintf("C-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
