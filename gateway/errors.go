@@ -15,6 +15,7 @@ const (
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
 	EUNSUPPORTED  = "unsupported" // wrong content type
+	EMETHOD       = "method_not_allowed"
 	EUNAVAILABLE  = "unavailable" // cannot take it now; retry later
 	EINTERNAL     = "internal"
 )

@@ -1,0 +1,95 @@
+// Command gatewayd runs the Results Gateway.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/auth"
+	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
+	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gatewayd:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the gateway and serves until ctx is cancelled. It prints
+// "listening on ADDR" to stdout once it accepts connections.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("gatewayd", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	configPath := flags.String("config", getenv("GATEWAY_CONFIG"), "configuration file (JSON); default GATEWAY_CONFIG")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	store, err := boltstore.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	mapper, err := fhirr4.New(cfg.IdentifierBase)
+	if err != nil {
+		return err
+	}
+	tokens := map[string]gateway.Principal{}
+	for _, t := range cfg.Tokens {
+		tokens[t.Token] = gateway.Principal{Subject: t.Name, Role: t.Role, ODSCode: t.ODSCode}
+	}
+	handler := httpapi.NewServer(httpapi.Deps{
+		Intake:       &gateway.Intake{Reports: store, Bundles: mapper, Renderer: pdf.Renderer{}, Now: time.Now, Log: log},
+		DecodeJSON:   labjson.Decode,
+		Reports:      store,
+		Auth:         auth.NewStaticTokens(tokens),
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Log:          log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("gateway started", "addr", ln.Addr().String(), "store", "embedded", "data", cfg.DataDir)
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	log.Info("shutting down: finishing requests in flight")
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+const fhirJSON = "application/fhir+json"
+
+// acceptedReport is the answer to a report submission.
+type acceptedReport struct {
+	ID         string         `json:"id"`
+	Version    int            `json:"version"`
+	Status     gateway.Status `json:"status"`
+	ReceivedAt time.Time      `json:"receivedAt"`
+	Duplicate  bool           `json:"duplicate,omitempty"`
+	Links      links          `json:"links"`
+}
+
+type links struct {
+	Self string `json:"self"`
+	FHIR string `json:"fhir"`
+	PDF  string `json:"pdf"`
+}
+
+func reportLinks(id string) links {
+	base := "/v1/reports/" + id
+	return links{Self: base, FHIR: base + "/fhir", PDF: base + "/pdf"}
+}
+
+// readReport reads and decodes a native JSON report body: 415 for another
+// content type, 413 over the limit, 400 for broken JSON, 422 for broken rules.
+func (s *server) readReport(c *gin.Context) (*gateway.Report, error) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || (mt != "application/json" && mt != fhirJSON) {
+		return nil, gateway.Errorf(gateway.EUNSUPPORTED, "send the report as application/json (got %q)", c.GetHeader("Content-Type"))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, gateway.Errorf(gateway.ETOOLARGE, "the report is larger than the limit of %d bytes", s.MaxBodyBytes)
+		}
+		return nil, gateway.Errorf(gateway.EMALFORMED, "could not read the request body")
+	}
+	return s.DecodeJSON(body)
+}
+
+// postReport is POST /v1/reports: 202 once the report and everything made
+// from it are durably stored; 200 for an exact resend of a stored version.
+func (s *server) postReport(c *gin.Context) {
+	r, err := s.readReport(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	rec, created, err := s.Intake.Accept(c.Request.Context(), principal(c), r, "json")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	status := http.StatusAccepted
+	if !created {
+		status = http.StatusOK
+	}
+	c.Header("Location", "/v1/reports/"+rec.ID)
+	c.JSON(status, acceptedReport{ID: rec.ID, Version: rec.Version, Status: rec.Status, ReceivedAt: rec.ReceivedAt,
+		Duplicate: !created, Links: reportLinks(rec.ID)})
+}
+
+// validateReport is POST /v1/reports/$validate: the Bundle the report would
+// make, or the OperationOutcome listing what is wrong. Nothing is stored.
+func (s *server) validateReport(c *gin.Context) {
+	r, err := s.readReport(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	bundle, err := s.Intake.Preview(r)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, fhirJSON, bundle)
+}
+
+// reportStatus is the answer to GET /v1/reports/{id}.
+type reportStatus struct {
+	ID         string         `json:"id"`
+	Version    int            `json:"version"`
+	Versions   []int          `json:"versions"`
+	Status     gateway.Status `json:"status"`
+	Outcome    string         `json:"outcome"`
+	LabODS     string         `json:"labOds"`
+	TrustODS   string         `json:"trustOds"`
+	Source     string         `json:"source"`
+	ReceivedAt time.Time      `json:"receivedAt"`
+	Links      links          `json:"links"`
+}
+
+func (s *server) getReport(c *gin.Context) {
+	rec, ok := s.readable(c)
+	if !ok {
+		return
+	}
+	versions, err := s.Reports.ReportVersions(c.Request.Context(), rec.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, reportStatus{ID: rec.ID, Version: rec.Version, Versions: versions, Status: rec.Status,
+		Outcome: rec.Outcome, LabODS: rec.LabODS, TrustODS: rec.TrustODS, Source: rec.Source,
+		ReceivedAt: rec.ReceivedAt, Links: reportLinks(rec.ID)})
+}
+
+func (s *server) getReportBundle(c *gin.Context) {
+	if rec, ok := s.readable(c); ok {
+		c.Data(http.StatusOK, fhirJSON, rec.Bundle)
+	}
+}
+
+func (s *server) getReportPDF(c *gin.Context) {
+	if rec, ok := s.readable(c); ok {
+		c.Header("Content-Disposition", `inline; filename="`+rec.ID+"-v"+strconv.Itoa(rec.Version)+`.pdf"`)
+		c.Data(http.StatusOK, "application/pdf", rec.PDF)
+	}
+}
+
+// readable loads the report (or ?version=N) if the caller may see it. A
+// report the caller may not see is "not found", exactly like a missing one.
+func (s *server) readable(c *gin.Context) (*gateway.ReportRecord, bool) {
+	ctx, id := c.Request.Context(), c.Param("id")
+	var rec *gateway.ReportRecord
+	var err error
+	if v := c.Query("version"); v != "" {
+		n, convErr := strconv.Atoi(v)
+		if convErr != nil || n < 1 {
+			s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "bad version",
+				Problems: []gateway.Problem{{Path: "version", Message: "must be a positive whole number"}}})
+			return nil, false
+		}
+		rec, err = s.Reports.ReportVersion(ctx, id, n)
+	} else {
+		rec, err = s.Reports.Report(ctx, id)
+	}
+	if err == nil && !principal(c).CanRead(rec) {
+		err = gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return nil, false
+	}
+	return rec, true
+}
+
+func (s *server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+// readyz answers 503 while the store cannot take writes, so a load balancer
+// stops sending reports this replica cannot accept.
+func (s *server) readyz(c *gin.Context) {
+	if err := s.Reports.Ping(c.Request.Context()); err != nil {
+		s.Log.Warn("not ready", "error", err)
+		s.fail(c, gateway.Errorf(gateway.EUNAVAILABLE, "the store is not available"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

@@ -1,0 +1,20 @@
+package httpapi
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// routes lists every endpoint and who may call it.
+func (s *server) routes(r *gin.Engine) {
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+
+	v1 := r.Group("/v1", s.authenticate)
+	v1.POST("/reports", s.allow(gateway.RoleLab), s.postReport)
+	v1.POST("/reports/$validate", s.allow(gateway.RoleLab, gateway.RoleOperator), s.validateReport)
+	v1.GET("/reports/:id", s.getReport)
+	v1.GET("/reports/:id/fhir", s.getReportBundle)
+	v1.GET("/reports/:id/pdf", s.getReportPDF)
+}

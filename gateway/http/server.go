@@ -1,0 +1,60 @@
+// Package httpapi is the gateway's HTTP API on gin: report intake, status,
+// the FHIR Bundle and the PDF, health. routes.go lists every route;
+// errors.go holds the one table from error codes to HTTP statuses.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// Deps is what the server needs; cmd wires it.
+type Deps struct {
+	Intake       *gateway.Intake
+	DecodeJSON   func([]byte) (*gateway.Report, error) // the native lab report decoder
+	Reports      gateway.Reports
+	Auth         gateway.Authenticator
+	MaxBodyBytes int64
+	Log          *slog.Logger
+}
+
+type server struct{ Deps }
+
+// NewServer returns the gateway's HTTP handler.
+func NewServer(d Deps) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	s := &server{d}
+	r := gin.New()
+	r.Use(s.logRequests, s.recover)
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) { s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "no such endpoint")) })
+	r.NoMethod(func(c *gin.Context) {
+		s.fail(c, &gateway.Error{Code: gateway.EMETHOD, Message: "method not allowed on this endpoint"})
+	})
+	s.routes(r)
+	return r
+}
+
+// logRequests logs one line per request: the route template and report id,
+// never the query string (searches carry NHS numbers) or bodies.
+func (s *server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.Log.Info("http request", "method", c.Request.Method, "route", c.FullPath(), "report_id", c.Param("id"),
+		"status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds(), "caller", c.GetString(subjectKey))
+}
+
+func (s *server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.Log.Error("panic in handler", "route", c.FullPath(), "report_id", c.Param("id"), "panic", v)
+			s.fail(c, gateway.Errorf(gateway.EINTERNAL, "internal error"))
+		}
+	}()
+	c.Next()
+}

@@ -1,0 +1,36 @@
+package gateway
+
+// Role is what an authenticated caller may do.
+type Role string
+
+const (
+	RoleLab      Role = "lab"      // posts its own reports, reads what it posted
+	RoleTrust    Role = "trust"    // reads the reports its organisation ordered
+	RoleOperator Role = "operator" // integration staff: reads everything, runs operations
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Subject string // who, for logs and audit: a token's name, never the token
+	Role    Role
+	ODSCode string // the lab's or trust's organisation; empty for operators
+}
+
+// CanRead reports whether p may see rec. Callers answer "not found" when it
+// may not, exactly as for a report that does not exist.
+func (p Principal) CanRead(rec *ReportRecord) bool {
+	switch p.Role {
+	case RoleOperator:
+		return true
+	case RoleLab:
+		return p.ODSCode != "" && p.ODSCode == rec.LabODS
+	case RoleTrust:
+		return p.ODSCode != "" && p.ODSCode == rec.TrustODS
+	}
+	return false
+}
+
+// Authenticator turns a bearer token into a Principal (EUNAUTHORIZED if it cannot).
+type Authenticator interface {
+	Authenticate(token string) (Principal, error)
+}
