@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testConfig is a configuration with two trusts, so cross-trust access can be tested.
+const testConfig = `{
+  "addr": "127.0.0.1:0",
+  "maxBodyBytes": 2000000,
+  "tokens": [
+    {"name": "lab", "token": "test-lab-token-1", "role": "lab", "odsCode": "699X0"},
+    {"name": "other-lab", "token": "test-lab-token-2", "role": "lab", "odsCode": "7A1X0"},
+    {"name": "trust", "token": "test-trust-token-1", "role": "trust", "odsCode": "R0A"},
+    {"name": "other-trust", "token": "test-trust-token-2", "role": "trust", "odsCode": "RBS"},
+    {"name": "operator", "token": "test-operator-token", "role": "operator"}
+  ]
+}`
+
+const (
+	labToken        = "test-lab-token-1"
+	otherLabToken   = "test-lab-token-2"
+	trustToken      = "test-trust-token-1"
+	otherTrustToken = "test-trust-token-2"
+	operatorToken   = "test-operator-token"
+)
+
+func writeConfig(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startGateway runs the gateway in-process on a free port and returns its base URL.
+func startGateway(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data")}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", writeConfig(t, dir)}, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway stopped with: %v", err)
+		}
+	})
+	return "http://" + waitListening(t, pr)
+}
+
+// waitListening reads the gateway's stdout until it says where it listens,
+// then waits (a bounded loop) for /healthz.
+func waitListening(t testing.TB, stdout io.Reader) string {
+	t.Helper()
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				lines <- addr
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case addr := <-lines:
+		for i := 0; i < 100; i++ {
+			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return addr
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("gateway never became healthy")
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not start listening")
+	}
+	return ""
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not JSON: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+func do(t testing.TB, method, url, token, contentType string, body []byte) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func post(t testing.TB, base, token string, body []byte) response {
+	return do(t, http.MethodPost, base+"/v1/reports", token, "application/json", body)
+}
+
+func get(t testing.TB, url, token string) response {
+	return do(t, http.MethodGet, url, token, "", nil)
+}
+
+// withID returns a fixture with another report id.
+func withID(t testing.TB, body []byte, id string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["id"] = id
+	out, _ := json.Marshal(m)
+	return out
+}

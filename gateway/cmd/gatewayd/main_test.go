@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+)
+
+// TestEndToEnd posts every fixture to a running gateway and reads the
+// results back as a trust would.
+func TestEndToEnd(t *testing.T) {
+	base := startGateway(t)
+	for _, f := range fixtures.Reports() {
+		var in struct {
+			ID      string `json:"id"`
+			Version int    `json:"version"`
+			Status  string `json:"status"`
+		}
+		if err := json.Unmarshal(f.Body, &in); err != nil {
+			t.Fatal(err)
+		}
+		resp := post(t, base, labToken, f.Body)
+		if resp.status != http.StatusAccepted {
+			t.Fatalf("%s: POST = %d %s", f.Name, resp.status, resp.body)
+		}
+		if loc := resp.header.Get("Location"); loc != "/v1/reports/"+in.ID {
+			t.Errorf("%s: Location = %q", f.Name, loc)
+		}
+		got := resp.json(t)
+		if got["id"] != in.ID || got["version"] != float64(in.Version) || got["status"] != in.Status {
+			t.Errorf("%s: answer %v does not match the report", f.Name, got)
+		}
+
+		status := get(t, base+"/v1/reports/"+in.ID, trustToken)
+		if status.status != http.StatusOK || status.json(t)["version"] != float64(in.Version) {
+			t.Fatalf("%s: status = %d %s", f.Name, status.status, status.body)
+		}
+		bundle := get(t, base+"/v1/reports/"+in.ID+"/fhir", trustToken)
+		if bundle.status != http.StatusOK || bundle.header.Get("Content-Type") != "application/fhir+json" {
+			t.Fatalf("%s: fhir = %d %s", f.Name, bundle.status, bundle.header.Get("Content-Type"))
+		}
+		report := diagnosticReport(t, bundle.body)
+		if report["status"] != in.Status || !strings.Contains(string(bundle.body), `"value":"`+in.ID+`"`) {
+			t.Errorf("%s: the Bundle's DiagnosticReport does not carry the report's status and id", f.Name)
+		}
+		doc := get(t, base+"/v1/reports/"+in.ID+"/pdf", trustToken)
+		if doc.status != http.StatusOK || !bytes.HasPrefix(doc.body, []byte("%PDF-")) {
+			t.Fatalf("%s: pdf = %d", f.Name, doc.status)
+		}
+	}
+
+	t.Run("amendment keeps earlier versions", func(t *testing.T) {
+		status := get(t, base+"/v1/reports/NWGLH-2026-000108", trustToken).json(t)
+		if status["version"] != float64(2) || status["status"] != "amended" {
+			t.Fatalf("after v2 the report is %v", status)
+		}
+		v1 := get(t, base+"/v1/reports/NWGLH-2026-000108/fhir?version=1", trustToken)
+		if v1.status != http.StatusOK || diagnosticReport(t, v1.body)["status"] != "final" {
+			t.Fatalf("version 1 is no longer retrievable: %d", v1.status)
+		}
+		older := post(t, base, labToken, fixtures.Report("amendment-v1"))
+		if older.status != http.StatusOK {
+			t.Fatalf("an exact resend of v1 after v2 = %d, want 200 (already stored)", older.status)
+		}
+	})
+
+	t.Run("resend is idempotent", func(t *testing.T) {
+		resp := post(t, base, labToken, fixtures.Report("negative-wgs"))
+		if resp.status != http.StatusOK || resp.json(t)["duplicate"] != true {
+			t.Fatalf("resend = %d %s", resp.status, resp.body)
+		}
+		changed := bytes.Replace(fixtures.Report("negative-wgs"), []byte("No pathogenic"), []byte("No likely pathogenic"), 1)
+		if resp := post(t, base, labToken, changed); resp.status != http.StatusConflict {
+			t.Fatalf("same version with different content = %d, want 409", resp.status)
+		}
+	})
+
+	t.Run("invalid reports get located problems", func(t *testing.T) {
+		want := fixtures.InvalidExpectations()
+		for _, f := range fixtures.Invalid() {
+			body := withIDIfJSON(t, f.Body, "INVALID-"+f.Name)
+			resp := post(t, base, labToken, body)
+			exp := want[f.Name]
+			if resp.status != exp.Status {
+				t.Errorf("%s: status %d, want %d: %s", f.Name, resp.status, exp.Status, resp.body)
+				continue
+			}
+			if got := issueLocations(t, resp.body); strings.Join(got, ",") != strings.Join(sorted(exp.Paths), ",") {
+				t.Errorf("%s: locations %v, want %v", f.Name, got, exp.Paths)
+			}
+			if exp.Status == 422 {
+				if resp := get(t, base+"/v1/reports/INVALID-"+f.Name, operatorToken); resp.status != http.StatusNotFound {
+					t.Errorf("%s: a rejected report left something behind (%d)", f.Name, resp.status)
+				}
+			}
+		}
+	})
+
+	t.Run("transport errors", func(t *testing.T) {
+		body := fixtures.Report("panel-brca2")
+		if r := do(t, "POST", base+"/v1/reports", labToken, "text/plain", body); r.status != http.StatusUnsupportedMediaType {
+			t.Errorf("text/plain = %d, want 415", r.status)
+		}
+		huge := append(bytes.Repeat([]byte(" "), 2_000_001), body...)
+		if r := post(t, base, labToken, huge); r.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("body over the limit = %d, want 413", r.status)
+		}
+		if r := post(t, base, "", body); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("no token = %d, want 401 with WWW-Authenticate", r.status)
+		}
+		if r := post(t, base, "not-a-real-token", body); r.status != http.StatusUnauthorized {
+			t.Errorf("bad token = %d, want 401", r.status)
+		}
+		if r := post(t, base, trustToken, body); r.status != http.StatusForbidden {
+			t.Errorf("a trust posting = %d, want 403", r.status)
+		}
+		if r := post(t, base, otherLabToken, withID(t, body, "OTHER-LAB-1")); r.status != http.StatusForbidden {
+			t.Errorf("a lab posting another lab's report = %d, want 403", r.status)
+		}
+	})
+
+	t.Run("a trust sees only its own patients", func(t *testing.T) {
+		for _, path := range []string{"", "/fhir", "/pdf", "/fhir?version=1"} {
+			url := base + "/v1/reports/NWGLH-2026-000101" + path
+			if r := get(t, url, otherTrustToken); r.status != http.StatusNotFound {
+				t.Errorf("other trust GET %s = %d, want 404", path, r.status)
+			}
+			if r := get(t, url, otherLabToken); r.status != http.StatusNotFound {
+				t.Errorf("other lab GET %s = %d, want 404", path, r.status)
+			}
+			if r := get(t, url, operatorToken); r.status != http.StatusOK {
+				t.Errorf("operator GET %s = %d, want 200", path, r.status)
+			}
+		}
+		missing := get(t, base+"/v1/reports/NO-SUCH-REPORT", otherTrustToken)
+		denied := get(t, base+"/v1/reports/NWGLH-2026-000101", otherTrustToken)
+		if missing.status != denied.status || len(missing.body) == 0 {
+			t.Error("a denied report must look exactly like a missing one")
+		}
+	})
+
+	t.Run("$validate maps without storing", func(t *testing.T) {
+		body := withID(t, fixtures.Report("cnv-deletion"), "VALIDATE-ONLY-1")
+		r := do(t, "POST", base+"/v1/reports/$validate", labToken, "application/json", body)
+		if r.status != http.StatusOK || diagnosticReport(t, r.body) == nil {
+			t.Fatalf("$validate = %d", r.status)
+		}
+		if r := get(t, base+"/v1/reports/VALIDATE-ONLY-1", operatorToken); r.status != http.StatusNotFound {
+			t.Fatalf("$validate stored the report (%d)", r.status)
+		}
+		bad := do(t, "POST", base+"/v1/reports/$validate", labToken, "application/json", fixtures.Invalid()[0].Body)
+		if bad.status != http.StatusUnprocessableEntity {
+			t.Fatalf("$validate of an invalid report = %d", bad.status)
+		}
+	})
+}
+
+func diagnosticReport(t testing.TB, bundle []byte) map[string]any {
+	t.Helper()
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+		Entry        []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(bundle, &b); err != nil || b.ResourceType != "Bundle" || b.Type != "transaction" {
+		t.Fatalf("not a transaction Bundle: %v", err)
+	}
+	for _, e := range b.Entry {
+		if e.Resource["resourceType"] == "DiagnosticReport" {
+			return e.Resource
+		}
+	}
+	t.Fatal("the Bundle has no DiagnosticReport")
+	return nil
+}
+
+func issueLocations(t testing.TB, body []byte) []string {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Location []string `json:"location"`
+		} `json:"issue"`
+	}
+	if err := json.Unmarshal(body, &oo); err != nil || oo.ResourceType != "OperationOutcome" {
+		t.Fatalf("not an OperationOutcome: %s", body)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, is := range oo.Issue {
+		for _, l := range is.Location {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"$"}
+	}
+	return sorted(out)
+}
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
+}
+
+// withIDIfJSON gives a parseable invalid fixture its own id; broken JSON is sent as is.
+func withIDIfJSON(t testing.TB, body []byte, id string) []byte {
+	if !json.Valid(body) {
+		return body
+	}
+	return withID(t, body, id)
+}
