@@ -45,7 +45,7 @@ func writeConfig(t testing.TB, dir string) string {
 }
 
 // startGateway runs the gateway in-process on a free port and returns its base URL.
-func startGateway(t *testing.T) string {
+func startGateway(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())

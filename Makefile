@@ -1,0 +1,34 @@
+# Results Gateway. `make run` starts the gateway on the embedded store with the
+# demo configuration; `make test` runs every test.
+GO ?= go
+DEMO_CONFIG ?= gateway/cmd/gatewayd/demo.json
+
+.PHONY: run build test test-deps bench fmt vet clean
+
+run:
+	GATEWAY_CONFIG=$${GATEWAY_CONFIG:-$(DEMO_CONFIG)} $(GO) run ./gateway/cmd/gatewayd
+
+build:
+	$(GO) build -o bin/gatewayd ./gateway/cmd/gatewayd
+
+# test-deps installs what the tests need when it is missing (pdftotext) and
+# starts Redis if it is installed but not running.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+test-deps:
+	@bash .ci/ensure-deps
+
+# Speed and memory goals live in benchmarks, never in timed unit tests.
+bench: test-deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin var

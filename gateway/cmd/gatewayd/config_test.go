@@ -1,0 +1,65 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDemoConfigIsValid(t *testing.T) {
+	cfg, err := loadConfig("demo.json", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"demo-lab-token": "lab", "demo-trust-token": "trust", "demo-operator-token": "operator"}
+	for _, tok := range cfg.Tokens {
+		if want[tok.Token] != string(tok.Role) {
+			t.Errorf("demo token %q has role %q; the README documents %q", tok.Token, tok.Role, want[tok.Token])
+		}
+		delete(want, tok.Token)
+	}
+	if len(want) > 0 {
+		t.Errorf("demo tokens missing: %v", want)
+	}
+}
+
+func TestConfigErrorsAreReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(path, []byte(`{"maxBodyBytes": 10, "tokens": [
+		{"name": "a", "token": "short", "role": "lab", "odsCode": "699X0"},
+		{"name": "b", "token": "long-enough-token", "role": "trust"},
+		{"name": "c", "token": "another-long-token", "role": "admin"},
+		{"name": "d", "tokenEnv": "MISSING_TOKEN", "role": "operator"}]}`), 0o600)
+	_, err := loadConfig(path, func(string) string { return "" })
+	if err == nil {
+		t.Fatal("a bad configuration was accepted")
+	}
+	for _, want := range []string{
+		"maxBodyBytes: 10 is too small",
+		"tokens[0] (a): token must be at least 12 characters",
+		"tokens[1] (b): role trust needs the organisation's ODS code",
+		`tokens[2] (c): role "admin" is not lab, trust or operator`,
+		"tokens[3] (d): environment variable MISSING_TOKEN is empty",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:9999", "GATEWAY_DATA": "/srv/gw", "GATEWAY_MAX_BODY_BYTES": "5000"}
+	cfg, err := loadConfig("demo.json", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9999" || cfg.DataDir != "/srv/gw" || cfg.MaxBodyBytes != 5000 {
+		t.Fatalf("environment did not override: %+v", cfg)
+	}
+	if _, err := loadConfig("demo.json", func(k string) string {
+		return map[string]string{"GATEWAY_MAX_BODY_BYTES": "lots"}[k]
+	}); err == nil || !strings.Contains(err.Error(), "GATEWAY_MAX_BODY_BYTES") {
+		t.Fatalf("bad number accepted: %v", err)
+	}
+}
