@@ -19,10 +19,14 @@ type BundleEncoder interface {
 // FHIR and stores everything in one durable step.
 type Intake struct {
 	Reports  Reports
+	Router   Router
 	Bundles  BundleEncoder
 	Renderer Renderer
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Enqueued, if set, is told which destinations have new deliveries, so
+	// a dispatcher in this process can start at once instead of at its next poll.
+	Enqueued func(destinations []string)
 }
 
 // Accept stores r for who. created is false when the same version was already
@@ -32,13 +36,21 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, source s
 	if who.Role != RoleLab || who.ODSCode != r.PerformingLab.ODSCode {
 		return nil, false, Errorf(EFORBIDDEN, "this token may only submit reports performed by laboratory %s", who.ODSCode)
 	}
-	rec, err = in.build(r, source)
+	rec, routes, err := in.build(r, source)
 	if err != nil {
 		return nil, false, err
 	}
-	stored, created, err := in.Reports.SaveReport(ctx, rec)
+	deliveries := in.deliveries(rec, routes)
+	stored, created, err := in.Reports.SaveReport(ctx, rec, deliveries)
 	if err != nil {
 		return nil, false, err
+	}
+	if created && in.Enqueued != nil {
+		var names []string
+		for _, d := range deliveries {
+			names = append(names, d.Destination)
+		}
+		in.Enqueued(names)
 	}
 	if created {
 		in.Log.Info("report accepted", "report_id", r.ID, "version", r.Version, "status", r.Status, "source", source, "lab", r.PerformingLab.ODSCode)
@@ -50,36 +62,60 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, source s
 
 // Preview maps r as Accept would, without storing anything: the $validate operation.
 func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
-	rec, err := in.build(r, "preview")
+	rec, _, err := in.build(r, "preview")
 	if err != nil {
 		return nil, err
 	}
 	return rec.Bundle, nil
 }
 
-func (in *Intake) build(r *Report, source string) (*ReportRecord, error) {
-	if problems := Validate(r); len(problems) > 0 {
-		return nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
+// deliveries encodes one delivery per route: the payload in the
+// destination's format, so delivering never re-encodes anything.
+func (in *Intake) deliveries(rec *ReportRecord, routes []Route) []*Delivery {
+	out := make([]*Delivery, 0, len(routes))
+	for _, rt := range routes {
+		payload := rec.Bundle
+		if rt.Format == FormatPDF {
+			payload = rec.PDF
+		}
+		out = append(out, &Delivery{
+			ID: DeliveryID(rec.ID, rec.Version, rt.Destination), ReportID: rec.ID, Version: rec.Version,
+			Destination: rt.Destination, ContentType: Formats[rt.Format], Payload: payload,
+			State: DeliveryPending, CreatedAt: rec.ReceivedAt, UpdatedAt: rec.ReceivedAt, NextAttemptAt: rec.ReceivedAt,
+		})
+	}
+	return out
+}
+
+func (in *Intake) build(r *Report, source string) (*ReportRecord, []Route, error) {
+	problems := Validate(r)
+	routes := in.Router.Routes(r.OrderingTrust.ODSCode)
+	if len(routes) == 0 && r.OrderingTrust.ODSCode != "" {
+		problems = append(problems, Problem{Path: "orderingTrust.odsCode",
+			Message: "no destination is configured for trust " + r.OrderingTrust.ODSCode + ": the gateway could not deliver this report"})
+	}
+	if len(problems) > 0 {
+		return nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
 	}
 	canonical, err := json.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+		return nil, nil, fmt.Errorf("encode report %s: %w", r.ID, err)
 	}
 	sum := sha256.Sum256(canonical)
 	var pdf []byte
 	if r.PDF != nil {
 		pdf = r.PDF.Data // the lab's own PDF is the presentedForm
 	} else if pdf, err = in.Renderer.Render(r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bundle, err := in.Bundles.EncodeBundle(r, pdf)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &ReportRecord{
 		ID: r.ID, Version: r.Version, Status: r.Status, Outcome: r.Result.Outcome,
 		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: source,
 		Digest: hex.EncodeToString(sum[:]), ReceivedAt: in.Now().UTC(),
 		Report: canonical, Bundle: bundle, PDF: pdf,
-	}, nil
+	}, routes, nil
 }

@@ -27,12 +27,14 @@ type ReportRecord struct {
 // Reports stores report versions durably. Implementations: the embedded
 // bbolt store (default) and Redis. All methods are safe for concurrent use.
 type Reports interface {
-	// SaveReport stores rec as a new version in one durable step: when it
-	// returns nil the record survives a crash. If the same id and version is
-	// already stored with the same digest it returns the stored record and
-	// created=false (a resend). ECONFLICT: the id belongs to another lab, the
-	// version is stored with different content, or a newer version is stored.
-	SaveReport(ctx context.Context, rec *ReportRecord) (stored *ReportRecord, created bool, err error)
+	// SaveReport stores rec as a new version together with its deliveries in
+	// one durable step: when it returns nil both survive a crash, and there is
+	// no moment when the report is stored but its deliveries are not. If the
+	// same id and version is already stored with the same digest it returns
+	// the stored record and created=false (a resend) and enqueues nothing.
+	// ECONFLICT: the id belongs to another lab, the version is stored with
+	// different content, or a newer version is stored.
+	SaveReport(ctx context.Context, rec *ReportRecord, deliveries []*Delivery) (stored *ReportRecord, created bool, err error)
 
 	// Report returns the highest stored version of id (ENOTFOUND if none).
 	Report(ctx context.Context, id string) (*ReportRecord, error)

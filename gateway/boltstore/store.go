@@ -18,7 +18,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
-var _ gateway.Reports = (*Store)(nil)
+var _ gateway.Store = (*Store)(nil)
 
 // Buckets. Version keys are id + 0x00 + big-endian version, so a cursor
 // walks one report's versions in order.
@@ -28,7 +28,8 @@ var (
 	bucketReport = []byte("report_json")   // version key -> normalised report JSON
 	bucketBundle = []byte("report_bundle") // version key -> FHIR Bundle JSON
 	bucketPDF    = []byte("report_pdf")    // version key -> PDF
-	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF}
+	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF,
+		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport}
 )
 
 // Store implements gateway.Reports on one bbolt file.
@@ -79,7 +80,7 @@ func versionKey(id string, version int) []byte {
 }
 
 // SaveReport implements gateway.Reports.
-func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord) (*gateway.ReportRecord, bool, error) {
+func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliveries []*gateway.Delivery) (*gateway.ReportRecord, bool, error) {
 	meta, err := json.Marshal(rec)
 	if err != nil {
 		return nil, false, err
@@ -122,6 +123,11 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord) (*gat
 			{bucketPDF, key, rec.PDF},
 		} {
 			if err := tx.Bucket(put.bucket).Put(put.key, put.value); err != nil {
+				return err
+			}
+		}
+		for _, d := range deliveries {
+			if err := enqueue(tx, d); err != nil {
 				return err
 			}
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) gateway.Reports {
+	storetest.Run(t, func(t *testing.T) gateway.Store {
 		s, err := boltstore.Open(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
@@ -26,7 +26,7 @@ func TestReopenKeepsReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := storetest.Record("R-9", 1, "699X0")
-	if _, _, err := s.SaveReport(t.Context(), rec); err != nil {
+	if _, _, err := s.SaveReport(t.Context(), rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -104,6 +104,7 @@ type reportStatus struct {
 	Source     string         `json:"source"`
 	ReceivedAt time.Time      `json:"receivedAt"`
 	Links      links          `json:"links"`
+	Deliveries []deliveryView `json:"deliveries"` // every version's delivery to every destination
 }
 
 func (s *server) getReport(c *gin.Context) {
@@ -116,9 +117,18 @@ func (s *server) getReport(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	deliveries, err := s.Queue.Deliveries(c.Request.Context(), gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	views := make([]deliveryView, 0, len(deliveries))
+	for _, d := range deliveries {
+		views = append(views, view(d))
+	}
 	c.JSON(http.StatusOK, reportStatus{ID: rec.ID, Version: rec.Version, Versions: versions, Status: rec.Status,
 		Outcome: rec.Outcome, LabODS: rec.LabODS, TrustODS: rec.TrustODS, Source: rec.Source,
-		ReceivedAt: rec.ReceivedAt, Links: reportLinks(rec.ID)})
+		ReceivedAt: rec.ReceivedAt, Links: reportLinks(rec.ID), Deliveries: views})
 }
 
 func (s *server) getReportBundle(c *gin.Context) {

@@ -17,4 +17,11 @@ func (s *server) routes(r *gin.Engine) {
 	v1.GET("/reports/:id", s.getReport)
 	v1.GET("/reports/:id/fhir", s.getReportBundle)
 	v1.GET("/reports/:id/pdf", s.getReportPDF)
+
+	ops := v1.Group("", s.allow(gateway.RoleOperator))
+	ops.GET("/deliveries", s.listDeliveries)
+	ops.GET("/deliveries/:delivery", s.getDelivery)
+	ops.POST("/deliveries/:delivery/replay", s.replayDelivery)
+	ops.POST("/deliveries/:delivery/cancel", s.cancelDelivery)
+	ops.GET("/delivery-counts", s.deliveryCounts)
 }

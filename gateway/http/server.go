@@ -18,6 +18,9 @@ type Deps struct {
 	Intake       *gateway.Intake
 	DecodeJSON   func([]byte) (*gateway.Report, error) // the native lab report decoder
 	Reports      gateway.Reports
+	Queue        gateway.Queue
+	Clock        gateway.Clock
+	Notify       func(destinations []string) // wakes the dispatcher after a replay
 	Auth         gateway.Authenticator
 	MaxBodyBytes int64
 	Log          *slog.Logger
@@ -46,7 +49,8 @@ func (s *server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	s.Log.Info("http request", "method", c.Request.Method, "route", c.FullPath(), "report_id", c.Param("id"),
-		"status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds(), "caller", c.GetString(subjectKey))
+		"delivery_id", c.Param("delivery"), "status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds(),
+		"caller", c.GetString(subjectKey))
 }
 
 func (s *server) recover(c *gin.Context) {

@@ -14,13 +14,14 @@ import (
 )
 
 // Run exercises a store. newStore returns a fresh, empty store for each subtest.
-func Run(t *testing.T, newStore func(t *testing.T) gateway.Reports) {
+func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("SaveAndRead", func(t *testing.T) { testSaveAndRead(t, newStore(t)) })
 	t.Run("ResendIsIdempotent", func(t *testing.T) { testResend(t, newStore(t)) })
 	t.Run("Conflicts", func(t *testing.T) { testConflicts(t, newStore(t)) })
 	t.Run("Versions", func(t *testing.T) { testVersions(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrent(t, newStore(t)) })
+	runQueue(t, newStore)
 }
 
 // Record returns a record with recognisable blobs.
@@ -37,7 +38,7 @@ func Record(id string, version int, lab string) *gateway.ReportRecord {
 
 func save(t *testing.T, s gateway.Reports, rec *gateway.ReportRecord) (*gateway.ReportRecord, bool) {
 	t.Helper()
-	got, created, err := s.SaveReport(context.Background(), rec)
+	got, created, err := s.SaveReport(context.Background(), rec, nil)
 	if err != nil {
 		t.Fatalf("SaveReport(%s v%d): %v", rec.ID, rec.Version, err)
 	}
@@ -87,7 +88,7 @@ func testConflicts(t *testing.T, s gateway.Reports) {
 		"older version":                   Record("R-3", 1, "699X0"),
 		"another lab's id":                Record("R-3", 3, "7A1X0"),
 	} {
-		if _, _, err := s.SaveReport(ctx, rec); gateway.ErrorCode(err) != gateway.ECONFLICT {
+		if _, _, err := s.SaveReport(ctx, rec, nil); gateway.ErrorCode(err) != gateway.ECONFLICT {
 			t.Errorf("%s: err = %v, want %s", name, err, gateway.ECONFLICT)
 		}
 	}
@@ -145,7 +146,7 @@ func testConcurrent(t *testing.T, s gateway.Reports) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				_, c, err := s.SaveReport(context.Background(), Record(fmt.Sprintf("C-%d", i), 1, "699X0"))
+				_, c, err := s.SaveReport(context.Background(), Record(fmt.Sprintf("C-%d", i), 1, "699X0"), nil)
 				if err != nil {
 					t.Error(err)
 					return

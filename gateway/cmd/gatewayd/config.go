@@ -14,11 +14,34 @@ import (
 // Config is the gateway's configuration: defaults, then the file named by
 // GATEWAY_CONFIG (or -config), then environment overrides.
 type Config struct {
-	Addr           string        `json:"addr"`           // GATEWAY_ADDR
-	DataDir        string        `json:"dataDir"`        // GATEWAY_DATA: folder of the embedded store
-	MaxBodyBytes   int64         `json:"maxBodyBytes"`   // GATEWAY_MAX_BODY_BYTES
-	IdentifierBase string        `json:"identifierBase"` // the deployment's own FHIR identifier systems
-	Tokens         []TokenConfig `json:"tokens"`
+	Addr           string              `json:"addr"`           // GATEWAY_ADDR
+	DataDir        string              `json:"dataDir"`        // GATEWAY_DATA: folder of the embedded store
+	MaxBodyBytes   int64               `json:"maxBodyBytes"`   // GATEWAY_MAX_BODY_BYTES
+	IdentifierBase string              `json:"identifierBase"` // the deployment's own FHIR identifier systems
+	RedisURL       string              `json:"redisUrl"`       // GATEWAY_REDIS_URL: use Redis instead of the embedded store
+	Tokens         []TokenConfig       `json:"tokens"`
+	Destinations   []DestinationConfig `json:"destinations"`
+	Retry          RetryConfig         `json:"retry"`
+}
+
+// DestinationConfig is one receiving system. Reports ordered by any of its
+// trusts are delivered to it in its format through its kind of adapter.
+type DestinationConfig struct {
+	Name           string          `json:"name"`
+	Trusts         []string        `json:"trusts"`
+	Kind           string          `json:"kind"`   // fhir-rest, filedrop, ...
+	Format         string          `json:"format"` // fhir-bundle or pdf
+	Workers        int             `json:"workers"`
+	TimeoutSeconds int             `json:"timeoutSeconds"`
+	MaxAttempts    int             `json:"maxAttempts"` // 0: no limit but MaxAgeHours
+	MaxAgeHours    float64         `json:"maxAgeHours"`
+	Config         json.RawMessage `json:"config"` // passed to the adapter
+}
+
+// RetryConfig is the backoff between attempts: full jitter, doubling from base up to cap.
+type RetryConfig struct {
+	BaseSeconds float64 `json:"baseSeconds"`
+	CapSeconds  float64 `json:"capSeconds"`
 }
 
 // TokenConfig grants a bearer token a role (and, for labs and trusts, an organisation).
@@ -31,8 +54,16 @@ type TokenConfig struct {
 }
 
 func defaultConfig() Config {
-	return Config{Addr: ":8080", DataDir: "./var", MaxBodyBytes: 20 << 20}
+	return Config{Addr: ":8080", DataDir: "./var", MaxBodyBytes: 20 << 20,
+		Retry: RetryConfig{BaseSeconds: 5, CapSeconds: 3600}}
 }
+
+// Destination defaults: about three days of retries, like Medplum's ~73 hours.
+const (
+	defaultWorkers     = 2
+	defaultTimeout     = 30
+	defaultMaxAgeHours = 73
+)
 
 // loadConfig reads the file (if any) over the defaults and applies the environment.
 func loadConfig(path string, getenv func(string) string) (Config, error) {
@@ -52,6 +83,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	if v := getenv("GATEWAY_DATA"); v != "" {
 		cfg.DataDir = v
 	}
+	if v := getenv("GATEWAY_REDIS_URL"); v != "" {
+		cfg.RedisURL = v
+	}
 	if v := getenv("GATEWAY_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -64,10 +98,25 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 			t.Token = getenv(t.Env)
 		}
 	}
+	for i := range cfg.Destinations {
+		d := &cfg.Destinations[i]
+		if d.Workers == 0 {
+			d.Workers = defaultWorkers
+		}
+		if d.TimeoutSeconds == 0 {
+			d.TimeoutSeconds = defaultTimeout
+		}
+		if d.MaxAttempts == 0 && d.MaxAgeHours == 0 {
+			d.MaxAgeHours = defaultMaxAgeHours
+		}
+	}
 	return cfg, cfg.validate()
 }
 
-var odsCode = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
+var (
+	odsCode         = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
+	destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+)
 
 // validate returns every configuration problem at once, in words an operator can act on.
 func (c Config) validate() error {
@@ -104,6 +153,34 @@ func (c Config) validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("%s: role %q is not lab, trust or operator", where, t.Role))
 		}
+	}
+	names := map[string]bool{}
+	for i, d := range c.Destinations {
+		where := fmt.Sprintf("destinations[%d] (%s)", i, d.Name)
+		if !destinationName.MatchString(d.Name) {
+			errs = append(errs, fmt.Errorf("destinations[%d]: name %q must be 1-40 lower-case letters, digits or '-'", i, d.Name))
+		}
+		if names[d.Name] {
+			errs = append(errs, fmt.Errorf("%s: the name is used twice", where))
+		}
+		names[d.Name] = true
+		if len(d.Trusts) == 0 {
+			errs = append(errs, fmt.Errorf("%s: trusts: list the ODS codes of the trusts whose reports go here", where))
+		}
+		for _, t := range d.Trusts {
+			if !odsCode.MatchString(t) {
+				errs = append(errs, fmt.Errorf("%s: trusts: %q is not an ODS code", where, t))
+			}
+		}
+		if _, ok := gateway.Formats[d.Format]; !ok {
+			errs = append(errs, fmt.Errorf("%s: format %q is not fhir-bundle or pdf", where, d.Format))
+		}
+		if d.Workers < 1 || d.Workers > 64 || d.TimeoutSeconds < 1 || d.MaxAttempts < 0 || d.MaxAgeHours < 0 {
+			errs = append(errs, fmt.Errorf("%s: workers must be 1-64, timeoutSeconds positive, maxAttempts and maxAgeHours not negative", where))
+		}
+	}
+	if c.Retry.BaseSeconds <= 0 || c.Retry.CapSeconds < c.Retry.BaseSeconds {
+		errs = append(errs, fmt.Errorf("retry: baseSeconds must be positive and capSeconds at least baseSeconds"))
 	}
 	if len(c.Tokens) == 0 {
 		errs = append(errs, errors.New("tokens: at least one token is required: every endpoint that takes or serves results needs one"))

@@ -24,7 +24,13 @@ const testConfig = `{
     {"name": "trust", "token": "test-trust-token-1", "role": "trust", "odsCode": "R0A"},
     {"name": "other-trust", "token": "test-trust-token-2", "role": "trust", "odsCode": "RBS"},
     {"name": "operator", "token": "test-operator-token", "role": "operator"}
-  ]
+  ],
+  "destinations": [
+    {"name": "r0a-files", "trusts": ["R0A"], "kind": "filedrop", "format": "fhir-bundle", "config": {"dir": "OUTBOX/R0A"}},
+    {"name": "r0a-pdf", "trusts": ["R0A"], "kind": "filedrop", "format": "pdf", "config": {"dir": "OUTBOX/R0A"}},
+    {"name": "rbs-files", "trusts": ["RBS"], "kind": "filedrop", "format": "fhir-bundle", "config": {"dir": "OUTBOX/RBS"}}
+  ],
+  "retry": {"baseSeconds": 0.05, "capSeconds": 1}
 }`
 
 const (
@@ -38,7 +44,8 @@ const (
 func writeConfig(t testing.TB, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -17,7 +17,6 @@ import (
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
-	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
 	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 	"github.com/nhs-genomics/results-gateway/gateway/pdf"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
@@ -48,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	store, err := boltstore.Open(cfg.DataDir)
+	store, storeName, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -57,18 +56,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	routes, dests, err := destinations(cfg, registry())
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
 	tokens := map[string]gateway.Principal{}
 	for _, t := range cfg.Tokens {
 		tokens[t.Token] = gateway.Principal{Subject: t.Name, Role: t.Role, ODSCode: t.ODSCode}
 	}
+	clock := gateway.SystemClock{}
+	dispatcher := &gateway.Dispatcher{
+		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second,
+		Retry: gateway.ExponentialBackoff{Base: seconds(cfg.Retry.BaseSeconds), Cap: seconds(cfg.Retry.CapSeconds)},
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Intake:       &gateway.Intake{Reports: store, Bundles: mapper, Renderer: pdf.Renderer{}, Now: time.Now, Log: log},
+		Intake: &gateway.Intake{Reports: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{},
+			Now: clock.Now, Log: log, Enqueued: dispatcher.Notify},
 		DecodeJSON:   labjson.Decode,
 		Reports:      store,
+		Queue:        store,
+		Clock:        clock,
+		Notify:       dispatcher.Notify,
 		Auth:         auth.NewStaticTokens(tokens),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Log:          log,
 	})
+
+	// The dispatcher stops after the HTTP server, and finishes attempts in flight.
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -77,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("gateway started", "addr", ln.Addr().String(), "store", "embedded", "data", cfg.DataDir)
+	log.Info("gateway started", "addr", ln.Addr().String(), "store", storeName, "destinations", len(dests))
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
 	select {
@@ -93,3 +111,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return nil
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -1,0 +1,381 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// Delivery buckets. Index keys are built from parts joined by 0x00; times
+// are big-endian Unix milliseconds so keys sort by time.
+var (
+	bucketDeliveries = []byte("delivery")           // id -> record JSON (no payload)
+	bucketPayloads   = []byte("delivery_payload")   // id -> payload
+	bucketDue        = []byte("delivery_due")       // dest, due ms, id -> "" (pending, retrying, and in flight until the lease ends)
+	bucketOrder      = []byte("delivery_order")     // dest, report id -> orderState JSON
+	bucketByState    = []byte("delivery_by_state")  // state, dest, id -> ""
+	bucketByReport   = []byte("delivery_by_report") // report id, id -> ""
+)
+
+// record is a delivery as stored: the public fields plus the lease token.
+type record struct {
+	gateway.Delivery
+	LeaseToken string `json:"leaseToken,omitempty"`
+}
+
+// orderState keeps one report's versions in order at one destination.
+type orderState struct {
+	Max       int `json:"max"`       // highest version enqueued
+	InFlight  int `json:"inFlight"`  // version leased now, 0 if none
+	Delivered int `json:"delivered"` // highest version delivered
+}
+
+func key(parts ...[]byte) []byte { return bytes.Join(parts, []byte{0}) }
+
+func ms(t time.Time) []byte { return binary.BigEndian.AppendUint64(nil, uint64(t.UnixMilli())) }
+
+func dueKey(r *record) []byte {
+	at := r.NextAttemptAt
+	if r.State == gateway.DeliveryInFlight {
+		at = r.LeaseUntil
+	}
+	return key([]byte(r.Destination), ms(at), []byte(r.ID))
+}
+
+func stateKey(r *record) []byte {
+	return key([]byte(r.State), []byte(r.Destination), []byte(r.ID))
+}
+
+func isQueued(s gateway.DeliveryState) bool {
+	return s == gateway.DeliveryPending || s == gateway.DeliveryRetrying || s == gateway.DeliveryInFlight
+}
+
+// put writes r and its index entries; unindex must have removed the old ones.
+func put(tx *bolt.Tx, r *record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketDeliveries).Put([]byte(r.ID), b); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketByState).Put(stateKey(r), nil); err != nil {
+		return err
+	}
+	if isQueued(r.State) {
+		return tx.Bucket(bucketDue).Put(dueKey(r), nil)
+	}
+	return nil
+}
+
+func unindex(tx *bolt.Tx, r *record) error {
+	if err := tx.Bucket(bucketByState).Delete(stateKey(r)); err != nil {
+		return err
+	}
+	if isQueued(r.State) {
+		return tx.Bucket(bucketDue).Delete(dueKey(r))
+	}
+	return nil
+}
+
+func get(tx *bolt.Tx, id string) (*record, error) {
+	b := tx.Bucket(bucketDeliveries).Get([]byte(id))
+	if b == nil {
+		return nil, gateway.Errorf(gateway.ENOTFOUND, "delivery %s not found", id)
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode delivery %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+func getOrder(tx *bolt.Tx, dest, reportID string) (orderState, []byte) {
+	k := key([]byte(dest), []byte(reportID))
+	var o orderState
+	if b := tx.Bucket(bucketOrder).Get(k); b != nil {
+		json.Unmarshal(b, &o)
+	}
+	return o, k
+}
+
+func putOrder(tx *bolt.Tx, k []byte, o orderState) error {
+	b, _ := json.Marshal(o)
+	return tx.Bucket(bucketOrder).Put(k, b)
+}
+
+// enqueue adds a new delivery inside the report's transaction.
+func enqueue(tx *bolt.Tx, d *gateway.Delivery) error {
+	if tx.Bucket(bucketDeliveries).Get([]byte(d.ID)) != nil {
+		return nil // already enqueued: deliveries are created once
+	}
+	r := &record{Delivery: *d}
+	r.Payload = nil
+	if err := tx.Bucket(bucketPayloads).Put([]byte(d.ID), d.Payload); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketByReport).Put(key([]byte(d.ReportID), []byte(d.ID)), nil); err != nil {
+		return err
+	}
+	o, k := getOrder(tx, d.Destination, d.ReportID)
+	o.Max = max(o.Max, d.Version)
+	if err := putOrder(tx, k, o); err != nil {
+		return err
+	}
+	return put(tx, r)
+}
+
+// update applies change to one delivery atomically, keeping the indexes right.
+func (s *Store) update(id string, change func(tx *bolt.Tx, r *record) error) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		r, err := get(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := unindex(tx, r); err != nil {
+			return err
+		}
+		if err := change(tx, r); err != nil {
+			return err
+		}
+		return put(tx, r)
+	})
+}
+
+// leaseScan bounds how many due deliveries one Lease call examines.
+const leaseScan = 64
+
+// Lease implements gateway.Queue.
+func (s *Store) Lease(ctx context.Context, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
+	var leased *gateway.Delivery
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		leased = nil
+		prefix := append([]byte(dest), 0)
+		limit := key([]byte(dest), ms(now), []byte{0xff})
+		c := tx.Bucket(bucketDue).Cursor()
+		// Look at the earliest few due deliveries only, so a long queue costs
+		// no more than a short one; the cursor cannot stay open while we write.
+		var candidates []string
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, limit) <= 0 && len(candidates) < leaseScan; k, _ = c.Next() {
+			candidates = append(candidates, string(k[len(prefix)+9:]))
+		}
+		for _, id := range candidates {
+			r, err := get(tx, id)
+			if err != nil {
+				return err
+			}
+			o, ok := getOrder(tx, r.Destination, r.ReportID)
+			if err := unindex(tx, r); err != nil {
+				return err
+			}
+			switch {
+			case o.Max > r.Version:
+				// A newer version of the report will replace this one at the receiver.
+				r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, fmt.Sprintf("version %d of the report replaces it", o.Max), now
+				if o.InFlight == r.Version {
+					o.InFlight = 0
+				}
+				if err := putOrder(tx, ok, o); err != nil {
+					return err
+				}
+			case o.InFlight != 0 && o.InFlight != r.Version:
+				// An older version is still in flight: this one waits its turn.
+			default:
+				r.State, r.LeaseUntil, r.LeaseToken, r.UpdatedAt = gateway.DeliveryInFlight, now.Add(ttl), token(), now
+				o.InFlight = r.Version
+				if err := putOrder(tx, ok, o); err != nil {
+					return err
+				}
+				leased = &gateway.Delivery{}
+				*leased = r.Delivery
+				leased.Lease = r.LeaseToken
+				leased.Payload = clone(tx.Bucket(bucketPayloads).Get([]byte(r.ID)))
+			}
+			if err := put(tx, r); err != nil {
+				return err
+			}
+			if leased != nil {
+				return nil
+			}
+		}
+		return nil
+	})
+	return leased, err
+}
+
+func token() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Store) leased(tx *bolt.Tx, r *record, lease string) error {
+	if r.State != gateway.DeliveryInFlight || r.LeaseToken != lease {
+		return gateway.Errorf(gateway.ELEASELOST, "the lease on delivery %s was lost", r.ID)
+	}
+	o, k := getOrder(tx, r.Destination, r.ReportID)
+	if o.InFlight == r.Version {
+		o.InFlight = 0
+	}
+	return putOrder(tx, k, o)
+}
+
+// Complete implements gateway.Queue.
+func (s *Store) Complete(ctx context.Context, id, lease string, out gateway.Outcome) error {
+	return s.update(id, func(tx *bolt.Tx, r *record) error {
+		if err := s.leased(tx, r, lease); err != nil {
+			return err
+		}
+		r.Attempts = append(r.Attempts, out.Attempt)
+		r.State, r.UpdatedAt, r.LeaseToken, r.LeaseUntil = out.State, out.Attempt.At, "", time.Time{}
+		r.LastError = out.Attempt.Error
+		switch out.State {
+		case gateway.DeliveryDelivered:
+			r.ReceiverRef = out.Attempt.ReceiverRef
+			o, k := getOrder(tx, r.Destination, r.ReportID)
+			o.Delivered = max(o.Delivered, r.Version)
+			return putOrder(tx, k, o)
+		case gateway.DeliveryRetrying:
+			r.NextAttemptAt = out.NextAttemptAt
+		case gateway.DeliveryDead:
+			r.Reason = out.Reason
+		default:
+			return fmt.Errorf("complete delivery %s: bad outcome state %q", id, out.State)
+		}
+		return nil
+	})
+}
+
+// Release implements gateway.Queue.
+func (s *Store) Release(ctx context.Context, id, lease string) error {
+	return s.update(id, func(tx *bolt.Tx, r *record) error {
+		if err := s.leased(tx, r, lease); err != nil {
+			return err
+		}
+		r.State, r.LeaseToken, r.LeaseUntil = gateway.DeliveryPending, "", time.Time{}
+		if len(r.Attempts) > 0 {
+			r.State = gateway.DeliveryRetrying
+		}
+		return nil
+	})
+}
+
+// Replay implements gateway.Queue.
+func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
+	return s.update(id, func(tx *bolt.Tx, r *record) error {
+		if r.State != gateway.DeliveryDead && r.State != gateway.DeliveryCancelled {
+			return gateway.Errorf(gateway.ECONFLICT, "only a dead or cancelled delivery can be replayed; %s is %s", id, r.State)
+		}
+		r.State, r.NextAttemptAt, r.UpdatedAt, r.Reason = gateway.DeliveryRetrying, now, now, ""
+		return nil
+	})
+}
+
+// Cancel implements gateway.Queue.
+func (s *Store) Cancel(ctx context.Context, id string, now time.Time, reason string) error {
+	return s.update(id, func(tx *bolt.Tx, r *record) error {
+		switch r.State {
+		case gateway.DeliveryPending, gateway.DeliveryRetrying, gateway.DeliveryDead:
+		default:
+			return gateway.Errorf(gateway.ECONFLICT, "a delivery that is %s cannot be cancelled", r.State)
+		}
+		r.State, r.UpdatedAt, r.Reason = gateway.DeliveryCancelled, now, reason
+		return nil
+	})
+}
+
+// Delivery implements gateway.Queue.
+func (s *Store) Delivery(ctx context.Context, id string) (*gateway.Delivery, error) {
+	var d *gateway.Delivery
+	err := s.db.View(func(tx *bolt.Tx) error {
+		r, err := get(tx, id)
+		if err != nil {
+			return err
+		}
+		d = &r.Delivery
+		d.Payload = clone(tx.Bucket(bucketPayloads).Get([]byte(id)))
+		return nil
+	})
+	return d, err
+}
+
+// Deliveries implements gateway.Queue, from the state or report index.
+func (s *Store) Deliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*gateway.Delivery, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []*gateway.Delivery
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var ids []string
+		switch {
+		case f.ReportID != "":
+			prefix := append([]byte(f.ReportID), 0)
+			c := tx.Bucket(bucketByReport).Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				ids = append(ids, string(k[len(prefix):]))
+			}
+		default:
+			states := gateway.DeliveryStates
+			if f.State != "" {
+				states = []gateway.DeliveryState{f.State}
+			}
+			for _, st := range states {
+				prefix := append([]byte(st), 0)
+				if f.Destination != "" {
+					prefix = key([]byte(st), []byte(f.Destination), nil)
+				}
+				c := tx.Bucket(bucketByState).Cursor()
+				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+					ids = append(ids, string(k[bytes.LastIndexByte(k, 0)+1:]))
+				}
+			}
+		}
+		for _, id := range ids {
+			r, err := get(tx, id)
+			if err != nil {
+				return err
+			}
+			if (f.State == "" || r.State == f.State) && (f.Destination == "" || r.Destination == f.Destination) {
+				d := r.Delivery
+				out = append(out, &d)
+			}
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+// Counts implements gateway.Queue by walking the state index's keys.
+func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryState]int, error) {
+	counts := map[string]map[gateway.DeliveryState]int{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketByState).ForEach(func(k, _ []byte) error {
+			parts := bytes.SplitN(k, []byte{0}, 3)
+			if len(parts) != 3 {
+				return nil
+			}
+			dest := string(parts[1])
+			if counts[dest] == nil {
+				counts[dest] = map[gateway.DeliveryState]int{}
+			}
+			counts[dest][gateway.DeliveryState(parts[0])]++
+			return nil
+		})
+	})
+	return counts, err
+}

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// DeliveryState is where a delivery is in its life.
+type DeliveryState string
+
+const (
+	DeliveryPending    DeliveryState = "pending"    // waiting for its first attempt
+	DeliveryInFlight   DeliveryState = "in-flight"  // leased by a worker
+	DeliveryRetrying   DeliveryState = "retrying"   // failed, next attempt at NextAttemptAt
+	DeliveryDelivered  DeliveryState = "delivered"  // the receiver took it (terminal)
+	DeliveryDead       DeliveryState = "dead"       // parked for a person: permanent error or gave up
+	DeliverySuperseded DeliveryState = "superseded" // a newer version of the report replaces it (terminal)
+	DeliveryCancelled  DeliveryState = "cancelled"  // an operator stopped it
+)
+
+// DeliveryStates lists every state, for validation and counts.
+var DeliveryStates = []DeliveryState{DeliveryPending, DeliveryInFlight, DeliveryRetrying, DeliveryDelivered,
+	DeliveryDead, DeliverySuperseded, DeliveryCancelled}
+
+// Delivery is one report version on its way to one destination. The payload
+// is encoded before enqueueing, so a delivery is self-contained bytes and
+// can be replayed exactly.
+type Delivery struct {
+	ID            string        `json:"id"`
+	ReportID      string        `json:"reportId"`
+	Version       int           `json:"version"`
+	Destination   string        `json:"destination"`
+	ContentType   string        `json:"contentType"`
+	Payload       []byte        `json:"-"`
+	State         DeliveryState `json:"state"`
+	CreatedAt     time.Time     `json:"createdAt"`
+	UpdatedAt     time.Time     `json:"updatedAt"`
+	NextAttemptAt time.Time     `json:"nextAttemptAt,omitzero"`
+	LeaseUntil    time.Time     `json:"leaseUntil,omitzero"`
+	Lease         string        `json:"-"`                     // token of the current lease
+	ReceiverRef   string        `json:"receiverRef,omitempty"` // the receiver's id or ACK for the delivered payload
+	LastError     string        `json:"lastError,omitempty"`
+	Reason        string        `json:"reason,omitempty"` // why it is dead, superseded or cancelled
+	Attempts      []Attempt     `json:"attempts"`
+}
+
+// DeliveryID is deterministic, so creating a report's deliveries twice cannot duplicate them.
+func DeliveryID(reportID string, version int, destination string) string {
+	return reportID + "~v" + strconv.Itoa(version) + "~" + destination
+}
+
+// Attempt is one try at delivering.
+type Attempt struct {
+	At          time.Time `json:"at"`
+	DurationMS  int64     `json:"durationMs"`
+	Outcome     string    `json:"outcome"` // delivered, retry, permanent, gave-up
+	Error       string    `json:"error,omitempty"`
+	ReceiverRef string    `json:"receiverRef,omitempty"`
+}
+
+// Outcome is what a worker reports after an attempt.
+type Outcome struct {
+	State         DeliveryState // DeliveryDelivered, DeliveryRetrying or DeliveryDead
+	Attempt       Attempt
+	NextAttemptAt time.Time // when State is DeliveryRetrying
+	Reason        string    // when State is DeliveryDead
+}
+
+// DeliveryFilter selects deliveries to list. Empty fields match everything.
+type DeliveryFilter struct {
+	State       DeliveryState
+	Destination string
+	ReportID    string
+	Limit       int // 0 means 100
+}
+
+// Queue is the delivery ledger. Every state change is atomic, and a
+// delivery is leased to at most one worker at a time across all processes
+// sharing the store.
+type Queue interface {
+	// Lease claims the earliest due delivery for destination until now+ttl and
+	// returns it with its payload and a lease token; nil when nothing is due.
+	// Due: pending or retrying with NextAttemptAt <= now, or in flight with an
+	// expired lease (its worker died). Versions of one report go out in order:
+	// a delivery whose report has a newer version queued for the destination
+	// becomes superseded instead, and one whose older version is still in
+	// flight waits.
+	Lease(ctx context.Context, destination string, now time.Time, ttl time.Duration) (*Delivery, error)
+
+	// Complete records a leased attempt's outcome. ELEASELOST if the lease
+	// expired and another worker took the delivery.
+	Complete(ctx context.Context, id, lease string, o Outcome) error
+
+	// Release gives a leased delivery back without an attempt (shutdown).
+	Release(ctx context.Context, id, lease string) error
+
+	// Delivery returns one delivery with its attempts (ENOTFOUND).
+	Delivery(ctx context.Context, id string) (*Delivery, error)
+
+	// Deliveries lists deliveries, newest first, without payloads.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+
+	// Counts returns the number of deliveries per destination and state.
+	Counts(ctx context.Context) (map[string]map[DeliveryState]int, error)
+
+	// Replay makes a dead or cancelled delivery due now, keeping its history.
+	// ECONFLICT for a delivery in another state.
+	Replay(ctx context.Context, id string, now time.Time) error
+
+	// Cancel stops a delivery that is pending, retrying or dead. ECONFLICT
+	// for one in flight or finished.
+	Cancel(ctx context.Context, id string, now time.Time, reason string) error
+}
+
+// Store is everything the gateway keeps: reports and their deliveries.
+type Store interface {
+	Reports
+	Queue
+}
+
+// ELEASELOST means a worker's lease expired and the delivery moved on.
+const ELEASELOST = "lease_lost"
+
+// Adapter moves a delivery's bytes to one receiver. It returns the
+// receiver's reference on success; an error wrapped with Permanent when
+// retrying cannot help; or any other error to retry, optionally wrapped with
+// RetryAfter when the receiver said when to come back.
+type Adapter interface {
+	Deliver(ctx context.Context, d *Delivery) (receiverRef string, err error)
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying (FHIR 4xx other than 408/429, HL7 AE).
+func Permanent(err error) error { return &permanentError{err} }
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks a retryable err with the receiver's requested wait (HTTP Retry-After).
+func RetryAfter(err error, after time.Duration) error { return &retryAfterError{err, after} }
+
+// RetryAfterOf returns the wait requested with RetryAfter, if any.
+func RetryAfterOf(err error) (time.Duration, bool) {
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
+}

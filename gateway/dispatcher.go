@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Destination is one receiving system and how hard to try it.
+type Destination struct {
+	Name        string
+	Adapter     Adapter
+	Workers     int           // concurrent deliveries to this destination
+	Timeout     time.Duration // one attempt
+	MaxAttempts int           // give up (dead letter) after this many failures; 0 = no limit
+	MaxAge      time.Duration // or once a delivery is this old; 0 = no limit
+}
+
+// Dispatcher delivers queued deliveries. Each destination has its own bounded
+// pool of workers, so a slow or dead EPR never holds up the others.
+type Dispatcher struct {
+	Queue        Queue
+	Destinations []*Destination
+	Retry        RetryPolicy
+	Clock        Clock
+	Log          *slog.Logger
+	PollInterval time.Duration // how often idle workers look for due work
+
+	mu      sync.Mutex
+	wake    map[string]chan struct{}
+	failing map[string]bool
+}
+
+// Notify wakes the named destinations' workers: new deliveries are due.
+func (d *Dispatcher) Notify(destinations []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, name := range destinations {
+		if ch, ok := d.wake[name]; ok {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Run delivers until ctx is cancelled, then lets attempts in flight finish
+// (each is bounded by its destination's timeout) and returns.
+func (d *Dispatcher) Run(ctx context.Context) {
+	d.mu.Lock()
+	d.wake = map[string]chan struct{}{}
+	d.failing = map[string]bool{}
+	for _, dest := range d.Destinations {
+		d.wake[dest.Name] = make(chan struct{}, 1)
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, dest := range d.Destinations {
+		for w := 0; w < max(1, dest.Workers); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.work(ctx, dest)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
+	for ctx.Err() == nil {
+		delivered, err := d.DeliverOne(ctx, dest)
+		if err != nil {
+			d.Log.Error("delivery queue error", "destination", dest.Name, "error", err)
+		}
+		if delivered && err == nil {
+			continue // there may be more due now
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.wake[dest.Name]:
+		case <-time.After(d.PollInterval):
+		}
+	}
+}
+
+// DeliverOne leases one due delivery for dest and attempts it. It reports
+// whether there was one. Exposed so tests can step the dispatcher.
+func (d *Dispatcher) DeliverOne(ctx context.Context, dest *Destination) (bool, error) {
+	lease := dest.Timeout + 30*time.Second // past the attempt's own timeout, so only a dead worker loses it
+	del, err := d.Queue.Lease(ctx, dest.Name, d.Clock.Now(), lease)
+	if err != nil || del == nil {
+		return false, err
+	}
+	// The attempt runs to its own timeout even during shutdown: finishing it
+	// is better than abandoning a request the receiver may already be processing.
+	attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dest.Timeout)
+	start := d.Clock.Now()
+	ref, deliverErr := dest.Adapter.Deliver(attemptCtx, del)
+	cancel()
+	end := d.Clock.Now()
+	out := d.outcome(dest, del, start, end, ref, deliverErr)
+	if err := d.Queue.Complete(context.WithoutCancel(ctx), del.ID, del.Lease, out); err != nil {
+		return true, fmt.Errorf("record attempt of %s: %w", del.ID, err)
+	}
+	d.health(dest, deliverErr)
+	d.Log.Info("delivery attempt", "delivery_id", del.ID, "report_id", del.ReportID, "version", del.Version,
+		"destination", dest.Name, "outcome", out.Attempt.Outcome, "attempt", len(del.Attempts)+1, "duration_ms", out.Attempt.DurationMS)
+	return true, nil
+}
+
+// outcome classifies an attempt: delivered, retry at a backed-off time, or dead.
+func (d *Dispatcher) outcome(dest *Destination, del *Delivery, start, end time.Time, ref string, err error) Outcome {
+	a := Attempt{At: start, DurationMS: end.Sub(start).Milliseconds(), ReceiverRef: ref}
+	if err == nil {
+		a.Outcome = "delivered"
+		return Outcome{State: DeliveryDelivered, Attempt: a}
+	}
+	a.Error = err.Error()
+	failures := len(del.Attempts) + 1
+	if IsPermanent(err) {
+		a.Outcome = "permanent"
+		return Outcome{State: DeliveryDead, Attempt: a, Reason: "the receiver rejected it: " + err.Error()}
+	}
+	wait := d.Retry.Backoff(failures)
+	if after, ok := RetryAfterOf(err); ok && after > wait {
+		wait = after
+	}
+	next := end.Add(wait)
+	switch {
+	case dest.MaxAttempts > 0 && failures >= dest.MaxAttempts:
+		a.Outcome = "gave-up"
+		return Outcome{State: DeliveryDead, Attempt: a, Reason: fmt.Sprintf("gave up after %d attempts; last error: %s", failures, err)}
+	case dest.MaxAge > 0 && next.Sub(del.CreatedAt) > dest.MaxAge:
+		a.Outcome = "gave-up"
+		return Outcome{State: DeliveryDead, Attempt: a, Reason: fmt.Sprintf("gave up after %s (%d attempts); last error: %s", dest.MaxAge, failures, err)}
+	}
+	a.Outcome = "retry"
+	return Outcome{State: DeliveryRetrying, Attempt: a, NextAttemptAt: next}
+}
+
+// health logs once when a destination starts failing and once when it
+// recovers, not once per attempt: one alert-worthy line each way.
+func (d *Dispatcher) health(dest *Destination, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failing == nil {
+		d.failing = map[string]bool{}
+	}
+	failing := err != nil && !IsPermanent(err)
+	switch {
+	case failing && !d.failing[dest.Name]:
+		d.failing[dest.Name] = true
+		d.Log.Error("destination failing", "destination", dest.Name, "error", err, "alert", true)
+	case err == nil && d.failing[dest.Name]:
+		d.failing[dest.Name] = false
+		d.Log.Warn("destination recovered", "destination", dest.Name, "alert", true)
+	}
+}

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// deliveryView is a delivery as operators see it; the payload stays out.
+type deliveryView struct {
+	*gateway.Delivery
+	AttemptCount int `json:"attemptCount"`
+}
+
+func view(d *gateway.Delivery) deliveryView { return deliveryView{d, len(d.Attempts)} }
+
+// listDeliveries is GET /v1/deliveries?state=&destination=&report=&limit=.
+func (s *server) listDeliveries(c *gin.Context) {
+	f := gateway.DeliveryFilter{State: gateway.DeliveryState(c.Query("state")), Destination: c.Query("destination"), ReportID: c.Query("report")}
+	var problems []gateway.Problem
+	if f.State != "" && !validState(f.State) {
+		problems = append(problems, gateway.Problem{Path: "state", Message: "is not a delivery state (pending, in-flight, retrying, delivered, dead, superseded, cancelled)"})
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			problems = append(problems, gateway.Problem{Path: "limit", Message: "must be 1 to 1000"})
+		}
+		f.Limit = n
+	}
+	for k := range c.Request.URL.Query() {
+		if k != "state" && k != "destination" && k != "report" && k != "limit" {
+			problems = append(problems, gateway.Problem{Path: k, Message: "is not a supported parameter"})
+		}
+	}
+	if len(problems) > 0 {
+		s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "bad query", Problems: problems})
+		return
+	}
+	list, err := s.Queue.Deliveries(c.Request.Context(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]deliveryView, 0, len(list))
+	for _, d := range list {
+		out = append(out, view(d))
+	}
+	c.JSON(http.StatusOK, gin.H{"deliveries": out})
+}
+
+func validState(st gateway.DeliveryState) bool {
+	for _, s := range gateway.DeliveryStates {
+		if s == st {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *server) getDelivery(c *gin.Context) {
+	d, err := s.Queue.Delivery(c.Request.Context(), c.Param("delivery"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d.Payload = nil
+	c.JSON(http.StatusOK, view(d))
+}
+
+// replayDelivery is POST /v1/deliveries/{id}/replay: a dead or cancelled delivery goes again.
+func (s *server) replayDelivery(c *gin.Context) {
+	id := c.Param("delivery")
+	if err := s.Queue.Replay(c.Request.Context(), id, s.Clock.Now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.Log.Info("delivery replayed", "delivery_id", id, "caller", c.GetString(subjectKey))
+	if s.Notify != nil {
+		if d, err := s.Queue.Delivery(c.Request.Context(), id); err == nil {
+			s.Notify([]string{d.Destination})
+		}
+	}
+	s.getDelivery(c)
+}
+
+// cancelDelivery is POST /v1/deliveries/{id}/cancel.
+func (s *server) cancelDelivery(c *gin.Context) {
+	id := c.Param("delivery")
+	reason := "cancelled by " + c.GetString(subjectKey)
+	if err := s.Queue.Cancel(c.Request.Context(), id, s.Clock.Now(), reason); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.Log.Info("delivery cancelled", "delivery_id", id, "caller", c.GetString(subjectKey))
+	s.getDelivery(c)
+}
+
+// deliveryCounts is GET /v1/delivery-counts: per destination and state.
+func (s *server) deliveryCounts(c *gin.Context) {
+	counts, err := s.Queue.Counts(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"counts": counts})
+}
