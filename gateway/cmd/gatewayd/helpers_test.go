@@ -54,6 +54,13 @@ func writeConfig(t testing.TB, dir string) string {
 // startGateway runs the gateway in-process on a free port and returns its base URL.
 func startGateway(t testing.TB) string {
 	t.Helper()
+	base, _ := startGatewayWithOutbox(t)
+	return base
+}
+
+// startGatewayWithOutbox also returns the folder the filedrop destinations write to.
+func startGatewayWithOutbox(t testing.TB) (base, outbox string) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -69,7 +76,7 @@ func startGateway(t testing.TB) string {
 			t.Errorf("gateway stopped with: %v", err)
 		}
 	})
-	return "http://" + waitListening(t, pr)
+	return "http://" + waitListening(t, pr), filepath.Join(dir, "outbox")
 }
 
 // waitListening reads the gateway's stdout until it says where it listens,

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
 )
@@ -14,7 +17,7 @@ import (
 // TestEndToEnd posts every fixture to a running gateway and reads the
 // results back as a trust would.
 func TestEndToEnd(t *testing.T) {
-	base := startGateway(t)
+	base, outbox := startGatewayWithOutbox(t)
 	for _, f := range fixtures.Reports() {
 		var in struct {
 			ID      string `json:"id"`
@@ -144,6 +147,48 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("deliveries reach the trust's destinations", func(t *testing.T) {
+		var status map[string]any
+		for i := 0; i < 200; i++ { // bounded wait for the dispatcher
+			status = get(t, base+"/v1/reports/NWGLH-2026-000101", operatorToken).json(t)
+			if allDelivered(status) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		deliveries, _ := status["deliveries"].([]any)
+		if len(deliveries) != 2 || !allDelivered(status) {
+			t.Fatalf("deliveries = %v", deliveries)
+		}
+		file := filepath.Join(outbox, "R0A", "NWGLH-2026-000101_v1.fhir.json")
+		got, err := os.ReadFile(file)
+		if err != nil || !bytes.Equal(got, get(t, base+"/v1/reports/NWGLH-2026-000101/fhir", operatorToken).body) {
+			t.Fatalf("the delivered file is not the stored Bundle: %v", err)
+		}
+		pdf, err := os.ReadFile(filepath.Join(outbox, "R0A", "NWGLH-2026-000101_v1.pdf"))
+		if err != nil || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+			t.Fatalf("the PDF destination got no PDF: %v", err)
+		}
+		counts := get(t, base+"/v1/delivery-counts", operatorToken)
+		if counts.status != http.StatusOK || !strings.Contains(string(counts.body), `"r0a-files"`) {
+			t.Fatalf("counts = %d %s", counts.status, counts.body)
+		}
+		if r := get(t, base+"/v1/deliveries?state=dead", trustToken); r.status != http.StatusForbidden {
+			t.Fatalf("a trust listing deliveries = %d, want 403", r.status)
+		}
+		if r := get(t, base+"/v1/deliveries?state=gone", operatorToken); r.status != http.StatusUnprocessableEntity {
+			t.Fatalf("an unknown state = %d, want 422", r.status)
+		}
+	})
+
+	t.Run("a trust with no route is rejected at intake", func(t *testing.T) {
+		body := bytes.Replace(withID(t, fixtures.Report("panel-brca2"), "NO-ROUTE-1"), []byte(`"odsCode":"R0A"`), []byte(`"odsCode":"RXX"`), 1)
+		r := post(t, base, labToken, body)
+		if r.status != http.StatusUnprocessableEntity || strings.Join(issueLocations(t, r.body), ",") != "orderingTrust.odsCode" {
+			t.Fatalf("no route = %d %s", r.status, r.body)
+		}
+	})
+
 	t.Run("$validate maps without storing", func(t *testing.T) {
 		body := withID(t, fixtures.Report("cnv-deletion"), "VALIDATE-ONLY-1")
 		r := do(t, "POST", base+"/v1/reports/$validate", labToken, "application/json", body)
@@ -158,6 +203,16 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("$validate of an invalid report = %d", bad.status)
 		}
 	})
+}
+
+func allDelivered(status map[string]any) bool {
+	deliveries, _ := status["deliveries"].([]any)
+	for _, d := range deliveries {
+		if d.(map[string]any)["state"] != "delivered" {
+			return false
+		}
+	}
+	return len(deliveries) > 0
 }
 
 func diagnosticReport(t testing.TB, bundle []byte) map[string]any {

@@ -1,0 +1,251 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	"github.com/nhs-genomics/results-gateway/gateway/storetest"
+	"github.com/nhs-genomics/results-gateway/internal/receiver"
+)
+
+// fakeClock only moves when the test moves it: no test sleeps for a backoff.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Set(t time.Time)     { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+func (c *fakeClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+type harness struct {
+	store *boltstore.Store
+	clock *fakeClock
+	recv  *receiver.Receiver
+	dest  *gateway.Destination
+	disp  *gateway.Dispatcher
+	logs  *bytes.Buffer
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	recv := receiver.Start(t)
+	adapter, err := fhirrest.New(json.RawMessage(`{"baseUrl":"` + recv.URL + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{store: store, recv: recv, logs: &bytes.Buffer{},
+		clock: &fakeClock{now: time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)}}
+	h.dest = &gateway.Destination{Name: "epr", Adapter: adapter, Workers: 1, Timeout: 2 * time.Second, MaxAge: 73 * time.Hour}
+	h.disp = &gateway.Dispatcher{Queue: store, Destinations: []*gateway.Destination{h.dest}, Clock: h.clock,
+		Log: slog.New(slog.NewTextHandler(h.logs, nil)), PollInterval: 10 * time.Millisecond,
+		// Rand just under 1 makes full jitter land on its ceiling, so the schedule is checkable.
+		Retry: gateway.ExponentialBackoff{Base: 10 * time.Second, Cap: time.Hour, Rand: func() float64 { return 0.999999 }}}
+	return h
+}
+
+// enqueue adds a report whose payload is a real Bundle naming report id.
+func (h *harness) enqueue(t *testing.T, id string, version int) string {
+	t.Helper()
+	rec := storetest.Record(id, version, "699X0")
+	rec.ReceivedAt = h.clock.Now()
+	d := &gateway.Delivery{ID: gateway.DeliveryID(id, version, "epr"), ReportID: id, Version: version, Destination: "epr",
+		ContentType: "application/fhir+json", State: gateway.DeliveryPending, CreatedAt: rec.ReceivedAt, UpdatedAt: rec.ReceivedAt,
+		NextAttemptAt: rec.ReceivedAt,
+		Payload:       []byte(`{"resourceType":"Bundle","entry":[{"request":{"method":"PUT","url":"DiagnosticReport?identifier=https://x/report|` + id + `"}}]}`)}
+	if _, _, err := h.store.SaveReport(context.Background(), rec, []*gateway.Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	return d.ID
+}
+
+func (h *harness) step(t *testing.T) bool {
+	t.Helper()
+	did, err := h.disp.DeliverOne(context.Background(), h.dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return did
+}
+
+func (h *harness) get(t *testing.T, id string) *gateway.Delivery {
+	t.Helper()
+	d, err := h.store.Delivery(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestUnavailableThenRecoveredWithBackoff(t *testing.T) {
+	h := newHarness(t)
+	id := h.enqueue(t, "D-1", 1)
+	h.recv.FailFirst(3, "")
+	var gaps []time.Duration
+	for i := 0; i < 3; i++ {
+		before := h.clock.Now()
+		if !h.step(t) {
+			t.Fatalf("attempt %d: nothing was due", i+1)
+		}
+		d := h.get(t, id)
+		if d.State != gateway.DeliveryRetrying || !strings.Contains(d.LastError, "503") {
+			t.Fatalf("after failure %d: %s %q", i+1, d.State, d.LastError)
+		}
+		gaps = append(gaps, d.NextAttemptAt.Sub(before))
+		if h.step(t) {
+			t.Fatal("a retry went before its time")
+		}
+		h.clock.Set(d.NextAttemptAt)
+	}
+	if !h.step(t) {
+		t.Fatal("the retry after recovery did not happen")
+	}
+	d := h.get(t, id)
+	if d.State != gateway.DeliveryDelivered || d.ReceiverRef != "DiagnosticReport/D-1/_history/1" || len(d.Attempts) != 4 {
+		t.Fatalf("after recovery: %+v", d)
+	}
+	// Exponential: each ceiling doubles (10 s, 20 s, 40 s).
+	for i, want := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second} {
+		if gaps[i] < want-time.Second || gaps[i] > want+time.Second {
+			t.Errorf("backoff %d = %s, want about %s", i+1, gaps[i], want)
+		}
+	}
+	if got := strings.Count(h.logs.String(), "destination failing"); got != 1 {
+		t.Errorf("'destination failing' logged %d times, want once", got)
+	}
+	if got := strings.Count(h.logs.String(), "destination recovered"); got != 1 {
+		t.Errorf("'destination recovered' logged %d times, want once", got)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	h := newHarness(t)
+	id := h.enqueue(t, "D-2", 1)
+	h.recv.FailFirst(1, "600")
+	start := h.clock.Now()
+	h.step(t)
+	if next := h.get(t, id).NextAttemptAt; next.Sub(start) < 600*time.Second {
+		t.Fatalf("Retry-After 600 ignored: next attempt after %s", next.Sub(start))
+	}
+}
+
+func TestPermanentRejectionIsDeadLetteredThenReplayed(t *testing.T) {
+	h := newHarness(t)
+	id := h.enqueue(t, "D-3", 1)
+	h.recv.Set(receiver.Reject)
+	h.step(t)
+	d := h.get(t, id)
+	if d.State != gateway.DeliveryDead || !strings.Contains(d.Reason, "unknown NHS number system") || len(d.Attempts) != 1 {
+		t.Fatalf("a 400 must dead-letter at once with the OperationOutcome text: %+v", d)
+	}
+	h.recv.Set(receiver.Accept) // the trust fixes its EPR
+	if err := h.store.Replay(context.Background(), id, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.step(t)
+	if d := h.get(t, id); d.State != gateway.DeliveryDelivered || len(d.Attempts) != 2 {
+		t.Fatalf("replay: %+v", d)
+	}
+	if got := h.recv.Arrivals()["D-3"]; got != 1 {
+		t.Fatalf("receiver holds %d copies", got)
+	}
+}
+
+func TestHangTimesOutAndRetries(t *testing.T) {
+	h := newHarness(t)
+	h.dest.Timeout = 200 * time.Millisecond
+	id := h.enqueue(t, "D-4", 1)
+	h.recv.Set(receiver.Hang)
+	h.step(t)
+	if d := h.get(t, id); d.State != gateway.DeliveryRetrying || !strings.Contains(d.LastError, "deadline") {
+		t.Fatalf("a hung receiver must time out and retry: %s %q", d.State, d.LastError)
+	}
+}
+
+func TestGivesUpAfterMaxAttemptsAndMaxAge(t *testing.T) {
+	h := newHarness(t)
+	h.dest.MaxAttempts = 3
+	id := h.enqueue(t, "D-5", 1)
+	h.recv.Set(receiver.Fail)
+	for i := 0; i < 3; i++ {
+		h.step(t)
+		h.clock.Add(time.Hour)
+	}
+	d := h.get(t, id)
+	if d.State != gateway.DeliveryDead || !strings.Contains(d.Reason, "gave up after 3 attempts") {
+		t.Fatalf("max attempts: %s %q", d.State, d.Reason)
+	}
+	if h.step(t) {
+		t.Fatal("kept trying after giving up")
+	}
+
+	h.dest.MaxAttempts, h.dest.MaxAge = 0, 2*time.Minute
+	id = h.enqueue(t, "D-6", 1)
+	for i := 0; i < 10 && h.get(t, id).State != gateway.DeliveryDead; i++ {
+		h.step(t)
+		h.clock.Set(h.get(t, id).NextAttemptAt)
+	}
+	if d := h.get(t, id); d.State != gateway.DeliveryDead || !strings.Contains(d.Reason, "gave up after 2m0s") {
+		t.Fatalf("max age: %s %q", d.State, d.Reason)
+	}
+}
+
+func TestSlowDestinationDoesNotBlockOthers(t *testing.T) {
+	h := newHarness(t)
+	fast := receiver.Start(t)
+	fastAdapter, _ := fhirrest.New(json.RawMessage(`{"baseUrl":"` + fast.URL + `"}`))
+	h.recv.Set(receiver.Hang)
+	h.dest.Timeout = time.Second
+	h.disp.Clock = gateway.SystemClock{}
+	h.disp.Destinations = append(h.disp.Destinations, &gateway.Destination{Name: "fast", Adapter: fastAdapter, Workers: 1, Timeout: time.Second})
+	for i := 0; i < 5; i++ {
+		rec := storetest.Record("S-"+string(rune('a'+i)), 1, "699X0")
+		now := time.Now()
+		var ds []*gateway.Delivery
+		for _, dest := range []string{"epr", "fast"} {
+			ds = append(ds, &gateway.Delivery{ID: gateway.DeliveryID(rec.ID, 1, dest), ReportID: rec.ID, Version: 1, Destination: dest,
+				ContentType: "application/fhir+json", State: gateway.DeliveryPending, CreatedAt: now, NextAttemptAt: now,
+				Payload: []byte(`{"url":"DiagnosticReport?identifier=x|` + rec.ID + `"}`)})
+		}
+		if _, _, err := h.store.SaveReport(context.Background(), rec, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.disp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; i < 300 && len(fast.Arrivals()) < 5; i++ { // bounded wait
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := len(fast.Arrivals()); got != 5 {
+		t.Fatalf("the healthy destination got %d of 5 reports while the other hung", got)
+	}
+}
+
+func TestBackoffIsFullJitterWithCap(t *testing.T) {
+	for _, r := range []float64{0, 0.5, 0.999} {
+		b := gateway.ExponentialBackoff{Base: time.Second, Cap: time.Minute, Rand: func() float64 { return r }}
+		for failures := 1; failures < 70; failures++ {
+			got := b.Backoff(failures)
+			ceiling := min(time.Minute, time.Second<<min(failures-1, 30))
+			if got < 0 || got > ceiling {
+				t.Fatalf("Backoff(%d) with rand %v = %s, want within [0, %s]", failures, r, got, ceiling)
+			}
+		}
+	}
+}
