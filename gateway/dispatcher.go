@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// leaseMargin is how long a lease outlasts its attempt's timeout.
+const leaseMargin = 5 * time.Second
+
 // Destination is one receiving system and how hard to try it.
 type Destination struct {
 	Name        string
@@ -90,7 +93,9 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 // DeliverOne leases one due delivery for dest and attempts it. It reports
 // whether there was one. Exposed so tests can step the dispatcher.
 func (d *Dispatcher) DeliverOne(ctx context.Context, dest *Destination) (bool, error) {
-	lease := dest.Timeout + 30*time.Second // past the attempt's own timeout, so only a dead worker loses it
+	// The lease outlives the attempt's own timeout by a margin for recording
+	// the outcome, so only a worker that died loses it.
+	lease := dest.Timeout + leaseMargin
 	del, err := d.Queue.Lease(ctx, dest.Name, d.Clock.Now(), lease)
 	if err != nil || del == nil {
 		return false, err

@@ -4,6 +4,7 @@
 package receiver
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -33,6 +34,15 @@ type Receiver struct {
 	arrivals   map[string]int
 	requests   int
 	times      []time.Time
+	forward    string // when set, accepted requests are forwarded here (a real FHIR server)
+}
+
+// ForwardTo makes the receiver a counting proxy in front of a real FHIR
+// server: it counts each arrival and relays the server's answer.
+func (r *Receiver) ForwardTo(url string) {
+	r.mu.Lock()
+	r.forward = url
+	r.mu.Unlock()
 }
 
 // Start starts a receiver on 127.0.0.1:0; it stops when the test ends.
@@ -90,8 +100,17 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	id := "unknown"
-	if m := reportID.FindSubmatch(body); m != nil {
+	if m := documentVersion.FindSubmatch(body); m != nil {
+		id = string(m[1]) // our Bundles: report id and version
+	} else if m := reportID.FindSubmatch(body); m != nil {
 		id = string(m[1])
+	}
+	r.mu.Lock()
+	forward := r.forward
+	r.mu.Unlock()
+	if forward != "" {
+		r.relay(w, req, forward, body, id)
+		return
 	}
 	r.mu.Lock()
 	r.arrivals[id]++
@@ -100,6 +119,36 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "application/fhir+json")
 	json.NewEncoder(w).Encode(map[string]any{"resourceType": "Bundle", "type": "transaction-response",
 		"entry": []any{map[string]any{"response": map[string]any{"status": "200 OK", "location": "DiagnosticReport/" + id + "/_history/" + itoa(n)}}}})
+}
+
+// documentVersion finds "<report id>-v<version>" in a gateway Bundle.
+var documentVersion = regexp.MustCompile(`/document-version","value":"([^"]+)"`)
+
+// relay forwards an accepted request and counts it if the server took it.
+func (r *Receiver) relay(w http.ResponseWriter, req *http.Request, target string, body []byte, id string) {
+	out, err := http.NewRequestWithContext(req.Context(), req.Method, target, bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	out.Header = req.Header.Clone()
+	resp, err := http.DefaultClient.Do(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode < 300 {
+		r.mu.Lock()
+		r.arrivals[id]++
+		r.mu.Unlock()
+	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.Write(answer)
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -19,6 +19,7 @@ type Config struct {
 	MaxBodyBytes   int64               `json:"maxBodyBytes"`   // GATEWAY_MAX_BODY_BYTES
 	IdentifierBase string              `json:"identifierBase"` // the deployment's own FHIR identifier systems
 	RedisURL       string              `json:"redisUrl"`       // GATEWAY_REDIS_URL: use Redis instead of the embedded store
+	RedisPrefix    string              `json:"redisPrefix"`    // GATEWAY_REDIS_PREFIX: key prefix (hash tag), default "rg"
 	Tokens         []TokenConfig       `json:"tokens"`
 	Destinations   []DestinationConfig `json:"destinations"`
 	Retry          RetryConfig         `json:"retry"`
@@ -85,6 +86,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	}
 	if v := getenv("GATEWAY_REDIS_URL"); v != "" {
 		cfg.RedisURL = v
+	}
+	if v := getenv("GATEWAY_REDIS_PREFIX"); v != "" {
+		cfg.RedisPrefix = v
 	}
 	if v := getenv("GATEWAY_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

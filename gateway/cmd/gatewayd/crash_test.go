@@ -30,8 +30,14 @@ func TestMain(m *testing.M) {
 // gatewayProcess starts the gateway as a child process on dataDir.
 func gatewayProcess(t *testing.T, dir string) (base string, cmd *exec.Cmd) {
 	t.Helper()
-	cmd = exec.Command(os.Args[0], "-config", writeConfig(t, dir))
-	cmd.Env = append(os.Environ(), "GATEWAYD_RUN_AS_MAIN=1", "GATEWAY_DATA="+filepath.Join(dir, "data"))
+	return gatewayProcessWith(t, dir, writeConfig(t, dir))
+}
+
+// gatewayProcessWith starts a gateway process with a configuration file and extra environment.
+func gatewayProcessWith(t *testing.T, dir, config string, env ...string) (base string, cmd *exec.Cmd) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], "-config", config)
+	cmd.Env = append(append(os.Environ(), "GATEWAYD_RUN_AS_MAIN=1", "GATEWAY_DATA="+filepath.Join(dir, "data")), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -107,3 +113,5 @@ func TestKill9DuringIntakeLosesNothing(t *testing.T) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func execCommand(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }

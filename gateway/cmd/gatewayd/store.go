@@ -5,10 +5,15 @@ import (
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	"github.com/nhs-genomics/results-gateway/gateway/redisstore"
 )
 
 // openStore opens Redis when a URL is configured, else the embedded store.
 func openStore(ctx context.Context, cfg Config) (gateway.Store, string, error) {
+	if cfg.RedisURL != "" {
+		s, err := redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
+		return s, "redis", err
+	}
 	s, err := boltstore.Open(cfg.DataDir)
 	return s, "embedded", err
 }

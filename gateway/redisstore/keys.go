@@ -1,0 +1,35 @@
+package redisstore
+
+import "strconv"
+
+// Every key lives under one hash tag, {prefix}, so every Lua script touches
+// a single slot and works unchanged on Redis Cluster (at the price of the
+// gateway's data sitting in one slot: a report, its deliveries and the queues
+// must change together atomically). Scripts build the keys below from the
+// tag passed as their first argument; this file is the one list of them.
+//
+//	{p}:report:<id>              hash   latest version, lab ODS code
+//	{p}:versions:<id>            zset   version -> version
+//	{p}:rv:<id>:<version>        hash   meta (JSON), report, bundle, pdf
+//	{p}:d:<delivery id>          hash   delivery fields and payload (see scripts.go)
+//	{p}:att:<delivery id>        list   attempt JSON, oldest first
+//	{p}:due:<destination>        zset   delivery id -> due time (ms): pending, retrying, and in flight until the lease ends
+//	{p}:order:<dest>:<report id> hash   max, inflight, delivered versions
+//	{p}:state:<state>            zset   delivery id -> last change (ms), for listing
+//	{p}:byreport:<report id>     set    delivery ids
+//	{p}:counts                   hash   "<dest>|<state>" -> count
+type keys struct{ tag string }
+
+func newKeys(prefix string) keys { return keys{tag: "{" + prefix + "}"} }
+
+func (k keys) report(id string) string   { return k.tag + ":report:" + id }
+func (k keys) versions(id string) string { return k.tag + ":versions:" + id }
+func (k keys) reportVersion(id string, v int) string {
+	return k.tag + ":rv:" + id + ":" + strconv.Itoa(v)
+}
+func (k keys) delivery(id string) string       { return k.tag + ":d:" + id }
+func (k keys) attempts(id string) string       { return k.tag + ":att:" + id }
+func (k keys) due(dest string) string          { return k.tag + ":due:" + dest }
+func (k keys) state(state string) string       { return k.tag + ":state:" + state }
+func (k keys) byReport(reportID string) string { return k.tag + ":byreport:" + reportID }
+func (k keys) counts() string                  { return k.tag + ":counts" }

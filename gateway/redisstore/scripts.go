@@ -1,0 +1,167 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each state change is one script, so it is atomic and a
+// delivery is leased to one worker at a time across every gateway process.
+// ARGV[1] is always the key tag "{prefix}"; scripts derive keys from it as
+// keys.go lists. Delivery hash fields: json (immutable description), state,
+// updated, next, lease_until, lease, last_error, receiver_ref, reason, payload.
+
+// common defines helpers shared by the delivery scripts.
+const common = `
+local tag = ARGV[1]
+local function k(...) return tag .. ":" .. table.concat({...}, ":") end
+local function setstate(did, dest, old, new, now)
+  if old and old ~= "" then
+    redis.call("ZREM", k("state", old), did)
+    redis.call("HINCRBY", k("counts"), dest .. "|" .. old, -1)
+  end
+  redis.call("ZADD", k("state", new), now, did)
+  redis.call("HINCRBY", k("counts"), dest .. "|" .. new, 1)
+  redis.call("HSET", k("d", did), "state", new, "updated", now)
+end
+local function clear_inflight(dest, report, version)
+  local ok = k("order", dest, report)
+  if tonumber(redis.call("HGET", ok, "inflight") or "0") == version then
+    redis.call("HSET", ok, "inflight", 0)
+  end
+end
+`
+
+// saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle, pdf,
+// versionTime(ms), n, then n groups of (delivery id, destination, json,
+// payload, created ms, due ms). Returns {"created"} or {"duplicate"}, or an
+// error reply "CONFLICT <reason>".
+var saveReport = redis.NewScript(common + `
+local id, version, lab, digest = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local vkey = k("rv", id, version)
+if redis.call("EXISTS", vkey) == 1 then
+  local meta = cjson.decode(redis.call("HGET", vkey, "meta"))
+  if meta["digest"] ~= digest or meta["labOds"] ~= lab then
+    return redis.error_reply("CONFLICT content")
+  end
+  return {"duplicate"}
+end
+local rkey = k("report", id)
+local cur = redis.call("HMGET", rkey, "latest", "lab")
+if cur[1] then
+  if cur[2] ~= lab then return redis.error_reply("CONFLICT lab") end
+  if tonumber(cur[1]) > version then return redis.error_reply("CONFLICT older " .. cur[1]) end
+end
+redis.call("HSET", rkey, "latest", version, "lab", lab)
+redis.call("ZADD", k("versions", id), version, version)
+redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8], "pdf", ARGV[9])
+local n = tonumber(ARGV[11])
+for i = 0, n - 1 do
+  local b = 12 + i * 6
+  local did, dest = ARGV[b], ARGV[b + 1]
+  if redis.call("EXISTS", k("d", did)) == 0 then
+    redis.call("HSET", k("d", did), "json", ARGV[b + 2], "payload", ARGV[b + 3], "next", ARGV[b + 5], "lease", "", "lease_until", 0)
+    setstate(did, dest, nil, "pending", tonumber(ARGV[b + 4]))
+    redis.call("ZADD", k("due", dest), tonumber(ARGV[b + 5]), did)
+    redis.call("SADD", k("byreport", id), did)
+    local ok = k("order", dest, id)
+    if tonumber(redis.call("HGET", ok, "max") or "0") < version then redis.call("HSET", ok, "max", version) end
+  end
+end
+return {"created"}
+`)
+
+// lease: ARGV = tag, destination, now ms, ttl ms, token, scan limit.
+// Returns the leased delivery id, or false.
+var lease = redis.NewScript(common + `
+local dest, now, ttl, token = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local due = k("due", dest)
+local ids = redis.call("ZRANGEBYSCORE", due, "-inf", now, "LIMIT", 0, tonumber(ARGV[6]))
+for _, did in ipairs(ids) do
+  local d = cjson.decode(redis.call("HGET", k("d", did), "json"))
+  local state = redis.call("HGET", k("d", did), "state")
+  local ok = k("order", dest, d["reportId"])
+  local o = redis.call("HMGET", ok, "max", "inflight")
+  local maxv, inflight = tonumber(o[1] or "0"), tonumber(o[2] or "0")
+  if maxv > d["version"] then
+    redis.call("ZREM", due, did)
+    if inflight == d["version"] then redis.call("HSET", ok, "inflight", 0) end
+    redis.call("HSET", k("d", did), "reason", "version " .. maxv .. " of the report replaces it", "lease", "")
+    setstate(did, dest, state, "superseded", now)
+  elseif inflight == 0 or inflight == d["version"] then
+    redis.call("HSET", ok, "inflight", d["version"])
+    redis.call("HSET", k("d", did), "lease", token, "lease_until", now + ttl)
+    redis.call("ZADD", due, now + ttl, did)
+    setstate(did, dest, state, "in-flight", now)
+    return did
+  end
+end
+return false
+`)
+
+// complete: ARGV = tag, delivery id, lease token, new state (delivered,
+// retrying, dead), attempt JSON, now ms, next ms, reason, receiver ref,
+// last error. Returns "ok" or "lost".
+var complete = redis.NewScript(common + `
+local did, token, new, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
+local h = redis.call("HMGET", k("d", did), "state", "lease", "json")
+if h[1] ~= "in-flight" or h[2] ~= token then return "lost" end
+local d = cjson.decode(h[3])
+local dest = d["destination"]
+clear_inflight(dest, d["reportId"], d["version"])
+redis.call("RPUSH", k("att", did), ARGV[5])
+redis.call("HSET", k("d", did), "lease", "", "lease_until", 0, "last_error", ARGV[10])
+redis.call("ZREM", k("due", dest), did)
+if new == "delivered" then
+  redis.call("HSET", k("d", did), "receiver_ref", ARGV[9])
+  local ok = k("order", dest, d["reportId"])
+  if tonumber(redis.call("HGET", ok, "delivered") or "0") < d["version"] then redis.call("HSET", ok, "delivered", d["version"]) end
+elseif new == "retrying" then
+  redis.call("HSET", k("d", did), "next", ARGV[7])
+  redis.call("ZADD", k("due", dest), tonumber(ARGV[7]), did)
+elseif new == "dead" then
+  redis.call("HSET", k("d", did), "reason", ARGV[8])
+else
+  return redis.error_reply("bad outcome state " .. new)
+end
+setstate(did, dest, "in-flight", new, now)
+return "ok"
+`)
+
+// release: ARGV = tag, delivery id, lease token, now ms. Returns "ok" or "lost".
+var release = redis.NewScript(common + `
+local did, token, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local h = redis.call("HMGET", k("d", did), "state", "lease", "json")
+if h[1] ~= "in-flight" or h[2] ~= token then return "lost" end
+local d = cjson.decode(h[3])
+clear_inflight(d["destination"], d["reportId"], d["version"])
+redis.call("HSET", k("d", did), "lease", "", "lease_until", 0, "next", now)
+redis.call("ZADD", k("due", d["destination"]), now, did)
+local new = "pending"
+if redis.call("LLEN", k("att", did)) > 0 then new = "retrying" end
+setstate(did, d["destination"], "in-flight", new, now)
+return "ok"
+`)
+
+// replay: ARGV = tag, delivery id, now ms. Returns "ok", "missing" or the current state.
+var replay = redis.NewScript(common + `
+local did, now = ARGV[2], tonumber(ARGV[3])
+local h = redis.call("HMGET", k("d", did), "state", "json")
+if not h[1] then return "missing" end
+if h[1] ~= "dead" and h[1] ~= "cancelled" then return h[1] end
+local d = cjson.decode(h[2])
+redis.call("HSET", k("d", did), "next", now, "reason", "")
+redis.call("ZADD", k("due", d["destination"]), now, did)
+setstate(did, d["destination"], h[1], "retrying", now)
+return "ok"
+`)
+
+// cancel: ARGV = tag, delivery id, now ms, reason. Returns "ok", "missing" or the current state.
+var cancel = redis.NewScript(common + `
+local did, now = ARGV[2], tonumber(ARGV[3])
+local h = redis.call("HMGET", k("d", did), "state", "json")
+if not h[1] then return "missing" end
+if h[1] ~= "pending" and h[1] ~= "retrying" and h[1] ~= "dead" then return h[1] end
+local d = cjson.decode(h[2])
+redis.call("ZREM", k("due", d["destination"]), did)
+redis.call("HSET", k("d", did), "reason", ARGV[4])
+setstate(did, d["destination"], h[1], "cancelled", now)
+return "ok"
+`)

@@ -1,0 +1,375 @@
+// Package redisstore implements gateway.Store on Redis (go-redis v9): the
+// production store, shared by several gateway replicas. Every state change
+// is one Lua script (scripts.go); all key names are in keys.go.
+//
+// Durability depends on Redis persistence: run it with appendonly yes and
+// appendfsync everysec (at most a second of acknowledged writes at risk if
+// the Redis host itself loses power) or always (none, at a throughput cost).
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+var _ gateway.Store = (*Store)(nil)
+
+// leaseScan bounds how many due deliveries one Lease examines.
+const leaseScan = 64
+
+// Store is gateway.Store on Redis.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys keys
+}
+
+// Open connects to url (redis://host:port/db) and keys everything under prefix.
+func Open(ctx context.Context, url, prefix string) (*Store, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
+	}
+	return New(rdb, prefix), nil
+}
+
+// New wraps an existing client.
+func New(rdb redis.UniversalClient, prefix string) *Store {
+	if prefix == "" {
+		prefix = "rg"
+	}
+	return &Store{rdb: rdb, keys: newKeys(prefix)}
+}
+
+// Close closes the client.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ping implements gateway.Reports.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// unavailable turns a connection failure into EUNAVAILABLE, so intake answers
+// 503 and the sender retries, rather than a 500.
+func unavailable(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var e *gateway.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &gateway.Error{Code: gateway.EUNAVAILABLE, Message: "the store is not available: " + what}
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// SaveReport implements gateway.Reports.
+func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliveries []*gateway.Delivery) (*gateway.ReportRecord, bool, error) {
+	meta, err := json.Marshal(rec)
+	if err != nil {
+		return nil, false, err
+	}
+	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, rec.Report, rec.Bundle, rec.PDF, ms(rec.ReceivedAt), len(deliveries)}
+	for _, d := range deliveries {
+		desc, err := json.Marshal(description(d))
+		if err != nil {
+			return nil, false, err
+		}
+		args = append(args, d.ID, d.Destination, desc, d.Payload, ms(d.CreatedAt), ms(d.NextAttemptAt))
+	}
+	res, err := saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
+	if err != nil {
+		if msg, ok := strings.CutPrefix(err.Error(), "CONFLICT "); ok {
+			return nil, false, conflict(rec, msg)
+		}
+		return nil, false, unavailable(err, "save report")
+	}
+	if res[0] == "duplicate" {
+		stored, err := s.ReportVersion(ctx, rec.ID, rec.Version)
+		return stored, false, err
+	}
+	return rec, true, nil
+}
+
+func conflict(rec *gateway.ReportRecord, why string) error {
+	switch {
+	case why == "lab":
+		return gateway.Errorf(gateway.ECONFLICT, "report id %s belongs to another laboratory", rec.ID)
+	case strings.HasPrefix(why, "older "):
+		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is older than the stored version %s", rec.ID, rec.Version, strings.TrimPrefix(why, "older "))
+	default:
+		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is already stored with different content: send a higher version", rec.ID, rec.Version)
+	}
+}
+
+// Report implements gateway.Reports.
+func (s *Store) Report(ctx context.Context, id string) (*gateway.ReportRecord, error) {
+	v, err := s.rdb.HGet(ctx, s.keys.report(id), "latest").Int()
+	if errors.Is(err, redis.Nil) {
+		return nil, gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)
+	}
+	if err != nil {
+		return nil, unavailable(err, "read report")
+	}
+	return s.ReportVersion(ctx, id, v)
+}
+
+// ReportVersion implements gateway.Reports.
+func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
+	h, err := s.rdb.HGetAll(ctx, s.keys.reportVersion(id, version)).Result()
+	if err != nil {
+		return nil, unavailable(err, "read report")
+	}
+	if len(h) == 0 {
+		return nil, gateway.Errorf(gateway.ENOTFOUND, "report version not found")
+	}
+	var rec gateway.ReportRecord
+	if err := json.Unmarshal([]byte(h["meta"]), &rec); err != nil {
+		return nil, fmt.Errorf("decode stored report: %w", err)
+	}
+	rec.Report, rec.Bundle, rec.PDF = []byte(h["report"]), []byte(h["bundle"]), []byte(h["pdf"])
+	return &rec, nil
+}
+
+// ReportVersions implements gateway.Reports.
+func (s *Store) ReportVersions(ctx context.Context, id string) ([]int, error) {
+	vs, err := s.rdb.ZRange(ctx, s.keys.versions(id), 0, -1).Result()
+	if err != nil {
+		return nil, unavailable(err, "read versions")
+	}
+	out := make([]int, 0, len(vs))
+	for _, v := range vs {
+		n, _ := strconv.Atoi(v)
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// description is the immutable part of a delivery, stored as JSON.
+type desc struct {
+	ID          string    `json:"id"`
+	ReportID    string    `json:"reportId"`
+	Version     int       `json:"version"`
+	Destination string    `json:"destination"`
+	ContentType string    `json:"contentType"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+func description(d *gateway.Delivery) desc {
+	return desc{d.ID, d.ReportID, d.Version, d.Destination, d.ContentType, d.CreatedAt}
+}
+
+// Lease implements gateway.Queue.
+func (s *Store) Lease(ctx context.Context, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
+	token := newToken()
+	id, err := lease.Run(ctx, s.rdb, []string{s.keys.due(dest)}, s.keys.tag, dest, ms(now), ttl.Milliseconds(), token, leaseScan).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable(err, "lease")
+	}
+	d, err := s.load(ctx, id, true)
+	if err != nil {
+		return nil, err
+	}
+	d.Lease = token
+	return d, nil
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Complete implements gateway.Queue.
+func (s *Store) Complete(ctx context.Context, id, leaseToken string, o gateway.Outcome) error {
+	att, err := json.Marshal(o.Attempt)
+	if err != nil {
+		return err
+	}
+	res, err := complete.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, leaseToken, string(o.State), att,
+		ms(o.Attempt.At), ms(o.NextAttemptAt), o.Reason, o.Attempt.ReceiverRef, o.Attempt.Error).Text()
+	return s.leaseResult(res, err, id, "complete")
+}
+
+// Release implements gateway.Queue.
+func (s *Store) Release(ctx context.Context, id, leaseToken string) error {
+	res, err := release.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, leaseToken, ms(time.Now())).Text()
+	return s.leaseResult(res, err, id, "release")
+}
+
+func (s *Store) leaseResult(res string, err error, id, what string) error {
+	if err != nil {
+		return unavailable(err, what)
+	}
+	if res == "lost" {
+		return gateway.Errorf(gateway.ELEASELOST, "the lease on delivery %s was lost", id)
+	}
+	return nil
+}
+
+// Replay implements gateway.Queue.
+func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
+	res, err := replay.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now)).Text()
+	return s.transition(res, err, id, "replayed", "only a dead or cancelled delivery can be replayed")
+}
+
+// Cancel implements gateway.Queue.
+func (s *Store) Cancel(ctx context.Context, id string, now time.Time, reason string) error {
+	res, err := cancel.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now), reason).Text()
+	return s.transition(res, err, id, "cancelled", "only a pending, retrying or dead delivery can be cancelled")
+}
+
+func (s *Store) transition(res string, err error, id, what, rule string) error {
+	switch {
+	case err != nil:
+		return unavailable(err, what)
+	case res == "ok":
+		return nil
+	case res == "missing":
+		return gateway.Errorf(gateway.ENOTFOUND, "delivery %s not found", id)
+	default:
+		return gateway.Errorf(gateway.ECONFLICT, "%s; %s is %s", rule, id, res)
+	}
+}
+
+// Delivery implements gateway.Queue.
+func (s *Store) Delivery(ctx context.Context, id string) (*gateway.Delivery, error) {
+	return s.load(ctx, id, true)
+}
+
+func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway.Delivery, error) {
+	fields := []string{"json", "state", "updated", "next", "lease_until", "last_error", "receiver_ref", "reason"}
+	if withPayload {
+		fields = append(fields, "payload")
+	}
+	pipe := s.rdb.Pipeline()
+	hm := pipe.HMGet(ctx, s.keys.delivery(id), fields...)
+	att := pipe.LRange(ctx, s.keys.attempts(id), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err, "read delivery")
+	}
+	v := hm.Val()
+	if len(v) == 0 || v[0] == nil {
+		return nil, gateway.Errorf(gateway.ENOTFOUND, "delivery %s not found", id)
+	}
+	str := func(i int) string { s, _ := v[i].(string); return s }
+	var dd desc
+	if err := json.Unmarshal([]byte(str(0)), &dd); err != nil {
+		return nil, fmt.Errorf("decode delivery %s: %w", id, err)
+	}
+	d := &gateway.Delivery{ID: dd.ID, ReportID: dd.ReportID, Version: dd.Version, Destination: dd.Destination,
+		ContentType: dd.ContentType, CreatedAt: dd.CreatedAt, State: gateway.DeliveryState(str(1)),
+		UpdatedAt: fromMS(str(2)), LastError: str(5), ReceiverRef: str(6), Reason: str(7), Attempts: []gateway.Attempt{}}
+	if d.State == gateway.DeliveryRetrying || d.State == gateway.DeliveryPending {
+		d.NextAttemptAt = fromMS(str(3))
+	}
+	if d.State == gateway.DeliveryInFlight {
+		d.LeaseUntil = fromMS(str(4))
+	}
+	if withPayload {
+		d.Payload = []byte(str(8))
+	}
+	for _, a := range att.Val() {
+		var at gateway.Attempt
+		if err := json.Unmarshal([]byte(a), &at); err == nil {
+			d.Attempts = append(d.Attempts, at)
+		}
+	}
+	return d, nil
+}
+
+// Deliveries implements gateway.Queue.
+func (s *Store) Deliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*gateway.Delivery, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var ids []string
+	var err error
+	switch {
+	case f.ReportID != "":
+		ids, err = s.rdb.SMembers(ctx, s.keys.byReport(f.ReportID)).Result()
+	default:
+		states := gateway.DeliveryStates
+		if f.State != "" {
+			states = []gateway.DeliveryState{f.State}
+		}
+		for _, st := range states {
+			// Newest first; read past the limit when filtering by destination.
+			some, e := s.rdb.ZRevRange(ctx, s.keys.state(string(st)), 0, int64(limit*20)).Result()
+			if e != nil {
+				err = e
+				break
+			}
+			ids = append(ids, some...)
+		}
+	}
+	if err != nil {
+		return nil, unavailable(err, "list deliveries")
+	}
+	var out []*gateway.Delivery
+	for _, id := range ids {
+		d, err := s.load(ctx, id, false)
+		if gateway.ErrorCode(err) == gateway.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if (f.State == "" || d.State == f.State) && (f.Destination == "" || d.Destination == f.Destination) {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Counts implements gateway.Queue.
+func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryState]int, error) {
+	h, err := s.rdb.HGetAll(ctx, s.keys.counts()).Result()
+	if err != nil {
+		return nil, unavailable(err, "count deliveries")
+	}
+	out := map[string]map[gateway.DeliveryState]int{}
+	for k, v := range h {
+		dest, state, ok := strings.Cut(k, "|")
+		n, _ := strconv.Atoi(v)
+		if !ok || n == 0 {
+			continue
+		}
+		if out[dest] == nil {
+			out[dest] = map[gateway.DeliveryState]int{}
+		}
+		out[dest][gateway.DeliveryState(state)] = n
+	}
+	return out, nil
+}
