@@ -249,3 +249,27 @@ func TestBackoffIsFullJitterWithCap(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownFinishesAttemptInFlight stops the dispatcher while an attempt
+// is under way: the attempt completes and is recorded, not left leased.
+func TestShutdownFinishesAttemptInFlight(t *testing.T) {
+	h := newHarness(t)
+	h.disp.Clock = gateway.SystemClock{}
+	h.recv.SetDelay(300 * time.Millisecond)
+	h.clock.Set(time.Now().Add(-time.Second))
+	id := h.enqueue(t, "D-7", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.disp.Run(ctx); close(done) }()
+	for i := 0; i < 200; i++ { // bounded: wait for the request to reach the receiver
+		if n, _ := h.recv.Requests(); n > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if d := h.get(t, id); d.State != gateway.DeliveryDelivered {
+		t.Fatalf("after shutdown the delivery is %s, want delivered", d.State)
+	}
+}

@@ -40,3 +40,12 @@ func TestReopenKeepsReports(t *testing.T) {
 		t.Fatalf("after reopen: %v %v", got, err)
 	}
 }
+
+func BenchmarkQueue(b *testing.B) {
+	s, err := boltstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkQueue(b, s)
+}

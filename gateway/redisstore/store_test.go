@@ -52,3 +52,22 @@ func newStore(t *testing.T) gateway.Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, newStore)
 }
+
+func BenchmarkQueue(b *testing.B) {
+	opts, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	defer func() {
+		keys, _ := rdb.Keys(context.Background(), "{"+prefix+"}:*").Result()
+		for len(keys) > 0 {
+			n := min(len(keys), 1000)
+			rdb.Del(context.Background(), keys[:n]...)
+			keys = keys[n:]
+		}
+		rdb.Close()
+	}()
+	storetest.BenchmarkQueue(b, redisstore.New(rdb, prefix))
+}

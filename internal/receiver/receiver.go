@@ -34,7 +34,15 @@ type Receiver struct {
 	arrivals   map[string]int
 	requests   int
 	times      []time.Time
-	forward    string // when set, accepted requests are forwarded here (a real FHIR server)
+	forward    string        // when set, accepted requests are forwarded here (a real FHIR server)
+	delay      time.Duration // wait this long before answering
+}
+
+// SetDelay makes the receiver wait before answering, like a slow EPR.
+func (r *Receiver) SetDelay(d time.Duration) {
+	r.mu.Lock()
+	r.delay = d
+	r.mu.Unlock()
 }
 
 // ForwardTo makes the receiver a counting proxy in front of a real FHIR
@@ -80,8 +88,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		r.failFirst--
 		mode = Fail
 	}
-	retryAfter := r.retryAfter
+	retryAfter, delay := r.retryAfter, r.delay
 	r.mu.Unlock()
+	time.Sleep(delay)
 	switch mode {
 	case Hang:
 		<-req.Context().Done()

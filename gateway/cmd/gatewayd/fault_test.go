@@ -41,7 +41,7 @@ func faultConfig(t *testing.T, dir, url string) string {
 	return path
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -273,22 +273,7 @@ func TestTwoGatewaysOneRedis(t *testing.T) {
 func TestRedisRestartMidRun(t *testing.T) {
 	fhirBase, proxy := peerFHIRServer(t)
 	redisDir, port := t.TempDir(), strconv.Itoa(freePort(t))
-	startRedis := func() *os.Process {
-		cmd := execCommand("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", redisDir,
-			"--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("redis-server: %v", err)
-		}
-		for i := 0; i < 100; i++ {
-			if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-				c.Close()
-				return cmd.Process
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatal("redis-server did not start")
-		return nil
-	}
+	startRedis := func() *os.Process { return redisServer(t, redisDir, port) }
 	redisProc := startRedis()
 	t.Cleanup(func() { redisProc.Kill() })
 	dir := t.TempDir()
@@ -340,4 +325,24 @@ func TestRedisRestartMidRun(t *testing.T) {
 	if len(acc.accepted) != 20 {
 		t.Fatalf("%d reports accepted, want 20", len(acc.accepted))
 	}
+}
+
+// redisServer starts a private redis-server on 127.0.0.1:port with the
+// settings the no-loss promise depends on: appendonly yes, appendfsync everysec.
+func redisServer(t testing.TB, dir, port string) *os.Process {
+	t.Helper()
+	cmd := execCommand("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", dir,
+		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			c.Close()
+			return cmd.Process
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("redis-server did not start")
+	return nil
 }

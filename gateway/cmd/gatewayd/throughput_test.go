@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/internal/receiver"
+)
+
+// BenchmarkAcceptedToDelivered measures end-to-end throughput on a Redis with
+// appendonly yes and appendfsync everysec:
+// reports posted by parallel clients until all reached a local receiver,
+// with one and with two gateway processes sharing the Redis.
+func BenchmarkAcceptedToDelivered(b *testing.B) {
+	for _, processes := range []int{1, 2} {
+		b.Run(strconv.Itoa(processes)+"-processes", func(b *testing.B) {
+			t := &testing.T{}
+			recv := receiver.Start(b)
+			port := strconv.Itoa(freePort(b))
+			redis := redisServer(b, b.TempDir(), port)
+			b.Cleanup(func() { redis.Kill(); redis.Wait() })
+			env := []string{"GATEWAY_REDIS_URL=redis://127.0.0.1:" + port + "/0"}
+			var bases []string
+			for p := 0; p < processes; p++ {
+				dir := b.TempDir()
+				base, _ := gatewayProcessWith(t, dir, faultConfig(t, dir, recv.URL), env...)
+				bases = append(bases, base)
+			}
+			var seq atomic.Int64
+			start := time.Now()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			jobs := make(chan int)
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					client := &http.Client{}
+					for range jobs {
+						n := seq.Add(1)
+						code, err := postVersion(client, bases[int(n)%len(bases)], fmt.Sprintf("TP-%d", n), 1)
+						if err != nil || code != http.StatusAccepted {
+							b.Errorf("post: %d %v", code, err)
+						}
+					}
+				}(w)
+			}
+			for i := 0; i < b.N; i++ {
+				jobs <- i
+			}
+			close(jobs)
+			wg.Wait()
+			accepted := time.Since(start)
+			for i := 0; i < 6000 && len(recv.Arrivals()) < b.N; i++ { // bounded wait
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.StopTimer()
+			if got := len(recv.Arrivals()); got < b.N {
+				b.Fatalf("%d of %d delivered", got, b.N)
+			}
+			b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "delivered/s")
+		})
+	}
+}
