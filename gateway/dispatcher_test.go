@@ -4,15 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	"github.com/nhs-genomics/results-gateway/gateway/redisstore"
 	"github.com/nhs-genomics/results-gateway/gateway/storetest"
 	"github.com/nhs-genomics/results-gateway/internal/receiver"
 )
@@ -271,5 +278,78 @@ func TestShutdownFinishesAttemptInFlight(t *testing.T) {
 	<-done
 	if d := h.get(t, id); d.State != gateway.DeliveryDelivered {
 		t.Fatalf("after shutdown the delivery is %s, want delivered", d.State)
+	}
+}
+
+// BenchmarkHeapWhileDeliveriesWait reports the gateway's live heap while
+// 1 000 or 100 000 deliveries wait on Redis for an EPR that keeps failing:
+// the queue lives in the store, so the heap must not grow with it.
+func BenchmarkHeapWhileDeliveriesWait(b *testing.B) {
+	for _, waiting := range []int{1000, 100000} {
+		b.Run(strconv.Itoa(waiting), func(b *testing.B) {
+			opts, _ := redis.ParseURL("redis://127.0.0.1:6379/0")
+			rdb := redis.NewClient(opts)
+			prefix := fmt.Sprintf("heap-%d", time.Now().UnixNano())
+			defer func() {
+				var cursor uint64
+				for {
+					keys, next, _ := rdb.Scan(context.Background(), cursor, "{"+prefix+"}:*", 5000).Result()
+					if len(keys) > 0 {
+						rdb.Unlink(context.Background(), keys...)
+					}
+					if cursor = next; cursor == 0 {
+						break
+					}
+				}
+				rdb.Close()
+			}()
+			store := redisstore.New(rdb, prefix)
+			recv := receiver.Start(b)
+			recv.Set(receiver.Fail)
+			adapter, _ := fhirrest.New(json.RawMessage(`{"baseUrl":"` + recv.URL + `"}`))
+			var wg sync.WaitGroup
+			jobs := make(chan int)
+			for w := 0; w < 16; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range jobs {
+						id := fmt.Sprintf("H-%d", i)
+						now := time.Now()
+						d := &gateway.Delivery{ID: gateway.DeliveryID(id, 1, "down"), ReportID: id, Version: 1, Destination: "down",
+							ContentType: "application/fhir+json", Payload: make([]byte, 2048), State: gateway.DeliveryPending,
+							CreatedAt: now, NextAttemptAt: now}
+						if _, _, err := store.SaveReport(context.Background(), storetest.Record(id, 1, "699X0"), []*gateway.Delivery{d}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			for i := 0; i < waiting; i++ {
+				jobs <- i
+			}
+			close(jobs)
+			wg.Wait()
+			disp := &gateway.Dispatcher{Queue: store, Clock: gateway.SystemClock{}, PollInterval: 10 * time.Millisecond,
+				Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Retry: gateway.ExponentialBackoff{Base: time.Hour, Cap: time.Hour},
+				Destinations: []*gateway.Destination{{Name: "down", Adapter: adapter, Workers: 4, Timeout: time.Second}}}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { disp.Run(ctx); close(done) }()
+			b.ResetTimer()
+			var heap uint64
+			for i := 0; i < b.N; i++ {
+				time.Sleep(100 * time.Millisecond) // let the workers churn through leases
+				runtime.GC()
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				heap = max(heap, m.HeapInuse)
+			}
+			b.StopTimer()
+			cancel()
+			<-done
+			b.ReportMetric(float64(heap)/(1<<20), "heap-MB")
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -67,4 +68,40 @@ func BenchmarkAcceptedToDelivered(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "delivered/s")
 		})
 	}
+}
+
+// BenchmarkAcceptLatencyAtHalfRate posts at 300 reports/s (half the 600/s
+// target) to one process on an AOF-everysec Redis and reports the p50 and
+// p99 time to 202. b.N is the number of reports.
+func BenchmarkAcceptLatencyAtHalfRate(b *testing.B) {
+	t := &testing.T{}
+	recv := receiver.Start(b)
+	port := strconv.Itoa(freePort(b))
+	redis := redisServer(b, b.TempDir(), port)
+	b.Cleanup(func() { redis.Kill(); redis.Wait() })
+	dir := b.TempDir()
+	base, _ := gatewayProcessWith(t, dir, faultConfig(t, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0")
+	latencies := make([]time.Duration, b.N)
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / 300)
+	defer tick.Stop()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		<-tick.C
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			start := time.Now()
+			code, err := postVersion(http.DefaultClient, base, fmt.Sprintf("LAT-%d", i), 1)
+			latencies[i] = time.Since(start)
+			if err != nil || code != http.StatusAccepted {
+				b.Errorf("post: %d %v", code, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	b.StopTimer()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 }
