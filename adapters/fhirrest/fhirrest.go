@@ -2,16 +2,24 @@
 // REST endpoint and classifies the answer: 2xx delivered; 408, 429, 5xx and
 // network errors retried (Retry-After honoured); other 4xx permanent, with
 // the OperationOutcome text kept for the operator.
+//
+// Not every EPR implements transactions: mode "batch" sends a batch Bundle
+// and mode "individual" one PUT per resource, both with references resolved
+// to stable logical ids first (see modes.go).
 package fhirrest
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -25,20 +33,31 @@ const Kind = "fhir-rest"
 
 // Config is the destination's "config".
 type Config struct {
-	BaseURL     string `json:"baseUrl"`               // e.g. https://epr.example.nhs.uk/fhir
-	BearerToken string `json:"bearerToken,omitempty"` // static token, if the EPR uses one
+	BaseURL string     `json:"baseUrl"` // e.g. https://epr.example.nhs.uk/fhir
+	Mode    string     `json:"mode"`    // transaction (default), batch or individual
+	Auth    AuthConfig `json:"auth"`
+	TLS     TLSConfig  `json:"tls"`
+}
+
+// TLSConfig trusts a private CA and optionally presents a client certificate (mTLS).
+type TLSConfig struct {
+	CAFile   string `json:"caFile,omitempty"`
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
 }
 
 // Adapter posts Bundles to one FHIR server.
 type Adapter struct {
 	base   string
-	token  string
+	mode   string
+	auth   tokenSource
 	client *http.Client
 }
 
 var _ gateway.Adapter = (*Adapter)(nil)
 
-// New is the registry factory.
+// New is the registry factory. Every configuration problem is reported at
+// start-up, not at the first delivery.
 func New(raw json.RawMessage) (gateway.Adapter, error) {
 	var c Config
 	if err := adapters.Decode(raw, &c); err != nil {
@@ -46,62 +65,162 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("fhir-rest: config.baseUrl %q is not an http(s) URL", c.BaseURL)
+		return nil, fmt.Errorf("config.baseUrl %q is not an http(s) URL", c.BaseURL)
 	}
-	return &Adapter{base: strings.TrimRight(c.BaseURL, "/"), token: c.BearerToken,
-		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}, nil
+	switch c.Mode {
+	case "":
+		c.Mode = "transaction"
+	case "transaction", "batch", "individual":
+	default:
+		return nil, fmt.Errorf("config.mode %q is not transaction, batch or individual", c.Mode)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if transport.TLSClientConfig, err = tlsConfig(c.TLS); err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse // a redirected POST would silently lose its body
+	}}
+	auth, err := newTokenSource(c.Auth, client)
+	if err != nil {
+		return nil, err
+	}
+	return &Adapter{base: strings.TrimRight(c.BaseURL, "/"), mode: c.Mode, auth: auth, client: client}, nil
+}
+
+func tlsConfig(c TLSConfig) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.caFile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.caFile %s holds no PEM certificate", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.certFile/keyFile: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 // Deliver implements gateway.Adapter. The context carries the attempt's timeout.
 func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base, bytes.NewReader(d.Payload))
+	switch a.mode {
+	case "batch":
+		return a.deliverBatch(ctx, d.Payload)
+	case "individual":
+		return a.deliverIndividually(ctx, d.Payload)
+	}
+	resp, body, err := a.do(ctx, http.MethodPost, a.base, d.ContentType, d.Payload)
 	if err != nil {
-		return "", gateway.Permanent(err)
-	}
-	req.Header.Set("Content-Type", d.ContentType)
-	req.Header.Set("Accept", "application/fhir+json")
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("post to FHIR server: %w", err) // network error or timeout: retry
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return receiverRef(resp, body), nil
-	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		err := fmt.Errorf("FHIR server answered %s%s", resp.Status, diagnostics(body))
-		if wait, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-			return "", gateway.RetryAfter(err, wait)
-		}
 		return "", err
-	default:
-		return "", gateway.Permanent(fmt.Errorf("FHIR server rejected the Bundle: %s%s", resp.Status, diagnostics(body)))
+	}
+	if err := classify(resp, body, "the Bundle"); err != nil {
+		return "", err
+	}
+	return summarise(resp, body)
+}
+
+// do sends one request with authentication; on a 401 it fetches a fresh
+// token and tries once more (the cached token may have been revoked).
+func (a *Adapter) do(ctx context.Context, method, target, contentType string, body []byte) (*http.Response, []byte, error) {
+	for try := 0; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+		if err != nil {
+			return nil, nil, gateway.Permanent(err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", contentType)
+		}
+		req.Header.Set("Accept", "application/fhir+json")
+		if a.auth != nil {
+			tok, err := a.auth.token(ctx)
+			if err != nil {
+				var rejected *authRejected
+				if errors.As(err, &rejected) {
+					return nil, nil, gateway.Permanent(err)
+				}
+				return nil, nil, err
+			}
+			req.Header.Set("Authorization", tok)
+		}
+		resp, err := a.client.Do(req)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: %w", method, target, err) // network error or timeout: retry
+		}
+		respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized && a.auth != nil && try == 0 {
+			a.auth.invalidate()
+			continue
+		}
+		return resp, respBody, nil
 	}
 }
 
-// receiverRef is the DiagnosticReport's location from the transaction
-// response, or the response's Location header.
-func receiverRef(resp *http.Response, body []byte) string {
+// classify maps an HTTP answer to nil, a retryable error or a permanent one.
+func classify(resp *http.Response, body []byte, what string) error {
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		err := fmt.Errorf("FHIR server answered %s%s", resp.Status, diagnostics(body))
+		if wait, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+			return gateway.RetryAfter(err, wait)
+		}
+		return err
+	default:
+		return gateway.Permanent(fmt.Errorf("FHIR server rejected %s: %s%s", what, resp.Status, diagnostics(body)))
+	}
+}
+
+// summarise records the transaction-response: the DiagnosticReport's
+// location, and the status of every entry. A transaction-response entry
+// that failed means the server did not apply the Bundle as a whole.
+func summarise(resp *http.Response, body []byte) (string, error) {
 	var tr struct {
-		Entry []struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []struct {
 			Response struct {
-				Status   string `json:"status"`
-				Location string `json:"location"`
+				Status   string          `json:"status"`
+				Location string          `json:"location"`
+				Outcome  json.RawMessage `json:"outcome"`
 			} `json:"response"`
 		} `json:"entry"`
 	}
-	if json.Unmarshal(body, &tr) == nil {
-		for _, e := range tr.Entry {
-			if strings.HasPrefix(e.Response.Location, "DiagnosticReport/") {
-				return e.Response.Location
-			}
+	if json.Unmarshal(body, &tr) != nil || tr.ResourceType != "Bundle" {
+		return resp.Header.Get("Location"), nil
+	}
+	report, counts := "", map[string]int{}
+	var failed []string
+	for i, e := range tr.Entry {
+		code, _, _ := strings.Cut(e.Response.Status, " ")
+		counts[code]++
+		if strings.HasPrefix(e.Response.Location, "DiagnosticReport/") {
+			report = e.Response.Location
+		}
+		if n, _ := strconv.Atoi(code); n >= 400 {
+			failed = append(failed, fmt.Sprintf("entry %d: %s%s", i, e.Response.Status, diagnostics(e.Response.Outcome)))
 		}
 	}
-	return resp.Header.Get("Location")
+	if len(failed) > 0 {
+		return "", gateway.Permanent(fmt.Errorf("FHIR server refused %d of %d entries: %s", len(failed), len(tr.Entry), strings.Join(failed, "; ")))
+	}
+	var parts []string
+	for _, code := range []string{"200", "201"} {
+		if counts[code] > 0 {
+			parts = append(parts, fmt.Sprintf("%d×%s", counts[code], code))
+		}
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s (%d entries: %s)", report, len(tr.Entry), strings.Join(parts, ", "))), nil
 }
 
 // diagnostics pulls the readable text out of an OperationOutcome, for the operator.

@@ -238,7 +238,7 @@ func (s *Store) Complete(ctx context.Context, id, lease string, out gateway.Outc
 		}
 		r.Attempts = append(r.Attempts, out.Attempt)
 		r.State, r.UpdatedAt, r.LeaseToken, r.LeaseUntil = out.State, out.Attempt.At, "", time.Time{}
-		r.LastError = out.Attempt.Error
+		r.LastError, r.NextAttemptAt = out.Attempt.Error, time.Time{}
 		switch out.State {
 		case gateway.DeliveryDelivered:
 			r.ReceiverRef = out.Attempt.ReceiverRef

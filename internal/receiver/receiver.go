@@ -36,6 +36,14 @@ type Receiver struct {
 	times      []time.Time
 	forward    string        // when set, accepted requests are forwarded here (a real FHIR server)
 	delay      time.Duration // wait this long before answering
+	accepted   int           // write requests answered with success
+}
+
+// Accepted returns how many write requests were answered with success.
+func (r *Receiver) Accepted() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.accepted
 }
 
 // SetDelay makes the receiver wait before answering, like a slow EPR.
@@ -108,6 +116,14 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 			"issue": []any{map[string]any{"severity": "error", "code": "invalid", "diagnostics": "Patient.identifier: unknown NHS number system"}}})
 		return
 	}
+	if req.Method == http.MethodGet { // a search: this EPR has nothing yet
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","total":0}`))
+		return
+	}
+	r.mu.Lock()
+	r.accepted++
+	r.mu.Unlock()
 	id := "unknown"
 	if m := documentVersion.FindSubmatch(body); m != nil {
 		id = string(m[1]) // our Bundles: report id and version

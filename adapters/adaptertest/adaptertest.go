@@ -1,0 +1,95 @@
+// Package adaptertest is one conformance suite that every delivery adapter
+// runs, against a peer that can accept, fail, reject, hang or be absent.
+package adaptertest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// Peer is the receiving end an adapter delivers to.
+type Peer interface {
+	Accept()       // take deliveries
+	Fail()         // fail in a way worth retrying (HTTP 503, a broken folder ...)
+	Reject()       // refuse in a way retrying cannot fix (HTTP 400, a conflicting file ...)
+	Hang()         // stop answering (only called when Harness.CannotHang is empty)
+	Received() int // deliveries taken so far
+}
+
+// Harness connects the suite to one adapter.
+type Harness struct {
+	Peer Peer
+	// New returns an adapter for the peer.
+	New func(t *testing.T) gateway.Adapter
+	// Absent returns an adapter for a receiver that is not there (connection refused).
+	Absent func(t *testing.T) gateway.Adapter
+	// Delivery returns a delivery to send; n makes each one distinct.
+	Delivery func(n int) *gateway.Delivery
+	// CannotHang, if set, says why this transport has no hang case.
+	CannotHang string
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	deliver := func(t *testing.T, a gateway.Adapter, n int, timeout time.Duration) (string, error, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		start := time.Now()
+		ref, err := a.Deliver(ctx, h.Delivery(n))
+		return ref, err, time.Since(start)
+	}
+	t.Run("Success", func(t *testing.T) {
+		h.Peer.Accept()
+		before := h.Peer.Received()
+		ref, err, _ := deliver(t, h.New(t), 1, 10*time.Second)
+		if err != nil || ref == "" {
+			t.Fatalf("Deliver = %q, %v; want the receiver's reference", ref, err)
+		}
+		if h.Peer.Received() <= before {
+			t.Fatal("the peer received nothing")
+		}
+	})
+	t.Run("Retryable", func(t *testing.T) {
+		h.Peer.Fail()
+		defer h.Peer.Accept()
+		_, err, _ := deliver(t, h.New(t), 2, 10*time.Second)
+		if err == nil || gateway.IsPermanent(err) {
+			t.Fatalf("a temporary failure must be a retryable error, got %v", err)
+		}
+	})
+	t.Run("Permanent", func(t *testing.T) {
+		h.Peer.Reject()
+		defer h.Peer.Accept()
+		_, err, _ := deliver(t, h.New(t), 3, 10*time.Second)
+		if !gateway.IsPermanent(err) {
+			t.Fatalf("a rejection must be permanent, got %v", err)
+		}
+	})
+	if h.CannotHang != "" {
+		t.Logf("no hang case: %s", h.CannotHang)
+	} else {
+		t.Run("HangPastTimeout", func(t *testing.T) { hang(t, h, deliver) })
+	}
+	t.Run("ConnectionRefused", func(t *testing.T) {
+		_, err, _ := deliver(t, h.Absent(t), 5, 10*time.Second)
+		if err == nil || gateway.IsPermanent(err) {
+			t.Fatalf("an absent receiver must be a retryable error, got %v", err)
+		}
+	})
+}
+
+func hang(t *testing.T, h Harness, deliver func(*testing.T, gateway.Adapter, int, time.Duration) (string, error, time.Duration)) {
+	h.Peer.Hang()
+	defer h.Peer.Accept()
+	_, err, took := deliver(t, h.New(t), 4, 300*time.Millisecond)
+	if err == nil || gateway.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a hung receiver must give a retryable deadline error, got %v", err)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("Deliver ignored its deadline: took %s", took)
+	}
+}
