@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +62,25 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 		return map[string]string{"GATEWAY_MAX_BODY_BYTES": "lots"}[k]
 	}); err == nil || !strings.Contains(err.Error(), "GATEWAY_MAX_BODY_BYTES") {
 		t.Fatalf("bad number accepted: %v", err)
+	}
+}
+
+func TestDestinationErrorsStopStartup(t *testing.T) {
+	for config, want := range map[string]string{
+		`"kind": "mesh", "format": "fhir-bundle", "config": {}`:      `destination epr: unknown destination kind "mesh" (known: fhir-rest, filedrop)`,
+		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {}`: `destination epr: config.baseUrl "" is not an http(s) URL`,
+		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "http://x", "auth": {"type": "smart-backend", "tokenUrl": "http://t", "clientId": "c", "privateKeyFile": "/missing.pem"}}`: `destination epr: auth.privateKeyFile: open /missing.pem`,
+		`"kind": "filedrop", "format": "hl7", "config": {"dir": "/tmp/x"}`: `format "hl7" is not fhir-bundle or pdf`,
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "c.json")
+		os.WriteFile(path, []byte(`{"tokens": [{"name": "op", "token": "operator-token-123", "role": "operator"}],
+			"destinations": [{"name": "epr", "trusts": ["R0A"], `+config+`}]}`), 0o600)
+		err := run(t.Context(), []string{"-config", path}, func(k string) string {
+			return map[string]string{"GATEWAY_DATA": dir, "GATEWAY_ADDR": "127.0.0.1:0"}[k]
+		}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", config, err, want)
+		}
 	}
 }
