@@ -139,6 +139,9 @@ func (a *Adapter) do(ctx context.Context, method, target, contentType string, bo
 		}
 		if body != nil {
 			req.Header.Set("Content-Type", contentType)
+			// The gateway needs each entry's status and location, not the
+			// resources echoed back: a much smaller answer for both sides.
+			req.Header.Set("Prefer", "return=minimal")
 		}
 		req.Header.Set("Accept", "application/fhir+json")
 		if a.auth != nil {

@@ -21,7 +21,7 @@ const reportSystem = "https://fhir.results-gateway.nhs.uk/Id/report"
 
 // peerServer starts the third-party FHIR server (a real implementation of
 // transactions and conditional create/update) and returns its base URL.
-func peerServer(t *testing.T) string {
+func peerServer(t testing.TB) string {
 	t.Helper()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
