@@ -3,7 +3,7 @@
 GO ?= go
 DEMO_CONFIG ?= gateway/cmd/gatewayd/demo.json
 
-.PHONY: run build test test-deps bench fmt vet clean
+.PHONY: run build test test-deps bench fuzz fmt vet clean
 
 run:
 	GATEWAY_CONFIG=$${GATEWAY_CONFIG:-$(DEMO_CONFIG)} $(GO) run ./gateway/cmd/gatewayd
@@ -23,6 +23,12 @@ test-deps:
 # Speed and memory goals live in benchmarks, never in timed unit tests.
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Longer fuzzing of the HL7 v2 parser and MLLP framer (CI runs their seeds in make test).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./hl7 -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./hl7 -run '^$$' -fuzz FuzzFrameReader -fuzztime $(FUZZTIME)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,213 @@
+// Package hl7 reads and writes HL7 v2 messages in ER7 (pipe-and-hat)
+// encoding, frames them for MLLP and builds acknowledgements. It is small
+// and exact: delimiters come from MSH, escapes work both ways, and parsing
+// is loss-free, so an unmodified message writes back byte for byte.
+package hl7
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Delimiters are the message's separators, from MSH-1 and MSH-2.
+type Delimiters struct {
+	Field, Component, Repetition, Escape, Subcomponent byte
+}
+
+// DefaultDelimiters are |^~\&.
+var DefaultDelimiters = Delimiters{'|', '^', '~', '\\', '&'}
+
+func (d Delimiters) encodingCharacters() string {
+	return string([]byte{d.Component, d.Repetition, d.Escape, d.Subcomponent})
+}
+
+// Message is a parsed message: its segments in order, with what surrounded
+// them kept so that Bytes returns the input unchanged.
+type Message struct {
+	Delims   Delimiters
+	Segments []*Segment
+	prefix   string // anything before the first segment (a byte-order mark, blank lines)
+}
+
+// Segment is one segment. Fields holds the raw (still escaped) fields;
+// Fields[0] is the segment name.
+type Segment struct {
+	Fields     []string
+	Index      int    // 1-based position in the message, for error locations
+	terminator string // what ended it in the input: "\r", "\n", "\r\n", blank lines, or nothing
+}
+
+// Name is the segment's three-letter id.
+func (s *Segment) Name() string { return s.Fields[0] }
+
+// Field returns raw field n as HL7 numbers it (MSH-1 is the field separator,
+// MSH-2 the encoding characters); "" when absent.
+func (s *Segment) Field(n int) string {
+	if s.Name() == "MSH" || s.Name() == "FHS" || s.Name() == "BHS" {
+		n-- // MSH-1 is the separator itself, so MSH-n sits at Fields[n-1]
+	}
+	if n < 1 || n >= len(s.Fields) {
+		return ""
+	}
+	return s.Fields[n]
+}
+
+// ErrNoMSH means the data does not start with an MSH segment.
+var ErrNoMSH = errors.New("hl7: message does not start with an MSH segment")
+
+// Parse parses one message. Segments may end with CR, LF or CRLF.
+func Parse(data []byte) (*Message, error) {
+	m, err := parse(data, true)
+	return m, err
+}
+
+// ParseSegments parses segments that may lack an MSH (a fragment, such as
+// an OBX block), with the default delimiters unless an MSH says otherwise.
+func ParseSegments(data []byte) (*Message, error) { return parse(data, false) }
+
+func parse(data []byte, needMSH bool) (*Message, error) {
+	m := &Message{Delims: DefaultDelimiters}
+	text := string(data)
+	body := strings.TrimLeft(text, "\ufeff\r\n\t ")
+	m.prefix = text[:len(text)-len(body)]
+	if strings.HasPrefix(body, "MSH") || strings.HasPrefix(body, "FHS") || strings.HasPrefix(body, "BHS") {
+		if len(body) < 8 {
+			return nil, fmt.Errorf("hl7: %s segment too short to hold its delimiters", body[:3])
+		}
+		d := Delimiters{Field: body[3], Component: body[4], Repetition: body[5], Escape: body[6], Subcomponent: body[7]}
+		if d.Field == '\r' || d.Field == '\n' || bytes.ContainsAny([]byte{d.Component, d.Repetition, d.Escape, d.Subcomponent}, "\r\n") {
+			return nil, errors.New("hl7: MSH-1/MSH-2 do not hold valid delimiters")
+		}
+		if body[7] == d.Field { // only three encoding characters given
+			d.Subcomponent = '&'
+		}
+		m.Delims = d
+	} else if needMSH {
+		return nil, ErrNoMSH
+	}
+	for pos := 0; pos < len(body); {
+		end := strings.IndexAny(body[pos:], "\r\n")
+		line, next := body[pos:], len(body)
+		if end >= 0 {
+			line = body[pos : pos+end]
+			next = pos + end
+			for next < len(body) && (body[next] == '\r' || body[next] == '\n') {
+				next++
+			}
+		}
+		seg := &Segment{Fields: strings.Split(line, string(m.Delims.Field)), Index: len(m.Segments) + 1, terminator: body[pos+len(line) : next]}
+		if len(seg.Fields[0]) != 3 {
+			return nil, fmt.Errorf("hl7: segment %d %q does not start with a three-character segment id", seg.Index, truncate(line))
+		}
+		m.Segments = append(m.Segments, seg)
+		pos = next
+	}
+	if len(m.Segments) == 0 {
+		return nil, errors.New("hl7: no segments")
+	}
+	return m, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 20 {
+		return s[:20] + "..."
+	}
+	return s
+}
+
+// Bytes writes the message in ER7. For a message as parsed it is the input.
+func (m *Message) Bytes() []byte {
+	var b strings.Builder
+	b.WriteString(m.prefix)
+	for _, s := range m.Segments {
+		b.WriteString(strings.Join(s.Fields, string(m.Delims.Field)))
+		b.WriteString(s.terminator)
+	}
+	return []byte(b.String())
+}
+
+// First returns the first segment with the name, or nil.
+func (m *Message) First(name string) *Segment {
+	for _, s := range m.Segments {
+		if s.Name() == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Value returns component c (1-based; 0 for the whole field) of the first
+// repetition of field n, unescaped.
+func (m *Message) Value(s *Segment, n, c int) string {
+	if s == nil {
+		return ""
+	}
+	field := s.Field(n)
+	if s.Name() == "MSH" && n <= 2 {
+		return field
+	}
+	rep, _, _ := strings.Cut(field, string(m.Delims.Repetition))
+	return m.Unescape(m.Component(rep, c))
+}
+
+// Repetitions splits a raw field into its repetitions (still escaped).
+func (m *Message) Repetitions(field string) []string {
+	if field == "" {
+		return nil
+	}
+	return strings.Split(field, string(m.Delims.Repetition))
+}
+
+// Component returns raw component c (1-based; 0 for all) of a raw repetition.
+func (m *Message) Component(rep string, c int) string {
+	if c == 0 {
+		return rep
+	}
+	parts := strings.Split(rep, string(m.Delims.Component))
+	if c > len(parts) {
+		return ""
+	}
+	return parts[c-1]
+}
+
+// Subcomponent returns raw subcomponent n (1-based) of a raw component.
+func (m *Message) Subcomponent(comp string, n int) string {
+	parts := strings.Split(comp, string(m.Delims.Subcomponent))
+	if n < 1 || n > len(parts) {
+		return ""
+	}
+	return parts[n-1]
+}
+
+// SplitBatch splits a batch file (FHS/BHS ... BTS/FTS) or several
+// concatenated messages into one message each.
+func SplitBatch(data []byte) ([]*Message, error) {
+	all, err := ParseSegments(data)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Message
+	var cur *Message
+	for _, s := range all.Segments {
+		switch s.Name() {
+		case "FHS", "BHS", "BTS", "FTS":
+			cur = nil
+			continue
+		case "MSH":
+			cur = &Message{Delims: all.Delims}
+			out = append(out, cur)
+		}
+		if cur == nil {
+			return nil, fmt.Errorf("hl7: segment %d (%s) is outside any message", s.Index, s.Name())
+		}
+		seg := *s
+		seg.Index = len(cur.Segments) + 1
+		cur.Segments = append(cur.Segments, &seg)
+	}
+	if len(out) == 0 {
+		return nil, ErrNoMSH
+	}
+	return out, nil
+}
