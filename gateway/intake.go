@@ -29,17 +29,80 @@ type Intake struct {
 	Enqueued func(destinations []string)
 }
 
+// Submission says how a report arrived.
+type Submission struct {
+	Source   string     // "json" or "hl7v2"
+	Unmapped []Unmapped // content the decoder could not map, kept on the record
+}
+
 // Accept stores r for who. created is false when the same version was already
-// stored (a resend), and the stored record is returned. Errors: EFORBIDDEN
-// (not this lab's report), EINVALID, ECONFLICT, or an internal error.
-func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, source string) (rec *ReportRecord, created bool, err error) {
+// stored (a resend), and the stored record is returned. A report with
+// version 0 (HL7 v2 has no version numbers) gets the next version when its
+// content differs from the latest stored, and "final" becomes "amended".
+// Errors: EFORBIDDEN (not this lab's report), EINVALID, ECONFLICT,
+// EUNAVAILABLE, or an internal error.
+func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {
 	if who.Role != RoleLab || who.ODSCode != r.PerformingLab.ODSCode {
-		return nil, false, Errorf(EFORBIDDEN, "this token may only submit reports performed by laboratory %s", who.ODSCode)
+		return nil, false, Errorf(EFORBIDDEN, "this sender may only submit reports performed by laboratory %s", who.ODSCode)
 	}
+	if r.Version != 0 {
+		return in.save(ctx, r, sub)
+	}
+	for try := 0; ; try++ {
+		next := *r
+		stored, resend, err := in.assignVersion(ctx, &next, sub)
+		if err != nil || resend {
+			return stored, false, err
+		}
+		rec, created, err := in.save(ctx, &next, sub)
+		if ErrorCode(err) == ECONFLICT && try < 3 {
+			continue // another message for this report took the version first
+		}
+		return rec, created, err
+	}
+}
+
+// assignVersion numbers a versionless report: 1 if new, the stored version
+// if the content is the same (a resend), else the next one.
+func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) (*ReportRecord, bool, error) {
+	latest, err := in.Reports.Report(ctx, r.ID)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		r.Version = 1
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	r.Version = latest.Version
+	if r.Version > 1 && r.Status == StatusFinal {
+		r.Status = StatusAmended
+	}
+	if same, err := in.digest(r); err == nil && same == latest.Digest && latest.LabODS == r.PerformingLab.ODSCode {
+		return latest, true, nil
+	}
+	r.Version = latest.Version + 1
+	if r.Status == StatusFinal {
+		r.Status = StatusAmended
+	}
+	return nil, false, nil
+}
+
+func (in *Intake) digest(r *Report) (string, error) {
+	canonical, err := json.Marshal(r)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {
+	source := sub.Source
 	rec, routes, err := in.build(r, source)
 	if err != nil {
 		return nil, false, err
 	}
+	rec.Unmapped = sub.Unmapped
 	deliveries := in.deliveries(rec, routes)
 	stored, created, err := in.Reports.SaveReport(ctx, rec, deliveries)
 	if err != nil {

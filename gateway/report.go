@@ -27,6 +27,9 @@ type Report struct {
 	Variants            []Variant    `json:"variants,omitempty"`
 	Authorisers         []Authoriser `json:"authorisers"`
 	PDF                 *Attachment  `json:"pdf,omitempty"`
+	// Unstructured marks a report that is only a PDF and text (common from
+	// HL7 v2 senders): no outcome, variants or authorisers are required.
+	Unstructured bool `json:"unstructured,omitempty"`
 }
 
 // Status is the report's lifecycle state (FHIR DiagnosticReport.status subset).
@@ -37,6 +40,7 @@ const (
 	StatusFinal          Status = "final"
 	StatusAmended        Status = "amended"
 	StatusCorrected      Status = "corrected"
+	StatusCancelled      Status = "cancelled"
 	StatusEnteredInError Status = "entered-in-error"
 )
 

@@ -9,15 +9,16 @@ import (
 // what the gateway made from it, encoded once so it is never re-encoded on a
 // read or a delivery.
 type ReportRecord struct {
-	ID         string    `json:"id"`
-	Version    int       `json:"version"`
-	Status     Status    `json:"status"`
-	Outcome    string    `json:"outcome"`
-	LabODS     string    `json:"labOds"`
-	TrustODS   string    `json:"trustOds"`
-	Source     string    `json:"source"` // "json" or "hl7v2"
-	Digest     string    `json:"digest"` // SHA-256 of Report: tells a resend from a conflicting version
-	ReceivedAt time.Time `json:"receivedAt"`
+	ID         string     `json:"id"`
+	Version    int        `json:"version"`
+	Status     Status     `json:"status"`
+	Outcome    string     `json:"outcome"`
+	LabODS     string     `json:"labOds"`
+	TrustODS   string     `json:"trustOds"`
+	Source     string     `json:"source"` // "json" or "hl7v2"
+	Digest     string     `json:"digest"` // SHA-256 of Report: tells a resend from a conflicting version
+	ReceivedAt time.Time  `json:"receivedAt"`
+	Unmapped   []Unmapped `json:"unmapped,omitempty"` // what the intake could not map
 
 	Report []byte `json:"-"` // canonical JSON of the normalised Report
 	Bundle []byte `json:"-"` // FHIR R4 transaction Bundle JSON
@@ -49,4 +50,13 @@ type Reports interface {
 	Ping(ctx context.Context) error
 
 	Close() error
+}
+
+// Unmapped is content an intake could not map, kept on the report's record
+// so nothing is dropped silently (e.g. an OBX whose code is not recognised).
+type Unmapped struct {
+	Location string `json:"location"` // e.g. "OBX[7] OBX-3"
+	Code     string `json:"code,omitempty"`
+	Text     string `json:"text,omitempty"`
+	Reason   string `json:"reason"`
 }

@@ -36,7 +36,15 @@ var (
 // means the report may be accepted.
 func Validate(r *Report) []Problem {
 	v := &validator{}
-	v.report(r)
+	v.report(r, false)
+	return v.problems
+}
+
+// ValidateVersionless is Validate for senders that number no versions (HL7
+// v2): version 0 means "let the store assign it".
+func ValidateVersionless(r *Report) []Problem {
+	v := &validator{}
+	v.report(r, true)
 	return v.problems
 }
 
@@ -90,16 +98,16 @@ func (v *validator) dateTime(path, value string, dateOK bool) (time.Time, bool) 
 	return time.Time{}, false
 }
 
-func (v *validator) report(r *Report) {
+func (v *validator) report(r *Report, versionless bool) {
 	if r.SchemaVersion != SchemaVersion {
 		v.add("schemaVersion", "must be %d, got %d", SchemaVersion, r.SchemaVersion)
 	}
 	v.match("id", r.ID, reportIDPattern, "report id (1-64 letters, digits, '.', '_' or '-')")
-	if r.Version < 1 {
+	if r.Version < 0 || (r.Version == 0 && !versionless) {
 		v.add("version", "must be 1 or more, got %d", r.Version)
 	}
 	v.oneOf("status", string(r.Status), Statuses)
-	if r.Version > 1 && r.Status == StatusFinal {
+	if r.Version > 1 && r.Status == StatusFinal && !versionless {
 		v.add("status", "version %d of a report must be amended, corrected or entered-in-error, not final", r.Version)
 	}
 	issued, issuedOK := v.dateTime("issued", r.Issued, false)
@@ -126,7 +134,7 @@ func (v *validator) report(r *Report) {
 	for i := range r.Variants {
 		v.variant(fmt.Sprintf("variants[%d]", i), &r.Variants[i], ids, genes)
 	}
-	if len(r.Authorisers) == 0 {
+	if len(r.Authorisers) == 0 && !r.Unstructured {
 		v.add("authorisers", "at least one authoriser is required")
 	}
 	for i, a := range r.Authorisers {
@@ -220,6 +228,13 @@ func (v *validator) relatives(relatives []Relative) {
 }
 
 func (v *validator) result(r *Report) {
+	if r.Unstructured && r.Result.Outcome == "" {
+		v.required("result.conclusion", r.Result.Conclusion)
+		if r.PDF == nil {
+			v.add("pdf", "an unstructured report must carry the lab's PDF")
+		}
+		return
+	}
 	v.oneOf("result.outcome", r.Result.Outcome, Outcomes)
 	v.required("result.conclusion", r.Result.Conclusion)
 	if r.Result.Outcome == "positive" && len(r.Variants) == 0 {

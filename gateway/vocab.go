@@ -14,7 +14,7 @@ var (
 	ACMGClasses        = set("pathogenic", "likely-pathogenic", "uncertain-significance", "likely-benign", "benign")
 	Relationships      = set("mother", "father", "sibling", "other")
 	AffectedStatuses   = set("affected", "unaffected", "unknown")
-	RegistrationBodies = set("GMC", "HCPC", "NMC", "SDS")
+	RegistrationBodies = set("GMC", "HCPC", "NMC", "SDS", "LOCAL") // LOCAL: the lab's own staff id (e.g. from HL7 OBR-32)
 	GenomeBuilds       = set("GRCh37", "GRCh38")
 	ModesOfInheritance = set("autosomal-dominant", "autosomal-recessive", "x-linked", "x-linked-recessive", "x-linked-dominant", "mitochondrial")
 	ConditionSystems   = set("snomed", "omim", "mondo", "hpo")

@@ -62,7 +62,7 @@ func (s *server) postReport(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	rec, created, err := s.Intake.Accept(c.Request.Context(), principal(c), r, "json")
+	rec, created, err := s.Intake.Accept(c.Request.Context(), principal(c), r, gateway.Submission{Source: "json"})
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -96,6 +96,9 @@ func (b *builder) practitioners() {
 
 func (b *builder) practitioner(key, name string, reg gateway.Registration) string {
 	id := identifier{registrationSystems[reg.Body], reg.Number}
+	if reg.Body == "LOCAL" { // the lab's own staff number, unique only within the lab
+		id = identifier{b.m.system("staff/" + b.r.PerformingLab.ODSCode), reg.Number}
+	}
 	p := &prpb.Practitioner{
 		Identifier: []*d4pb.Identifier{ident(id.system, id.value)},
 		Name:       []*d4pb.HumanName{{Text: str(name)}},

@@ -15,6 +15,7 @@ var reportStatuses = map[gateway.Status]c4pb.DiagnosticReportStatusCode_Value{
 	gateway.StatusPreliminary: c4pb.DiagnosticReportStatusCode_PRELIMINARY, gateway.StatusFinal: c4pb.DiagnosticReportStatusCode_FINAL,
 	gateway.StatusAmended: c4pb.DiagnosticReportStatusCode_AMENDED, gateway.StatusCorrected: c4pb.DiagnosticReportStatusCode_CORRECTED,
 	gateway.StatusEnteredInError: c4pb.DiagnosticReportStatusCode_ENTERED_IN_ERROR,
+	gateway.StatusCancelled:      c4pb.DiagnosticReportStatusCode_CANCELLED,
 }
 
 // reportIdentifier is the DiagnosticReport's business identifier: the key of
@@ -68,8 +69,15 @@ func (b *builder) reportEntry() {
 	for i := range b.variants {
 		dr.Result = append(dr.Result, ref(b.variants[i], ""), ref(b.implications[i], ""))
 	}
-	a := outcomeAnswers[r.Result.Outcome]
-	dr.ConclusionCode = []*d4pb.CodeableConcept{loinc(a.code, a.display)}
+	if a, ok := outcomeAnswers[r.Result.Outcome]; ok {
+		dr.ConclusionCode = []*d4pb.CodeableConcept{loinc(a.code, a.display)}
+	}
+	if r.Unstructured {
+		// Only a PDF and text arrived: say so, so nobody mistakes the absence of
+		// coded findings for a negative result.
+		dr.Meta.Tag = append(dr.Meta.Tag, &d4pb.Coding{System: uri(b.m.system("report-tag")), Code: code("unstructured"),
+			Display: str("Unstructured report: PDF and text only, no coded findings")})
+	}
 	dr.PresentedForm = []*d4pb.Attachment{b.pdfAttachment()}
 	b.report = b.conditionalUpdate("diagnostic-report", "DiagnosticReport", id,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_DiagnosticReport{DiagnosticReport: dr}})

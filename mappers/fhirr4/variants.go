@@ -16,6 +16,7 @@ var observationStatuses = map[gateway.Status]c4pb.ObservationStatusCode_Value{
 	gateway.StatusPreliminary: c4pb.ObservationStatusCode_PRELIMINARY, gateway.StatusFinal: c4pb.ObservationStatusCode_FINAL,
 	gateway.StatusAmended: c4pb.ObservationStatusCode_AMENDED, gateway.StatusCorrected: c4pb.ObservationStatusCode_CORRECTED,
 	gateway.StatusEnteredInError: c4pb.ObservationStatusCode_ENTERED_IN_ERROR,
+	gateway.StatusCancelled:      c4pb.ObservationStatusCode_CANCELLED,
 }
 
 // variantEntries adds a Variant Observation per variant and a Diagnostic
