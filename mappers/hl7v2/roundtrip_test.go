@@ -1,0 +1,114 @@
+package hl7v2_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/hl7"
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+var testPDF = []byte("%PDF-1.4\n% synthetic report\n%%EOF\n")
+
+func decode(t *testing.T, msg []byte) *hl7v2.Decoded {
+	t.Helper()
+	m, err := hl7.Parse(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := hl7v2.Decode(m, hl7v2.SenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestReportRoundTrip: report -> ORU^R01 -> report is the same report, and
+// maps to the same FHIR, in every supported HL7 version.
+func TestReportRoundTrip(t *testing.T) {
+	mapper, _ := fhirr4.New("")
+	for _, version := range []string{"2.5.1", "2.4", "2.3"} {
+		for _, f := range fixtures.Reports() {
+			t.Run(version+"/"+f.Name, func(t *testing.T) {
+				r, err := labjson.Decode(f.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg := hl7v2.Encode(r, testPDF, "CTRL-1", hl7v2.Options{Version: version})
+				d := decode(t, msg)
+				if len(d.Unmapped) != 0 {
+					t.Fatalf("our own ORU left OBX unmapped: %+v", d.Unmapped)
+				}
+				if d.Report.PDF == nil || !bytes.Equal(d.Report.PDF.Data, testPDF) {
+					t.Fatal("the PDF did not come back")
+				}
+				back := *d.Report
+				back.PDF = nil
+				want, _ := json.Marshal(r)
+				got, _ := json.Marshal(&back)
+				if !bytes.Equal(want, got) {
+					t.Fatalf("report changed in the round trip:\nwant %s\n got %s", want, got)
+				}
+				a, _ := mapper.EncodeBundle(r, testPDF)
+				b, _ := mapper.EncodeBundle(d.Report, d.Report.PDF.Data)
+				if !bytes.Equal(a, b) {
+					t.Fatal("the FHIR Bundle differs after the round trip")
+				}
+			})
+		}
+	}
+}
+
+func TestEncodeOptions(t *testing.T) {
+	r, _ := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
+	for _, tc := range []struct {
+		o     hl7v2.Options
+		check func(m *hl7.Message) bool
+		what  string
+	}{
+		{hl7v2.Options{}, func(m *hl7.Message) bool {
+			return m.Value(m.First("PID"), 3, 1) == "9990000018" && m.Value(m.First("PID"), 3, 5) == "NH"
+		}, "NHS number in PID-3 typed NH"},
+		{hl7v2.Options{NHSNumberField: 2}, func(m *hl7.Message) bool { return m.Value(m.First("PID"), 2, 1) == "9990000018" }, "NHS number in PID-2"},
+		{hl7v2.Options{PDFLabel: "IM"}, func(m *hl7.Message) bool { return bytes.Contains(m.Bytes(), []byte("|MOL^IM^PDF^Base64^JVBER")) }, "PDF labelled MOL^IM^PDF^Base64"},
+		{hl7v2.Options{}, func(m *hl7.Message) bool {
+			return bytes.Contains(m.Bytes(), []byte("|ED|1054161000000101^Genetic report^SCT||^AP^PDF^Base64^JVBER"))
+		}, "PDF in an ED OBX ^AP^PDF^Base64^"},
+		{hl7v2.Options{OmitPDF: true}, func(m *hl7.Message) bool { return !bytes.Contains(m.Bytes(), []byte("JVBER")) }, "no PDF"},
+		{hl7v2.Options{Version: "2.3"}, func(m *hl7.Message) bool {
+			return m.Value(m.First("MSH"), 12, 0) == "2.3" && m.First("SPM") == nil && m.Value(m.First("MSH"), 9, 3) == ""
+		}, "2.3: no SPM, ORU^R01"},
+		{hl7v2.Options{}, func(m *hl7.Message) bool {
+			return m.Value(m.First("OBR"), 4, 1) == "R14.1" && m.Value(m.First("OBR"), 25, 0) == "F" && m.First("SPM") != nil
+		}, "OBR-4 R-code, OBR-25 F, SPM"},
+	} {
+		m, err := hl7.Parse(hl7v2.Encode(r, testPDF, "X", tc.o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tc.check(m) {
+			t.Errorf("%s: not so in\n%s", tc.what, bytes.ReplaceAll(m.Bytes(), []byte("\r"), []byte("\n")))
+		}
+	}
+}
+
+func TestVariantGroupsUseLOINC(t *testing.T) {
+	r, _ := labjson.Decode(fixtures.Report("compound-het-ar"))
+	m, _ := hl7.Parse(hl7v2.Encode(r, nil, "X", hl7v2.Options{}))
+	want := map[string]string{"48018-6": "HGNC:12601", "48004-6": "NM_206933.4:c.2276G>T", "53037-8": "LA6668-3", "94186-4": "LA26321-2", "53034-5": "LA6706-1"}
+	found := map[string]bool{}
+	for _, s := range m.Segments {
+		if s.Name() == "OBX" && m.Value(s, 4, 0) == "2b" && m.Value(s, 3, 3) == "LN" {
+			if v, ok := want[m.Value(s, 3, 1)]; ok && m.Value(s, 5, 1) == v {
+				found[m.Value(s, 3, 1)] = true
+			}
+		}
+	}
+	if len(found) != len(want) {
+		t.Fatalf("second variant's LOINC rows (sub-ID 2b): found %v of %v", found, want)
+	}
+}
