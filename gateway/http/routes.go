@@ -14,6 +14,7 @@ func (s *server) routes(r *gin.Engine) {
 	v1 := r.Group("/v1", s.authenticate)
 	v1.POST("/reports", s.allow(gateway.RoleLab), s.postReport)
 	v1.POST("/reports/$validate", s.allow(gateway.RoleLab, gateway.RoleOperator), s.validateReport)
+	v1.POST("/hl7v2", s.allow(gateway.RoleLab), s.postHL7)
 	v1.GET("/reports/:id", s.getReport)
 	v1.GET("/reports/:id/fhir", s.getReportBundle)
 	v1.GET("/reports/:id/pdf", s.getReportPDF)

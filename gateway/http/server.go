@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -15,8 +16,11 @@ import (
 
 // Deps is what the server needs; cmd wires it.
 type Deps struct {
-	Intake       *gateway.Intake
-	DecodeJSON   func([]byte) (*gateway.Report, error) // the native lab report decoder
+	Intake     *gateway.Intake
+	DecodeJSON func([]byte) (*gateway.Report, error) // the native lab report decoder
+	// HL7 takes an HL7 v2 message from a lab and returns the acknowledgement
+	// to answer with, and whether the failure was temporary (503).
+	HL7          func(ctx context.Context, who gateway.Principal, msg []byte) (ack []byte, unavailable bool)
 	Reports      gateway.Reports
 	Queue        gateway.Queue
 	Clock        gateway.Clock

@@ -70,7 +70,7 @@ func (e *encoder) header(controlID string) {
 		msgType = b.C("ORU", "R01")
 	}
 	b.MSH(b.V("RESULTS-GATEWAY"), b.V(r.PerformingLab.ODSCode), b.V(e.o.ReceivingApplication), b.V(r.OrderingTrust.ODSCode),
-		ts(r.Issued), "", msgType, b.V(controlID), "P", e.o.Version, "", "", "AL", "NE")
+		ts(r.Issued), "", msgType, b.V(controlID), "P", e.o.Version) // original acknowledgement mode: AA means processed
 	p := r.Patient
 	nhs := b.C(p.NHSNumber, "", "", "NHS", "NH")
 	ids := []string{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
 	"os"
 	"regexp"
 	"strconv"
@@ -23,6 +24,24 @@ type Config struct {
 	Tokens         []TokenConfig       `json:"tokens"`
 	Destinations   []DestinationConfig `json:"destinations"`
 	Retry          RetryConfig         `json:"retry"`
+	HL7            HL7Config           `json:"hl7"`
+}
+
+// HL7Config is HL7 v2 intake: POST /v1/hl7v2 always, MLLP when MLLPAddr is set.
+type HL7Config struct {
+	MLLPAddr           string            `json:"mllpAddr"` // GATEWAY_MLLP_ADDR, e.g. :2575; empty: no MLLP listener
+	MaxBytes           int               `json:"maxBytes"`
+	IdleTimeoutSeconds int               `json:"idleTimeoutSeconds"`
+	TLS                ServerTLSConfig   `json:"tls"`
+	Senders            []v2intake.Sender `json:"senders"` // who may send over MLLP, and how each lab's messages are read
+}
+
+// ServerTLSConfig is the MLLP listener's certificate and, for client
+// certificates, the CA that signs senders' certificates.
+type ServerTLSConfig struct {
+	CertFile     string `json:"certFile"`
+	KeyFile      string `json:"keyFile"`
+	ClientCAFile string `json:"clientCaFile"`
 }
 
 // DestinationConfig is one receiving system. Reports ordered by any of its
@@ -56,7 +75,8 @@ type TokenConfig struct {
 
 func defaultConfig() Config {
 	return Config{Addr: ":8080", DataDir: "./var", MaxBodyBytes: 20 << 20,
-		Retry: RetryConfig{BaseSeconds: 5, CapSeconds: 3600}}
+		Retry: RetryConfig{BaseSeconds: 5, CapSeconds: 3600},
+		HL7:   HL7Config{MaxBytes: 20 << 20, IdleTimeoutSeconds: 300}}
 }
 
 // Destination defaults: about three days of retries, like Medplum's ~73 hours.
@@ -86,6 +106,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	}
 	if v := getenv("GATEWAY_REDIS_URL"); v != "" {
 		cfg.RedisURL = v
+	}
+	if v, ok := lookup(getenv, "GATEWAY_MLLP_ADDR"); ok {
+		cfg.HL7.MLLPAddr = v // may be set empty to turn MLLP off
 	}
 	if v := getenv("GATEWAY_REDIS_PREFIX"); v != "" {
 		cfg.RedisPrefix = v
@@ -183,6 +206,14 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s: workers must be 1-64, timeoutSeconds positive, maxAttempts and maxAgeHours not negative", where))
 		}
 	}
+	for i, snd := range c.HL7.Senders {
+		if snd.Facility == "" || !odsCode.MatchString(snd.LabODS) {
+			errs = append(errs, fmt.Errorf("hl7.senders[%d]: facility (MSH-4) and labOdsCode are required", i))
+		}
+	}
+	if c.HL7.MLLPAddr != "" && (c.HL7.MaxBytes < 1024 || c.HL7.IdleTimeoutSeconds < 1) {
+		errs = append(errs, errors.New("hl7: maxBytes must be at least 1024 and idleTimeoutSeconds positive"))
+	}
 	if c.Retry.BaseSeconds <= 0 || c.Retry.CapSeconds < c.Retry.BaseSeconds {
 		errs = append(errs, fmt.Errorf("retry: baseSeconds must be positive and capSeconds at least baseSeconds"))
 	}
@@ -190,4 +221,17 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("tokens: at least one token is required: every endpoint that takes or serves results needs one"))
 	}
 	return errors.Join(errs...)
+}
+
+// lookup reads an environment variable that may be deliberately empty:
+// "-" stands for empty, since getenv cannot tell unset from empty.
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	switch v {
+	case "":
+		return "", false
+	case "-":
+		return "", true
+	}
+	return v, true
 }

@@ -30,7 +30,9 @@ const testConfig = `{
     {"name": "r0a-pdf", "trusts": ["R0A"], "kind": "filedrop", "format": "pdf", "config": {"dir": "OUTBOX/R0A"}},
     {"name": "rbs-files", "trusts": ["RBS"], "kind": "filedrop", "format": "fhir-bundle", "config": {"dir": "OUTBOX/RBS"}}
   ],
-  "retry": {"baseSeconds": 0.05, "capSeconds": 1}
+  "retry": {"baseSeconds": 0.05, "capSeconds": 1},
+  "hl7": {"mllpAddr": "127.0.0.1:0", "maxBytes": 1000000, "idleTimeoutSeconds": 5,
+    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0"}]}
 }`
 
 const (
@@ -60,11 +62,21 @@ func startGateway(t testing.TB) string {
 
 // startGatewayWithOutbox also returns the folder the filedrop destinations write to.
 func startGatewayWithOutbox(t testing.TB) (base, outbox string) {
+	base, outbox, _ = startGatewayFull(t, nil)
+	return base, outbox
+}
+
+// startGatewayFull runs the gateway with extra environment and returns its
+// HTTP base URL, outbox folder and MLLP address.
+func startGatewayFull(t testing.TB, extraEnv map[string]string) (base, outbox, mllp string) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data")}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-config", writeConfig(t, dir)}, func(k string) string { return env[k] }, pw, io.Discard)
@@ -76,30 +88,46 @@ func startGatewayWithOutbox(t testing.TB) (base, outbox string) {
 			t.Errorf("gateway stopped with: %v", err)
 		}
 	})
-	return "http://" + waitListening(t, pr), filepath.Join(dir, "outbox")
+	addrs := waitAddresses(t, pr, "listening on ", "mllp listening on ")
+	return "http://" + addrs[0], filepath.Join(dir, "outbox"), addrs[1]
 }
 
 // waitListening reads the gateway's stdout until it says where it listens,
 // then waits (a bounded loop) for /healthz.
 func waitListening(t testing.TB, stdout io.Reader) string {
+	return waitAddresses(t, stdout, "listening on ", "mllp listening on ")[0]
+}
+
+// waitAddresses reads the stdout lines that announce the HTTP address and,
+// if configured, the MLLP one.
+func waitAddresses(t testing.TB, stdout io.Reader, httpPrefix, mllpPrefix string) [2]string {
 	t.Helper()
 	lines := make(chan string, 1)
+	mllp := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+			if addr, ok := strings.CutPrefix(sc.Text(), mllpPrefix); ok {
+				mllp <- addr
+			} else if addr, ok := strings.CutPrefix(sc.Text(), httpPrefix); ok {
 				lines <- addr
 			}
 		}
 		io.Copy(io.Discard, stdout)
 	}()
+	var out [2]string
 	select {
 	case addr := <-lines:
+		out[0] = addr
+		select { // the MLLP line, if any, came first
+		case out[1] = <-mllp:
+		default:
+		}
 		for i := 0; i < 100; i++ {
 			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					return addr
+					return out
 				}
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -108,7 +136,7 @@ func waitListening(t testing.TB, stdout io.Reader) string {
 	case <-time.After(20 * time.Second):
 		t.Fatal("gateway did not start listening")
 	}
-	return ""
+	return out
 }
 
 type response struct {

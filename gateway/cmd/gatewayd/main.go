@@ -19,6 +19,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
 	"github.com/nhs-genomics/results-gateway/mappers/labjson"
 )
@@ -69,10 +70,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second,
 		Retry: gateway.ExponentialBackoff{Base: seconds(cfg.Retry.BaseSeconds), Cap: seconds(cfg.Retry.CapSeconds)},
 	}
+	intake := &gateway.Intake{Reports: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{},
+		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify}
+	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Now: clock.Now, Log: log}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Intake: &gateway.Intake{Reports: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{},
-			Now: clock.Now, Log: log, Enqueued: dispatcher.Notify},
+		Intake:       intake,
 		DecodeJSON:   labjson.Decode,
+		HL7:          httpHL7(hl7Service),
 		Reports:      store,
 		Queue:        store,
 		Clock:        clock,
@@ -87,6 +91,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
+
+	mllpDone, err := startMLLP(ctx, cfg.HL7, hl7Service, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { <-mllpDone }()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"encoding/base64"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/hl7"
+	"github.com/nhs-genomics/results-gateway/internal/peers"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+// mllpSend sends one message and reads n acknowledgements.
+func mllpSend(t *testing.T, addr string, msg []byte, n int) []*hl7.Message {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := hl7.WriteFrame(conn, msg); err != nil {
+		t.Fatal(err)
+	}
+	frames := hl7.NewFrameReader(conn, 1<<20)
+	var acks []*hl7.Message
+	for i := 0; i < n; i++ {
+		raw, err := frames.Next()
+		if err != nil {
+			t.Fatalf("ack %d: %v", i+1, err)
+		}
+		ack, err := hl7.Parse(raw)
+		if err != nil {
+			t.Fatalf("ack %d is not HL7: %v", i+1, err)
+		}
+		acks = append(acks, ack)
+	}
+	return acks
+}
+
+func ackOf(t *testing.T, ack *hl7.Message) (code, controlID, text string) {
+	t.Helper()
+	return hl7.AckCode(ack)
+}
+
+// oru encodes a fixture as a lab's LIMS would send it.
+func oru(t *testing.T, name, controlID string, edit func(string) string) []byte {
+	r, err := labjson.Decode(fixtures.Report(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := string(hl7v2.Encode(r, nil, controlID, hl7v2.Options{}))
+	msg = strings.Replace(msg, "|RESULTS-GATEWAY|", "|LIMS|", 1)
+	if edit != nil {
+		msg = edit(msg)
+	}
+	return []byte(msg)
+}
+
+// pdfOnly is what many UK labs send: an R-code, narrative lines and the
+// report PDF, no coded findings; NHS number with spaces; local times.
+func pdfOnly(controlID, status, text string) []byte {
+	pdf := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n% lab's own report\n%%EOF\n"))
+	return []byte("MSH|^~\\&|LIMS|699X0|EPR|R0A|20261105093000||ORU^R01|" + controlID + "|P|2.3|||AL|NE\r" +
+		"PID|1||999 000 0093^^^NHS^NH~X77^^^R0A^MR||EXAMPLE^JOAN||19800101|F\r" +
+		"ORC|RE|ORD-9|IGENE-5501^699X0\r" +
+		"OBR|1|ORD-9|IGENE-5501^699X0|R240.1^Diagnostic testing for known variant(s)^England-GenomicTestDirectory|||20261001100000|||||||20261002120000||^Dr Who||||||20261105090000|||" + status + "||||||&Scientist&Sue\r" +
+		"OBX|1|TX|RESULT^Result^L||" + text + "||||||F\r" +
+		"OBX|2|TX|RESULT^Result^L||Please see the attached report.||||||F\r" +
+		"OBX|3|ED|1054161000000101^Genetic report^SCT||MOL^IM^PDF^Base64^" + pdf + "||||||F\r")
+}
+
+func TestHL7OverMLLP(t *testing.T) {
+	base, _, addr := startGatewayFull(t, nil)
+	if addr == "" {
+		t.Fatal("no MLLP listener")
+	}
+
+	t.Run("AA after durable storage, AA again for a repeat", func(t *testing.T) {
+		msg := oru(t, "trio-wgs-denovo-positive", "MSG-1", nil)
+		for i := 0; i < 2; i++ {
+			acks := mllpSend(t, addr, msg, 1)
+			code, ctrl, _ := ackOf(t, acks[0])
+			if code != "AA" || ctrl != "MSG-1" {
+				t.Fatalf("send %d: MSA %s %s, want AA MSG-1", i+1, code, ctrl)
+			}
+		}
+		st := get(t, base+"/v1/reports/NWGLH-2026-000101", operatorToken).json(t)
+		if st["source"] != "hl7v2" || st["version"] != float64(1) || len(st["versions"].([]any)) != 1 {
+			t.Fatalf("stored as %v", st)
+		}
+	})
+
+	t.Run("a PDF-only message becomes an unstructured report; a correction a new version", func(t *testing.T) {
+		// This sender asks for enhanced mode, commit acknowledgements only (MSH-15 AL, MSH-16 NE).
+		code, _, _ := ackOf(t, mllpSend(t, addr, pdfOnly("PDF-1", "F", "No pathogenic variant was detected."), 1)[0])
+		if code != "CA" {
+			t.Fatalf("PDF-only: %s, want CA", code)
+		}
+		if code, _, _ := ackOf(t, mllpSend(t, addr, pdfOnly("PDF-1", "F", "No pathogenic variant was detected."), 1)[0]); code != "CA" {
+			t.Fatal("the repeat was not acknowledged CA")
+		}
+		bundle := get(t, base+"/v1/reports/IGENE-5501/fhir", operatorToken)
+		dr := diagnosticReport(t, bundle.body)
+		tags, _ := dr["meta"].(map[string]any)["tag"].([]any)
+		if len(tags) != 1 || !strings.Contains(dr["conclusion"].(string), "No pathogenic variant was detected.") {
+			t.Fatalf("unstructured report: tags %v, conclusion %v", tags, dr["conclusion"])
+		}
+		pdf := get(t, base+"/v1/reports/IGENE-5501/pdf", operatorToken)
+		if !strings.Contains(string(pdf.body), "lab's own report") {
+			t.Fatal("the lab's PDF is not the presentedForm")
+		}
+		if code, _, _ := ackOf(t, mllpSend(t, addr, pdfOnly("PDF-2", "C", "CORRECTED: a pathogenic variant was detected."), 1)[0]); code != "CA" {
+			t.Fatal("correction refused")
+		}
+		st := get(t, base+"/v1/reports/IGENE-5501", operatorToken).json(t)
+		if st["version"] != float64(2) || st["status"] != "corrected" {
+			t.Fatalf("after OBR-25 C: %v", st)
+		}
+		if unmapped, _ := st["unmapped"].([]any); len(unmapped) != 0 {
+			t.Fatalf("narrative rows were listed as unmapped: %v", unmapped)
+		}
+	})
+
+	t.Run("AE locates each problem", func(t *testing.T) {
+		bad := oru(t, "panel-brca2", "BAD-1", func(m string) string {
+			m = strings.Replace(m, "9990000077^^^NHS^NH", "9990000078^^^NHS^NH", 1)
+			return strings.Replace(m, "NM_000059.4:c.5946del", "c.5946del", 1)
+		})
+		ack := mllpSend(t, addr, bad, 1)[0]
+		code, ctrl, text := ackOf(t, ack)
+		if code != "AE" || ctrl != "BAD-1" || !strings.Contains(text, "patient.nhsNumber") {
+			t.Fatalf("MSA %s %s %q", code, ctrl, text)
+		}
+		var locations []string
+		for _, s := range ack.Segments {
+			if s.Name() == "ERR" {
+				locations = append(locations, ack.Value(s, 2, 1)+"-"+ack.Component(s.Field(2), 3))
+			}
+		}
+		if strings.Join(locations, ",") != "PID-3,OBX-5" {
+			t.Fatalf("ERR locations %v, want PID-3 and the c.HGVS OBX-5", locations)
+		}
+		if r := get(t, base+"/v1/reports/NWGLH-2026-000107", operatorToken); r.status != http.StatusNotFound {
+			t.Fatal("a rejected message left a report behind")
+		}
+	})
+
+	t.Run("AR for a message type it does not take", func(t *testing.T) {
+		adt := []byte("MSH|^~\\&|LIMS|699X0|GW|RG|20261102||ADT^A01|ADT-1|P|2.5.1\rPID|1||9990000018^^^NHS^NH\r")
+		ack := mllpSend(t, addr, adt, 1)[0]
+		code, ctrl, _ := ackOf(t, ack)
+		if code != "AR" || ctrl != "ADT-1" || ack.Value(ack.First("ERR"), 3, 1) != "200" {
+			t.Fatalf("ADT: %s %s ERR-3 %q", code, ctrl, ack.Value(ack.First("ERR"), 3, 1))
+		}
+	})
+
+	t.Run("enhanced mode: commit then application acknowledgement", func(t *testing.T) {
+		msg := oru(t, "vus-inconclusive", "ENH-1", func(m string) string { return strings.Replace(m, "|P|2.5.1\r", "|P|2.5.1|||AL|AL\r", 1) })
+		acks := mllpSend(t, addr, msg, 2)
+		c1, _, _ := ackOf(t, acks[0])
+		c2, _, _ := ackOf(t, acks[1])
+		if c1 != "CA" || c2 != "AA" {
+			t.Fatalf("enhanced mode acks %s then %s, want CA then AA", c1, c2)
+		}
+	})
+
+	t.Run("an unknown sender is told why", func(t *testing.T) {
+		msg := oru(t, "cnv-deletion", "UNK-1", func(m string) string { return strings.Replace(m, "|LIMS|699X0|", "|LIMS|7A1X0|", 1) })
+		code, _, text := ackOf(t, mllpSend(t, addr, msg, 1)[0])
+		if code != "AE" || !strings.Contains(text, "not allowed") {
+			t.Fatalf("unknown sender: %s %q", code, text)
+		}
+	})
+
+	t.Run("third-party MLLP client", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "oru.hl7")
+		os.WriteFile(file, oru(t, "mito-heteroplasmy", "PEER-1", nil), 0o600)
+		_, port, _ := net.SplitHostPort(addr)
+		out, err := peers.Command(t, "mllp-send", "--port", port, file).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mllp-send (exit 0 only on AA/CA): %v\n%s", err, out)
+		}
+	})
+}
+
+func TestHL7OverHTTP(t *testing.T) {
+	base, _, _ := startGatewayFull(t, nil)
+	msg := oru(t, "compound-het-ar", "HTTP-1", nil)
+	r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", msg)
+	ack, err := hl7.Parse(r.body)
+	if r.status != http.StatusOK || err != nil {
+		t.Fatalf("POST /v1/hl7v2 = %d %v", r.status, err)
+	}
+	if code, ctrl, _ := hl7.AckCode(ack); code != "AA" || ctrl != "HTTP-1" {
+		t.Fatalf("ACK %s %s", code, ctrl)
+	}
+	if r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "text/plain", msg); r.status != http.StatusUnsupportedMediaType {
+		t.Fatalf("text/plain = %d", r.status)
+	}
+	if r := do(t, http.MethodPost, base+"/v1/hl7v2", trustToken, "application/hl7-v2+er7", msg); r.status != http.StatusForbidden {
+		t.Fatalf("a trust posting HL7 = %d", r.status)
+	}
+	if r := do(t, http.MethodPost, base+"/v1/hl7v2", "", "application/hl7-v2+er7", msg); r.status != http.StatusUnauthorized {
+		t.Fatalf("no token = %d", r.status)
+	}
+}
+
+// TestHL7ARWhenStoreDown: with Redis gone the gateway cannot store, so it
+// answers AR (send again later) over MLLP and 503 with the AR over HTTP.
+func TestHL7ARWhenStoreDown(t *testing.T) {
+	port := strconv.Itoa(freePort(t))
+	redis := redisServer(t, t.TempDir(), port)
+	t.Cleanup(func() { redis.Kill(); redis.Wait() })
+	base, _, addr := startGatewayFull(t, map[string]string{"GATEWAY_REDIS_URL": "redis://127.0.0.1:" + port + "/0"})
+	redis.Kill()
+	redis.Wait()
+	code, ctrl, _ := ackOf(t, mllpSend(t, addr, oru(t, "negative-wgs", "DOWN-1", nil), 1)[0])
+	if code != "AR" || ctrl != "DOWN-1" {
+		t.Fatalf("with the store down: %s %s, want AR", code, ctrl)
+	}
+	r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", oru(t, "negative-wgs", "DOWN-2", nil))
+	if ack, _ := hl7.Parse(r.body); r.status != http.StatusServiceUnavailable || ack == nil || ack.Value(ack.First("MSA"), 1, 0) != "AR" {
+		t.Fatalf("HTTP with the store down = %d %q", r.status, r.body)
+	}
+}

@@ -1,0 +1,222 @@
+// Package v2intake takes HL7 v2 ORU^R01 messages in, over HTTP or MLLP, and
+// answers each with the acknowledgement HL7 senders expect: AA only once the
+// report is durably stored; AE with an ERR per problem, located by segment,
+// field and component, when the content is wrong; AR when the gateway cannot
+// take it now, so the sender tries again. Original and enhanced
+// acknowledgement modes (MSH-15/MSH-16) are both honoured.
+package v2intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/hl7"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
+)
+
+// Sender is a lab system allowed to send HL7 v2, identified by MSH-3
+// (application) and MSH-4 (facility); it submits as the lab LabODS.
+type Sender struct {
+	Application string              `json:"application"` // MSH-3.1; empty matches any
+	Facility    string              `json:"facility"`    // MSH-4.1
+	LabODS      string              `json:"labOdsCode"`
+	Options     hl7v2.SenderOptions `json:"options"`
+}
+
+// Service handles HL7 v2 messages.
+type Service struct {
+	Intake  *gateway.Intake
+	Senders []Sender
+	Now     func() time.Time
+	Log     *slog.Logger
+	seq     atomic.Int64
+}
+
+// Result is what to send back: one or two acknowledgements (enhanced mode
+// may send a commit acknowledgement then an application one) and whether the
+// failure was temporary (HTTP answers 503 then).
+type Result struct {
+	Acks        [][]byte
+	Code        string // the application (or only) acknowledgement's code
+	Unavailable bool
+}
+
+// Handle takes one message. who is the authenticated lab for HTTP; nil for
+// MLLP, where the sender is recognised by MSH-3/MSH-4.
+func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byte) Result {
+	m, err := hl7.Parse(data)
+	if err != nil {
+		return s.reply(fallback(nil), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: err.Error()}})
+	}
+	msh := m.First("MSH")
+	sender, ok := s.sender(m, who)
+	if !ok {
+		return s.reply(m, hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1, Field: 4}, Code: "207",
+			Text: fmt.Sprintf("sender %s/%s is not allowed to send results", m.Value(msh, 3, 1), m.Value(msh, 4, 1))}})
+	}
+	decoded, err := hl7v2.Decode(m, sender.Options)
+	if err != nil {
+		return s.reply(m, ackCode(err), "", decodeErrors(err))
+	}
+	r := decoded.Report
+	var problems []hl7.AckError
+	for _, p := range gateway.ValidateVersionless(r) {
+		problems = append(problems, hl7.AckError{Location: decoded.Locate(p.Path), Code: "102", Text: p.Path + " " + p.Message})
+	}
+	if sender.Options.RejectUnmapped {
+		for _, u := range decoded.Unmapped {
+			problems = append(problems, hl7.AckError{Location: location(u.Location), Code: "103", Text: u.Location + " " + u.Code + ": " + u.Reason})
+		}
+	}
+	if len(problems) > 0 {
+		return s.reply(m, hl7.AE, "", problems)
+	}
+	principal := gateway.Principal{Subject: "hl7:" + m.Value(msh, 3, 1), Role: gateway.RoleLab, ODSCode: sender.LabODS}
+	if who != nil {
+		principal = *who
+	}
+	rec, created, err := s.Intake.Accept(ctx, principal, r, gateway.Submission{Source: "hl7v2", Unmapped: decoded.Unmapped})
+	if err != nil {
+		var e *gateway.Error
+		var errs []hl7.AckError
+		if errors.As(err, &e) {
+			for _, p := range e.Problems {
+				errs = append(errs, hl7.AckError{Location: decoded.Locate(p.Path), Code: "102", Text: p.Path + " " + p.Message})
+			}
+		}
+		if len(errs) == 0 {
+			text := "the gateway could not store the report now; send it again later"
+			if e != nil && gateway.ErrorCode(err) != gateway.EUNAVAILABLE && gateway.ErrorCode(err) != gateway.EINTERNAL {
+				text = e.Message
+			}
+			errs = []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "OBR", Sequence: 1, Field: 3}, Code: "207", Text: text}}
+		}
+		if code := ackCode(err); code == hl7.AR {
+			s.Log.Warn("hl7 message not taken now", "report_id", r.ID, "error", err)
+		}
+		return s.reply(m, ackCode(err), "", errs)
+	}
+	note := fmt.Sprintf("stored as report %s version %d", rec.ID, rec.Version)
+	if !created {
+		note = fmt.Sprintf("already stored as report %s version %d", rec.ID, rec.Version)
+	}
+	return s.reply(m, hl7.AA, note, nil)
+}
+
+// sender finds who sent the message: the HTTP caller, or an allowed MLLP sender.
+func (s *Service) sender(m *hl7.Message, who *gateway.Principal) (Sender, bool) {
+	msh := m.First("MSH")
+	app, facility := m.Value(msh, 3, 1), m.Value(msh, 4, 1)
+	for _, snd := range s.Senders {
+		if who != nil && snd.LabODS == who.ODSCode {
+			return snd, true // an HTTP lab's own reading options
+		}
+		if who == nil && snd.Facility == facility && (snd.Application == "" || snd.Application == app) {
+			return snd, true
+		}
+	}
+	if who != nil {
+		return Sender{LabODS: who.ODSCode}, true
+	}
+	return Sender{}, false
+}
+
+// ackCode: content problems are AE (do not resend unchanged); the gateway
+// being unable to take it now is AR (resend later); so is a message type it
+// does not take.
+func ackCode(err error) string {
+	switch gateway.ErrorCode(err) {
+	case gateway.EUNAVAILABLE, gateway.EINTERNAL, gateway.EUNSUPPORTED:
+		return hl7.AR
+	}
+	return hl7.AE
+}
+
+func decodeErrors(err error) []hl7.AckError {
+	var e *gateway.Error
+	if !errors.As(err, &e) {
+		return []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "207", Text: "internal error"}}
+	}
+	if e.Code == gateway.EUNSUPPORTED {
+		return []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1, Field: 9}, Code: "200", Text: e.Message}}
+	}
+	var out []hl7.AckError
+	for _, p := range e.Problems {
+		out = append(out, hl7.AckError{Location: hl7.ErrorLocation{Segment: p.Path, Sequence: 1}, Code: "100", Text: p.Message})
+	}
+	return out
+}
+
+// location turns "OBX[7] OBX-3" into an ERR location.
+func location(s string) hl7.ErrorLocation {
+	var seq, field int
+	seg := s[:min(3, len(s))]
+	fmt.Sscanf(s, seg+"[%d] "+seg+"-%d", &seq, &field)
+	return hl7.ErrorLocation{Segment: seg, Sequence: seq, Field: field}
+}
+
+// reply builds the acknowledgement(s) for code, in the message's mode.
+func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) Result {
+	msh := m.First("MSH")
+	accept, app := strings.ToUpper(m.Value(msh, 15, 0)), strings.ToUpper(m.Value(msh, 16, 0))
+	res := Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200")}
+	build := func(c string) []byte {
+		id := fmt.Sprintf("RG%s%d", s.Now().UTC().Format("20060102150405"), s.seq.Add(1))
+		ack := hl7.Ack(m, c, id, errs, s.Now())
+		if note != "" {
+			ack = withNote(m, ack, note)
+		}
+		return ack
+	}
+	if accept == "" && app == "" { // original mode
+		res.Acks = [][]byte{build(code)}
+		return res
+	}
+	commit := map[string]string{hl7.AA: hl7.CA, hl7.AE: hl7.CE, hl7.AR: hl7.CR}[code]
+	if wanted(accept, code) {
+		res.Acks = append(res.Acks, build(commit))
+	}
+	if wanted(app, code) {
+		res.Acks = append(res.Acks, build(code))
+	}
+	return res
+}
+
+// wanted applies an acknowledgement condition (HL7 table 0155).
+func wanted(condition, code string) bool {
+	switch condition {
+	case "AL":
+		return true
+	case "ER":
+		return code != hl7.AA
+	case "SU":
+		return code == hl7.AA
+	}
+	return false // NE or empty
+}
+
+// withNote puts a human note in MSA-3 of an accepting acknowledgement.
+func withNote(m *hl7.Message, ack []byte, note string) []byte {
+	a, err := hl7.Parse(ack)
+	if err != nil {
+		return ack
+	}
+	msa := a.First("MSA")
+	for len(msa.Fields) < 4 {
+		msa.Fields = append(msa.Fields, "")
+	}
+	msa.Fields[3] = a.Delims.EscapeText(note)
+	return a.Bytes()
+}
+
+// fallback gives an unparseable message a header to acknowledge against.
+func fallback([]byte) *hl7.Message {
+	m, _ := hl7.Parse([]byte("MSH|^~\\&|||||||ACK||P|2.5.1\r"))
+	return m
+}
