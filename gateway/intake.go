@@ -103,7 +103,10 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		return nil, false, err
 	}
 	rec.Unmapped = sub.Unmapped
-	deliveries := in.deliveries(rec, routes)
+	deliveries, err := in.deliveries(r, rec, routes)
+	if err != nil {
+		return nil, false, err
+	}
 	stored, created, err := in.Reports.SaveReport(ctx, rec, deliveries)
 	if err != nil {
 		return nil, false, err
@@ -134,20 +137,27 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 
 // deliveries encodes one delivery per route: the payload in the
 // destination's format, so delivering never re-encodes anything.
-func (in *Intake) deliveries(rec *ReportRecord, routes []Route) []*Delivery {
+func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []Route) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
 	for _, rt := range routes {
+		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
 		payload := rec.Bundle
-		if rt.Format == FormatPDF {
+		switch {
+		case rt.Encode != nil:
+			var err error
+			if payload, err = rt.Encode(r, rec, id); err != nil {
+				return nil, fmt.Errorf("encode report %s for %s: %w", rec.ID, rt.Destination, err)
+			}
+		case rt.Format == FormatPDF:
 			payload = rec.PDF
 		}
 		out = append(out, &Delivery{
-			ID: DeliveryID(rec.ID, rec.Version, rt.Destination), ReportID: rec.ID, Version: rec.Version,
+			ID: id, ReportID: rec.ID, Version: rec.Version,
 			Destination: rt.Destination, ContentType: Formats[rt.Format], Payload: payload,
 			State: DeliveryPending, CreatedAt: rec.ReceivedAt, UpdatedAt: rec.ReceivedAt, NextAttemptAt: rec.ReceivedAt,
 		})
 	}
-	return out
+	return out, nil
 }
 
 func (in *Intake) build(r *Report, source string) (*ReportRecord, []Route, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 	"os"
 	"regexp"
 	"strconv"
@@ -50,7 +51,8 @@ type DestinationConfig struct {
 	Name           string          `json:"name"`
 	Trusts         []string        `json:"trusts"`
 	Kind           string          `json:"kind"`   // fhir-rest, filedrop, ...
-	Format         string          `json:"format"` // fhir-bundle or pdf
+	Format         string          `json:"format"` // fhir-bundle, pdf or hl7v2-oru
+	HL7            hl7v2.Options   `json:"hl7"`    // for hl7v2-oru: version, NHS number field, PDF label
 	Workers        int             `json:"workers"`
 	TimeoutSeconds int             `json:"timeoutSeconds"`
 	MaxAttempts    int             `json:"maxAttempts"` // 0: no limit but MaxAgeHours
@@ -200,7 +202,10 @@ func (c Config) validate() error {
 			}
 		}
 		if _, ok := gateway.Formats[d.Format]; !ok {
-			errs = append(errs, fmt.Errorf("%s: format %q is not fhir-bundle or pdf", where, d.Format))
+			errs = append(errs, fmt.Errorf("%s: format %q is not fhir-bundle, pdf or hl7v2-oru", where, d.Format))
+		}
+		if err := d.HL7.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: hl7: %w", where, err))
 		}
 		if d.Workers < 1 || d.Workers > 64 || d.TimeoutSeconds < 1 || d.MaxAttempts < 0 || d.MaxAgeHours < 0 {
 			errs = append(errs, fmt.Errorf("%s: workers must be 1-64, timeoutSeconds positive, maxAttempts and maxAgeHours not negative", where))

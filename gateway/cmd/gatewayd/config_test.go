@@ -67,10 +67,10 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 
 func TestDestinationErrorsStopStartup(t *testing.T) {
 	for config, want := range map[string]string{
-		`"kind": "mesh", "format": "fhir-bundle", "config": {}`:      `destination epr: unknown destination kind "mesh" (known: fhir-rest, filedrop)`,
+		`"kind": "mesh", "format": "fhir-bundle", "config": {}`:      `destination epr: unknown destination kind "mesh" (known: fhir-rest, filedrop, mllp)`,
 		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {}`: `destination epr: config.baseUrl "" is not an http(s) URL`,
 		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "http://x", "auth": {"type": "smart-backend", "tokenUrl": "http://t", "clientId": "c", "privateKeyFile": "/missing.pem"}}`: `destination epr: auth.privateKeyFile: open /missing.pem`,
-		`"kind": "filedrop", "format": "hl7", "config": {"dir": "/tmp/x"}`: `format "hl7" is not fhir-bundle or pdf`,
+		`"kind": "filedrop", "format": "hl7", "config": {"dir": "/tmp/x"}`: `format "hl7" is not fhir-bundle, pdf or hl7v2-oru`,
 	} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "c.json")

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
 	"github.com/nhs-genomics/results-gateway/adapters/filedrop"
+	"github.com/nhs-genomics/results-gateway/adapters/mllp"
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
@@ -15,6 +19,7 @@ func registry() *adapters.Registry {
 	r := &adapters.Registry{}
 	r.Register(fhirrest.Kind, fhirrest.New)
 	r.Register(filedrop.Kind, filedrop.New)
+	r.Register(mllp.Kind, mllp.New)
 	return r
 }
 
@@ -38,9 +43,23 @@ func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destin
 			Timeout:     time.Duration(d.TimeoutSeconds) * time.Second,
 			MaxAttempts: d.MaxAttempts, MaxAge: time.Duration(d.MaxAgeHours * float64(time.Hour)),
 		})
+		route := gateway.Route{Destination: d.Name, Format: d.Format}
+		if d.Format == gateway.FormatHL7v2 {
+			route.Encode = oruEncoder(d.HL7)
+		}
 		for _, t := range d.Trusts {
-			routes[t] = append(routes[t], gateway.Route{Destination: d.Name, Format: d.Format})
+			routes[t] = append(routes[t], route)
 		}
 	}
 	return routes, dests, nil
+}
+
+// oruEncoder encodes a report as ORU^R01 with a destination's options. The
+// control id (MSH-10) is derived from the delivery id: a resend carries the
+// same one, so the EPR can recognise it.
+func oruEncoder(o hl7v2.Options) func(*gateway.Report, *gateway.ReportRecord, string) ([]byte, error) {
+	return func(r *gateway.Report, rec *gateway.ReportRecord, deliveryID string) ([]byte, error) {
+		sum := sha1.Sum([]byte(deliveryID))
+		return hl7v2.Encode(r, rec.PDF, "RG"+hex.EncodeToString(sum[:9]), o), nil
+	}
 }

@@ -1,0 +1,169 @@
+// Package mllp delivers HL7 v2 messages to an EPR over MLLP. It keeps one
+// connection per destination, sends one message at a time and waits for its
+// acknowledgement: AA (or CA) is delivered, AE (CE) permanent with the ERR
+// text, AR (CR) and timeouts retried. After a timeout the connection is
+// closed, so a late ACK can never be taken as the answer to the next message
+// and the receiver is not sent the same message again on a connection where
+// its ACK may still come (the duplicate flood Mirth users know).
+package mllp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/adapters"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/hl7"
+)
+
+// Kind is the destination kind.
+const Kind = "mllp"
+
+// Config is the destination's "config".
+type Config struct {
+	Address string `json:"address"` // host:port of the EPR's MLLP listener
+	TLS     *struct {
+		CAFile   string `json:"caFile"`
+		CertFile string `json:"certFile"`
+		KeyFile  string `json:"keyFile"`
+	} `json:"tls,omitempty"`
+	MaxAckBytes int `json:"maxAckBytes"`
+}
+
+// Adapter is one destination's connection.
+type Adapter struct {
+	address string
+	tls     *tls.Config
+	maxAck  int
+
+	mu     sync.Mutex // one message at a time on the connection
+	conn   net.Conn
+	frames *hl7.FrameReader
+}
+
+var _ gateway.Adapter = (*Adapter)(nil)
+
+// New is the registry factory.
+func New(raw json.RawMessage) (gateway.Adapter, error) {
+	var c Config
+	if err := adapters.Decode(raw, &c); err != nil {
+		return nil, err
+	}
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		return nil, fmt.Errorf("config.address %q is not host:port", c.Address)
+	}
+	a := &Adapter{address: c.Address, maxAck: c.MaxAckBytes}
+	if a.maxAck == 0 {
+		a.maxAck = 1 << 20
+	}
+	if c.TLS != nil {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("tls.caFile: %w", err)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("tls.caFile %s holds no certificate", c.TLS.CAFile)
+			}
+		}
+		if c.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("tls.certFile/keyFile: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		a.tls = cfg
+	}
+	return a, nil
+}
+
+// Deliver implements gateway.Adapter; the context carries the ACK timeout.
+func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, error) {
+	msg, err := hl7.Parse(d.Payload)
+	if err != nil {
+		return "", gateway.Permanent(fmt.Errorf("payload is not HL7 v2: %w", err))
+	}
+	controlID := msg.Value(msg.First("MSH"), 10, 0)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.connect(ctx); err != nil {
+		return "", err
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Minute)
+	}
+	a.conn.SetDeadline(deadline)
+	if err := hl7.WriteFrame(a.conn, d.Payload); err != nil {
+		a.close()
+		return "", fmt.Errorf("send to %s: %w", a.address, err)
+	}
+	raw, err := a.frames.Next()
+	if err != nil {
+		a.close() // an ACK may still come: never on this connection
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return "", fmt.Errorf("no ACK from %s in time: %w", a.address, context.DeadlineExceeded)
+		}
+		return "", fmt.Errorf("no ACK from %s: %w", a.address, err)
+	}
+	ack, err := hl7.Parse(raw)
+	if err != nil {
+		a.close()
+		return "", fmt.Errorf("unreadable ACK from %s: %w", a.address, err)
+	}
+	code, ackFor, text := hl7.AckCode(ack)
+	if ackFor != controlID {
+		a.close()
+		return "", fmt.Errorf("ACK from %s is for message %q, not %q", a.address, ackFor, controlID)
+	}
+	switch code {
+	case hl7.AA, hl7.CA:
+		return fmt.Sprintf("%s %s (ACK %s)", code, controlID, ack.Value(ack.First("MSH"), 10, 0)), nil
+	case hl7.AE, hl7.CE:
+		return "", gateway.Permanent(fmt.Errorf("EPR answered %s: %s", code, text))
+	default:
+		return "", fmt.Errorf("EPR answered %s: %s", code, text)
+	}
+}
+
+func (a *Adapter) connect(ctx context.Context) error {
+	if a.conn != nil {
+		return nil
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", a.address)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", a.address, err)
+	}
+	if a.tls != nil {
+		host, _, _ := net.SplitHostPort(a.address)
+		cfg := a.tls.Clone()
+		cfg.ServerName = host
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return fmt.Errorf("TLS with %s: %w", a.address, err)
+		}
+		conn = tc
+	}
+	a.conn, a.frames = conn, hl7.NewFrameReader(conn, a.maxAck)
+	return nil
+}
+
+func (a *Adapter) close() {
+	if a.conn != nil {
+		a.conn.Close()
+		a.conn, a.frames = nil, nil
+	}
+}

@@ -1,0 +1,224 @@
+package mllp_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/adapters/adaptertest"
+	"github.com/nhs-genomics/results-gateway/adapters/mllp"
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/hl7"
+	"github.com/nhs-genomics/results-gateway/internal/peers"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+// peer is an MLLP receiver on 127.0.0.1 that answers AA, AE or AR, drops
+// the connection, hangs, or writes its ACK one byte at a time.
+type peer struct {
+	ln       net.Listener
+	mu       sync.Mutex
+	mode     string
+	split    bool
+	received int
+}
+
+func startPeer(t *testing.T) *peer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{ln: ln, mode: "AA"}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(conn)
+		}
+	}()
+	return p
+}
+
+func (p *peer) serve(conn net.Conn) {
+	defer conn.Close()
+	frames := hl7.NewFrameReader(conn, 1<<24)
+	for {
+		raw, err := frames.Next()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		mode, split := p.mode, p.split
+		p.mu.Unlock()
+		msg, err := hl7.Parse(raw)
+		if err != nil {
+			return
+		}
+		switch mode {
+		case "drop":
+			return
+		case "hang":
+			time.Sleep(10 * time.Second)
+			return
+		case "AA":
+			p.mu.Lock()
+			p.received++
+			p.mu.Unlock()
+		}
+		var errs []hl7.AckError
+		if mode == "AE" {
+			errs = []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "PID", Sequence: 1, Field: 3}, Code: "204", Text: "unknown patient"}}
+		}
+		ack := hl7.Ack(msg, mode, "EPR-1", errs, time.Now())
+		var frame strings.Builder
+		hl7.WriteFrame(&frame, ack)
+		if split {
+			for _, b := range []byte(frame.String()) {
+				conn.Write([]byte{b})
+			}
+		} else {
+			conn.Write([]byte(frame.String()))
+		}
+	}
+}
+
+func (p *peer) set(mode string) { p.mu.Lock(); p.mode = mode; p.mu.Unlock() }
+
+func (p *peer) Accept() { p.set("AA") }
+func (p *peer) Fail()   { p.set("AR") }
+func (p *peer) Reject() { p.set("AE") }
+func (p *peer) Hang()   { p.set("hang") }
+func (p *peer) Received() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.received
+}
+
+func newAdapter(t *testing.T, addr string) gateway.Adapter {
+	t.Helper()
+	a, err := mllp.New(json.RawMessage(fmt.Sprintf(`{"address":%q}`, addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func oru(t *testing.T, name, controlID string) []byte {
+	r, err := labjson.Decode(fixtures.Report(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hl7v2.Encode(r, []byte("%PDF-1.4 report"), controlID, hl7v2.Options{})
+}
+
+func TestConformance(t *testing.T) {
+	p := startPeer(t)
+	adaptertest.Run(t, adaptertest.Harness{
+		Peer: p,
+		New:  func(t *testing.T) gateway.Adapter { return newAdapter(t, p.ln.Addr().String()) },
+		Absent: func(t *testing.T) gateway.Adapter {
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			addr := ln.Addr().String()
+			ln.Close()
+			return newAdapter(t, addr)
+		},
+		Delivery: func(n int) *gateway.Delivery {
+			return &gateway.Delivery{ContentType: "application/hl7-v2+er7", Payload: oru(t, "panel-brca2", "C"+strconv.Itoa(n))}
+		},
+	})
+}
+
+func TestDropSplitAndReuse(t *testing.T) {
+	p := startPeer(t)
+	a := newAdapter(t, p.ln.Addr().String())
+	send := func(ctrl string) (string, error) {
+		return a.Deliver(t.Context(), &gateway.Delivery{Payload: oru(t, "negative-wgs", ctrl)})
+	}
+	p.set("drop")
+	if _, err := send("D1"); err == nil || gateway.IsPermanent(err) {
+		t.Fatalf("a dropped connection must be retryable, got %v", err)
+	}
+	p.set("AA")
+	p.split = true
+	ref, err := send("D2")
+	if err != nil || !strings.HasPrefix(ref, "AA D2") {
+		t.Fatalf("after reconnecting, with the ACK split byte by byte: %q %v", ref, err)
+	}
+	for i := 3; i < 6; i++ { // the connection is kept for later messages
+		if _, err := send("D" + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Received() != 4 {
+		t.Fatalf("peer received %d messages, want 4", p.Received())
+	}
+}
+
+// TestThirdPartyListener sends every fixture to the third-party HL7 v2
+// listener, which must parse each one and acknowledge it.
+func TestThirdPartyListener(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	logFile := filepath.Join(t.TempDir(), "hl7.jsonl")
+	cmd := peers.Command(t, "hl7-listener", "--port", port, "--log", logFile, "--quiet")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			c.Close()
+			break
+		}
+		if i > 200 {
+			t.Fatal("hl7-listener did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a := newAdapter(t, "127.0.0.1:"+port)
+	var sent, names []string
+	for _, f := range fixtures.Reports() {
+		names = append(names, f.Name)
+		ctrl := "FX" + strconv.Itoa(len(sent)+1)
+		ref, err := a.Deliver(t.Context(), &gateway.Delivery{Payload: oru(t, f.Name, ctrl)})
+		if err != nil || !strings.HasPrefix(ref, "AA "+ctrl) {
+			t.Fatalf("%s: %q %v", f.Name, ref, err)
+		}
+		sent = append(sent, ctrl)
+	}
+	raw, _ := os.ReadFile(logFile)
+	var logged []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) == nil {
+			logged = append(logged, line)
+		}
+	}
+	if len(logged) != len(sent) {
+		t.Fatalf("the listener logged %d messages, sent %d", len(logged), len(sent))
+	}
+	for i, line := range logged {
+		text, _ := json.Marshal(line)
+		hasVariants := names[i] != "negative-wgs" // the negative report has no variant OBX groups
+		if !strings.Contains(string(text), sent[i]) || !strings.Contains(string(text), "ORU") ||
+			hasVariants && !strings.Contains(string(text), "48018-6") {
+			t.Errorf("message %s was not parsed as an ORU with variant OBX: %.300s", sent[i], text)
+		}
+	}
+}
