@@ -200,14 +200,18 @@ func TestThirdPartyListener(t *testing.T) {
 		}
 		sent = append(sent, ctrl)
 	}
-	raw, _ := os.ReadFile(logFile)
 	var logged []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(string(raw)))
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil {
-			logged = append(logged, line)
+	for try := 0; try < 100 && len(logged) < len(sent); try++ { // the listener logs after it ACKs
+		time.Sleep(20 * time.Millisecond)
+		raw, _ := os.ReadFile(logFile)
+		logged = nil
+		sc := bufio.NewScanner(strings.NewReader(string(raw)))
+		sc.Buffer(nil, 1<<24)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil {
+				logged = append(logged, line)
+			}
 		}
 	}
 	if len(logged) != len(sent) {
