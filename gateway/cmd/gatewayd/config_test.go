@@ -2,10 +2,12 @@ package main
 
 import (
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDemoConfigIsValid(t *testing.T) {
@@ -82,5 +84,27 @@ func TestDestinationErrorsStopStartup(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", config, err, want)
 		}
+	}
+}
+
+// TestHTTPPortTakenStopsMLLP: if the HTTP port is taken, run fails and
+// does not leave the MLLP listener running behind it.
+func TestHTTPPortTakenStopsMLLP(t *testing.T) {
+	taken, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer taken.Close()
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(t.Context(), []string{"-config", writeConfig(t, dir)}, func(k string) string {
+			return map[string]string{"GATEWAY_DATA": dir, "GATEWAY_ADDR": taken.Addr().String()}[k]
+		}, io.Discard, io.Discard)
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "listen on") {
+			t.Fatalf("run = %v, want a listen error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run hung after its HTTP listener failed")
 	}
 }

@@ -92,11 +92,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
 
-	mllpDone, err := startMLLP(ctx, cfg.HL7, hl7Service, log, stdout)
+	// MLLP stops with the gateway, or at once if the HTTP listener cannot start.
+	mllpCtx, stopMLLP := context.WithCancel(ctx)
+	defer stopMLLP()
+	mllpDone, err := startMLLP(mllpCtx, cfg.HL7, hl7Service, log, stdout)
 	if err != nil {
 		return err
 	}
-	defer func() { <-mllpDone }()
+	defer func() { stopMLLP(); <-mllpDone }()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
