@@ -12,7 +12,8 @@ import (
 
 // BundleEncoder maps a report to FHIR R4 and marshals it once.
 type BundleEncoder interface {
-	EncodeBundle(r *Report, pdf []byte) ([]byte, error)
+	// EncodeBundle returns the Bundle and its resources as "Type/id".
+	EncodeBundle(r *Report, pdf []byte) (bundle []byte, resources []string, err error)
 }
 
 // Intake accepts reports: it checks who sent them, renders the PDF, maps to
@@ -181,14 +182,16 @@ func (in *Intake) build(r *Report, source string) (*ReportRecord, []Route, error
 	} else if pdf, err = in.Renderer.Render(r); err != nil {
 		return nil, nil, err
 	}
-	bundle, err := in.Bundles.EncodeBundle(r, pdf)
+	bundle, resources, err := in.Bundles.EncodeBundle(r, pdf)
 	if err != nil {
 		return nil, nil, err
 	}
+	issued, _ := time.Parse(time.RFC3339, r.Issued)
 	return &ReportRecord{
 		ID: r.ID, Version: r.Version, Status: r.Status, Outcome: r.Result.Outcome,
 		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: source,
 		Digest: hex.EncodeToString(sum[:]), ReceivedAt: in.Now().UTC(),
+		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Resources: resources,
 		Report: canonical, Bundle: bundle, PDF: pdf,
 	}, routes, nil
 }

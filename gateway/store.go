@@ -20,6 +20,12 @@ type ReportRecord struct {
 	ReceivedAt time.Time  `json:"receivedAt"`
 	Unmapped   []Unmapped `json:"unmapped,omitempty"` // what the intake could not map
 
+	// For the pull API's indexes.
+	NHSNumber string    `json:"nhsNumber,omitempty"`
+	TestCode  string    `json:"testCode,omitempty"`
+	Issued    time.Time `json:"issued,omitzero"`
+	Resources []string  `json:"resources,omitempty"` // "Type/id" of every resource in the Bundle
+
 	Report []byte `json:"-"` // canonical JSON of the normalised Report
 	Bundle []byte `json:"-"` // FHIR R4 transaction Bundle JSON
 	PDF    []byte `json:"-"` // the presentedForm

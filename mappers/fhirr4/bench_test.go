@@ -30,7 +30,7 @@ func BenchmarkMapMarshal(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := m.EncodeBundle(r, pdf); err != nil {
+		if _, _, err := m.EncodeBundle(r, pdf); err != nil {
 			b.Fatal(err)
 		}
 	}

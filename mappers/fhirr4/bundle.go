@@ -9,6 +9,7 @@ package fhirr4
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
@@ -51,13 +52,22 @@ func (m *Mapper) Bundle(r *gateway.Report, pdf []byte) *r4pb.Bundle {
 	return b.bundle
 }
 
-// EncodeBundle maps r and marshals the Bundle to FHIR JSON once; callers keep the bytes.
-func (m *Mapper) EncodeBundle(r *gateway.Report, pdf []byte) ([]byte, error) {
-	out, err := m.marshaller.MarshalResource(m.Bundle(r, pdf))
+// EncodeBundle maps r and marshals the Bundle to FHIR JSON once; callers
+// keep the bytes. It also lists the resources as "Type/id" (the id is the
+// entry's urn:uuid), which the pull API indexes.
+func (m *Mapper) EncodeBundle(r *gateway.Report, pdf []byte) ([]byte, []string, error) {
+	b := m.Bundle(r, pdf)
+	out, err := m.marshaller.MarshalResource(b)
 	if err != nil {
-		return nil, fmt.Errorf("marshal bundle for report %s: %w", r.ID, err)
+		return nil, nil, fmt.Errorf("marshal bundle for report %s: %w", r.ID, err)
 	}
-	return out, nil
+	refs := make([]string, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		typ, _, _ := strings.Cut(e.GetRequest().GetUrl().GetValue(), "?")
+		typ, _, _ = strings.Cut(typ, "/")
+		refs = append(refs, typ+"/"+strings.TrimPrefix(e.GetFullUrl().GetValue(), "urn:uuid:"))
+	}
+	return out, refs, nil
 }
 
 // system returns one of the gateway's own identifier systems.
@@ -73,6 +83,7 @@ type builder struct {
 	patient, lab, trust, serviceRequest, study, analysis, report string
 	specimens, roles, variants, implications, relatives          []string
 	requester                                                    string
+	seen                                                         map[string]bool // fullUrls of conditional creates already added
 }
 
 func (b *builder) build() {
@@ -89,9 +100,18 @@ func (b *builder) build() {
 }
 
 // conditionalCreate adds an entry the server creates only if no resource has
-// the identifier yet (master data such as patients and organisations belongs to the EPR).
+// the identifier yet (master data such as patients and organisations belongs
+// to the EPR). Its fullUrl comes from the identifier alone, so the same
+// patient or organisation has the same id in every report.
 func (b *builder) conditionalCreate(key, resourceType string, id identifier, res *r4pb.ContainedResource) string {
-	full := uuidFor(b.r.ID + "|" + key)
+	full := uuidFor(resourceType + "|" + id.system + "|" + id.value)
+	if b.seen[full] {
+		return full // e.g. the requester is also an authoriser: one entry
+	}
+	if b.seen == nil {
+		b.seen = map[string]bool{}
+	}
+	b.seen[full] = true
 	b.bundle.Entry = append(b.bundle.Entry, &r4pb.Bundle_Entry{
 		FullUrl:  uri(full),
 		Resource: res,

@@ -34,7 +34,7 @@ func mapFixture(t testing.TB, body []byte) (*gateway.Report, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := m.EncodeBundle(r, testPDF)
+	out, _, err := m.EncodeBundle(r, testPDF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,3 +148,21 @@ func diff(want, got any, path string) string {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestSharedPartiesOnce(t *testing.T) {
+	r, err := labjson.Decode(fixtures.Report("panel-brca2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := r.Authorisers[0].Registration
+	r.RequestingClinician.Registration = &reg // the requester also authorised it
+	m, _ := fhirr4.New("")
+	seen := map[string]bool{}
+	for _, e := range m.Bundle(r, testPDF).Entry {
+		u := e.GetFullUrl().GetValue()
+		if seen[u] {
+			t.Fatalf("fullUrl %s appears twice", u)
+		}
+		seen[u] = true
+	}
+}

@@ -44,6 +44,7 @@ func (b *builder) reportEntry() {
 		Code: &d4pb.CodeableConcept{Coding: []*d4pb.Coding{
 			coding(systemLOINC, "51969-4", "Genetic analysis report"),
 			coding(systemSNOMED, "1054161000000101", "Genetic report"),
+			b.testCode().Coding[0], // the test ordered, so an EPR can find reports by R-code
 		}, Text: str(r.Test.Name)},
 		Subject:    ref(b.patient, ""),
 		Issued:     instant(r.Issued),

@@ -29,7 +29,7 @@ func BenchmarkParseMapMarshal(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := mapper.EncodeBundle(d.Report, nil); err != nil {
+		if _, _, err := mapper.EncodeBundle(d.Report, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

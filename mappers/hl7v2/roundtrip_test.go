@@ -53,8 +53,8 @@ func TestReportRoundTrip(t *testing.T) {
 				if !bytes.Equal(want, got) {
 					t.Fatalf("report changed in the round trip:\nwant %s\n got %s", want, got)
 				}
-				a, _ := mapper.EncodeBundle(r, testPDF)
-				b, _ := mapper.EncodeBundle(d.Report, d.Report.PDF.Data)
+				a, _, _ := mapper.EncodeBundle(r, testPDF)
+				b, _, _ := mapper.EncodeBundle(d.Report, d.Report.PDF.Data)
 				if !bytes.Equal(a, b) {
 					t.Fatal("the FHIR Bundle differs after the round trip")
 				}
