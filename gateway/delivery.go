@@ -118,6 +118,7 @@ type Queue interface {
 type Store interface {
 	Reports
 	Queue
+	ReportIndex
 }
 
 // ELEASELOST means a worker's lease expired and the delivery moved on.

@@ -29,7 +29,8 @@ var (
 	bucketBundle = []byte("report_bundle") // version key -> FHIR Bundle JSON
 	bucketPDF    = []byte("report_pdf")    // version key -> PDF
 	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF,
-		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport}
+		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport,
+		bucketByPatient, bucketByUpdated, bucketByResource}
 )
 
 // Store implements gateway.Reports on one bbolt file.
@@ -103,8 +104,13 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			return nil
 		}
 		latest := tx.Bucket(bucketLatest)
+		var previous *gateway.ReportRecord
 		if cur := latest.Get([]byte(rec.ID)); cur != nil {
 			curVersion, lab := int(binary.BigEndian.Uint32(cur)), string(cur[4:])
+			previous = &gateway.ReportRecord{}
+			if err := json.Unmarshal(tx.Bucket(bucketMeta).Get(versionKey(rec.ID, curVersion)), previous); err != nil {
+				return err
+			}
 			if lab != rec.LabODS {
 				return gateway.Errorf(gateway.ECONFLICT, "report id %s belongs to another laboratory", rec.ID)
 			}
@@ -130,6 +136,9 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			if err := enqueue(tx, d); err != nil {
 				return err
 			}
+		}
+		if err := index(tx, rec, previous); err != nil {
+			return err
 		}
 		stored, created = rec, true
 		return nil

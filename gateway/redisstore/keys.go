@@ -18,6 +18,9 @@ import "strconv"
 //	{p}:state:<state>            zset   delivery id -> last change (ms), for listing
 //	{p}:byreport:<report id>     set    delivery ids
 //	{p}:counts                   hash   "<dest>|<state>" -> count
+//	{p}:idx:upd:<trust or *>     zset   report id -> last received (ms), for newest-first paging
+//	{p}:idx:pat:<nhs number>     set    report ids about the patient
+//	{p}:idx:res:<Type/id>        set    report ids whose Bundle holds the resource
 type keys struct{ tag string }
 
 func newKeys(prefix string) keys { return keys{tag: "{" + prefix + "}"} }
@@ -33,3 +36,7 @@ func (k keys) due(dest string) string          { return k.tag + ":due:" + dest }
 func (k keys) state(state string) string       { return k.tag + ":state:" + state }
 func (k keys) byReport(reportID string) string { return k.tag + ":byreport:" + reportID }
 func (k keys) counts() string                  { return k.tag + ":counts" }
+
+func (k keys) updated(trust string) string { return k.tag + ":idx:upd:" + trust }
+func (k keys) patient(nhs string) string   { return k.tag + ":idx:pat:" + nhs }
+func (k keys) resource(ref string) string  { return k.tag + ":idx:res:" + ref }

@@ -30,9 +30,10 @@ end
 `
 
 // saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle, pdf,
-// versionTime(ms), n, then n groups of (delivery id, destination, json,
-// payload, created ms, due ms). Returns {"created"} or {"duplicate"}, or an
-// error reply "CONFLICT <reason>".
+// received ms, n, then n groups of (delivery id, destination, json,
+// payload, created ms, due ms), then trust, NHS number, m, and m resource
+// refs ("Type/id") for the indexes. Returns {"created"} or {"duplicate"},
+// or an error reply "CONFLICT <reason>".
 var saveReport = redis.NewScript(common + `
 local id, version, lab, digest = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local vkey = k("rv", id, version)
@@ -65,6 +66,12 @@ for i = 0, n - 1 do
     if tonumber(redis.call("HGET", ok, "max") or "0") < version then redis.call("HSET", ok, "max", version) end
   end
 end
+local x = 12 + n * 6
+local trust, nhs, m = ARGV[x], ARGV[x + 1], tonumber(ARGV[x + 2])
+redis.call("ZADD", k("idx", "upd", trust), ARGV[10], id)
+redis.call("ZADD", k("idx", "upd", "*"), ARGV[10], id)
+if nhs ~= "" then redis.call("SADD", k("idx", "pat", nhs), id) end
+for i = 1, m do redis.call("SADD", k("idx", "res", ARGV[x + 2 + i]), id) end
 return {"created"}
 `)
 

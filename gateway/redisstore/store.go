@@ -100,6 +100,10 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		}
 		args = append(args, d.ID, d.Destination, desc, d.Payload, ms(d.CreatedAt), ms(d.NextAttemptAt))
 	}
+	args = append(args, rec.TrustODS, rec.NHSNumber, len(rec.Resources))
+	for _, ref := range rec.Resources {
+		args = append(args, ref)
+	}
 	res, err := saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
 	if err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "CONFLICT "); ok {

@@ -22,6 +22,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	runQueue(t, newStore)
+	runIndex(t, newStore)
 }
 
 // Record returns a record with recognisable blobs.

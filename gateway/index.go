@@ -1,0 +1,32 @@
+package gateway
+
+import (
+	"context"
+	"time"
+)
+
+// ReportIndex finds reports and resources for the pull API through indexes
+// kept in the same atomic step as each report, never by scanning reports.
+type ReportIndex interface {
+	// ReportsForPatient lists the ids of the reports about an NHS number.
+	ReportsForPatient(ctx context.Context, nhsNumber string) ([]string, error)
+
+	// ReportsUpdated lists report ids of a trust ("" for every trust), most
+	// recently updated first, starting strictly after the cursor (received
+	// time and id of the last one seen; zero time to start), at most limit.
+	ReportsUpdated(ctx context.Context, trust string, before time.Time, beforeID string, limit int) ([]string, error)
+
+	// ResourceReports lists the reports whose Bundle holds a resource
+	// ("Type/id"); a patient or organisation can be in many.
+	ResourceReports(ctx context.Context, ref string) ([]string, error)
+
+	// ReportMetas returns the latest version of each report without its
+	// blobs (Bundle, PDF, normalised report); missing ids are left out.
+	ReportMetas(ctx context.Context, ids []string) ([]*ReportRecord, error)
+}
+
+// UpdatedBefore says whether a comes after the cursor (at, id) in
+// newest-first order.
+func UpdatedBefore(a *ReportRecord, at time.Time, id string) bool {
+	return a.ReceivedAt.Before(at) || a.ReceivedAt.Equal(at) && a.ID < id
+}

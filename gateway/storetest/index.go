@@ -1,0 +1,89 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+func runIndex(t *testing.T, newStore func(t *testing.T) gateway.Store) {
+	t.Run("IndexPatientAndResource", func(t *testing.T) { testIndexPatient(t, newStore(t)) })
+	t.Run("IndexUpdatedPaging", func(t *testing.T) { testIndexUpdated(t, newStore(t)) })
+}
+
+func indexed(id string, version int, trust, nhs string, at time.Time, refs ...string) *gateway.ReportRecord {
+	rec := Record(id, version, "699X0")
+	rec.TrustODS, rec.NHSNumber, rec.ReceivedAt, rec.Resources = trust, nhs, at, refs
+	return rec
+}
+
+func testIndexPatient(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	save(t, s, indexed("P-1", 1, "R0A", "9990000018", t0, "Patient/p1", "DiagnosticReport/d1"))
+	save(t, s, indexed("P-2", 1, "RBS", "9990000018", t0, "Patient/p1", "DiagnosticReport/d2"))
+	save(t, s, indexed("P-3", 1, "R0A", "9990000026", t0, "Patient/p2", "DiagnosticReport/d3"))
+	ids, err := s.ReportsForPatient(ctx, "9990000018")
+	if err != nil || fmt.Sprint(sorted(ids)) != "[P-1 P-2]" {
+		t.Fatalf("ReportsForPatient = %v, %v", ids, err)
+	}
+	ids, _ = s.ResourceReports(ctx, "Patient/p1")
+	if fmt.Sprint(sorted(ids)) != "[P-1 P-2]" {
+		t.Fatalf("ResourceReports(Patient/p1) = %v", ids)
+	}
+	ids, _ = s.ResourceReports(ctx, "DiagnosticReport/d3")
+	if fmt.Sprint(ids) != "[P-3]" {
+		t.Fatalf("ResourceReports(DiagnosticReport/d3) = %v", ids)
+	}
+	metas, err := s.ReportMetas(ctx, []string{"P-3", "missing", "P-1"})
+	if err != nil || len(metas) != 2 || metas[0].ID != "P-3" || metas[0].NHSNumber != "9990000026" || metas[0].Bundle != nil {
+		t.Fatalf("ReportMetas = %+v, %v", metas, err)
+	}
+}
+
+func testIndexUpdated(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	for i := 0; i < 12; i++ {
+		trust := "R0A"
+		if i%3 == 0 {
+			trust = "RBS"
+		}
+		at := t0.Add(time.Duration(i/2) * time.Minute) // pairs share a time: ties broken by id
+		save(t, s, indexed(fmt.Sprintf("U-%02d", i), 1, trust, "9990000018", at))
+	}
+	// U-01 gets a new version: it moves to the front, once.
+	save(t, s, indexed("U-01", 2, "R0A", "9990000018", t0.Add(time.Hour)))
+	var pages []string
+	var at time.Time
+	var id string
+	for {
+		ids, err := s.ReportsUpdated(ctx, "R0A", at, id, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		pages = append(pages, strings.Join(ids, ","))
+		metas, _ := s.ReportMetas(ctx, ids[len(ids)-1:])
+		at, id = metas[0].ReceivedAt, metas[0].ID
+	}
+	want := "U-01,U-11,U-10|U-08,U-07,U-05|U-04,U-02"
+	if got := strings.Join(pages, "|"); got != want {
+		t.Fatalf("R0A pages = %s, want %s", got, want)
+	}
+	all, _ := s.ReportsUpdated(ctx, "", time.Time{}, "", 100)
+	if len(all) != 12 || all[0] != "U-01" {
+		t.Fatalf("every trust = %v", all)
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
