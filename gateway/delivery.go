@@ -119,6 +119,7 @@ type Store interface {
 	Reports
 	Queue
 	ReportIndex
+	AuditLog
 }
 
 // ELEASELOST means a worker's lease expired and the delivery moved on.

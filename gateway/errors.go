@@ -7,17 +7,18 @@ import (
 
 // Error codes. The HTTP layer has the one table that turns them into statuses.
 const (
-	EMALFORMED    = "malformed" // not parseable at all (bad JSON, bad ER7)
-	EINVALID      = "invalid"   // parsed, but breaks a rule; Problems say where
-	ECONFLICT     = "conflict"  // clashes with what is stored
-	ENOTFOUND     = "not_found" // no such thing, or not yours to see
-	EUNAUTHORIZED = "unauthorized"
-	EFORBIDDEN    = "forbidden"
-	ETOOLARGE     = "too_large"
-	EUNSUPPORTED  = "unsupported" // wrong content type
-	EMETHOD       = "method_not_allowed"
-	EUNAVAILABLE  = "unavailable" // cannot take it now; retry later
-	EINTERNAL     = "internal"
+	EMALFORMED     = "malformed" // not parseable at all (bad JSON, bad ER7)
+	EINVALID       = "invalid"   // parsed, but breaks a rule; Problems say where
+	ECONFLICT      = "conflict"  // clashes with what is stored
+	ENOTFOUND      = "not_found" // no such thing, or not yours to see
+	EUNAUTHORIZED  = "unauthorized"
+	EFORBIDDEN     = "forbidden"
+	ETOOLARGE      = "too_large"
+	EUNSUPPORTED   = "unsupported" // wrong content type
+	EMETHOD        = "method_not_allowed"
+	ENOTACCEPTABLE = "not_acceptable" // asked for a format the server does not speak
+	EUNAVAILABLE   = "unavailable"    // cannot take it now; retry later
+	EINTERNAL      = "internal"
 )
 
 // Problem is one thing wrong with an input, located by a path into it

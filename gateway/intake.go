@@ -187,11 +187,17 @@ func (in *Intake) build(r *Report, source string) (*ReportRecord, []Route, error
 		return nil, nil, err
 	}
 	issued, _ := time.Parse(time.RFC3339, r.Issued)
+	var effective time.Time
+	if len(r.Specimens) > 0 {
+		if effective, err = time.Parse(time.RFC3339, r.Specimens[0].Collected); err != nil {
+			effective, _ = time.Parse(time.DateOnly, r.Specimens[0].Collected)
+		}
+	}
 	return &ReportRecord{
 		ID: r.ID, Version: r.Version, Status: r.Status, Outcome: r.Result.Outcome,
 		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: source,
 		Digest: hex.EncodeToString(sum[:]), ReceivedAt: in.Now().UTC(),
-		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Resources: resources,
+		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), Resources: resources,
 		Report: canonical, Bundle: bundle, PDF: pdf,
 	}, routes, nil
 }

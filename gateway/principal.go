@@ -13,7 +13,8 @@ const (
 type Principal struct {
 	Subject string // who, for logs and audit: a token's name, never the token
 	Role    Role
-	ODSCode string // the lab's or trust's organisation; empty for operators
+	ODSCode string   // the lab's or trust's organisation; empty for operators
+	Scopes  []string // SMART scopes from a JWT (e.g. system/DiagnosticReport.read); none means the role decides
 }
 
 // CanRead reports whether p may see rec. Callers answer "not found" when it

@@ -24,6 +24,7 @@ type ReportRecord struct {
 	NHSNumber string    `json:"nhsNumber,omitempty"`
 	TestCode  string    `json:"testCode,omitempty"`
 	Issued    time.Time `json:"issued,omitzero"`
+	Effective time.Time `json:"effective,omitzero"`  // first specimen collected: DiagnosticReport.effective, the "date" search
 	Resources []string  `json:"resources,omitempty"` // "Type/id" of every resource in the Bundle
 
 	Report []byte `json:"-"` // canonical JSON of the normalised Report

@@ -30,7 +30,7 @@ var (
 	bucketPDF    = []byte("report_pdf")    // version key -> PDF
 	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF,
 		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport,
-		bucketByPatient, bucketByUpdated, bucketByResource}
+		bucketByPatient, bucketByUpdated, bucketByResource, bucketAudit}
 )
 
 // Store implements gateway.Reports on one bbolt file.

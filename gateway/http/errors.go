@@ -15,17 +15,18 @@ var statuses = map[string]struct {
 	status    int
 	issueType string
 }{
-	gateway.EMALFORMED:    {http.StatusBadRequest, "structure"},
-	gateway.EINVALID:      {http.StatusUnprocessableEntity, "invalid"},
-	gateway.ECONFLICT:     {http.StatusConflict, "conflict"},
-	gateway.ENOTFOUND:     {http.StatusNotFound, "not-found"},
-	gateway.EUNAUTHORIZED: {http.StatusUnauthorized, "login"},
-	gateway.EFORBIDDEN:    {http.StatusForbidden, "forbidden"},
-	gateway.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "too-long"},
-	gateway.EUNSUPPORTED:  {http.StatusUnsupportedMediaType, "not-supported"},
-	gateway.EMETHOD:       {http.StatusMethodNotAllowed, "not-supported"},
-	gateway.EUNAVAILABLE:  {http.StatusServiceUnavailable, "transient"},
-	gateway.EINTERNAL:     {http.StatusInternalServerError, "exception"},
+	gateway.EMALFORMED:     {http.StatusBadRequest, "structure"},
+	gateway.EINVALID:       {http.StatusUnprocessableEntity, "invalid"},
+	gateway.ECONFLICT:      {http.StatusConflict, "conflict"},
+	gateway.ENOTFOUND:      {http.StatusNotFound, "not-found"},
+	gateway.EUNAUTHORIZED:  {http.StatusUnauthorized, "login"},
+	gateway.EFORBIDDEN:     {http.StatusForbidden, "forbidden"},
+	gateway.ETOOLARGE:      {http.StatusRequestEntityTooLarge, "too-long"},
+	gateway.EUNSUPPORTED:   {http.StatusUnsupportedMediaType, "not-supported"},
+	gateway.EMETHOD:        {http.StatusMethodNotAllowed, "not-supported"},
+	gateway.ENOTACCEPTABLE: {http.StatusNotAcceptable, "not-supported"},
+	gateway.EUNAVAILABLE:   {http.StatusServiceUnavailable, "transient"},
+	gateway.EINTERNAL:      {http.StatusInternalServerError, "exception"},
 }
 
 // operationOutcome is FHIR R4 OperationOutcome, written with encoding/json:

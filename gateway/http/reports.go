@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -64,9 +65,11 @@ func (s *server) postReport(c *gin.Context) {
 	}
 	rec, created, err := s.Intake.Accept(c.Request.Context(), principal(c), r, gateway.Submission{Source: "json"})
 	if err != nil {
+		s.audit(c, "create", "report "+r.ID, nil, "invalid")
 		s.fail(c, err)
 		return
 	}
+	s.audit(c, "create", "report "+rec.ID, []string{rec.ID}, "success")
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK
@@ -161,13 +164,18 @@ func (s *server) readable(c *gin.Context) (*gateway.ReportRecord, bool) {
 	} else {
 		rec, err = s.Reports.Report(ctx, id)
 	}
+	what := "report " + id + strings.TrimPrefix(c.FullPath(), "/v1/reports/:id")
 	if err == nil && !principal(c).CanRead(rec) {
+		s.audit(c, "read", what, []string{id}, "denied")
 		err = gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)
+	} else if gateway.ErrorCode(err) == gateway.ENOTFOUND {
+		s.audit(c, "read", what, nil, "not-found")
 	}
 	if err != nil {
 		s.fail(c, err)
 		return nil, false
 	}
+	s.audit(c, "read", what, []string{id}, "success")
 	return rec, true
 }
 

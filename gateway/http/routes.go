@@ -18,6 +18,7 @@ func (s *server) routes(r *gin.Engine) {
 	v1.GET("/reports/:id", s.getReport)
 	v1.GET("/reports/:id/fhir", s.getReportBundle)
 	v1.GET("/reports/:id/pdf", s.getReportPDF)
+	v1.GET("/reports/:id/journey", s.getJourney)
 
 	ops := v1.Group("", s.allow(gateway.RoleOperator))
 	ops.GET("/deliveries", s.listDeliveries)
@@ -25,4 +26,12 @@ func (s *server) routes(r *gin.Engine) {
 	ops.POST("/deliveries/:delivery/replay", s.replayDelivery)
 	ops.POST("/deliveries/:delivery/cancel", s.cancelDelivery)
 	ops.GET("/delivery-counts", s.deliveryCounts)
+
+	// FHIR R4 pull API. The CapabilityStatement is public (it holds no
+	// patient data, and clients read it before they have a token).
+	r.GET("/fhir/metadata", s.metadata)
+	fhir := r.Group("/fhir", s.authenticate)
+	fhir.GET("/:type", s.fhirType)
+	fhir.GET("/:type/:id", s.fhirRead)
+	fhir.GET("/:type/:id/:history/:vid", s.fhirRead)
 }

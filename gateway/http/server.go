@@ -22,6 +22,8 @@ type Deps struct {
 	// to answer with, and whether the failure was temporary (503).
 	HL7          func(ctx context.Context, who gateway.Principal, msg []byte) (ack []byte, unavailable bool)
 	Reports      gateway.Reports
+	Index        gateway.ReportIndex
+	Audit        gateway.AuditLog
 	Queue        gateway.Queue
 	Clock        gateway.Clock
 	Notify       func(destinations []string) // wakes the dispatcher after a replay

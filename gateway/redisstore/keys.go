@@ -40,3 +40,6 @@ func (k keys) counts() string                  { return k.tag + ":counts" }
 func (k keys) updated(trust string) string { return k.tag + ":idx:upd:" + trust }
 func (k keys) patient(nhs string) string   { return k.tag + ":idx:pat:" + nhs }
 func (k keys) resource(ref string) string  { return k.tag + ":idx:res:" + ref }
+
+// {p}:audit:<report id>  list  access records (JSON), oldest first
+func (k keys) audit(reportID string) string { return k.tag + ":audit:" + reportID }

@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+const fhirJSONType = "application/fhir+json"
+
+// acceptable checks _format and Accept: the server speaks FHIR JSON only
+// (and raw PDF for Binary); asking for XML is answered 406, not ignored.
+func (s *server) acceptable(c *gin.Context, allowPDF bool) (pdf bool, ok bool) {
+	format := c.Query("_format")
+	if format == "" {
+		format = c.GetHeader("Accept")
+	}
+	for _, f := range strings.Split(format, ",") {
+		f = strings.TrimSpace(strings.SplitN(f, ";", 2)[0])
+		switch f {
+		case "", "*/*", "json", "application/json", fhirJSONType, "application/fhir+json;fhirVersion=4.0":
+			return false, true
+		case "application/pdf":
+			if allowPDF {
+				return true, true
+			}
+		}
+	}
+	s.fail(c, &gateway.Error{Code: gateway.ENOTACCEPTABLE, Message: "this server returns FHIR JSON (application/fhir+json) only"})
+	return false, false
+}
+
+func writeFHIR(c *gin.Context, status int, v any) {
+	b, _ := json.Marshal(v)
+	c.Data(status, fhirJSONType+"; charset=utf-8", b)
+}
+
+// audit records an access; a failure to audit is logged, not hidden.
+func (s *server) audit(c *gin.Context, action, what string, reports []string, outcome string) {
+	p := principal(c)
+	e := gateway.AuditEntry{At: s.Clock.Now().UTC(), Subject: p.Subject, Role: p.Role, ODSCode: p.ODSCode,
+		Action: action, What: what, Reports: reports, Outcome: outcome}
+	if err := s.Audit.Audit(context.WithoutCancel(c.Request.Context()), e); err != nil {
+		s.Log.Error("audit write failed", "action", action, "what", what, "error", err)
+	}
+}
+
+// scopeAllows applies SMART scopes when the token carries any.
+func scopeAllows(p gateway.Principal, typ string) bool {
+	if len(p.Scopes) == 0 {
+		return true
+	}
+	for _, sc := range p.Scopes {
+		res, perm, ok := strings.Cut(strings.TrimPrefix(sc, "system/"), ".")
+		if ok && strings.HasPrefix(sc, "system/") && (res == "*" || res == typ) && (perm == "read" || perm == "*" || strings.Contains(perm, "r")) {
+			return true
+		}
+	}
+	return false
+}
+
+// fhirType handles GET /fhir/{type}: the CapabilityStatement or a search.
+func (s *server) fhirType(c *gin.Context) {
+	typ := c.Param("type")
+	if _, ok := s.acceptable(c, false); !ok {
+		return
+	}
+	if !scopeAllows(principal(c), typ) {
+		s.audit(c, "search", typ, nil, "denied")
+		s.fail(c, gateway.Errorf(gateway.EFORBIDDEN, "the token's scopes do not allow reading %s", typ))
+		return
+	}
+	switch typ {
+	case "DiagnosticReport", "DocumentReference":
+		s.search(c, typ)
+	case "AuditEvent":
+		s.auditSearch(c)
+	default:
+		s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "search is not supported on " + typ,
+			Problems: []gateway.Problem{{Path: typ, Message: "searchable types: DiagnosticReport, DocumentReference, AuditEvent"}}})
+	}
+}
+
+// fhirRead handles GET /fhir/{type}/{id} and .../_history/{vid}.
+func (s *server) fhirRead(c *gin.Context) {
+	typ, id, vid := c.Param("type"), c.Param("id"), c.Param("vid")
+	action := "read"
+	if c.Param("history") != "" {
+		if c.Param("history") != "_history" || vid == "" {
+			s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "no such endpoint"))
+			return
+		}
+		action = "vread"
+	}
+	pdf, ok := s.acceptable(c, typ == "Binary")
+	if !ok {
+		return
+	}
+	ref := typ + "/" + id
+	if !readableTypes[typ] || !scopeAllows(principal(c), typ) {
+		s.audit(c, action, ref, nil, "denied")
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "%s not found", ref))
+		return
+	}
+	readable, denied, err := s.locate(c.Request.Context(), principal(c), ref)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	notFound := func(outcome string) {
+		s.audit(c, action, ref, ids(denied), outcome)
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "%s not found", ref)) // the same answer whether absent or not yours
+	}
+	if len(readable) == 0 {
+		outcome := "not-found"
+		if len(denied) > 0 {
+			outcome = "denied"
+		}
+		notFound(outcome)
+		return
+	}
+	meta := readable[0]
+	version := meta.Version
+	if action == "vread" {
+		if version, err = strconv.Atoi(vid); err != nil || version < 1 || version > meta.Version {
+			notFound("not-found")
+			return
+		}
+	}
+	rec, err := s.Reports.ReportVersion(c.Request.Context(), meta.ID, version)
+	if err != nil {
+		if gateway.ErrorCode(err) == gateway.ENOTFOUND {
+			notFound("not-found")
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	bundle, err := openBundle(rec)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var res map[string]any
+	if typ == "Binary" {
+		var binID string
+		if binID, res = binaryFor(bundle); binID != id {
+			res = nil
+		}
+	} else {
+		res = bundle.resources[ref]
+	}
+	if res == nil {
+		notFound("not-found") // not in that version
+		return
+	}
+	s.audit(c, action, ref, []string{rec.ID}, "success")
+	if pdf {
+		c.Data(http.StatusOK, "application/pdf", rec.PDF)
+		return
+	}
+	c.Header("ETag", `W/"`+strconv.Itoa(rec.Version)+`"`)
+	writeFHIR(c, http.StatusOK, res)
+}
+
+// metadata is GET /fhir/metadata.
+func (s *server) metadata(c *gin.Context) {
+	if _, ok := s.acceptable(c, false); ok {
+		writeFHIR(c, http.StatusOK, capabilityStatement())
+	}
+}

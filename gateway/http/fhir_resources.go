@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// readableTypes are the resource types the pull API serves by id.
+var readableTypes = map[string]bool{
+	"DiagnosticReport": true, "Observation": true, "Patient": true, "Specimen": true, "ServiceRequest": true,
+	"DocumentReference": true, "Provenance": true, "Binary": true, "Organization": true, "Practitioner": true,
+	"PractitionerRole": true, "Procedure": true,
+}
+
+// served is one report version's Bundle opened up as resources with
+// logical ids: each entry's urn:uuid becomes its id and references become
+// Type/id, as a FHIR server would have them.
+type served struct {
+	rec       *gateway.ReportRecord
+	resources map[string]map[string]any // "Type/id" -> resource
+	order     []string
+}
+
+func openBundle(rec *gateway.ReportRecord) (*served, error) {
+	var b struct {
+		Entry []struct {
+			FullURL  string         `json:"fullUrl"`
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(rec.Bundle, &b); err != nil {
+		return nil, fmt.Errorf("open stored bundle of %s: %w", rec.ID, err)
+	}
+	s := &served{rec: rec, resources: map[string]map[string]any{}}
+	refs := map[string]string{}
+	for _, e := range b.Entry {
+		typ, _ := e.Resource["resourceType"].(string)
+		ref := typ + "/" + strings.TrimPrefix(e.FullURL, "urn:uuid:")
+		refs[e.FullURL] = ref
+		s.order = append(s.order, ref)
+	}
+	for i, e := range b.Entry {
+		ref := s.order[i]
+		rewriteRefs(e.Resource, refs)
+		e.Resource["id"] = ref[strings.IndexByte(ref, '/')+1:]
+		meta, _ := e.Resource["meta"].(map[string]any)
+		if meta == nil {
+			meta = map[string]any{}
+		}
+		meta["versionId"] = fmt.Sprint(rec.Version)
+		meta["lastUpdated"] = rec.ReceivedAt.UTC().Format(time.RFC3339Nano)
+		e.Resource["meta"] = meta
+		s.resources[ref] = e.Resource
+	}
+	return s, nil
+}
+
+func rewriteRefs(node any, refs map[string]string) {
+	switch n := node.(type) {
+	case map[string]any:
+		for k, v := range n {
+			if str, ok := v.(string); ok && k == "reference" {
+				if to, ok := refs[str]; ok {
+					n[k] = to
+				}
+				continue
+			}
+			rewriteRefs(v, refs)
+		}
+	case []any:
+		for _, v := range n {
+			rewriteRefs(v, refs)
+		}
+	}
+}
+
+// ofType lists the resources of a type in Bundle order.
+func (s *served) ofType(typ string) []map[string]any {
+	var out []map[string]any
+	for _, ref := range s.order {
+		if strings.HasPrefix(ref, typ+"/") {
+			out = append(out, s.resources[ref])
+		}
+	}
+	return out
+}
+
+// binaryFor is the Binary (the PDF) of a report version; its id is the
+// DocumentReference's, so one id leads to the document and its content.
+func binaryFor(s *served) (string, map[string]any) {
+	docs := s.ofType("DocumentReference")
+	if len(docs) == 0 {
+		return "", nil
+	}
+	id := docs[0]["id"].(string)
+	return id, map[string]any{"resourceType": "Binary", "id": id, "contentType": "application/pdf", "data": s.rec.PDF,
+		"meta": map[string]any{"versionId": fmt.Sprint(s.rec.Version), "lastUpdated": s.rec.ReceivedAt.UTC().Format(time.RFC3339Nano)}}
+}
+
+// locate finds the reports holding ref that the caller may read, newest
+// first. Reports it may not read are reported separately, for the audit.
+func (s *server) locate(ctx context.Context, who gateway.Principal, ref string) (readable, denied []*gateway.ReportRecord, err error) {
+	lookup := ref
+	if typ, id, _ := strings.Cut(ref, "/"); typ == "Binary" {
+		lookup = "DocumentReference/" + id
+	}
+	ids, err := s.Index.ResourceReports(ctx, lookup)
+	if err != nil {
+		return nil, nil, err
+	}
+	metas, err := s.Index.ReportMetas(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range metas {
+		if who.CanRead(m) {
+			readable = append(readable, m)
+		} else {
+			denied = append(denied, m)
+		}
+	}
+	sort.Slice(readable, func(i, j int) bool { return readable[j].ReceivedAt.Before(readable[i].ReceivedAt) })
+	return readable, denied, nil
+}
+
+func ids(recs []*gateway.ReportRecord) []string {
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.ID)
+	}
+	return out
+}

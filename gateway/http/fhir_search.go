@@ -1,0 +1,418 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// searchParams are the parameters each search supports; anything else is a
+// 400, never ignored (an ignored filter would return other patients' results).
+var searchParams = map[string]map[string]bool{
+	"DiagnosticReport": set("patient.identifier", "patient", "subject", "identifier", "code", "status", "date",
+		"_lastUpdated", "_include", "_count", "_sort", "_format", "_cursor"),
+	"DocumentReference": set("patient.identifier", "patient", "subject", "type", "_lastUpdated", "_count", "_format", "_cursor"),
+}
+
+func set(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// Identifier systems a report can be searched by.
+var reportSystems = map[string]bool{"": true, "https://fhir.nhs.uk/local-identifier/diagnosticreport": true}
+
+type bound struct {
+	op string // ge, le, gt, lt, eq
+	at time.Time
+}
+
+func (b bound) ok(t time.Time) bool {
+	switch b.op {
+	case "ge":
+		return !t.Before(b.at)
+	case "le":
+		return !t.After(b.at)
+	case "gt":
+		return t.After(b.at)
+	case "lt":
+		return t.Before(b.at)
+	}
+	return t.Equal(b.at)
+}
+
+type query struct {
+	typ                      string
+	nhs, patient, reportID   string
+	codes, statuses, docType []string
+	date, updated            []bound
+	includeResults, subject  bool
+	count                    int
+	sortByDate, ascending    bool
+	after                    *cursor
+}
+
+// cursor is the last entry of a page: the next page starts strictly after it.
+type cursor struct {
+	Key int64  `json:"k"`
+	ID  string `json:"i"`
+}
+
+func (s *server) parseQuery(c *gin.Context, typ string) (*query, error) {
+	q := &query{typ: typ, count: 20}
+	var problems []gateway.Problem
+	bad := func(name, msg string) { problems = append(problems, gateway.Problem{Path: name, Message: msg}) }
+	values := c.Request.URL.Query()
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !searchParams[typ][name] {
+			bad(name, "is not a supported search parameter for "+typ)
+			continue
+		}
+		for _, v := range values[name] {
+			switch name {
+			case "patient.identifier":
+				system, value, found := strings.Cut(v, "|")
+				if !found || system != "https://fhir.nhs.uk/Id/nhs-number" || !gateway.ValidNHSNumber(value) {
+					bad(name, "must be https://fhir.nhs.uk/Id/nhs-number|<valid NHS number>")
+				}
+				q.nhs = value
+			case "patient", "subject":
+				q.patient = strings.TrimPrefix(v, "Patient/")
+				if strings.ContainsAny(q.patient, "/?|") || q.patient == "" {
+					bad(name, "must be Patient/<id>")
+				}
+			case "identifier":
+				system, value, found := strings.Cut(v, "|")
+				if !found {
+					system, value = "", v
+				}
+				if !reportSystems[system] && !strings.HasSuffix(system, "/Id/report") {
+					bad(name, "unknown identifier system "+system)
+				}
+				q.reportID = value
+			case "code", "type":
+				list := &q.codes
+				if name == "type" {
+					list = &q.docType
+				}
+				for _, part := range strings.Split(v, ",") {
+					_, code, found := strings.Cut(part, "|")
+					if !found {
+						code = part
+					}
+					*list = append(*list, code)
+				}
+			case "status":
+				q.statuses = append(q.statuses, strings.Split(v, ",")...)
+			case "date", "_lastUpdated":
+				b, err := parseBound(v)
+				if err != nil {
+					bad(name, err.Error())
+				} else if name == "date" {
+					q.date = append(q.date, b)
+				} else {
+					q.updated = append(q.updated, b)
+				}
+			case "_include":
+				switch v {
+				case "DiagnosticReport:result":
+					q.includeResults = true
+				case "DiagnosticReport:subject", "DiagnosticReport:patient":
+					q.subject = true
+				default:
+					bad(name, "supported: DiagnosticReport:result, DiagnosticReport:subject")
+				}
+			case "_count":
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 100 {
+					bad(name, "must be 1 to 100")
+				}
+				q.count = n
+			case "_sort":
+				switch v {
+				case "-date", "date":
+					q.sortByDate, q.ascending = true, v == "date"
+				case "-_lastUpdated":
+				case "_lastUpdated":
+					q.ascending = true
+				default:
+					bad(name, "supported: -date, date, -_lastUpdated, _lastUpdated")
+				}
+			case "_cursor":
+				raw, err := base64.RawURLEncoding.DecodeString(v)
+				var cur cursor
+				if err != nil || json.Unmarshal(raw, &cur) != nil {
+					bad(name, "is not a cursor this server made")
+				}
+				q.after = &cur
+			}
+		}
+	}
+	scoped := q.nhs != "" || q.patient != "" || q.reportID != ""
+	if !scoped && (q.sortByDate || q.ascending) {
+		bad("_sort", "sorting other than -_lastUpdated needs a patient or identifier")
+	}
+	if len(problems) > 0 {
+		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "bad search", Problems: problems}
+	}
+	return q, nil
+}
+
+func parseBound(v string) (bound, error) {
+	b := bound{op: "eq"}
+	if len(v) > 2 && strings.Contains("gelegtlteq", v[:2]) && v[0] >= 'a' {
+		b.op, v = v[:2], v[2:]
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", time.DateOnly, "2006-01", "2006"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			b.at = t
+			if b.op == "eq" && layout == time.DateOnly { // a day: the whole day
+				b.op = "day"
+			}
+			return b, nil
+		}
+	}
+	return b, fmt.Errorf("%q is not a FHIR date or dateTime", v)
+}
+
+func (q *query) matches(m *gateway.ReportRecord) bool {
+	if q.reportID != "" && m.ID != q.reportID {
+		return false
+	}
+	if len(q.statuses) > 0 && !contains(q.statuses, string(m.Status)) {
+		return false
+	}
+	if len(q.codes) > 0 && !contains(q.codes, "51969-4") && !contains(q.codes, "1054161000000101") && !contains(q.codes, m.TestCode) {
+		return false
+	}
+	if len(q.docType) > 0 && !contains(q.docType, "1054161000000101") {
+		return false
+	}
+	for _, b := range q.date {
+		if b.op == "day" {
+			if m.Effective.Format(time.DateOnly) != b.at.Format(time.DateOnly) {
+				return false
+			}
+		} else if !b.ok(m.Effective) {
+			return false
+		}
+	}
+	for _, b := range q.updated {
+		if b.op == "day" && m.ReceivedAt.Format(time.DateOnly) != b.at.Format(time.DateOnly) || b.op != "day" && !b.ok(m.ReceivedAt) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *query) key(m *gateway.ReportRecord) int64 {
+	if q.sortByDate {
+		return m.Effective.UnixNano()
+	}
+	return m.ReceivedAt.UnixNano()
+}
+
+// afterCursor says whether m sorts after the cursor.
+func (q *query) afterCursor(m *gateway.ReportRecord) bool {
+	if q.after == nil {
+		return true
+	}
+	k := q.key(m)
+	if q.ascending {
+		return k > q.after.Key || k == q.after.Key && m.ID > q.after.ID
+	}
+	return k < q.after.Key || k == q.after.Key && m.ID < q.after.ID
+}
+
+// candidates returns one page of matching reports the caller may read, in
+// order, and whether more follow. Scoped searches read a patient's (or one
+// report's) index entries; unscoped ones walk the last-updated index.
+func (s *server) candidates(c *gin.Context, q *query) ([]*gateway.ReportRecord, bool, error) {
+	ctx, who := c.Request.Context(), principal(c)
+	var ids []string
+	var err error
+	switch {
+	case q.reportID != "":
+		ids = []string{q.reportID}
+	case q.nhs != "":
+		ids, err = s.Index.ReportsForPatient(ctx, q.nhs)
+	case q.patient != "":
+		var holders []string
+		if holders, err = s.Index.ResourceReports(ctx, "Patient/"+q.patient); err == nil && len(holders) > 0 {
+			var metas []*gateway.ReportRecord
+			if metas, err = s.Index.ReportMetas(ctx, holders[:1]); err == nil && len(metas) > 0 {
+				ids, err = s.Index.ReportsForPatient(ctx, metas[0].NHSNumber)
+			}
+		}
+	default:
+		return s.walk(c, q)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	metas, err := s.Index.ReportMetas(ctx, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	var page []*gateway.ReportRecord
+	for _, m := range metas {
+		if (q.nhs == "" || m.NHSNumber == q.nhs) && who.CanRead(m) && q.matches(m) && q.afterCursor(m) {
+			page = append(page, m)
+		}
+	}
+	sort.Slice(page, func(i, j int) bool {
+		ki, kj := q.key(page[i]), q.key(page[j])
+		if ki == kj {
+			return (page[i].ID < page[j].ID) == q.ascending
+		}
+		return (ki < kj) == q.ascending
+	})
+	if len(page) > q.count {
+		return page[:q.count], true, nil
+	}
+	return page, false, nil
+}
+
+// walk pages through the caller's trust (or every trust) newest first.
+func (s *server) walk(c *gin.Context, q *query) ([]*gateway.ReportRecord, bool, error) {
+	ctx, who := c.Request.Context(), principal(c)
+	trust := ""
+	if who.Role == gateway.RoleTrust {
+		trust = who.ODSCode
+	}
+	var at time.Time
+	var id string
+	if q.after != nil {
+		at, id = time.Unix(0, q.after.Key), q.after.ID
+	}
+	var page []*gateway.ReportRecord
+	for {
+		ids, err := s.Index.ReportsUpdated(ctx, trust, at, id, 2*q.count)
+		if err != nil || len(ids) == 0 {
+			return page, false, err
+		}
+		metas, err := s.Index.ReportMetas(ctx, ids)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, m := range metas {
+			if who.CanRead(m) && q.matches(m) {
+				if len(page) == q.count {
+					return page, true, nil
+				}
+				page = append(page, m)
+			}
+			at, id = m.ReceivedAt, m.ID
+		}
+	}
+}
+
+// search answers a DiagnosticReport or DocumentReference search with a searchset Bundle.
+func (s *server) search(c *gin.Context, typ string) {
+	q, err := s.parseQuery(c, typ)
+	if err != nil {
+		s.audit(c, "search", typ, nil, "invalid")
+		s.fail(c, err)
+		return
+	}
+	page, more, err := s.candidates(c, q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	base := fhirBase(c)
+	var entries []any
+	for _, m := range page {
+		rec, err := s.Reports.ReportVersion(c.Request.Context(), m.ID, m.Version)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		b, err := openBundle(rec)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for _, res := range b.ofType(typ) {
+			entries = append(entries, entry(base, res, "match"))
+		}
+		if q.includeResults {
+			for _, res := range b.ofType("Observation") {
+				entries = append(entries, entry(base, res, "include"))
+			}
+		}
+		if q.subject {
+			for _, ref := range b.order {
+				if strings.HasPrefix(ref, "Patient/") {
+					entries = append(entries, entry(base, b.resources[ref], "include"))
+					break // the proband: relatives follow it
+				}
+			}
+		}
+	}
+	self := base + "/" + typ + "?" + c.Request.URL.RawQuery
+	links := []any{map[string]any{"relation": "self", "url": self}}
+	if more {
+		last := page[len(page)-1]
+		token, _ := json.Marshal(cursor{Key: q.key(last), ID: last.ID})
+		v := c.Request.URL.Query()
+		v.Set("_cursor", base64.RawURLEncoding.EncodeToString(token))
+		links = append(links, map[string]any{"relation": "next", "url": base + "/" + typ + "?" + v.Encode()})
+	}
+	s.audit(c, "search", typ+"?"+paramNames(c.Request.URL.Query()), ids(page), "success")
+	if entries == nil {
+		entries = []any{}
+	}
+	writeFHIR(c, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries})
+}
+
+func entry(base string, res map[string]any, mode string) map[string]any {
+	return map[string]any{"fullUrl": base + "/" + res["resourceType"].(string) + "/" + res["id"].(string),
+		"resource": res, "search": map[string]any{"mode": mode}}
+}
+
+// paramNames are what the audit keeps of a query: names, never values (an
+// NHS number is patient data).
+func paramNames(v url.Values) string {
+	names := make([]string, 0, len(v))
+	for k := range v {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, "&")
+}
+
+func fhirBase(c *gin.Context) string {
+	scheme := "http"
+	if c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host + "/fhir"
+}
