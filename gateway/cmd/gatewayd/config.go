@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
 	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 	"os"
@@ -26,6 +27,7 @@ type Config struct {
 	Destinations   []DestinationConfig `json:"destinations"`
 	Retry          RetryConfig         `json:"retry"`
 	HL7            HL7Config           `json:"hl7"`
+	JWT            *auth.JWTConfig     `json:"jwt"` // also accept JWTs signed by a key in this JWKS (SMART Backend Services)
 }
 
 // HL7Config is HL7 v2 intake: POST /v1/hl7v2 always, MLLP when MLLPAddr is set.

@@ -65,6 +65,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, t := range cfg.Tokens {
 		tokens[t.Token] = gateway.Principal{Subject: t.Name, Role: t.Role, ODSCode: t.ODSCode}
 	}
+	authenticators := auth.Chain{auth.NewStaticTokens(tokens)}
+	if cfg.JWT != nil {
+		verifier, err := auth.NewJWT(*cfg.JWT, time.Now)
+		if err != nil {
+			return fmt.Errorf("configuration:\n%w", err)
+		}
+		authenticators = append(authenticators, verifier)
+	}
 	clock := gateway.SystemClock{}
 	dispatcher := &gateway.Dispatcher{
 		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second,
@@ -83,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Queue:        store,
 		Clock:        clock,
 		Notify:       dispatcher.Notify,
-		Auth:         auth.NewStaticTokens(tokens),
+		Auth:         authenticators,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Log:          log,
 	})

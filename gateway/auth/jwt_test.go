@@ -1,0 +1,59 @@
+package auth_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/auth"
+	"github.com/nhs-genomics/results-gateway/internal/testjwt"
+)
+
+func claims(extra map[string]any) map[string]any {
+	c := map[string]any{"iss": "https://auth.example.nhs.uk", "aud": "results-gateway", "sub": "epr-client",
+		"exp": time.Now().Add(5 * time.Minute).Unix(), "role": "trust", "ods": "R0A", "scope": "system/DiagnosticReport.read system/Patient.read"}
+	for k, v := range extra {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+func TestJWT(t *testing.T) {
+	iss := testjwt.NewIssuer(t)
+	v, err := auth.NewJWT(auth.JWTConfig{JWKSFile: iss.JWKS, Issuer: "https://auth.example.nhs.uk", Audience: "results-gateway"}, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"RS256", "ES384"} {
+		p, err := v.Authenticate(iss.Sign(alg, claims(nil)))
+		if err != nil || p.Role != gateway.RoleTrust || p.ODSCode != "R0A" || len(p.Scopes) != 2 || p.Subject != "jwt:epr-client" {
+			t.Fatalf("%s: %+v %v", alg, p, err)
+		}
+	}
+	good := iss.Sign("RS256", claims(nil))
+	parts := strings.Split(good, ".")
+	forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://auth.example.nhs.uk","aud":"results-gateway","exp":9999999999,"role":"operator"}`)) + "." + parts[2]
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"rsa-1"}`)) + "." + parts[1] + "."
+	for name, tc := range map[string]struct{ token, want string }{
+		"expired":       {iss.Sign("RS256", claims(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})), "expired"},
+		"no exp":        {iss.Sign("RS256", claims(map[string]any{"exp": nil})), "expired"},
+		"forged claims": {forged, "signature"},
+		"alg none":      {none, "signature"},
+		"wrong aud":     {iss.Sign("ES384", claims(map[string]any{"aud": "someone-else"})), "audience"},
+		"wrong iss":     {iss.Sign("ES384", claims(map[string]any{"iss": "https://evil"})), "issuer"},
+		"no role":       {iss.Sign("RS256", claims(map[string]any{"role": "admin"})), "no role"},
+		"trust w/o ods": {iss.Sign("RS256", claims(map[string]any{"ods": nil})), "organisation"},
+		"not a jwt":     {"abc", "not valid"},
+	} {
+		_, err := v.Authenticate(tc.token)
+		if gateway.ErrorCode(err) != gateway.EUNAUTHORIZED || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want unauthorized mentioning %q", name, err, tc.want)
+		}
+	}
+}
