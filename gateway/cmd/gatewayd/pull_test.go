@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/internal/peers"
+	"github.com/nhs-genomics/results-gateway/internal/testjwt"
+)
+
+const nhsSystem = "https://fhir.nhs.uk/Id/nhs-number"
+
+// pullGateway runs a gateway for pull tests: two trusts, a JWT issuer, the given store.
+func pullGateway(t *testing.T, store string) (base string, iss *testjwt.Issuer) {
+	dir := t.TempDir()
+	iss = testjwt.NewIssuer(t)
+	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
+	cfg = strings.Replace(cfg, `"retry":`, fmt.Sprintf(`"jwt": {"jwksFile": %q, "issuer": "https://auth.example.nhs.uk", "audience": "results-gateway"},
+  "retry":`, iss.JWKS), 1)
+	path := filepath.Join(dir, "config.json")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data"), "GATEWAY_MLLP_ADDR": "-"}
+	for _, kv := range storeEnv(t, store) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", path}, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + waitListening(t, pr), iss
+}
+
+// seed posts reports: 6 patients across trusts R0A and RBS, 3 reports each,
+// every third with an amendment. It returns report ids by trust and patient.
+func seed(t *testing.T, base string, prefix string) map[string]map[string][]string {
+	byTrust := map[string]map[string][]string{"R0A": {}, "RBS": {}}
+	nhs := []string{"9990000018", "9990000026", "9990000034", "9990000042", "9990000050", "9990000069"}
+	n := 0
+	for p, number := range nhs {
+		trust := "R0A"
+		if p%2 == 1 {
+			trust = "RBS"
+		}
+		for k := 0; k < 3; k++ {
+			n++
+			id := fmt.Sprintf("%s-%02d", prefix, n)
+			for v := 1; v <= 1+boolInt(n%3 == 0); v++ {
+				name := "amendment-v" + strconv.Itoa(v)
+				var m map[string]any
+				json.Unmarshal(fixtures.Report(name), &m)
+				m["id"] = id
+				m["orderingTrust"] = map[string]any{"odsCode": trust}
+				m["patient"].(map[string]any)["nhsNumber"] = number
+				body, _ := json.Marshal(m)
+				if r := post(t, base, labToken, body); r.status != http.StatusAccepted {
+					t.Fatalf("seed %s v%d: %d %s", id, v, r.status, r.body)
+				}
+			}
+			byTrust[trust][number] = append(byTrust[trust][number], id)
+		}
+	}
+	return byTrust
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+type searchset struct {
+	Link []struct {
+		Relation, URL string
+	} `json:"link"`
+	Entry []struct {
+		Resource map[string]any        `json:"resource"`
+		Search   struct{ Mode string } `json:"search"`
+	} `json:"entry"`
+}
+
+func fhirGet(t *testing.T, url, token string) (int, searchset, []byte) {
+	t.Helper()
+	r := get(t, url, token)
+	var s searchset
+	json.Unmarshal(r.body, &s)
+	return r.status, s, r.body
+}
+
+// reportIDs are the gateway report ids of the matched DiagnosticReports.
+func reportIDs(s searchset) []string {
+	var out []string
+	for _, e := range s.Entry {
+		if e.Search.Mode == "match" {
+			for _, id := range e.Resource["identifier"].([]any) {
+				if strings.HasSuffix(id.(map[string]any)["system"].(string), "/Id/report") {
+					out = append(out, id.(map[string]any)["value"].(string))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestPullAPI(t *testing.T) {
+	for _, store := range []string{"embedded", "redis"} {
+		t.Run(store, func(t *testing.T) { testPull(t, store) })
+	}
+}
+
+func testPull(t *testing.T, store string) {
+	base, iss := pullGateway(t, store)
+	byTrust := seed(t, base, "PULL")
+	fhir := base + "/fhir"
+
+	t.Run("search by NHS number sees only the trust's reports, newest versions", func(t *testing.T) {
+		for trust, patients := range byTrust {
+			token := map[string]string{"R0A": trustToken, "RBS": otherTrustToken}[trust]
+			other := map[string]string{"R0A": otherTrustToken, "RBS": trustToken}[trust]
+			for number, want := range patients {
+				q := fhir + "/DiagnosticReport?patient.identifier=" + url.QueryEscape(nhsSystem+"|"+number)
+				status, s, body := fhirGet(t, q, token)
+				sort.Strings(want)
+				if status != 200 || fmt.Sprint(reportIDs(s)) != fmt.Sprint(want) {
+					t.Fatalf("%s %s: %d %v, want %v\n%.300s", trust, number, status, reportIDs(s), want, body)
+				}
+				for _, e := range s.Entry {
+					amended := e.Resource["meta"].(map[string]any)["versionId"] == "2"
+					if (e.Resource["status"] == "amended") != amended {
+						t.Errorf("version and status disagree: %v", e.Resource["meta"])
+					}
+				}
+				if _, s, _ := fhirGet(t, q, other); len(s.Entry) != 0 {
+					t.Fatalf("trust %s saw another trust's patient", other)
+				}
+			}
+		}
+	})
+
+	t.Run("filters", func(t *testing.T) {
+		_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?status=amended&_count=100", trustToken)
+		for _, id := range reportIDs(s) {
+			n, _ := strconv.Atoi(id[len(id)-2:])
+			if n%3 != 0 {
+				t.Fatalf("status=amended returned %s", id)
+			}
+		}
+		if len(reportIDs(s)) == 0 {
+			t.Fatal("status=amended found nothing")
+		}
+		_, s, _ = fhirGet(t, fhir+"/DiagnosticReport?code="+url.QueryEscape("https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory|R135.1")+"&identifier=PULL-01", trustToken)
+		if fmt.Sprint(reportIDs(s)) != "[PULL-01]" {
+			t.Fatalf("identifier+code = %v", reportIDs(s))
+		}
+		_, s, _ = fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-01&code=R14.1", trustToken)
+		if len(s.Entry) != 0 {
+			t.Fatal("a code that does not match was ignored")
+		}
+		_, s, _ = fhirGet(t, fhir+"/DiagnosticReport?_lastUpdated=ge2999-01-01", trustToken)
+		if len(s.Entry) != 0 {
+			t.Fatal("_lastUpdated=ge2999 matched")
+		}
+		_, s, _ = fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-01&_include=DiagnosticReport:result&_include=DiagnosticReport:subject", trustToken)
+		modes := map[string]int{}
+		for _, e := range s.Entry {
+			modes[e.Resource["resourceType"].(string)+"/"+e.Search.Mode]++
+		}
+		if modes["DiagnosticReport/match"] != 1 || modes["Observation/include"] != 2 || modes["Patient/include"] != 1 {
+			t.Fatalf("_include gave %v", modes)
+		}
+	})
+
+	t.Run("paging stays stable while reports arrive", func(t *testing.T) {
+		var seen []string
+		next := fhir + "/DiagnosticReport?_count=4"
+		for pages := 0; next != "" && pages < 50; pages++ {
+			_, s, _ := fhirGet(t, next, operatorToken)
+			seen = append(seen, reportIDs(s)...)
+			next = ""
+			for _, l := range s.Link {
+				if l.Relation == "next" {
+					next = l.URL
+				}
+			}
+			if pages == 1 { // new reports arrive between pages
+				seed(t, base, fmt.Sprintf("LATE%d", pages))
+			}
+		}
+		counts := map[string]int{}
+		for _, id := range seen {
+			counts[id]++
+		}
+		for id, c := range counts {
+			if c != 1 {
+				t.Fatalf("%s appeared %d times across pages", id, c)
+			}
+		}
+		for i := 1; i <= 18; i++ {
+			if counts[fmt.Sprintf("PULL-%02d", i)] != 1 {
+				t.Fatalf("PULL-%02d was skipped while paging", i)
+			}
+		}
+	})
+
+	t.Run("another trust's results are 404 everywhere", func(t *testing.T) {
+		_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-01&_include=DiagnosticReport:subject", trustToken)
+		dr := s.Entry[0].Resource
+		id := dr["id"].(string)
+		subject := dr["subject"].(map[string]any)["reference"].(string)
+		_, docs, _ := fhirGet(t, fhir+"/DocumentReference?subject="+subject, trustToken)
+		doc := docs.Entry[0].Resource["id"].(string)
+		obs := dr["result"].([]any)[0].(map[string]any)["reference"].(string)
+		for _, path := range []string{"/fhir/DiagnosticReport/" + id, "/fhir/DiagnosticReport/" + id + "/_history/1",
+			"/fhir/" + subject, "/fhir/" + obs, "/fhir/Binary/" + doc, "/fhir/DocumentReference/" + doc,
+			"/v1/reports/PULL-01", "/v1/reports/PULL-01/journey", "/v1/reports/PULL-01/pdf"} {
+			if status, _, _ := fhirGet(t, base+path, otherTrustToken); status != http.StatusNotFound {
+				t.Errorf("other trust GET %s = %d, want 404", path, status)
+			}
+			if status, _, _ := fhirGet(t, base+path, trustToken); status != http.StatusOK {
+				t.Errorf("own trust GET %s = %d, want 200", path, status)
+			}
+		}
+		for _, q := range []string{"/fhir/DiagnosticReport?identifier=PULL-01&_include=DiagnosticReport:subject", "/fhir/DocumentReference?subject=" + subject} {
+			if _, s, _ := fhirGet(t, base+q, otherTrustToken); len(s.Entry) != 0 {
+				t.Errorf("other trust search %s returned %d entries", q, len(s.Entry))
+			}
+		}
+		if status, _, _ := fhirGet(t, fhir+"/AuditEvent?entity=DiagnosticReport/"+id, trustToken); status != http.StatusForbidden {
+			t.Errorf("a trust reading the audit trail = %d", status)
+		}
+		// The denied attempts are in the audit trail.
+		_, audit, _ := fhirGet(t, fhir+"/AuditEvent?entity=DiagnosticReport/"+id, operatorToken)
+		denied := 0
+		for _, e := range audit.Entry {
+			if strings.Contains(fmt.Sprint(e.Resource["agent"]), "other-trust") && e.Resource["outcome"] == "8" {
+				denied++
+			}
+		}
+		if denied < 5 {
+			t.Errorf("only %d denied accesses by the other trust were audited", denied)
+		}
+	})
+
+	t.Run("bad requests and tokens", func(t *testing.T) {
+		for _, q := range []string{"?nhs=9990000018", "?patient.identifier=9990000018", "?_sort=-date", "?_count=1000", "?date=yesterday", "?_include=DiagnosticReport:performer"} {
+			if status, _, _ := fhirGet(t, fhir+"/DiagnosticReport"+q, trustToken); status != http.StatusBadRequest && status != http.StatusUnprocessableEntity {
+				t.Errorf("%s = %d, want 400/422", q, status)
+			}
+		}
+		if status, _, _ := fhirGet(t, fhir+"/DiagnosticReport", ""); status != http.StatusUnauthorized {
+			t.Errorf("no token = %d", status)
+		}
+		claims := map[string]any{"iss": "https://auth.example.nhs.uk", "aud": "results-gateway", "sub": "epr",
+			"exp": time.Now().Add(time.Minute).Unix(), "role": "trust", "ods": "R0A", "scope": "system/DiagnosticReport.read"}
+		if status, s, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-01", iss.Sign("ES384", claims)); status != 200 || len(s.Entry) != 1 {
+			t.Errorf("a valid JWT = %d, %d entries", status, len(s.Entry))
+		}
+		if status, _, _ := fhirGet(t, fhir+"/DocumentReference?identifier=x", iss.Sign("ES384", claims)); status != http.StatusForbidden {
+			t.Errorf("a JWT without DocumentReference scope = %d, want 403", status)
+		}
+		claims["exp"] = time.Now().Add(-time.Hour).Unix()
+		if status, _, body := fhirGet(t, fhir+"/DiagnosticReport", iss.Sign("RS256", claims)); status != http.StatusUnauthorized || !strings.Contains(string(body), "expired") {
+			t.Errorf("an expired JWT = %d %s", status, body)
+		}
+		tok := iss.Sign("RS256", claims)
+		if status, _, _ := fhirGet(t, fhir+"/DiagnosticReport", tok[:len(tok)-4]+"AAAA"); status != http.StatusUnauthorized {
+			t.Errorf("a bad signature = %d", status)
+		}
+	})
+
+	t.Run("a standard FHIR client pulls a result", func(t *testing.T) {
+		cmd := peers.Command(t, "fhir-read", "--base", fhir, "--token", trustToken, "https://fhir.results-gateway.nhs.uk/Id/report|PULL-02")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Testpatient") {
+			t.Fatalf("fhir-read: %v\n%s", err, out)
+		}
+	})
+}
