@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -345,4 +346,15 @@ func redisServer(t testing.TB, dir, port string) *os.Process {
 	}
 	t.Fatal("redis-server did not start")
 	return nil
+}
+
+// cleanupPrefix removes a benchmark's keys from the shared test Redis.
+func cleanupPrefix(prefix string) {
+	out, _ := execCommand("redis-cli", "--scan", "--pattern", "{"+prefix+"}:*").Output()
+	keys := strings.Fields(string(out))
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		execCommand("redis-cli", append([]string{"unlink"}, keys[:n]...)...).Run()
+		keys = keys[n:]
+	}
 }
