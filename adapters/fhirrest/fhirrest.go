@@ -11,15 +11,12 @@ package fhirrest
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,17 +30,10 @@ const Kind = "fhir-rest"
 
 // Config is the destination's "config".
 type Config struct {
-	BaseURL string     `json:"baseUrl"` // e.g. https://epr.example.nhs.uk/fhir
-	Mode    string     `json:"mode"`    // transaction (default), batch or individual
-	Auth    AuthConfig `json:"auth"`
-	TLS     TLSConfig  `json:"tls"`
-}
-
-// TLSConfig trusts a private CA and optionally presents a client certificate (mTLS).
-type TLSConfig struct {
-	CAFile   string `json:"caFile,omitempty"`
-	CertFile string `json:"certFile,omitempty"`
-	KeyFile  string `json:"keyFile,omitempty"`
+	BaseURL string             `json:"baseUrl"` // e.g. https://epr.example.nhs.uk/fhir
+	Mode    string             `json:"mode"`    // transaction (default), batch or individual
+	Auth    AuthConfig         `json:"auth"`
+	TLS     adapters.TLSConfig `json:"tls"`
 }
 
 // Adapter posts Bundles to one FHIR server.
@@ -75,7 +65,7 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 		return nil, fmt.Errorf("config.mode %q is not transaction, batch or individual", c.Mode)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	if transport.TLSClientConfig, err = tlsConfig(c.TLS); err != nil {
+	if transport.TLSClientConfig, err = c.TLS.Client(); err != nil {
 		return nil, err
 	}
 	client := &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -86,29 +76,6 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 		return nil, err
 	}
 	return &Adapter{base: strings.TrimRight(c.BaseURL, "/"), mode: c.Mode, auth: auth, client: client}, nil
-}
-
-func tlsConfig(c TLSConfig) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.caFile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.caFile %s holds no PEM certificate", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if c.CertFile != "" || c.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.certFile/keyFile: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // Deliver implements gateway.Adapter. The context carries the attempt's timeout.

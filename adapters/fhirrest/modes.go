@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/fhirjson"
 )
 
 // Batch and individual modes, for EPRs without transactions. Outside a
@@ -73,7 +74,7 @@ func (a *Adapter) resolve(ctx context.Context, payload []byte) ([]*entry, error)
 		refs[e.FullURL] = e.typ + "/" + e.id
 	}
 	for _, e := range b.Entry {
-		rewrite(e.Resource, refs)
+		fhirjson.RewriteReferences(e.Resource, refs)
 		e.Resource["id"] = e.id
 	}
 	return b.Entry, nil
@@ -118,26 +119,6 @@ func (a *Adapter) search(ctx context.Context, typ, query string) (string, error)
 		return ids[0], nil
 	}
 	return "", gateway.Permanent(fmt.Errorf("%d %s resources match %s: the EPR must resolve the duplicate", len(ids), typ, query))
-}
-
-// rewrite replaces urn:uuid references anywhere in a resource.
-func rewrite(node any, refs map[string]string) {
-	switch n := node.(type) {
-	case map[string]any:
-		for k, v := range n {
-			if s, ok := v.(string); ok && k == "reference" {
-				if to, ok := refs[s]; ok {
-					n[k] = to
-				}
-				continue
-			}
-			rewrite(v, refs)
-		}
-	case []any:
-		for _, v := range n {
-			rewrite(v, refs)
-		}
-	}
 }
 
 func (a *Adapter) deliverBatch(ctx context.Context, payload []byte) (string, error) {

@@ -10,7 +10,6 @@ package mllp
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,13 +28,9 @@ const Kind = "mllp"
 
 // Config is the destination's "config".
 type Config struct {
-	Address string `json:"address"` // host:port of the EPR's MLLP listener
-	TLS     *struct {
-		CAFile   string `json:"caFile"`
-		CertFile string `json:"certFile"`
-		KeyFile  string `json:"keyFile"`
-	} `json:"tls,omitempty"`
-	MaxAckBytes int `json:"maxAckBytes"`
+	Address     string              `json:"address"` // host:port of the EPR's MLLP listener
+	TLS         *adapters.TLSConfig `json:"tls,omitempty"`
+	MaxAckBytes int                 `json:"maxAckBytes"`
 }
 
 // Adapter is one destination's connection.
@@ -65,25 +60,10 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 		a.maxAck = 1 << 20
 	}
 	if c.TLS != nil {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("tls.caFile: %w", err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("tls.caFile %s holds no certificate", c.TLS.CAFile)
-			}
+		var err error
+		if a.tls, err = c.TLS.Client(); err != nil {
+			return nil, err
 		}
-		if c.TLS.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("tls.certFile/keyFile: %w", err)
-			}
-			cfg.Certificates = []tls.Certificate{cert}
-		}
-		a.tls = cfg
 	}
 	return a, nil
 }

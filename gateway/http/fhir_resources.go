@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/fhirjson"
 )
 
 // readableTypes are the resource types the pull API serves by id.
@@ -47,7 +48,7 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 	}
 	for i, e := range b.Entry {
 		ref := s.order[i]
-		rewriteRefs(e.Resource, refs)
+		fhirjson.RewriteReferences(e.Resource, refs)
 		e.Resource["id"] = ref[strings.IndexByte(ref, '/')+1:]
 		meta, _ := e.Resource["meta"].(map[string]any)
 		if meta == nil {
@@ -59,25 +60,6 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 		s.resources[ref] = e.Resource
 	}
 	return s, nil
-}
-
-func rewriteRefs(node any, refs map[string]string) {
-	switch n := node.(type) {
-	case map[string]any:
-		for k, v := range n {
-			if str, ok := v.(string); ok && k == "reference" {
-				if to, ok := refs[str]; ok {
-					n[k] = to
-				}
-				continue
-			}
-			rewriteRefs(v, refs)
-		}
-	case []any:
-		for _, v := range n {
-			rewriteRefs(v, refs)
-		}
-	}
 }
 
 // ofType lists the resources of a type in Bundle order.
