@@ -15,6 +15,9 @@ type Principal struct {
 	Role    Role
 	ODSCode string   // the lab's or trust's organisation; empty for operators
 	Scopes  []string // SMART scopes from a JWT (e.g. system/DiagnosticReport.read); none means the role decides
+	// AlsoTrusts are other trusts whose reports this trust may read, by
+	// explicit configuration (e.g. a specialist centre and its referrers).
+	AlsoTrusts []string
 }
 
 // CanRead reports whether p may see rec. Callers answer "not found" when it
@@ -26,7 +29,14 @@ func (p Principal) CanRead(rec *ReportRecord) bool {
 	case RoleLab:
 		return p.ODSCode != "" && p.ODSCode == rec.LabODS
 	case RoleTrust:
-		return p.ODSCode != "" && p.ODSCode == rec.TrustODS
+		if p.ODSCode != "" && p.ODSCode == rec.TrustODS {
+			return true
+		}
+		for _, t := range p.AlsoTrusts {
+			if t == rec.TrustODS {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -304,8 +304,8 @@ func (s *server) candidates(c *gin.Context, q *query) ([]*gateway.ReportRecord, 
 func (s *server) walk(c *gin.Context, q *query) ([]*gateway.ReportRecord, bool, error) {
 	ctx, who := c.Request.Context(), principal(c)
 	trust := ""
-	if who.Role == gateway.RoleTrust {
-		trust = who.ODSCode
+	if who.Role == gateway.RoleTrust && len(who.AlsoTrusts) == 0 {
+		trust = who.ODSCode // otherwise walk every trust's reports, filtered by CanRead
 	}
 	var at time.Time
 	var id string

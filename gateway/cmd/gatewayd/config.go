@@ -27,7 +27,8 @@ type Config struct {
 	Destinations   []DestinationConfig `json:"destinations"`
 	Retry          RetryConfig         `json:"retry"`
 	HL7            HL7Config           `json:"hl7"`
-	JWT            *auth.JWTConfig     `json:"jwt"` // also accept JWTs signed by a key in this JWKS (SMART Backend Services)
+	JWT            *auth.JWTConfig     `json:"jwt"`     // also accept JWTs signed by a key in this JWKS (SMART Backend Services)
+	Sharing        map[string][]string `json:"sharing"` // trust ODS code -> other trusts whose reports it may also read
 }
 
 // HL7Config is HL7 v2 intake: POST /v1/hl7v2 always, MLLP when MLLPAddr is set.
@@ -220,6 +221,13 @@ func (c Config) validate() error {
 	}
 	if c.HL7.MLLPAddr != "" && (c.HL7.MaxBytes < 1024 || c.HL7.IdleTimeoutSeconds < 1) {
 		errs = append(errs, errors.New("hl7: maxBytes must be at least 1024 and idleTimeoutSeconds positive"))
+	}
+	for trust, others := range c.Sharing {
+		for _, o := range append([]string{trust}, others...) {
+			if !odsCode.MatchString(o) {
+				errs = append(errs, fmt.Errorf("sharing: %q is not an ODS code", o))
+			}
+		}
 	}
 	if c.Retry.BaseSeconds <= 0 || c.Retry.CapSeconds < c.Retry.BaseSeconds {
 		errs = append(errs, fmt.Errorf("retry: baseSeconds must be positive and capSeconds at least baseSeconds"))

@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Queue:        store,
 		Clock:        clock,
 		Notify:       dispatcher.Notify,
-		Auth:         authenticators,
+		Auth:         auth.Sharing{Inner: authenticators, Shares: cfg.Sharing},
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Log:          log,
 	})

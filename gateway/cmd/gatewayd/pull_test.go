@@ -28,7 +28,10 @@ func pullGateway(t *testing.T, store string) (base string, iss *testjwt.Issuer) 
 	iss = testjwt.NewIssuer(t)
 	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
 	cfg = strings.Replace(cfg, `"retry":`, fmt.Sprintf(`"jwt": {"jwksFile": %q, "issuer": "https://auth.example.nhs.uk", "audience": "results-gateway"},
+  "sharing": {"RXS": ["R0A"]},
   "retry":`, iss.JWKS), 1)
+	cfg = strings.Replace(cfg, `"tokens": [`, `"tokens": [
+    {"name": "sharing-trust", "token": "test-sharing-token", "role": "trust", "odsCode": "RXS"},`, 1)
 	path := filepath.Join(dir, "config.json")
 	os.WriteFile(path, []byte(cfg), 0o600)
 	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data"), "GATEWAY_MLLP_ADDR": "-"}
@@ -283,6 +286,23 @@ func testPull(t *testing.T, store string) {
 		tok := iss.Sign("RS256", claims)
 		if status, _, _ := fhirGet(t, fhir+"/DiagnosticReport", tok[:len(tok)-4]+"AAAA"); status != http.StatusUnauthorized {
 			t.Errorf("a bad signature = %d", status)
+		}
+	})
+
+	t.Run("configured sharing lets a trust read another's reports, and only those", func(t *testing.T) {
+		_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?_count=100", "test-sharing-token")
+		got := map[string]bool{}
+		for _, id := range reportIDs(s) {
+			got[id] = true
+		}
+		for trust, patients := range byTrust {
+			for _, ids := range patients {
+				for _, id := range ids {
+					if got[id] != (trust == "R0A") {
+						t.Errorf("sharing trust sees %s (ordered by %s): %v", id, trust, got[id])
+					}
+				}
+			}
 		}
 	})
 
