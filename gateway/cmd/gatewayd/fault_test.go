@@ -194,7 +194,9 @@ func storeEnv(t *testing.T, store string) []string {
 	if store == "embedded" {
 		return nil
 	}
-	return []string{"GATEWAY_REDIS_URL=" + testRedisURL(), fmt.Sprintf("GATEWAY_REDIS_PREFIX=fault-%d", time.Now().UnixNano())}
+	prefix := fmt.Sprintf("fault-%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanupPrefix(prefix) }) // a per-test prefix, removed afterwards: never FLUSHDB
+	return []string{"GATEWAY_REDIS_URL=" + testRedisURL(), "GATEWAY_REDIS_PREFIX=" + prefix}
 }
 
 func testRedisURL() string {
