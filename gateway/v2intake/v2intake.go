@@ -33,6 +33,7 @@ type Sender struct {
 type Service struct {
 	Intake  *gateway.Intake
 	Senders []Sender
+	Audit   gateway.AuditLog // every message that creates or resends a report is recorded
 	Now     func() time.Time
 	Log     *slog.Logger
 	seq     atomic.Int64
@@ -101,6 +102,17 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byt
 			s.Log.Warn("hl7 message not taken now", "report_id", r.ID, "error", err)
 		}
 		return s.reply(m, ackCode(err), "", errs)
+	}
+	if s.Audit != nil {
+		action := "create"
+		if !created {
+			action = "resend"
+		}
+		e := gateway.AuditEntry{At: s.Now().UTC(), Subject: principal.Subject, Role: principal.Role, ODSCode: principal.ODSCode,
+			Action: action, What: "report " + rec.ID + " via HL7 v2 " + m.Value(msh, 10, 0), Reports: []string{rec.ID}, Outcome: "success"}
+		if err := s.Audit.Audit(context.WithoutCancel(ctx), e); err != nil {
+			s.Log.Error("audit write failed", "report_id", rec.ID, "error", err)
+		}
 	}
 	note := fmt.Sprintf("stored as report %s version %d", rec.ID, rec.Version)
 	if !created {

@@ -97,6 +97,10 @@ func TestHL7OverMLLP(t *testing.T) {
 		if st["source"] != "hl7v2" || st["version"] != float64(1) || len(st["versions"].([]any)) != 1 {
 			t.Fatalf("stored as %v", st)
 		}
+		journey := string(get(t, base+"/v1/reports/NWGLH-2026-000101/journey", operatorToken).body)
+		if strings.Count(journey, "via HL7 v2 MSG-1") != 2 {
+			t.Fatalf("both HL7 submissions must be in the audit trail: %s", journey)
+		}
 	})
 
 	t.Run("a PDF-only message becomes an unstructured report; a correction a new version", func(t *testing.T) {

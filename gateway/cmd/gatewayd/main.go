@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	intake := &gateway.Intake{Reports: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{},
 		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify}
-	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Now: clock.Now, Log: log}
+	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Intake:       intake,
 		DecodeJSON:   labjson.Decode,
