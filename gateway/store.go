@@ -50,6 +50,10 @@ type Reports interface {
 	// ReportVersion returns one version (ENOTFOUND if absent).
 	ReportVersion(ctx context.Context, id string, version int) (*ReportRecord, error)
 
+	// ReportBundle is ReportVersion with only the Bundle loaded (no PDF,
+	// no normalised report): what the FHIR API reads (ENOTFOUND).
+	ReportBundle(ctx context.Context, id string, version int) (*ReportRecord, error)
+
 	// ReportVersions lists the stored versions of id, oldest first.
 	ReportVersions(ctx context.Context, id string) ([]int, error)
 

@@ -175,6 +175,27 @@ func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gat
 	return rec, err
 }
 
+// ReportBundle implements gateway.Reports.
+func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
+	var rec gateway.ReportRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		key := versionKey(id, version)
+		meta := tx.Bucket(bucketMeta).Get(key)
+		if meta == nil {
+			return gateway.Errorf(gateway.ENOTFOUND, "report version not found")
+		}
+		if err := json.Unmarshal(meta, &rec); err != nil {
+			return fmt.Errorf("decode stored report: %w", err)
+		}
+		rec.Bundle = clone(tx.Bucket(bucketBundle).Get(key))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
 // ReportVersions implements gateway.Reports.
 func (s *Store) ReportVersions(ctx context.Context, id string) ([]int, error) {
 	var versions []int

@@ -133,7 +133,11 @@ func (s *server) fhirRead(c *gin.Context) {
 			return
 		}
 	}
-	rec, err := s.Reports.ReportVersion(c.Request.Context(), meta.ID, version)
+	load := s.Reports.ReportBundle // the PDF is only needed for Binary
+	if typ == "Binary" {
+		load = s.Reports.ReportVersion
+	}
+	rec, err := load(c.Request.Context(), meta.ID, version)
 	if err != nil {
 		if gateway.ErrorCode(err) == gateway.ENOTFOUND {
 			notFound("not-found")

@@ -350,7 +350,7 @@ func (s *server) search(c *gin.Context, typ string) {
 	base := fhirBase(c)
 	var entries []any
 	for _, m := range page {
-		rec, err := s.Reports.ReportVersion(c.Request.Context(), m.ID, m.Version)
+		rec, err := s.Reports.ReportBundle(c.Request.Context(), m.ID, m.Version)
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -158,6 +158,25 @@ func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gat
 	return &rec, nil
 }
 
+// ReportBundle implements gateway.Reports: the metadata and Bundle only.
+func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
+	v, err := s.rdb.HMGet(ctx, s.keys.reportVersion(id, version), "meta", "bundle").Result()
+	if err != nil {
+		return nil, unavailable(err, "read report")
+	}
+	meta, _ := v[0].(string)
+	if meta == "" {
+		return nil, gateway.Errorf(gateway.ENOTFOUND, "report version not found")
+	}
+	var rec gateway.ReportRecord
+	if err := json.Unmarshal([]byte(meta), &rec); err != nil {
+		return nil, fmt.Errorf("decode stored report: %w", err)
+	}
+	bundle, _ := v[1].(string)
+	rec.Bundle = []byte(bundle)
+	return &rec, nil
+}
+
 // ReportVersions implements gateway.Reports.
 func (s *Store) ReportVersions(ctx context.Context, id string) ([]int, error) {
 	vs, err := s.rdb.ZRange(ctx, s.keys.versions(id), 0, -1).Result()

@@ -116,6 +116,13 @@ func testVersions(t *testing.T, s gateway.Reports) {
 		t.Fatal(err)
 	}
 	same(t, old, v1)
+	light, err := s.ReportBundle(ctx, "R-4", 1)
+	if err != nil || string(light.Bundle) != string(v1.Bundle) || light.PDF != nil || light.Digest != v1.Digest {
+		t.Fatalf("ReportBundle = %+v, %v", light, err)
+	}
+	if _, err := s.ReportBundle(ctx, "R-4", 9); gateway.ErrorCode(err) != gateway.ENOTFOUND {
+		t.Fatalf("ReportBundle of a missing version: %v", err)
+	}
 	versions, err := s.ReportVersions(ctx, "R-4")
 	if err != nil || fmt.Sprint(versions) != "[1 2]" {
 		t.Fatalf("ReportVersions = %v, %v; want [1 2]", versions, err)
