@@ -5,6 +5,7 @@ const (
 	FormatFHIRBundle = "fhir-bundle" // the transaction Bundle, application/fhir+json
 	FormatPDF        = "pdf"         // the report PDF, application/pdf
 	FormatHL7v2      = "hl7v2-oru"   // ORU^R01 in ER7, for EPRs that take only HL7 v2
+	FormatNotice     = "notice"      // a small "report available" JSON notice, for EPRs that pull
 )
 
 // Formats maps each format to its content type.
@@ -12,6 +13,7 @@ var Formats = map[string]string{
 	FormatFHIRBundle: "application/fhir+json",
 	FormatPDF:        "application/pdf",
 	FormatHL7v2:      "application/hl7-v2+er7",
+	FormatNotice:     "application/json",
 }
 
 // Route is one destination a trust's reports go to, and the format it takes.

@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -138,18 +137,7 @@ func (a *Adapter) do(ctx context.Context, method, target, contentType string, bo
 
 // classify maps an HTTP answer to nil, a retryable error or a permanent one.
 func classify(resp *http.Response, body []byte, what string) error {
-	switch code := resp.StatusCode; {
-	case code >= 200 && code < 300:
-		return nil
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		err := fmt.Errorf("FHIR server answered %s%s", resp.Status, diagnostics(body))
-		if wait, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-			return gateway.RetryAfter(err, wait)
-		}
-		return err
-	default:
-		return gateway.Permanent(fmt.Errorf("FHIR server rejected %s: %s%s", what, resp.Status, diagnostics(body)))
-	}
+	return adapters.HTTPOutcome(resp, body, what)
 }
 
 // summarise records the transaction-response: the DiagnosticReport's
@@ -193,46 +181,4 @@ func summarise(resp *http.Response, body []byte) (string, error) {
 	return strings.TrimSpace(fmt.Sprintf("%s (%d entries: %s)", report, len(tr.Entry), strings.Join(parts, ", "))), nil
 }
 
-// diagnostics pulls the readable text out of an OperationOutcome, for the operator.
-func diagnostics(body []byte) string {
-	var oo struct {
-		ResourceType string `json:"resourceType"`
-		Issue        []struct {
-			Diagnostics string `json:"diagnostics"`
-			Details     struct {
-				Text string `json:"text"`
-			} `json:"details"`
-		} `json:"issue"`
-	}
-	if json.Unmarshal(body, &oo) != nil || oo.ResourceType != "OperationOutcome" {
-		return ""
-	}
-	var texts []string
-	for _, is := range oo.Issue {
-		if t := strings.TrimSpace(is.Diagnostics + " " + is.Details.Text); t != "" {
-			texts = append(texts, t)
-		}
-	}
-	out := strings.Join(texts, "; ")
-	if len(out) > 1000 {
-		out = out[:1000] + "..."
-	}
-	if out == "" {
-		return ""
-	}
-	return ": " + out
-}
-
-// retryAfter parses Retry-After in seconds or as an HTTP date.
-func retryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, time.Until(t)), true
-	}
-	return 0, false
-}
+func diagnostics(body []byte) string { return adapters.Diagnostics(body) }

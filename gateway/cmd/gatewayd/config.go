@@ -21,6 +21,7 @@ type Config struct {
 	DataDir        string              `json:"dataDir"`        // GATEWAY_DATA: folder of the embedded store
 	MaxBodyBytes   int64               `json:"maxBodyBytes"`   // GATEWAY_MAX_BODY_BYTES
 	IdentifierBase string              `json:"identifierBase"` // the deployment's own FHIR identifier systems
+	PublicBaseURL  string              `json:"publicBaseUrl"`  // how EPRs reach this gateway, for links in notices
 	RedisURL       string              `json:"redisUrl"`       // GATEWAY_REDIS_URL: use Redis instead of the embedded store
 	RedisPrefix    string              `json:"redisPrefix"`    // GATEWAY_REDIS_PREFIX: key prefix (hash tag), default "rg"
 	Tokens         []TokenConfig       `json:"tokens"`
@@ -205,7 +206,7 @@ func (c Config) validate() error {
 			}
 		}
 		if _, ok := gateway.Formats[d.Format]; !ok {
-			errs = append(errs, fmt.Errorf("%s: format %q is not fhir-bundle, pdf or hl7v2-oru", where, d.Format))
+			errs = append(errs, fmt.Errorf("%s: format %q is not fhir-bundle, pdf, hl7v2-oru or notice", where, d.Format))
 		}
 		if err := d.HL7.Check(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: hl7: %w", where, err))
@@ -227,6 +228,11 @@ func (c Config) validate() error {
 			if !odsCode.MatchString(o) {
 				errs = append(errs, fmt.Errorf("sharing: %q is not an ODS code", o))
 			}
+		}
+	}
+	for _, d := range c.Destinations {
+		if d.Format == gateway.FormatNotice && c.PublicBaseURL == "" {
+			errs = append(errs, fmt.Errorf("destinations (%s): the notice format needs publicBaseUrl, for the links it carries", d.Name))
 		}
 	}
 	if c.Retry.BaseSeconds <= 0 || c.Retry.CapSeconds < c.Retry.BaseSeconds {

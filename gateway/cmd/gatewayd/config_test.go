@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"github.com/nhs-genomics/results-gateway/gateway"
 	"io"
 	"net"
 	"os"
@@ -69,10 +71,10 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 
 func TestDestinationErrorsStopStartup(t *testing.T) {
 	for config, want := range map[string]string{
-		`"kind": "mesh", "format": "fhir-bundle", "config": {}`:      `destination epr: unknown destination kind "mesh" (known: fhir-rest, filedrop, mllp)`,
+		`"kind": "mesh", "format": "fhir-bundle", "config": {}`:      `destination epr: unknown destination kind "mesh" (known: fhir-rest, filedrop, mllp, webhook)`,
 		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {}`: `destination epr: config.baseUrl "" is not an http(s) URL`,
 		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "http://x", "auth": {"type": "smart-backend", "tokenUrl": "http://t", "clientId": "c", "privateKeyFile": "/missing.pem"}}`: `destination epr: auth.privateKeyFile: open /missing.pem`,
-		`"kind": "filedrop", "format": "hl7", "config": {"dir": "/tmp/x"}`: `format "hl7" is not fhir-bundle, pdf or hl7v2-oru`,
+		`"kind": "filedrop", "format": "hl7", "config": {"dir": "/tmp/x"}`: `format "hl7" is not fhir-bundle, pdf, hl7v2-oru or notice`,
 	} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "c.json")
@@ -106,5 +108,22 @@ func TestHTTPPortTakenStopsMLLP(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run hung after its HTTP listener failed")
+	}
+}
+
+func TestNoticeCarriesWhereToFetch(t *testing.T) {
+	r := &gateway.Report{ID: "NWGLH-1", Issued: "2026-11-02T14:30:00Z", Patient: gateway.Patient{NHSNumber: "9990000018"}}
+	rec := &gateway.ReportRecord{ID: "NWGLH-1", Version: 2, Status: gateway.StatusAmended, TrustODS: "R0A"}
+	b, err := noticeEncoder("https://gateway.example.nhs.uk", "")(r, rec, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n map[string]any
+	json.Unmarshal(b, &n)
+	links := n["links"].(map[string]any)
+	if n["reportId"] != "NWGLH-1" || n["version"] != float64(2) || n["patient"].(map[string]any)["nhsNumber"] != "9990000018" ||
+		links["pdf"] != "https://gateway.example.nhs.uk/v1/reports/NWGLH-1/pdf?version=2" ||
+		!strings.HasPrefix(links["fhir"].(string), "https://gateway.example.nhs.uk/fhir/DiagnosticReport?identifier=https%3A%2F%2F") {
+		t.Fatalf("notice = %s", b)
 	}
 }

@@ -3,14 +3,19 @@ package main
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
 	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
 	"github.com/nhs-genomics/results-gateway/adapters/filedrop"
 	"github.com/nhs-genomics/results-gateway/adapters/mllp"
+	"github.com/nhs-genomics/results-gateway/adapters/webhook"
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
@@ -20,6 +25,7 @@ func registry() *adapters.Registry {
 	r.Register(fhirrest.Kind, fhirrest.New)
 	r.Register(filedrop.Kind, filedrop.New)
 	r.Register(mllp.Kind, mllp.New)
+	r.Register(webhook.Kind, webhook.New)
 	return r
 }
 
@@ -44,8 +50,11 @@ func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destin
 			MaxAttempts: d.MaxAttempts, MaxAge: time.Duration(d.MaxAgeHours * float64(time.Hour)),
 		})
 		route := gateway.Route{Destination: d.Name, Format: d.Format}
-		if d.Format == gateway.FormatHL7v2 {
+		switch d.Format {
+		case gateway.FormatHL7v2:
 			route.Encode = oruEncoder(d.HL7)
+		case gateway.FormatNotice:
+			route.Encode = noticeEncoder(cfg.PublicBaseURL, cfg.IdentifierBase)
 		}
 		for _, t := range d.Trusts {
 			routes[t] = append(routes[t], route)
@@ -61,5 +70,34 @@ func oruEncoder(o hl7v2.Options) func(*gateway.Report, *gateway.ReportRecord, st
 	return func(r *gateway.Report, rec *gateway.ReportRecord, deliveryID string) ([]byte, error) {
 		sum := sha1.Sum([]byte(deliveryID))
 		return hl7v2.Encode(r, rec.PDF, "RG"+hex.EncodeToString(sum[:9]), o), nil
+	}
+}
+
+// notice is what a webhook destination receives: which report and version
+// is available for which patient, and where to fetch it.
+type notice struct {
+	Type          string            `json:"type"`
+	ReportID      string            `json:"reportId"`
+	Version       int               `json:"version"`
+	Status        gateway.Status    `json:"status"`
+	Issued        string            `json:"issued"`
+	OrderingTrust string            `json:"orderingTrust"`
+	Patient       map[string]string `json:"patient"`
+	Links         map[string]string `json:"links"`
+}
+
+func noticeEncoder(publicBase, identifierBase string) func(*gateway.Report, *gateway.ReportRecord, string) ([]byte, error) {
+	if identifierBase == "" {
+		identifierBase = fhirr4.DefaultIdentifierBase
+	}
+	return func(r *gateway.Report, rec *gateway.ReportRecord, _ string) ([]byte, error) {
+		return json.Marshal(notice{
+			Type: "report-available", ReportID: rec.ID, Version: rec.Version, Status: rec.Status, Issued: r.Issued,
+			OrderingTrust: rec.TrustODS, Patient: map[string]string{"nhsNumber": r.Patient.NHSNumber},
+			Links: map[string]string{
+				"fhir": publicBase + "/fhir/DiagnosticReport?identifier=" + url.QueryEscape(identifierBase+"/report|"+rec.ID),
+				"pdf":  publicBase + "/v1/reports/" + rec.ID + "/pdf?version=" + strconv.Itoa(rec.Version),
+			},
+		})
 	}
 }

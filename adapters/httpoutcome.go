@@ -1,0 +1,74 @@
+package adapters
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// HTTPOutcome classifies an HTTP answer for delivery: nil for 2xx; a
+// retryable error for 408, 429 and 5xx (honouring Retry-After); a permanent
+// one for any other status, keeping an OperationOutcome's text for people.
+func HTTPOutcome(resp *http.Response, body []byte, what string) error {
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		err := fmt.Errorf("receiver answered %s%s", resp.Status, Diagnostics(body))
+		if wait, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+			return gateway.RetryAfter(err, wait)
+		}
+		return err
+	default:
+		return gateway.Permanent(fmt.Errorf("receiver rejected %s: %s%s", what, resp.Status, Diagnostics(body)))
+	}
+}
+
+// Diagnostics pulls the readable text out of an OperationOutcome body.
+func Diagnostics(body []byte) string {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Diagnostics string `json:"diagnostics"`
+			Details     struct {
+				Text string `json:"text"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(body, &oo) != nil || oo.ResourceType != "OperationOutcome" {
+		return ""
+	}
+	var texts []string
+	for _, is := range oo.Issue {
+		if t := strings.TrimSpace(is.Diagnostics + " " + is.Details.Text); t != "" {
+			texts = append(texts, t)
+		}
+	}
+	out := strings.Join(texts, "; ")
+	if len(out) > 1000 {
+		out = out[:1000] + "..."
+	}
+	if out == "" {
+		return ""
+	}
+	return ": " + out
+}
+
+// retryAfter parses Retry-After in seconds or as an HTTP date.
+func retryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, time.Until(t)), true
+	}
+	return 0, false
+}
