@@ -112,6 +112,13 @@ type Queue interface {
 	// Cancel stops a delivery that is pending, retrying or dead. ECONFLICT
 	// for one in flight or finished.
 	Cancel(ctx context.Context, id string, now time.Time, reason string) error
+
+	// SetPaused pauses or resumes a destination for every gateway sharing
+	// the store: while paused its deliveries wait, nothing is lost.
+	SetPaused(ctx context.Context, destination string, paused bool) error
+
+	// Paused lists the paused destinations.
+	Paused(ctx context.Context) (map[string]bool, error)
 }
 
 // Store is everything the gateway keeps: reports and their deliveries.

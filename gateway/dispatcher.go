@@ -34,6 +34,27 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	wake    map[string]chan struct{}
 	failing map[string]bool
+	paused  map[string]bool // read from the store every poll interval
+}
+
+// RefreshPaused reads which destinations operators have paused. The API
+// calls it after a pause so this process stops at once; other replicas
+// sharing the store read it within a poll interval.
+func (d *Dispatcher) RefreshPaused(ctx context.Context) {
+	paused, err := d.Queue.Paused(ctx)
+	if err != nil {
+		d.Log.Error("could not read paused destinations", "error", err)
+		return
+	}
+	d.mu.Lock()
+	d.paused = paused
+	d.mu.Unlock()
+}
+
+func (d *Dispatcher) isPaused(dest string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.paused[dest]
 }
 
 // Notify wakes the named destinations' workers: new deliveries are due.
@@ -60,7 +81,20 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.wake[dest.Name] = make(chan struct{}, 1)
 	}
 	d.mu.Unlock()
+	d.RefreshPaused(ctx)
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d.PollInterval):
+				d.RefreshPaused(ctx)
+			}
+		}
+	}()
 	for _, dest := range d.Destinations {
 		for w := 0; w < max(1, dest.Workers); w++ {
 			wg.Add(1)
@@ -75,7 +109,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 	for ctx.Err() == nil {
-		delivered, err := d.DeliverOne(ctx, dest)
+		delivered, err := false, error(nil)
+		if !d.isPaused(dest.Name) {
+			delivered, err = d.DeliverOne(ctx, dest)
+		}
 		if err != nil {
 			d.Log.Error("delivery queue error", "destination", dest.Name, "error", err)
 		}

@@ -353,3 +353,30 @@ func BenchmarkHeapWhileDeliveriesWait(b *testing.B) {
 		})
 	}
 }
+
+// TestPausedDestinationWaits: a paused destination's deliveries stay queued
+// and go once it is resumed.
+func TestPausedDestinationWaits(t *testing.T) {
+	h := newHarness(t)
+	h.disp.Clock = gateway.SystemClock{}
+	h.clock.Set(time.Now().Add(-time.Second))
+	id := h.enqueue(t, "D-8", 1)
+	if err := h.store.SetPaused(context.Background(), "epr", true); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.disp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond) // ten poll intervals
+	if n, _ := h.recv.Requests(); n != 0 || h.get(t, id).State != gateway.DeliveryPending {
+		t.Fatalf("a paused destination was sent %d requests", n)
+	}
+	h.store.SetPaused(context.Background(), "epr", false)
+	for i := 0; i < 200 && h.get(t, id).State != gateway.DeliveryDelivered; i++ { // bounded wait
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := h.get(t, id).State; st != gateway.DeliveryDelivered {
+		t.Fatalf("after resume the delivery is %s", st)
+	}
+}

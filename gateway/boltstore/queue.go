@@ -379,3 +379,31 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryStat
 	})
 	return counts, err
 }
+
+var bucketPaused = []byte("destination_paused") // destination -> "" while paused
+
+// SetPaused implements gateway.Queue.
+func (s *Store) SetPaused(ctx context.Context, dest string, paused bool) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketPaused)
+		if err != nil {
+			return err
+		}
+		if paused {
+			return b.Put([]byte(dest), nil)
+		}
+		return b.Delete([]byte(dest))
+	})
+}
+
+// Paused implements gateway.Queue.
+func (s *Store) Paused(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketPaused); b != nil {
+			return b.ForEach(func(k, _ []byte) error { out[string(k)] = true; return nil })
+		}
+		return nil
+	})
+	return out, err
+}

@@ -108,3 +108,57 @@ func (s *server) deliveryCounts(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"counts": counts})
 }
+
+// destinationView is one destination as operators see it.
+type destinationView struct {
+	Name   string                        `json:"name"`
+	Paused bool                          `json:"paused"`
+	Counts map[gateway.DeliveryState]int `json:"counts"`
+}
+
+// listDestinations is GET /v1/destinations.
+func (s *server) listDestinations(c *gin.Context) {
+	paused, err := s.Queue.Paused(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	counts, err := s.Queue.Counts(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]destinationView, 0, len(s.Destinations))
+	for _, name := range s.Destinations {
+		out = append(out, destinationView{Name: name, Paused: paused[name], Counts: counts[name]})
+	}
+	c.JSON(http.StatusOK, gin.H{"destinations": out})
+}
+
+// pauseDestination is POST /v1/destinations/{name}/pause (and /resume):
+// deliveries to it wait, for every gateway sharing the store, until resumed.
+func (s *server) pauseDestination(pause bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		name := c.Param("name")
+		known := false
+		for _, d := range s.Destinations {
+			known = known || d == name
+		}
+		if !known {
+			s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "no destination %s", name))
+			return
+		}
+		if err := s.Queue.SetPaused(c.Request.Context(), name, pause); err != nil {
+			s.fail(c, err)
+			return
+		}
+		if s.PauseChanged != nil {
+			s.PauseChanged(c.Request.Context())
+		}
+		s.Log.Warn("destination paused or resumed", "destination", name, "paused", pause, "caller", c.GetString(subjectKey), "alert", true)
+		if !pause && s.Notify != nil {
+			s.Notify([]string{name})
+		}
+		c.JSON(http.StatusOK, gin.H{"name": name, "paused": pause})
+	}
+}

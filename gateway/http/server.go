@@ -25,6 +25,8 @@ type Deps struct {
 	Index        gateway.ReportIndex
 	Audit        gateway.AuditLog
 	Queue        gateway.Queue
+	Destinations []string              // configured destination names
+	PauseChanged func(context.Context) // tells this process's dispatcher at once
 	Clock        gateway.Clock
 	Notify       func(destinations []string) // wakes the dispatcher after a replay
 	Auth         gateway.Authenticator

@@ -43,3 +43,6 @@ func (k keys) resource(ref string) string  { return k.tag + ":idx:res:" + ref }
 
 // {p}:audit:<report id>  list  access records (JSON), oldest first
 func (k keys) audit(reportID string) string { return k.tag + ":audit:" + reportID }
+
+// {p}:paused  set  destinations an operator has paused
+func (k keys) paused() string { return k.tag + ":paused" }

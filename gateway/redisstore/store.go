@@ -396,3 +396,27 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryStat
 	}
 	return out, nil
 }
+
+// SetPaused implements gateway.Queue.
+func (s *Store) SetPaused(ctx context.Context, dest string, paused bool) error {
+	var err error
+	if paused {
+		err = s.rdb.SAdd(ctx, s.keys.paused(), dest).Err()
+	} else {
+		err = s.rdb.SRem(ctx, s.keys.paused(), dest).Err()
+	}
+	return unavailable(err, "pause destination")
+}
+
+// Paused implements gateway.Queue.
+func (s *Store) Paused(ctx context.Context) (map[string]bool, error) {
+	names, err := s.rdb.SMembers(ctx, s.keys.paused()).Result()
+	if err != nil {
+		return nil, unavailable(err, "read paused destinations")
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, nil
+}

@@ -22,6 +22,7 @@ func runQueue(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("DestinationsIndependent", func(t *testing.T) { testDestinations(t, newStore(t)) })
 	t.Run("OneLeaseAtATime", func(t *testing.T) { testConcurrentLeases(t, newStore(t)) })
 	t.Run("ListAndCount", func(t *testing.T) { testListCount(t, newStore(t)) })
+	t.Run("PauseDestination", func(t *testing.T) { testPaused(t, newStore(t)) })
 }
 
 // Enqueue saves a report version with one delivery per destination, due at t0.
@@ -299,5 +300,18 @@ func testListCount(t *testing.T, s gateway.Store) {
 	}
 	if counts["epr"][gateway.DeliveryDead] != 1 || counts["epr"][gateway.DeliveryPending] != 1 || counts["files"][gateway.DeliveryPending] != 1 {
 		t.Fatalf("counts = %v", counts)
+	}
+}
+
+func testPaused(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	if err := s.SetPaused(ctx, "epr", true); err != nil {
+		t.Fatal(err)
+	}
+	s.SetPaused(ctx, "files", true)
+	s.SetPaused(ctx, "files", false)
+	p, err := s.Paused(ctx)
+	if err != nil || !p["epr"] || p["files"] || len(p) != 1 {
+		t.Fatalf("Paused = %v, %v", p, err)
 	}
 }

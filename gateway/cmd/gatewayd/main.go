@@ -89,6 +89,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Index:        store,
 		Audit:        store,
 		Queue:        store,
+		Destinations: destinationNames(dests),
+		PauseChanged: dispatcher.RefreshPaused,
 		Clock:        clock,
 		Notify:       dispatcher.Notify,
 		Auth:         auth.Sharing{Inner: authenticators, Shares: cfg.Sharing},
@@ -136,3 +138,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func destinationNames(dests []*gateway.Destination) []string {
+	names := make([]string, 0, len(dests))
+	for _, d := range dests {
+		names = append(names, d.Name)
+	}
+	return names
+}

@@ -181,6 +181,45 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("operators pause and resume a destination", func(t *testing.T) {
+		if r := do(t, "POST", base+"/v1/destinations/r0a-pdf/pause", operatorToken, "", nil); r.status != http.StatusOK {
+			t.Fatalf("pause = %d %s", r.status, r.body)
+		}
+		if r := do(t, "POST", base+"/v1/destinations/r0a-pdf/pause", trustToken, "", nil); r.status != http.StatusForbidden {
+			t.Fatalf("a trust pausing = %d", r.status)
+		}
+		if r := do(t, "POST", base+"/v1/destinations/nope/pause", operatorToken, "", nil); r.status != http.StatusNotFound {
+			t.Fatalf("unknown destination = %d", r.status)
+		}
+		post(t, base, labToken, withID(t, fixtures.Report("panel-brca2"), "PAUSED-1"))
+		for i := 0; i < 100 && !strings.Contains(string(get(t, base+"/v1/reports/PAUSED-1", operatorToken).body), `"r0a-files","contentType":"application/fhir+json","state":"delivered"`); i++ {
+			time.Sleep(20 * time.Millisecond) // the other destination of the same trust goes meanwhile
+		}
+		time.Sleep(200 * time.Millisecond)
+		state := func(dest string) string {
+			for _, d := range get(t, base+"/v1/reports/PAUSED-1", operatorToken).json(t)["deliveries"].([]any) {
+				if d.(map[string]any)["destination"] == dest {
+					return d.(map[string]any)["state"].(string)
+				}
+			}
+			return ""
+		}
+		if state("r0a-pdf") != "pending" || state("r0a-files") != "delivered" {
+			t.Fatalf("while r0a-pdf is paused: pdf %s, files %s", state("r0a-pdf"), state("r0a-files"))
+		}
+		list := string(get(t, base+"/v1/destinations", operatorToken).body)
+		if !strings.Contains(list, `"name":"r0a-pdf","paused":true`) {
+			t.Fatalf("destinations = %s", list)
+		}
+		do(t, "POST", base+"/v1/destinations/r0a-pdf/resume", operatorToken, "", nil)
+		for i := 0; i < 200 && state("r0a-pdf") != "delivered"; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if state("r0a-pdf") != "delivered" {
+			t.Fatalf("after resume: %s", state("r0a-pdf"))
+		}
+	})
+
 	t.Run("a trust with no route is rejected at intake", func(t *testing.T) {
 		body := bytes.Replace(withID(t, fixtures.Report("panel-brca2"), "NO-ROUTE-1"), []byte(`"odsCode":"R0A"`), []byte(`"odsCode":"RXX"`), 1)
 		r := post(t, base, labToken, body)
