@@ -3,7 +3,7 @@
 GO ?= go
 DEMO_CONFIG ?= gateway/cmd/gatewayd/demo.json
 
-.PHONY: run build test test-deps bench fuzz fmt vet clean
+.PHONY: run build test test-deps bench fuzz fmt vet lint clean
 
 run:
 	GATEWAY_CONFIG=$${GATEWAY_CONFIG:-$(DEMO_CONFIG)} $(GO) run ./gateway/cmd/gatewayd
@@ -35,6 +35,10 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck from the Go module proxy (not part of make test).
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 clean:
 	rm -rf bin var

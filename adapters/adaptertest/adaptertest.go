@@ -35,17 +35,17 @@ type Harness struct {
 
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
-	deliver := func(t *testing.T, a gateway.Adapter, n int, timeout time.Duration) (string, error, time.Duration) {
+	deliver := func(t *testing.T, a gateway.Adapter, n int, timeout time.Duration) (string, time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		start := time.Now()
 		ref, err := a.Deliver(ctx, h.Delivery(n))
-		return ref, err, time.Since(start)
+		return ref, time.Since(start), err
 	}
 	t.Run("Success", func(t *testing.T) {
 		h.Peer.Accept()
 		before := h.Peer.Received()
-		ref, err, _ := deliver(t, h.New(t), 1, 10*time.Second)
+		ref, _, err := deliver(t, h.New(t), 1, 10*time.Second)
 		if err != nil || ref == "" {
 			t.Fatalf("Deliver = %q, %v; want the receiver's reference", ref, err)
 		}
@@ -56,7 +56,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Retryable", func(t *testing.T) {
 		h.Peer.Fail()
 		defer h.Peer.Accept()
-		_, err, _ := deliver(t, h.New(t), 2, 10*time.Second)
+		_, _, err := deliver(t, h.New(t), 2, 10*time.Second)
 		if err == nil || gateway.IsPermanent(err) {
 			t.Fatalf("a temporary failure must be a retryable error, got %v", err)
 		}
@@ -64,7 +64,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Permanent", func(t *testing.T) {
 		h.Peer.Reject()
 		defer h.Peer.Accept()
-		_, err, _ := deliver(t, h.New(t), 3, 10*time.Second)
+		_, _, err := deliver(t, h.New(t), 3, 10*time.Second)
 		if !gateway.IsPermanent(err) {
 			t.Fatalf("a rejection must be permanent, got %v", err)
 		}
@@ -75,17 +75,17 @@ func Run(t *testing.T, h Harness) {
 		t.Run("HangPastTimeout", func(t *testing.T) { hang(t, h, deliver) })
 	}
 	t.Run("ConnectionRefused", func(t *testing.T) {
-		_, err, _ := deliver(t, h.Absent(t), 5, 10*time.Second)
+		_, _, err := deliver(t, h.Absent(t), 5, 10*time.Second)
 		if err == nil || gateway.IsPermanent(err) {
 			t.Fatalf("an absent receiver must be a retryable error, got %v", err)
 		}
 	})
 }
 
-func hang(t *testing.T, h Harness, deliver func(*testing.T, gateway.Adapter, int, time.Duration) (string, error, time.Duration)) {
+func hang(t *testing.T, h Harness, deliver func(*testing.T, gateway.Adapter, int, time.Duration) (string, time.Duration, error)) {
 	h.Peer.Hang()
 	defer h.Peer.Accept()
-	_, err, took := deliver(t, h.New(t), 4, 300*time.Millisecond)
+	_, took, err := deliver(t, h.New(t), 4, 300*time.Millisecond)
 	if err == nil || gateway.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a hung receiver must give a retryable deadline error, got %v", err)
 	}

@@ -19,7 +19,6 @@ import (
 type folderPeer struct {
 	t   *testing.T
 	dir string
-	n   *int
 }
 
 func (p folderPeer) Accept() {

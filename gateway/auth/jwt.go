@@ -84,7 +84,13 @@ func parseJWKS(raw []byte) (map[string]crypto.PublicKey, error) {
 			if curve == nil {
 				return nil, fmt.Errorf("key %s: curve %q not supported", k.Kid, k.Crv)
 			}
-			keys[k.Kid] = &ecdsa.PublicKey{Curve: curve, X: b64(k.X), Y: b64(k.Y)}
+			size := (curve.Params().BitSize + 7) / 8
+			point := append([]byte{4}, append(b64(k.X).FillBytes(make([]byte, size)), b64(k.Y).FillBytes(make([]byte, size))...)...)
+			pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+			if err != nil {
+				return nil, fmt.Errorf("key %s: %w", k.Kid, err)
+			}
+			keys[k.Kid] = pub
 		}
 	}
 	if len(keys) == 0 {

@@ -53,7 +53,7 @@ type Result struct {
 func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byte) Result {
 	m, err := hl7.Parse(data)
 	if err != nil {
-		return s.reply(fallback(nil), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: err.Error()}})
+		return s.reply(fallback(), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: err.Error()}})
 	}
 	msh := m.First("MSH")
 	sender, ok := s.sender(m, who)
@@ -228,7 +228,7 @@ func withNote(m *hl7.Message, ack []byte, note string) []byte {
 }
 
 // fallback gives an unparseable message a header to acknowledge against.
-func fallback([]byte) *hl7.Message {
+func fallback() *hl7.Message {
 	m, _ := hl7.Parse([]byte("MSH|^~\\&|||||||ACK||P|2.5.1\r"))
 	return m
 }

@@ -28,9 +28,10 @@ func NewIssuer(t testing.TB) *Issuer {
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ek, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	b := func(x []byte) string { return base64.RawURLEncoding.EncodeToString(x) }
+	point, _ := ek.PublicKey.Bytes() // 0x04 || X || Y
 	jwks, _ := json.Marshal(map[string]any{"keys": []any{
 		map[string]any{"kty": "RSA", "kid": "rsa-1", "n": b(rk.N.Bytes()), "e": b([]byte{1, 0, 1})},
-		map[string]any{"kty": "EC", "kid": "ec-1", "crv": "P-384", "x": b(ek.X.FillBytes(make([]byte, 48))), "y": b(ek.Y.FillBytes(make([]byte, 48)))},
+		map[string]any{"kty": "EC", "kid": "ec-1", "crv": "P-384", "x": b(point[1:49]), "y": b(point[49:])},
 	}})
 	path := filepath.Join(t.TempDir(), "jwks.json")
 	os.WriteFile(path, jwks, 0o600)

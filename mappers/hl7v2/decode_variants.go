@@ -35,7 +35,7 @@ func (d *decoder) variant(i int, sub string) {
 		}
 	}
 	var row *obx
-	v.ID, row = d.text(rgwVariantID, sub)
+	v.ID, _ = d.text(rgwVariantID, sub)
 	if v.ID == "" {
 		v.ID = "v" + strconv.Itoa(i+1)
 	}
