@@ -32,8 +32,9 @@ type Intake struct {
 
 // Submission says how a report arrived.
 type Submission struct {
-	Source   string     // "json" or "hl7v2"
-	Unmapped []Unmapped // content the decoder could not map, kept on the record
+	Source    string     // "json" or "hl7v2"
+	MessageID string     // the sender's message id (HL7: MSH-3|MSH-4|MSH-10), to recognise a resend
+	Unmapped  []Unmapped // content the decoder could not map, kept on the record
 }
 
 // Accept stores r for who. created is false when the same version was already
@@ -63,29 +64,47 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 	}
 }
 
-// assignVersion numbers a versionless report: 1 if new, the stored version
-// if the content is the same (a resend), else the next one.
+// assignVersion numbers a versionless report: 1 if new; the stored version
+// if this is a resend of any stored version (the same message id, or the
+// same content), so a late resend of an original can never overwrite its
+// correction; else the next version.
 func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) (*ReportRecord, bool, error) {
-	latest, err := in.Reports.Report(ctx, r.ID)
-	switch {
-	case ErrorCode(err) == ENOTFOUND:
-		r.Version = 1
-		return nil, false, nil
-	case err != nil:
+	versions, err := in.Reports.ReportVersions(ctx, r.ID)
+	if err != nil {
 		return nil, false, err
 	}
-	r.Version = latest.Version
-	if r.Version > 1 && r.Status == StatusFinal {
-		r.Status = StatusAmended
+	if len(versions) == 0 {
+		r.Version = 1
+		return nil, false, nil
 	}
-	if same, err := in.digest(r); err == nil && same == latest.Digest && latest.LabODS == r.PerformingLab.ODSCode {
-		return latest, true, nil
+	status := r.Status
+	for i := len(versions) - 1; i >= 0; i-- {
+		stored, err := in.Reports.ReportVersion(ctx, r.ID, versions[i])
+		if err != nil {
+			return nil, false, err
+		}
+		if stored.LabODS != r.PerformingLab.ODSCode {
+			break // another lab's id: SaveReport refuses it
+		}
+		if sub.MessageID != "" && stored.MessageID == sub.MessageID {
+			return stored, true, nil
+		}
+		r.Version, r.Status = stored.Version, versionStatus(status, stored.Version)
+		if same, err := in.digest(r); err == nil && same == stored.Digest {
+			return stored, true, nil
+		}
 	}
-	r.Version = latest.Version + 1
-	if r.Status == StatusFinal {
-		r.Status = StatusAmended
-	}
+	r.Version = versions[len(versions)-1] + 1
+	r.Status = versionStatus(status, r.Version)
 	return nil, false, nil
+}
+
+// versionStatus: a later version of a final report is an amendment.
+func versionStatus(s Status, version int) Status {
+	if version > 1 && s == StatusFinal {
+		return StatusAmended
+	}
+	return s
 }
 
 func (in *Intake) digest(r *Report) (string, error) {
@@ -103,7 +122,7 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 	if err != nil {
 		return nil, false, err
 	}
-	rec.Unmapped = sub.Unmapped
+	rec.Unmapped, rec.MessageID = sub.Unmapped, sub.MessageID
 	deliveries, err := in.deliveries(r, rec, routes)
 	if err != nil {
 		return nil, false, err

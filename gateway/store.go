@@ -18,7 +18,8 @@ type ReportRecord struct {
 	Source     string     `json:"source"` // "json" or "hl7v2"
 	Digest     string     `json:"digest"` // SHA-256 of Report: tells a resend from a conflicting version
 	ReceivedAt time.Time  `json:"receivedAt"`
-	Unmapped   []Unmapped `json:"unmapped,omitempty"` // what the intake could not map
+	Unmapped   []Unmapped `json:"unmapped,omitempty"`  // what the intake could not map
+	MessageID  string     `json:"messageId,omitempty"` // the sender's message id, e.g. HL7 MSH-3|MSH-4|MSH-10
 
 	// For the pull API's indexes.
 	NHSNumber string    `json:"nhsNumber,omitempty"`

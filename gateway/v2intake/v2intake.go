@@ -82,7 +82,8 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byt
 	if who != nil {
 		principal = *who
 	}
-	rec, created, err := s.Intake.Accept(ctx, principal, r, gateway.Submission{Source: "hl7v2", Unmapped: decoded.Unmapped})
+	messageID := m.Value(msh, 3, 1) + "|" + m.Value(msh, 4, 1) + "|" + m.Value(msh, 10, 0)
+	rec, created, err := s.Intake.Accept(ctx, principal, r, gateway.Submission{Source: "hl7v2", MessageID: messageID, Unmapped: decoded.Unmapped})
 	if err != nil {
 		var e *gateway.Error
 		var errs []hl7.AckError

@@ -129,6 +129,17 @@ func TestHL7OverMLLP(t *testing.T) {
 		if st["version"] != float64(2) || st["status"] != "corrected" {
 			t.Fatalf("after OBR-25 C: %v", st)
 		}
+		// The LIMS resends the original late (e.g. after an ACK timeout): it
+		// must not become a version 3 that overwrites the correction.
+		if code, _, _ := ackOf(t, mllpSend(t, addr, pdfOnly("PDF-1", "F", "No pathogenic variant was detected."), 1)[0]); code != "CA" {
+			t.Fatal("the late resend was not acknowledged")
+		}
+		if code, _, _ := ackOf(t, mllpSend(t, addr, pdfOnly("PDF-9", "F", "No pathogenic variant was detected."), 1)[0]); code != "CA" {
+			t.Fatal("the late resend under a new control id was not acknowledged")
+		}
+		if st := get(t, base+"/v1/reports/IGENE-5501", operatorToken).json(t); st["version"] != float64(2) || st["status"] != "corrected" {
+			t.Fatalf("a late resend of the original changed the report: version %v, %v", st["version"], st["status"])
+		}
 		if unmapped, _ := st["unmapped"].([]any); len(unmapped) != 0 {
 			t.Fatalf("narrative rows were listed as unmapped: %v", unmapped)
 		}
