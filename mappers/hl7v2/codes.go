@@ -112,6 +112,20 @@ var (
 	sexV2    = map[string]string{"male": "M", "female": "F", "other": "O", "unknown": "U"}
 )
 
+// Decoding lookups (answer code or lower-case text -> report vocabulary),
+// built once rather than on every field read.
+var (
+	fromZygosity    = reverse(zygosityLA)
+	fromACMG        = reverse(acmgLA)
+	fromSource      = reverse(sourceLA)
+	fromInheritance = reverse(inheritanceLA)
+	fromBuild       = reverse(buildLA)
+	fromOutcome     = reverse(outcomeLA)
+	fromMode        = reverse(modeHPO)
+	fromCondition   = reverseStrings(conditionSystemsV2)
+	fromSex         = reverseStrings(sexV2)
+)
+
 // reverse builds code -> key maps for decoding.
 func reverse(m map[string]answer) map[string]string {
 	out := make(map[string]string, len(m))

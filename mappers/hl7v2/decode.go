@@ -202,7 +202,7 @@ func (d *decoder) patient() {
 		}
 	}
 	p.BirthDate = hlDate(d.m.Value(pid, 7, 1))
-	p.Gender = reverseStrings(sexV2)[d.m.Value(pid, 8, 1)]
+	p.Gender = fromSex[d.m.Value(pid, 8, 1)]
 	d.at("patient.name", "PID", 5, 0)
 	d.at("patient.birthDate", "PID", 7, 0)
 	d.at("patient.gender", "PID", 8, 0)
@@ -302,9 +302,9 @@ func (d *decoder) metadata() {
 	}
 	if rows := d.find(lnOverall, ""); len(rows) > 0 {
 		code := d.comp(rows[0], 1)
-		r.Result.Outcome = reverse(outcomeLA)[code]
+		r.Result.Outcome = fromOutcome[code]
 		if r.Result.Outcome == "" {
-			r.Result.Outcome = reverse(outcomeLA)[strings.ToLower(first(d.comp(rows[0], 2), code))]
+			r.Result.Outcome = fromOutcome[strings.ToLower(first(d.comp(rows[0], 2), code))]
 		}
 		d.origins["result.outcome"] = hl7.ErrorLocation{Segment: "OBX", Sequence: rows[0].seq, Field: 5}
 	}

@@ -67,7 +67,7 @@ func (d *decoder) variant(i int, sub string) {
 	v.Alt, _ = d.text(lnAltAllele, sub)
 	v.ISCN, _ = d.text(lnISCN, sub)
 	if rows := d.find(lnBuild, sub); len(rows) > 0 {
-		v.GenomeBuild = reverse(buildLA)[d.comp(rows[0], 1)]
+		v.GenomeBuild = fromBuild[d.comp(rows[0], 1)]
 		loc(".genomeBuild", rows[0])
 	}
 	if rows := d.find(lnStartEnd, sub); len(rows) > 0 {
@@ -79,15 +79,15 @@ func (d *decoder) variant(i int, sub string) {
 		c, _ := strconv.Atoi(n)
 		v.CopyNumber = &c
 	}
-	v.Zygosity, row = d.answer(lnZygosity, sub, zygosityLA)
+	v.Zygosity, row = d.answer(lnZygosity, sub, fromZygosity)
 	loc(".zygosity", row)
-	source, _ := d.answer(lnSourceClass, sub, sourceLA)
+	source, _ := d.answer(lnSourceClass, sub, fromSource)
 	v.Origin, row = d.text(rgwOrigin, sub)
 	if row == nil && source != "de-novo" {
 		v.Origin = source
 	}
 	v.Inheritance, row = d.text(rgwInheritance, sub)
-	inh, _ := d.answer(lnInheritance, sub, inheritanceLA)
+	inh, _ := d.answer(lnInheritance, sub, fromInheritance)
 	if row == nil {
 		v.Inheritance = inh
 		if source == "de-novo" {
@@ -98,14 +98,14 @@ func (d *decoder) variant(i int, sub string) {
 		x, _ := strconv.ParseFloat(f, 64)
 		v.HeteroplasmyFraction = &x
 	}
-	v.Classification.ACMG, row = d.answer(lnSignificance, sub, acmgLA)
+	v.Classification.ACMG, row = d.answer(lnSignificance, sub, fromACMG)
 	loc(".classification.acmg", row)
 	if c, _ := d.text(rgwCriteria, sub); c != "" {
 		v.Classification.Criteria = strings.Split(c, ",")
 	}
 	if rows := d.find(lnPhenotype, sub); len(rows) > 0 {
 		v.Condition = &gateway.Condition{Code: d.comp(rows[0], 1), Name: d.comp(rows[0], 2),
-			System: reverseStrings(conditionSystemsV2)[d.comp(rows[0], 3)]}
+			System: fromCondition[d.comp(rows[0], 3)]}
 		if v.Condition.Name == "" {
 			v.Condition.Name = v.Condition.Code
 		}
@@ -113,7 +113,7 @@ func (d *decoder) variant(i int, sub string) {
 			v.Condition.Code = ""
 		}
 		if rows := d.find(rgwModeOfInh, sub); len(rows) > 0 {
-			v.Condition.ModeOfInheritance = reverse(modeHPO)[d.comp(rows[0], 1)]
+			v.Condition.ModeOfInheritance = fromMode[d.comp(rows[0], 1)]
 		}
 		loc(".condition", rows[0])
 	}
@@ -139,12 +139,11 @@ func (d *decoder) codedText(code, sub string) (string, *obx) {
 }
 
 // answer reads a coded value by LOINC answer code, or by its text.
-func (d *decoder) answer(code, sub string, list map[string]answer) (string, *obx) {
+func (d *decoder) answer(code, sub string, rev map[string]string) (string, *obx) {
 	rows := d.find(code, sub)
 	if len(rows) == 0 {
 		return "", nil
 	}
-	rev := reverse(list)
 	if k, ok := rev[d.comp(rows[0], 1)]; ok {
 		return k, rows[0]
 	}
