@@ -124,6 +124,7 @@ type Queue interface {
 // Store is everything the gateway keeps: reports and their deliveries.
 type Store interface {
 	Reports
+	HeldReports
 	Queue
 	ReportIndex
 	AuditLog

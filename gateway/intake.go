@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type BundleEncoder interface {
 // FHIR and stores everything in one durable step.
 type Intake struct {
 	Reports  Reports
+	Held     HeldReports // where reports for a trust with no destination wait
 	Router   Router
 	Bundles  BundleEncoder
 	Renderer Renderer
@@ -28,6 +30,10 @@ type Intake struct {
 	// Enqueued, if set, is told which destinations have new deliveries, so
 	// a dispatcher in this process can start at once instead of at its next poll.
 	Enqueued func(destinations []string)
+	// ClockSkew is how far in the future a report's times may be (DefaultClockSkew when zero).
+	ClockSkew time.Duration
+
+	heldAlerts sync.Map // trust ODS code -> true once its first held report was alerted
 }
 
 // Submission says how a report arrived.
@@ -35,6 +41,18 @@ type Submission struct {
 	Source    string     // "json" or "hl7v2"
 	MessageID string     // the sender's message id (HL7: MSH-3|MSH-4|MSH-10), to recognise a resend
 	Unmapped  []Unmapped // content the decoder could not map, kept on the record
+	// Lenient applies ValidateLenient instead of Validate: only what makes
+	// the report unfileable refuses it (HL7 v2 senders). Warnings are what
+	// the decoder and that validation noticed, kept on the record.
+	Lenient  bool
+	Warnings []Warning
+	// VolatileIssued says the issue time is the message's own time (the
+	// report carried none), which a resend changes: resends are recognised
+	// whatever it says.
+	VolatileIssued bool
+	// Unreadable says the message carried a result none of which could be
+	// read: the report is filed with its warnings rather than refused.
+	Unreadable bool
 }
 
 // Accept stores r for who. created is false when the same version was already
@@ -52,11 +70,16 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 	}
 	for try := 0; ; try++ {
 		next := *r
-		stored, resend, err := in.assignVersion(ctx, &next, sub)
+		stored, resend, reused, err := in.assignVersion(ctx, &next, sub)
 		if err != nil || resend {
 			return stored, false, err
 		}
-		rec, created, err := in.save(ctx, &next, sub)
+		s := sub
+		if reused != 0 {
+			s.Warnings = append(append([]Warning{}, sub.Warnings...), Warning{Path: "version", Source: "MSH[1]-10",
+				Message: fmt.Sprintf("this message id was used before for version %d with different content: filed as version %d", reused, next.Version)})
+		}
+		rec, created, err := in.save(ctx, &next, s)
 		if ErrorCode(err) == ECONFLICT && try < 3 {
 			continue // another message for this report took the version first
 		}
@@ -65,38 +88,52 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 }
 
 // assignVersion numbers a versionless report: 1 if new; the stored version
-// if this is a resend of any stored version (the same message id, or the
-// same content), so a late resend of an original can never overwrite its
-// correction; else the next version.
-func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) (*ReportRecord, bool, error) {
+// if this is a resend of any stored version (the same content, whatever its
+// message id), so a late resend of an original can never overwrite its
+// correction; else the next version. reused is the version that had this
+// message id with other content (a sender reusing ids), 0 if none.
+func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) (stored *ReportRecord, resend bool, reused int, err error) {
 	versions, err := in.Reports.ReportVersions(ctx, r.ID)
 	if err != nil {
-		return nil, false, err
+		return nil, false, 0, err
 	}
 	if len(versions) == 0 {
 		r.Version = 1
-		return nil, false, nil
+		return nil, false, 0, nil
 	}
 	status := r.Status
 	for i := len(versions) - 1; i >= 0; i-- {
 		stored, err := in.Reports.ReportVersion(ctx, r.ID, versions[i])
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
 		if stored.LabODS != r.PerformingLab.ODSCode {
 			break // another lab's id: SaveReport refuses it
 		}
-		if sub.MessageID != "" && stored.MessageID == sub.MessageID {
-			return stored, true, nil
-		}
 		r.Version, r.Status = stored.Version, versionStatus(status, stored.Version)
-		if same, err := in.digest(r); err == nil && same == stored.Digest {
-			return stored, true, nil
+		candidate := *r
+		if sub.VolatileIssued {
+			candidate.Issued = storedIssued(stored)
+		}
+		if same, err := in.digest(&candidate); err == nil && same == stored.Digest {
+			return stored, true, 0, nil
+		}
+		if sub.MessageID != "" && stored.MessageID == sub.MessageID && reused == 0 {
+			reused = stored.Version
 		}
 	}
 	r.Version = versions[len(versions)-1] + 1
 	r.Status = versionStatus(status, r.Version)
-	return nil, false, nil
+	return nil, false, reused, nil
+}
+
+// storedIssued is the issue time a stored version was filed with.
+func storedIssued(rec *ReportRecord) string {
+	var v struct {
+		Issued string `json:"issued"`
+	}
+	json.Unmarshal(rec.Report, &v)
+	return v.Issued
 }
 
 // versionStatus: a later version of a final report is an amendment.
@@ -118,12 +155,12 @@ func (in *Intake) digest(r *Report) (string, error) {
 
 func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {
 	source := sub.Source
-	rec, routes, err := in.build(r, source)
+	rec, routes, err := in.build(r, sub)
 	if err != nil {
 		return nil, false, err
 	}
 	rec.Unmapped, rec.MessageID = sub.Unmapped, sub.MessageID
-	deliveries, err := in.deliveries(r, rec, routes)
+	deliveries, err := in.deliveries(r, rec, routes, rec.ReceivedAt)
 	if err != nil {
 		return nil, false, err
 	}
@@ -139,16 +176,30 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		in.Enqueued(names)
 	}
 	if created {
-		in.Log.Info("report accepted", "report_id", r.ID, "version", r.Version, "status", r.Status, "source", source, "lab", r.PerformingLab.ODSCode)
+		in.Log.Info("report accepted", "report_id", r.ID, "version", r.Version, "status", r.Status, "source", source,
+			"lab", r.PerformingLab.ODSCode, "warnings", len(rec.Warnings), "unmapped", len(rec.Unmapped), "held", rec.Held)
+		if rec.Held {
+			in.alertHeld(rec)
+		}
 	} else {
 		in.Log.Info("report resent, already stored", "report_id", r.ID, "version", r.Version)
 	}
 	return stored, created, nil
 }
 
+// alertHeld says once per trust (per process) that reports are waiting for
+// a destination, so an operator adds the route; GET /v1/held lists them all.
+func (in *Intake) alertHeld(rec *ReportRecord) {
+	if _, seen := in.heldAlerts.LoadOrStore(rec.TrustODS, true); seen {
+		return
+	}
+	in.Log.Error("report held: no destination is configured for its trust", "alert", true,
+		"trust", rec.TrustODS, "report_id", rec.ID, "version", rec.Version)
+}
+
 // Preview maps r as Accept would, without storing anything: the $validate operation.
 func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
-	rec, _, err := in.build(r, "preview")
+	rec, _, err := in.build(r, Submission{Source: "preview"})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +208,7 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 
 // deliveries encodes one delivery per route: the payload in the
 // destination's format, so delivering never re-encodes anything.
-func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []Route) ([]*Delivery, error) {
+func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []Route, at time.Time) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
@@ -174,22 +225,32 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []Route) ([]*D
 		out = append(out, &Delivery{
 			ID: id, ReportID: rec.ID, Version: rec.Version,
 			Destination: rt.Destination, ContentType: Formats[rt.Format], Payload: payload,
-			State: DeliveryPending, CreatedAt: rec.ReceivedAt, UpdatedAt: rec.ReceivedAt, NextAttemptAt: rec.ReceivedAt,
+			State: DeliveryPending, CreatedAt: at, UpdatedAt: at, NextAttemptAt: at,
 		})
 	}
 	return out, nil
 }
 
-func (in *Intake) build(r *Report, source string) (*ReportRecord, []Route, error) {
-	problems := Validate(r)
-	routes := in.Router.Routes(r.OrderingTrust.ODSCode)
-	if len(routes) == 0 && r.OrderingTrust.ODSCode != "" {
-		problems = append(problems, Problem{Path: "orderingTrust.odsCode",
-			Message: "no destination is configured for trust " + r.OrderingTrust.ODSCode + ": the gateway could not deliver this report"})
+func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, error) {
+	var problems []Problem
+	if sub.Lenient {
+		problems, _ = ValidateLenient(r) // the caller has the warnings already, located in its message
+		if sub.Unreadable {
+			problems, _ = FileUnreadable(problems)
+		}
+	} else {
+		problems = Validate(r)
 	}
+	skew := in.ClockSkew
+	if skew == 0 {
+		skew = DefaultClockSkew
+	}
+	problems = append(problems, FutureTimes(r, in.Now(), skew)...)
 	if len(problems) > 0 {
 		return nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
 	}
+	r.Warnings = sub.Warnings
+	routes := in.Router.Routes(r.OrderingTrust.ODSCode)
 	canonical, err := json.Marshal(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode report %s: %w", r.ID, err)
@@ -208,13 +269,12 @@ func (in *Intake) build(r *Report, source string) (*ReportRecord, []Route, error
 	issued, _ := time.Parse(time.RFC3339, r.Issued)
 	var effective time.Time
 	if len(r.Specimens) > 0 {
-		if effective, err = time.Parse(time.RFC3339, r.Specimens[0].Collected); err != nil {
-			effective, _ = time.Parse(time.DateOnly, r.Specimens[0].Collected)
-		}
+		effective, _ = ParseTime(r.Specimens[0].Collected)
 	}
 	return &ReportRecord{
 		ID: r.ID, Version: r.Version, Status: r.Status, Outcome: r.Result.Outcome,
-		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: source,
+		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: sub.Source,
+		Warnings: sub.Warnings, Held: len(routes) == 0,
 		Digest: hex.EncodeToString(sum[:]), ReceivedAt: in.Now().UTC(),
 		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), Resources: resources,
 		Report: canonical, Bundle: bundle, PDF: pdf,

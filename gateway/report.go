@@ -30,7 +30,32 @@ type Report struct {
 	// Unstructured marks a report that is only a PDF and text (common from
 	// HL7 v2 senders): no outcome, variants or authorisers are required.
 	Unstructured bool `json:"unstructured,omitempty"`
+
+	// Kind is KindGenomic (the default when empty) or KindLaboratory: an
+	// ordinary pathology report (an FBC, an HbA1c) that is filed, not refused.
+	Kind string `json:"kind,omitempty"`
+	// ResultGroups are results that are not genomic findings: one group per
+	// test the lab ran (an HL7 v2 OBR), each with its observations.
+	ResultGroups []ResultGroup `json:"resultGroups,omitempty"`
+	// Notes are the lab's comments on the whole report (HL7 v2 NTE after OBR).
+	Notes []string `json:"notes,omitempty"`
+	// Attachments are further documents the lab sent beside the report PDF.
+	Attachments []Attachment `json:"attachments,omitempty"`
+
+	// Warnings are what the gateway noticed while reading the report: missing
+	// or odd content that did not stop it from being filed. The gateway sets
+	// them; they are not part of the lab's report (nor of its digest).
+	Warnings []Warning `json:"-"`
 }
+
+// Report kinds.
+const (
+	KindGenomic    = "genomic"
+	KindLaboratory = "laboratory"
+)
+
+// IsGenomic reports whether the report is a genomic report (the default).
+func (r *Report) IsGenomic() bool { return r.Kind == "" || r.Kind == KindGenomic }
 
 // Status is the report's lifecycle state (FHIR DiagnosticReport.status subset).
 type Status string
@@ -62,19 +87,34 @@ type Registration struct {
 	Number string `json:"number"`
 }
 
-// Patient is the proband.
+// Patient is the proband. A patient is identified by a national number
+// (NHS number in England and Wales, CHI number in Scotland, Health and Care
+// number in Northern Ireland) or by a local MRN with its assigning authority.
 type Patient struct {
-	NHSNumber string `json:"nhsNumber"`
-	Name      Name   `json:"name"`
-	BirthDate string `json:"birthDate"`
-	Gender    string `json:"gender"`
-	MRN       string `json:"mrn,omitempty"`
+	NHSNumber    string   `json:"nhsNumber,omitempty"`
+	CHINumber    string   `json:"chiNumber,omitempty"`
+	HCNumber     string   `json:"hcNumber,omitempty"`
+	Name         Name     `json:"name"`
+	BirthDate    string   `json:"birthDate"`
+	Gender       string   `json:"gender"`
+	MRN          string   `json:"mrn,omitempty"`
+	MRNAuthority string   `json:"mrnAuthority,omitempty"` // who issued the MRN, usually the trust's ODS code
+	Address      *Address `json:"address,omitempty"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Lines    []string `json:"lines,omitempty"`
+	City     string   `json:"city,omitempty"`
+	District string   `json:"district,omitempty"`
+	Postcode string   `json:"postcode,omitempty"`
 }
 
 // Name is a person's name.
 type Name struct {
 	Given  []string `json:"given"`
 	Family string   `json:"family"`
+	Prefix string   `json:"prefix,omitempty"` // a title such as Mr, Ms or Dr
 }
 
 // Test is what was ordered and how it was done.
@@ -84,6 +124,35 @@ type Test struct {
 	DirectoryVersion string  `json:"directoryVersion,omitempty"`
 	Method           string  `json:"method"`
 	Panels           []Panel `json:"panels,omitempty"`
+	// LocalCode is the lab's own code for the test, when it sent one
+	// (e.g. iGene's "SANGER" beside the directory code R240.1).
+	LocalCode *Coding `json:"localCode,omitempty"`
+	// Reason is why the test was done (LOINC 53577-3 "Reason for study").
+	Reason string `json:"reason,omitempty"`
+	// Conditions are the diseases the test assessed (LOINC 51967-8).
+	Conditions []Coding `json:"conditions,omitempty"`
+	// VariantsTested are the specific variants a targeted test looked for (LOINC 36908-2).
+	VariantsTested []string `json:"variantsTested,omitempty"`
+	// GenesStudied are genes analysed outside any virtual panel (LOINC 48018-6
+	// in a region-studied group); RegionsStudied are the genomic ranges
+	// examined, as "reference:start-end" (LOINC 51959-5).
+	GenesStudied   []Gene   `json:"genesStudied,omitempty"`
+	RegionsStudied []string `json:"regionsStudied,omitempty"`
+}
+
+// Coding is a code in a code system, with its text.
+type Coding struct {
+	System  string `json:"system,omitempty"` // a URI, or the sender's system name (HL7 v2 CWE-3) when it has none
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+// Text is the most readable form of the coding.
+func (c Coding) Text() string {
+	if c.Display != "" {
+		return c.Display
+	}
+	return c.Code
 }
 
 // Panel is a PanelApp virtual gene panel applied to the analysis.
@@ -146,6 +215,34 @@ type Variant struct {
 	Classification       Classification `json:"classification"`
 	Condition            *Condition     `json:"condition,omitempty"`
 	Comment              string         `json:"comment,omitempty"`
+
+	// Assessment says whether the variant was found: "present" (the
+	// default), "absent" (a pertinent negative), "no-call" or "indeterminate".
+	Assessment string `json:"assessment,omitempty"`
+	// CytogeneticLocation is the chromosome band, e.g. 9p13.
+	CytogeneticLocation string `json:"cytogeneticLocation,omitempty"`
+	// GenomicReference is the genomic reference sequence as the lab sent it
+	// (LOINC 48013-7), e.g. NG_009029.1 or an HGVS on it.
+	GenomicReference string `json:"genomicReference,omitempty"`
+	// Identifiers are the variant's ids in public databases (dbSNP, ClinVar).
+	Identifiers []Coding `json:"identifiers,omitempty"`
+	// ChangeType is the DNA change type as the lab coded it (LOINC 48019-4);
+	// AminoAcidChangeType the amino acid change type (LOINC 48006-1).
+	ChangeType          *Coding `json:"changeType,omitempty"`
+	AminoAcidChangeType *Coding `json:"aminoAcidChangeType,omitempty"`
+	// Category is the variant category (LOINC 83005-9), e.g. simple.
+	Category *Coding `json:"category,omitempty"`
+	// Method is how the variant was found (LOINC 81304-8), e.g. sequencing or PCR.
+	Method *Coding `json:"method,omitempty"`
+	// AlleleFrequency is the sample's variant allele fraction (0-1) for a
+	// nuclear variant; a mitochondrial variant's is HeteroplasmyFraction.
+	AlleleFrequency *float64 `json:"alleleFrequency,omitempty"`
+	// DisplayName is the lab's own name for the variant (LOINC 47998-0), e.g. an SPDI.
+	DisplayName string `json:"displayName,omitempty"`
+	// RepeatCount is the number of repeat units of a repeat expansion.
+	RepeatCount string `json:"repeatCount,omitempty"`
+	// AdditionalConditions are further conditions the variant is associated with.
+	AdditionalConditions []Condition `json:"additionalConditions,omitempty"`
 }
 
 // HGVS holds a variant's descriptions; each is a full HGVS expression
@@ -178,10 +275,14 @@ type Authoriser struct {
 	AuthorisedAt string       `json:"authorisedAt"`
 }
 
-// Attachment is a lab-supplied document (the report PDF).
+// Attachment is a lab-supplied document: the report PDF, or another
+// document the lab sent with it (then Data or, for a document the lab only
+// points to, URL).
 type Attachment struct {
-	Title string `json:"title,omitempty"`
-	Data  []byte `json:"data"`
+	Title       string `json:"title,omitempty"`
+	ContentType string `json:"contentType,omitempty"` // default application/pdf
+	Data        []byte `json:"data,omitempty"`
+	URL         string `json:"url,omitempty"`
 }
 
 // Renderer turns a report into a readable PDF.

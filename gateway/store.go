@@ -19,7 +19,12 @@ type ReportRecord struct {
 	Digest     string     `json:"digest"` // SHA-256 of Report: tells a resend from a conflicting version
 	ReceivedAt time.Time  `json:"receivedAt"`
 	Unmapped   []Unmapped `json:"unmapped,omitempty"`  // what the intake could not map
+	Warnings   []Warning  `json:"warnings,omitempty"`  // what was missing or odd, but did not stop it being filed
 	MessageID  string     `json:"messageId,omitempty"` // the sender's message id, e.g. HL7 MSH-3|MSH-4|MSH-10
+	// Held says the version was stored without deliveries because no
+	// destination was configured for its trust: it waits in the held list
+	// until one is (see HeldReports).
+	Held bool `json:"held,omitempty"`
 
 	// For the pull API's indexes.
 	NHSNumber string    `json:"nhsNumber,omitempty"`
@@ -64,10 +69,26 @@ type Reports interface {
 	Close() error
 }
 
+// HeldReports keeps the reports accepted for a trust that has no
+// destination yet: they are never bounced, and go out as soon as a route
+// for the trust exists. SaveReport holds a version saved with Held set and
+// no deliveries; saving a later version with deliveries ends the hold.
+type HeldReports interface {
+	// HeldReports lists the held reports' held versions (metadata only,
+	// oldest first), at most limit.
+	HeldReports(ctx context.Context, limit int) ([]*ReportRecord, error)
+
+	// ReleaseHeld queues deliveries for a held report version and ends the
+	// hold, in one durable step. released is false, and nothing is queued,
+	// when that version is no longer held (another replica released it, or
+	// a later version was saved).
+	ReleaseHeld(ctx context.Context, id string, version int, deliveries []*Delivery) (released bool, err error)
+}
+
 // Unmapped is content an intake could not map, kept on the report's record
 // so nothing is dropped silently (e.g. an OBX whose code is not recognised).
 type Unmapped struct {
-	Location string `json:"location"` // e.g. "OBX[7] OBX-3"
+	Location string `json:"location"` // where in the message, e.g. "OBX[7]-3" or "PID[1]-11"
 	Code     string `json:"code,omitempty"`
 	Text     string `json:"text,omitempty"`
 	Reason   string `json:"reason"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,7 +14,7 @@ import (
 var (
 	reportIDPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	odsPattern        = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
-	testCodePattern   = regexp.MustCompile(`^(R\d{1,4}(\.\d{1,2})?|GT\d{1,5}|TP\d{1,5})$`)
+	testCodePattern   = regexp.MustCompile(`^([RM]\d{1,4}(\.\d{1,2})?|GT\d{1,5}|TP\d{1,5})$`)
 	hgncPattern       = regexp.MustCompile(`^HGNC:\d{1,6}$`)
 	symbolPattern     = regexp.MustCompile(`^[A-Z0-9][A-Za-z0-9-]{0,19}$`)
 	panelIDPattern    = regexp.MustCompile(`^\d{1,7}$`)
@@ -22,36 +23,69 @@ var (
 	criterionPattern  = regexp.MustCompile(`^(PVS1|PS[1-4]|PM[1-6]|PP[1-5]|BA1|BS[1-4]|BP[1-7])(_(VeryStrong|Strong|Moderate|Supporting))?$`)
 	transcriptPattern = regexp.MustCompile(`^(NM_\d+\.\d+|NR_\d+\.\d+|ENST\d+\.\d+|LRG_\d+t\d+)$`)
 	chromosomePattern = regexp.MustCompile(`^([1-9]|1\d|2[0-2]|X|Y|MT)$`)
+	repeatPattern     = regexp.MustCompile(`^\d{1,5}(;\d{1,5})?$`)
+	decimalPattern    = regexp.MustCompile(`^-?\d+(\.\d+)?$`)
 
-	hgvsPos    = `[-*]?\d+([+-]\d+)?`
-	hgvsChange = `([ACGTN]>[ACGTN]|del[ACGTN]*|dup[ACGTN]*|ins[ACGTN]+|delins[ACGTN]+|inv|=|\[\d+\])`
+	hgvsPos = `[-*]?\d+([+-]\d+)?`
+	// A repeat is written as the repeated unit (optional) and the count of
+	// each allele: c.52_54[42], c.52CAG[42], c.52_54CAG[17];[42].
+	hgvsChange = `([ACGTN]>[ACGTN]|del[ACGTN]*|dup[ACGTN]*|ins[ACGTN]+|delins[ACGTN]+|inv|=|[ACGTN]*\[\d+\](;\[\d+\])?)`
 	hgvsC      = regexp.MustCompile(`^(NM_\d+\.\d+|NR_\d+\.\d+|ENST\d+\.\d+|LRG_\d+t\d+):c\.` + hgvsPos + `(_` + hgvsPos + `)?` + hgvsChange + `$`)
 	gRange     = `(\d+|\(\?_\d+\)|\(\d+_\?\)|\(\d+_\d+\)|\?)`
 	hgvsG      = regexp.MustCompile(`^NC_\d+\.\d+:[gm]\.` + gRange + `(_` + gRange + `)?` + hgvsChange + `$`)
 	hgvsP      = regexp.MustCompile(`^(NP_\d+\.\d+:)?p\.(\(([A-Z][a-z]{2}\d+[A-Za-z0-9*_?]*|=|\?)\)|[A-Z][a-z]{2}\d+[A-Za-z0-9*_?]*|=|\?|0)$`)
 )
 
-// Validate checks every rule and returns every problem found, each located by
-// its JSON path, so a lab can fix all of them in one round. An empty result
-// means the report may be accepted.
+// Validate checks every rule of the native report and returns every
+// problem found, each located by its JSON path, so a lab can fix all of
+// them in one round. An empty result means the report may be accepted.
 func Validate(r *Report) []Problem {
 	v := &validator{}
 	v.report(r, false)
-	return v.problems
+	return v.errors(false)
 }
 
-// ValidateVersionless is Validate for senders that number no versions (HL7
-// v2): version 0 means "let the store assign it".
-func ValidateVersionless(r *Report) []Problem {
+// ValidateLenient is validation for senders whose systems the gateway
+// cannot change (HL7 v2 labs): only what makes a report unfileable — no
+// patient identity, nothing to file, content that cannot be delivered
+// safely — refuses it; every other problem is a warning kept on the report.
+// Version 0 means "let the store assign it".
+func ValidateLenient(r *Report) (refuse []Problem, warnings []Warning) {
 	v := &validator{}
 	v.report(r, true)
-	return v.problems
+	for _, p := range v.problems {
+		if p.fatal {
+			refuse = append(refuse, p.Problem)
+		} else {
+			warnings = append(warnings, Warning{Path: p.Path, Message: p.Message})
+		}
+	}
+	return refuse, warnings
 }
 
-type validator struct{ problems []Problem }
+type problem struct {
+	Problem
+	fatal bool // refuses the report even in lenient mode
+}
+
+type validator struct{ problems []problem }
+
+func (v *validator) errors(lenient bool) []Problem {
+	out := make([]Problem, 0, len(v.problems))
+	for _, p := range v.problems {
+		if !lenient || p.fatal {
+			out = append(out, p.Problem)
+		}
+	}
+	return out
+}
 
 func (v *validator) add(path, format string, args ...any) {
-	v.problems = append(v.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	v.problems = append(v.problems, problem{Problem: Problem{Path: path, Message: fmt.Sprintf(format, args...)}})
+}
+
+func (v *validator) refuse(path, format string, args ...any) {
+	v.problems = append(v.problems, problem{Problem: Problem{Path: path, Message: fmt.Sprintf(format, args...)}, fatal: true})
 }
 
 func (v *validator) required(path, value string) bool {
@@ -68,6 +102,12 @@ func (v *validator) oneOf(path, value string, vocab Vocab) {
 	}
 }
 
+func (v *validator) optionalOneOf(path, value string, vocab Vocab) {
+	if value != "" && !vocab.Has(value) {
+		v.add(path, "%q is not one of the allowed values", value)
+	}
+}
+
 func (v *validator) match(path, value string, re *regexp.Regexp, what string) bool {
 	if !v.required(path, value) {
 		return false
@@ -79,11 +119,34 @@ func (v *validator) match(path, value string, re *regexp.Regexp, what string) bo
 	return true
 }
 
-// dateTime parses an RFC 3339 timestamp; a bare date is accepted when dateOnly is allowed.
+// ParseTime reads an RFC 3339 timestamp or a bare date (YYYY-MM-DD), the
+// two forms report times take.
+func ParseTime(value string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, value); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.DateOnly, value); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// dateTime parses an RFC 3339 timestamp; a bare date is accepted when dateOK.
 func (v *validator) dateTime(path, value string, dateOK bool) (time.Time, bool) {
 	if !v.required(path, value) {
 		return time.Time{}, false
 	}
+	return v.parseTime(path, value, dateOK)
+}
+
+func (v *validator) optionalTime(path, value string, dateOK bool) (time.Time, bool) {
+	if value == "" {
+		return time.Time{}, false
+	}
+	return v.parseTime(path, value, dateOK)
+}
+
+func (v *validator) parseTime(path, value string, dateOK bool) (time.Time, bool) {
 	if t, err := time.Parse(time.RFC3339, value); err == nil {
 		return t, true
 	}
@@ -98,20 +161,29 @@ func (v *validator) dateTime(path, value string, dateOK bool) (time.Time, bool) 
 	return time.Time{}, false
 }
 
-func (v *validator) report(r *Report, versionless bool) {
+func (v *validator) report(r *Report, lenient bool) {
 	if r.SchemaVersion != SchemaVersion {
-		v.add("schemaVersion", "must be %d, got %d", SchemaVersion, r.SchemaVersion)
+		v.refuse("schemaVersion", "must be %d, got %d", SchemaVersion, r.SchemaVersion)
 	}
-	v.match("id", r.ID, reportIDPattern, "report id (1-64 letters, digits, '.', '_' or '-')")
-	if r.Version < 0 || (r.Version == 0 && !versionless) {
+	if !reportIDPattern.MatchString(r.ID) {
+		if r.ID == "" {
+			v.refuse("id", "is required")
+		} else {
+			v.refuse("id", "%q is not a valid report id (1-64 letters, digits, '.', '_' or '-')", r.ID)
+		}
+	}
+	if r.Version < 0 || (r.Version == 0 && !lenient) {
 		v.add("version", "must be 1 or more, got %d", r.Version)
 	}
+	v.optionalOneOf("kind", r.Kind, ReportKinds)
 	v.oneOf("status", string(r.Status), Statuses)
-	if r.Version > 1 && r.Status == StatusFinal && !versionless {
+	if r.Version > 1 && r.Status == StatusFinal && !lenient {
 		v.add("status", "version %d of a report must be amended, corrected or entered-in-error, not final", r.Version)
 	}
 	issued, issuedOK := v.dateTime("issued", r.Issued, false)
-	v.match("performingLab.odsCode", r.PerformingLab.ODSCode, odsPattern, "ODS code")
+	if !odsPattern.MatchString(r.PerformingLab.ODSCode) {
+		v.refuse("performingLab.odsCode", "%q is not a valid ODS code", r.PerformingLab.ODSCode)
+	}
 	v.match("orderingTrust.odsCode", r.OrderingTrust.ODSCode, odsPattern, "ODS code")
 	if c := r.RequestingClinician; c != nil {
 		v.required("requestingClinician.name", c.Name)
@@ -120,8 +192,12 @@ func (v *validator) report(r *Report, versionless bool) {
 		}
 	}
 	v.patient(r.Patient, issued, issuedOK)
-	v.test(r.Test)
-	v.specimens(r.Specimens, issued, issuedOK)
+	v.test(r)
+	if r.IsGenomic() {
+		v.specimens(r.Specimens, issued, issuedOK)
+	} else {
+		v.optionalSpecimens(r.Specimens, issued, issuedOK)
+	}
 	v.relatives(r.Relatives)
 	v.result(r)
 	genes := map[string]string{} // HGNC id -> symbol, to catch a symbol that disagrees with its id
@@ -134,7 +210,10 @@ func (v *validator) report(r *Report, versionless bool) {
 	for i := range r.Variants {
 		v.variant(fmt.Sprintf("variants[%d]", i), &r.Variants[i], ids, genes)
 	}
-	if len(r.Authorisers) == 0 && !r.Unstructured {
+	for i := range r.ResultGroups {
+		v.group(fmt.Sprintf("resultGroups[%d]", i), &r.ResultGroups[i])
+	}
+	if len(r.Authorisers) == 0 && !r.Unstructured && r.IsGenomic() {
 		v.add("authorisers", "at least one authoriser is required")
 	}
 	for i, a := range r.Authorisers {
@@ -149,6 +228,61 @@ func (v *validator) report(r *Report, versionless bool) {
 	if r.PDF != nil && !bytes.HasPrefix(r.PDF.Data, []byte("%PDF-")) {
 		v.add("pdf.data", "is not a PDF (base64 of a file starting %%PDF-)")
 	}
+	for i, a := range r.Attachments {
+		if len(a.Data) == 0 && a.URL == "" {
+			v.add(fmt.Sprintf("attachments[%d]", i), "needs data or a url")
+		}
+	}
+	if !r.HasContent() {
+		v.refuse("result", nothingToFile)
+	}
+	v.framing(r)
+}
+
+// nothingToFile is the message of the refusal for a report with no content.
+const nothingToFile = "the report carries nothing to file: no result, no text and no PDF"
+
+// FileUnreadable drops the "nothing to file" refusal, for a message that
+// did carry a result the gateway could not read (a corrupt PDF, an answer it
+// does not know): such a report is filed with what could not be read listed,
+// so the record shows a result exists and why it is not there. It returns
+// the warning to keep in its place, or nil when there was no such refusal.
+func FileUnreadable(problems []Problem) (kept []Problem, warning *Warning) {
+	for _, p := range problems {
+		if p.Path == "result" && p.Message == nothingToFile {
+			warning = &Warning{Path: "result", Message: "nothing in the message could be read as a result: the report is filed " +
+				"with what could not be read listed as unmapped; ask the laboratory to resend it"}
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept, warning
+}
+
+// HasContent reports whether there is anything to file: a finding, a
+// result, text or a document.
+func (r *Report) HasContent() bool {
+	if len(r.Variants) > 0 || r.PDF != nil || len(r.Attachments) > 0 || len(r.Notes) > 0 ||
+		strings.TrimSpace(r.Result.Conclusion+r.Result.Interpretation) != "" || r.Result.Outcome != "" {
+		return true
+	}
+	for _, g := range r.ResultGroups {
+		if len(g.Observations) > 0 || len(g.Notes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// framing refuses text holding the bytes that frame MLLP messages (VT, FS,
+// GS): such a report could never be delivered to an HL7 v2 EPR, and would
+// be retried for days as if the EPR were at fault.
+func (v *validator) framing(r *Report) {
+	WalkStrings(r, func(path, s string) {
+		if strings.ContainsAny(s, "\x0b\x1c\x1d") {
+			v.refuse(path, "holds a control character (0x0B, 0x1C or 0x1D) that cannot be sent over MLLP")
+		}
+	})
 }
 
 func (v *validator) registration(path string, reg Registration) {
@@ -157,8 +291,30 @@ func (v *validator) registration(path string, reg Registration) {
 }
 
 func (v *validator) patient(p Patient, issued time.Time, issuedOK bool) {
-	if v.required("patient.nhsNumber", p.NHSNumber) && !ValidNHSNumber(p.NHSNumber) {
-		v.add("patient.nhsNumber", "is not a valid NHS number (10 digits with a modulus-11 check digit)")
+	national := false
+	for _, n := range []struct{ path, value, what string }{
+		{"patient.nhsNumber", p.NHSNumber, "NHS number"},
+		{"patient.chiNumber", p.CHINumber, "CHI number"},
+		{"patient.hcNumber", p.HCNumber, "Health and Care number"},
+	} {
+		if n.value == "" {
+			continue
+		}
+		if ValidNHSNumber(n.value) {
+			national = true
+		} else {
+			v.add(n.path, "is not a valid %s (10 digits with a modulus-11 check digit)", n.what)
+		}
+	}
+	switch {
+	case !p.Identified():
+		path := "patient.nhsNumber"
+		if p.NHSNumber == "" && p.MRN != "" {
+			path = "patient.mrnAuthority"
+		}
+		v.refuse(path, "does not identify the patient: a valid NHS, CHI or Health and Care number, or an MRN with its assigning authority, is required")
+	case !national && p.MRN != "" && !odsPattern.MatchString(p.MRNAuthority):
+		v.add("patient.mrnAuthority", "%q is not an ODS code: the MRN cannot be tied to an organisation", p.MRNAuthority)
 	}
 	v.required("patient.name.family", p.Name.Family)
 	if born, ok := v.dateTime("patient.birthDate", p.BirthDate, true); ok {
@@ -171,10 +327,18 @@ func (v *validator) patient(p Patient, issued time.Time, issuedOK bool) {
 	v.oneOf("patient.gender", p.Gender, Genders)
 }
 
-func (v *validator) test(t Test) {
-	v.match("test.code", t.Code, testCodePattern, "National Genomic Test Directory code (R-code such as R14.1, or DGTS GT/TP code)")
-	v.required("test.name", t.Name)
-	v.oneOf("test.method", t.Method, TestMethods)
+func (v *validator) test(r *Report) {
+	t := r.Test
+	if r.IsGenomic() {
+		v.match("test.code", t.Code, testCodePattern, "National Genomic Test Directory code (R- or M-code such as R14.1, or DGTS GT/TP code)")
+		v.required("test.name", t.Name)
+		v.oneOf("test.method", t.Method, TestMethods)
+	} else {
+		if t.Code != "" && !testCodePattern.MatchString(t.Code) {
+			v.add("test.code", "%q is not a valid National Genomic Test Directory code", t.Code)
+		}
+		v.optionalOneOf("test.method", t.Method, TestMethods)
+	}
 	for i, p := range t.Panels {
 		path := fmt.Sprintf("test.panels[%d]", i)
 		v.match(path+".panelAppId", p.PanelAppID, panelIDPattern, "PanelApp panel id")
@@ -187,6 +351,10 @@ func (v *validator) specimens(specimens []Specimen, issued time.Time, issuedOK b
 	if len(specimens) == 0 {
 		v.add("specimens", "at least one specimen is required")
 	}
+	v.optionalSpecimens(specimens, issued, issuedOK)
+}
+
+func (v *validator) optionalSpecimens(specimens []Specimen, issued time.Time, issuedOK bool) {
 	seen := map[string]bool{}
 	for i, s := range specimens {
 		path := fmt.Sprintf("specimens[%d]", i)
@@ -228,6 +396,13 @@ func (v *validator) relatives(relatives []Relative) {
 }
 
 func (v *validator) result(r *Report) {
+	if !r.IsGenomic() {
+		if len(r.ResultGroups) == 0 {
+			v.add("resultGroups", "a laboratory report needs at least one group of results")
+		}
+		v.optionalOneOf("result.outcome", r.Result.Outcome, Outcomes)
+		return
+	}
 	if r.Unstructured && r.Result.Outcome == "" {
 		v.required("result.conclusion", r.Result.Conclusion)
 		if r.PDF == nil {
@@ -239,6 +414,51 @@ func (v *validator) result(r *Report) {
 	v.required("result.conclusion", r.Result.Conclusion)
 	if r.Result.Outcome == "positive" && len(r.Variants) == 0 {
 		v.add("variants", "a positive result must report at least one variant")
+	}
+}
+
+func (v *validator) group(path string, g *ResultGroup) {
+	if g.Code.Code == "" && g.Code.Display == "" {
+		v.add(path+".code", "needs a code or a name")
+	}
+	v.optionalOneOf(path+".status", string(g.Status), Statuses)
+	v.optionalTime(path+".collected", g.Collected, true)
+	for i := range g.Observations {
+		v.observation(fmt.Sprintf("%s.observations[%d]", path, i), &g.Observations[i])
+	}
+}
+
+func (v *validator) observation(path string, o *Observation) {
+	if o.Code.Code == "" && o.Code.Display == "" {
+		v.add(path+".code", "needs a code or a name")
+	}
+	v.oneOf(path+".valueType", o.ValueType, ValueTypes)
+	v.optionalOneOf(path+".comparator", o.Comparator, Comparators)
+	v.optionalOneOf(path+".absentReason", o.AbsentReason, AbsentReasons)
+	v.optionalOneOf(path+".status", string(o.Status), Statuses)
+	v.optionalTime(path+".observed", o.Observed, true)
+	if o.AbsentReason != "" {
+		return
+	}
+	switch o.ValueType {
+	case ValueQuantity:
+		if !decimalPattern.MatchString(o.Value) {
+			v.add(path+".value", "%q is not a number", o.Value)
+		}
+	case ValueRatio, ValueRange:
+		sep := map[string]string{ValueRatio: ":", ValueRange: "-"}[o.ValueType]
+		a, b, ok := strings.Cut(strings.TrimPrefix(o.Value, "-"), sep)
+		if !ok || !decimalPattern.MatchString(a) || !decimalPattern.MatchString(b) {
+			v.add(path+".value", "%q is not written as two numbers separated by %q", o.Value, sep)
+		}
+	case ValueCoded:
+		if o.Coded == nil || (o.Coded.Code == "" && o.Coded.Display == "") {
+			v.add(path+".coded", "a coded result needs a code or its text")
+		}
+	case ValueDateTime:
+		v.dateTime(path+".value", o.Value, true)
+	case ValueText:
+		v.required(path+".value", o.Value)
 	}
 }
 
@@ -264,6 +484,7 @@ func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes
 	}
 	v.oneOf(path+".type", vr.Type, VariantTypes)
 	v.gene(path+".gene", vr.Gene, genes)
+	v.optionalOneOf(path+".assessment", vr.Assessment, Assessments)
 	if vr.Transcript != "" && !transcriptPattern.MatchString(vr.Transcript) {
 		v.add(path+".transcript", "%q is not a versioned RefSeq, LRG or Ensembl transcript", vr.Transcript)
 	}
@@ -292,14 +513,10 @@ func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes
 	if vr.CopyNumber != nil && *vr.CopyNumber < 0 {
 		v.add(path+".copyNumber", "cannot be negative")
 	}
-	v.oneOf(path+".genomeBuild", vr.GenomeBuild, GenomeBuilds)
-	v.match(path+".chromosome", vr.Chromosome, chromosomePattern, "chromosome (1-22, X, Y or MT)")
-	if vr.Start < 1 {
-		v.add(path+".start", "must be a 1-based position")
+	if vr.RepeatCount != "" && !repeatPattern.MatchString(vr.RepeatCount) {
+		v.add(path+".repeatCount", "%q is not a repeat count (e.g. 42, or 17;42 for both alleles)", vr.RepeatCount)
 	}
-	if vr.End != 0 && vr.End < vr.Start {
-		v.add(path+".end", "is before start")
-	}
+	v.variantPosition(path, vr)
 	for _, a := range []struct{ name, value string }{{"ref", vr.Ref}, {"alt", vr.Alt}} {
 		if a.value != "" && !allelePattern.MatchString(a.value) {
 			v.add(path+"."+a.name, "%q is not an allele (A, C, G, T, N)", a.value)
@@ -311,6 +528,9 @@ func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes
 	}
 	if f := vr.HeteroplasmyFraction; f != nil && (*f <= 0 || *f > 1 || !vr.IsMitochondrial()) {
 		v.add(path+".heteroplasmyFraction", "must be in (0, 1] and only on a mitochondrial variant")
+	}
+	if f := vr.AlleleFrequency; f != nil && (*f < 0 || *f > 1) {
+		v.add(path+".alleleFrequency", "must be a fraction between 0 and 1")
 	}
 	if vr.Origin != "" && !Origins.Has(vr.Origin) {
 		v.add(path+".origin", "%q is not one of the allowed values", vr.Origin)
@@ -325,13 +545,39 @@ func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes
 		}
 	}
 	if c := vr.Condition; c != nil {
-		v.required(path+".condition.name", c.Name)
-		if c.System != "" || c.Code != "" {
-			v.oneOf(path+".condition.system", c.System, ConditionSystems)
-			v.required(path+".condition.code", c.Code)
-		}
-		if c.ModeOfInheritance != "" && !ModesOfInheritance.Has(c.ModeOfInheritance) {
-			v.add(path+".condition.modeOfInheritance", "%q is not one of the allowed values", c.ModeOfInheritance)
-		}
+		v.condition(path+".condition", *c)
+	}
+	for j, c := range vr.AdditionalConditions {
+		v.condition(path+".additionalConditions["+strconv.Itoa(j)+"]", c)
+	}
+}
+
+// variantPosition: a genome build, chromosome and start position are
+// required unless the variant is described by HGVS on a transcript or
+// genomic reference alone, as the LOINC variant convention allows.
+func (v *validator) variantPosition(path string, vr *Variant) {
+	described := vr.HGVS.C != "" || vr.HGVS.G != "" || vr.ISCN != ""
+	if vr.GenomeBuild != "" || !described {
+		v.oneOf(path+".genomeBuild", vr.GenomeBuild, GenomeBuilds)
+	}
+	if vr.Chromosome != "" || !described {
+		v.match(path+".chromosome", vr.Chromosome, chromosomePattern, "chromosome (1-22, X, Y or MT)")
+	}
+	if vr.Start < 0 || (vr.Start == 0 && !described) {
+		v.add(path+".start", "must be a 1-based position")
+	}
+	if vr.End != 0 && vr.End < vr.Start {
+		v.add(path+".end", "is before start")
+	}
+}
+
+func (v *validator) condition(path string, c Condition) {
+	v.required(path+".name", c.Name)
+	if c.System != "" || c.Code != "" {
+		v.oneOf(path+".system", c.System, ConditionSystems)
+		v.required(path+".code", c.Code)
+	}
+	if c.ModeOfInheritance != "" && !ModesOfInheritance.Has(c.ModeOfInheritance) {
+		v.add(path+".modeOfInheritance", "%q is not one of the allowed values", c.ModeOfInheritance)
 	}
 }

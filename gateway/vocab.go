@@ -1,9 +1,11 @@
 package gateway
 
+import "strings"
+
 // The closed vocabularies of the native report. Mappers translate these into
 // LOINC, HL7 v2 or SNOMED codes; validation rejects anything else.
 var (
-	Statuses           = set("preliminary", "final", "amended", "corrected", "entered-in-error")
+	Statuses           = set("preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error")
 	Outcomes           = set("positive", "negative", "inconclusive", "failed")
 	Genders            = set("male", "female", "other", "unknown")
 	TestMethods        = set("wgs", "wes", "panel", "targeted", "array", "mlpa", "sanger")
@@ -17,7 +19,12 @@ var (
 	RegistrationBodies = set("GMC", "HCPC", "NMC", "SDS", "LOCAL") // LOCAL: the lab's own staff id (e.g. from HL7 OBR-32)
 	GenomeBuilds       = set("GRCh37", "GRCh38")
 	ModesOfInheritance = set("autosomal-dominant", "autosomal-recessive", "x-linked", "x-linked-recessive", "x-linked-dominant", "mitochondrial")
-	ConditionSystems   = set("snomed", "omim", "mondo", "hpo")
+	ConditionSystems   = set("snomed", "omim", "mondo", "hpo", "medgen", "icd10")
+	Assessments        = set("present", "absent", "no-call", "indeterminate")
+	ValueTypes         = set(ValueQuantity, ValueText, ValueCoded, ValueRatio, ValueRange, ValueDateTime)
+	Comparators        = set("<", "<=", ">", ">=")
+	AbsentReasons      = set("not-performed", "error", "unknown", "not-applicable", "asked-unknown", "temp-unknown", "masked")
+	ReportKinds        = set(KindGenomic, KindLaboratory)
 )
 
 // Vocab is a closed set of codes.
@@ -40,5 +47,11 @@ func (v *Variant) IsSequenceVariant() bool {
 	return v.Type == "snv" || v.Type == "indel" || v.Type == "repeat"
 }
 
-// IsMitochondrial reports whether the variant lies on the mitochondrial genome.
-func (v *Variant) IsMitochondrial() bool { return v.Chromosome == "MT" }
+// IsMitochondrial reports whether the variant lies on the mitochondrial
+// genome: chromosome MT, an m. description or the mitochondrial reference
+// NC_012920, or an MT- gene. Labs that follow the LOINC variant convention
+// often send no chromosome at all, so the HGVS and the gene count too.
+func (v *Variant) IsMitochondrial() bool {
+	return v.Chromosome == "MT" || strings.HasPrefix(v.HGVS.G, "NC_012920.") || strings.Contains(v.HGVS.G, ":m.") ||
+		strings.HasPrefix(v.Gene.Symbol, "MT-")
+}

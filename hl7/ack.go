@@ -39,6 +39,7 @@ type AckError struct {
 	Location ErrorLocation
 	Code     string // HL7 table 0357: 100 segment sequence, 101 required field missing, 102 data type, 103 table value, 200 unsupported message type, 207 application internal error
 	Text     string
+	Severity string // ERR-4 (table 0516): E error (the default), W warning, I information
 }
 
 // Ack builds the acknowledgement of msg: sender and receiver swapped, the
@@ -52,8 +53,11 @@ func Ack(msg *Message, code, controlID string, errs []AckError, now time.Time) [
 	b.MSH(msh.Field(5), msh.Field(6), msh.Field(3), msh.Field(4), now.UTC().Format("20060102150405"),
 		"", b.C("ACK", trigger, "ACK"), b.V(controlID), msh.Field(11), msh.Field(12))
 	text := ""
-	if len(errs) > 0 {
-		text = errs[0].Text
+	for _, e := range errs {
+		if e.Severity == "" || e.Severity == "E" {
+			text = e.Text // MSA-3 names the first error, never a mere warning
+			break
+		}
 	}
 	b.Add("MSA", code, msh.Field(10), b.V(clip(text, 80)))
 	old := strings.HasPrefix(version, "2.3") || strings.HasPrefix(version, "2.4")
@@ -63,7 +67,11 @@ func Ack(msg *Message, code, controlID string, errs []AckError, now time.Time) [
 		if old {
 			err1 = b.CRaw(e.Location.Segment, itoa(e.Location.Sequence), itoa(e.Location.Field), b.S(e.Code, e.Text))
 		}
-		b.Add("ERR", err1, loc, b.C(e.Code, codeText[e.Code], "HL70357"), "E", "", "", "", b.V(e.Text))
+		severity := e.Severity
+		if severity == "" {
+			severity = "E"
+		}
+		b.Add("ERR", err1, loc, b.C(e.Code, codeText[e.Code], "HL70357"), severity, "", "", "", b.V(e.Text))
 	}
 	return b.Bytes()
 }

@@ -28,7 +28,8 @@ var (
 	bucketReport = []byte("report_json")   // version key -> normalised report JSON
 	bucketBundle = []byte("report_bundle") // version key -> FHIR Bundle JSON
 	bucketPDF    = []byte("report_pdf")    // version key -> PDF
-	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF,
+	bucketHeld   = []byte("report_held")   // id -> held version (uint32): accepted for a trust with no destination
+	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF, bucketHeld,
 		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport,
 		bucketByPatient, bucketByUpdated, bucketByResource, bucketAudit}
 )
@@ -136,6 +137,9 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			if err := enqueue(tx, d); err != nil {
 				return err
 			}
+		}
+		if err := hold(tx, rec, len(deliveries) == 0); err != nil {
+			return err
 		}
 		if err := index(tx, rec, previous); err != nil {
 			return err

@@ -21,6 +21,9 @@ type journeyEvent struct {
 	Outcome     string    `json:"outcome,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
 	Actor       string    `json:"actor,omitempty"`
+	// On "received": what was missing or odd, and what could not be mapped.
+	Warnings []gateway.Warning  `json:"warnings,omitempty"`
+	Unmapped []gateway.Unmapped `json:"unmapped,omitempty"`
 }
 
 type journey struct {
@@ -46,10 +49,18 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 		}
 		received[v] = meta.ReceivedAt
 		detail := fmt.Sprintf("%s report %s, validated and mapped", meta.Source, meta.Status)
-		if len(meta.Unmapped) > 0 {
-			detail += fmt.Sprintf("; %d items not mapped", len(meta.Unmapped))
+		if len(meta.Warnings) > 0 {
+			detail += fmt.Sprintf("; %d warnings", len(meta.Warnings))
 		}
-		j.Events = append(j.Events, journeyEvent{At: meta.ReceivedAt, Event: "received", Version: v, Detail: detail, Actor: meta.LabODS})
+		if len(meta.Unmapped) > 0 {
+			detail += fmt.Sprintf("; %d items not mapped (listed)", len(meta.Unmapped))
+		}
+		j.Events = append(j.Events, journeyEvent{At: meta.ReceivedAt, Event: "received", Version: v, Detail: detail, Actor: meta.LabODS,
+			Warnings: meta.Warnings, Unmapped: meta.Unmapped})
+		if meta.Held {
+			j.Events = append(j.Events, journeyEvent{At: meta.ReceivedAt, Event: "held", Version: v,
+				Detail: "no destination is configured for trust " + meta.TrustODS + ": held until one is"})
+		}
 	}
 	deliveries, err := s.Queue.Deliveries(ctx, gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
 	if err != nil {

@@ -107,7 +107,11 @@ type reportStatus struct {
 	Source     string         `json:"source"`
 	ReceivedAt time.Time      `json:"receivedAt"`
 	Links      links          `json:"links"`
-	Deliveries []deliveryView `json:"deliveries"` // every version's delivery to every destination
+	// Held says the report waits for a destination for its trust.
+	Held       bool               `json:"held,omitempty"`
+	Warnings   []gateway.Warning  `json:"warnings"`   // what was missing or odd in the current version
+	Unmapped   []gateway.Unmapped `json:"unmapped"`   // what the gateway could not map, with where it was
+	Deliveries []deliveryView     `json:"deliveries"` // every version's delivery to every destination
 }
 
 func (s *server) getReport(c *gin.Context) {
@@ -126,12 +130,23 @@ func (s *server) getReport(c *gin.Context) {
 		return
 	}
 	views := make([]deliveryView, 0, len(deliveries))
+	held := rec.Held
 	for _, d := range deliveries {
 		views = append(views, view(d))
+		if d.Version == rec.Version {
+			held = false // released to a destination since
+		}
 	}
-	c.JSON(http.StatusOK, reportStatus{ID: rec.ID, Version: rec.Version, Versions: versions, Status: rec.Status,
+	st := reportStatus{ID: rec.ID, Version: rec.Version, Versions: versions, Status: rec.Status,
 		Outcome: rec.Outcome, LabODS: rec.LabODS, TrustODS: rec.TrustODS, Source: rec.Source,
-		ReceivedAt: rec.ReceivedAt, Links: reportLinks(rec.ID), Deliveries: views})
+		ReceivedAt: rec.ReceivedAt, Links: reportLinks(rec.ID), Held: held, Warnings: rec.Warnings, Unmapped: rec.Unmapped, Deliveries: views}
+	if st.Warnings == nil {
+		st.Warnings = []gateway.Warning{}
+	}
+	if st.Unmapped == nil {
+		st.Unmapped = []gateway.Unmapped{}
+	}
+	c.JSON(http.StatusOK, st)
 }
 
 func (s *server) getReportBundle(c *gin.Context) {
@@ -190,4 +205,42 @@ func (s *server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// heldReport is one entry of GET /v1/held.
+type heldReport struct {
+	ID         string    `json:"id"`
+	Version    int       `json:"version"`
+	TrustODS   string    `json:"trustOds"`
+	LabODS     string    `json:"labOds"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	Warnings   int       `json:"warnings"`
+	Links      links     `json:"links"`
+}
+
+// listHeld is GET /v1/held: the reports accepted for a trust that has no
+// destination, oldest first. Add the trust to a destination and restart (or
+// start another replica) and they go out.
+func (s *server) listHeld(c *gin.Context) {
+	limit := 1000
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "bad limit",
+				Problems: []gateway.Problem{{Path: "limit", Message: "must be a whole number from 1 to 10000"}}})
+			return
+		}
+		limit = n
+	}
+	recs, err := s.Held.HeldReports(c.Request.Context(), limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]heldReport, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, heldReport{ID: r.ID, Version: r.Version, TrustODS: r.TrustODS, LabODS: r.LabODS,
+			ReceivedAt: r.ReceivedAt, Warnings: len(r.Warnings), Links: reportLinks(r.ID)})
+	}
+	c.JSON(http.StatusOK, gin.H{"held": out})
 }

@@ -26,6 +26,7 @@ func (s *server) routes(r *gin.Engine) {
 	ops.POST("/deliveries/:delivery/replay", s.replayDelivery)
 	ops.POST("/deliveries/:delivery/cancel", s.cancelDelivery)
 	ops.GET("/delivery-counts", s.deliveryCounts)
+	ops.GET("/held", s.listHeld)
 	ops.GET("/destinations", s.listDestinations)
 	ops.POST("/destinations/:name/pause", s.pauseDestination(true))
 	ops.POST("/destinations/:name/resume", s.pauseDestination(false))

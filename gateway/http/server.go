@@ -25,6 +25,7 @@ type Deps struct {
 	Index        gateway.ReportIndex
 	Audit        gateway.AuditLog
 	Queue        gateway.Queue
+	Held         gateway.HeldReports
 	Destinations []string              // configured destination names
 	PauseChanged func(context.Context) // tells this process's dispatcher at once
 	Clock        gateway.Clock

@@ -19,33 +19,123 @@ var classWords = map[string]string{
 func (w *writer) body(r *gateway.Report) {
 	f := w.f
 	w.font("B", 15)
-	f.MultiCell(contentW, 7, w.tr(r.Test.Code+" "+r.Test.Name), "", "L", false)
+	f.MultiCell(contentW, 7, w.tr(title(r)), "", "L", false)
 	f.Ln(2)
 
 	// The result first, in one plain sentence, in a shaded box.
 	f.SetFillColor(232, 237, 238)
 	w.font("B", 12)
-	f.CellFormat(contentW, 8, w.tr("Result: "+outcomeWords[r.Result.Outcome]), "LTR", 1, "L", true, 0, "")
+	headline := "Results"
+	if r.IsGenomic() {
+		headline = "Result: " + first(outcomeWords[r.Result.Outcome], "see the report's text below")
+	}
+	f.CellFormat(contentW, 8, w.tr(headline), "LTR", 1, "L", true, 0, "")
 	w.font("", 11)
-	f.MultiCell(contentW, 6, w.tr(r.Result.Conclusion), "LRB", "L", true)
+	f.MultiCell(contentW, 6, w.tr(first(r.Result.Conclusion, " ")), "LRB", "L", true)
 
 	w.heading("Patient and request")
 	p := r.Patient
-	w.field("Patient", strings.Join(p.Name.Given, " ")+" "+p.Name.Family)
+	w.field("Patient", strings.TrimSpace(p.Name.Prefix+" "+strings.Join(p.Name.Given, " ")+" "+p.Name.Family))
 	w.field("NHS number", FormatNHSNumber(p.NHSNumber))
+	w.field("CHI number", FormatNHSNumber(p.CHINumber))
+	w.field("H&C number", FormatNHSNumber(p.HCNumber))
 	w.field("Date of birth", p.BirthDate)
 	w.field("Gender", p.Gender)
-	w.field("Local MRN", p.MRN)
-	w.field("Requested by", orgName(r.OrderingTrust))
+	if p.MRN != "" {
+		w.field("Local MRN", strings.TrimSpace(p.MRN+" ("+p.MRNAuthority+")"))
+	}
+	if a := p.Address; a != nil {
+		w.field("Address", strings.Join(nonEmpty(append(append([]string{}, a.Lines...), a.City, a.District, a.Postcode)...), ", "))
+	}
+	if r.OrderingTrust.ODSCode != "" {
+		w.field("Requested by", orgName(r.OrderingTrust))
+	}
 	if c := r.RequestingClinician; c != nil {
 		w.field("Clinician", c.Name)
 	}
 	w.field("Order number", r.OrderNumber)
 
+	if r.IsGenomic() || r.Test.Code != "" {
+		w.test(r)
+	}
+	if r.IsGenomic() {
+		w.variants(r)
+	}
+	w.results(r)
+	if r.Result.Interpretation != "" {
+		w.heading("Interpretation")
+		w.para(r.Result.Interpretation)
+	}
+	if r.Result.Limitations != "" {
+		w.heading("Limitations and coverage")
+		w.para(r.Result.Limitations)
+	}
+	if len(r.Notes) > 0 {
+		w.heading("Notes from the laboratory")
+		for _, n := range r.Notes {
+			w.para(n)
+		}
+	}
+	if len(r.Attachments) > 0 {
+		w.heading("Documents sent with this report (in the electronic record)")
+		for _, a := range r.Attachments {
+			w.para(first(a.Title, "Untitled document") + " (" + first(a.ContentType, "application/pdf") + ")" + suffix(" at ", a.URL))
+		}
+	}
+	if len(r.Authorisers) > 0 {
+		w.heading("Authorised by")
+		for _, a := range r.Authorisers {
+			w.para(strings.TrimSuffix(fmt.Sprintf("%s, %s (%s %s), authorised %s", a.Name, a.Role, a.Registration.Body, a.Registration.Number, a.AuthorisedAt), ", authorised "))
+		}
+	}
+	if len(r.Warnings) > 0 {
+		w.heading("Notes from the Results Gateway")
+		w.para("The gateway filed this report as the laboratory sent it. It noticed:")
+		for _, warn := range r.Warnings {
+			w.para("- " + strings.TrimSpace(warn.Path+" "+warn.Message) + suffix(" (", warn.Source, ")"))
+		}
+	}
+}
+
+func title(r *gateway.Report) string {
+	if t := strings.TrimSpace(r.Test.Code + " " + r.Test.Name); t != "" {
+		return t
+	}
+	var names []string
+	for _, g := range r.ResultGroups {
+		names = append(names, g.Code.Text())
+	}
+	if len(names) > 0 {
+		return strings.Join(names, "; ")
+	}
+	return "Laboratory report"
+}
+
+func (w *writer) test(r *gateway.Report) {
 	w.heading("Test")
-	w.field("Test", r.Test.Code+" "+r.Test.Name)
+	w.field("Test", strings.TrimSpace(r.Test.Code+" "+r.Test.Name))
+	if l := r.Test.LocalCode; l != nil {
+		w.field("Laboratory's code", strings.TrimSpace(l.Code+" "+l.Display))
+	}
 	w.field("Directory version", r.Test.DirectoryVersion)
 	w.field("Method", methodNames[r.Test.Method])
+	w.field("Reason for test", r.Test.Reason)
+	for _, c := range r.Test.Conditions {
+		w.field("Condition assessed", strings.TrimSpace(c.Display+suffix(" (", c.Code, ")")))
+	}
+	if len(r.Test.VariantsTested) > 0 {
+		w.field("Variants tested", strings.Join(r.Test.VariantsTested, ", "))
+	}
+	if len(r.Test.GenesStudied) > 0 {
+		var genes []string
+		for _, g := range r.Test.GenesStudied {
+			genes = append(genes, strings.TrimSpace(g.Symbol+suffix(" (", g.HGNCID, ")")))
+		}
+		w.field("Genes studied", strings.Join(genes, ", "))
+	}
+	if len(r.Test.RegionsStudied) > 0 {
+		w.field("Regions examined", strings.Join(r.Test.RegionsStudied, ", "))
+	}
 	for _, panel := range r.Test.Panels {
 		genes := ""
 		if len(panel.Genes) > 0 {
@@ -58,7 +148,7 @@ func (w *writer) body(r *gateway.Report) {
 		w.field("Virtual panel", fmt.Sprintf("PanelApp %s %s version %s%s", panel.PanelAppID, panel.Name, panel.Version, genes))
 	}
 	for _, s := range r.Specimens {
-		w.field("Specimen", fmt.Sprintf("%s: %s, collected %s, received %s", s.ID, s.Type, s.Collected, s.Received))
+		w.field("Specimen", strings.Join(nonEmpty(s.ID+":", s.Type, suffix("collected ", s.Collected), suffix("received ", s.Received)), " "))
 	}
 	for _, rel := range r.Relatives {
 		id := rel.LabID
@@ -67,20 +157,71 @@ func (w *writer) body(r *gateway.Report) {
 		}
 		w.field("Relative tested", fmt.Sprintf("%s (%s), %s", rel.Relationship, rel.Affected, id))
 	}
+}
 
-	w.variants(r)
-	if r.Result.Interpretation != "" {
-		w.heading("Interpretation")
-		w.para(r.Result.Interpretation)
+// results prints each group of ordinary results as a table: test, value
+// with its unit, the normal range and the flag.
+func (w *writer) results(r *gateway.Report) {
+	for _, g := range r.ResultGroups {
+		heading := g.Code.Text()
+		if g.Collected != "" {
+			heading += " (sample " + g.Collected + ")"
+		}
+		w.heading(heading)
+		for _, o := range g.Observations {
+			value := o.Comparator + o.Value
+			if o.Coded != nil {
+				value = o.Coded.Text()
+			}
+			if o.AbsentReason != "" {
+				value = strings.TrimSpace(value + " (no result: " + o.AbsentReason + ")")
+			}
+			line := strings.TrimSpace(value + " " + o.Unit)
+			if o.ReferenceRange != "" {
+				line += "   [range " + o.ReferenceRange + "]"
+			}
+			if o.Interpretation != "" {
+				line += "   flag " + o.Interpretation
+			}
+			if o.Status != "" {
+				line += "   (" + string(o.Status) + ")"
+			}
+			w.field(o.Code.Text(), line)
+			for _, n := range o.Notes {
+				w.field("", n)
+			}
+		}
+		for _, n := range g.Notes {
+			w.para(n)
+		}
 	}
-	if r.Result.Limitations != "" {
-		w.heading("Limitations and coverage")
-		w.para(r.Result.Limitations)
+}
+
+func first(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
 	}
-	w.heading("Authorised by")
-	for _, a := range r.Authorisers {
-		w.para(fmt.Sprintf("%s, %s (%s %s), authorised %s", a.Name, a.Role, a.Registration.Body, a.Registration.Number, a.AuthorisedAt))
+	return ""
+}
+
+// suffix joins parts when value is not empty: suffix(" (", code, ")").
+func suffix(before, value string, after ...string) string {
+	if value == "" {
+		return ""
 	}
+	return before + value + strings.Join(after, "")
+}
+
+func nonEmpty(values ...string) []string {
+	var out []string
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" && v != ":" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (w *writer) variants(r *gateway.Report) {
@@ -121,20 +262,38 @@ func (w *writer) variants(r *gateway.Report) {
 		v := &r.Variants[i]
 		f.Ln(2)
 		w.font("B", 10)
-		f.CellFormat(contentW, lineH, w.tr(fmt.Sprintf("%d. %s (%s)", i+1, v.Gene.Symbol, v.Gene.HGNCID)), "", 1, "L", false, 0, "")
+		f.CellFormat(contentW, lineH, w.tr(strings.TrimSpace(fmt.Sprintf("%d. %s", i+1, v.Gene.Symbol)+suffix(" (", v.Gene.HGNCID, ")"))), "", 1, "L", false, 0, "")
 		w.field("Transcript", v.Transcript)
 		w.field("cDNA (c.)", v.HGVS.C)
 		w.field("Protein (p.)", v.HGVS.P)
 		w.field("Genomic (g.)", v.HGVS.G)
 		w.field("ISCN", v.ISCN)
-		pos := fmt.Sprintf("%s chr%s:%d", v.GenomeBuild, v.Chromosome, v.Start)
-		if v.End > 0 {
-			pos += fmt.Sprintf("-%d", v.End)
+		pos := ""
+		if v.Start > 0 {
+			pos = strings.TrimSpace(fmt.Sprintf("%s chr%s:%d", v.GenomeBuild, v.Chromosome, v.Start))
+			if v.End > 0 {
+				pos += fmt.Sprintf("-%d", v.End)
+			}
 		}
 		if v.Ref != "" || v.Alt != "" {
-			pos += " " + v.Ref + ">" + v.Alt
+			pos = strings.TrimSpace(pos + " " + v.Ref + ">" + v.Alt)
 		}
 		w.field("Position", pos)
+		w.field("Genomic reference", v.GenomicReference)
+		w.field("Cytogenetic location", v.CytogeneticLocation)
+		w.field("Origin", v.Origin)
+		w.field("Assessment", v.Assessment)
+		if len(v.Identifiers) > 0 {
+			var ids []string
+			for _, id := range v.Identifiers {
+				ids = append(ids, strings.TrimSpace(id.Code+suffix(" ", id.Display)))
+			}
+			w.field("Database ids", strings.Join(ids, "; "))
+		}
+		if v.AlleleFrequency != nil {
+			w.field("Allele frequency", fmt.Sprintf("%g%%", *v.AlleleFrequency*100))
+		}
+		w.field("Repeat count", v.RepeatCount)
 		if v.CopyNumber != nil {
 			w.field("Copy number", fmt.Sprint(*v.CopyNumber))
 		}
@@ -146,7 +305,11 @@ func (w *writer) variants(r *gateway.Report) {
 			class += " - ACMG criteria met: " + strings.Join(v.Classification.Criteria, ", ")
 		}
 		w.field("Classification", class)
-		if c := v.Condition; c != nil {
+		conditions := v.AdditionalConditions
+		if v.Condition != nil {
+			conditions = append([]gateway.Condition{*v.Condition}, conditions...)
+		}
+		for _, c := range conditions {
 			cond := c.Name
 			if c.Code != "" {
 				cond += fmt.Sprintf(" (%s %s)", strings.ToUpper(c.System), c.Code)

@@ -37,7 +37,11 @@ func (Renderer) Render(r *gateway.Report) ([]byte, error) {
 	issued, _ := time.Parse(time.RFC3339, r.Issued)
 	f.SetCreationDate(issued)
 	f.SetModificationDate(issued)
-	f.SetTitle("Genomic test report "+r.ID+" version "+fmt.Sprint(r.Version), true)
+	kind := "Genomic test report "
+	if !r.IsGenomic() {
+		kind = "Laboratory report "
+	}
+	f.SetTitle(kind+r.ID+" version "+fmt.Sprint(r.Version), true)
 	f.SetAuthor(r.PerformingLab.Name, true)
 	f.SetMargins(margin, 36, margin)
 	f.SetAutoPageBreak(true, 20)
@@ -96,10 +100,10 @@ func (w *writer) header(r *gateway.Report) {
 	w.font("", 9)
 	f.CellFormat(contentW*0.4, 6, w.tr("Lab ODS "+r.PerformingLab.ODSCode+"  |  Report "+r.ID), "", 1, "R", false, 0, "")
 	w.font("B", 10)
-	name := strings.ToUpper(r.Patient.Name.Family) + ", " + strings.Join(r.Patient.Name.Given, " ")
+	name := strings.TrimSuffix(strings.ToUpper(r.Patient.Name.Family)+", "+strings.Join(r.Patient.Name.Given, " "), ", ")
 	f.CellFormat(contentW*0.6, 5, w.tr(name), "", 0, "L", false, 0, "")
 	w.font("", 9)
-	f.CellFormat(contentW*0.4, 5, w.tr("NHS number "+FormatNHSNumber(r.Patient.NHSNumber)+"  |  DOB "+r.Patient.BirthDate), "", 1, "R", false, 0, "")
+	f.CellFormat(contentW*0.4, 5, w.tr(patientID(r.Patient)+"  |  DOB "+r.Patient.BirthDate), "", 1, "R", false, 0, "")
 	f.SetDrawColor(0, 48, 135)
 	f.Line(margin, 23, pageWidth-margin, 23)
 	f.SetY(26)
@@ -128,8 +132,24 @@ func statusBanner(r *gateway.Report) string {
 		return "PRELIMINARY REPORT: results may change"
 	case gateway.StatusEnteredInError:
 		return "ENTERED IN ERROR: this report must not be used"
+	case gateway.StatusCancelled:
+		return "CANCELLED: no result will be issued for this request"
 	}
 	return ""
+}
+
+// patientID is the identifier printed on every page: the national number,
+// or the MRN and who issued it.
+func patientID(p gateway.Patient) string {
+	switch {
+	case p.NHSNumber != "":
+		return "NHS number " + FormatNHSNumber(p.NHSNumber)
+	case p.CHINumber != "":
+		return "CHI number " + FormatNHSNumber(p.CHINumber)
+	case p.HCNumber != "":
+		return "H&C number " + FormatNHSNumber(p.HCNumber)
+	}
+	return strings.TrimSpace("MRN " + p.MRN + " " + p.MRNAuthority)
 }
 
 // FormatNHSNumber writes an NHS number the way clinicians read it: 3 3 4.

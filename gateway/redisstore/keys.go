@@ -44,5 +44,8 @@ func (k keys) resource(ref string) string  { return k.tag + ":idx:res:" + ref }
 // {p}:audit:<report id>  list  access records (JSON), oldest first
 func (k keys) audit(reportID string) string { return k.tag + ":audit:" + reportID }
 
+// {p}:held  zset  report id -> received ms: accepted for a trust with no destination yet
+func (k keys) held() string { return k.tag + ":held" }
+
 // {p}:paused  set  destinations an operator has paused
 func (k keys) paused() string { return k.tag + ":paused" }

@@ -27,12 +27,23 @@ local function clear_inflight(dest, report, version)
     redis.call("HSET", ok, "inflight", 0)
   end
 end
+-- enqueue creates delivery did once: json description, payload, created and due ms.
+local function enqueue(id, version, did, dest, json, payload, created, due)
+  if redis.call("EXISTS", k("d", did)) == 1 then return end
+  redis.call("HSET", k("d", did), "json", json, "payload", payload, "next", due, "lease", "", "lease_until", 0)
+  setstate(did, dest, nil, "pending", tonumber(created))
+  redis.call("ZADD", k("due", dest), tonumber(due), did)
+  redis.call("SADD", k("byreport", id), did)
+  local ok = k("order", dest, id)
+  if tonumber(redis.call("HGET", ok, "max") or "0") < version then redis.call("HSET", ok, "max", version) end
+end
 `
 
 // saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle, pdf,
 // received ms, n, then n groups of (delivery id, destination, json,
 // payload, created ms, due ms), then trust, NHS number, m, and m resource
-// refs ("Type/id") for the indexes. Returns {"created"} or {"duplicate"},
+// refs ("Type/id") for the indexes, then "1" if the version is held (no
+// destination for its trust) or "0". Returns {"created"} or {"duplicate"},
 // or an error reply "CONFLICT <reason>".
 var saveReport = redis.NewScript(common + `
 local id, version, lab, digest = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
@@ -56,15 +67,7 @@ redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8], 
 local n = tonumber(ARGV[11])
 for i = 0, n - 1 do
   local b = 12 + i * 6
-  local did, dest = ARGV[b], ARGV[b + 1]
-  if redis.call("EXISTS", k("d", did)) == 0 then
-    redis.call("HSET", k("d", did), "json", ARGV[b + 2], "payload", ARGV[b + 3], "next", ARGV[b + 5], "lease", "", "lease_until", 0)
-    setstate(did, dest, nil, "pending", tonumber(ARGV[b + 4]))
-    redis.call("ZADD", k("due", dest), tonumber(ARGV[b + 5]), did)
-    redis.call("SADD", k("byreport", id), did)
-    local ok = k("order", dest, id)
-    if tonumber(redis.call("HGET", ok, "max") or "0") < version then redis.call("HSET", ok, "max", version) end
-  end
+  enqueue(id, version, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5])
 end
 local x = 12 + n * 6
 local trust, nhs, m = ARGV[x], ARGV[x + 1], tonumber(ARGV[x + 2])
@@ -72,7 +75,28 @@ redis.call("ZADD", k("idx", "upd", trust), ARGV[10], id)
 redis.call("ZADD", k("idx", "upd", "*"), ARGV[10], id)
 if nhs ~= "" then redis.call("SADD", k("idx", "pat", nhs), id) end
 for i = 1, m do redis.call("SADD", k("idx", "res", ARGV[x + 2 + i]), id) end
+if ARGV[x + 3 + m] == "1" and n == 0 then
+  redis.call("ZADD", k("held"), ARGV[10], id)
+else
+  redis.call("ZREM", k("held"), id)
+end
 return {"created"}
+`)
+
+// releaseHeld: ARGV = tag, id, version, n, then n groups of (delivery id,
+// destination, json, payload, created ms, due ms). Queues the deliveries
+// and ends the hold if id is held at that version. Returns 1 or 0.
+var releaseHeld = redis.NewScript(common + `
+local id, version = ARGV[2], tonumber(ARGV[3])
+if not redis.call("ZSCORE", k("held"), id) then return 0 end
+if tonumber(redis.call("HGET", k("report", id), "latest") or "0") ~= version then return 0 end
+local n = tonumber(ARGV[4])
+for i = 0, n - 1 do
+  local b = 5 + i * 6
+  enqueue(id, version, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5])
+end
+redis.call("ZREM", k("held"), id)
+return 1
 `)
 
 // lease: ARGV = tag, destination, now ms, ttl ms, token, scan limit.

@@ -92,18 +92,16 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, rec.Report, rec.Bundle, rec.PDF, ms(rec.ReceivedAt), len(deliveries)}
-	for _, d := range deliveries {
-		desc, err := json.Marshal(description(d))
-		if err != nil {
-			return nil, false, err
-		}
-		args = append(args, d.ID, d.Destination, desc, d.Payload, ms(d.CreatedAt), ms(d.NextAttemptAt))
+	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, rec.Report, rec.Bundle, rec.PDF, ms(rec.ReceivedAt)}
+	args, err = deliveryArgs(args, deliveries)
+	if err != nil {
+		return nil, false, err
 	}
 	args = append(args, rec.TrustODS, rec.NHSNumber, len(rec.Resources))
 	for _, ref := range rec.Resources {
 		args = append(args, ref)
 	}
+	args = append(args, flag(rec.Held))
 	res, err := saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
 	if err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "CONFLICT "); ok {

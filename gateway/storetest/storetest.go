@@ -23,6 +23,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	runQueue(t, newStore)
 	runIndex(t, newStore)
+	runHeld(t, newStore)
 }
 
 // Record returns a record with recognisable blobs.

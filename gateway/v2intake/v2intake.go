@@ -51,6 +51,7 @@ type Result struct {
 // Handle takes one message. who is the authenticated lab for HTTP; nil for
 // MLLP, where the sender is recognised by MSH-3/MSH-4.
 func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byte) Result {
+	data, charsetNote := hl7v2.ToUTF8(data)
 	m, err := hl7.Parse(data)
 	if err != nil {
 		return s.reply(fallback(), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: err.Error()}})
@@ -61,14 +62,29 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byt
 		return s.reply(m, hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1, Field: 4}, Code: "207",
 			Text: fmt.Sprintf("sender %s/%s is not allowed to send results", m.Value(msh, 3, 1), m.Value(msh, 4, 1))}})
 	}
-	decoded, err := hl7v2.Decode(m, sender.Options)
+	decoded, err := hl7v2.Decode(m, sender.LabODS, sender.Options)
 	if err != nil {
 		return s.reply(m, ackCode(err), "", decodeErrors(err))
 	}
 	r := decoded.Report
+	refuse, warnings := gateway.ValidateLenient(r)
+	unreadable := false
+	if decoded.Carried {
+		var w *gateway.Warning
+		if refuse, w = gateway.FileUnreadable(refuse); w != nil {
+			warnings, unreadable = append(warnings, *w), true
+		}
+	}
+	warnings = located(decoded, append(decoded.Warnings, warnings...))
+	if charsetNote != "" {
+		warnings = append([]gateway.Warning{{Source: "MSH[1]-18", Message: charsetNote}}, warnings...)
+	}
+	if note := ackModeNote(m); note != "" {
+		warnings = append(warnings, gateway.Warning{Source: "MSH[1]-15", Message: note})
+	}
 	var problems []hl7.AckError
-	for _, p := range gateway.ValidateVersionless(r) {
-		problems = append(problems, hl7.AckError{Location: decoded.Locate(p.Path), Code: "102", Text: p.Path + " " + p.Message})
+	for _, p := range refuse {
+		problems = append(problems, hl7.AckError{Location: decoded.Locate(p.Path), Code: errorCode(p), Text: p.Path + " " + p.Message})
 	}
 	if sender.Options.RejectUnmapped {
 		for _, u := range decoded.Unmapped {
@@ -76,14 +92,16 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byt
 		}
 	}
 	if len(problems) > 0 {
-		return s.reply(m, hl7.AE, "", problems)
+		s.Log.Info("hl7 message refused", "control_id", m.Value(msh, 10, 0), "sender", sender.LabODS, "problems", len(problems))
+		return s.reply(m, hl7.AE, "", append(problems, warningErrors(warnings, nil)...))
 	}
 	principal := gateway.Principal{Subject: "hl7:" + m.Value(msh, 3, 1), Role: gateway.RoleLab, ODSCode: sender.LabODS}
 	if who != nil {
 		principal = *who
 	}
 	messageID := m.Value(msh, 3, 1) + "|" + m.Value(msh, 4, 1) + "|" + m.Value(msh, 10, 0)
-	rec, created, err := s.Intake.Accept(ctx, principal, r, gateway.Submission{Source: "hl7v2", MessageID: messageID, Unmapped: decoded.Unmapped})
+	rec, created, err := s.Intake.Accept(ctx, principal, r, gateway.Submission{Source: "hl7v2", MessageID: messageID,
+		Unmapped: decoded.Unmapped, Lenient: true, Warnings: warnings, VolatileIssued: decoded.IssuedFromMessage, Unreadable: unreadable})
 	if err != nil {
 		var e *gateway.Error
 		var errs []hl7.AckError
@@ -119,23 +137,108 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byt
 	if !created {
 		note = fmt.Sprintf("already stored as report %s version %d", rec.ID, rec.Version)
 	}
-	return s.reply(m, hl7.AA, note, nil)
+	if rec.Held {
+		note += "; held: no destination is configured for trust " + rec.TrustODS
+	}
+	return s.reply(m, hl7.AA, note, warningErrors(rec.Warnings, rec.Unmapped))
 }
+
+// located gives each warning its place in the message, and words it for a
+// sender: a field the gateway's schema requires is "missing from the message".
+func located(d *hl7v2.Decoded, warnings []gateway.Warning) []gateway.Warning {
+	seen := map[string]bool{}
+	out := make([]gateway.Warning, 0, len(warnings))
+	for _, w := range warnings {
+		if w.Source == "" {
+			l := d.Locate(w.Path)
+			w.Source = fmt.Sprintf("%s[%d]", l.Segment, max(l.Sequence, 1))
+			if l.Field > 0 {
+				w.Source += fmt.Sprintf("-%d", l.Field)
+			}
+			w.Message = strings.Replace(w.Message, "is required", "is missing from the message: left out of the outputs", 1)
+			if seen[w.Path] { // the decoder already said what is wrong here
+				continue
+			}
+		}
+		seen[w.Path] = true
+		out = append(out, w)
+	}
+	return out
+}
+
+// maxAckNotes bounds the warnings and notes an acknowledgement carries;
+// every one is on the report (GET /v1/reports/{id}) whatever the ACK holds.
+const maxAckNotes = 40
+
+// warningErrors are ERR segments with severity W for warnings and I for
+// content listed as unmapped.
+func warningErrors(warnings []gateway.Warning, unmapped []gateway.Unmapped) []hl7.AckError {
+	var out []hl7.AckError
+	for _, w := range warnings {
+		out = append(out, hl7.AckError{Location: location(w.Source), Code: "207", Severity: "W", Text: strings.TrimSpace(w.Path + " " + w.Message)})
+	}
+	for _, u := range unmapped {
+		out = append(out, hl7.AckError{Location: location(u.Location), Code: "207", Severity: "I", Text: u.Location + " not mapped: " + u.Reason})
+	}
+	if len(out) > maxAckNotes {
+		rest := len(out) - maxAckNotes + 1
+		out = append(out[:maxAckNotes-1], hl7.AckError{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "207", Severity: "I",
+			Text: fmt.Sprintf("%d more warnings and unmapped items are listed on the report", rest)})
+	}
+	return out
+}
+
+// errorCode is the table 0357 code for a refusal: 101 when something
+// required is missing, 102 otherwise.
+func errorCode(p gateway.Problem) string {
+	if strings.Contains(p.Message, "is required") || strings.Contains(p.Message, "does not identify") || strings.Contains(p.Message, "nothing to file") {
+		return "101"
+	}
+	return "102"
+}
+
+// ackModeNote says when MSH-15/MSH-16 hold values outside table 0155: the
+// message is then answered in original mode, never left unanswered.
+func ackModeNote(m *hl7.Message) string {
+	msh := m.First("MSH")
+	for _, f := range []int{15, 16} {
+		if v := strings.ToUpper(m.Value(msh, f, 0)); v != "" && !ackConditions[v] {
+			return fmt.Sprintf("MSH-%d %q is not an acknowledgement condition (AL, NE, ER, SU): answered in original mode", f, v)
+		}
+	}
+	return ""
+}
+
+var ackConditions = map[string]bool{"AL": true, "NE": true, "ER": true, "SU": true}
 
 // sender finds who sent the message: the HTTP caller, or an allowed MLLP sender.
 func (s *Service) sender(m *hl7.Message, who *gateway.Principal) (Sender, bool) {
 	msh := m.First("MSH")
 	app, facility := m.Value(msh, 3, 1), m.Value(msh, 4, 1)
-	for _, snd := range s.Senders {
-		if who != nil && snd.LabODS == who.ODSCode {
-			return snd, true // an HTTP lab's own reading options
+	matches := func(snd Sender) bool {
+		return snd.Facility == facility && (snd.Application == "" || snd.Application == app)
+	}
+	if who != nil { // an HTTP lab: its own sender entry for this LIMS, else its first, for the reading options
+		var mine []Sender
+		for _, snd := range s.Senders {
+			if snd.LabODS == who.ODSCode {
+				mine = append(mine, snd)
+			}
 		}
-		if who == nil && snd.Facility == facility && (snd.Application == "" || snd.Application == app) {
+		for _, snd := range mine {
+			if matches(snd) {
+				return snd, true
+			}
+		}
+		if len(mine) > 0 {
+			return mine[0], true
+		}
+		return Sender{LabODS: who.ODSCode}, true
+	}
+	for _, snd := range s.Senders {
+		if matches(snd) {
 			return snd, true
 		}
-	}
-	if who != nil {
-		return Sender{LabODS: who.ODSCode}, true
 	}
 	return Sender{}, false
 }
@@ -166,18 +269,21 @@ func decodeErrors(err error) []hl7.AckError {
 	return out
 }
 
-// location turns "OBX[7] OBX-3" into an ERR location.
+// location turns "OBX[7]-3" into an ERR location.
 func location(s string) hl7.ErrorLocation {
 	var seq, field int
 	seg := s[:min(3, len(s))]
-	fmt.Sscanf(s, seg+"[%d] "+seg+"-%d", &seq, &field)
-	return hl7.ErrorLocation{Segment: seg, Sequence: seq, Field: field}
+	fmt.Sscanf(s, seg+"[%d]-%d", &seq, &field)
+	return hl7.ErrorLocation{Segment: seg, Sequence: max(seq, 1), Field: field}
 }
 
 // reply builds the acknowledgement(s) for code, in the message's mode.
 func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) Result {
 	msh := m.First("MSH")
 	accept, app := strings.ToUpper(m.Value(msh, 15, 0)), strings.ToUpper(m.Value(msh, 16, 0))
+	if (accept != "" && !ackConditions[accept]) || (app != "" && !ackConditions[app]) {
+		accept, app = "", "" // not table 0155 values: original mode, so the sender always hears back
+	}
 	res := Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200")}
 	build := func(c string) []byte {
 		id := fmt.Sprintf("RG%s%d", s.Now().UTC().Format("20060102150405"), s.seq.Add(1))

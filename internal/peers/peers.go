@@ -30,3 +30,18 @@ func Command(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	return exec.Command(filepath.Join(Dir(t), "run"), append([]string{name}, args...)...)
 }
+
+// DataDir returns the absolute path of shared/data (public sample data:
+// HL7 v2 messages, IG examples), or skips the test as Dir does.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data")
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have ../shared/data beside the project: %v", err)
+		}
+		t.Skipf("public sample data not found at %s (../shared is absent in this clone): skipping", dir)
+	}
+	return dir
+}

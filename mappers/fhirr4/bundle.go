@@ -9,6 +9,7 @@ package fhirr4
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -81,7 +82,7 @@ type builder struct {
 	bundle *r4pb.Bundle
 
 	patient, lab, trust, serviceRequest, study, analysis, report string
-	specimens, roles, variants, implications, relatives          []string
+	specimens, roles, variants, implications, relatives, panels  []string
 	requester                                                    string
 	seen                                                         map[string]bool // fullUrls of conditional creates already added
 }
@@ -93,7 +94,10 @@ func (b *builder) build() {
 	b.specimenEntries()
 	b.serviceRequestEntry()
 	b.variantEntries()
-	b.studyEntries()
+	b.resultEntries()
+	if b.r.IsGenomic() {
+		b.studyEntries()
+	}
 	b.reportEntry()
 	b.documentEntry()
 	b.provenanceEntry()
@@ -118,7 +122,7 @@ func (b *builder) conditionalCreate(key, resourceType string, id identifier, res
 		Request: &r4pb.Bundle_Entry_Request{
 			Method:      &r4pb.Bundle_Entry_Request_MethodCode{Value: c4pb.HTTPVerbCode_POST},
 			Url:         uri(resourceType),
-			IfNoneExist: str("identifier=" + id.system + "|" + id.value),
+			IfNoneExist: str("identifier=" + id.query()),
 		},
 	})
 	return full
@@ -133,10 +137,16 @@ func (b *builder) conditionalUpdate(key, resourceType string, id identifier, res
 		Resource: res,
 		Request: &r4pb.Bundle_Entry_Request{
 			Method: &r4pb.Bundle_Entry_Request_MethodCode{Value: c4pb.HTTPVerbCode_PUT},
-			Url:    uri(resourceType + "?identifier=" + id.system + "|" + id.value),
+			Url:    uri(resourceType + "?identifier=" + id.query()),
 		},
 	})
 	return full
 }
 
 type identifier struct{ system, value string }
+
+// query is the identifier as a search parameter value, system|value, with
+// the value escaped (a lab's staff "number" may be a name with spaces).
+func (id identifier) query() string {
+	return id.system + "|" + strings.ReplaceAll(url.QueryEscape(id.value), "+", "%20")
+}

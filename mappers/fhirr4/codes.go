@@ -20,6 +20,13 @@ const (
 	systemDataOp        = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 	systemProvAgent     = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 	systemNHSNumber     = "https://fhir.nhs.uk/Id/nhs-number"
+	systemCHINumber     = "urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53" // Scotland's CHI number, as UK implementers name it
+	systemHCNumber      = "https://fhir.nhs.uk/Id/hsc-number"         // Northern Ireland's Health and Care number
+	systemDataAbsent    = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+	systemInterpret     = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+	systemClinVar       = "http://www.ncbi.nlm.nih.gov/clinvar"
+	systemDbSNP         = "http://www.ncbi.nlm.nih.gov/projects/SNP"
+	extNoteR5           = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note"
 	systemODS           = "https://fhir.nhs.uk/Id/ods-organization-code"
 	systemNHSELocalDR   = "https://fhir.nhs.uk/local-identifier/diagnosticreport"
 	systemTestDirectory = "https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory"
@@ -99,6 +106,12 @@ var (
 	}
 	conditionSystems = map[string]string{
 		"snomed": systemSNOMED, "omim": "http://www.omim.org", "mondo": "http://purl.obolibrary.org/obo/mondo.owl", "hpo": systemHPO,
+		"medgen": "http://www.ncbi.nlm.nih.gov/medgen", "icd10": "http://hl7.org/fhir/sid/icd-10",
+	}
+	// LL1971-2, variant assessment (Observation.value of a Variant).
+	assessmentAnswers = map[string]answer{
+		"": {"LA9633-4", "Present"}, "present": {"LA9633-4", "Present"}, "absent": {"LA9634-2", "Absent"},
+		"no-call": {"LA18198-4", "No call"}, "indeterminate": {"LA11884-6", "Indeterminate"},
 	}
 	// genomic-study-method-type-cs codes and readable names for the test method.
 	methodTypes = map[string]answer{

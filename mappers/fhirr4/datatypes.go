@@ -3,7 +3,11 @@ package fhirr4
 import (
 	"crypto/sha1"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
 
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 )
@@ -67,24 +71,70 @@ func meta(profiles ...string) *d4pb.Meta {
 	return m
 }
 
-// instant converts an RFC 3339 timestamp that validation has already accepted.
+// instant converts an RFC 3339 timestamp; nil when there is none (a report
+// read leniently may lack one: absent data is left out, never invented).
 func instant(s string) *d4pb.Instant {
-	t, _ := time.Parse(time.RFC3339, s)
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil
+	}
 	return &d4pb.Instant{ValueUs: t.UnixMicro(), Timezone: zone(t), Precision: d4pb.Instant_SECOND}
 }
 
-// dateTime converts an RFC 3339 timestamp or a bare date.
+// dateTime converts an RFC 3339 timestamp or a bare date; nil for neither.
 func dateTime(s string) *d4pb.DateTime {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return &d4pb.DateTime{ValueUs: t.UnixMicro(), Timezone: zone(t), Precision: d4pb.DateTime_SECOND}
 	}
-	t, _ := time.Parse(time.DateOnly, s)
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return nil
+	}
 	return &d4pb.DateTime{ValueUs: t.UnixMicro(), Timezone: "UTC", Precision: d4pb.DateTime_DAY}
 }
 
 func date(s string) *d4pb.Date {
-	t, _ := time.Parse(time.DateOnly, s)
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return nil
+	}
 	return &d4pb.Date{ValueUs: t.UnixMicro(), Timezone: "UTC", Precision: d4pb.Date_DAY}
+}
+
+// optStr is a FHIR string, or nil for an empty one (FHIR has no empty strings).
+func optStr(s string) *d4pb.String {
+	if s == "" {
+		return nil
+	}
+	return str(s)
+}
+
+// codingOf turns a report coding into FHIR: a URI system stays; a sender's
+// system name (or none) becomes one of the gateway's local code systems.
+func (b *builder) codingOf(c gateway.Coding) *d4pb.Coding {
+	system := c.System
+	if !strings.Contains(system, ":") {
+		system = b.m.system("local-code/" + b.r.PerformingLab.ODSCode)
+		if c.System != "" {
+			system += "/" + url.PathEscape(c.System)
+		}
+	}
+	if c.Code == "" {
+		return nil
+	}
+	return coding(system, c.Code, c.Display)
+}
+
+// conceptOf is a CodeableConcept from a report coding, with its text.
+func (b *builder) conceptOf(c gateway.Coding) *d4pb.CodeableConcept {
+	cc := &d4pb.CodeableConcept{Text: optStr(c.Display)}
+	if cd := b.codingOf(c); cd != nil {
+		cc.Coding = []*d4pb.Coding{cd}
+	}
+	if cc.Text == nil && cc.Coding == nil {
+		return nil
+	}
+	return cc
 }
 
 func zone(t time.Time) string {

@@ -3,6 +3,7 @@ package fhirr4
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
@@ -37,15 +38,33 @@ func (b *builder) documentEntry() {
 		Date:             instant(r.Issued),
 		Author:           []*d4pb.Reference{ref(b.lab, r.PerformingLab.Name)},
 		Custodian:        ref(b.lab, r.PerformingLab.Name),
-		Description:      str(r.Test.Code + " " + r.Test.Name + ": " + r.Result.Conclusion),
+		Description:      optStr(description(r)),
 		Content:          []*docpb.DocumentReference_Content{{Attachment: b.pdfAttachment()}},
 		Context:          &docpb.DocumentReference_Context{Related: []*d4pb.Reference{ref(b.report, "")}},
+	}
+	if !r.IsGenomic() {
+		doc.Type = concept(systemSNOMED, "4241000179101", "Laboratory report")
 	}
 	if len(b.roles) > 0 {
 		doc.Authenticator = ref(b.roles[0], r.Authorisers[0].Name)
 	}
 	b.conditionalUpdate("document-reference", "DocumentReference", id,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_DocumentReference{DocumentReference: doc}})
+}
+
+// description is a one-line summary: the test and the conclusion.
+func description(r *gateway.Report) string {
+	test := strings.TrimSpace(r.Test.Code + " " + r.Test.Name)
+	if test == "" {
+		test = groupNames(r)
+	}
+	switch {
+	case test == "":
+		return r.Result.Conclusion
+	case r.Result.Conclusion == "":
+		return test
+	}
+	return test + ": " + r.Result.Conclusion
 }
 
 // provenanceEntry records who issued this version and, for an amendment, that
@@ -60,10 +79,14 @@ func (b *builder) provenanceEntry() {
 	}
 	sum := sha256.Sum256([]byte(r.PerformingLab.ODSCode + "|" + r.ID + "|" + itoa(r.Version)))
 	id := "rg-" + hex.EncodeToString(sum[:20])
+	recorded := instant(r.Issued)
+	if recorded == nil {
+		return // Provenance.recorded is required, and a report without an issue time gives none
+	}
 	prov := &provpb.Provenance{
 		Id:       &d4pb.Id{Value: id},
 		Target:   []*d4pb.Reference{ref(b.report, "")},
-		Recorded: instant(r.Issued),
+		Recorded: recorded,
 		Activity: concept(systemDataOp, activity, ""),
 		Reason:   []*d4pb.CodeableConcept{text(reason)},
 		Agent: []*provpb.Provenance_Agent{{

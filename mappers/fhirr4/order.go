@@ -13,19 +13,35 @@ import (
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// testCode codes the ordered test: an R-code from the National Genomic Test
-// Directory, or a DGTS GT/TP code (NHS England's directory from 2026).
+// testCode codes the ordered test: an R- or M-code from the National
+// Genomic Test Directory, or a DGTS GT/TP code (NHS England's directory from
+// 2026), and the lab's own code for it; nil when the report names no test.
 func (b *builder) testCode() *d4pb.CodeableConcept {
 	t := b.r.Test
-	system := systemTestDirectory
-	if strings.HasPrefix(t.Code, "GT") || strings.HasPrefix(t.Code, "TP") {
-		system = systemDGTS
+	cc := &d4pb.CodeableConcept{Text: optStr(t.Name)}
+	if t.Code != "" {
+		system := systemTestDirectory
+		if strings.HasPrefix(t.Code, "GT") || strings.HasPrefix(t.Code, "TP") {
+			system = systemDGTS
+		}
+		c := coding(system, t.Code, t.Name)
+		if t.DirectoryVersion != "" {
+			c.Version = str(t.DirectoryVersion)
+		}
+		cc.Coding = append(cc.Coding, c)
 	}
-	c := coding(system, t.Code, t.Name)
-	if t.DirectoryVersion != "" {
-		c.Version = str(t.DirectoryVersion)
+	if t.LocalCode != nil {
+		if c := b.codingOf(*t.LocalCode); c != nil {
+			cc.Coding = append(cc.Coding, c)
+		}
+		if cc.Text == nil {
+			cc.Text = optStr(t.LocalCode.Display)
+		}
 	}
-	return &d4pb.CodeableConcept{Coding: []*d4pb.Coding{c}, Text: str(t.Name)}
+	if cc.Text == nil && cc.Coding == nil {
+		return nil
+	}
+	return cc
 }
 
 func (b *builder) specimenEntries() {
@@ -34,12 +50,16 @@ func (b *builder) specimenEntries() {
 		sp := &sppb.Specimen{
 			Identifier:   []*d4pb.Identifier{ident(id.system, id.value)},
 			Status:       &sppb.Specimen_StatusCode{Value: c4pb.SpecimenStatusCode_AVAILABLE},
-			Type:         text(s.Type),
 			Subject:      ref(b.patient, ""),
 			ReceivedTime: dateTime(s.Received),
-			Collection: &sppb.Specimen_Collection{Collected: &sppb.Specimen_Collection_CollectedX{
-				Choice: &sppb.Specimen_Collection_CollectedX_DateTime{DateTime: dateTime(s.Collected)},
-			}},
+		}
+		if s.Type != "" {
+			sp.Type = text(s.Type)
+		}
+		if collected := dateTime(s.Collected); collected != nil {
+			sp.Collection = &sppb.Specimen_Collection{Collected: &sppb.Specimen_Collection_CollectedX{
+				Choice: &sppb.Specimen_Collection_CollectedX_DateTime{DateTime: collected},
+			}}
 		}
 		b.specimens = append(b.specimens, b.conditionalUpdate("specimen-"+itoa(i), "Specimen", id,
 			&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Specimen{Specimen: sp}}))
@@ -60,6 +80,14 @@ func (b *builder) serviceRequestEntry() {
 		Code:       b.testCode(),
 		Subject:    ref(b.patient, ""),
 		Performer:  []*d4pb.Reference{ref(b.lab, b.r.PerformingLab.Name)},
+	}
+	if t := b.r.Test; t.Reason != "" {
+		sr.ReasonCode = append(sr.ReasonCode, text(t.Reason))
+	}
+	for _, c := range b.r.Test.Conditions {
+		if cc := b.conceptOf(c); cc != nil {
+			sr.ReasonCode = append(sr.ReasonCode, cc)
+		}
 	}
 	for _, s := range b.specimens {
 		sr.Specimen = append(sr.Specimen, ref(s, ""))

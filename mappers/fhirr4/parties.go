@@ -1,6 +1,8 @@
 package fhirr4
 
 import (
+	"regexp"
+
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
@@ -19,11 +21,19 @@ var genders = map[string]c4pb.AdministrativeGenderCode_Value{
 
 func (b *builder) organisations() {
 	b.lab = b.organisation("lab", b.r.PerformingLab)
-	b.trust = b.organisation("trust", b.r.OrderingTrust)
+	if b.r.OrderingTrust.ODSCode != "" {
+		b.trust = b.organisation("trust", b.r.OrderingTrust)
+	}
 }
 
+// organisation is identified by its ODS code; a code that is not one (a
+// held report's facility name) is kept under the gateway's own system, so
+// it is never passed off as an ODS code.
 func (b *builder) organisation(key string, o gateway.Organisation) string {
 	id := identifier{systemODS, o.ODSCode}
+	if !odsShaped.MatchString(o.ODSCode) {
+		id.system = b.m.system("organisation")
+	}
 	org := &orgpb.Organization{Identifier: []*d4pb.Identifier{ident(id.system, id.value)}}
 	if o.Name != "" {
 		org.Name = str(o.Name)
@@ -32,24 +42,71 @@ func (b *builder) organisation(key string, o gateway.Organisation) string {
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Organization{Organization: org}})
 }
 
+var odsShaped = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
+
+// patientIdentifiers lists the patient's identifiers, the one the EPR
+// matches on first: the national number, else the MRN under its authority.
+func (b *builder) patientIdentifiers(p gateway.Patient) []identifier {
+	var ids []identifier
+	for _, n := range []struct{ system, value string }{
+		{systemNHSNumber, p.NHSNumber}, {systemCHINumber, p.CHINumber}, {systemHCNumber, p.HCNumber},
+	} {
+		if n.value != "" {
+			ids = append(ids, identifier{n.system, n.value})
+		}
+	}
+	if p.MRN != "" && p.MRNAuthority != "" {
+		ids = append(ids, identifier{b.m.system("mrn/" + p.MRNAuthority), p.MRN})
+	}
+	return ids
+}
+
 func (b *builder) patients() {
 	p := b.r.Patient
-	id := identifier{systemNHSNumber, p.NHSNumber}
-	pat := &patpb.Patient{
-		Identifier: []*d4pb.Identifier{ident(id.system, id.value)},
-		Name:       []*d4pb.HumanName{humanName(p.Name)},
-		Gender:     &patpb.Patient_GenderCode{Value: genders[p.Gender]},
-		BirthDate:  date(p.BirthDate),
+	ids := b.patientIdentifiers(p)
+	if len(ids) == 0 { // validation refuses such a report; never panic on one
+		ids = []identifier{{b.m.system("unidentified-patient"), b.r.PerformingLab.ODSCode + "-" + b.r.ID}}
 	}
-	if p.MRN != "" {
-		mrn := &d4pb.Identifier{
-			Type:     concept(systemV20203, "MR", "Medical record number"),
-			Value:    str(p.MRN),
-			Assigner: &d4pb.Reference{Identifier: ident(systemODS, b.r.OrderingTrust.ODSCode)},
+	pat := &patpb.Patient{}
+	for _, id := range ids {
+		pi := ident(id.system, id.value)
+		if id.value == p.MRN && id.system != systemNHSNumber && id.system != systemCHINumber && id.system != systemHCNumber {
+			pi.Type = concept(systemV20203, "MR", "Medical record number")
+			if odsShaped.MatchString(p.MRNAuthority) {
+				pi.Assigner = &d4pb.Reference{Identifier: ident(systemODS, p.MRNAuthority)}
+			}
 		}
-		pat.Identifier = append(pat.Identifier, mrn)
+		pat.Identifier = append(pat.Identifier, pi)
 	}
-	b.patient = b.conditionalCreate("patient", "Patient", id, patientResource(pat))
+	if p.MRN != "" && p.MRNAuthority == "" { // an MRN nobody vouches for: kept, never matched on
+		pat.Identifier = append(pat.Identifier, &d4pb.Identifier{Type: concept(systemV20203, "MR", "Medical record number"), Value: str(p.MRN)})
+	}
+	if hn := humanName(p.Name); hn != nil {
+		pat.Name = []*d4pb.HumanName{hn}
+	}
+	if g, ok := genders[p.Gender]; ok {
+		pat.Gender = &patpb.Patient_GenderCode{Value: g}
+	}
+	if d := date(p.BirthDate); d != nil {
+		pat.BirthDate = d
+	}
+	if a := p.Address; a != nil {
+		addr := &d4pb.Address{}
+		for _, l := range a.Lines {
+			addr.Line = append(addr.Line, str(l))
+		}
+		if a.City != "" {
+			addr.City = str(a.City)
+		}
+		if a.District != "" {
+			addr.District = str(a.District)
+		}
+		if a.Postcode != "" {
+			addr.PostalCode = str(a.Postcode)
+		}
+		pat.Address = []*d4pb.Address{addr}
+	}
+	b.patient = b.conditionalCreate("patient", "Patient", ids[0], patientResource(pat))
 
 	for i, rel := range b.r.Relatives {
 		rid := identifier{systemNHSNumber, rel.NHSNumber}
@@ -67,9 +124,18 @@ func patientResource(p *patpb.Patient) *r4pb.ContainedResource {
 }
 
 func humanName(n gateway.Name) *d4pb.HumanName {
-	hn := &d4pb.HumanName{Family: str(n.Family)}
+	if n.Family == "" && len(n.Given) == 0 {
+		return nil
+	}
+	hn := &d4pb.HumanName{}
+	if n.Family != "" {
+		hn.Family = str(n.Family)
+	}
 	for _, g := range n.Given {
 		hn.Given = append(hn.Given, str(g))
+	}
+	if n.Prefix != "" {
+		hn.Prefix = []*d4pb.String{str(n.Prefix)}
 	}
 	return hn
 }

@@ -2,6 +2,7 @@ package fhirr4
 
 import (
 	"crypto/sha1"
+	"strings"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
@@ -32,34 +33,46 @@ func (b *builder) reportEntry() {
 	performer := ref(b.lab, r.PerformingLab.Name)
 	performer.Identifier = ident(systemODS, r.PerformingLab.ODSCode)
 	dr := &drpb.DiagnosticReport{
-		Meta:       meta(profileReport),
 		Text:       narrative(r),
 		Identifier: []*d4pb.Identifier{ident(id.system, id.value), local},
 		BasedOn:    []*d4pb.Reference{ref(b.serviceRequest, "")},
 		Status:     &drpb.DiagnosticReport_StatusCode{Value: reportStatuses[r.Status]},
-		Category: []*d4pb.CodeableConcept{
-			concept(systemV20074, "GE", "Genetics"),
-			concept(systemV20074, "LAB", "Laboratory"),
-		},
-		Code: &d4pb.CodeableConcept{Coding: []*d4pb.Coding{
-			coding(systemLOINC, "51969-4", "Genetic analysis report"),
-			coding(systemSNOMED, "1054161000000101", "Genetic report"),
-			b.testCode().Coding[0], // the test ordered, so an EPR can find reports by R-code
-		}, Text: str(r.Test.Name)},
 		Subject:    ref(b.patient, ""),
 		Issued:     instant(r.Issued),
 		Performer:  []*d4pb.Reference{performer},
-		Conclusion: str(conclusion(r)),
-		Extension:  []*d4pb.Extension{extension(igBase+"genomic-study-reference", extRef(ref(b.study, "")))},
+		Conclusion: optStr(conclusion(r)),
 	}
-	if len(r.Specimens) > 0 {
-		dr.Effective = &drpb.DiagnosticReport_EffectiveX{Choice: &drpb.DiagnosticReport_EffectiveX_DateTime{
-			DateTime: dateTime(r.Specimens[0].Collected)}}
+	if r.IsGenomic() {
+		dr.Meta = meta(profileReport)
+		dr.Category = []*d4pb.CodeableConcept{concept(systemV20074, "GE", "Genetics"), concept(systemV20074, "LAB", "Laboratory")}
+		dr.Code = &d4pb.CodeableConcept{Coding: []*d4pb.Coding{
+			coding(systemLOINC, "51969-4", "Genetic analysis report"),
+			coding(systemSNOMED, "1054161000000101", "Genetic report"),
+		}}
+		if test := b.testCode(); test != nil { // the test ordered, so an EPR can find reports by R-code
+			dr.Code.Coding = append(dr.Code.Coding, test.Coding...)
+			dr.Code.Text = test.Text
+		}
+		dr.Extension = []*d4pb.Extension{extension(igBase+"genomic-study-reference", extRef(ref(b.study, "")))}
+	} else {
+		dr.Category = []*d4pb.CodeableConcept{concept(systemV20074, "LAB", "Laboratory")}
+		dr.Code = &d4pb.CodeableConcept{Coding: []*d4pb.Coding{coding(systemSNOMED, "4241000179101", "Laboratory report")},
+			Text: optStr(groupNames(r))}
 	}
+	if effective := b.effective(); effective != nil {
+		dr.Effective = &drpb.DiagnosticReport_EffectiveX{Choice: &drpb.DiagnosticReport_EffectiveX_DateTime{DateTime: effective}}
+	}
+	notes := append([]string{}, r.Notes...)
 	if r.Result.Limitations != "" {
-		dr.Extension = append(dr.Extension, extension(igBase+"genomic-report-note",
-			&d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Annotation{Annotation: &d4pb.Annotation{
-				Text: &d4pb.Markdown{Value: "Limitations: " + r.Result.Limitations}}}}))
+		notes = append(notes, "Limitations: "+r.Result.Limitations)
+	}
+	for _, n := range notes {
+		url := igBase + "genomic-report-note"
+		if !r.IsGenomic() {
+			url = extNoteR5
+		}
+		dr.Extension = append(dr.Extension, extension(url, &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_Annotation{
+			Annotation: &d4pb.Annotation{Text: &d4pb.Markdown{Value: n}}}}))
 	}
 	for i, role := range b.roles {
 		dr.ResultsInterpreter = append(dr.ResultsInterpreter, ref(role, r.Authorisers[i].Name))
@@ -68,7 +81,13 @@ func (b *builder) reportEntry() {
 		dr.Specimen = append(dr.Specimen, ref(s, ""))
 	}
 	for i := range b.variants {
-		dr.Result = append(dr.Result, ref(b.variants[i], ""), ref(b.implications[i], ""))
+		dr.Result = append(dr.Result, ref(b.variants[i], ""))
+		if b.implications[i] != "" {
+			dr.Result = append(dr.Result, ref(b.implications[i], ""))
+		}
+	}
+	for i, p := range b.panels {
+		dr.Result = append(dr.Result, ref(p, r.ResultGroups[i].Code.Text()))
 	}
 	if a, ok := outcomeAnswers[r.Result.Outcome]; ok {
 		dr.ConclusionCode = []*d4pb.CodeableConcept{loinc(a.code, a.display)}
@@ -76,12 +95,62 @@ func (b *builder) reportEntry() {
 	if r.Unstructured {
 		// Only a PDF and text arrived: say so, so nobody mistakes the absence of
 		// coded findings for a negative result.
+		if dr.Meta == nil {
+			dr.Meta = &d4pb.Meta{}
+		}
 		dr.Meta.Tag = append(dr.Meta.Tag, &d4pb.Coding{System: uri(b.m.system("report-tag")), Code: code("unstructured"),
 			Display: str("Unstructured report: PDF and text only, no coded findings")})
 	}
-	dr.PresentedForm = []*d4pb.Attachment{b.pdfAttachment()}
+	dr.PresentedForm = append([]*d4pb.Attachment{b.pdfAttachment()}, b.attachments()...)
 	b.report = b.conditionalUpdate("diagnostic-report", "DiagnosticReport", id,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_DiagnosticReport{DiagnosticReport: dr}})
+}
+
+// effective is when the samples were taken: the first specimen's
+// collection, else the first result group's.
+func (b *builder) effective() *d4pb.DateTime {
+	if len(b.r.Specimens) > 0 {
+		return dateTime(b.r.Specimens[0].Collected)
+	}
+	for _, g := range b.r.ResultGroups {
+		if t := dateTime(g.Collected); t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// groupNames names a laboratory report by its tests: "HbA1c; Full blood count".
+func groupNames(r *gateway.Report) string {
+	var names []string
+	for _, g := range r.ResultGroups {
+		if t := g.Code.Text(); t != "" {
+			names = append(names, t)
+		}
+	}
+	return strings.Join(names, "; ")
+}
+
+// attachments are the lab's further documents, inline or by reference.
+func (b *builder) attachments() []*d4pb.Attachment {
+	var out []*d4pb.Attachment
+	for _, a := range b.r.Attachments {
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/pdf"
+		}
+		att := &d4pb.Attachment{ContentType: &d4pb.Attachment_ContentTypeCode{Value: ct}, Title: optStr(a.Title)}
+		if a.URL != "" {
+			att.Url = &d4pb.Url{Value: a.URL}
+		} else {
+			hash := sha1.Sum(a.Data)
+			att.Data = &d4pb.Base64Binary{Value: a.Data}
+			att.Size = &d4pb.UnsignedInt{Value: uint32(len(a.Data))}
+			att.Hash = &d4pb.Base64Binary{Value: hash[:]}
+		}
+		out = append(out, att)
+	}
+	return out
 }
 
 func conclusion(r *gateway.Report) string {
@@ -95,6 +164,9 @@ func conclusion(r *gateway.Report) string {
 func (b *builder) pdfAttachment() *d4pb.Attachment {
 	hash := sha1.Sum(b.pdf)
 	title := "Genomic test report " + b.r.ID + " version " + itoa(b.r.Version)
+	if !b.r.IsGenomic() {
+		title = "Laboratory report " + b.r.ID + " version " + itoa(b.r.Version)
+	}
 	if b.r.PDF != nil && b.r.PDF.Title != "" {
 		title = b.r.PDF.Title
 	}

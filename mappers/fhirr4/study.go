@@ -1,6 +1,8 @@
 package fhirr4
 
 import (
+	"strings"
+
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
@@ -11,7 +13,7 @@ import (
 // (Procedures, as the IG's trio examples do): the method, the virtual panels
 // as analysed regions, the specimens and the tested relatives as the focus.
 func (b *builder) studyEntries() {
-	method := methodTypes[b.r.Test.Method]
+	method, knownMethod := methodTypes[b.r.Test.Method]
 	analysisKey := identifier{b.m.system("genomic-study-analysis"), b.r.ID}
 	analysis := &procpb.Procedure{
 		Meta:       meta(profileAnalysis),
@@ -25,13 +27,21 @@ func (b *builder) studyEntries() {
 	ext := func(name string, v *d4pb.Extension_ValueX) {
 		analysis.Extension = append(analysis.Extension, extension(igBase+"genomic-study-analysis-"+name, v))
 	}
-	ext("method-type", extConcept(&d4pb.CodeableConcept{
-		Coding: []*d4pb.Coding{coding(systemMethodType, method.code, "")}, Text: str(method.display)}))
+	if knownMethod {
+		ext("method-type", extConcept(&d4pb.CodeableConcept{
+			Coding: []*d4pb.Coding{coding(systemMethodType, method.code, "")}, Text: str(method.display)}))
+	}
 	if build := b.genomeBuild(); build != "" {
 		a := buildAnswers[build]
 		ext("genome-build", extConcept(loinc(a.code, a.display)))
 	}
-	ext("title", extString(b.r.Test.Code+" "+b.r.Test.Name+" ("+method.display+")"))
+	title := strings.TrimSpace(b.r.Test.Code + " " + b.r.Test.Name)
+	if knownMethod {
+		title += " (" + method.display + ")"
+	}
+	if title != "" {
+		ext("title", extString(title))
+	}
 	for i, rel := range b.r.Relatives {
 		ext("focus", extRef(ref(b.relatives[i], rel.Relationship)))
 	}
@@ -50,6 +60,26 @@ func (b *builder) studyEntries() {
 		analysis.Extension = append(analysis.Extension, regions)
 		analysis.InstantiatesUri = append(analysis.InstantiatesUri,
 			uri("https://panelapp.genomicsengland.co.uk/panels/"+p.PanelAppID+"/v"+p.Version))
+	}
+	if t := b.r.Test; len(t.GenesStudied) > 0 || len(t.RegionsStudied) > 0 || len(t.VariantsTested) > 0 {
+		regions := &d4pb.Extension{Url: uri(igBase + "genomic-study-analysis-regions")}
+		var parts []string
+		if len(t.RegionsStudied) > 0 {
+			parts = append(parts, "Regions examined: "+strings.Join(t.RegionsStudied, ", "))
+		}
+		if len(t.VariantsTested) > 0 {
+			parts = append(parts, "Variants tested: "+strings.Join(t.VariantsTested, ", "))
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "Genes studied")
+		}
+		regions.Extension = append(regions.Extension, extension("description", extString(strings.Join(parts, "; "))))
+		for _, g := range t.GenesStudied {
+			if gc := geneConcept(g); gc != nil {
+				regions.Extension = append(regions.Extension, extension("studied", extConcept(gc)))
+			}
+		}
+		analysis.Extension = append(analysis.Extension, regions)
 	}
 	b.analysis = b.conditionalUpdate("genomic-study-analysis", "Procedure", analysisKey,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Procedure{Procedure: analysis}})
@@ -74,7 +104,11 @@ func (b *builder) studyEntries() {
 }
 
 func (b *builder) performed() *procpb.Procedure_PerformedX {
-	return &procpb.Procedure_PerformedX{Choice: &procpb.Procedure_PerformedX_DateTime{DateTime: dateTime(b.r.Issued)}}
+	t := dateTime(b.r.Issued)
+	if t == nil {
+		return nil
+	}
+	return &procpb.Procedure_PerformedX{Choice: &procpb.Procedure_PerformedX_DateTime{DateTime: t}}
 }
 
 // genomeBuild is the build the variants were called against, if any variant says.

@@ -19,8 +19,8 @@ var observationStatuses = map[gateway.Status]c4pb.ObservationStatusCode_Value{
 	gateway.StatusCancelled:      c4pb.ObservationStatusCode_CANCELLED,
 }
 
-// variantEntries adds a Variant Observation per variant and a Diagnostic
-// Implication per classification, derived from its variant.
+// variantEntries adds a Variant Observation per variant and, when it is
+// classified or tied to a condition, a Diagnostic Implication derived from it.
 func (b *builder) variantEntries() {
 	for i := range b.r.Variants {
 		v := &b.r.Variants[i]
@@ -28,6 +28,10 @@ func (b *builder) variantEntries() {
 		variant := b.conditionalUpdate("variant-"+v.ID, "Observation", identifier{b.m.system("variant"), key},
 			observation(b.variantObservation(v, key)))
 		b.variants = append(b.variants, variant)
+		if v.Classification.ACMG == "" && v.Condition == nil && len(v.AdditionalConditions) == 0 {
+			b.implications = append(b.implications, "") // nothing to imply: no implication
+			continue
+		}
 		implication := b.conditionalUpdate("implication-"+v.ID, "Observation", identifier{b.m.system("implication"), key},
 			observation(b.implicationObservation(v, key, variant)))
 		b.implications = append(b.implications, implication)
@@ -57,16 +61,22 @@ func (b *builder) genomicObservation(profile, kind, key string, c *d4pb.Codeable
 
 func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Observation {
 	o := b.genomicObservation(profileVariant, "variant", key, loinc("69548-6", "Genetic variant assessment"))
+	present := assessmentAnswers[v.Assessment]
 	o.Value = &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_CodeableConcept{
-		CodeableConcept: loinc("LA9633-4", "Present")}}
-	if m := b.r.Test.Method; m != "array" && m != "mlpa" {
+		CodeableConcept: loinc(present.code, present.display)}}
+	switch {
+	case v.Method != nil:
+		o.Method = b.conceptOf(*v.Method)
+	case b.r.Test.Method != "array" && b.r.Test.Method != "mlpa" && b.r.Test.Method != "":
 		o.Method = loinc("LA26398-0", "Sequencing")
 	}
 	if len(b.specimens) > 0 {
 		o.Specimen = ref(b.specimens[0], "")
 	}
 	c := &components{}
-	c.concept("48018-6", "Gene studied [ID]", concept(systemHGNC, v.Gene.HGNCID, v.Gene.Symbol))
+	if gene := geneConcept(v.Gene); gene != nil {
+		c.concept("48018-6", "Gene studied [ID]", gene)
+	}
 	if v.HGVS.C != "" {
 		c.concept("48004-6", "DNA change (c.HGVS)", concept(systemHGVS, v.HGVS.C, ""))
 	}
@@ -75,8 +85,13 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 	}
 	if v.HGVS.G != "" {
 		c.concept("81290-9", "Genomic DNA change (gHGVS)", concept(systemHGVS, v.HGVS.G, ""))
-		refSeq, _, _ := strings.Cut(v.HGVS.G, ":")
-		c.concept("48013-7", "Genomic reference sequence [ID]", concept(systemRefSeq, refSeq, ""))
+	}
+	if refSeq := genomicReference(v); refSeq != "" {
+		cc := concept(systemRefSeq, refSeq, "")
+		if v.GenomicReference != "" && v.GenomicReference != refSeq {
+			cc.Text = str(v.GenomicReference) // the lab's own description on that reference
+		}
+		c.concept("48013-7", "Genomic reference sequence [ID]", cc)
 	}
 	if v.Transcript != "" {
 		c.concept("51958-7", "Transcript reference sequence [ID]", concept(systemRefSeq, v.Transcript, ""))
@@ -87,16 +102,21 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 	if a, ok := chromosomeAnswers[v.Chromosome]; ok {
 		c.concept("48000-4", "Chromosome", loinc(a.code, a.display))
 	}
-	c.concept("92822-6", "Genomic coordinate system", loinc("LA30102-0", "1-based character counting"))
-	end := v.End
-	if end == 0 {
-		end = v.Start
+	if v.CytogeneticLocation != "" {
+		c.concept("48001-2", "Cytogenetic (chromosome) location", text(v.CytogeneticLocation))
 	}
-	positions := &d4pb.Range{Low: simpleQuantity(float64(v.Start)), High: simpleQuantity(float64(end))}
-	if v.Type == "cnv" || v.Type == "sv" {
-		c.rangeValue("81302-2", "Genomic allele inner start-end", positions)
-	} else {
-		c.rangeValue("81254-5", "Genomic allele start-end", positions)
+	if v.Start > 0 {
+		c.concept("92822-6", "Genomic coordinate system", loinc("LA30102-0", "1-based character counting"))
+		end := v.End
+		if end == 0 {
+			end = v.Start
+		}
+		positions := &d4pb.Range{Low: simpleQuantity(float64(v.Start)), High: simpleQuantity(float64(end))}
+		if v.Type == "cnv" || v.Type == "sv" {
+			c.rangeValue("81302-2", "Genomic allele inner start-end", positions)
+		} else {
+			c.rangeValue("81254-5", "Genomic allele start-end", positions)
+		}
 	}
 	if v.Ref != "" {
 		c.stringValue("69547-8", "Genomic ref allele [ID]", v.Ref)
@@ -104,8 +124,26 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 	if v.Alt != "" {
 		c.stringValue("69551-0", "Genomic alt allele [ID]", v.Alt)
 	}
-	if a, ok := changeTypes[v.Type]; ok {
-		c.concept("48019-4", "DNA change type", concept(systemSO, a.code, a.display))
+	if change := b.changeType(v); change != nil {
+		c.concept("48019-4", "DNA change type", change)
+	}
+	if v.AminoAcidChangeType != nil {
+		if cc := b.conceptOf(*v.AminoAcidChangeType); cc != nil {
+			c.concept("48006-1", "Amino acid change type", cc)
+		}
+	}
+	if v.Category != nil {
+		if cc := b.conceptOf(*v.Category); cc != nil {
+			c.concept("83005-9", "Variant category", cc)
+		}
+	}
+	for _, id := range v.Identifiers {
+		if cc := b.conceptOf(id); cc != nil {
+			c.concept("81252-9", "Discrete genetic variant", cc)
+		}
+	}
+	if v.DisplayName != "" {
+		c.stringValue("47998-0", "Variant display name", v.DisplayName)
 	}
 	source := v.Origin
 	if v.Inheritance == "de-novo" {
@@ -114,15 +152,18 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 	if a, ok := sourceAnswers[source]; ok {
 		c.concept("48002-0", "Genomic source class", loinc(a.code, a.display))
 	}
-	a := zygosityAnswers[v.Zygosity]
-	c.concept("53034-5", "Allelic state", loinc(a.code, a.display))
+	if a, ok := zygosityAnswers[v.Zygosity]; ok {
+		c.concept("53034-5", "Allelic state", loinc(a.code, a.display))
+	}
 	if a, ok := inheritanceAnswers[v.Inheritance]; ok {
 		c.concept("94186-4", "Variant inheritance", loinc(a.code, a.display))
 	} else if v.Inheritance == "biparental" {
 		c.concept("94186-4", "Variant inheritance", text("Biparental (maternal and paternal)"))
 	}
-	if f := v.HeteroplasmyFraction; f != nil {
-		c.quantity("81258-6", "Sample variant allelic frequency [NFr]", *f*100, "%", "%")
+	for _, f := range []*float64{v.HeteroplasmyFraction, v.AlleleFrequency} {
+		if f != nil {
+			c.quantity("81258-6", "Sample variant allelic frequency [NFr]", *f*100, "%", "%")
+		}
 	}
 	if v.CopyNumber != nil {
 		c.quantity("82155-3", "Genomic structural variant copy number", float64(*v.CopyNumber), "copies", "1")
@@ -130,21 +171,87 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 	if v.ISCN != "" {
 		c.concept("81291-7", "Variant ISCN", concept(systemISCN, v.ISCN, ""))
 	}
+	if v.RepeatCount != "" {
+		c.list = append(c.list, &obspb.Observation_Component{
+			Code: concept(systemTBD, "repeat-number", "Repeat number"),
+			Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_StringValue{
+				StringValue: str(v.RepeatCount)}},
+		})
+	}
 	o.Component = c.list
 	if v.Comment != "" {
 		o.Note = []*d4pb.Annotation{{Text: &d4pb.Markdown{Value: v.Comment}}}
 	}
+	if _, coded := chromosomeAnswers[v.Chromosome]; v.Chromosome != "" && !coded {
+		// LOINC's chromosome list (LL2938-0, a required binding) has no
+		// mitochondrial chromosome: say it in a note rather than drop it.
+		o.Note = append(o.Note, &d4pb.Annotation{Text: &d4pb.Markdown{Value: "Chromosome: " + v.Chromosome}})
+	}
 	return o
+}
+
+// geneConcept codes a gene by its HGNC id, or names it when only the symbol is known.
+func geneConcept(g gateway.Gene) *d4pb.CodeableConcept {
+	switch {
+	case g.HGNCID != "":
+		return concept(systemHGNC, g.HGNCID, g.Symbol)
+	case g.Symbol != "":
+		return text(g.Symbol)
+	}
+	return nil
+}
+
+// genomicReference is the reference sequence id the variant is described
+// on: the lab's own, or the one its g. HGVS names.
+func genomicReference(v *gateway.Variant) string {
+	if v.GenomicReference != "" {
+		id, _, _ := strings.Cut(v.GenomicReference, ":")
+		return id
+	}
+	if v.HGVS.G != "" {
+		id, _, _ := strings.Cut(v.HGVS.G, ":")
+		return id
+	}
+	return ""
+}
+
+// changeType is the Sequence Ontology term for the variant type, with the
+// lab's own coding of the change beside it.
+func (b *builder) changeType(v *gateway.Variant) *d4pb.CodeableConcept {
+	var cc *d4pb.CodeableConcept
+	if a, ok := changeTypes[v.Type]; ok {
+		cc = concept(systemSO, a.code, a.display)
+	}
+	if v.ChangeType != nil {
+		if lab := b.codingOf(*v.ChangeType); lab != nil {
+			if cc == nil {
+				cc = &d4pb.CodeableConcept{}
+			}
+			cc.Coding = append(cc.Coding, lab)
+		}
+	}
+	return cc
 }
 
 func (b *builder) implicationObservation(v *gateway.Variant, key, variant string) *obspb.Observation {
 	o := b.genomicObservation(profileImplication, "implication", key,
 		concept(systemTBD, "diagnostic-implication", "Diagnostic Implication"))
-	o.DerivedFrom = []*d4pb.Reference{ref(variant, v.Gene.Symbol+" "+variantName(v))}
+	name := strings.TrimSpace(v.Gene.Symbol + " " + variantName(v))
+	o.DerivedFrom = []*d4pb.Reference{ref(variant, name)}
 	c := &components{}
-	a := acmgAnswers[v.Classification.ACMG]
-	c.concept("53037-8", "Genetic variation clinical significance [Imp]", loinc(a.code, a.display))
-	if cond := v.Condition; cond != nil {
+	summary := ""
+	if a, ok := acmgAnswers[v.Classification.ACMG]; ok {
+		c.concept("53037-8", "Genetic variation clinical significance [Imp]", loinc(a.code, a.display))
+		summary = a.display
+		if len(v.Classification.Criteria) > 0 {
+			summary += " (ACMG criteria met: " + strings.Join(v.Classification.Criteria, ", ") + ")"
+		}
+	}
+	conditions := v.AdditionalConditions
+	if v.Condition != nil {
+		conditions = append([]gateway.Condition{*v.Condition}, conditions...)
+	}
+	for _, cond := range conditions {
 		cc := text(cond.Name)
 		if cond.Code != "" {
 			cc = concept(conditionSystems[cond.System], cond.Code, cond.Name)
@@ -155,27 +262,28 @@ func (b *builder) implicationObservation(v *gateway.Variant, key, variant string
 			c.conceptCoded(coding(systemTBD, "condition-inheritance", "Condition Inheritance"), concept(systemHPO, m.code, m.display))
 		}
 	}
-	summary := a.display
-	if len(v.Classification.Criteria) > 0 {
-		summary += " (ACMG criteria met: " + strings.Join(v.Classification.Criteria, ", ") + ")"
+	if summary != "" {
+		c.list = append(c.list, &obspb.Observation_Component{
+			Code: concept(systemTBD, "conclusion-string", "Conclusion String"),
+			Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_StringValue{
+				StringValue: str(summary)}},
+		})
 	}
-	c.list = append(c.list, &obspb.Observation_Component{
-		Code: concept(systemTBD, "conclusion-string", "Conclusion String"),
-		Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_StringValue{
-			StringValue: str(summary)}},
-	})
 	o.Component = c.list
 	return o
 }
 
 // variantName is the most specific human-readable description of a variant.
 func variantName(v *gateway.Variant) string {
-	for _, s := range []string{v.HGVS.C, v.HGVS.G, v.ISCN} {
+	for _, s := range []string{v.HGVS.C, v.HGVS.G, v.ISCN, v.DisplayName, v.HGVS.P} {
 		if s != "" {
 			return s
 		}
 	}
-	return v.Chromosome + ":" + strconv.FormatInt(v.Start, 10)
+	if v.Start > 0 {
+		return v.Chromosome + ":" + strconv.FormatInt(v.Start, 10)
+	}
+	return v.ID
 }
 
 // components collects Observation.component entries.

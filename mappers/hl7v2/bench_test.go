@@ -25,7 +25,7 @@ func BenchmarkParseMapMarshal(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := hl7v2.Decode(m, hl7v2.SenderOptions{})
+		d, err := hl7v2.Decode(m, "699X0", hl7v2.SenderOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

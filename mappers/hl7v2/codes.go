@@ -38,6 +38,17 @@ const (
 	lnDisplayName    = "47998-0"
 	lnAnalysisMethod = "81304-8"
 	lnRangeExamined  = "51959-5"
+	lnCHGVSLegacy    = "41103-3" // "Transcript DNA change (c.HGVS)", as LRI messages send it
+	lnDbSNP          = "81255-2"
+	lnClinVar        = "81252-9" // "Discrete genetic variant", valued by ClinVar id
+	lnCytoLocation   = "48001-2"
+	lnAlleleFreq     = "81258-6" // sample variant allelic frequency; heteroplasmy for mitochondrial variants
+	lnAAChangeType   = "48006-1"
+	lnDisease        = "51967-8" // genetic disease(s) assessed
+	lnReason         = "53577-3" // reason for study
+	lnNarrative      = "51969-4" // full narrative report
+	lnTested         = "36908-2" // gene mutations tested
+	lnGeneticReport  = "1054161000000101"
 )
 
 // Local observation codes (OBX-3, system 99RGW).
@@ -72,6 +83,10 @@ const (
 	rgwAuthRole       = "authoriser-role"
 	rgwAuthReg        = "authoriser-registration"
 	rgwAuthAt         = "authorised-at"
+	rgwKind           = "report-kind"
+	rgwRepeatCount    = "repeat-count"
+	rgwAttachment     = "attachment"
+	rgwIdentifier     = "variant-identifier"
 )
 
 type answer struct{ code, text string }
@@ -94,6 +109,11 @@ var (
 	inheritanceLA = map[string]answer{
 		"maternal": {"LA26320-4", "Maternal"}, "paternal": {"LA26321-2", "Paternal"}, "unknown": {"LA4489-6", "Unknown"},
 	}
+	// LL1971-2, variant assessment.
+	assessmentLA = map[string]answer{
+		"present": {"LA9633-4", "Present"}, "absent": {"LA9634-2", "Absent"},
+		"no-call": {"LA18198-4", "No call"}, "indeterminate": {"LA11884-6", "Indeterminate"},
+	}
 	buildLA   = map[string]answer{"GRCh37": {"LA14029-5", "GRCh37"}, "GRCh38": {"LA26806-2", "GRCh38"}}
 	outcomeLA = map[string]answer{
 		"positive": {"LA6576-8", "Positive"}, "negative": {"LA6577-6", "Negative"},
@@ -106,7 +126,10 @@ var (
 		"x-linked-dominant": {"HP:0001423", "X-linked dominant inheritance"}, "mitochondrial": {"HP:0001427", "Mitochondrial inheritance"},
 	}
 	// Condition code systems: report vocabulary <-> HL7 coding system names.
-	conditionSystemsV2 = map[string]string{"snomed": "SCT", "omim": "OMIM", "mondo": "MONDO", "hpo": "HPO"}
+	conditionSystemsV2 = map[string]string{"snomed": "SCT", "omim": "OMIM", "mondo": "MONDO", "hpo": "HPO", "medgen": "MEDGEN", "icd10": "I10"}
+	// Other names senders give the same condition code systems.
+	conditionAliases = map[string]string{"SNM": "snomed", "SNOMED": "snomed", "SNOMEDCT": "snomed", "SNOMED-CT": "snomed",
+		"MIM": "omim", "HP": "hpo", "MEDGEN-DIS": "medgen", "MEDGEN": "medgen", "ICD10": "icd10", "ICD-10": "icd10"}
 	// OBR-25 / report status.
 	statusV2 = map[string]string{"final": "F", "amended": "C", "corrected": "C", "preliminary": "P", "cancelled": "X", "entered-in-error": "W"}
 	sexV2    = map[string]string{"male": "M", "female": "F", "other": "O", "unknown": "U"}
@@ -122,6 +145,7 @@ var (
 	fromBuild       = reverse(buildLA)
 	fromOutcome     = reverse(outcomeLA)
 	fromMode        = reverse(modeHPO)
+	fromAssessment  = reverse(assessmentLA)
 	fromCondition   = reverseStrings(conditionSystemsV2)
 	fromSex         = reverseStrings(sexV2)
 )

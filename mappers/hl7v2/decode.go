@@ -2,8 +2,6 @@ package hl7v2
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // UK senders send local times without a zone: read them as Europe/London
@@ -12,25 +10,24 @@ import (
 	"github.com/nhs-genomics/results-gateway/hl7"
 )
 
-// SenderOptions are how one lab's messages are read.
-type SenderOptions struct {
-	// NHSNumberField names where the NHS number is when it is not a PID-3
-	// repetition typed NH or with authority NHS, e.g. "PID-2" or "PID-4".
-	NHSNumberField string `json:"nhsNumberField"`
-	// RejectUnmapped answers AE when any OBX cannot be mapped, instead of
-	// accepting the report and listing what was not mapped.
-	RejectUnmapped bool `json:"rejectUnmapped"`
-}
-
-// Decoded is an ORU^R01 read into a report.
+// Decoded is an ORU^R01 read into a report: the report, what could not be
+// mapped (each with its place in the message), and what was missing or odd.
 type Decoded struct {
 	Report   *gateway.Report
 	Unmapped []gateway.Unmapped
-	origins  map[string]hl7.ErrorLocation
+	Warnings []gateway.Warning
+	// Carried says the message held a result (an OBX value or a note) even
+	// if nothing in it could be read: such a report is filed with its
+	// warnings rather than bounced, so the record shows a result exists.
+	Carried bool
+	// IssuedFromMessage says the report carried no time of its own (OBR-22)
+	// and the message's (MSH-7) stands in: a resend changes it.
+	IssuedFromMessage bool
+	origins           map[string]hl7.ErrorLocation
 }
 
 // Locate says where in the message a report field (a JSON path such as
-// "variants[0].hgvs.c") came from, for the ERR segment of an AE.
+// "variants[0].hgvs.c") came from, for the ERR segments of the ACK.
 func (d *Decoded) Locate(path string) hl7.ErrorLocation {
 	for p := path; p != ""; {
 		if loc, ok := d.origins[p]; ok {
@@ -45,10 +42,7 @@ func (d *Decoded) Locate(path string) hl7.ErrorLocation {
 	return hl7.ErrorLocation{Segment: "MSH", Sequence: 1}
 }
 
-var (
-	testCode = regexp.MustCompile(`^(R\d{1,4}(\.\d{1,2})?|GT\d{1,5}|TP\d{1,5})$`)
-	london   = mustLocation("Europe/London")
-)
+var london = mustLocation("Europe/London")
 
 func mustLocation(name string) *time.Location {
 	loc, err := time.LoadLocation(name)
@@ -58,30 +52,55 @@ func mustLocation(name string) *time.Location {
 	return loc
 }
 
-// obx is one OBX row with where it stands.
-type obx struct {
-	seg              *hl7.Segment
-	seq              int
-	valueType, code  string
-	codeText, system string
-	sub, value       string
-	used             bool
-}
-
+// decoder holds one decoding's state. Every field it reads is marked used;
+// what carries content and was never read is listed as unmapped at the end,
+// so nothing in a message is dropped without a trace.
 type decoder struct {
-	m         *hl7.Message
-	o         SenderOptions
-	r         *gateway.Report
-	origins   map[string]hl7.ErrorLocation
-	rows      []*obx
+	m        *hl7.Message
+	o        SenderOptions
+	lab      string // the authenticated lab's ODS code
+	r        *gateway.Report
+	origins  map[string]hl7.ErrorLocation
+	used     map[*hl7.Segment]map[int]bool
+	seq      map[*hl7.Segment]int // position among segments of the same name, 1-based
+	groups   []*group
+	rows     []*obx
+	claimed  map[*hl7.Segment]bool // NTEs already kept with what they comment on
+	unmapped []gateway.Unmapped
+	warnings []gateway.Warning
+	// narrative is free text for the conclusion: 51969-4 rows and the like.
 	narrative []string
 }
 
+// group is one OBR (or, for a message without one, the rows before any)
+// with its ORC, OBX rows, NTEs and SPMs.
+type group struct {
+	index int
+	orc   *hl7.Segment
+	obr   *hl7.Segment
+	rows  []*obx
+	notes []*hl7.Segment // NTE right after the OBR
+	spms  []*hl7.Segment
+}
+
+// obx is one OBX row with where it stands.
+type obx struct {
+	seg              *hl7.Segment
+	seq              int // its place among the message's OBX segments
+	group            *group
+	valueType, code  string
+	codeText, system string
+	sub, value       string // OBX-4 and raw OBX-5
+	notes            []*hl7.Segment
+	used             bool
+}
+
 // Decode reads an ORU^R01 into a report (version 0 unless the message
-// carries one). It returns EUNSUPPORTED for another message type and
-// EINVALID when the structure is missing; field rules are checked later by
-// gateway validation, and Locate maps their paths back to segments.
-func Decode(m *hl7.Message, o SenderOptions) (*Decoded, error) {
+// carries one) as lab (the sender's ODS code, from its credentials) sent it.
+// It returns EUNSUPPORTED for another message type; anything odd in the
+// content is a warning, and field rules are checked later by gateway
+// validation, whose paths Locate maps back to segments.
+func Decode(m *hl7.Message, lab string, o SenderOptions) (*Decoded, error) {
 	msh := m.First("MSH")
 	if msh == nil {
 		return nil, gateway.Errorf(gateway.EMALFORMED, "no MSH segment")
@@ -89,299 +108,196 @@ func Decode(m *hl7.Message, o SenderOptions) (*Decoded, error) {
 	if t := m.Value(msh, 9, 1) + "^" + m.Value(msh, 9, 2); t != "ORU^R01" {
 		return nil, gateway.Errorf(gateway.EUNSUPPORTED, "message type %s is not ORU^R01", t)
 	}
-	d := &decoder{m: m, o: o, r: &gateway.Report{SchemaVersion: gateway.SchemaVersion}, origins: map[string]hl7.ErrorLocation{}}
-	var problems []gateway.Problem
-	for _, name := range []string{"PID", "OBR"} {
-		if m.First(name) == nil {
-			problems = append(problems, gateway.Problem{Path: name, Message: "the " + name + " segment is missing"})
-		}
+	d := &decoder{m: m, o: o, lab: lab, r: &gateway.Report{SchemaVersion: gateway.SchemaVersion},
+		origins: map[string]hl7.ErrorLocation{}, used: map[*hl7.Segment]map[int]bool{}, seq: map[*hl7.Segment]int{},
+		claimed: map[*hl7.Segment]bool{}}
+	d.structure()
+	if m.First("PID") == nil {
+		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the message identifies no patient",
+			Problems: []gateway.Problem{{Path: "PID", Message: "the PID segment is missing"}}}
 	}
-	if len(problems) > 0 {
-		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the message is not a complete ORU^R01", Problems: problems}
-	}
-	d.collectOBX()
 	d.header(msh)
 	d.patient()
 	d.order()
-	d.specimens()
-	d.metadata()
+	d.testCode()
+	d.localRows()
 	d.variants()
+	d.documents()
+	d.results()
+	d.specimens()
 	d.authorisers()
-	d.pdfAndNarrative()
-	out := &Decoded{Report: d.r, origins: d.origins}
+	d.finish()
+	d.leftovers()
+	out := &Decoded{Report: d.r, Unmapped: d.unmapped, Warnings: d.warnings, origins: d.origins,
+		IssuedFromMessage: d.origins["issued"].Segment == "MSH"}
 	for _, row := range d.rows {
-		if !row.used {
-			out.Unmapped = append(out.Unmapped, gateway.Unmapped{Location: fmt.Sprintf("OBX[%d] OBX-3", row.seq),
-				Code: row.code, Text: row.codeText, Reason: "observation code not recognised: not mapped to the report"})
-		}
+		out.Carried = out.Carried || strings.Trim(row.value, "^~&\\ ") != ""
 	}
 	return out, nil
 }
 
-func (d *decoder) at(path, segment string, field, comp int) {
-	seq := 1
-	d.origins[path] = hl7.ErrorLocation{Segment: segment, Sequence: seq, Field: field, Component: comp}
-}
-
-func (d *decoder) collectOBX() {
-	seq := 0
+// structure splits the message into OBR groups and numbers the segments.
+func (d *decoder) structure() {
+	count := map[string]int{}
+	var cur *group
+	var last *obx
+	var orc *hl7.Segment
+	afterOBR := false
 	for _, s := range d.m.Segments {
-		if s.Name() != "OBX" {
-			continue
+		count[s.Name()]++
+		d.seq[s] = count[s.Name()]
+		switch s.Name() {
+		case "ORC":
+			orc = s
+		case "OBR":
+			cur = &group{index: len(d.groups), obr: s, orc: orc}
+			orc = nil
+			d.groups = append(d.groups, cur)
+			last, afterOBR = nil, true
+		case "OBX":
+			if cur == nil { // no OBR at all (some document feeds): one implicit group
+				cur = &group{index: 0, orc: orc}
+				d.groups = append(d.groups, cur)
+			}
+			row := &obx{seg: s, seq: count["OBX"], group: cur, valueType: strings.ToUpper(d.m.Value(s, 2, 0)),
+				code: d.m.Value(s, 3, 1), codeText: d.m.Value(s, 3, 2), system: d.m.Value(s, 3, 3),
+				sub: d.m.Value(s, 4, 0), value: s.Field(5)}
+			d.use(s, 1, 2, 3, 4, 5)
+			cur.rows = append(cur.rows, row)
+			d.rows = append(d.rows, row)
+			last, afterOBR = row, false
+		case "NTE":
+			switch {
+			case last != nil:
+				last.notes = append(last.notes, s)
+			case afterOBR:
+				cur.notes = append(cur.notes, s)
+			default: // after PID: a comment on the patient or the message
+				d.noteSegment(s, "")
+			}
+		case "SPM":
+			if cur != nil {
+				cur.spms = append(cur.spms, s)
+			}
+			last, afterOBR = nil, false
 		}
-		seq++
-		code := d.m.Component(s.Field(3), 1)
-		d.rows = append(d.rows, &obx{seg: s, seq: seq, valueType: d.m.Value(s, 2, 0), code: d.m.Unescape(code),
-			codeText: d.m.Value(s, 3, 2), system: d.m.Value(s, 3, 3), sub: d.m.Value(s, 4, 0), value: s.Field(5)})
+	}
+	if len(d.groups) == 0 {
+		d.groups = []*group{{index: 0, orc: orc}}
 	}
 }
 
-// find returns the rows with code (and sub-ID prefix, when given) and marks them used.
-func (d *decoder) find(code, sub string) []*obx {
-	var out []*obx
-	for _, r := range d.rows {
-		if r.code == code && (sub == "" || r.sub == sub) {
-			r.used = true
-			out = append(out, r)
-		}
+// use marks fields of s as read.
+func (d *decoder) use(s *hl7.Segment, fields ...int) {
+	if s == nil {
+		return
 	}
-	return out
+	u := d.used[s]
+	if u == nil {
+		u = map[int]bool{}
+		d.used[s] = u
+	}
+	for _, f := range fields {
+		u[f] = true
+	}
 }
 
-// text is the first matching row's value as text (component 1 for coded values).
-func (d *decoder) text(code, sub string) (string, *obx) {
-	rows := d.find(code, sub)
-	if len(rows) == 0 {
-		return "", nil
-	}
-	return d.m.Unescape(rows[0].value), rows[0]
-}
-
-func (d *decoder) comp(row *obx, c int) string {
-	if row == nil {
+// val reads component c (0: the whole field) of field n's first repetition, unescaped, and marks it used.
+func (d *decoder) val(s *hl7.Segment, n, c int) string {
+	if s == nil {
 		return ""
 	}
-	rep, _, _ := strings.Cut(row.value, string(d.m.Delims.Repetition))
-	return d.m.Unescape(d.m.Component(rep, c))
+	d.use(s, n)
+	return strings.TrimSpace(d.m.Value(s, n, c))
 }
 
-func (d *decoder) header(msh *hl7.Segment) {
-	d.r.PerformingLab.ODSCode = d.m.Value(msh, 4, 1)
-	d.r.OrderingTrust.ODSCode = d.m.Value(msh, 6, 1)
-	d.at("performingLab.odsCode", "MSH", 4, 1)
-	d.at("orderingTrust.odsCode", "MSH", 6, 1)
+// raw reads field n as sent (escaped) and marks it used.
+func (d *decoder) raw(s *hl7.Segment, n int) string {
+	if s == nil {
+		return ""
+	}
+	d.use(s, n)
+	return s.Field(n)
 }
 
-func (d *decoder) patient() {
-	pid := d.m.First("PID")
-	p := &d.r.Patient
-	for _, rep := range d.m.Repetitions(pid.Field(3)) {
-		value := d.m.Unescape(d.m.Component(rep, 1))
-		authority := strings.ToUpper(d.m.Unescape(d.m.Component(rep, 4)))
-		idType := strings.ToUpper(d.m.Unescape(d.m.Component(rep, 5)))
-		switch {
-		case idType == "NH" || idType == "NHSNMBR" || strings.HasPrefix(authority, "NHS"):
-			p.NHSNumber = gateway.NormaliseNHSNumber(value)
-		case idType == "MR" || idType == "MRN":
-			p.MRN = value
-		}
-	}
-	d.at("patient.nhsNumber", "PID", 3, 1)
-	if p.NHSNumber == "" {
-		field := 2
-		if f := d.o.NHSNumberField; strings.HasPrefix(f, "PID-") {
-			field, _ = strconv.Atoi(strings.TrimPrefix(f, "PID-"))
-		}
-		p.NHSNumber = gateway.NormaliseNHSNumber(d.m.Value(pid, field, 1))
-		d.at("patient.nhsNumber", "PID", field, 1)
-	}
-	p.Name.Family = d.m.Value(pid, 5, 1)
-	for c := 2; c <= 3; c++ {
-		if g := d.m.Value(pid, 5, c); g != "" {
-			p.Name.Given = append(p.Name.Given, g)
-		}
-	}
-	p.BirthDate = hlDate(d.m.Value(pid, 7, 1))
-	p.Gender = fromSex[d.m.Value(pid, 8, 1)]
-	d.at("patient.name", "PID", 5, 0)
-	d.at("patient.birthDate", "PID", 7, 0)
-	d.at("patient.gender", "PID", 8, 0)
+// comp reads component c of the first repetition of a raw field, unescaped.
+func (d *decoder) comp(field string, c int) string {
+	rep, _, _ := strings.Cut(field, string(d.m.Delims.Repetition))
+	return strings.TrimSpace(d.m.Unescape(d.m.Component(rep, c)))
 }
 
-func (d *decoder) order() {
-	m, r := d.m, d.r
-	obr, orc := m.First("OBR"), m.First("ORC")
-	r.ID = m.Value(obr, 3, 1)
-	d.at("id", "OBR", 3, 1)
-	if r.ID == "" && orc != nil {
-		r.ID = m.Value(orc, 3, 1)
-		d.at("id", "ORC", 3, 1)
+// loc is where a segment's field is, for ERR segments and warnings.
+func (d *decoder) loc(s *hl7.Segment, field, comp int) hl7.ErrorLocation {
+	if s == nil {
+		return hl7.ErrorLocation{Segment: "MSH", Sequence: 1}
 	}
-	r.OrderNumber = m.Value(obr, 2, 1)
-	if r.OrderNumber == "" && orc != nil {
-		r.OrderNumber = m.Value(orc, 2, 1)
-	}
-	r.Status = gateway.Status(map[string]string{"F": "final", "C": "corrected", "P": "preliminary", "A": "preliminary",
-		"X": "cancelled", "W": "entered-in-error"}[m.Value(obr, 25, 0)])
-	d.at("status", "OBR", 25, 0)
-	r.Issued = hlTime(m.Value(obr, 22, 1))
-	d.at("issued", "OBR", 22, 0)
-	if r.Issued == "" {
-		r.Issued = hlTime(m.Value(m.First("MSH"), 7, 1))
-		d.at("issued", "MSH", 7, 0)
-	}
-	r.Test.Code, r.Test.Name, r.Test.DirectoryVersion = m.Value(obr, 4, 1), m.Value(obr, 4, 2), m.Value(obr, 4, 7)
-	d.at("test.code", "OBR", 4, 1)
-	if !testCode.MatchString(r.Test.Code) && testCode.MatchString(m.Value(obr, 4, 4)) {
-		r.Test.Code, r.Test.Name = m.Value(obr, 4, 4), m.Value(obr, 4, 5) // the alternate identifier
-		d.at("test.code", "OBR", 4, 4)
-	}
-	requester := obr.Field(16)
-	if orc != nil && orc.Field(12) != "" {
-		requester = orc.Field(12)
-	}
-	if requester != "" {
-		rep, _, _ := strings.Cut(requester, string(m.Delims.Repetition))
-		name := strings.TrimSpace(m.Unescape(m.Component(rep, 3)) + " " + m.Unescape(m.Component(rep, 2)))
-		c := &gateway.Clinician{Name: name}
-		if id, body := m.Unescape(m.Component(rep, 1)), m.Unescape(m.Component(rep, 9)); id != "" && gateway.RegistrationBodies.Has(body) {
-			c.Registration = &gateway.Registration{Body: body, Number: id}
-		}
-		r.RequestingClinician = c
+	return hl7.ErrorLocation{Segment: s.Name(), Sequence: d.seq[s], Field: field, Component: comp}
+}
+
+// at records where a report field came from.
+func (d *decoder) at(path string, s *hl7.Segment, field, comp int) {
+	if s != nil {
+		d.origins[path] = d.loc(s, field, comp)
 	}
 }
 
-func (d *decoder) specimens() {
-	m, r := d.m, d.r
-	for i := 1; ; i++ {
-		sub := "S" + strconv.Itoa(i)
-		id, row := d.text(rgwSpecimenID, sub)
-		if row == nil {
-			break
-		}
-		typ, _ := d.text(rgwSpecimenType, sub)
-		collected, _ := d.text(rgwCollected, sub)
-		received, _ := d.text(rgwReceived, sub)
-		r.Specimens = append(r.Specimens, gateway.Specimen{ID: id, Type: typ, Collected: collected, Received: received})
-		d.origins[fmt.Sprintf("specimens[%d]", i-1)] = hl7.ErrorLocation{Segment: "OBX", Sequence: row.seq, Field: 5}
+// where writes a location as "OBR[1]-7" (or "OBR[1]" for a whole segment).
+func where(l hl7.ErrorLocation) string {
+	if l.Field == 0 {
+		return fmt.Sprintf("%s[%d]", l.Segment, l.Sequence)
 	}
-	if len(r.Specimens) > 0 {
+	return fmt.Sprintf("%s[%d]-%d", l.Segment, l.Sequence, l.Field)
+}
+
+// warn records something missing or odd that does not stop the report.
+func (d *decoder) warn(path string, s *hl7.Segment, field int, format string, args ...any) {
+	w := gateway.Warning{Path: path, Message: fmt.Sprintf(format, args...)}
+	if s != nil {
+		w.Source = where(d.loc(s, field, 0))
+	}
+	d.warnings = append(d.warnings, w)
+}
+
+// unmap lists content that is kept only on the record, with why.
+func (d *decoder) unmap(s *hl7.Segment, field int, code, text, reason string) {
+	d.unmapped = append(d.unmapped, gateway.Unmapped{Location: where(d.loc(s, field, 0)), Code: code, Text: clip(text, 200), Reason: reason})
+}
+
+// noteSegment adds an NTE's text to the report notes, labelled when it
+// comments on something that has no notes of its own.
+func (d *decoder) noteSegment(s *hl7.Segment, label string) {
+	text := d.noteText(s)
+	if text == "" {
 		return
 	}
-	for i, spm := 0, 0; i < len(m.Segments); i++ {
-		if s := m.Segments[i]; s.Name() == "SPM" {
-			spm++
-			r.Specimens = append(r.Specimens, gateway.Specimen{ID: m.Value(s, 2, 1), Type: first(m.Value(s, 4, 2), m.Value(s, 4, 1)),
-				Collected: hlTime(m.Value(s, 17, 1)), Received: hlTime(m.Value(s, 18, 1))})
-			d.origins[fmt.Sprintf("specimens[%d]", spm-1)] = hl7.ErrorLocation{Segment: "SPM", Sequence: spm, Field: 2}
-		}
+	if label != "" {
+		text = label + ": " + text
 	}
-	if len(r.Specimens) > 0 {
-		return
-	}
-	obr := m.First("OBR") // before 2.5: OBR-7 collected, OBR-14 received, OBR-15 source
-	collected := hlTime(m.Value(obr, 7, 1))
-	r.Specimens = []gateway.Specimen{{ID: r.ID + "-S1", Type: first(m.Value(obr, 15, 2), m.Value(obr, 15, 1), "Not stated"),
-		Collected: collected, Received: first(hlTime(m.Value(obr, 14, 1)), collected)}}
-	d.origins["specimens[0]"] = hl7.ErrorLocation{Segment: "OBR", Sequence: 1, Field: 7}
+	d.r.Notes = append(d.r.Notes, text)
 }
 
-func (d *decoder) metadata() {
-	r := d.r
-	if v, row := d.text(rgwVersion, ""); row != nil {
-		r.Version, _ = strconv.Atoi(v)
+// noteText is an NTE's comment (NTE-3, every repetition).
+func (d *decoder) noteText(s *hl7.Segment) string {
+	d.use(s, 1, 2, 3, 4)
+	var lines []string
+	for _, rep := range d.m.Repetitions(s.Field(3)) {
+		lines = append(lines, strings.TrimRight(d.m.Unescape(rep), " "))
 	}
-	if s, row := d.text(rgwStatus, ""); row != nil {
-		r.Status = gateway.Status(s)
-	}
-	r.PerformingLab.Name, _ = d.text(rgwLabName, "")
-	r.OrderingTrust.Name, _ = d.text(rgwTrustName, "")
-	r.Test.Method, _ = d.text(rgwMethod, "")
-	if r.Test.Method == "" {
-		r.Test.Method = inferMethod(r.Test.Name)
-	}
-	if rows := d.find(lnOverall, ""); len(rows) > 0 {
-		code := d.comp(rows[0], 1)
-		r.Result.Outcome = fromOutcome[code]
-		if r.Result.Outcome == "" {
-			r.Result.Outcome = fromOutcome[strings.ToLower(first(d.comp(rows[0], 2), code))]
-		}
-		d.origins["result.outcome"] = hl7.ErrorLocation{Segment: "OBX", Sequence: rows[0].seq, Field: 5}
-	}
-	r.Result.Conclusion, _ = d.text(rgwConclusion, "")
-	r.Result.Interpretation, _ = d.text(rgwInterpretation, "")
-	r.Result.Limitations, _ = d.text(rgwLimitations, "")
-	for i := 1; ; i++ {
-		sub := "P" + strconv.Itoa(i)
-		rows := d.find(rgwPanel, sub)
-		if len(rows) == 0 {
-			break
-		}
-		p := gateway.Panel{PanelAppID: d.comp(rows[0], 1), Name: d.comp(rows[0], 2), Version: d.comp(rows[0], 7)}
-		for _, g := range d.find(rgwPanelGene, sub) {
-			p.Genes = append(p.Genes, gateway.Gene{HGNCID: d.comp(g, 1), Symbol: d.comp(g, 2)})
-		}
-		r.Test.Panels = append(r.Test.Panels, p)
-	}
-	for i := 1; ; i++ {
-		sub := "F" + strconv.Itoa(i)
-		rel, row := d.text(rgwRelationship, sub)
-		if row == nil {
-			break
-		}
-		nhs, _ := d.text(rgwRelativeNHS, sub)
-		labID, _ := d.text(rgwRelativeLabID, sub)
-		affected, _ := d.text(rgwAffected, sub)
-		r.Relatives = append(r.Relatives, gateway.Relative{Relationship: rel, NHSNumber: nhs, LabID: labID, Affected: affected})
-		d.origins[fmt.Sprintf("relatives[%d]", i-1)] = hl7.ErrorLocation{Segment: "OBX", Sequence: row.seq, Field: 5}
-	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
-func inferMethod(name string) string {
-	switch n := strings.ToLower(name); {
-	case strings.Contains(n, "genome"), strings.Contains(n, "wgs"):
-		return "wgs"
-	case strings.Contains(n, "exome"), strings.Contains(n, "wes"):
-		return "wes"
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
-	return "panel"
+	return s
 }
 
-func (d *decoder) authorisers() {
-	m, r := d.m, d.r
-	for i := 1; ; i++ {
-		sub := "A" + strconv.Itoa(i)
-		name, row := d.text(rgwAuthName, sub)
-		if row == nil {
-			break
-		}
-		role, _ := d.text(rgwAuthRole, sub)
-		at, _ := d.text(rgwAuthAt, sub)
-		a := gateway.Authoriser{Name: name, Role: role, AuthorisedAt: at}
-		if rows := d.find(rgwAuthReg, sub); len(rows) > 0 {
-			a.Registration = gateway.Registration{Number: d.comp(rows[0], 1), Body: d.comp(rows[0], 3)}
-		}
-		r.Authorisers = append(r.Authorisers, a)
-	}
-	if len(r.Authorisers) > 0 {
-		return
-	}
-	obr := m.First("OBR") // OBR-32 principal and OBR-33 assistant result interpreters
-	for field, role := range map[int]string{32: "Principal result interpreter", 33: "Assistant result interpreter"} {
-		for _, rep := range m.Repetitions(obr.Field(field)) {
-			cnn := m.Component(rep, 1)
-			id := m.Unescape(m.Subcomponent(cnn, 1))
-			name := strings.TrimSpace(m.Unescape(m.Subcomponent(cnn, 3)) + " " + m.Unescape(m.Subcomponent(cnn, 2)))
-			if name == "" && id == "" {
-				continue
-			}
-			body := m.Unescape(m.Subcomponent(cnn, 9))
-			if !gateway.RegistrationBodies.Has(body) {
-				body = "LOCAL"
-			}
-			r.Authorisers = append(r.Authorisers, gateway.Authoriser{Name: first(name, id), Role: role,
-				Registration: gateway.Registration{Body: body, Number: first(id, name)}, AuthorisedAt: r.Issued})
-			d.origins["authorisers"] = hl7.ErrorLocation{Segment: "OBR", Sequence: 1, Field: field}
+func first(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
 		}
 	}
+	return ""
 }

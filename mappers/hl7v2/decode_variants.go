@@ -6,146 +6,483 @@ import (
 	"strings"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
-	"github.com/nhs-genomics/results-gateway/hl7"
 )
 
-// variantRows are the LOINC codes that make an OBX group a variant.
-var variantRows = map[string]bool{lnGene: true, lnCHGVS: true, lnGHGVS: true, lnAssessment: true, lnSignificance: true}
+// genomicRows are the LOINC codes of the HL7 v2 clinical genomics
+// convention (LRI, vcf2hl7v2) and the gateway's own variant rows, read in
+// OBX-4 sub-ID groups: one group per variant (2a, 2b ...), others for the
+// regions studied (1a, 1.a ...).
+var genomicRows = map[string]bool{
+	lnGene: true, lnCHGVS: true, lnCHGVSLegacy: true, lnPHGVS: true, lnGHGVS: true, lnTranscript: true, lnRefSeq: true,
+	lnBuild: true, lnChromosome: true, lnStartEnd: true, lnRefAllele: true, lnAltAllele: true, lnZygosity: true,
+	lnSourceClass: true, lnInheritance: true, lnSignificance: true, lnPhenotype: true, lnCopyNumber: true, lnISCN: true,
+	lnChangeType: true, lnAssessment: true, lnVariantCat: true, lnDisplayName: true, lnAnalysisMethod: true,
+	lnDbSNP: true, lnClinVar: true, lnCytoLocation: true, lnAlleleFreq: true, lnAAChangeType: true, lnRangeExamined: true,
+	rgwVariantID: true, rgwVariantType: true, rgwCriteria: true, rgwModeOfInh: true, rgwHeteroplasmy: true,
+	rgwComment: true, rgwOrigin: true, rgwInheritance: true, rgwRepeatCount: true, rgwIdentifier: true,
+}
 
+// variantRows make a sub-ID group a variant rather than a region studied.
+var variantRows = map[string]bool{
+	lnCHGVS: true, lnCHGVSLegacy: true, lnGHGVS: true, lnPHGVS: true, lnAssessment: true, lnSignificance: true,
+	lnClinVar: true, lnDbSNP: true, lnISCN: true, lnCopyNumber: true, lnZygosity: true, rgwVariantID: true,
+}
+
+// variants reads the genomic OBX groups. Report-wide rows (a transcript or
+// build in group 1) are defaults for variants that do not say.
 func (d *decoder) variants() {
 	var subs []string
-	seen := map[string]bool{}
+	bySub := map[string][]*obx{}
 	for _, row := range d.rows {
-		if variantRows[row.code] && !seen[row.sub] {
-			seen[row.sub] = true
+		if row.used || !genomicRows[row.code] {
+			continue
+		}
+		if _, ok := bySub[row.sub]; !ok {
 			subs = append(subs, row.sub)
 		}
+		bySub[row.sub] = append(bySub[row.sub], row)
 	}
-	for i, sub := range subs {
-		d.variant(i, sub)
+	defaults := map[string]*obx{} // transcript and build given outside any variant
+	var variantSubs, regionSubs []string
+	for _, sub := range subs {
+		isVariant := false
+		for _, row := range bySub[sub] {
+			isVariant = isVariant || variantRows[row.code]
+		}
+		if isVariant {
+			variantSubs = append(variantSubs, sub)
+		} else {
+			regionSubs = append(regionSubs, sub)
+			for _, row := range bySub[sub] {
+				if (row.code == lnTranscript || row.code == lnBuild) && defaults[row.code] == nil {
+					defaults[row.code] = row
+				}
+			}
+		}
+	}
+	usedDefault := map[*obx]bool{}
+	for i, sub := range variantSubs {
+		d.variant(i, bySub[sub], defaults, usedDefault)
+	}
+	for _, sub := range regionSubs {
+		d.region(bySub[sub], subs, bySub, usedDefault)
 	}
 }
 
-func (d *decoder) variant(i int, sub string) {
-	path := fmt.Sprintf("variants[%d]", i)
-	v := gateway.Variant{}
-	loc := func(field string, row *obx) {
-		if row != nil {
-			d.origins[path+field] = hl7.ErrorLocation{Segment: "OBX", Sequence: row.seq, Field: 5}
+// region reads a group that describes what was studied: genes, reference
+// sequences and the ranges examined.
+func (d *decoder) region(rows []*obx, subs []string, bySub map[string][]*obx, usedDefault map[*obx]bool) {
+	t := &d.r.Test
+	for _, row := range rows {
+		switch row.code {
+		case lnGene:
+			row.used = true
+			t.GenesStudied = append(t.GenesStudied, d.gene(row.value))
+		case lnRangeExamined:
+			row.used = true
+			span := d.span(row.value)
+			if !strings.Contains(span, ":") {
+				if ref := d.regionReference(row.sub, bySub); ref != "" {
+					span = ref + ":" + span
+				}
+			}
+			t.RegionsStudied = append(t.RegionsStudied, span)
+		case lnRefSeq:
+			row.used = true
+			if !d.hasRanges(row.sub, subs, bySub) {
+				t.RegionsStudied = append(t.RegionsStudied, d.comp(row.value, 1))
+			}
+		case lnTranscript, lnBuild:
+			row.used = true
+			if !usedDefault[row] { // not a default any variant took: keep it as a note
+				d.r.Notes = append(d.r.Notes, first(row.codeText, row.code)+": "+first(d.comp(row.value, 2), d.comp(row.value, 1)))
+			}
 		}
 	}
-	var row *obx
-	v.ID, _ = d.text(rgwVariantID, sub)
+}
+
+// regionReference is the 48013-7 reference of the region a range belongs
+// to: the group whose sub-ID prefixes the range's (1a for 1a.a).
+func (d *decoder) regionReference(sub string, bySub map[string][]*obx) string {
+	parent, _, _ := strings.Cut(sub, ".")
+	for _, row := range bySub[parent] {
+		if row.code == lnRefSeq {
+			return d.comp(row.value, 1)
+		}
+	}
+	return ""
+}
+
+func (d *decoder) hasRanges(sub string, subs []string, bySub map[string][]*obx) bool {
+	for _, s := range subs {
+		if strings.HasPrefix(s, sub+".") {
+			for _, row := range bySub[s] {
+				if row.code == lnRangeExamined {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// span reads a range sent as NR (start^end) or as text.
+func (d *decoder) span(value string) string {
+	if end := d.comp(value, 2); end != "" {
+		return d.comp(value, 1) + "-" + end
+	}
+	return d.comp(value, 1)
+}
+
+// gene reads an HGNC gene: "HGNC:1100^BRCA1^HGNC", "4135^GALT^HGNC-Symb"
+// (the number without its prefix), or "BRCA1^HGNC" (a symbol alone).
+func (d *decoder) gene(value string) gateway.Gene {
+	a, b := d.comp(value, 1), d.comp(value, 2)
+	switch {
+	case strings.HasPrefix(strings.ToUpper(b), "HGNC:") && !strings.HasPrefix(strings.ToUpper(a), "HGNC:"):
+		a, b = b, a
+	case isDigits(a):
+		a = "HGNC:" + a
+	case !strings.HasPrefix(strings.ToUpper(a), "HGNC:") && (b == "" || strings.EqualFold(b, "HGNC")):
+		return gateway.Gene{Symbol: a}
+	}
+	if strings.HasPrefix(strings.ToUpper(a), "HGNC:") {
+		a = "HGNC:" + a[5:]
+	}
+	return gateway.Gene{HGNCID: a, Symbol: b}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// variant reads one variant group.
+func (d *decoder) variant(i int, rows []*obx, defaults map[string]*obx, usedDefault map[*obx]bool) {
+	path := fmt.Sprintf("variants[%d]", i)
+	v := gateway.Variant{}
+	var source, origin, inheritance string
+	var haveOrigin, haveInheritance bool
+	var frequency *float64
+	var lastCondition *gateway.Condition
+	for _, row := range rows {
+		row.used = true
+		at := func(field string) { d.at(path+field, row.seg, 5, 0) }
+		switch row.code {
+		case rgwVariantID:
+			v.ID = d.text(row)
+		case rgwVariantType:
+			v.Type = d.text(row)
+		case lnAssessment:
+			if v.Assessment = d.answer(row, path+".assessment", fromAssessment); v.Assessment == "present" {
+				v.Assessment = "" // present is what a reported variant is unless it says otherwise
+			}
+		case lnGene:
+			v.Gene = d.gene(row.value)
+			at(".gene")
+		case lnTranscript:
+			v.Transcript = d.comp(row.value, 1)
+			at(".transcript")
+		case lnCHGVS, lnCHGVSLegacy:
+			v.HGVS.C = d.comp(row.value, 1)
+			at(".hgvs.c")
+		case lnPHGVS:
+			v.HGVS.P = d.comp(row.value, 1)
+			at(".hgvs.p")
+		case lnGHGVS:
+			v.HGVS.G = d.comp(row.value, 1)
+			at(".hgvs.g")
+		case lnRefSeq:
+			v.GenomicReference = d.comp(row.value, 1)
+		case lnChromosome:
+			v.Chromosome = chromosome(d.comp(row.value, 1), d.comp(row.value, 2))
+			at(".chromosome")
+		case lnBuild:
+			v.GenomeBuild = d.build(row)
+			at(".genomeBuild")
+		case lnStartEnd:
+			v.Start, _ = strconv.ParseInt(d.comp(row.value, 1), 10, 64)
+			v.End, _ = strconv.ParseInt(d.comp(row.value, 2), 10, 64)
+			at(".start")
+		case lnRefAllele:
+			v.Ref = d.text(row)
+		case lnAltAllele:
+			v.Alt = d.text(row)
+		case lnCopyNumber:
+			if n, err := strconv.Atoi(d.comp(row.value, 1)); err == nil {
+				v.CopyNumber = &n
+			} else {
+				d.unreadable(row, "copy number is not a whole number")
+			}
+			at(".copyNumber")
+		case lnISCN:
+			v.ISCN = d.text(row)
+		case lnZygosity:
+			v.Zygosity = d.answer(row, path+".zygosity", fromZygosity)
+			at(".zygosity")
+		case lnSourceClass:
+			source = d.answer(row, path+".origin", fromSource)
+		case rgwOrigin:
+			origin, haveOrigin = d.text(row), true
+		case lnInheritance:
+			if !haveInheritance {
+				inheritance = d.answer(row, path+".inheritance", fromInheritance)
+			}
+		case rgwInheritance:
+			inheritance, haveInheritance = d.text(row), true
+		case rgwHeteroplasmy:
+			if x, err := strconv.ParseFloat(d.text(row), 64); err == nil {
+				v.HeteroplasmyFraction = &x
+			}
+		case lnAlleleFreq:
+			frequency = d.fraction(row)
+		case lnSignificance:
+			v.Classification.ACMG = d.answer(row, path+".classification.acmg", fromACMG)
+			at(".classification.acmg")
+		case rgwCriteria:
+			if c := d.text(row); c != "" {
+				v.Classification.Criteria = strings.Split(c, ",")
+			}
+		case lnPhenotype:
+			c := d.condition(row)
+			if v.Condition == nil {
+				v.Condition = &c
+				lastCondition = v.Condition
+			} else {
+				v.AdditionalConditions = append(v.AdditionalConditions, c)
+				lastCondition = &v.AdditionalConditions[len(v.AdditionalConditions)-1]
+			}
+			at(".condition")
+		case rgwModeOfInh:
+			if lastCondition != nil {
+				lastCondition.ModeOfInheritance = fromMode[d.comp(row.value, 1)]
+			} else {
+				d.unreadable(row, "a mode of inheritance with no condition before it")
+			}
+		case rgwComment:
+			v.Comment = d.text(row)
+		case lnDbSNP, lnClinVar, rgwIdentifier:
+			c := d.coding(row.value)
+			if c.System == "" || c.System == row.code {
+				c.System = map[string]string{lnDbSNP: "http://www.ncbi.nlm.nih.gov/projects/SNP", lnClinVar: "http://www.ncbi.nlm.nih.gov/clinvar"}[row.code]
+			}
+			v.Identifiers = append(v.Identifiers, c)
+		case lnCytoLocation:
+			v.CytogeneticLocation = d.comp(row.value, 1)
+		case lnChangeType:
+			v.ChangeType = d.codingPtr(row)
+		case lnAAChangeType:
+			v.AminoAcidChangeType = d.codingPtr(row)
+		case lnVariantCat:
+			v.Category = d.codingPtr(row)
+		case lnAnalysisMethod:
+			v.Method = d.codingPtr(row)
+		case lnDisplayName:
+			v.DisplayName = d.text(row)
+		case rgwRepeatCount:
+			v.RepeatCount = d.text(row)
+		default:
+			row.used = false // not a variant row after all: read with the other results
+			continue
+		}
+		for _, nte := range row.notes {
+			d.claimed[nte] = true
+			if t := d.noteText(nte); t != "" {
+				v.Comment = strings.TrimSpace(v.Comment + "\n" + t)
+			}
+		}
+	}
+	d.variantDefaults(&v, path, defaults, usedDefault)
+	v.Origin, v.Inheritance = source, inheritance
+	if source == "de-novo" {
+		v.Origin = "germline"
+		if !haveInheritance {
+			v.Inheritance = "de-novo"
+		}
+	}
+	if haveOrigin {
+		v.Origin = origin
+	}
+	if frequency != nil {
+		if v.IsMitochondrial() {
+			v.HeteroplasmyFraction = frequency
+		} else {
+			v.AlleleFrequency = frequency
+		}
+	}
 	if v.ID == "" {
 		v.ID = "v" + strconv.Itoa(i+1)
 	}
-	v.Type, _ = d.text(rgwVariantType, sub)
-	d.find(lnAssessment, sub)
-	d.find(lnVariantCat, sub)
-	d.find(lnDisplayName, sub)
-	d.find(lnAnalysisMethod, sub)
-	d.find(lnRefSeq, sub)
-	if rows := d.find(lnGene, sub); len(rows) > 0 {
-		v.Gene = gateway.Gene{HGNCID: d.comp(rows[0], 1), Symbol: d.comp(rows[0], 2)}
-		if !strings.HasPrefix(v.Gene.HGNCID, "HGNC:") && strings.HasPrefix(d.comp(rows[0], 2), "HGNC:") {
-			v.Gene = gateway.Gene{HGNCID: d.comp(rows[0], 2), Symbol: d.comp(rows[0], 1)}
-		}
-		loc(".gene", rows[0])
-	}
-	v.Transcript, row = d.text(lnTranscript, sub)
-	loc(".transcript", row)
-	v.HGVS.C, row = d.codedText(lnCHGVS, sub)
-	loc(".hgvs.c", row)
-	v.HGVS.P, row = d.codedText(lnPHGVS, sub)
-	loc(".hgvs.p", row)
-	v.HGVS.G, row = d.codedText(lnGHGVS, sub)
-	loc(".hgvs.g", row)
-	v.Chromosome, row = d.text(lnChromosome, sub)
-	v.Chromosome = strings.TrimPrefix(strings.TrimPrefix(v.Chromosome, "chr"), "Chr")
-	loc(".chromosome", row)
-	v.Ref, _ = d.text(lnRefAllele, sub)
-	v.Alt, _ = d.text(lnAltAllele, sub)
-	v.ISCN, _ = d.text(lnISCN, sub)
-	if rows := d.find(lnBuild, sub); len(rows) > 0 {
-		v.GenomeBuild = fromBuild[d.comp(rows[0], 1)]
-		loc(".genomeBuild", rows[0])
-	}
-	if rows := d.find(lnStartEnd, sub); len(rows) > 0 {
-		v.Start, _ = strconv.ParseInt(d.comp(rows[0], 1), 10, 64)
-		v.End, _ = strconv.ParseInt(d.comp(rows[0], 2), 10, 64)
-		loc(".start", rows[0])
-	}
-	if n, row := d.text(lnCopyNumber, sub); row != nil {
-		c, _ := strconv.Atoi(n)
-		v.CopyNumber = &c
-	}
-	v.Zygosity, row = d.answer(lnZygosity, sub, fromZygosity)
-	loc(".zygosity", row)
-	source, _ := d.answer(lnSourceClass, sub, fromSource)
-	v.Origin, row = d.text(rgwOrigin, sub)
-	if row == nil && source != "de-novo" {
-		v.Origin = source
-	}
-	v.Inheritance, row = d.text(rgwInheritance, sub)
-	inh, _ := d.answer(lnInheritance, sub, fromInheritance)
-	if row == nil {
-		v.Inheritance = inh
-		if source == "de-novo" {
-			v.Inheritance, v.Origin = "de-novo", "germline"
-		}
-	}
-	if f, row := d.text(rgwHeteroplasmy, sub); row != nil {
-		x, _ := strconv.ParseFloat(f, 64)
-		v.HeteroplasmyFraction = &x
-	}
-	v.Classification.ACMG, row = d.answer(lnSignificance, sub, fromACMG)
-	loc(".classification.acmg", row)
-	if c, _ := d.text(rgwCriteria, sub); c != "" {
-		v.Classification.Criteria = strings.Split(c, ",")
-	}
-	if rows := d.find(lnPhenotype, sub); len(rows) > 0 {
-		v.Condition = &gateway.Condition{Code: d.comp(rows[0], 1), Name: d.comp(rows[0], 2),
-			System: fromCondition[d.comp(rows[0], 3)]}
-		if v.Condition.Name == "" {
-			v.Condition.Name = v.Condition.Code
-		}
-		if v.Condition.System == "" {
-			v.Condition.Code = ""
-		}
-		if rows := d.find(rgwModeOfInh, sub); len(rows) > 0 {
-			v.Condition.ModeOfInheritance = fromMode[d.comp(rows[0], 1)]
-		}
-		loc(".condition", rows[0])
-	}
-	v.Comment, _ = d.text(rgwComment, sub)
 	if v.Type == "" {
-		v.Type = "snv"
-		if v.CopyNumber != nil {
-			v.Type = "cnv"
-		} else if len(v.Ref) != 1 || len(v.Alt) != 1 {
-			v.Type = "indel"
-		}
+		v.Type = variantType(&v)
 	}
 	d.r.Variants = append(d.r.Variants, v)
 }
 
-// codedText reads a value sent as ST, or as CWE with the text in component 1.
-func (d *decoder) codedText(code, sub string) (string, *obx) {
-	rows := d.find(code, sub)
-	if len(rows) == 0 {
-		return "", nil
-	}
-	return d.comp(rows[0], 1), rows[0]
+func (d *decoder) codingPtr(row *obx) *gateway.Coding {
+	c := d.coding(row.value)
+	return &c
 }
 
-// answer reads a coded value by LOINC answer code, or by its text.
-func (d *decoder) answer(code, sub string, rev map[string]string) (string, *obx) {
-	rows := d.find(code, sub)
-	if len(rows) == 0 {
-		return "", nil
+// variantDefaults completes a variant from the report-wide transcript and
+// build, and puts its c. HGVS on its transcript when the lab sent them
+// apart (LRI sends "c.563A>G" and the transcript NM_000155.3 in separate rows).
+func (d *decoder) variantDefaults(v *gateway.Variant, path string, defaults map[string]*obx, usedDefault map[*obx]bool) {
+	if v.GenomeBuild == "" {
+		if row := defaults[lnBuild]; row != nil {
+			v.GenomeBuild = d.build(row)
+			usedDefault[row] = true
+		}
 	}
-	if k, ok := rev[d.comp(rows[0], 1)]; ok {
-		return k, rows[0]
+	if v.Transcript == "" && strings.HasPrefix(v.HGVS.C, "c.") {
+		if row := defaults[lnTranscript]; row != nil {
+			v.Transcript = d.comp(row.value, 1)
+			usedDefault[row] = true
+		}
 	}
-	return rev[strings.ToLower(first(d.comp(rows[0], 2), d.comp(rows[0], 1)))], rows[0]
+	if strings.HasPrefix(v.HGVS.C, "c.") && v.Transcript != "" {
+		v.HGVS.C = v.Transcript + ":" + v.HGVS.C
+	}
+}
+
+// variantType infers the variant's type from what describes it.
+func variantType(v *gateway.Variant) string {
+	text := ""
+	if v.ChangeType != nil {
+		text = strings.ToLower(v.ChangeType.Text())
+	}
+	hgvs := v.HGVS.C + v.HGVS.G
+	switch {
+	case v.CopyNumber != nil || strings.Contains(text, "copy number"):
+		return "cnv"
+	case v.RepeatCount != "" || strings.Contains(hgvs, "["):
+		return "repeat"
+	case strings.Contains(text, "del") || strings.Contains(text, "ins") || strings.Contains(text, "dup") ||
+		strings.Contains(hgvs, "del") || strings.Contains(hgvs, "ins") || strings.Contains(hgvs, "dup"):
+		return "indel"
+	case v.ISCN != "" && hgvs == "":
+		return "sv"
+	}
+	return "snv"
+}
+
+// text is a row's value as text: the first component, unescaped; for
+// text types the whole value (which may hold ^ as content in a TX).
+func (d *decoder) text(row *obx) string {
+	switch row.valueType {
+	case "TX", "FT", "ST":
+		return strings.TrimSpace(d.m.Unescape(strings.Split(row.value, string(d.m.Delims.Repetition))[0]))
+	}
+	return d.comp(row.value, 1)
+}
+
+// answer reads a coded answer by its LOINC answer code or its text. One it
+// does not know is a warning, and the row is listed as unmapped.
+func (d *decoder) answer(row *obx, path string, vocab map[string]string) string {
+	code, text := d.comp(row.value, 1), d.comp(row.value, 2)
+	if k, ok := vocab[code]; ok {
+		return k
+	}
+	k, ok := vocab[strings.ToLower(first(text, code))]
+	if !ok {
+		k, ok = vocab[answerAliases[strings.ToLower(first(text, code))]]
+	}
+	if ok {
+		if text != "" && code != "" && !strings.EqualFold(code, text) {
+			// read by its text: the lab's own code is not carried, say so
+			d.unmap(row.seg, 5, row.code, code+"^"+text, "the lab's own answer code "+code+" is replaced by the LOINC answer for "+strconv.Quote(text))
+		}
+		return k
+	}
+	d.unreadable(row, fmt.Sprintf("answer %q (%s) is not one the gateway knows", first(text, code), code))
+	d.warn(path, row.seg, 5, "OBX %s %s answer %q is not recognised: left out of the outputs, listed as unmapped", row.code, first(row.codeText, "value"), first(text, code))
+	return ""
+}
+
+// answerAliases are other words labs use for the same answers.
+var answerAliases = map[string]string{
+	"vus": "uncertain significance", "variant of uncertain significance": "uncertain significance",
+	"uncertain": "uncertain significance", "likely pathogenic variant": "likely pathogenic", "pathogenic variant": "pathogenic",
+	"het": "heterozygous", "hom": "homozygous", "hemi": "hemizygous", "denovo": "de novo", "de-novo": "de novo",
+	"detected": "present", "not detected": "absent", "fail": "failure", "failed": "failure",
+}
+
+// unreadable lists a row whose value the gateway could not use.
+func (d *decoder) unreadable(row *obx, reason string) {
+	d.unmap(row.seg, 5, row.code, d.m.Unescape(row.value), reason)
+}
+
+// build reads a genome build: a LOINC answer, its text, or a common alias.
+func (d *decoder) build(row *obx) string {
+	code, text := d.comp(row.value, 1), d.comp(row.value, 2)
+	if b, ok := fromBuild[code]; ok {
+		return b
+	}
+	for _, s := range []string{text, code} {
+		switch strings.ToLower(s) {
+		case "grch37", "hg19", "b37", "grch37.p13":
+			return "GRCh37"
+		case "grch38", "hg38", "b38":
+			return "GRCh38"
+		}
+	}
+	d.unreadable(row, "genome build not recognised")
+	return ""
+}
+
+// fraction reads an allele fraction sent as 0.45 or as 45 with unit %.
+func (d *decoder) fraction(row *obx) *float64 {
+	x, err := strconv.ParseFloat(d.comp(row.value, 1), 64)
+	if err != nil {
+		d.unreadable(row, "allele frequency is not a number")
+		return nil
+	}
+	d.use(row.seg, 6)
+	if unit := d.val(row.seg, 6, 1); unit == "%" || x > 1 {
+		x /= 100
+	}
+	return &x
+}
+
+// condition reads a phenotype or disease (CWE) with its code system.
+func (d *decoder) condition(row *obx) gateway.Condition {
+	code, name, system := d.comp(row.value, 1), d.comp(row.value, 2), d.comp(row.value, 3)
+	c := gateway.Condition{Code: code, Name: first(name, code), System: fromCondition[strings.ToUpper(system)]}
+	if c.System == "" {
+		c.System = conditionAliases[strings.ToUpper(system)]
+	}
+	if c.System == "" {
+		if c.Code != "" && system != "" {
+			c.Name = first(name, code) + " (" + system + " " + code + ")"
+		}
+		c.Code = ""
+	}
+	return c
+}
+
+// chromosome normalises "chr7", "7", "M" or a LOINC answer's text "Chromosome 22".
+func chromosome(code, text string) string {
+	for _, s := range []string{code, text} {
+		s = strings.TrimSpace(s)
+		for _, p := range []string{"Chromosome ", "chromosome ", "chr", "Chr", "CHR"} {
+			s = strings.TrimPrefix(s, p)
+		}
+		switch strings.ToUpper(s) {
+		case "M", "MT":
+			return "MT"
+		case "X", "Y":
+			return strings.ToUpper(s)
+		}
+		if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= 22 {
+			return s
+		}
+	}
+	return code
 }

@@ -13,11 +13,11 @@ import (
 
 // Options are a receiving EPR's choices for the ORU^R01 it gets.
 type Options struct {
-	Version              string `json:"version"`              // 2.5.1 (default), 2.4 or 2.3
-	NHSNumberField       int    `json:"nhsNumberField"`       // 3: PID-3 with NH/NHS (default); 2: PID-2, as older systems expect
-	PDFLabel             string `json:"pdfLabel"`             // AP (^AP^PDF^Base64^, default), IM (MOL^IM^PDF^Base64^) or application/pdf
-	OmitPDF              bool   `json:"omitPdf"`              // leave the PDF out
-	ReceivingApplication string `json:"receivingApplication"` // MSH-5
+	Version              string `json:"version,omitempty"`              // 2.5.1 (default), 2.4 or 2.3
+	NHSNumberField       int    `json:"nhsNumberField,omitempty"`       // 3: PID-3 with NH/NHS (default); 2: PID-2, as older systems expect
+	PDFLabel             string `json:"pdfLabel,omitempty"`             // AP (^AP^PDF^Base64^, default), IM (MOL^IM^PDF^Base64^) or application/pdf
+	OmitPDF              bool   `json:"omitPdf,omitempty"`              // leave the PDF out
+	ReceivingApplication string `json:"receivingApplication,omitempty"` // MSH-5
 }
 
 // Check reports an option a destination got wrong.
@@ -35,6 +35,8 @@ func (o Options) Check() error {
 
 // Encode writes r as ORU^R01 with the given control id (MSH-10) and PDF.
 // The same report, options and control id always give the same bytes.
+// Segments follow the ORU_R01 grammar of the version: each OBR is followed
+// by its NTEs, its OBX rows (each with its NTEs), then its SPMs.
 func Encode(r *gateway.Report, pdf []byte, controlID string, o Options) []byte {
 	e := &encoder{b: hl7.NewBuilder(), r: r, o: o}
 	if e.o.Version == "" {
@@ -45,12 +47,27 @@ func Encode(r *gateway.Report, pdf []byte, controlID string, o Options) []byte {
 		e.cwe = "CE" // CWE arrived in 2.5
 	}
 	e.header(controlID)
+	if !r.IsGenomic() && len(r.ResultGroups) > 0 {
+		e.notes(r.Notes) // a laboratory report's own notes, after PID
+		for i := range r.ResultGroups {
+			e.groupOrder(i)
+			if i == 0 {
+				e.reportRows(pdf)
+			}
+			e.groupRows(i)
+			if i == 0 {
+				e.specimens()
+			}
+		}
+		return e.b.Bytes()
+	}
 	e.order()
-	e.metadata()
-	e.variantGroups()
-	e.people()
-	if pdf != nil && !o.OmitPDF {
-		e.pdf(pdf)
+	e.notes(r.Notes)
+	e.reportRows(pdf)
+	e.specimens()
+	for i := range r.ResultGroups {
+		e.groupOrder(i)
+		e.groupRows(i)
 	}
 	return e.b.Bytes()
 }
@@ -61,6 +78,19 @@ type encoder struct {
 	o   Options
 	cwe string
 	obx int
+	obr int
+}
+
+// reportRows are the rows of the report itself: metadata, findings, people, documents.
+func (e *encoder) reportRows(pdf []byte) {
+	e.metadata()
+	e.testRows()
+	e.variantGroups()
+	e.people()
+	if pdf != nil && !e.o.OmitPDF {
+		e.pdf(pdf)
+	}
+	e.attachments()
 }
 
 func (e *encoder) header(controlID string) {
@@ -72,21 +102,50 @@ func (e *encoder) header(controlID string) {
 	b.MSH(b.V("RESULTS-GATEWAY"), b.V(r.PerformingLab.ODSCode), b.V(e.o.ReceivingApplication), b.V(r.OrderingTrust.ODSCode),
 		ts(r.Issued), "", msgType, b.V(controlID), "P", e.o.Version) // original acknowledgement mode: AA means processed
 	p := r.Patient
-	nhs := b.C(p.NHSNumber, "", "", "NHS", "NH")
 	ids := []string{}
 	pid2 := ""
-	if e.o.NHSNumberField == 2 {
-		pid2 = nhs
-	} else {
-		ids = append(ids, nhs)
+	if p.NHSNumber != "" {
+		nhs := b.C(p.NHSNumber, "", "", "NHS", "NH")
+		if e.o.NHSNumberField == 2 {
+			pid2 = nhs
+		} else {
+			ids = append(ids, nhs)
+		}
+	}
+	if p.CHINumber != "" {
+		ids = append(ids, b.C(p.CHINumber, "", "", "CHI", "NI"))
+	}
+	if p.HCNumber != "" {
+		ids = append(ids, b.C(p.HCNumber, "", "", "HSC", "NI"))
 	}
 	if p.MRN != "" {
-		ids = append(ids, b.C(p.MRN, "", "", r.OrderingTrust.ODSCode, "MR"))
+		ids = append(ids, b.C(p.MRN, "", "", p.MRNAuthority, "MR"))
 	}
-	name := append([]string{p.Name.Family}, p.Name.Given...)
-	b.Add("PID", "1", pid2, b.R(ids...), "", b.C(name...), "", date(p.BirthDate), sexV2[p.Gender])
+	name := []string{p.Name.Family, "", "", "", p.Name.Prefix}
+	if len(p.Name.Given) > 0 {
+		name[1] = p.Name.Given[0]
+	}
+	if len(p.Name.Given) > 1 {
+		name[2] = strings.Join(p.Name.Given[1:], " ")
+	}
+	address := ""
+	if a := p.Address; a != nil {
+		line1, line2 := "", ""
+		if len(a.Lines) > 0 {
+			line1, line2 = a.Lines[0], strings.Join(a.Lines[1:], ", ")
+		}
+		address = b.C(line1, line2, a.City, a.District, a.Postcode)
+	}
+	b.Add("PID", "1", pid2, b.R(ids...), "", b.C(name...), "", date(p.BirthDate), sexV2[p.Gender], "", "", address)
 }
 
+func (e *encoder) notes(notes []string) {
+	for i, n := range notes {
+		e.b.Add("NTE", strconv.Itoa(i+1), "L", e.b.V(n))
+	}
+}
+
+// order writes the ORC and the report's OBR.
 func (e *encoder) order() {
 	b, r := e.b, e.r
 	placer := b.C(r.OrderNumber, r.OrderingTrust.ODSCode)
@@ -104,7 +163,17 @@ func (e *encoder) order() {
 	if strings.HasPrefix(r.Test.Code, "GT") || strings.HasPrefix(r.Test.Code, "TP") {
 		system = "England-DigitalGenomicTestService"
 	}
-	test := b.C(r.Test.Code, r.Test.Name, system, "", "", "", r.Test.DirectoryVersion)
+	test := []string{r.Test.Code, r.Test.Name, system, "", "", "", r.Test.DirectoryVersion}
+	if r.Test.Code == "" {
+		test[2] = ""
+	}
+	if l := r.Test.LocalCode; l != nil {
+		if r.Test.Code == "" {
+			test[0], test[1], test[2] = l.Code, l.Display, systemName(l.System)
+		} else {
+			test[3], test[4], test[5] = l.Code, l.Display, systemName(l.System)
+		}
+	}
 	collected, received, source := "", "", ""
 	if len(r.Specimens) > 0 {
 		s := r.Specimens[0]
@@ -116,33 +185,52 @@ func (e *encoder) order() {
 		interpreter = b.CRaw(b.S(a.Registration.Number, a.Name))
 	}
 	fields := make([]string, 33)
-	fields[0], fields[1], fields[2], fields[3] = "1", placer, filler, test
+	fields[0], fields[1], fields[2], fields[3] = e.nextOBR(), placer, filler, b.C(test...)
 	fields[6], fields[13], fields[14], fields[15] = collected, received, source, requester
 	fields[21], fields[24], fields[31] = ts(r.Issued), statusV2[string(r.Status)], interpreter
 	if e.o.Version != "2.3" && e.o.Version != "2.4" { // OBR-15 specimen source was withdrawn in 2.5
 		fields[14] = ""
 	}
 	b.Add("OBR", fields...)
-	if e.o.Version == "2.5.1" {
-		for i, s := range r.Specimens {
-			b.Add("SPM", strconv.Itoa(i+1), b.C(s.ID), "", b.C("", s.Type), "", "", "", "", "", "", "", "", "", "", "", "", ts(s.Collected), ts(s.Received))
-		}
+}
+
+func (e *encoder) nextOBR() string {
+	e.obr++
+	return strconv.Itoa(e.obr)
+}
+
+// specimens writes SPM segments (2.5.1 only), after the OBX rows of their OBR.
+func (e *encoder) specimens() {
+	if e.o.Version != "2.5.1" {
+		return
+	}
+	for i, s := range e.r.Specimens {
+		e.b.Add("SPM", strconv.Itoa(i+1), e.b.C(s.ID), "", e.b.C("", s.Type), "", "", "", "", "", "", "", "", "", "", "", "", ts(s.Collected), ts(s.Received))
 	}
 }
 
 // obxRow adds one OBX: value type, code in a system, sub-ID, value (already built).
 func (e *encoder) obxRow(vt, code, text, system, sub, value string) {
+	e.obxFull(vt, code, text, system, sub, value, "", "", "", "", "")
+}
+
+// obxFull adds an OBX with units, range, flag, status and time.
+func (e *encoder) obxFull(vt, code, text, system, sub, value, unit, refRange, flag, status, observed string) {
 	e.obx++
-	status := statusV2[string(e.r.Status)]
+	if status == "" {
+		status = statusV2[string(e.r.Status)]
+	}
 	if status == "" {
 		status = "F"
 	}
-	e.b.Add("OBX", strconv.Itoa(e.obx), vt, e.b.C(code, text, system), e.b.V(sub), value, "", "", "", "", "", status)
+	e.b.Add("OBX", strconv.Itoa(e.obx), vt, e.b.C(code, text, system), e.b.V(sub), value, unit, refRange, flag, "", "", status, "", "", observed)
 }
 
+// local adds a row under the gateway's local code system, labelled so an
+// EPR that shows OBX-3 text shows what it is.
 func (e *encoder) local(vt, code, sub, value string) {
 	if value != "" {
-		e.obxRow(vt, code, "", Local, sub, value)
+		e.obxRow(vt, code, localLabels[code], Local, sub, value)
 	}
 }
 
@@ -152,8 +240,16 @@ func (e *encoder) coded(code, text, system, sub string, a answer, answerSystem s
 	}
 }
 
+// coding writes a CWE value from a report coding.
+func (e *encoder) coding(c *gateway.Coding) string {
+	return e.b.C(c.Code, c.Display, systemName(c.System))
+}
+
 func (e *encoder) metadata() {
 	b, r := e.b, e.r
+	if !r.IsGenomic() {
+		e.local("ST", rgwKind, "0", b.V(r.Kind))
+	}
 	e.local("NM", rgwVersion, "0", strconv.Itoa(r.Version))
 	e.local("ST", rgwStatus, "0", b.V(string(r.Status)))
 	e.local("ST", rgwMethod, "0", b.V(r.Test.Method))
@@ -188,6 +284,27 @@ func (e *encoder) metadata() {
 	}
 }
 
+// testRows are what was studied, in the LOINC convention: reason, diseases
+// assessed, variants tested, genes and regions studied.
+func (e *encoder) testRows() {
+	b, t := e.b, e.r.Test
+	if t.Reason != "" {
+		e.obxRow("TX", lnReason, "Reason for study", "LN", "1", b.V(t.Reason))
+	}
+	for i := range t.Conditions {
+		e.obxRow(e.cwe, lnDisease, "Genetic disease(s) assessed", "LN", "1", e.coding(&t.Conditions[i]))
+	}
+	for _, v := range t.VariantsTested {
+		e.obxRow(e.cwe, lnTested, "Gene mutations tested", "LN", "1", b.C(v))
+	}
+	for i, g := range t.GenesStudied {
+		e.obxRow(e.cwe, lnGene, "Gene studied", "LN", "1.g"+strconv.Itoa(i+1), b.C(g.HGNCID, g.Symbol, "HGNC"))
+	}
+	for i, region := range t.RegionsStudied {
+		e.obxRow("ST", lnRangeExamined, "Range(s) of DNA sequence examined", "LN", "1.r"+strconv.Itoa(i+1), b.V(region))
+	}
+}
+
 // variantSub is the OBX-4 sub-ID of the i-th variant: 2a, 2b, ... 2z, 2aa ...
 func variantSub(i int) string {
 	s := ""
@@ -206,26 +323,56 @@ func (e *encoder) variantGroups() {
 		v, sub := &e.r.Variants[i], variantSub(i)
 		e.local("ST", rgwVariantID, sub, b.V(v.ID))
 		e.local("ST", rgwVariantType, sub, b.V(v.Type))
-		e.coded(lnAssessment, "Genetic variant assessment", "LN", sub, answer{"LA9633-4", "Present"}, "LN")
-		e.obxRow(e.cwe, lnGene, "Gene studied", "LN", sub, b.C(v.Gene.HGNCID, v.Gene.Symbol, "HGNC"))
+		assessment := v.Assessment
+		if assessment == "" {
+			assessment = "present"
+		}
+		e.coded(lnAssessment, "Genetic variant assessment", "LN", sub, assessmentLA[assessment], "LN")
+		if v.Gene.HGNCID != "" || v.Gene.Symbol != "" {
+			e.obxRow(e.cwe, lnGene, "Gene studied", "LN", sub, b.C(v.Gene.HGNCID, v.Gene.Symbol, "HGNC"))
+		}
 		for _, row := range []struct{ code, text, value string }{
 			{lnTranscript, "Transcript reference sequence", v.Transcript}, {lnCHGVS, "DNA change (c.HGVS)", v.HGVS.C},
 			{lnPHGVS, "Amino acid change (p.HGVS)", v.HGVS.P}, {lnGHGVS, "Genomic DNA change (g.HGVS)", v.HGVS.G},
-			{lnChromosome, "Chromosome", v.Chromosome}, {lnRefAllele, "Genomic ref allele", v.Ref},
-			{lnAltAllele, "Genomic alt allele", v.Alt}, {lnISCN, "Variant ISCN", v.ISCN},
+			{lnRefSeq, "Genomic reference sequence", v.GenomicReference}, {lnDisplayName, "Variant display name", v.DisplayName},
+			{lnChromosome, "Chromosome", v.Chromosome}, {lnCytoLocation, "Cytogenetic (chromosome) location", v.CytogeneticLocation},
+			{lnRefAllele, "Genomic ref allele", v.Ref}, {lnAltAllele, "Genomic alt allele", v.Alt}, {lnISCN, "Variant ISCN", v.ISCN},
 		} {
 			if row.value != "" {
 				e.obxRow("ST", row.code, row.text, "LN", sub, b.V(row.value))
 			}
 		}
 		e.coded(lnBuild, "Human reference sequence assembly version", "LN", sub, buildLA[v.GenomeBuild], "LN")
-		span := b.C(strconv.FormatInt(v.Start, 10))
-		if v.End != 0 {
-			span = b.C(strconv.FormatInt(v.Start, 10), strconv.FormatInt(v.End, 10))
+		if v.Start != 0 {
+			span := b.C(strconv.FormatInt(v.Start, 10))
+			if v.End != 0 {
+				span = b.C(strconv.FormatInt(v.Start, 10), strconv.FormatInt(v.End, 10))
+			}
+			e.obxRow("NR", lnStartEnd, "Genomic allele start-end", "LN", sub, span)
 		}
-		e.obxRow("NR", lnStartEnd, "Genomic allele start-end", "LN", sub, span)
 		if v.CopyNumber != nil {
 			e.obxRow("NM", lnCopyNumber, "Genomic structural variant copy number", "LN", sub, strconv.Itoa(*v.CopyNumber))
+		}
+		e.local("ST", rgwRepeatCount, sub, b.V(v.RepeatCount))
+		for _, c := range []struct {
+			code, text string
+			value      *gateway.Coding
+		}{{lnChangeType, "DNA change type", v.ChangeType}, {lnAAChangeType, "Amino acid change type", v.AminoAcidChangeType},
+			{lnVariantCat, "Variant category", v.Category}, {lnAnalysisMethod, "Variant analysis method", v.Method}} {
+			if c.value != nil {
+				e.obxRow(e.cwe, c.code, c.text, "LN", sub, e.coding(c.value))
+			}
+		}
+		for j := range v.Identifiers {
+			id := &v.Identifiers[j]
+			switch id.System {
+			case "http://www.ncbi.nlm.nih.gov/projects/SNP":
+				e.obxRow(e.cwe, lnDbSNP, "dbSNP ID", "LN", sub, e.coding(id))
+			case "http://www.ncbi.nlm.nih.gov/clinvar":
+				e.obxRow(e.cwe, lnClinVar, "Discrete genetic variant", "LN", sub, e.coding(id))
+			default:
+				e.local(e.cwe, rgwIdentifier, sub, e.coding(id))
+			}
 		}
 		e.coded(lnZygosity, "Allelic state", "LN", sub, zygosityLA[v.Zygosity], "LN")
 		e.local("ST", rgwOrigin, sub, b.V(v.Origin))
@@ -236,20 +383,30 @@ func (e *encoder) variantGroups() {
 		e.coded(lnSourceClass, "Genomic source class", "LN", sub, sourceLA[source], "LN")
 		e.local("ST", rgwInheritance, sub, b.V(v.Inheritance))
 		e.coded(lnInheritance, "Variant inheritance", "LN", sub, inheritanceLA[v.Inheritance], "LN")
-		if v.HeteroplasmyFraction != nil {
-			e.local("NM", rgwHeteroplasmy, sub, strconv.FormatFloat(*v.HeteroplasmyFraction, 'f', -1, 64))
+		for _, f := range []*float64{v.HeteroplasmyFraction, v.AlleleFrequency} {
+			if f != nil { // a fraction (UCUM 1); a mitochondrial variant's is its heteroplasmy
+				e.obxFull("NM", lnAlleleFreq, "Sample variant allelic frequency", "LN", sub, strconv.FormatFloat(*f, 'f', -1, 64), "1", "", "", "", "")
+			}
 		}
 		e.coded(lnSignificance, "Genetic variation clinical significance", "LN", sub, acmgLA[v.Classification.ACMG], "LN")
 		if len(v.Classification.Criteria) > 0 {
 			e.local("ST", rgwCriteria, sub, b.V(strings.Join(v.Classification.Criteria, ",")))
 		}
-		if c := v.Condition; c != nil {
-			e.coded(lnPhenotype, "Probable associated phenotype", "LN", sub, answer{c.Code, c.Name}, conditionSystemsV2[c.System])
-			if m, ok := modeHPO[c.ModeOfInheritance]; ok {
-				e.local(e.cwe, rgwModeOfInh, sub, b.C(m.code, m.text, "HPO"))
-			}
+		if v.Condition != nil {
+			e.condition(*v.Condition, sub)
+		}
+		for _, c := range v.AdditionalConditions {
+			e.condition(c, sub)
 		}
 		e.local("TX", rgwComment, sub, b.V(v.Comment))
+	}
+}
+
+// condition writes a phenotype row, then its mode of inheritance.
+func (e *encoder) condition(c gateway.Condition, sub string) {
+	e.coded(lnPhenotype, "Probable associated phenotype", "LN", sub, answer{c.Code, c.Name}, conditionSystemsV2[c.System])
+	if m, ok := modeHPO[c.ModeOfInheritance]; ok {
+		e.local(e.cwe, rgwModeOfInh, sub, e.b.C(m.code, m.text, "HPO"))
 	}
 }
 
@@ -276,7 +433,84 @@ func (e *encoder) pdf(pdf []byte) {
 	default:
 		value = e.b.C("", "AP", "PDF", "Base64", data)
 	}
-	e.obxRow("ED", "1054161000000101", "Genetic report", "SCT", "", value)
+	e.obxRow("ED", lnGeneticReport, "Genetic report", "SCT", "", value)
+}
+
+// attachments adds the lab's further documents (ED), or pointers to them (RP).
+func (e *encoder) attachments() {
+	for _, a := range e.r.Attachments {
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/pdf"
+		}
+		if a.URL != "" {
+			e.obxRow("RP", rgwAttachment, a.Title, Local, "", e.b.C(a.URL, "", "", ct))
+			continue
+		}
+		e.obxRow("ED", rgwAttachment, a.Title, Local, "", e.b.C("", "AP", ct, "Base64", base64.StdEncoding.EncodeToString(a.Data)))
+	}
+}
+
+// groupOrder writes the OBR of a group of ordinary results.
+func (e *encoder) groupOrder(i int) {
+	b, r, g := e.b, e.r, e.r.ResultGroups[i]
+	id := g.ID
+	if id == "" {
+		id = r.ID
+	}
+	status := statusV2[string(g.Status)]
+	if status == "" {
+		status = statusV2[string(r.Status)]
+	}
+	fields := make([]string, 25)
+	fields[0], fields[1], fields[2] = e.nextOBR(), b.C(r.OrderNumber, r.OrderingTrust.ODSCode), b.C(id, r.PerformingLab.ODSCode)
+	fields[3], fields[6], fields[21], fields[24] = e.coding(&g.Code), ts(g.Collected), ts(r.Issued), status
+	if i == 0 && !r.IsGenomic() { // a laboratory report's first OBR carries the order
+		e.b.Add("ORC", "RE", fields[1], fields[2], "", "CM")
+	}
+	b.Add("OBR", fields...)
+	e.notes(g.Notes)
+}
+
+// groupRows writes a group's results.
+func (e *encoder) groupRows(i int) {
+	b := e.b
+	for _, o := range e.r.ResultGroups[i].Observations {
+		vt, value := "TX", b.V(o.Value)
+		switch o.ValueType {
+		case gateway.ValueQuantity:
+			vt = "NM"
+			if o.Comparator != "" {
+				vt, value = "SN", b.C(o.Comparator, o.Value)
+			}
+		case gateway.ValueRatio:
+			x, y, _ := strings.Cut(o.Value, ":")
+			vt, value = "SN", b.C("", x, ":", y)
+		case gateway.ValueRange:
+			x, y, _ := strings.Cut(strings.TrimPrefix(o.Value, "-"), "-")
+			if strings.HasPrefix(o.Value, "-") {
+				x = "-" + x
+			}
+			vt, value = "SN", b.C("", x, "-", y)
+		case gateway.ValueCoded:
+			vt, value = e.cwe, ""
+			if o.Coded != nil {
+				value = e.coding(o.Coded)
+			}
+		case gateway.ValueDateTime:
+			vt, value = "DTM", ts(o.Value)
+			if e.o.Version != "2.5.1" {
+				vt = "TS"
+			}
+		}
+		status := statusV2[string(o.Status)]
+		if o.AbsentReason == "not-performed" {
+			status = "X" // results cannot be obtained for this observation
+		}
+		e.obxFull(vt, o.Code.Code, o.Code.Display, systemName(o.Code.System), "", value, b.C(o.Unit), b.V(o.ReferenceRange),
+			b.V(o.Interpretation), status, ts(o.Observed))
+		e.notes(o.Notes)
+	}
 }
 
 // ts turns an RFC 3339 time or a date into an HL7 TS.
@@ -291,3 +525,18 @@ func ts(s string) string {
 }
 
 func date(s string) string { return strings.ReplaceAll(s, "-", "") }
+
+// localLabels are the OBX-3 texts of the gateway's local codes.
+var localLabels = map[string]string{
+	rgwVersion: "Report version", rgwLabName: "Performing laboratory", rgwTrustName: "Ordering organisation",
+	rgwStatus: "Report status", rgwMethod: "Test method", rgwConclusion: "Conclusion", rgwInterpretation: "Interpretation",
+	rgwLimitations: "Limitations", rgwPanel: "Virtual gene panel", rgwPanelGene: "Panel gene", rgwSpecimenID: "Specimen id",
+	rgwSpecimenType: "Specimen type", rgwCollected: "Specimen collected", rgwReceived: "Specimen received",
+	rgwRelationship: "Relative tested", rgwRelativeNHS: "Relative's NHS number", rgwRelativeLabID: "Relative's lab id",
+	rgwAffected: "Relative affected status", rgwVariantID: "Variant id", rgwVariantType: "Variant type",
+	rgwCriteria: "ACMG criteria met", rgwModeOfInh: "Mode of inheritance", rgwHeteroplasmy: "Heteroplasmy fraction",
+	rgwComment: "Variant comment", rgwOrigin: "Variant origin", rgwInheritance: "Variant inheritance",
+	rgwAuthName: "Authorised by", rgwAuthRole: "Authoriser role", rgwAuthReg: "Authoriser registration",
+	rgwAuthAt: "Authorised at", rgwKind: "Report kind", rgwRepeatCount: "Repeat count", rgwAttachment: "Attached document",
+	rgwIdentifier: "Variant identifier",
+}

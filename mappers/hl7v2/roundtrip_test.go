@@ -20,7 +20,7 @@ func decode(t *testing.T, msg []byte) *hl7v2.Decoded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := hl7v2.Decode(m, hl7v2.SenderOptions{})
+	d, err := hl7v2.Decode(m, "699X0", hl7v2.SenderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestPublicSamplesMapOrList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := hl7v2.Decode(m, hl7v2.SenderOptions{})
+			d, err := hl7v2.Decode(m, "699X0", hl7v2.SenderOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -48,6 +48,9 @@ func Decode(body []byte) (*gateway.Report, error) {
 	if len(problems) > 0 {
 		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the report is not valid", Problems: problems}
 	}
+	if r.Patient.MRN != "" && r.Patient.MRNAuthority == "" {
+		r.Patient.MRNAuthority = r.OrderingTrust.ODSCode // the schema's default: the ordering trust's own MRN
+	}
 	return &r, nil
 }
 

@@ -219,6 +219,11 @@ func (c Config) validate() error {
 		if snd.Facility == "" || !odsCode.MatchString(snd.LabODS) {
 			errs = append(errs, fmt.Errorf("hl7.senders[%d]: facility (MSH-4) and labOdsCode are required", i))
 		}
+		if err := snd.Options.Check(); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("hl7.senders[%d].options.%w", i, e))
+			}
+		}
 	}
 	if c.HL7.MLLPAddr != "" && (c.HL7.MaxBytes < 1024 || c.HL7.IdleTimeoutSeconds < 1) {
 		errs = append(errs, errors.New("hl7: maxBytes must be at least 1024 and idleTimeoutSeconds positive"))
@@ -242,6 +247,14 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("tokens: at least one token is required: every endpoint that takes or serves results needs one"))
 	}
 	return errors.Join(errs...)
+}
+
+// unjoin splits an errors.Join into its errors, so each can be prefixed with its key.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // lookup reads an environment variable that may be deliberately empty:

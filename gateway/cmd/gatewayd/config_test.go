@@ -127,3 +127,21 @@ func TestNoticeCarriesWhereToFetch(t *testing.T) {
 		t.Fatalf("notice = %s", b)
 	}
 }
+
+// TestBadSenderSettingsStopStartup: each LIMS's reading settings are
+// checked at start-up, every mistake named by its key.
+func TestBadSenderSettingsStopStartup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(path, []byte(`{"tokens": [{"name": "op", "token": "long-enough-token", "role": "operator"}],
+		"hl7": {"senders": [{"facility": "MFT", "labOdsCode": "699X0", "options": {
+			"trustFields": ["ORC-21", "ORC-xx"], "facilityAliases": {"MFT": "not an ods code"}, "testCodes": {"SANGER": "SANGER"}}}]}}`), 0o600)
+	_, err := loadConfig(path, func(string) string { return "" })
+	if err == nil {
+		t.Fatal("bad sender settings were accepted")
+	}
+	for _, want := range []string{"hl7.senders[0].options.trustFields[1]", `hl7.senders[0].options.facilityAliases["MFT"]`, `hl7.senders[0].options.testCodes["SANGER"]`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,7 +33,12 @@ const testConfig = `{
   ],
   "retry": {"baseSeconds": 0.05, "capSeconds": 1},
   "hl7": {"mllpAddr": "127.0.0.1:0", "maxBytes": 1000000, "idleTimeoutSeconds": 5,
-    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0"}]}
+    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0"},
+      {"application": "iGene", "facility": "699X0", "labOdsCode": "699X0"},
+      {"application": "IGENE", "facility": "MFT", "labOdsCode": "699X0", "options": {"facilityAliases": {"MFT": "R0A"}}},
+      {"facility": "CPP", "labOdsCode": "699X0", "options": {"facilityAliases": {"HODS": "R0A"}}},
+      {"facility": "CAV", "labOdsCode": "699X0"},
+      {"facility": "CUST", "labOdsCode": "699X0"}]}
 }`
 
 const (
@@ -193,4 +199,33 @@ func withID(t testing.TB, body []byte, id string) []byte {
 	m["id"] = id
 	out, _ := json.Marshal(m)
 	return out
+}
+
+// startWithConfig runs the gateway on dir's data with the configuration
+// text given; stop ends it (the test's cleanup also does, once).
+func startWithConfig(t testing.TB, dir, cfg string) (base string, stop func()) {
+	t.Helper()
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data")}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", path}, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("gateway stopped with: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "http://" + waitListening(t, pr), stop
 }

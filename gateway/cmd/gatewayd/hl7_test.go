@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -46,6 +47,17 @@ func mllpSend(t *testing.T, addr string, msg []byte, n int) []*hl7.Message {
 	return acks
 }
 
+// errSegments lists the "SEG-field" locations of an ACK's ERR segments of a severity (ERR-4).
+func errSegments(ack *hl7.Message, severity string) []string {
+	var out []string
+	for _, s := range ack.Segments {
+		if s.Name() == "ERR" && ack.Value(s, 4, 0) == severity {
+			out = append(out, ack.Value(s, 2, 1)+"-"+ack.Component(s.Field(2), 3))
+		}
+	}
+	return out
+}
+
 func ackOf(t *testing.T, ack *hl7.Message) (code, controlID, text string) {
 	t.Helper()
 	return hl7.AckCode(ack)
@@ -72,7 +84,7 @@ func pdfOnly(controlID, status, text string) []byte {
 	return []byte("MSH|^~\\&|LIMS|699X0|EPR|R0A|20261105093000||ORU^R01|" + controlID + "|P|2.3|||AL|NE\r" +
 		"PID|1||999 000 0093^^^NHS^NH~X77^^^R0A^MR||EXAMPLE^JOAN||19800101|F\r" +
 		"ORC|RE|ORD-9|IGENE-5501^699X0\r" +
-		"OBR|1|ORD-9|IGENE-5501^699X0|R240.1^Diagnostic testing for known variant(s)^England-GenomicTestDirectory|||20261001100000|||||||20261002120000||^Dr Who||||||20261105090000|||" + status + "||||||&Scientist&Sue\r" +
+		"OBR|1|ORD-9|IGENE-5501^699X0|R240.1^Diagnostic testing for known variant(s)^England-GenomicTestDirectory|||20261001100000|||||||20261002120000||^Dr Who||||||20261105090000|||" + status + "|||||||&Scientist&Sue\r" +
 		"OBX|1|TX|RESULT^Result^L||" + text + "||||||F\r" +
 		"OBX|2|TX|RESULT^Result^L||Please see the attached report.||||||F\r" +
 		"OBX|3|ED|1054161000000101^Genetic report^SCT||MOL^IM^PDF^Base64^" + pdf + "||||||F\r")
@@ -145,27 +157,44 @@ func TestHL7OverMLLP(t *testing.T) {
 		}
 	})
 
-	t.Run("AE locates each problem", func(t *testing.T) {
+	t.Run("AE when the message identifies no patient, located at PID-3", func(t *testing.T) {
 		bad := oru(t, "panel-brca2", "BAD-1", func(m string) string {
-			m = strings.Replace(m, "9990000077^^^NHS^NH", "9990000078^^^NHS^NH", 1)
-			return strings.Replace(m, "NM_000059.4:c.5946del", "c.5946del", 1)
+			m = strings.Replace(m, "9990000077^^^NHS^NH", "9990000078^^^NHS^NH", 1) // a wrong check digit
+			return strings.Replace(m, "~MRN00077^^^R0A^MR", "", 1)                  // and no MRN to fall back on
 		})
 		ack := mllpSend(t, addr, bad, 1)[0]
 		code, ctrl, text := ackOf(t, ack)
-		if code != "AE" || ctrl != "BAD-1" || !strings.Contains(text, "patient.nhsNumber") {
+		if code != "AE" || ctrl != "BAD-1" || !strings.Contains(text, "does not identify the patient") {
 			t.Fatalf("MSA %s %s %q", code, ctrl, text)
 		}
-		var locations []string
-		for _, s := range ack.Segments {
-			if s.Name() == "ERR" {
-				locations = append(locations, ack.Value(s, 2, 1)+"-"+ack.Component(s.Field(2), 3))
-			}
-		}
-		if strings.Join(locations, ",") != "PID-3,OBX-5" {
-			t.Fatalf("ERR locations %v, want PID-3 and the c.HGVS OBX-5", locations)
+		if errs := errSegments(ack, "E"); len(errs) != 1 || errs[0] != "PID-3" {
+			t.Fatalf("error ERR locations %v, want PID-3", errs)
 		}
 		if r := get(t, base+"/v1/reports/NWGLH-2026-000107", operatorToken); r.status != http.StatusNotFound {
 			t.Fatal("a rejected message left a report behind")
+		}
+	})
+
+	t.Run("odd content is a warning on the AA and on the report, located at its OBX", func(t *testing.T) {
+		odd := oru(t, "panel-brca2", "ODD-1", func(m string) string {
+			return strings.Replace(m, "NP_000050.3:p.(Ser1982ArgfsTer22)", "p.S1982Rfs*22", 1) // one-letter amino acids
+		})
+		ack := mllpSend(t, addr, odd, 1)[0]
+		if code, _, _ := ackOf(t, ack); code != "AA" {
+			t.Fatalf("odd p.HGVS: %s, want AA", code)
+		}
+		warned := errSegments(ack, "W")
+		if len(warned) == 0 || warned[0] != "OBX-5" {
+			t.Fatalf("warning ERR locations %v, want the p.HGVS OBX-5", warned)
+		}
+		st := get(t, base+"/v1/reports/NWGLH-2026-000107", operatorToken).json(t)
+		warnings, _ := st["warnings"].([]any)
+		if len(warnings) == 0 || !strings.Contains(fmt.Sprint(warnings), "variants[0].hgvs.p") || !strings.Contains(fmt.Sprint(warnings), "OBX[") {
+			t.Fatalf("the warning is not on the report with its place: %v", warnings)
+		}
+		bundle := string(get(t, base+"/v1/reports/NWGLH-2026-000107/fhir", operatorToken).body)
+		if !strings.Contains(bundle, "p.S1982Rfs*22") {
+			t.Fatal("the lab's p. description was dropped instead of kept as sent")
 		}
 	})
 

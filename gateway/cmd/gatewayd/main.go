@@ -78,8 +78,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second,
 		Retry: gateway.ExponentialBackoff{Base: seconds(cfg.Retry.BaseSeconds), Cap: seconds(cfg.Retry.CapSeconds)},
 	}
-	intake := &gateway.Intake{Reports: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{},
+	intake := &gateway.Intake{Reports: store, Held: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{},
 		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify}
+	// Reports held for a trust with no destination go out now if the
+	// configuration gives it one.
+	if n, err := intake.RouteHeld(ctx); err != nil {
+		log.Error("could not route held reports", "error", err)
+	} else if n > 0 {
+		log.Info("held reports queued for their new destinations", "reports", n)
+	}
 	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Intake:       intake,
@@ -89,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Index:        store,
 		Audit:        store,
 		Queue:        store,
+		Held:         store,
 		Destinations: destinationNames(dests),
 		PauseChanged: dispatcher.RefreshPaused,
 		Clock:        clock,

@@ -220,11 +220,31 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("a trust with no route is rejected at intake", func(t *testing.T) {
+	t.Run("a trust with no route is held, not bounced", func(t *testing.T) {
 		body := bytes.Replace(withID(t, fixtures.Report("panel-brca2"), "NO-ROUTE-1"), []byte(`"odsCode":"R0A"`), []byte(`"odsCode":"RXX"`), 1)
-		r := post(t, base, labToken, body)
-		if r.status != http.StatusUnprocessableEntity || strings.Join(issueLocations(t, r.body), ",") != "orderingTrust.odsCode" {
+		if r := post(t, base, labToken, body); r.status != http.StatusAccepted {
 			t.Fatalf("no route = %d %s", r.status, r.body)
+		}
+		st := get(t, base+"/v1/reports/NO-ROUTE-1", operatorToken).json(t)
+		if st["held"] != true || len(st["deliveries"].([]any)) != 0 {
+			t.Fatalf("a report for a trust with no destination: held %v, deliveries %v", st["held"], st["deliveries"])
+		}
+		if held := string(get(t, base+"/v1/held", operatorToken).body); !strings.Contains(held, `"id":"NO-ROUTE-1"`) || !strings.Contains(held, `"trustOds":"RXX"`) {
+			t.Fatalf("GET /v1/held = %s", held)
+		}
+		if r := get(t, base+"/v1/held", trustToken); r.status != http.StatusForbidden {
+			t.Fatalf("a trust listing held reports = %d", r.status)
+		}
+		if journey := string(get(t, base+"/v1/reports/NO-ROUTE-1/journey", operatorToken).body); !strings.Contains(journey, `"event":"held"`) {
+			t.Fatalf("the journey does not say it is held: %s", journey)
+		}
+	})
+
+	t.Run("times in the future are refused", func(t *testing.T) {
+		body := bytes.Replace(withID(t, fixtures.Report("negative-wgs"), "FUTURE-1"), []byte(`"issued":"2026-11-02T14:30:00Z"`), []byte(`"issued":"2031-01-01T00:00:00Z"`), 1)
+		r := post(t, base, labToken, body)
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(strings.Join(issueLocations(t, r.body), ","), "issued") {
+			t.Fatalf("issued in 2031 = %d %s", r.status, r.body)
 		}
 	})
 

@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// RouteHeld queues every held report whose trust now has a destination —
+// after an operator adds the route and restarts the gateway. It is safe to
+// run on several replicas at once: each report is released once. It returns
+// how many reports were queued.
+func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
+	held, err := in.Held.HeldReports(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for _, meta := range held {
+		routes := in.Router.Routes(meta.TrustODS)
+		if len(routes) == 0 {
+			continue
+		}
+		rec, err := in.Reports.ReportVersion(ctx, meta.ID, meta.Version)
+		if err != nil {
+			return queued, err
+		}
+		var r Report
+		if err := json.Unmarshal(rec.Report, &r); err != nil {
+			return queued, fmt.Errorf("decode held report %s: %w", rec.ID, err)
+		}
+		r.Warnings = rec.Warnings
+		// Deliveries start now: their retry budget counts from the release,
+		// not from when the report arrived.
+		deliveries, err := in.deliveries(&r, rec, routes, in.Now().UTC())
+		if err != nil {
+			return queued, err
+		}
+		released, err := in.Held.ReleaseHeld(ctx, rec.ID, rec.Version, deliveries)
+		if err != nil {
+			return queued, err
+		}
+		if !released {
+			continue
+		}
+		queued++
+		in.Log.Info("held report queued: its trust now has a destination", "report_id", rec.ID, "version", rec.Version,
+			"trust", rec.TrustODS, "deliveries", len(deliveries))
+		if in.Enqueued != nil {
+			names := make([]string, 0, len(deliveries))
+			for _, d := range deliveries {
+				names = append(names, d.Destination)
+			}
+			in.Enqueued(names)
+		}
+	}
+	return queued, nil
+}

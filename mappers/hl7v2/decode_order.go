@@ -1,0 +1,276 @@
+package hl7v2
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/hl7"
+)
+
+var (
+	idUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	// directoryInText finds a test directory code written into a name, as
+	// in "PACKAGE: M4.14 - Non-Small Cell Lung Cancer".
+	directoryInText = regexp.MustCompile(`\b([RM]\d{1,4}\.\d{1,2})\b`)
+	// directoryNote is iGene's NTE convention: "R240.1=PACKAGE: R240.1 - Diagnostic testing ...".
+	directoryNote = regexp.MustCompile(`^\s*([RM]\d{1,4}(?:\.\d{1,2})?)\s*=\s*(?:(?:PACKAGE|PANEL|TEST)\s*:\s*)?(?:[RM]\d{1,4}(?:\.\d{1,2})?\s*-\s*)?(.*)$`)
+)
+
+// resultStatus maps OBR-25 (table 0123) and OBX-11 (table 0085) to a report status.
+var resultStatus = map[string]gateway.Status{
+	"F": gateway.StatusFinal, "C": gateway.StatusCorrected, "P": gateway.StatusPreliminary, "A": gateway.StatusPreliminary,
+	"R": gateway.StatusPreliminary, "S": gateway.StatusPreliminary, "I": gateway.StatusPreliminary,
+	"X": gateway.StatusCancelled, "W": gateway.StatusEnteredInError, "D": gateway.StatusEnteredInError,
+}
+
+// order reads the report's identity, status, times and requester from the
+// first OBR and its ORC.
+func (d *decoder) order() {
+	r, g := d.r, d.groups[0]
+	obr, orc := g.obr, g.orc
+	d.use(obr, 1)
+	d.use(orc, 1, 5)
+	for _, c := range []struct {
+		s *hl7.Segment
+		f int
+	}{{obr, 3}, {orc, 3}, {obr, 2}, {orc, 2}, {obr, 20}, {obr, 18}} {
+		if v := d.val(c.s, c.f, 1); v != "" && r.ID == "" {
+			r.ID = v
+			d.at("id", c.s, c.f, 1)
+			if c.f != 3 {
+				d.warn("id", c.s, c.f, "no filler order number (OBR-3 or ORC-3): the report id is taken from %s", where(d.loc(c.s, c.f, 0)))
+			}
+		}
+	}
+	d.reportID()
+	r.OrderNumber = first(d.val(obr, 2, 1), d.val(orc, 2, 1))
+	d.status()
+	r.Issued = hlTime(d.val(obr, 22, 1))
+	d.at("issued", obr, 22, 0)
+	if r.Issued == "" {
+		msh := d.m.First("MSH")
+		r.Issued = hlTime(d.val(msh, 7, 1))
+		d.at("issued", msh, 7, 0)
+		d.warn("issued", obr, 22, "no report time in OBR-22: the message time (MSH-7) is used")
+	}
+	if c := d.person(d.raw(orc, 12)); c != nil {
+		r.RequestingClinician = c
+		d.use(obr, 16)
+	} else if c := d.person(d.raw(obr, 16)); c != nil {
+		r.RequestingClinician = c
+	}
+	d.at("requestingClinician", obr, 16, 0)
+	r.Test.Reason = d.val(obr, 13, 0)
+}
+
+// reportID makes the id safe for URLs and keys, or derives one from the
+// content when the message carries no order number at all.
+func (d *decoder) reportID() {
+	r := d.r
+	if r.ID == "" {
+		h := sha256.New()
+		h.Write([]byte(d.lab + "|" + r.Patient.NHSNumber + r.Patient.CHINumber + r.Patient.HCNumber + "|" + r.Patient.MRN))
+		for _, g := range d.groups {
+			if g.obr != nil {
+				h.Write([]byte("|" + g.obr.Field(4) + "|" + g.obr.Field(7)))
+			}
+		}
+		for _, row := range d.rows {
+			h.Write([]byte("|" + row.seg.Field(3) + "|" + row.value))
+		}
+		r.ID = "HL7-" + hex.EncodeToString(h.Sum(nil))[:20]
+		d.warn("id", d.m.First("MSH"), 10, "the message has no order or report number (OBR-2, OBR-3, ORC-2, ORC-3): the report id %s is derived from its content", r.ID)
+		return
+	}
+	safe := strings.Trim(idUnsafe.ReplaceAllString(r.ID, "-"), "-._")
+	if len(safe) > 64 {
+		safe = safe[:64]
+	}
+	if safe != r.ID {
+		loc := d.origins["id"]
+		d.warnings = append(d.warnings, gateway.Warning{Path: "id", Source: where(loc),
+			Message: "the report number " + r.ID + " holds characters an id cannot: filed as " + safe})
+		r.ID = safe
+	}
+}
+
+// status reads OBR-25, else the OBX result statuses; a message with neither
+// is a finished result (an ORU), filed as final with a warning.
+func (d *decoder) status() {
+	obr := d.groups[0].obr
+	code := strings.ToUpper(d.val(obr, 25, 0))
+	d.at("status", obr, 25, 0)
+	if code == "" {
+		counts := map[string]int{}
+		best := ""
+		for _, row := range d.rows {
+			c := strings.ToUpper(d.val(row.seg, 11, 0))
+			if c == "" {
+				continue
+			}
+			counts[c]++
+			if best == "" || counts[c] > counts[best] {
+				best = c
+			}
+		}
+		code = best
+		if code != "" {
+			d.warn("status", obr, 25, "no result status in OBR-25: taken from the OBX result statuses (%s)", code)
+		}
+	}
+	for _, row := range d.rows {
+		d.use(row.seg, 11)
+	}
+	if s, ok := resultStatus[code]; ok {
+		d.r.Status = s
+		return
+	}
+	d.r.Status = gateway.StatusFinal
+	if code == "" {
+		d.warn("status", obr, 25, "no result status (OBR-25 or OBX-11): filed as final, as a result message is")
+	} else {
+		d.warn("status", obr, 25, "result status %q is not in HL7 table 0123: filed as final", code)
+	}
+}
+
+// person reads an XCN (ORC-12, OBR-16): id, family, given, middle, suffix,
+// prefix ... and assigning authority (component 9). nil when no name.
+func (d *decoder) person(field string) *gateway.Clinician {
+	if field == "" {
+		return nil
+	}
+	id, given, middle, prefix := d.comp(field, 1), d.comp(field, 3), d.comp(field, 4), d.comp(field, 6)
+	rep := strings.Split(field, string(d.m.Delims.Repetition))[0]
+	family := strings.TrimSpace(d.m.Unescape(d.m.Subcomponent(d.m.Component(rep, 2), 1))) // FN: surname&prefix...
+	name := strings.Join(strings.Fields(prefix+" "+given+" "+middle+" "+family), " ")
+	if name == "" {
+		return nil
+	}
+	c := &gateway.Clinician{Name: name}
+	if body := strings.ToUpper(d.comp(field, 9)); id != "" && gateway.RegistrationBodies.Has(body) {
+		c.Registration = &gateway.Registration{Body: body, Number: id}
+	}
+	return c
+}
+
+// testCode finds the Genomic Test Directory code, from the first place
+// that has one: OBR-4 (or its alternate identifier), an OBX coded in the
+// directory, an NTE "R240.1=PACKAGE: ...", the sender's map of local codes,
+// or the test's name.
+func (d *decoder) testCode() {
+	r, obr := d.r, d.groups[0].obr
+	t := &r.Test
+	code, name, system := d.val(obr, 4, 1), d.val(obr, 4, 2), d.val(obr, 4, 3)
+	t.DirectoryVersion = d.val(obr, 4, 7)
+	d.at("test.code", obr, 4, 1)
+	switch {
+	case testCodeSpec.MatchString(code):
+		t.Code, t.Name = code, name
+		if alt := d.val(obr, 4, 4); alt != "" {
+			t.LocalCode = &gateway.Coding{Code: alt, Display: d.val(obr, 4, 5), System: d.val(obr, 4, 6)}
+		}
+		return
+	case testCodeSpec.MatchString(d.val(obr, 4, 4)):
+		t.Code, t.Name = d.val(obr, 4, 4), d.val(obr, 4, 5)
+		d.at("test.code", obr, 4, 4)
+	}
+	if code != "" || name != "" {
+		t.LocalCode = &gateway.Coding{Code: code, Display: name, System: system}
+	}
+	if t.Code != "" {
+		return
+	}
+	for _, row := range d.rows {
+		if isDirectorySystem(row.system) && testCodeSpec.MatchString(row.code) {
+			row.used = true
+			d.use(row.seg, 14)
+			t.Code, t.Name = row.code, row.codeText
+			d.at("test.code", row.seg, 3, 1)
+			return
+		}
+	}
+	for _, nte := range d.allNotes() {
+		if m := directoryNote.FindStringSubmatch(d.m.Value(nte, 3, 0)); m != nil {
+			d.use(nte, 1, 2, 3, 4)
+			d.claimed[nte] = true
+			t.Code, t.Name = m[1], strings.TrimSpace(m[2])
+			d.at("test.code", nte, 3, 0)
+			return
+		}
+	}
+	if mapped, ok := d.o.TestCodes[code]; ok {
+		t.Code = mapped
+		return
+	}
+	if m := directoryInText.FindStringSubmatch(name); m != nil {
+		t.Code = m[1]
+		d.warn("test.code", obr, 4, "the test directory code %s is read from the test's name %q", m[1], name)
+	}
+}
+
+func isDirectorySystem(system string) bool {
+	s := strings.ToLower(system)
+	return strings.Contains(s, "genomictestdirectory") || strings.Contains(s, "digitalgenomictestservice")
+}
+
+// allNotes lists every NTE, in order.
+func (d *decoder) allNotes() []*hl7.Segment {
+	var out []*hl7.Segment
+	for _, s := range d.m.Segments {
+		if s.Name() == "NTE" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// authorisers reads the gateway's own rows, else OBR-32 (principal result
+// interpreter) and OBR-33 (assistant) of every OBR, each once.
+func (d *decoder) authorisers() {
+	r := d.r
+	if len(r.Authorisers) > 0 { // the gateway's own rows; OBR-32 says the same for other readers
+		for _, g := range d.groups {
+			d.use(g.obr, 32, 33)
+		}
+		return
+	}
+	seen := map[string]bool{}
+	for _, g := range d.groups {
+		for _, f := range []struct {
+			field int
+			role  string
+		}{{32, "Principal result interpreter"}, {33, "Assistant result interpreter"}} {
+			for _, rep := range d.m.Repetitions(d.raw(g.obr, f.field)) {
+				id, name := d.interpreter(rep)
+				if id == "" && name == "" {
+					continue
+				}
+				if key := id + "|" + name; !seen[key] {
+					seen[key] = true
+					r.Authorisers = append(r.Authorisers, gateway.Authoriser{Name: first(name, id), Role: f.role,
+						Registration: gateway.Registration{Body: "LOCAL", Number: first(id, name)}, AuthorisedAt: r.Issued})
+					d.at("authorisers", g.obr, f.field, 0)
+				}
+			}
+		}
+	}
+	if len(r.Authorisers) == 0 && r.IsGenomic() {
+		d.warn("authorisers", d.groups[0].obr, 32, "no result interpreter (OBR-32): the report names nobody who authorised it")
+	}
+}
+
+// interpreter reads an OBR-32/33 repetition: CN components in 2.3/2.4
+// (id^family^given), or CNN subcomponents of component 1 in 2.5 (id&family&given).
+func (d *decoder) interpreter(rep string) (id, name string) {
+	parts := func(get func(int) string) (string, string) {
+		return strings.TrimSpace(get(1)), strings.Join(strings.Fields(get(6)+" "+get(3)+" "+get(4)+" "+get(2)), " ")
+	}
+	if strings.Trim(rep, string(d.m.Delims.Component)) != strings.TrimRight(d.m.Component(rep, 1), " ") {
+		return parts(func(c int) string { return d.m.Unescape(d.m.Component(rep, c)) })
+	}
+	cnn := d.m.Component(rep, 1)
+	return parts(func(c int) string { return d.m.Unescape(d.m.Subcomponent(cnn, c)) })
+}

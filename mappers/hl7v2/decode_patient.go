@@ -1,0 +1,238 @@
+package hl7v2
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/hl7"
+)
+
+// header reads the sender and the ordering trust. The performing lab is who
+// the sender's credentials say, never what MSH-4 claims: MSH-4 is often a
+// facility name ("HISTOTRAC", "MFT"), not an ODS code.
+func (d *decoder) header(msh *hl7.Segment) {
+	// MSH-5/6 address the message to the gateway; the ordering trust is read
+	// from the fields configured for it (MSH-6 among them by default).
+	d.use(msh, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 15, 16, 17, 18)
+	d.r.PerformingLab = gateway.Organisation{ODSCode: d.lab, Name: d.o.LabName}
+	d.trust(msh)
+}
+
+// trust finds the ordering trust in the first configured field that holds
+// an ODS code (after the sender's facility aliases). With none, the first
+// value found is kept and the report is held for an operator to route.
+func (d *decoder) trust(msh *hl7.Segment) {
+	specs := d.o.TrustFields
+	if len(specs) == 0 {
+		specs = DefaultTrustFields
+	}
+	obr := d.groups[0].obr
+	orc := d.groups[0].orc
+	if orc == nil {
+		orc = d.m.First("ORC")
+	}
+	var fallback string
+	var fallbackLoc hl7.ErrorLocation
+	for _, spec := range specs {
+		ref, ok := parseFieldRef(spec)
+		if !ok {
+			continue
+		}
+		var s *hl7.Segment
+		switch ref.segment {
+		case "MSH":
+			s = msh
+		case "ORC":
+			s = orc
+		case "OBR":
+			s = obr
+		default:
+			s = d.m.First(ref.segment)
+		}
+		if s == nil || strings.Trim(s.Field(ref.field), "^&~ ") == "" {
+			continue
+		}
+		d.use(s, ref.field)
+		candidates := []string{d.comp(s.Field(ref.field), ref.component)}
+		if ref.component == 0 {
+			candidates = d.organisationCodes(s.Field(ref.field))
+		}
+		for _, c := range candidates {
+			code := d.alias(c)
+			if odsCode.MatchString(code) {
+				d.r.OrderingTrust.ODSCode = code
+				d.at("orderingTrust.odsCode", s, ref.field, ref.component)
+				if ref.component == 0 {
+					d.r.OrderingTrust.Name = d.comp(s.Field(ref.field), 1)
+				}
+				return
+			}
+			if fallback == "" && code != "" {
+				fallback, fallbackLoc = code, d.loc(s, ref.field, ref.component)
+			}
+		}
+	}
+	d.r.OrderingTrust.ODSCode = fallback
+	d.origins["orderingTrust.odsCode"] = fallbackLoc
+	if fallbackLoc.Segment == "" {
+		d.origins["orderingTrust.odsCode"] = d.loc(msh, 6, 0)
+	}
+	d.warnings = append(d.warnings, gateway.Warning{Path: "orderingTrust.odsCode", Source: where(d.origins["orderingTrust.odsCode"]),
+		Message: "no ODS code for the ordering trust in " + strings.Join(specs, ", ") + ": the report is held until an operator routes it"})
+}
+
+// organisationCodes lists the codes an organisation field may hold, most
+// specific first: XON-10 (2.5 organisation identifier), XON-3 (ID number),
+// any other component, and last component 1 (an XON's name, an HD's
+// namespace such as MSH-6 "MFT", which a facility alias may map).
+// "ODS" names the authority, not the code.
+func (d *decoder) organisationCodes(field string) []string {
+	var out []string
+	for _, c := range []int{10, 3, 6, 9, 8, 4, 2, 7, 5, 1} {
+		if v := d.comp(field, c); v != "" && !strings.EqualFold(v, "ODS") && !strings.EqualFold(v, "L") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// alias maps a sender's name for an organisation to its ODS code.
+func (d *decoder) alias(s string) string {
+	s = strings.TrimSpace(s)
+	for _, k := range sortedKeys(d.o.FacilityAliases) {
+		if strings.EqualFold(k, s) {
+			return d.o.FacilityAliases[k]
+		}
+	}
+	return strings.ToUpper(s)
+}
+
+// patient reads PID: the national number (NHS, CHI or Health and Care),
+// the local MRN with its authority, name, birth date, sex and address.
+func (d *decoder) patient() {
+	pid := d.m.First("PID")
+	p := &d.r.Patient
+	d.use(pid, 1)
+	d.at("patient", pid, 3, 0)
+	d.at("patient.nhsNumber", pid, 3, 1)
+	d.at("patient.mrnAuthority", pid, 3, 4)
+	p.BirthDate = hlDate(d.val(pid, 7, 1))
+	d.at("patient.birthDate", pid, 7, 0)
+	for i, rep := range d.m.Repetitions(d.raw(pid, 3)) {
+		d.identifier(pid, 3, i, rep)
+	}
+	field := 2
+	if f, ok := parseFieldRef(d.o.NHSNumberField); ok && f.segment == "PID" {
+		field = f.field
+	}
+	for _, f := range []int{field, 2, 19} { // PID-2 and PID-19 carried the NHS number before PID-3 did
+		if v := d.val(pid, f, 1); v != "" {
+			d.national(pid, f, v, "")
+		}
+	}
+	name := pid.Field(5)
+	d.use(pid, 5)
+	p.Name.Family = d.comp(name, 1)
+	for c := 2; c <= 3; c++ {
+		if g := d.comp(name, c); g != "" {
+			p.Name.Given = append(p.Name.Given, g)
+		}
+	}
+	p.Name.Prefix = d.comp(name, 5)
+	if t := d.comp(name, 4); t != "" { // XPN-4 is a suffix, but titles are often sent there
+		if titles[strings.ToLower(strings.TrimSuffix(t, "."))] && p.Name.Prefix == "" {
+			p.Name.Prefix = t
+		} else {
+			d.unmap(pid, 5, "", t, "name suffix (PID-5.4) not mapped")
+		}
+	}
+	d.at("patient.name", pid, 5, 0)
+	switch sex := strings.ToUpper(d.val(pid, 8, 1)); sex {
+	case "":
+	case "M", "F", "O", "U":
+		p.Gender = fromSex[sex]
+	case "A", "N":
+		p.Gender = "other"
+	default:
+		d.warn("patient.gender", pid, 8, "PID-8 %q is not an administrative sex (M, F, O, U): left out", sex)
+	}
+	d.at("patient.gender", pid, 8, 0)
+	if addr := d.raw(pid, 11); strings.Trim(addr, "^&~ ") != "" {
+		a := &gateway.Address{City: d.comp(addr, 3), District: d.comp(addr, 4), Postcode: d.comp(addr, 5)}
+		for c := 1; c <= 2; c++ {
+			if l := d.comp(addr, c); l != "" {
+				a.Lines = append(a.Lines, l)
+			}
+		}
+		p.Address = a
+	}
+	if p.MRN != "" && p.MRNAuthority == "" {
+		p.MRNAuthority = d.o.MRNAuthority
+	}
+}
+
+var titles = map[string]bool{"mr": true, "mrs": true, "miss": true, "ms": true, "mx": true, "dr": true, "prof": true, "rev": true, "sir": true, "dame": true, "master": true}
+
+// identifier reads one PID-3 repetition (CX: id, check digit, scheme,
+// assigning authority, identifier type).
+func (d *decoder) identifier(pid *hl7.Segment, field, i int, rep string) {
+	value := strings.TrimSpace(d.m.Unescape(d.m.Component(rep, 1)))
+	if value == "" {
+		return
+	}
+	authority := strings.TrimSpace(d.m.Unescape(d.m.Subcomponent(d.m.Component(rep, 4), 1)))
+	idType := strings.ToUpper(strings.TrimSpace(d.m.Unescape(d.m.Component(rep, 5))))
+	upperAuth := strings.ToUpper(authority)
+	switch {
+	case idType == "NH" || idType == "NHS" || idType == "NHSNMBR" || upperAuth == "NHS" || strings.HasPrefix(upperAuth, "NHS "):
+		d.national(pid, field, value, gateway.NumberNHS)
+	case idType == "CHI" || upperAuth == "CHI":
+		d.national(pid, field, value, gateway.NumberCHI)
+	case idType == "HC" || idType == "HCN" || upperAuth == "HSC" || upperAuth == "H&C" || upperAuth == "HCN":
+		d.national(pid, field, value, gateway.NumberHC)
+	case idType == "MR" || idType == "MRN" || idType == "PI" || idType == "PT" || idType == "HOSP":
+		if d.r.Patient.MRN == "" {
+			d.r.Patient.MRN, d.r.Patient.MRNAuthority = value, d.alias(authority)
+			if authority == "" {
+				d.r.Patient.MRNAuthority = ""
+			}
+		} else if d.r.Patient.MRN != value {
+			d.unmap(pid, field, idType, value, "a further local identifier: only the first MRN is kept")
+		}
+	default:
+		// An untyped number: a valid ten-digit number is a national number
+		// (which one, by its range); anything else is listed.
+		n := gateway.NormaliseNHSNumber(value)
+		if kind := gateway.ClassifyNationalNumber(n, d.r.Patient.BirthDate); kind != "" {
+			d.warn("patient.nhsNumber", pid, field, "PID-3 repetition %d has identifier type %q: read as a national number because it is ten digits with a valid check digit", i+1, idType)
+			d.national(pid, field, value, kind)
+			return
+		}
+		d.unmap(pid, field, idType, value, "identifier type "+strconv.Quote(idType)+" not recognised")
+	}
+}
+
+// national keeps a national number after checking it. kind "" means the
+// sender did not say which: it is classified by range.
+func (d *decoder) national(pid *hl7.Segment, field int, value, kind string) {
+	p := &d.r.Patient
+	n := gateway.NormaliseNHSNumber(value)
+	if kind == "" {
+		kind = gateway.ClassifyNationalNumber(n, p.BirthDate)
+	}
+	if !gateway.ValidNHSNumber(n) {
+		d.warn("patient.nhsNumber", pid, field, "%s is not a valid national number (10 digits with a modulus-11 check digit): not used to identify the patient", where(d.loc(pid, field, 0)))
+		d.unmap(pid, field, "", value, "not a valid NHS, CHI or Health and Care number")
+		return
+	}
+	target := map[string]*string{gateway.NumberNHS: &p.NHSNumber, gateway.NumberCHI: &p.CHINumber, gateway.NumberHC: &p.HCNumber}[kind]
+	switch {
+	case *target == "":
+		*target = n
+		d.at("patient."+map[string]string{gateway.NumberNHS: "nhsNumber", gateway.NumberCHI: "chiNumber", gateway.NumberHC: "hcNumber"}[kind], pid, field, 1)
+	case *target != n:
+		d.warn("patient.nhsNumber", pid, field, "a second, different national number %s: the first one is used", where(d.loc(pid, field, 0)))
+		d.unmap(pid, field, "", value, "a second national number that differs from the first")
+	}
+}

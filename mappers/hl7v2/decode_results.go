@@ -1,0 +1,461 @@
+package hl7v2
+
+import (
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/hl7"
+)
+
+// kind decides whether the message is a genomic report or an ordinary
+// laboratory one: laboratory when it carries measured results (numbers,
+// ranges, units) and nothing genomic — no directory code, no variant, no
+// overall interpretation. Text and documents alone are filed as an
+// (unstructured) genomic report: this is a genomic results gateway.
+func (d *decoder) kind() {
+	r := d.r
+	switch {
+	case r.Kind != "":
+		return
+	case d.o.ReportKind != "":
+		r.Kind = d.o.ReportKind
+		return
+	case r.Test.Code != "" || len(r.Variants) > 0 || r.Result.Outcome != "" || len(r.Test.GenesStudied) > 0:
+		return
+	}
+	for _, row := range d.rows {
+		if row.used {
+			continue
+		}
+		switch row.valueType {
+		case "NM", "SN", "NR":
+			r.Kind = gateway.KindLaboratory
+			return
+		}
+		if strings.Trim(row.seg.Field(6)+row.seg.Field(7), "^ ") != "" {
+			r.Kind = gateway.KindLaboratory
+			return
+		}
+	}
+}
+
+// document is a file found in OBX rows.
+type document struct {
+	row         *obx
+	title       string
+	contentType string
+	encoded     string // base64, possibly over several rows
+	url         string
+	own         bool // the gateway's own "attachment" row
+}
+
+// documents finds PDFs and other files wherever labs put them: ED rows,
+// CE/CWE/TX rows carrying "^...^application/pdf^Base64^...", a bare base64
+// body (a PDF is recognised by its decoded %PDF- header), and RP pointers.
+// An ED row that continues the previous one (same code and sub-ID, data
+// that does not start a file) is joined to it.
+func (d *decoder) documents() {
+	d.kind()
+	var docs []*document
+	for _, row := range d.rows {
+		if row.used {
+			continue
+		}
+		doc := d.documentIn(row)
+		if doc == nil {
+			continue
+		}
+		row.used = true
+		if n := len(docs); n > 0 && doc.url == "" && !strings.HasPrefix(doc.encoded, "JVBERi0") &&
+			docs[n-1].row.code == row.code && docs[n-1].row.sub == row.sub && docs[n-1].url == "" {
+			docs[n-1].encoded += doc.encoded
+			continue
+		}
+		docs = append(docs, doc)
+	}
+	for _, doc := range docs {
+		d.file(doc)
+	}
+}
+
+var base64Marker = regexp.MustCompile(`(?i)^base64$`)
+
+// documentIn returns the document a row carries, or nil.
+func (d *decoder) documentIn(row *obx) *document {
+	title := first(row.codeText, row.code)
+	own := row.code == rgwAttachment
+	if own {
+		title = row.codeText
+	}
+	if row.valueType == "RP" {
+		url := d.comp(row.value, 1)
+		return &document{row: row, title: title, url: url, contentType: contentTypeOf(d.comp(row.value, 4), url), own: own}
+	}
+	comps := strings.Split(strings.Split(row.value, string(d.m.Delims.Repetition))[0], string(d.m.Delims.Component))
+	for k, c := range comps {
+		if base64Marker.MatchString(strings.TrimSpace(c)) && k+1 < len(comps) {
+			subtype := ""
+			if k > 0 {
+				subtype = comps[k-1]
+			}
+			return &document{row: row, title: title, contentType: contentTypeOf(d.m.Unescape(subtype), ""), encoded: cleanBase64(d.m.Unescape(comps[k+1])), own: own}
+		}
+	}
+	for _, c := range comps {
+		if strings.HasPrefix(strings.TrimSpace(c), "JVBERi0") {
+			return &document{row: row, title: title, contentType: "application/pdf", encoded: cleanBase64(d.m.Unescape(c)), own: own}
+		}
+	}
+	if row.valueType == "ED" { // an ED with no base64 marker: its data is component 5
+		return &document{row: row, title: title, contentType: contentTypeOf(d.m.Unescape(d.m.Component(comps[0], 1)+d.comp(row.value, 3)), ""),
+			encoded: cleanBase64(d.comp(row.value, 5)), own: own}
+	}
+	return nil
+}
+
+func cleanBase64(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// contentTypeOf turns an ED subtype ("PDF", "application/pdf") or a file
+// name into a MIME type.
+func contentTypeOf(subtype, name string) string {
+	s := strings.ToLower(strings.TrimSpace(subtype))
+	switch {
+	case strings.Contains(s, "/"):
+		return s
+	case s == "pdf" || strings.HasSuffix(strings.ToLower(name), ".pdf"):
+		return "application/pdf"
+	case s == "rtf":
+		return "application/rtf"
+	case s == "jpeg" || s == "jpg":
+		return "image/jpeg"
+	case s == "png":
+		return "image/png"
+	case s == "html":
+		return "text/html"
+	case s == "xml":
+		return "application/xml"
+	}
+	return "application/octet-stream"
+}
+
+// file decodes a document and keeps it: the first PDF of a genomic report
+// is the report's own PDF; the rest are attachments.
+func (d *decoder) file(doc *document) {
+	r := d.r
+	if doc.url != "" {
+		r.Attachments = append(r.Attachments, gateway.Attachment{Title: doc.title, ContentType: doc.contentType, URL: doc.url})
+		d.noteRows(doc.row, "")
+		return
+	}
+	data, err := base64.StdEncoding.DecodeString(doc.encoded)
+	if err != nil {
+		data, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(doc.encoded, "="))
+	}
+	if err != nil || len(data) == 0 {
+		d.unmap(doc.row.seg, 5, doc.row.code, clip(doc.encoded, 60), "document data is not valid base64: not filed")
+		d.warn("attachments", doc.row.seg, 5, "the document %q in %s is not valid base64 and could not be filed", doc.title, where(d.loc(doc.row.seg, 5, 0)))
+		return
+	}
+	isPDF := strings.HasPrefix(string(data), "%PDF-")
+	if isPDF {
+		doc.contentType = "application/pdf"
+	} else if doc.contentType == "application/pdf" {
+		d.unmap(doc.row.seg, 5, doc.row.code, clip(doc.encoded, 60), "declared a PDF, but the data does not start %PDF-: not filed")
+		d.warn("attachments", doc.row.seg, 5, "the document %q in %s is declared a PDF but is not one: not filed", doc.title, where(d.loc(doc.row.seg, 5, 0)))
+		return
+	}
+	if isPDF && !doc.own && r.PDF == nil && r.IsGenomic() {
+		r.PDF = &gateway.Attachment{Data: data}
+		d.at("pdf", doc.row.seg, 5, 0)
+		if doc.row.code != lnGeneticReport && doc.row.code != "" {
+			r.PDF.Title = doc.title
+		}
+	} else {
+		r.Attachments = append(r.Attachments, gateway.Attachment{Title: doc.title, ContentType: doc.contentType, Data: data})
+	}
+	d.noteRows(doc.row, "")
+}
+
+// noteRows keeps a used row's NTEs as report notes, labelled with the row.
+func (d *decoder) noteRows(row *obx, label string) {
+	for _, t := range d.rowNotes(row) {
+		d.r.Notes = append(d.r.Notes, first(label, row.codeText, row.code)+": "+t)
+	}
+}
+
+// results reads every row not yet read as an ordinary result in its OBR's
+// group. Consecutive text rows with the same code and sub-ID are one text
+// (labs send a paragraph a line at a time). When nothing else is left and
+// the text shares one code (a cytogenetics or PDF-only report), the text is
+// the report's conclusion rather than a result.
+func (d *decoder) results() {
+	type pending struct {
+		row  *obx
+		text string
+	}
+	var blocks []pending
+	var last *obx
+	for _, row := range d.rows {
+		if row.used {
+			last = nil // a row read elsewhere ends a paragraph
+			continue
+		}
+		row.used = true
+		if isText(row.valueType) {
+			line := d.textBlock(row)
+			if n := len(blocks); n > 0 && last != nil && isText(last.valueType) && last.code == row.code && last.sub == row.sub &&
+				last.group == row.group && blocks[n-1].row.code == row.code {
+				blocks[n-1].text += "\n" + line
+				blocks[n-1].row.notes = append(blocks[n-1].row.notes, row.notes...)
+				d.use(row.seg, 6, 7, 8, 11, 14)
+				last = row
+				continue
+			}
+			blocks = append(blocks, pending{row, line})
+		} else {
+			blocks = append(blocks, pending{row, ""})
+		}
+		last = row
+	}
+	if d.r.Result.Conclusion == "" && len(d.narrative) == 0 && len(blocks) > 0 {
+		allText := true
+		for _, b := range blocks {
+			allText = allText && isText(b.row.valueType) && b.row.code == blocks[0].row.code
+		}
+		if allText {
+			var texts []string
+			for _, b := range blocks {
+				texts = append(texts, strings.Trim(b.text, "\n"))
+				d.noteRows(b.row, "Note")
+				d.use(b.row.seg, 6, 7, 8, 11, 14)
+			}
+			d.r.Result.Conclusion = strings.Join(texts, "\n\n")
+			d.at("result.conclusion", blocks[0].row.seg, 5, 0)
+			return
+		}
+	}
+	byGroup := map[*group]*gateway.ResultGroup{}
+	for _, b := range blocks {
+		g := byGroup[b.row.group]
+		if g == nil {
+			g = d.resultGroup(b.row.group)
+			byGroup[b.row.group] = g
+		}
+		g.Observations = append(g.Observations, d.observation(b.row, b.text))
+	}
+	for _, g := range d.groups {
+		if rg := byGroup[g]; rg != nil {
+			d.r.ResultGroups = append(d.r.ResultGroups, *rg)
+		} else if g.index > 0 || !d.r.IsGenomic() {
+			if notes := d.groupNotes(g); len(notes) > 0 {
+				rg := d.resultGroup(g)
+				rg.Notes = append(rg.Notes, notes...)
+				d.r.ResultGroups = append(d.r.ResultGroups, *rg)
+			}
+		}
+	}
+}
+
+func isText(valueType string) bool {
+	return valueType == "TX" || valueType == "FT" || valueType == "ST" || valueType == ""
+}
+
+// textBlock is a text row's value: every repetition, line breaks kept.
+func (d *decoder) textBlock(row *obx) string {
+	var lines []string
+	for _, rep := range d.m.Repetitions(row.value) {
+		lines = append(lines, strings.TrimRight(d.m.Unescape(rep), " "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// resultGroup starts the group for an OBR: its code, number, status and
+// sample time. The first OBR of a genomic report is the report itself: its
+// notes are the report's.
+func (d *decoder) resultGroup(g *group) *gateway.ResultGroup {
+	rg := &gateway.ResultGroup{}
+	if g.obr == nil {
+		rg.Code = gateway.Coding{Display: "Results"}
+		return rg
+	}
+	rg.Code = gateway.Coding{Code: d.val(g.obr, 4, 1), Display: d.val(g.obr, 4, 2), System: systemURI(d.val(g.obr, 4, 3))}
+	if rg.Code.Code == "" && rg.Code.Display == "" {
+		rg.Code.Display = "Results"
+	}
+	if id := d.val(g.obr, 3, 1); id != d.r.ID {
+		rg.ID = id
+	}
+	if s, ok := resultStatus[strings.ToUpper(d.val(g.obr, 25, 0))]; ok && s != d.r.Status {
+		rg.Status = s
+	}
+	rg.Collected = hlTime(d.val(g.obr, 7, 1))
+	d.use(g.obr, 1, 2)
+	if g.index > 0 || !d.r.IsGenomic() {
+		rg.Notes = d.groupNotes(g)
+	}
+	return rg
+}
+
+// observation reads one result row.
+func (d *decoder) observation(row *obx, text string) gateway.Observation {
+	s := row.seg
+	o := gateway.Observation{Code: gateway.Coding{Code: row.code, Display: row.codeText, System: systemURI(row.system)}}
+	o.Unit = first(d.val(s, 6, 1), d.val(s, 6, 2))
+	o.ReferenceRange = d.val(s, 7, 0)
+	o.Interpretation = strings.ToUpper(d.val(s, 8, 1))
+	o.Observed = hlTime(d.val(s, 14, 1))
+	statusCode := strings.ToUpper(d.val(s, 11, 0))
+	if st, ok := resultStatus[statusCode]; ok && st != d.r.Status && statusCode != "X" {
+		o.Status = st
+	}
+	value := strings.Split(row.value, string(d.m.Delims.Repetition))[0]
+	switch row.valueType {
+	case "NM":
+		o.ValueType, o.Value = gateway.ValueQuantity, d.comp(value, 1)
+		if m := comparatorValue.FindStringSubmatch(o.Value); m != nil {
+			o.Comparator, o.Value = m[1], m[2]
+		}
+		if !decimal.MatchString(o.Value) {
+			o.ValueType = gateway.ValueText
+		}
+	case "SN":
+		o.ValueType, o.Comparator, o.Value = gateway.ValueQuantity, d.comp(value, 1), d.comp(value, 2)
+		switch sep := d.comp(value, 3); sep {
+		case ":", "/":
+			o.ValueType, o.Value = gateway.ValueRatio, o.Value+":"+d.comp(value, 4)
+		case "-":
+			o.ValueType, o.Value = gateway.ValueRange, o.Value+"-"+d.comp(value, 4)
+		case "":
+		default:
+			o.ValueType, o.Comparator, o.Value = gateway.ValueText, "", strings.TrimSpace(d.m.Unescape(strings.ReplaceAll(value, string(d.m.Delims.Component), " ")))
+		}
+		if o.Comparator == "=" {
+			o.Comparator = ""
+		}
+	case "CE", "CWE", "CNE", "CF", "CV", "IS", "ID":
+		c := d.coding(value)
+		o.ValueType, o.Coded = gateway.ValueCoded, &c
+	case "DT", "TS", "DTM":
+		o.ValueType, o.Value = gateway.ValueDateTime, hlTime(d.comp(value, 1))
+	case "NR":
+		o.ValueType, o.Value = gateway.ValueRange, d.comp(value, 1)+"-"+d.comp(value, 2)
+	default:
+		o.ValueType, o.Value = gateway.ValueText, text
+		if text == "" {
+			o.Value = strings.TrimSpace(d.m.Unescape(value))
+		}
+	}
+	if statusCode == "X" || notPerformed(o) {
+		o.AbsentReason = "not-performed"
+	}
+	if o.ValueType == gateway.ValueText && o.Value == "" && o.AbsentReason == "" {
+		o.AbsentReason = "unknown"
+	}
+	o.Notes = d.rowNotes(row)
+	return o
+}
+
+var (
+	comparatorValue = regexp.MustCompile(`^(<=|>=|<|>)\s*(-?\d+(\.\d+)?)$`)
+	decimal         = regexp.MustCompile(`^-?\d+(\.\d+)?$`)
+	notDone         = regexp.MustCompile(`(?i)\b(not (assayed|done|performed|tested|available)|insufficient|unsuitable|cancelled)\b`)
+)
+
+// notPerformed recognises a result the lab could not produce ("NA^Not assayed").
+func notPerformed(o gateway.Observation) bool {
+	if o.Coded != nil {
+		return strings.EqualFold(o.Coded.Code, "NA") || strings.EqualFold(o.Coded.Code, "ND") || notDone.MatchString(o.Coded.Display)
+	}
+	return o.ValueType == gateway.ValueText && notDone.MatchString(o.Value) && len(o.Value) < 40
+}
+
+// finish completes the report: the conclusion from narrative text, the
+// report's notes, and whether it is only a document and text.
+func (d *decoder) finish() {
+	r := d.r
+	if text := strings.TrimSpace(strings.Join(d.narrative, "\n\n")); text != "" {
+		switch {
+		case r.Result.Conclusion == "":
+			r.Result.Conclusion = text
+		case r.Result.Interpretation == "":
+			r.Result.Interpretation = text
+		default:
+			r.Notes = append(r.Notes, text)
+		}
+	}
+	if r.IsGenomic() && len(d.groups) > 0 {
+		r.Notes = append(r.Notes, d.groupNotes(d.groups[0])...)
+	}
+	for _, g := range d.groups {
+		for _, n := range d.groupNotes(g) { // groups that became nothing still keep their notes
+			r.Notes = append(r.Notes, first(d.val(g.obr, 4, 2), d.val(g.obr, 4, 1), "Note")+": "+n)
+		}
+	}
+	for _, row := range d.rows {
+		if row.used {
+			d.noteRows(row, "")
+		}
+	}
+	if r.IsGenomic() && len(r.Variants) == 0 && r.Result.Outcome == "" {
+		r.Unstructured = true
+		d.at("pdf", d.m.First("MSH"), 0, 0)
+	}
+}
+
+// leftovers lists what the message holds that nothing read: whole OBX rows,
+// fields of known segments, and segments the gateway does not read.
+func (d *decoder) leftovers() {
+	for _, row := range d.rows {
+		if !row.used {
+			d.unmap(row.seg, 3, row.code, row.codeText+": "+d.m.Unescape(row.value), "observation not mapped")
+			d.use(row.seg, fieldsOf(row.seg)...)
+		}
+	}
+	known := map[string]bool{"MSH": true, "PID": true, "PD1": true, "PV1": true, "PV2": true, "ORC": true, "OBR": true,
+		"OBX": true, "NTE": true, "SPM": true, "TQ1": true, "TQ2": true, "CTD": true, "FT1": true, "CTI": true}
+	for _, s := range d.m.Segments {
+		if !known[s.Name()] {
+			d.unmap(s, 0, "", strings.Join(s.Fields, string(d.m.Delims.Field)), "segment "+s.Name()+" is not read")
+			continue
+		}
+		if s.Name() == "NTE" && !d.claimed[s] && !d.used[s][3] {
+			d.noteSegment(s, "")
+			continue
+		}
+		for _, f := range fieldsOf(s) {
+			if d.used[s][f] {
+				continue
+			}
+			text := d.m.Unescape(s.Field(f))
+			if strings.Trim(text, "^~&\\ ") == "" {
+				continue
+			}
+			d.unmap(s, f, "", text, fmt.Sprintf("%s-%d is not mapped", s.Name(), f))
+		}
+	}
+}
+
+// fieldsOf lists the numbers of a segment's non-empty fields.
+func fieldsOf(s *hl7.Segment) []int {
+	n := len(s.Fields) - 1
+	if s.Name() == "MSH" {
+		n = len(s.Fields) // MSH-1 is the separator, so MSH-n is Fields[n-1]
+	}
+	var out []int
+	for f := 1; f <= n; f++ {
+		if s.Field(f) != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
