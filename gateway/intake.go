@@ -259,8 +259,12 @@ func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, erro
 	var pdf []byte
 	if r.PDF != nil {
 		pdf = r.PDF.Data // the lab's own PDF is the presentedForm
-	} else if pdf, err = in.Renderer.Render(r); err != nil {
-		return nil, nil, err
+	} else {
+		var unprintable []Warning
+		if pdf, unprintable, err = in.Renderer.Render(r); err != nil {
+			return nil, nil, err
+		}
+		r.Warnings = append(append([]Warning{}, r.Warnings...), unprintable...)
 	}
 	bundle, resources, err := in.Bundles.EncodeBundle(r, pdf)
 	if err != nil {
@@ -274,7 +278,7 @@ func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, erro
 	return &ReportRecord{
 		ID: r.ID, Version: r.Version, Status: r.Status, Outcome: r.Result.Outcome,
 		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: sub.Source,
-		Warnings: sub.Warnings, Held: len(routes) == 0,
+		Warnings: r.Warnings, Held: len(routes) == 0,
 		Digest: hex.EncodeToString(sum[:]), ReceivedAt: in.Now().UTC(),
 		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), Resources: resources,
 		Report: canonical, Bundle: bundle, PDF: pdf,

@@ -285,7 +285,8 @@ type Attachment struct {
 	URL         string `json:"url,omitempty"`
 }
 
-// Renderer turns a report into a readable PDF.
+// Renderer turns a report into a readable PDF. warnings say what the PDF
+// could not show as written (e.g. characters its font lacks), for the record.
 type Renderer interface {
-	Render(r *Report) ([]byte, error)
+	Render(r *Report) (pdf []byte, warnings []Warning, err error)
 }

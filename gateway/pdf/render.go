@@ -25,12 +25,11 @@ const (
 	contentW   = pageWidth - 2*margin
 	lineH      = 5.0
 	totalPages = "{nb}"
-	fontFamily = "Helvetica"
 )
 
 // Render returns the PDF bytes. The same report always renders the same bytes
 // (the creation date is the report's issue time), so resends stay idempotent.
-func (Renderer) Render(r *gateway.Report) ([]byte, error) {
+func (Renderer) Render(r *gateway.Report) ([]byte, []gateway.Warning, error) {
 	f := gofpdf.New("P", "mm", "A4", "")
 	f.SetCompression(false) // zlib is most of gofpdf's cost; reports are small anyway
 	f.SetCatalogSort(true)  // fonts are kept in a map: sort them so the bytes never vary
@@ -46,26 +45,28 @@ func (Renderer) Render(r *gateway.Report) ([]byte, error) {
 	f.SetMargins(margin, 36, margin)
 	f.SetAutoPageBreak(true, 20)
 	f.AliasNbPages(totalPages)
-	w := &writer{f: f, tr: f.UnicodeTranslatorFromDescriptor("")}
+	w := &writer{f: f}
+	w.family, w.tr = fonts(f, r)
 	f.SetHeaderFunc(func() { w.header(r) })
 	f.SetFooterFunc(func() { w.footer(r) })
 	f.AddPage()
 	w.body(r)
 	var buf bytes.Buffer
 	if err := f.Output(&buf); err != nil {
-		return nil, fmt.Errorf("render pdf for report %s: %w", r.ID, err)
+		return nil, nil, fmt.Errorf("render pdf for report %s: %w", r.ID, err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), Unprintable(r), nil
 }
 
 // writer wraps gofpdf with the few text styles the report uses. Text goes
-// through the cp1252 translator so names with accents print correctly.
+// through printable, so every character the font has prints as written.
 type writer struct {
-	f  *gofpdf.Fpdf
-	tr func(string) string
+	f      *gofpdf.Fpdf
+	family string
+	tr     func(string) string
 }
 
-func (w *writer) font(style string, size float64) { w.f.SetFont(fontFamily, style, size) }
+func (w *writer) font(style string, size float64) { w.f.SetFont(w.family, style, size) }
 
 func (w *writer) heading(s string) {
 	w.f.Ln(3)
@@ -100,7 +101,9 @@ func (w *writer) header(r *gateway.Report) {
 	w.font("", 9)
 	f.CellFormat(contentW*0.4, 6, w.tr("Lab ODS "+r.PerformingLab.ODSCode+"  |  Report "+r.ID), "", 1, "R", false, 0, "")
 	w.font("B", 10)
-	name := strings.TrimSuffix(strings.ToUpper(r.Patient.Name.Family)+", "+strings.Join(r.Patient.Name.Given, " "), ", ")
+	// The name exactly as written, on every page: a clinician matches the
+	// printed report to the patient by it.
+	name := strings.TrimSpace(strings.Join(r.Patient.Name.Given, " ") + " " + r.Patient.Name.Family)
 	f.CellFormat(contentW*0.6, 5, w.tr(name), "", 0, "L", false, 0, "")
 	w.font("", 9)
 	f.CellFormat(contentW*0.4, 5, w.tr(patientID(r.Patient)+"  |  DOB "+r.Patient.BirthDate), "", 1, "R", false, 0, "")

@@ -45,7 +45,7 @@ func TestPDFShowsEverything(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			doc, err := pdf.Renderer{}.Render(r)
+			doc, _, err := pdf.Renderer{}.Render(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,8 +97,8 @@ func TestSameReportSamePDF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := pdf.Renderer{}.Render(r)
-	b, _ := pdf.Renderer{}.Render(r)
+	a, _, _ := pdf.Renderer{}.Render(r)
+	b, _, _ := pdf.Renderer{}.Render(r)
 	if !bytes.Equal(a, b) || !bytes.HasPrefix(a, []byte("%PDF-")) {
 		t.Fatal("rendering the same report twice must give the same PDF")
 	}
@@ -111,7 +111,7 @@ func BenchmarkRender(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := (pdf.Renderer{}).Render(r); err != nil {
+		if _, _, err := (pdf.Renderer{}).Render(r); err != nil {
 			b.Fatal(err)
 		}
 	}

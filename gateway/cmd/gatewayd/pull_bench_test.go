@@ -28,8 +28,8 @@ import (
 // smallPDF stands in for rendering while seeding: the benchmark measures reads.
 type smallPDF struct{}
 
-func (smallPDF) Render(*gateway.Report) ([]byte, error) {
-	return []byte("%PDF-1.4 seeded\n%%EOF\n"), nil
+func (smallPDF) Render(*gateway.Report) ([]byte, []gateway.Warning, error) {
+	return []byte("%PDF-1.4 seeded\n%%EOF\n"), nil, nil
 }
 
 // validNHSNumbers returns n distinct valid numbers from the 999 range.

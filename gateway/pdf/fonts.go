@@ -1,0 +1,132 @@
+package pdf
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jung-kurt/gofpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// The report prints in the Go fonts (BSD licence), embedded as TrueType
+// with gofpdf's UTF-8 support, so a name prints as written. They cover the
+// WGL4 repertoire: every Latin letter NHS patients' names use in the UK
+// and Ireland (Welsh ŵ ŷ ẁ, Polish ł ś ż, Irish á ó, Turkish ğ ş ı İ,
+// Romanian ș ț, Nordic, Czech), Greek, Cyrillic, and the symbols reports
+// use (≥ ≤ ± µ °). They do not cover Chinese, Japanese or Korean,
+// Vietnamese letters with two diacritics (ệ), or Arabic, Hebrew and Indic
+// scripts: such characters print as U+FFFD (a visible replacement mark)
+// and the report carries a warning naming the field.
+//
+// Embedding a TrueType font costs about 10 ms a report (gofpdf parses and
+// subsets it each time), so a report whose every character is in Windows-1252
+// (most UK names, Ó and ë included) prints in the PDF core font Helvetica,
+// as fast as before; only a report that needs more embeds the Go fonts.
+const unicodeFamily = "GoReport"
+
+// coreFamily is the PDF core font used when Windows-1252 suffices.
+const coreFamily = "Helvetica"
+
+// replacement is what prints in place of a character the font lacks.
+const replacement = '\uFFFD'
+
+var (
+	fontFaces = []struct {
+		style string
+		ttf   []byte
+	}{{"", goregular.TTF}, {"B", gobold.TTF}} // the report uses regular and bold
+	coverage = mustCoverage(goregular.TTF)
+	cp1252   = charmap.Windows1252.NewEncoder()
+)
+
+// fonts chooses the report's font family and registers it: the core font
+// when Windows-1252 holds every character, else the embedded Go fonts.
+// It returns the family and the text translator to print with.
+func fonts(f *gofpdf.Fpdf, r *gateway.Report) (family string, tr func(string) string) {
+	needUnicode := false
+	gateway.WalkStrings(r, func(_, s string) {
+		if !needUnicode {
+			if _, err := cp1252.String(norm.NFC.String(s)); err != nil {
+				needUnicode = true
+			}
+		}
+	})
+	if !needUnicode {
+		latin := f.UnicodeTranslatorFromDescriptor("")
+		return coreFamily, func(s string) string { return latin(norm.NFC.String(s)) }
+	}
+	for _, face := range fontFaces {
+		f.AddUTF8FontFromBytes(unicodeFamily, face.style, face.ttf)
+	}
+	return unicodeFamily, printable
+}
+
+// glyphs says which characters of the Basic Multilingual Plane a font can
+// draw, looked up once when the program starts.
+type glyphs struct {
+	bmp [0x10000 / 64]uint64
+}
+
+func mustCoverage(ttf []byte) *glyphs {
+	font, err := sfnt.Parse(ttf)
+	if err != nil {
+		panic(fmt.Sprintf("embedded font: %v", err))
+	}
+	g := &glyphs{}
+	var b sfnt.Buffer
+	for r := rune(0); r < 0x10000; r++ {
+		if i, err := font.GlyphIndex(&b, r); err == nil && i != 0 || r == '\n' || r == '\t' {
+			g.bmp[r/64] |= 1 << (r % 64)
+		}
+	}
+	return g
+}
+
+func (g *glyphs) has(r rune) bool {
+	return r >= 0 && r < 0x10000 && g.bmp[r/64]&(1<<(r%64)) != 0
+}
+
+// printable is s as it will print: composed (NFC, so e + ◌́ is é) with
+// each character the font lacks replaced by U+FFFD.
+func printable(s string) string {
+	s = norm.NFC.String(s)
+	return strings.Map(func(r rune) rune {
+		if coverage.has(r) {
+			return r
+		}
+		return replacement
+	}, s)
+}
+
+// Unprintable lists, for every field of r that holds characters the PDF's
+// fonts cannot draw, a warning naming the field and the characters, so the
+// report says that its PDF shows a replacement mark there.
+func Unprintable(r *gateway.Report) []gateway.Warning {
+	var out []gateway.Warning
+	gateway.WalkStrings(r, func(path, s string) {
+		missing := map[rune]bool{}
+		for _, c := range norm.NFC.String(s) {
+			if !coverage.has(c) {
+				missing[c] = true
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		var chars []string
+		for c := range missing {
+			chars = append(chars, fmt.Sprintf("%c (U+%04X)", c, c))
+		}
+		sort.Strings(chars)
+		out = append(out, gateway.Warning{Path: path, Message: "holds characters the PDF's font cannot show, printed there as \uFFFD: " +
+			strings.Join(chars, ", ") + "; the FHIR and HL7 v2 outputs carry them as written"})
+	})
+	return out
+}

@@ -1,0 +1,91 @@
+package pdf_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+// TestNamesPrintAsWritten: names in Polish, Welsh, Irish, Turkish, Greek
+// and Cyrillic, and the symbols reports use, come out of the PDF as
+// written; a character no embedded font has prints as U+FFFD and is named
+// in a warning, never as a silent dot.
+func TestNamesPrintAsWritten(t *testing.T) {
+	for _, c := range []struct {
+		given, family string
+		conclusion    string
+	}{
+		{"Zoë", "Ó'Brien-Łukasiewicz", "Heteroplasmy ≥ 45% in blood; 12.2 µmol/L ± 0.4."},
+		{"Ŵynne", "Łukasiewicz", "Ŷ ŷ ẁ ẃ ẅ ỳ: Welsh letters."},
+		{"Şükrü", "Yıldırım-İnce", "Turkish ğ Ğ ş ı İ."},
+		{"Σοφία", "Παπαδοπούλου", "Greek."},
+		{"Анастасия", "Смирнова", "Cyrillic ё Ё."},
+		{"Siobhán", "Ní Bhriain", "Irish fada: á é í ó ú."},
+	} {
+		t.Run(c.family, func(t *testing.T) {
+			r, err := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Patient.Name.Given, r.Patient.Name.Family, r.Result.Conclusion = []string{c.given}, c.family, c.conclusion
+			doc, warnings, err := pdf.Renderer{}.Render(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(warnings) != 0 {
+				t.Errorf("warnings for printable text: %v", warnings)
+			}
+			text := pdfText(t, doc)
+			pages := strings.Split(strings.TrimRight(text, "\f\n"), "\f")
+			for i, page := range pages {
+				if !strings.Contains(page, c.given+" "+c.family) {
+					t.Errorf("page %d of %d lacks the name %q as written", i+1, len(pages), c.given+" "+c.family)
+				}
+			}
+			if !strings.Contains(space.ReplaceAllString(text, " "), c.conclusion) {
+				t.Errorf("the conclusion %q is not printed as written", c.conclusion)
+			}
+		})
+	}
+
+	t.Run("a character no font has is a visible mark and a warning", func(t *testing.T) {
+		r, _ := labjson.Decode(fixtures.Report("negative-wgs"))
+		r.Patient.Name.Given = []string{"李"}
+		doc, warnings, err := pdf.Renderer{}.Render(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warnings) != 1 || warnings[0].Path != "patient.name.given[0]" || !strings.Contains(warnings[0].Message, "U+674E") {
+			t.Fatalf("warnings %+v", warnings)
+		}
+		if text := pdfText(t, doc); !strings.Contains(text, "\uFFFD "+r.Patient.Name.Family) {
+			t.Fatal("the missing character is not printed as U+FFFD beside the rest of the name")
+		}
+	})
+
+	t.Run("decomposed accents are composed", func(t *testing.T) {
+		r, _ := labjson.Decode(fixtures.Report("negative-wgs"))
+		r.Patient.Name.Given = []string{"Zoe\u0308"} // e + combining diaeresis
+		doc, warnings, _ := pdf.Renderer{}.Render(r)
+		if len(warnings) != 0 || !strings.Contains(pdfText(t, doc), "Zoë") {
+			t.Fatalf("NFD name: warnings %v", warnings)
+		}
+	})
+}
+
+func BenchmarkRenderUnicode(b *testing.B) {
+	r, err := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Patient.Name.Family = "Łukasiewicz" // needs the embedded fonts
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := (pdf.Renderer{}).Render(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
