@@ -30,9 +30,10 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 			return queued, fmt.Errorf("decode held report %s: %w", rec.ID, err)
 		}
 		r.Warnings = rec.Warnings
+		in.nameTest(&r) // the official name is not stored with the report
 		// Deliveries start now: their retry budget counts from the release,
 		// not from when the report arrived.
-		deliveries, err := in.deliveries(&r, rec, routes, in.Now().UTC())
+		deliveries, err := in.deliveries(ctx, &r, rec, routes, in.Now().UTC())
 		if err != nil {
 			return queued, err
 		}

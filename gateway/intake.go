@@ -25,6 +25,8 @@ type Intake struct {
 	Router   Router
 	Bundles  BundleEncoder
 	Renderer Renderer
+	// Directory names the tests; an unknown code is a warning (nil: no check).
+	Directory TestDirectory
 	Now      func() time.Time
 	Log      *slog.Logger
 	// Enqueued, if set, is told which destinations have new deliveries, so
@@ -160,7 +162,7 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		return nil, false, err
 	}
 	rec.Unmapped, rec.MessageID = sub.Unmapped, sub.MessageID
-	deliveries, err := in.deliveries(r, rec, routes, rec.ReceivedAt)
+	deliveries, err := in.deliveries(ctx, r, rec, routes, rec.ReceivedAt)
 	if err != nil {
 		return nil, false, err
 	}
@@ -187,6 +189,22 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 	return stored, created, nil
 }
 
+// nameTest gives a known test code its official name from the directory,
+// and warns about a code the directory does not know (the directory changes
+// every year, so an unknown code is never a rejection).
+func (in *Intake) nameTest(r *Report) []Warning {
+	if in.Directory == nil || r.Test.Code == "" {
+		return nil
+	}
+	name, ok := in.Directory.Lookup(r.Test.Code)
+	if !ok {
+		return []Warning{{Path: "test.code", Message: fmt.Sprintf("%s is not in the National Genomic Test Directory the gateway knows (%s): check the code",
+			r.Test.Code, in.Directory.Version())}}
+	}
+	r.Test.DirectoryName = name
+	return nil
+}
+
 // alertHeld says once per trust (per process) that reports are waiting for
 // a destination, so an operator adds the route; GET /v1/held lists them all.
 func (in *Intake) alertHeld(rec *ReportRecord) {
@@ -195,6 +213,22 @@ func (in *Intake) alertHeld(rec *ReportRecord) {
 	}
 	in.Log.Error("report held: no destination is configured for its trust", "alert", true,
 		"trust", rec.TrustODS, "report_id", rec.ID, "version", rec.Version)
+}
+
+// previous loads the stored version before r, nil if there is none.
+func (in *Intake) previous(ctx context.Context, r *Report) (*Report, error) {
+	rec, err := in.Reports.ReportVersion(ctx, r.ID, r.Version-1)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p Report
+	if err := json.Unmarshal(rec.Report, &p); err != nil {
+		return nil, fmt.Errorf("decode report %s v%d: %w", r.ID, r.Version-1, err)
+	}
+	return &p, nil
 }
 
 // Preview maps r as Accept would, without storing anything: the $validate operation.
@@ -208,15 +242,24 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 
 // deliveries encodes one delivery per route: the payload in the
 // destination's format, so delivering never re-encodes anything.
-func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []Route, at time.Time) ([]*Delivery, error) {
+func (in *Intake) deliveries(ctx context.Context, r *Report, rec *ReportRecord, routes []Route, at time.Time) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
+	var previous *Report
+	for _, rt := range routes {
+		if rt.Encode != nil && previous == nil && r.Version > 1 {
+			var err error
+			if previous, err = in.previous(ctx, r); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
 		payload := rec.Bundle
 		switch {
 		case rt.Encode != nil:
 			var err error
-			if payload, err = rt.Encode(r, rec, id); err != nil {
+			if payload, err = rt.Encode(r, previous, rec, id); err != nil {
 				return nil, fmt.Errorf("encode report %s for %s: %w", rec.ID, rt.Destination, err)
 			}
 		case rt.Format == FormatPDF:
@@ -249,7 +292,7 @@ func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, erro
 	if len(problems) > 0 {
 		return nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
 	}
-	r.Warnings = sub.Warnings
+	r.Warnings = append(append([]Warning{}, sub.Warnings...), in.nameTest(r)...)
 	routes := in.Router.Routes(r.OrderingTrust.ODSCode)
 	canonical, err := json.Marshal(r)
 	if err != nil {

@@ -133,6 +133,9 @@ type Test struct {
 	Conditions []Coding `json:"conditions,omitempty"`
 	// VariantsTested are the specific variants a targeted test looked for (LOINC 36908-2).
 	VariantsTested []string `json:"variantsTested,omitempty"`
+	// DirectoryName is the Genomic Test Directory's official name for Code,
+	// set by the gateway (never by the lab) when the directory knows it.
+	DirectoryName string `json:"-"`
 	// GenesStudied are genes analysed outside any virtual panel (LOINC 48018-6
 	// in a region-studied group); RegionsStudied are the genomic ranges
 	// examined, as "reference:start-end" (LOINC 51959-5).
@@ -283,6 +286,14 @@ type Attachment struct {
 	ContentType string `json:"contentType,omitempty"` // default application/pdf
 	Data        []byte `json:"data,omitempty"`
 	URL         string `json:"url,omitempty"`
+}
+
+// TestDirectory knows the National Genomic Test Directory's codes.
+type TestDirectory interface {
+	// Lookup returns the official name of a test or clinical indication
+	// code; ok is false for a code the directory does not have.
+	Lookup(code string) (name string, ok bool)
+	Version() string
 }
 
 // Renderer turns a report into a readable PDF. warnings say what the PDF

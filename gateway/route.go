@@ -22,7 +22,21 @@ type Route struct {
 	Format      string
 	// Encode makes the payload for formats with per-destination choices
 	// (HL7 v2); nil for the Bundle and the PDF, which are made once per report.
-	Encode func(r *Report, rec *ReportRecord, deliveryID string) ([]byte, error)
+	// previous is the version before r, if any: an HL7 v2 EPR must be told
+	// to withdraw a result from a patient a correction moves it away from.
+	Encode func(r, previous *Report, rec *ReportRecord, deliveryID string) ([]byte, error)
+}
+
+// PatientChanged reports whether two versions of a report are about
+// different patients (a correction that moves a result to another patient).
+func PatientChanged(a, b *Report) bool {
+	pa, pb := a.Patient, b.Patient
+	for _, n := range [][2]string{{pa.NHSNumber, pb.NHSNumber}, {pa.CHINumber, pb.CHINumber}, {pa.HCNumber, pb.HCNumber}} {
+		if n[0] != "" && n[1] != "" {
+			return n[0] != n[1]
+		}
+	}
+	return pa.MRN+"|"+pa.MRNAuthority != pb.MRN+"|"+pb.MRNAuthority
 }
 
 // Router says where a trust's reports go.

@@ -1,6 +1,9 @@
 package gateway
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // The closed vocabularies of the native report. Mappers translate these into
 // LOINC, HL7 v2 or SNOMED codes; validation rejects anything else.
@@ -54,4 +57,25 @@ func (v *Variant) IsSequenceVariant() bool {
 func (v *Variant) IsMitochondrial() bool {
 	return v.Chromosome == "MT" || strings.HasPrefix(v.HGVS.G, "NC_012920.") || strings.Contains(v.HGVS.G, ":m.") ||
 		strings.HasPrefix(v.Gene.Symbol, "MT-")
+}
+
+var repeatHGVS = regexp.MustCompile(`([ACGTN]*)\[(\d+)\](?:;\[(\d+)\])?$`)
+
+// Repeats returns a repeat expansion's unit and repeat counts (one per
+// allele): the lab's repeat count when given, else read from its HGVS
+// (c.52_54CAG[17];[42] is CAG, 17 and 42). No counts for other variants.
+func (v *Variant) Repeats() (motif string, counts []string) {
+	for _, h := range []string{v.HGVS.C, v.HGVS.G} {
+		if m := repeatHGVS.FindStringSubmatch(h); m != nil {
+			motif, counts = m[1], []string{m[2]}
+			if m[3] != "" {
+				counts = append(counts, m[3])
+			}
+			break
+		}
+	}
+	if v.RepeatCount != "" {
+		counts = strings.Split(v.RepeatCount, ";")
+	}
+	return motif, counts
 }

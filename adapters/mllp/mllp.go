@@ -13,9 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/adapters"
@@ -69,33 +72,39 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 }
 
 // Deliver implements gateway.Adapter; the context carries the ACK timeout.
+// A payload may hold several messages (a retraction from one patient, then
+// the report for another): each is sent and acknowledged in order, and the
+// delivery succeeds only when all are.
 func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, error) {
-	msg, err := hl7.Parse(d.Payload)
+	msgs, err := hl7.SplitBatch(d.Payload)
 	if err != nil {
 		return "", gateway.Permanent(fmt.Errorf("payload is not HL7 v2: %w", err))
 	}
-	controlID := msg.Value(msg.First("MSH"), 10, 0)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.connect(ctx); err != nil {
-		return "", err
-	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(time.Minute)
-	}
-	a.conn.SetDeadline(deadline)
-	if err := hl7.WriteFrame(a.conn, d.Payload); err != nil {
-		a.close()
-		return "", fmt.Errorf("send to %s: %w", a.address, err)
-	}
-	raw, err := a.frames.Next()
-	if err != nil {
-		a.close() // an ACK may still come: never on this connection
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return "", fmt.Errorf("no ACK from %s in time: %w", a.address, context.DeadlineExceeded)
+	var refs []string
+	for _, msg := range msgs {
+		ref, err := a.send(ctx, msg)
+		if err != nil {
+			return "", err
 		}
-		return "", fmt.Errorf("no ACK from %s: %w", a.address, err)
+		refs = append(refs, ref)
+	}
+	return strings.Join(refs, "; "), nil
+}
+
+// send delivers one message and reads its ACK. On a connection kept from
+// an earlier delivery that the EPR has since closed, it reconnects once
+// rather than count a failed attempt.
+func (a *Adapter) send(ctx context.Context, msg *hl7.Message) (string, error) {
+	controlID := msg.Value(msg.First("MSH"), 10, 0)
+	reused := a.conn != nil
+	raw, err := a.exchange(ctx, msg.Bytes())
+	if err != nil && reused && staleConnection(err) {
+		raw, err = a.exchange(ctx, msg.Bytes())
+	}
+	if err != nil {
+		return "", err
 	}
 	ack, err := hl7.Parse(raw)
 	if err != nil {
@@ -115,6 +124,38 @@ func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, err
 	default:
 		return "", fmt.Errorf("EPR answered %s: %s", code, text)
 	}
+}
+
+// exchange writes one frame and reads the answering frame.
+func (a *Adapter) exchange(ctx context.Context, payload []byte) ([]byte, error) {
+	if err := a.connect(ctx); err != nil {
+		return nil, err
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Minute)
+	}
+	a.conn.SetDeadline(deadline)
+	if err := hl7.WriteFrame(a.conn, payload); err != nil {
+		a.close()
+		return nil, fmt.Errorf("send to %s: %w", a.address, err)
+	}
+	raw, err := a.frames.Next()
+	if err != nil {
+		a.close() // an ACK may still come: never on this connection
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("no ACK from %s in time: %w", a.address, context.DeadlineExceeded)
+		}
+		return nil, fmt.Errorf("no ACK from %s: %w", a.address, err)
+	}
+	return raw, nil
+}
+
+// staleConnection says the EPR had closed the connection before this
+// message: the write failed, or the read ended at once without a byte.
+func staleConnection(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 func (a *Adapter) connect(ctx context.Context) error {

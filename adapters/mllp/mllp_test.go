@@ -190,18 +190,21 @@ func TestThirdPartyListener(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	a := newAdapter(t, "127.0.0.1:"+port)
-	var sent, names []string
-	for _, f := range fixtures.Reports() {
-		names = append(names, f.Name)
-		ctrl := "FX" + strconv.Itoa(len(sent)+1)
-		ref, err := a.Deliver(t.Context(), &gateway.Delivery{Payload: oru(t, f.Name, ctrl)})
-		if err != nil || !strings.HasPrefix(ref, "AA "+ctrl) {
-			t.Fatalf("%s: %q %v", f.Name, ref, err)
+	type sentMessage struct{ ctrl, name, version string }
+	var sent []sentMessage
+	for _, version := range []string{"2.5.1", "2.4", "2.3"} {
+		for _, r := range outboundReports(t) {
+			ctrl := "FX" + strconv.Itoa(len(sent)+1)
+			payload := hl7v2.Encode(r.report, []byte("%PDF-1.4 report"), ctrl, hl7v2.Options{Version: version})
+			ref, err := a.Deliver(t.Context(), &gateway.Delivery{Payload: payload})
+			if err != nil || !strings.HasPrefix(ref, "AA "+ctrl) {
+				t.Fatalf("%s %s: %q %v", version, r.name, ref, err)
+			}
+			sent = append(sent, sentMessage{ctrl, r.name, version})
 		}
-		sent = append(sent, ctrl)
 	}
 	var logged []map[string]any
-	for try := 0; try < 100 && len(logged) < len(sent); try++ { // the listener logs after it ACKs
+	for try := 0; try < 200 && len(logged) < len(sent); try++ { // the listener logs after it ACKs
 		time.Sleep(20 * time.Millisecond)
 		raw, _ := os.ReadFile(logFile)
 		logged = nil
@@ -218,11 +221,58 @@ func TestThirdPartyListener(t *testing.T) {
 		t.Fatalf("the listener logged %d messages, sent %d", len(logged), len(sent))
 	}
 	for i, line := range logged {
+		m := sent[i]
 		text, _ := json.Marshal(line)
-		hasVariants := names[i] != "negative-wgs" // the negative report has no variant OBX groups
-		if !strings.Contains(string(text), sent[i]) || !strings.Contains(string(text), "ORU") ||
+		hasVariants := m.name != "negative-wgs" && !strings.HasPrefix(m.name, "hl7:") // fixtures with variant OBX groups
+		if !strings.Contains(string(text), m.ctrl) || !strings.Contains(string(text), "ORU") ||
 			hasVariants && !strings.Contains(string(text), "48018-6") {
-			t.Errorf("message %s was not parsed as an ORU with variant OBX: %.300s", sent[i], text)
+			t.Errorf("%s %s was not parsed as an ORU with variant OBX: %.300s", m.version, m.name, text)
+		}
+		// The ORU_R01 grammar: OBR, {NTE}, [TQ1], {OBX {NTE}}, ..., {SPM {OBX}}. An
+		// OBX after an SPM belongs to the specimen, so none of ours may follow one.
+		var last string
+		for _, seg := range line["segments"].([]any) {
+			switch name := seg.(string); name {
+			case "OBR", "SPM":
+				last = name
+			case "OBX":
+				if last != "OBR" {
+					t.Errorf("%s %s: an OBX follows %s, where the listener attaches it to the specimen: %v", m.version, m.name, last, line["segments"])
+				}
+			}
 		}
 	}
+}
+
+type namedReport struct {
+	name   string
+	report *gateway.Report
+}
+
+// outboundReports are the reports the gateway sends out: every JSON
+// fixture, and every synthetic HL7 v2 message as read by the gateway
+// (pathology results in several OBR groups among them).
+func outboundReports(t *testing.T) []namedReport {
+	var out []namedReport
+	for _, f := range fixtures.Reports() {
+		r, err := labjson.Decode(f.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, namedReport{f.Name, r})
+	}
+	for _, f := range fixtures.HL7() {
+		m, err := hl7.Parse(f.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := hl7v2.Decode(m, "699X0", hl7v2.SenderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Report.Patient.Identified() && d.Report.HasContent() {
+			out = append(out, namedReport{"hl7:" + f.Name, d.Report})
+		}
+	}
+	return out
 }

@@ -113,7 +113,12 @@ func title(r *gateway.Report) string {
 
 func (w *writer) test(r *gateway.Report) {
 	w.heading("Test")
-	w.field("Test", strings.TrimSpace(r.Test.Code+" "+r.Test.Name))
+	if r.Test.DirectoryName != "" && r.Test.DirectoryName != r.Test.Name {
+		w.field("Test", strings.TrimSpace(r.Test.Code+" "+r.Test.DirectoryName))
+		w.field("Laboratory's name", r.Test.Name)
+	} else {
+		w.field("Test", strings.TrimSpace(r.Test.Code+" "+r.Test.Name))
+	}
 	if l := r.Test.LocalCode; l != nil {
 		w.field("Laboratory's code", strings.TrimSpace(l.Code+" "+l.Display))
 	}
@@ -293,7 +298,9 @@ func (w *writer) variants(r *gateway.Report) {
 		if v.AlleleFrequency != nil {
 			w.field("Allele frequency", fmt.Sprintf("%g%%", *v.AlleleFrequency*100))
 		}
-		w.field("Repeat count", v.RepeatCount)
+		if motif, counts := v.Repeats(); len(counts) > 0 {
+			w.field("Repeat count", strings.TrimSpace(strings.Join(counts, " and ")+" repeats"+suffix(" of ", motif)))
+		}
 		if v.CopyNumber != nil {
 			w.field("Copy number", fmt.Sprint(*v.CopyNumber))
 		}

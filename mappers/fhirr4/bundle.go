@@ -95,6 +95,7 @@ func (b *builder) build() {
 	b.serviceRequestEntry()
 	b.variantEntries()
 	b.resultEntries()
+	b.familyEntries()
 	if b.r.IsGenomic() {
 		b.studyEntries()
 	}

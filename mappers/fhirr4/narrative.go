@@ -98,6 +98,13 @@ func narrative(r *gateway.Report) *d4pb.Narrative {
 	if len(names) > 0 {
 		w.WriteString("<p>Authorised by " + e(strings.Join(names, "; ")) + "</p>")
 	}
+	if len(r.Warnings) > 0 {
+		w.WriteString("<p><b>Notes from the Results Gateway</b> (the report was filed as the laboratory sent it):</p><ul>")
+		for _, warn := range r.Warnings {
+			w.WriteString("<li>" + e(strings.TrimSpace(warn.Path+" "+warn.Message)) + "</li>")
+		}
+		w.WriteString("</ul>")
+	}
 	w.WriteString("</div>")
 	return &d4pb.Narrative{
 		Status: &d4pb.Narrative_StatusCode{Value: c4pb.NarrativeStatusCode_GENERATED},

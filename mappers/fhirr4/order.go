@@ -24,7 +24,11 @@ func (b *builder) testCode() *d4pb.CodeableConcept {
 		if strings.HasPrefix(t.Code, "GT") || strings.HasPrefix(t.Code, "TP") {
 			system = systemDGTS
 		}
-		c := coding(system, t.Code, t.Name)
+		display := t.DirectoryName // the directory's official name, when the gateway knows it
+		if display == "" {
+			display = t.Name
+		}
+		c := coding(system, t.Code, display)
 		if t.DirectoryVersion != "" {
 			c.Version = str(t.DirectoryVersion)
 		}

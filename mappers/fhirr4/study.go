@@ -43,7 +43,7 @@ func (b *builder) studyEntries() {
 		ext("title", extString(title))
 	}
 	for i, rel := range b.r.Relatives {
-		ext("focus", extRef(ref(b.relatives[i], rel.Relationship)))
+		ext("focus", extRef(ref(b.relatives[i], rel.Relationship+" ("+rel.Affected+")")))
 	}
 	for _, s := range b.specimens {
 		ext("specimen", extRef(ref(s, "")))

@@ -171,13 +171,7 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 	if v.ISCN != "" {
 		c.concept("81291-7", "Variant ISCN", concept(systemISCN, v.ISCN, ""))
 	}
-	if v.RepeatCount != "" {
-		c.list = append(c.list, &obspb.Observation_Component{
-			Code: concept(systemTBD, "repeat-number", "Repeat number"),
-			Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_StringValue{
-				StringValue: str(v.RepeatCount)}},
-		})
-	}
+	b.repeatComponents(c, v)
 	o.Component = c.list
 	if v.Comment != "" {
 		o.Note = []*d4pb.Annotation{{Text: &d4pb.Markdown{Value: v.Comment}}}
@@ -188,6 +182,29 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 		o.Note = append(o.Note, &d4pb.Annotation{Text: &d4pb.Markdown{Value: "Chromosome: " + v.Chromosome}})
 	}
 	return o
+}
+
+// repeatComponents adds a repeat expansion's unit and its number of repeats
+// per allele, as the IG's repeat-motif and repeat-number slices do.
+func (b *builder) repeatComponents(c *components, v *gateway.Variant) {
+	motif, counts := v.Repeats()
+	order := extension(igBase+"repeat-motif-order", &d4pb.Extension_ValueX{Choice: &d4pb.Extension_ValueX_PositiveInt{
+		PositiveInt: &d4pb.PositiveInt{Value: 1}}})
+	if motif != "" {
+		c.list = append(c.list, &obspb.Observation_Component{
+			Extension: []*d4pb.Extension{order},
+			Code:      concept(systemTBD, "repeat-motif", "Repeat Expansion Motif"),
+			Value:     &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_StringValue{StringValue: str(motif)}},
+		})
+	}
+	for _, n := range counts {
+		c.list = append(c.list, &obspb.Observation_Component{
+			Extension: []*d4pb.Extension{order},
+			Code:      concept(systemTBD, "repeat-number", "Number of Repeat Expansions"),
+			Value: &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_Quantity{
+				Quantity: &d4pb.Quantity{Value: &d4pb.Decimal{Value: n}, Unit: str("repeats"), System: uri(systemUCUM), Code: code("{repeats}")}}},
+		})
+	}
 }
 
 // geneConcept codes a gene by its HGNC id, or names it when only the symbol is known.

@@ -51,6 +51,9 @@ const (
 	lnGeneticReport  = "1054161000000101"
 )
 
+// gatewayWarning types an NTE the gateway writes for one of its warnings (NTE-4).
+const gatewayWarning = "GW"
+
 // Local observation codes (OBX-3, system 99RGW).
 const (
 	rgwVersion        = "report-version"

@@ -276,9 +276,15 @@ func (d *decoder) noteSegment(s *hl7.Segment, label string) {
 	d.r.Notes = append(d.r.Notes, text)
 }
 
-// noteText is an NTE's comment (NTE-3, every repetition).
+// noteText is an NTE's comment (NTE-3, every repetition); "" for a
+// warning another Results Gateway wrote, which is kept as a warning.
 func (d *decoder) noteText(s *hl7.Segment) string {
 	d.use(s, 1, 2, 3, 4)
+	if d.m.Value(s, 4, 1) == gatewayWarning && d.m.Value(s, 4, 3) == Local {
+		d.warnings = append(d.warnings, gateway.Warning{Source: where(d.loc(s, 3, 0)),
+			Message: "the sending gateway noted: " + strings.TrimSpace(d.m.Value(s, 3, 0))})
+		return ""
+	}
 	var lines []string
 	for _, rep := range d.m.Repetitions(s.Field(3)) {
 		lines = append(lines, strings.TrimRight(d.m.Unescape(rep), " "))

@@ -168,7 +168,7 @@ func (d *decoder) testCode() {
 	d.at("test.code", obr, 4, 1)
 	switch {
 	case testCodeSpec.MatchString(code):
-		t.Code, t.Name = code, name
+		t.Code, t.Name = code, first(d.val(obr, 4, 9), name) // CWE-9 original text is the lab's own words
 		if alt := d.val(obr, 4, 4); alt != "" {
 			t.LocalCode = &gateway.Coding{Code: alt, Display: d.val(obr, 4, 5), System: d.val(obr, 4, 6)}
 		}

@@ -49,6 +49,7 @@ func Encode(r *gateway.Report, pdf []byte, controlID string, o Options) []byte {
 	e.header(controlID)
 	if !r.IsGenomic() && len(r.ResultGroups) > 0 {
 		e.notes(r.Notes) // a laboratory report's own notes, after PID
+		e.warnings()
 		for i := range r.ResultGroups {
 			e.groupOrder(i)
 			if i == 0 {
@@ -63,6 +64,7 @@ func Encode(r *gateway.Report, pdf []byte, controlID string, o Options) []byte {
 	}
 	e.order()
 	e.notes(r.Notes)
+	e.warnings()
 	e.reportRows(pdf)
 	e.specimens()
 	for i := range r.ResultGroups {
@@ -145,6 +147,16 @@ func (e *encoder) notes(notes []string) {
 	}
 }
 
+// warnings writes what the gateway noticed in the report as NTEs from
+// another system (NTE-2 O) typed as gateway warnings, so an EPR shows them
+// and a reader of this ORU never takes them for the lab's own notes.
+func (e *encoder) warnings() {
+	for i, w := range e.r.Warnings {
+		e.b.Add("NTE", strconv.Itoa(len(e.r.Notes)+i+1), "O", e.b.V(strings.TrimSpace(w.Path+" "+w.Message)),
+			e.b.C(gatewayWarning, "Results Gateway warning", Local))
+	}
+}
+
 // order writes the ORC and the report's OBR.
 func (e *encoder) order() {
 	b, r := e.b, e.r
@@ -163,7 +175,10 @@ func (e *encoder) order() {
 	if strings.HasPrefix(r.Test.Code, "GT") || strings.HasPrefix(r.Test.Code, "TP") {
 		system = "England-DigitalGenomicTestService"
 	}
-	test := []string{r.Test.Code, r.Test.Name, system, "", "", "", r.Test.DirectoryVersion}
+	test := []string{r.Test.Code, r.Test.Name, system, "", "", "", r.Test.DirectoryVersion, "", ""}
+	if official := r.Test.DirectoryName; official != "" && official != r.Test.Name && e.o.Version == "2.5.1" {
+		test[1], test[8] = official, r.Test.Name // the directory's name; the lab's words as original text (CWE-9)
+	}
 	if r.Test.Code == "" {
 		test[2] = ""
 	}

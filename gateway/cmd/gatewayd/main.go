@@ -20,6 +20,7 @@ import (
 	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 	"github.com/nhs-genomics/results-gateway/gateway/pdf"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
+	"github.com/nhs-genomics/results-gateway/internal/testdirectory"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
 	"github.com/nhs-genomics/results-gateway/mappers/labjson"
 )
@@ -78,7 +79,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second,
 		Retry: gateway.ExponentialBackoff{Base: seconds(cfg.Retry.BaseSeconds), Cap: seconds(cfg.Retry.CapSeconds)},
 	}
-	intake := &gateway.Intake{Reports: store, Held: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{},
+	directory, err := testdirectory.Load()
+	if err != nil {
+		return err
+	}
+	intake := &gateway.Intake{Reports: store, Held: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{}, Directory: directory,
 		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify}
 	// Reports held for a trust with no destination go out now if the
 	// configuration gives it one.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -237,6 +238,21 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if journey := string(get(t, base+"/v1/reports/NO-ROUTE-1/journey", operatorToken).body); !strings.Contains(journey, `"event":"held"`) {
 			t.Fatalf("the journey does not say it is held: %s", journey)
+		}
+	})
+
+	t.Run("the test directory names known codes and warns about unknown ones", func(t *testing.T) {
+		body := bytes.Replace(withID(t, fixtures.Report("trio-wgs-denovo-positive"), "UNKNOWN-CODE-1"), []byte(`"code":"R14.1"`), []byte(`"code":"R999.9"`), 1)
+		if r := post(t, base, labToken, body); r.status != http.StatusAccepted {
+			t.Fatalf("unknown code = %d %s", r.status, r.body)
+		}
+		st := get(t, base+"/v1/reports/UNKNOWN-CODE-1", operatorToken).json(t)
+		if w := fmt.Sprint(st["warnings"]); !strings.Contains(w, "R999.9 is not in the National Genomic Test Directory") {
+			t.Fatalf("warnings %s", w)
+		}
+		bundle := string(get(t, base+"/v1/reports/NWGLH-2026-000101/fhir", operatorToken).body)
+		if !strings.Contains(bundle, `"code":"R14.1","display":"Acutely unwell children with a likely monogenic disorder (WGS)"`) {
+			t.Fatal("the known code R14.1 does not carry the directory's official name")
 		}
 	})
 

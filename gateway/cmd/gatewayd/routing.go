@@ -66,10 +66,24 @@ func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destin
 // oruEncoder encodes a report as ORU^R01 with a destination's options. The
 // control id (MSH-10) is derived from the delivery id: a resend carries the
 // same one, so the EPR can recognise it.
-func oruEncoder(o hl7v2.Options) func(*gateway.Report, *gateway.ReportRecord, string) ([]byte, error) {
-	return func(r *gateway.Report, rec *gateway.ReportRecord, deliveryID string) ([]byte, error) {
+//
+// When this version moves the result to another patient, the payload first
+// withdraws the previous version from the first patient (the same report
+// marked entered in error, OBR-25 and OBX-11 W, as HL7 v2 provides), so a
+// legacy EPR never keeps it on the wrong record.
+func oruEncoder(o hl7v2.Options) func(r, previous *gateway.Report, rec *gateway.ReportRecord, deliveryID string) ([]byte, error) {
+	return func(r, previous *gateway.Report, rec *gateway.ReportRecord, deliveryID string) ([]byte, error) {
 		sum := sha1.Sum([]byte(deliveryID))
-		return hl7v2.Encode(r, rec.PDF, "RG"+hex.EncodeToString(sum[:9]), o), nil
+		control := "RG" + hex.EncodeToString(sum[:9])
+		msg := hl7v2.Encode(r, rec.PDF, control, o)
+		if previous == nil || !gateway.PatientChanged(previous, r) {
+			return msg, nil
+		}
+		withdrawn := *previous
+		withdrawn.Status = gateway.StatusEnteredInError
+		withdrawn.Warnings = []gateway.Warning{{Message: fmt.Sprintf("WITHDRAWN from this patient: version %d of report %s moves the result to another patient", r.Version, r.ID)}}
+		retraction := hl7v2.Encode(&withdrawn, nil, control+"W", o)
+		return append(retraction, msg...), nil
 	}
 }
 
@@ -86,11 +100,11 @@ type notice struct {
 	Links         map[string]string `json:"links"`
 }
 
-func noticeEncoder(publicBase, identifierBase string) func(*gateway.Report, *gateway.ReportRecord, string) ([]byte, error) {
+func noticeEncoder(publicBase, identifierBase string) func(*gateway.Report, *gateway.Report, *gateway.ReportRecord, string) ([]byte, error) {
 	if identifierBase == "" {
 		identifierBase = fhirr4.DefaultIdentifierBase
 	}
-	return func(r *gateway.Report, rec *gateway.ReportRecord, _ string) ([]byte, error) {
+	return func(r, _ *gateway.Report, rec *gateway.ReportRecord, _ string) ([]byte, error) {
 		return json.Marshal(notice{
 			Type: "report-available", ReportID: rec.ID, Version: rec.Version, Status: rec.Status, Issued: r.Issued,
 			OrderingTrust: rec.TrustODS, Patient: map[string]string{"nhsNumber": r.Patient.NHSNumber},
