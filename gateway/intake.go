@@ -27,8 +27,8 @@ type Intake struct {
 	Renderer Renderer
 	// Directory names the tests; an unknown code is a warning (nil: no check).
 	Directory TestDirectory
-	Now      func() time.Time
-	Log      *slog.Logger
+	Now       func() time.Time
+	Log       *slog.Logger
 	// Enqueued, if set, is told which destinations have new deliveries, so
 	// a dispatcher in this process can start at once instead of at its next poll.
 	Enqueued func(destinations []string)
@@ -114,8 +114,15 @@ func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) 
 		}
 		r.Version, r.Status = stored.Version, versionStatus(status, stored.Version)
 		candidate := *r
-		if sub.VolatileIssued {
-			candidate.Issued = storedIssued(stored)
+		if sub.VolatileIssued { // the message's own time, and the sign-off dated by it
+			was := storedIssued(stored)
+			candidate.Authorisers = append([]Authoriser{}, r.Authorisers...)
+			for i := range candidate.Authorisers {
+				if candidate.Authorisers[i].AuthorisedAt == r.Issued {
+					candidate.Authorisers[i].AuthorisedAt = was
+				}
+			}
+			candidate.Issued = was
 		}
 		if same, err := in.digest(&candidate); err == nil && same == stored.Digest {
 			return stored, true, 0, nil

@@ -32,6 +32,8 @@ type Observation struct {
 	// Comparator is <, <=, > or >= for a quantity written as "<149".
 	Comparator string `json:"comparator,omitempty"`
 	Unit       string `json:"unit,omitempty"`
+	// UnitCode is the unit's UCUM code when the lab sent one (OBX-6 coded UCUM).
+	UnitCode string `json:"unitCode,omitempty"`
 	// ReferenceRange is the lab's normal range as written, e.g. "130-180" or "<48".
 	ReferenceRange string `json:"referenceRange,omitempty"`
 	// Interpretation is the abnormal flag (HL7 table 0078): H, L, N, A, HH, LL ...

@@ -54,13 +54,31 @@ func ValidateLenient(r *Report) (refuse []Problem, warnings []Warning) {
 	v := &validator{}
 	v.report(r, true)
 	for _, p := range v.problems {
-		if p.fatal {
+		switch {
+		case p.fatal:
 			refuse = append(refuse, p.Problem)
-		} else {
+		case !quietInLenient(r, p.Problem):
 			warnings = append(warnings, Warning{Path: p.Path, Message: p.Message})
 		}
 	}
 	return refuse, warnings
+}
+
+// quietInLenient keeps back warnings that would only be noise to a sender
+// whose format has no place for the field (HL7 v2 has no "test method"),
+// or whose point another warning makes already.
+func quietInLenient(r *Report, p Problem) bool {
+	switch {
+	case p.Path == "test.method", p.Path == "pdf", p.Path == "authorisers" && r.Unstructured:
+		return true // no HL7 v2 field; the gateway renders the PDF; the decoder said who is missing
+	case strings.HasPrefix(p.Path, "specimens[") && (strings.HasSuffix(p.Path, ".type") || strings.HasSuffix(p.Path, ".id")):
+		return true // ORU^R01 before 2.5 has no place for them
+	case strings.HasPrefix(p.Path, "variants[") && strings.HasSuffix(p.Path, ".zygosity"):
+		i := 0
+		fmt.Sscanf(p.Path, "variants[%d]", &i)
+		return i < len(r.Variants) && r.Variants[i].Origin == "somatic" // zygosity is a germline notion
+	}
+	return false
 }
 
 type problem struct {

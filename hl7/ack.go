@@ -77,7 +77,7 @@ func Ack(msg *Message, code, controlID string, errs []AckError, now time.Time) [
 }
 
 var codeText = map[string]string{
-	"100": "Segment sequence error", "101": "Required field missing", "102": "Data type error",
+	"0": "Message accepted", "100": "Segment sequence error", "101": "Required field missing", "102": "Data type error",
 	"103": "Table value not found", "200": "Unsupported message type", "204": "Unknown key identifier",
 	"207": "Application internal error",
 }

@@ -3,6 +3,7 @@ package hl7
 import (
 	"encoding/hex"
 	"strings"
+	"unicode/utf8"
 )
 
 // Unescape turns an escaped value into text: \F\ \S\ \T\ \R\ \E\ become the
@@ -41,7 +42,7 @@ func (m *Message) Unescape(s string) string {
 			b.WriteByte('\n')
 		case strings.HasPrefix(seq, "X"):
 			if raw, err := hex.DecodeString(seq[1:]); err == nil {
-				b.Write(raw)
+				b.WriteString(hexText(raw))
 			}
 		case seq == "H" || seq == "N" || strings.HasPrefix(seq, "."):
 			// formatting: no text
@@ -81,3 +82,25 @@ func (d Delimiters) EscapeText(s string) string {
 	}
 	return b.String()
 }
+
+// hexText is the text of a \Xhh..\ escape: UTF-8 when the bytes are, else
+// Windows-1252 (what senders mean by \XE2\ for â), so the result is always
+// valid UTF-8.
+func hexText(raw []byte) string {
+	if utf8.Valid(raw) {
+		return string(raw)
+	}
+	var b strings.Builder
+	for _, c := range raw {
+		if c >= 0x80 && c < 0xA0 && cp1252[c-0x80] != 0 {
+			b.WriteRune(cp1252[c-0x80])
+		} else {
+			b.WriteRune(rune(c))
+		}
+	}
+	return b.String()
+}
+
+// cp1252 is Windows-1252 from 0x80 to 0x9F (0: unassigned, read as Latin-1).
+var cp1252 = [32]rune{'€', 0, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0, 'Ž', 0,
+	0, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0, 'ž', 'Ÿ'}

@@ -1,12 +1,9 @@
 package mllp_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,26 +167,8 @@ func TestDropSplitAndReuse(t *testing.T) {
 // TestThirdPartyListener sends every fixture to the third-party HL7 v2
 // listener, which must parse each one and acknowledge it.
 func TestThirdPartyListener(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	logFile := filepath.Join(t.TempDir(), "hl7.jsonl")
-	cmd := peers.Command(t, "hl7-listener", "--port", port, "--log", logFile, "--quiet")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			t.Fatal("hl7-listener did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	a := newAdapter(t, "127.0.0.1:"+port)
+	addr, readLog := peers.HL7Listener(t)
+	a := newAdapter(t, addr)
 	type sentMessage struct{ ctrl, name, version string }
 	var sent []sentMessage
 	for _, version := range []string{"2.5.1", "2.4", "2.3"} {
@@ -203,20 +182,7 @@ func TestThirdPartyListener(t *testing.T) {
 			sent = append(sent, sentMessage{ctrl, r.name, version})
 		}
 	}
-	var logged []map[string]any
-	for try := 0; try < 200 && len(logged) < len(sent); try++ { // the listener logs after it ACKs
-		time.Sleep(20 * time.Millisecond)
-		raw, _ := os.ReadFile(logFile)
-		logged = nil
-		sc := bufio.NewScanner(strings.NewReader(string(raw)))
-		sc.Buffer(nil, 1<<24)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil {
-				logged = append(logged, line)
-			}
-		}
-	}
+	logged := peers.WaitLogged(readLog, len(sent))
 	if len(logged) != len(sent) {
 		t.Fatalf("the listener logged %d messages, sent %d", len(logged), len(sent))
 	}

@@ -39,23 +39,52 @@ type Service struct {
 	seq     atomic.Int64
 }
 
-// Result is what to send back: one or two acknowledgements (enhanced mode
-// may send a commit acknowledgement then an application one) and whether the
-// failure was temporary (HTTP answers 503 then).
+// Result is what to send back: over MLLP the acknowledgements each message
+// asked for (enhanced mode may send a commit acknowledgement then an
+// application one; NE none); over HTTP, which must always answer, every
+// message's application acknowledgement. Unavailable says the failure was
+// temporary (HTTP answers 503 then).
 type Result struct {
 	Acks        [][]byte
-	Code        string // the application (or only) acknowledgement's code
+	HTTP        []byte
+	Code        string // the worst application acknowledgement code: AR, then AE, then AA
 	Unavailable bool
 }
 
-// Handle takes one message. who is the authenticated lab for HTTP; nil for
-// MLLP, where the sender is recognised by MSH-3/MSH-4.
+func (r *Result) add(one Result) {
+	r.Acks = append(r.Acks, one.Acks...)
+	r.HTTP = append(r.HTTP, one.HTTP...)
+	r.Unavailable = r.Unavailable || one.Unavailable
+	if rank[one.Code] > rank[r.Code] {
+		r.Code = one.Code
+	}
+}
+
+var rank = map[string]int{hl7.AA: 1, hl7.AE: 2, hl7.AR: 3}
+
+// Handle takes what a lab sent: one message, a batch (FHS/BHS) or several
+// messages back to back, each filed (or refused) on its own and answered
+// with its own acknowledgement. who is the authenticated lab for HTTP; nil
+// for MLLP, where the sender is recognised by MSH-3/MSH-4.
 func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byte) Result {
 	data, charsetNote := hl7v2.ToUTF8(data)
-	m, err := hl7.Parse(data)
+	msgs, err := hl7.SplitBatch(data)
 	if err != nil {
-		return s.reply(fallback(), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: err.Error()}})
+		m, perr := hl7.Parse(data)
+		if perr != nil {
+			return s.reply(fallback(), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: perr.Error()}})
+		}
+		msgs = []*hl7.Message{m}
 	}
+	var res Result
+	for _, m := range msgs {
+		res.add(s.handleOne(ctx, who, m, charsetNote))
+	}
+	return res
+}
+
+// handleOne files one message and builds its acknowledgements.
+func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, m *hl7.Message, charsetNote string) Result {
 	msh := m.First("MSH")
 	sender, ok := s.sender(m, who)
 	if !ok {
@@ -79,10 +108,13 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byt
 	if charsetNote != "" {
 		warnings = append([]gateway.Warning{{Source: "MSH[1]-18", Message: charsetNote}}, warnings...)
 	}
-	if note := ackModeNote(m); note != "" {
-		warnings = append(warnings, gateway.Warning{Source: "MSH[1]-15", Message: note})
+	if note, field := ackModeNote(m); note != "" {
+		warnings = append(warnings, gateway.Warning{Source: fmt.Sprintf("MSH[1]-%d", field), Message: note})
 	}
 	var problems []hl7.AckError
+	for _, rf := range decoded.Refusals {
+		problems = append(problems, hl7.AckError{Location: rf.At, Code: "102", Text: rf.Problem.Path + " " + rf.Problem.Message})
+	}
 	for _, p := range refuse {
 		problems = append(problems, hl7.AckError{Location: decoded.Locate(p.Path), Code: errorCode(p), Text: p.Path + " " + p.Message})
 	}
@@ -175,10 +207,10 @@ const maxAckNotes = 40
 func warningErrors(warnings []gateway.Warning, unmapped []gateway.Unmapped) []hl7.AckError {
 	var out []hl7.AckError
 	for _, w := range warnings {
-		out = append(out, hl7.AckError{Location: location(w.Source), Code: "207", Severity: "W", Text: strings.TrimSpace(w.Path + " " + w.Message)})
+		out = append(out, hl7.AckError{Location: location(w.Source), Code: warningCode(w.Message), Severity: "W", Text: strings.TrimSpace(w.Path + " " + w.Message)})
 	}
-	for _, u := range unmapped {
-		out = append(out, hl7.AckError{Location: location(u.Location), Code: "207", Severity: "I", Text: u.Location + " not mapped: " + u.Reason})
+	for _, u := range unmapped { // table 0357 "0": accepted, this is information
+		out = append(out, hl7.AckError{Location: location(u.Location), Code: "0", Severity: "I", Text: u.Location + " not mapped: " + u.Reason})
 	}
 	if len(out) > maxAckNotes {
 		rest := len(out) - maxAckNotes + 1
@@ -186,6 +218,18 @@ func warningErrors(warnings []gateway.Warning, unmapped []gateway.Unmapped) []hl
 			Text: fmt.Sprintf("%d more warnings and unmapped items are listed on the report", rest)})
 	}
 	return out
+}
+
+// warningCode is the table 0357 code that says what kind of warning it is:
+// 101 something missing, 103 a value the gateway does not know, else 102.
+func warningCode(message string) string {
+	switch {
+	case strings.Contains(message, "missing") || strings.HasPrefix(message, "no ") || strings.Contains(message, "is required"):
+		return "101"
+	case strings.Contains(message, "not recognised") || strings.Contains(message, "not in the") || strings.Contains(message, "not one of"):
+		return "103"
+	}
+	return "102"
 }
 
 // errorCode is the table 0357 code for a refusal: 101 when something
@@ -199,14 +243,14 @@ func errorCode(p gateway.Problem) string {
 
 // ackModeNote says when MSH-15/MSH-16 hold values outside table 0155: the
 // message is then answered in original mode, never left unanswered.
-func ackModeNote(m *hl7.Message) string {
+func ackModeNote(m *hl7.Message) (string, int) {
 	msh := m.First("MSH")
 	for _, f := range []int{15, 16} {
 		if v := strings.ToUpper(m.Value(msh, f, 0)); v != "" && !ackConditions[v] {
-			return fmt.Sprintf("MSH-%d %q is not an acknowledgement condition (AL, NE, ER, SU): answered in original mode", f, v)
+			return fmt.Sprintf("MSH-%d %q is not an acknowledgement condition (AL, NE, ER, SU): answered in original mode", f, v), f
 		}
 	}
-	return ""
+	return "", 0
 }
 
 var ackConditions = map[string]bool{"AL": true, "NE": true, "ER": true, "SU": true}
@@ -293,8 +337,9 @@ func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) 
 		}
 		return ack
 	}
+	res.HTTP = build(code)
 	if accept == "" && app == "" { // original mode
-		res.Acks = [][]byte{build(code)}
+		res.Acks = [][]byte{res.HTTP}
 		return res
 	}
 	commit := map[string]string{hl7.AA: hl7.CA, hl7.AE: hl7.CE, hl7.AR: hl7.CR}[code]

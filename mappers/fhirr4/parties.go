@@ -1,6 +1,7 @@
 package fhirr4
 
 import (
+	"net/url"
 	"regexp"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
@@ -55,8 +56,8 @@ func (b *builder) patientIdentifiers(p gateway.Patient) []identifier {
 			ids = append(ids, identifier{n.system, n.value})
 		}
 	}
-	if p.MRN != "" && p.MRNAuthority != "" {
-		ids = append(ids, identifier{b.m.system("mrn/" + p.MRNAuthority), p.MRN})
+	if p.MRN != "" && p.MRNAuthority != "" { // an authority may be a name: escaped, so the system stays a URI
+		ids = append(ids, identifier{b.m.system("mrn/" + url.PathEscape(p.MRNAuthority)), p.MRN})
 	}
 	return ids
 }
@@ -74,6 +75,8 @@ func (b *builder) patients() {
 			pi.Type = concept(systemV20203, "MR", "Medical record number")
 			if odsShaped.MatchString(p.MRNAuthority) {
 				pi.Assigner = &d4pb.Reference{Identifier: ident(systemODS, p.MRNAuthority)}
+			} else {
+				pi.Assigner = &d4pb.Reference{Display: str(p.MRNAuthority)}
 			}
 		}
 		pat.Identifier = append(pat.Identifier, pi)

@@ -97,7 +97,11 @@ func (b *builder) labObservation(g *gateway.ResultGroup, r *gateway.Observation,
 func (b *builder) labValue(r *gateway.Observation) *obspb.Observation_ValueX {
 	switch r.ValueType {
 	case gateway.ValueQuantity:
-		return &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_Quantity{Quantity: quantity(r.Value, r.Unit, r.Comparator)}}
+		q := quantity(r.Value, r.Unit, r.Comparator)
+		if r.UnitCode != "" { // the lab's own UCUM code beats the gateway's reading of its unit text
+			q.System, q.Code = uri(systemUCUM), &d4pb.Code{Value: r.UnitCode}
+		}
+		return &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_Quantity{Quantity: q}}
 	case gateway.ValueRatio:
 		x, y, _ := strings.Cut(r.Value, ":")
 		return &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_Ratio{Ratio: &d4pb.Ratio{

@@ -207,6 +207,38 @@ func (b *builder) repeatComponents(c *components, v *gateway.Variant) {
 	}
 }
 
+// soChange is the Sequence Ontology term for what the variant's HGVS says
+// changed (a deletion, a duplication ...), else for its type; none when
+// neither says (an "indel" could be any of several).
+func soChange(v *gateway.Variant) (answer, bool) {
+	hgvs := v.HGVS.C
+	if hgvs == "" {
+		hgvs = v.HGVS.G
+	}
+	_, change, _ := strings.Cut(hgvs, ":")
+	switch {
+	case strings.Contains(change, "delins"):
+		return answer{"SO:1000032", "delins"}, true
+	case strings.Contains(change, "del"):
+		return answer{"SO:0000159", "deletion"}, true
+	case strings.Contains(change, "dup"):
+		return answer{"SO:1000035", "duplication"}, true
+	case strings.Contains(change, "ins"):
+		return answer{"SO:0000667", "insertion"}, true
+	case strings.Contains(change, "inv"):
+		return answer{"SO:1000036", "inversion"}, true
+	case strings.Contains(change, "["):
+		return answer{"SO:0000657", "repeat_region"}, true
+	case strings.Contains(change, ">"):
+		return answer{"SO:0001483", "SNV"}, true
+	}
+	if v.Type == "indel" {
+		return answer{}, false
+	}
+	a, ok := changeTypes[v.Type]
+	return a, ok
+}
+
 // geneConcept codes a gene by its HGNC id, or names it when only the symbol is known.
 func geneConcept(g gateway.Gene) *d4pb.CodeableConcept {
 	switch {
@@ -236,7 +268,7 @@ func genomicReference(v *gateway.Variant) string {
 // lab's own coding of the change beside it.
 func (b *builder) changeType(v *gateway.Variant) *d4pb.CodeableConcept {
 	var cc *d4pb.CodeableConcept
-	if a, ok := changeTypes[v.Type]; ok {
+	if a, ok := soChange(v); ok {
 		cc = concept(systemSO, a.code, a.display)
 	}
 	if v.ChangeType != nil {

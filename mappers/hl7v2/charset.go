@@ -1,23 +1,24 @@
 package hl7v2
 
 import (
-	"bytes"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
-// ToUTF8 returns the message as UTF-8. Many LIMS still write ISO 8859-1
-// (Latin-1), whether or not MSH-18 says so: a message that is not valid
-// UTF-8 is converted from Latin-1, so a name such as Siân or Zoë is kept as
+// ToUTF8 returns the message as UTF-8. Many LIMS still write Windows-1252
+// (the Western European code page, a superset of ISO 8859-1 with ’ – €),
+// whether or not MSH-18 says so: a message that is not valid UTF-8 is
+// converted from it, so a name such as Siân, Zoë or O’Reilly is kept as
 // written rather than mangled; note says so for the report's warnings.
-// (Latin-1 text with accents is almost never valid UTF-8 by accident.)
+// (Such text is almost never valid UTF-8 by accident.)
 func ToUTF8(data []byte) (out []byte, note string) {
 	if utf8.Valid(data) {
 		return data, ""
 	}
-	var b bytes.Buffer
-	b.Grow(len(data) + len(data)/8)
-	for _, c := range data {
-		b.WriteRune(rune(c))
+	out, err := charmap.Windows1252.NewDecoder().Bytes(data)
+	if err != nil { // cannot happen: every byte decodes
+		return data, ""
 	}
-	return b.Bytes(), "the message is not UTF-8: read as ISO 8859-1 (Latin-1)"
+	return out, "the message is not UTF-8: read as Windows-1252 (ISO 8859-1 and its Western European extension)"
 }

@@ -138,6 +138,34 @@ var (
 	sexV2    = map[string]string{"male": "M", "female": "F", "other": "O", "unknown": "U"}
 )
 
+// chromosomeLA reads LOINC LL2938-0 answers (48000-4) to chromosome names.
+var chromosomeLA = map[string]string{
+	"LA21254-0": "1",
+	"LA21255-7": "2",
+	"LA21256-5": "3",
+	"LA21257-3": "4",
+	"LA21258-1": "5",
+	"LA21259-9": "6",
+	"LA21260-7": "7",
+	"LA21261-5": "8",
+	"LA21262-3": "9",
+	"LA21263-1": "10",
+	"LA21264-9": "11",
+	"LA21265-6": "12",
+	"LA21266-4": "13",
+	"LA21267-2": "14",
+	"LA21268-0": "15",
+	"LA21269-8": "16",
+	"LA21270-6": "17",
+	"LA21271-4": "18",
+	"LA21272-2": "19",
+	"LA21273-0": "20",
+	"LA21274-8": "21",
+	"LA21275-5": "22",
+	"LA21276-3": "X",
+	"LA21277-1": "Y",
+}
+
 // Decoding lookups (answer code or lower-case text -> report vocabulary),
 // built once rather than on every field read.
 var (

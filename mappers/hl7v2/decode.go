@@ -20,6 +20,9 @@ type Decoded struct {
 	// if nothing in it could be read: such a report is filed with its
 	// warnings rather than bounced, so the record shows a result exists.
 	Carried bool
+	// Refusals are what makes the message unfileable that only the message
+	// shows (two different NHS numbers for one patient), with their place.
+	Refusals []Refusal
 	// IssuedFromMessage says the report carried no time of its own (OBR-22)
 	// and the message's (MSH-7) stands in: a resend changes it.
 	IssuedFromMessage bool
@@ -40,6 +43,12 @@ func (d *Decoded) Locate(path string) hl7.ErrorLocation {
 		p = p[:i]
 	}
 	return hl7.ErrorLocation{Segment: "MSH", Sequence: 1}
+}
+
+// Refusal is a reason to refuse the message, located in it.
+type Refusal struct {
+	Problem gateway.Problem
+	At      hl7.ErrorLocation
 }
 
 var london = mustLocation("Europe/London")
@@ -68,6 +77,7 @@ type decoder struct {
 	claimed  map[*hl7.Segment]bool // NTEs already kept with what they comment on
 	unmapped []gateway.Unmapped
 	warnings []gateway.Warning
+	refusals []Refusal
 	// narrative is free text for the conclusion: 51969-4 rows and the like.
 	narrative []string
 }
@@ -117,6 +127,10 @@ func Decode(m *hl7.Message, lab string, o SenderOptions) (*Decoded, error) {
 			Problems: []gateway.Problem{{Path: "PID", Message: "the PID segment is missing"}}}
 	}
 	d.header(msh)
+	d.at("result", d.groups[0].obr, 0, 0) // "nothing to file" points at the order, or the first result
+	if len(d.rows) > 0 {
+		d.at("result", d.rows[0].seg, 5, 0)
+	}
 	d.patient()
 	d.order()
 	d.testCode()
@@ -128,7 +142,7 @@ func Decode(m *hl7.Message, lab string, o SenderOptions) (*Decoded, error) {
 	d.authorisers()
 	d.finish()
 	d.leftovers()
-	out := &Decoded{Report: d.r, Unmapped: d.unmapped, Warnings: d.warnings, origins: d.origins,
+	out := &Decoded{Report: d.r, Unmapped: d.unmapped, Warnings: d.warnings, Refusals: d.refusals, origins: d.origins,
 		IssuedFromMessage: d.origins["issued"].Segment == "MSH"}
 	for _, row := range d.rows {
 		out.Carried = out.Carried || strings.Trim(row.value, "^~&\\ ") != ""

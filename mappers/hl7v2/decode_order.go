@@ -56,11 +56,15 @@ func (d *decoder) order() {
 		d.at("issued", msh, 7, 0)
 		d.warn("issued", obr, 22, "no report time in OBR-22: the message time (MSH-7) is used")
 	}
-	if c := d.person(d.raw(orc, 12)); c != nil {
-		r.RequestingClinician = c
-		d.use(obr, 16)
-	} else if c := d.person(d.raw(obr, 16)); c != nil {
-		r.RequestingClinician = c
+	orderedBy, onOBR := d.person(d.raw(orc, 12)), d.person(d.raw(obr, 16))
+	switch {
+	case orderedBy != nil:
+		r.RequestingClinician = orderedBy
+		if onOBR != nil && onOBR.Name != orderedBy.Name {
+			d.unmap(obr, 16, "", onOBR.Name, "a different ordering provider from ORC-12's, which is the one kept")
+		}
+	case onOBR != nil:
+		r.RequestingClinician = onOBR
 	}
 	d.at("requestingClinician", obr, 16, 0)
 	r.Test.Reason = d.val(obr, 13, 0)
@@ -166,14 +170,18 @@ func (d *decoder) testCode() {
 	code, name, system := d.val(obr, 4, 1), d.val(obr, 4, 2), d.val(obr, 4, 3)
 	t.DirectoryVersion = d.val(obr, 4, 7)
 	d.at("test.code", obr, 4, 1)
+	d.at("test.name", obr, 4, 2)
+	// A directory-shaped code counts as one only in the directory's system
+	// or none: "R1^Renal profile^WINPATH" is a pathology lab's own code.
+	directory := func(system string) bool { return system == "" || isDirectorySystem(system) }
 	switch {
-	case testCodeSpec.MatchString(code):
+	case testCodeSpec.MatchString(code) && directory(system):
 		t.Code, t.Name = code, first(d.val(obr, 4, 9), name) // CWE-9 original text is the lab's own words
 		if alt := d.val(obr, 4, 4); alt != "" {
 			t.LocalCode = &gateway.Coding{Code: alt, Display: d.val(obr, 4, 5), System: d.val(obr, 4, 6)}
 		}
 		return
-	case testCodeSpec.MatchString(d.val(obr, 4, 4)):
+	case testCodeSpec.MatchString(d.val(obr, 4, 4)) && directory(d.val(obr, 4, 6)):
 		t.Code, t.Name = d.val(obr, 4, 4), d.val(obr, 4, 5)
 		d.at("test.code", obr, 4, 4)
 	}

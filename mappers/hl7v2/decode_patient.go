@@ -19,9 +19,12 @@ func (d *decoder) header(msh *hl7.Segment) {
 	d.trust(msh)
 }
 
-// trust finds the ordering trust in the first configured field that holds
-// an ODS code (after the sender's facility aliases). With none, the first
-// value found is kept and the report is held for an operator to route.
+// trust finds the ordering trust in the first configured field that names
+// one: an ODS code, directly or through the sender's facility aliases. An
+// ordering organisation (ORC-21) that is named but has no code the gateway
+// can resolve stops the search: a later, weaker field (MSH-6, the message's
+// receiving facility) must not route the report elsewhere. With no code the
+// report is held for an operator to route.
 func (d *decoder) trust(msh *hl7.Segment) {
 	specs := d.o.TrustFields
 	if len(specs) == 0 {
@@ -54,58 +57,95 @@ func (d *decoder) trust(msh *hl7.Segment) {
 			continue
 		}
 		d.use(s, ref.field)
-		candidates := []string{d.comp(s.Field(ref.field), ref.component)}
-		if ref.component == 0 {
-			candidates = d.organisationCodes(s.Field(ref.field))
-		}
-		for _, c := range candidates {
-			code := d.alias(c)
-			if odsCode.MatchString(code) {
-				d.r.OrderingTrust.ODSCode = code
+		raw := s.Field(ref.field)
+		codes, name := d.organisationCodes(ref, raw)
+		for _, c := range codes {
+			if code := d.alias(c); odsCode.MatchString(code) {
+				d.r.OrderingTrust = gateway.Organisation{ODSCode: code, Name: name}
 				d.at("orderingTrust.odsCode", s, ref.field, ref.component)
-				if ref.component == 0 {
-					d.r.OrderingTrust.Name = d.comp(s.Field(ref.field), 1)
+				if ref.segment == "MSH" {
+					d.warn("orderingTrust.odsCode", s, ref.field, "the ordering trust %s is read from %s (where the message goes), as no ordering organisation (ORC-21) names it", code, spec)
 				}
 				return
 			}
-			if fallback == "" && code != "" {
-				fallback, fallbackLoc = code, d.loc(s, ref.field, ref.component)
-			}
+		}
+		if fallback == "" {
+			fallback, fallbackLoc = first(append(codes, name)...), d.loc(s, ref.field, ref.component)
+		}
+		if ref.segment == "ORC" && ref.field == 21 && ref.component == 0 {
+			break // the ordering organisation is named but unresolved: never fall through to a weaker field
 		}
 	}
-	d.r.OrderingTrust.ODSCode = fallback
+	d.r.OrderingTrust.ODSCode = strings.ToUpper(fallback)
 	d.origins["orderingTrust.odsCode"] = fallbackLoc
 	if fallbackLoc.Segment == "" {
 		d.origins["orderingTrust.odsCode"] = d.loc(msh, 6, 0)
 	}
 	d.warnings = append(d.warnings, gateway.Warning{Path: "orderingTrust.odsCode", Source: where(d.origins["orderingTrust.odsCode"]),
-		Message: "no ODS code for the ordering trust in " + strings.Join(specs, ", ") + ": the report is held until an operator routes it"})
+		Message: "no ODS code for the ordering trust in " + strings.Join(specs, ", ") + " (" + strconv.Quote(fallback) +
+			" names it; a facility alias in the sender's settings can map it): the report is held until an operator routes it"})
 }
 
-// organisationCodes lists the codes an organisation field may hold, most
-// specific first: XON-10 (2.5 organisation identifier), XON-3 (ID number),
-// any other component, and last component 1 (an XON's name, an HD's
-// namespace such as MSH-6 "MFT", which a facility alias may map).
-// "ODS" names the authority, not the code.
-func (d *decoder) organisationCodes(field string) []string {
-	var out []string
-	for _, c := range []int{10, 3, 6, 9, 8, 4, 2, 7, 5, 1} {
-		if v := d.comp(field, c); v != "" && !strings.EqualFold(v, "ODS") && !strings.EqualFold(v, "L") {
-			out = append(out, v)
+// authorityWords name who issued a code, never the code itself.
+var authorityWords = map[string]bool{"ODS": true, "NHS": true, "L": true, "ISO": true, "DNS": true, "UUID": true}
+
+// organisationCodes lists the codes a trust field may hold, most specific
+// first, and the organisation's name. An ordering organisation (XON, ORC-21)
+// holds its code in XON-10 (2.5) or XON-3, and some labs put it in XON-6
+// (`…^^^^^R0A^^^ODS`); its name (XON-1) counts only through an alias, or when
+// it is itself a code. An HD (MSH-6) holds a namespace, then a universal
+// id. A component spec (OBR-2.2) names one. Subcomponents: the first.
+func (d *decoder) organisationCodes(ref fieldRef, field string) (codes []string, name string) {
+	get := func(c int) string {
+		v := d.comp(field, c)
+		v, _, _ = strings.Cut(v, string(d.m.Delims.Subcomponent))
+		return strings.TrimSpace(v)
+	}
+	add := func(v string) {
+		if v != "" && !authorityWords[strings.ToUpper(v)] {
+			codes = append(codes, v)
 		}
 	}
-	return out
+	switch {
+	case ref.component > 0:
+		add(get(ref.component))
+	case ref.segment == "ORC" && ref.field == 21:
+		name = get(1)
+		for _, c := range []int{10, 3, 6} {
+			add(get(c))
+		}
+		if _, aliased := d.aliased(name); aliased || odsCode.MatchString(name) {
+			add(name)
+			if odsCode.MatchString(name) {
+				name = get(2) // "R0A^Manchester University NHS Foundation Trust"
+			}
+		}
+	case ref.segment == "MSH":
+		add(get(1))
+		add(get(2))
+	default:
+		add(get(1))
+	}
+	return codes, name
 }
 
-// alias maps a sender's name for an organisation to its ODS code.
+// alias maps a sender's name for an organisation to its ODS code; a name
+// with no alias is returned upper-cased, as ODS codes are written.
 func (d *decoder) alias(s string) string {
+	if code, ok := d.aliased(s); ok {
+		return code
+	}
+	return strings.ToUpper(strings.TrimSpace(s))
+}
+
+func (d *decoder) aliased(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	for _, k := range sortedKeys(d.o.FacilityAliases) {
 		if strings.EqualFold(k, s) {
-			return d.o.FacilityAliases[k]
+			return d.o.FacilityAliases[k], true
 		}
 	}
-	return strings.ToUpper(s)
+	return "", false
 }
 
 // patient reads PID: the national number (NHS, CHI or Health and Care),
@@ -172,6 +212,8 @@ func (d *decoder) patient() {
 	}
 }
 
+var numberNames = map[string]string{gateway.NumberNHS: "NHS number", gateway.NumberCHI: "CHI number", gateway.NumberHC: "Health and Care number"}
+
 var titles = map[string]bool{"mr": true, "mrs": true, "miss": true, "ms": true, "mx": true, "dr": true, "prof": true, "rev": true, "sir": true, "dame": true, "master": true}
 
 // identifier reads one PID-3 repetition (CX: id, check digit, scheme,
@@ -193,9 +235,9 @@ func (d *decoder) identifier(pid *hl7.Segment, field, i int, rep string) {
 		d.national(pid, field, value, gateway.NumberHC)
 	case idType == "MR" || idType == "MRN" || idType == "PI" || idType == "PT" || idType == "HOSP":
 		if d.r.Patient.MRN == "" {
-			d.r.Patient.MRN, d.r.Patient.MRNAuthority = value, d.alias(authority)
-			if authority == "" {
-				d.r.Patient.MRNAuthority = ""
+			d.r.Patient.MRN, d.r.Patient.MRNAuthority = value, authority
+			if code, ok := d.aliased(authority); ok {
+				d.r.Patient.MRNAuthority = code
 			}
 		} else if d.r.Patient.MRN != value {
 			d.unmap(pid, field, idType, value, "a further local identifier: only the first MRN is kept")
@@ -232,7 +274,8 @@ func (d *decoder) national(pid *hl7.Segment, field int, value, kind string) {
 		*target = n
 		d.at("patient."+map[string]string{gateway.NumberNHS: "nhsNumber", gateway.NumberCHI: "chiNumber", gateway.NumberHC: "hcNumber"}[kind], pid, field, 1)
 	case *target != n:
-		d.warn("patient.nhsNumber", pid, field, "a second, different national number %s: the first one is used", where(d.loc(pid, field, 0)))
-		d.unmap(pid, field, "", value, "a second national number that differs from the first")
+		// Two numbers of the same kind for one patient: whose result is this?
+		d.refusals = append(d.refusals, Refusal{At: d.loc(pid, field, 1), Problem: gateway.Problem{Path: "patient",
+			Message: "does not identify one patient: " + where(d.loc(pid, field, 0)) + " holds a different " + numberNames[kind] + " from the one read before it"}})
 	}
 }

@@ -1,6 +1,7 @@
 package hl7v2
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -24,6 +25,14 @@ func (d *decoder) kind() {
 		r.Kind = d.o.ReportKind
 		return
 	case r.Test.Code != "" || len(r.Variants) > 0 || r.Result.Outcome != "" || len(r.Test.GenesStudied) > 0:
+		return
+	}
+	// OBR-24, the diagnostic service section (table 0074), says it outright:
+	// cytogenetics (CG) and genetics (GE) are genomic, any other section is not.
+	if section := strings.ToUpper(d.val(d.groups[0].obr, 24, 1)); section != "" {
+		if section != "CG" && section != "GE" {
+			r.Kind = gateway.KindLaboratory
+		}
 		return
 	}
 	for _, row := range d.rows {
@@ -50,7 +59,10 @@ type document struct {
 	encoded     string // base64, possibly over several rows
 	url         string
 	own         bool // the gateway's own "attachment" row
+	bare        bool // a base64 body with no ED labels
 }
+
+var base64Text = regexp.MustCompile(`^[A-Za-z0-9+/]+=*$`)
 
 // documents finds PDFs and other files wherever labs put them: ED rows,
 // CE/CWE/TX rows carrying "^...^application/pdf^Base64^...", a bare base64
@@ -65,6 +77,13 @@ func (d *decoder) documents() {
 			continue
 		}
 		doc := d.documentIn(row)
+		if n := len(docs); doc == nil && n > 0 && docs[n-1].bare && docs[n-1].row.code == row.code && docs[n-1].row.sub == row.sub {
+			if text := cleanBase64(d.m.Unescape(row.value)); base64Text.MatchString(text) {
+				row.used = true // a bare base64 body continued on the next row
+				docs[n-1].encoded += text
+				continue
+			}
+		}
 		if doc == nil {
 			continue
 		}
@@ -106,7 +125,7 @@ func (d *decoder) documentIn(row *obx) *document {
 	}
 	for _, c := range comps {
 		if strings.HasPrefix(strings.TrimSpace(c), "JVBERi0") {
-			return &document{row: row, title: title, contentType: "application/pdf", encoded: cleanBase64(d.m.Unescape(c)), own: own}
+			return &document{row: row, title: title, contentType: "application/pdf", encoded: cleanBase64(d.m.Unescape(c)), own: own, bare: true}
 		}
 	}
 	if row.valueType == "ED" { // an ED with no base64 marker: its data is component 5
@@ -167,6 +186,15 @@ func (d *decoder) file(doc *document) {
 		return
 	}
 	isPDF := strings.HasPrefix(string(data), "%PDF-")
+	if isPDF && !bytes.Contains(data[max(0, len(data)-1024):], []byte("%%EOF")) {
+		// A PDF without its end marker was cut short: kept as an attachment
+		// for the record, never shown as the report; the gateway prints its own.
+		d.warn("pdf", doc.row.seg, 5, "the PDF in %s is incomplete (no %%%%EOF): kept as an attachment, not used as the report; ask the laboratory to resend it",
+			where(d.loc(doc.row.seg, 5, 0)))
+		r.Attachments = append(r.Attachments, gateway.Attachment{Title: strings.TrimSpace(doc.title + " (incomplete)"), ContentType: "application/pdf", Data: data})
+		d.noteRows(doc.row, "")
+		return
+	}
 	if isPDF {
 		doc.contentType = "application/pdf"
 	} else if doc.contentType == "application/pdf" {
@@ -300,6 +328,13 @@ func (d *decoder) resultGroup(g *group) *gateway.ResultGroup {
 	}
 	rg.Collected = hlTime(d.val(g.obr, 7, 1))
 	d.use(g.obr, 1, 2)
+	if main := d.groups[0].obr; main != nil && g.obr != main { // said again on each OBR: kept once, from the first
+		for _, f := range []int{14, 16, 22, 32} {
+			if g.obr.Field(f) == main.Field(f) {
+				d.use(g.obr, f)
+			}
+		}
+	}
 	if g.index > 0 || !d.r.IsGenomic() {
 		rg.Notes = d.groupNotes(g)
 	}
@@ -310,7 +345,11 @@ func (d *decoder) resultGroup(g *group) *gateway.ResultGroup {
 func (d *decoder) observation(row *obx, text string) gateway.Observation {
 	s := row.seg
 	o := gateway.Observation{Code: gateway.Coding{Code: row.code, Display: row.codeText, System: systemURI(row.system)}}
-	o.Unit = first(d.val(s, 6, 1), d.val(s, 6, 2))
+	unitCode, unitText := d.val(s, 6, 1), d.val(s, 6, 2)
+	o.Unit = first(unitText, unitCode) // the words a reader knows, x10^9/L
+	if strings.EqualFold(d.val(s, 6, 3), "UCUM") && unitCode != "" {
+		o.UnitCode = unitCode
+	}
 	o.ReferenceRange = d.val(s, 7, 0)
 	o.Interpretation = strings.ToUpper(d.val(s, 8, 1))
 	o.Observed = hlTime(d.val(s, 14, 1))
@@ -318,14 +357,17 @@ func (d *decoder) observation(row *obx, text string) gateway.Observation {
 	if st, ok := resultStatus[statusCode]; ok && st != d.r.Status && statusCode != "X" {
 		o.Status = st
 	}
-	value := strings.Split(row.value, string(d.m.Delims.Repetition))[0]
+	reps := strings.Split(row.value, string(d.m.Delims.Repetition))
+	value := reps[0]
 	switch row.valueType {
 	case "NM":
 		o.ValueType, o.Value = gateway.ValueQuantity, d.comp(value, 1)
 		if m := comparatorValue.FindStringSubmatch(o.Value); m != nil {
 			o.Comparator, o.Value = m[1], m[2]
 		}
-		if !decimal.MatchString(o.Value) {
+		if n, ok := canonicalDecimal(o.Value); ok {
+			o.Value = n
+		} else {
 			o.ValueType = gateway.ValueText
 		}
 	case "SN":
@@ -345,6 +387,12 @@ func (d *decoder) observation(row *obx, text string) gateway.Observation {
 	case "CE", "CWE", "CNE", "CF", "CV", "IS", "ID":
 		c := d.coding(value)
 		o.ValueType, o.Coded = gateway.ValueCoded, &c
+		for _, rep := range reps[1:] { // further answers ("POS^Detected~REF^Referred for confirmation")
+			if more := d.coding(rep); more.Code != "" || more.Display != "" {
+				o.Notes = append(o.Notes, "Also: "+strings.TrimSpace(more.Code+" "+more.Display))
+			}
+		}
+		reps = reps[:1]
 	case "DT", "TS", "DTM":
 		o.ValueType, o.Value = gateway.ValueDateTime, hlTime(d.comp(value, 1))
 	case "NR":
@@ -361,20 +409,45 @@ func (d *decoder) observation(row *obx, text string) gateway.Observation {
 	if o.ValueType == gateway.ValueText && o.Value == "" && o.AbsentReason == "" {
 		o.AbsentReason = "unknown"
 	}
-	o.Notes = d.rowNotes(row)
+	if len(reps) > 1 && !isText(row.valueType) {
+		d.unmap(s, 5, row.code, strings.Join(reps[1:], "~"), "further repetitions of a "+row.valueType+" value are not mapped")
+	}
+	o.Notes = append(o.Notes, d.rowNotes(row)...)
 	return o
 }
 
+// canonicalDecimal writes a number as FHIR decimals are written, keeping its
+// digits: ".5" is 0.5, "+3.0" is 3.0, "6.00" stays 6.00.
+func canonicalDecimal(s string) (string, bool) {
+	m := decimal.FindStringSubmatch(s)
+	if m == nil || m[2] == "" && m[3] == "" {
+		return "", false
+	}
+	sign, whole, frac := m[1], m[2], m[3]
+	if sign == "+" {
+		sign = ""
+	}
+	if whole == "" {
+		whole = "0"
+	}
+	return sign + whole + frac, true
+}
+
 var (
-	comparatorValue = regexp.MustCompile(`^(<=|>=|<|>)\s*(-?\d+(\.\d+)?)$`)
-	decimal         = regexp.MustCompile(`^-?\d+(\.\d+)?$`)
+	comparatorValue = regexp.MustCompile(`^(<=|>=|<|>)\s*([-+]?(\d+(\.\d+)?|\.\d+))$`)
+	decimal         = regexp.MustCompile(`^([-+]?)(\d*)(\.\d+)?$`)
 	notDone         = regexp.MustCompile(`(?i)\b(not (assayed|done|performed|tested|available)|insufficient|unsuitable|cancelled)\b`)
 )
 
-// notPerformed recognises a result the lab could not produce ("NA^Not assayed").
+// notPerformed recognises a result the lab could not produce ("NA^Not
+// assayed"). It goes by the words: "ND" is "not done" in one lab and "not
+// detected" (a result) in another, so a code alone says so only for NA.
 func notPerformed(o gateway.Observation) bool {
 	if o.Coded != nil {
-		return strings.EqualFold(o.Coded.Code, "NA") || strings.EqualFold(o.Coded.Code, "ND") || notDone.MatchString(o.Coded.Display)
+		if o.Coded.Display != "" {
+			return notDone.MatchString(o.Coded.Display)
+		}
+		return strings.EqualFold(o.Coded.Code, "NA")
 	}
 	return o.ValueType == gateway.ValueText && notDone.MatchString(o.Value) && len(o.Value) < 40
 }

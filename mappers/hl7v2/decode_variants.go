@@ -42,6 +42,7 @@ func (d *decoder) variants() {
 		}
 		bySub[row.sub] = append(bySub[row.sub], row)
 	}
+	subs, bySub = d.splitRepeats(subs, bySub)
 	defaults := map[string]*obx{} // transcript and build given outside any variant
 	var variantSubs, regionSubs []string
 	for _, sub := range subs {
@@ -67,6 +68,36 @@ func (d *decoder) variants() {
 	for _, sub := range regionSubs {
 		d.region(bySub[sub], subs, bySub, usedDefault)
 	}
+}
+
+// repeatable are the variant rows a group may hold more than once.
+var repeatable = map[string]bool{lnPhenotype: true, lnDbSNP: true, lnClinVar: true, rgwIdentifier: true, rgwModeOfInh: true}
+
+// splitRepeats tells apart variants sent without OBX-4 sub-IDs (or with
+// one reused): a row that can occur once per variant, seen again, starts
+// the next variant, so a second variant never overwrites the first.
+func (d *decoder) splitRepeats(subs []string, bySub map[string][]*obx) ([]string, map[string][]*obx) {
+	var outSubs []string
+	out := map[string][]*obx{}
+	for _, sub := range subs {
+		part, seen := 0, map[string]bool{}
+		key := sub
+		for _, row := range bySub[sub] {
+			if seen[row.code] && !repeatable[row.code] {
+				part++
+				seen = map[string]bool{}
+				key = sub + "\x00" + strconv.Itoa(part)
+				d.warn("variants", row.seg, 4, "variant rows without their own OBX-4 sub-ID: a new variant is taken to start at %s, where %s comes again",
+					where(d.loc(row.seg, 3, 0)), first(row.codeText, row.code))
+			}
+			seen[row.code] = true
+			if _, ok := out[key]; !ok {
+				outSubs = append(outSubs, key)
+			}
+			out[key] = append(out[key], row)
+		}
+	}
+	return outSubs, out
 }
 
 // region reads a group that describes what was studied: genes, reference
@@ -104,7 +135,10 @@ func (d *decoder) region(rows []*obx, subs []string, bySub map[string][]*obx, us
 // regionReference is the 48013-7 reference of the region a range belongs
 // to: the group whose sub-ID prefixes the range's (1a for 1a.a).
 func (d *decoder) regionReference(sub string, bySub map[string][]*obx) string {
-	parent, _, _ := strings.Cut(sub, ".")
+	parent := sub
+	if i := strings.LastIndex(sub, "."); i > 0 {
+		parent = sub[:i] // 1a for 1a.a, 1.a for 1.a.1
+	}
 	for _, row := range bySub[parent] {
 		if row.code == lnRefSeq {
 			return d.comp(row.value, 1)
@@ -138,18 +172,17 @@ func (d *decoder) span(value string) string {
 // (the number without its prefix), or "BRCA1^HGNC" (a symbol alone).
 func (d *decoder) gene(value string) gateway.Gene {
 	a, b := d.comp(value, 1), d.comp(value, 2)
+	isID := func(s string) bool { return strings.HasPrefix(strings.ToUpper(s), "HGNC:") || isDigits(s) }
 	switch {
-	case strings.HasPrefix(strings.ToUpper(b), "HGNC:") && !strings.HasPrefix(strings.ToUpper(a), "HGNC:"):
+	case isID(b) && !isID(a): // symbol first: "BRCA1^HGNC:1100"
 		a, b = b, a
-	case isDigits(a):
-		a = "HGNC:" + a
-	case !strings.HasPrefix(strings.ToUpper(a), "HGNC:") && (b == "" || strings.EqualFold(b, "HGNC")):
+	case !isID(a): // a symbol alone ("BRCA1^HGNC", "CFTR^CFTR^HGNC-Symb"): never passed off as an id
 		return gateway.Gene{Symbol: a}
 	}
-	if strings.HasPrefix(strings.ToUpper(a), "HGNC:") {
-		a = "HGNC:" + a[5:]
+	if isDigits(a) {
+		a = "HGNC:" + a
 	}
-	return gateway.Gene{HGNCID: a, Symbol: b}
+	return gateway.Gene{HGNCID: "HGNC:" + a[5:], Symbol: b}
 }
 
 func isDigits(s string) bool {
@@ -208,8 +241,19 @@ func (d *decoder) variant(i int, rows []*obx, defaults map[string]*obx, usedDefa
 			v.GenomeBuild = d.build(row)
 			at(".genomeBuild")
 		case lnStartEnd:
-			v.Start, _ = strconv.ParseInt(d.comp(row.value, 1), 10, 64)
-			v.End, _ = strconv.ParseInt(d.comp(row.value, 2), 10, 64)
+			start, end := d.comp(row.value, 1), d.comp(row.value, 2)
+			if a, b, ok := strings.Cut(start, "-"); ok && end == "" { // sent as text, "117559590-117559592"
+				start, end = strings.TrimSpace(a), strings.TrimSpace(b)
+			}
+			var errStart, errEnd error
+			v.Start, errStart = strconv.ParseInt(start, 10, 64)
+			if end != "" {
+				v.End, errEnd = strconv.ParseInt(end, 10, 64)
+			}
+			if errStart != nil || errEnd != nil {
+				v.Start, v.End = 0, 0
+				d.unreadable(row, "start-end is not two whole numbers")
+			}
 			at(".start")
 		case lnRefAllele:
 			v.Ref = d.text(row)
@@ -469,6 +513,9 @@ func (d *decoder) condition(row *obx) gateway.Condition {
 
 // chromosome normalises "chr7", "7", "M" or a LOINC answer's text "Chromosome 22".
 func chromosome(code, text string) string {
+	if c, ok := chromosomeLA[code]; ok {
+		return c
+	}
 	for _, s := range []string{code, text} {
 		s = strings.TrimSpace(s)
 		for _, p := range []string{"Chromosome ", "chromosome ", "chr", "Chr", "CHR"} {

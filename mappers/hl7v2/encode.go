@@ -522,7 +522,11 @@ func (e *encoder) groupRows(i int) {
 		if o.AbsentReason == "not-performed" {
 			status = "X" // results cannot be obtained for this observation
 		}
-		e.obxFull(vt, o.Code.Code, o.Code.Display, systemName(o.Code.System), "", value, b.C(o.Unit), b.V(o.ReferenceRange),
+		unit := b.C(o.Unit)
+		if o.UnitCode != "" {
+			unit = b.C(o.UnitCode, o.Unit, "UCUM")
+		}
+		e.obxFull(vt, o.Code.Code, o.Code.Display, systemName(o.Code.System), "", value, unit, b.V(o.ReferenceRange),
 			b.V(o.Interpretation), status, ts(o.Observed))
 		e.notes(o.Notes)
 	}

@@ -97,19 +97,19 @@ func TestRealWorldUKMessages(t *testing.T) {
 	cases := []struct {
 		file  string
 		facts []string // must appear in the Bundle
-		pdf   bool     // the lab's PDF is the report's presentedForm
+		pdf   string   // "report": the lab's PDF is the presentedForm; "incomplete": it was cut short (kept, flagged)
 		kind  string
 	}{
-		{"spec-MFT-ORU_R01_PDF.txt", []string{"https://fhir.nhs.uk/Id/nhs-number", "9449305552", "R240.1", "633", "R0A", "C3456789", "KT19 0ST"}, false, ""},
-		{"spec-NWGMSA-ORU_R01_PDF.txt", []string{"9449305552", "R240.1", "SANGER", "Targeted mutation testing", "R0A", "Fraser Suttie"}, true, ""},
+		{"spec-MFT-ORU_R01_PDF.txt", []string{"https://fhir.nhs.uk/Id/nhs-number", "9449305552", "R240.1", "633", "R0A", "C3456789", "KT19 0ST"}, "", ""},
+		{"spec-NWGMSA-ORU_R01_PDF.txt", []string{"9449305552", "R240.1", "SANGER", "Targeted mutation testing", "R0A", "Fraser Suttie"}, "incomplete", ""},
 		{"testing-LRI-GeneVariant-1.txt", []string{"9737383281", "ABC14567", "GALT", "NM_000155.3:c.563A>G", "p.Gln188Arg",
-			"NC_000009.11:g.34648167A>G", "rs75391579", "LA6668-3", "LA6706-1", "LA6683-2", "C0016952", "Patient may be carrier", "9p13", "HGNC:4135"}, false, ""},
-		{"testing-ORU_R01_PDF.txt", []string{"9449305552", "R240.1", "RESULT CONSISTENT WITH REFERRAL INDICATION", "R0A"}, true, ""},
-		{"testing-ORU_R01_R125.1_R0A.txt", []string{"9737383192", "R125.1", "1234567", "Thoracic aortic aneurysm", "Jonathan Edgerley"}, true, ""},
-		{"testing-Shire-1.txt", []string{"9737383192", "46,XY,del(20)(q*q*)[]", "consistent with the diagnosis of MDS"}, false, ""},
+			"NC_000009.11:g.34648167A>G", "rs75391579", "LA6668-3", "LA6706-1", "LA6683-2", "C0016952", "Patient may be carrier", "9p13", "HGNC:4135"}, "", ""},
+		{"testing-ORU_R01_PDF.txt", []string{"9449305552", "R240.1", "RESULT CONSISTENT WITH REFERRAL INDICATION", "R0A"}, "incomplete", ""},
+		{"testing-ORU_R01_R125.1_R0A.txt", []string{"9737383192", "R125.1", "1234567", "Thoracic aortic aneurysm", "Jonathan Edgerley"}, "report", ""},
+		{"testing-Shire-1.txt", []string{"9737383192", "46,XY,del(20)(q*q*)[]", "consistent with the diagnosis of MDS"}, "", ""},
 		{"testing-WALES_ORU_R01_FULL.txt", []string{"9737383257", "403281375", "mmol/mol", "10*9/L", "x10^9/L", "3.5", "6.00", "149",
-			"130-180", "not-performed", "Not assayed", "NICE guidelines", "http://documents.example.com/document123.pdf", "rwtu"}, false, gateway.KindLaboratory},
-		{"testing-ctdna9737383222.txt", []string{"9737383222", "M4.14", "LA9664-9", "RXR0817610", "RR8"}, true, ""},
+			"130-180", "not-performed", "Not assayed", "NICE guidelines", "http://documents.example.com/document123.pdf", "rwtu"}, "", gateway.KindLaboratory},
+		{"testing-ctdna9737383222.txt", []string{"9737383222", "M4.14", "LA9664-9", "RXR0817610", "RR8"}, "report", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -128,10 +128,17 @@ func TestRealWorldUKMessages(t *testing.T) {
 					t.Errorf("fact %q is neither in the Bundle nor listed as unmapped", f)
 				}
 			}
-			if r := got.d.Report; c.pdf && (r.PDF == nil || !bytes.HasPrefix(r.PDF.Data, []byte("%PDF-"))) {
-				t.Error("the lab's PDF was not read")
-			} else if c.pdf && !strings.Contains(got.bundle, `"data":"JVBERi0`) {
-				t.Error("the lab's PDF is not the presentedForm")
+			r := got.d.Report
+			switch c.pdf {
+			case "report":
+				if r.PDF == nil || !bytes.HasPrefix(r.PDF.Data, []byte("%PDF-")) || !strings.Contains(got.bundle, `"data":"JVBERi0`) {
+					t.Error("the lab's PDF is not the presentedForm")
+				}
+			case "incomplete": // these samples' PDFs are cut short: kept and flagged, never shown as the report
+				if r.PDF != nil || len(r.Attachments) != 1 || !strings.Contains(r.Attachments[0].Title, "incomplete") ||
+					!hasWarning(got.d.Warnings, "pdf", "incomplete") || !strings.Contains(got.bundle, `"data":"JVBERi0`) {
+					t.Errorf("an incomplete PDF: report PDF %v, attachments %d, warnings %v", r.PDF != nil, len(r.Attachments), got.d.Warnings)
+				}
 			}
 			if k := got.d.Report.Kind; k != c.kind {
 				t.Errorf("kind %q, want %q", k, c.kind)

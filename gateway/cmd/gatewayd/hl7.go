@@ -21,10 +21,7 @@ import (
 func httpHL7(svc *v2intake.Service) func(context.Context, gateway.Principal, []byte) ([]byte, bool) {
 	return func(ctx context.Context, who gateway.Principal, msg []byte) ([]byte, bool) {
 		res := svc.Handle(ctx, &who, msg)
-		if len(res.Acks) == 0 {
-			return nil, res.Unavailable
-		}
-		return res.Acks[len(res.Acks)-1], res.Unavailable
+		return res.HTTP, res.Unavailable
 	}
 }
 

@@ -179,6 +179,31 @@ func TestHL7Conventions(t *testing.T) {
 		}
 	})
 
+	t.Run("a batch is filed message by message, each acknowledged", func(t *testing.T) {
+		first := strings.Replace(string(fixtures.HL7Message("ni-hc-number")), "|HCN-1|", "|BATCH-1|", 1)
+		second := strings.NewReplacer("|HCN-1|", "|BATCH-2|", "3201234567^^^HSC^NI", "9990001308^^^NHS^NH", "SYN-HCN", "SYN-BATCH-2",
+			"ORD-HCN", "ORD-BATCH-2", "No pathogenic variant was detected.", "A pathogenic variant was detected.").Replace(string(fixtures.HL7Message("ni-hc-number")))
+		batch := "FHS|^~\\&|LIMS|699X0\rBHS|^~\\&|LIMS|699X0\r" + first + second + "BTS|2\rFTS|1\r"
+		batch = strings.ReplaceAll(batch, "\n", "\r")
+		r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", []byte(batch))
+		if strings.Count(string(r.body), "MSA|AA|BATCH-") != 2 {
+			t.Fatalf("batch acknowledgements: %q", r.body)
+		}
+		a := string(get(t, base+"/v1/reports/SYN-HCN/fhir", operatorToken).body)
+		b := string(get(t, base+"/v1/reports/SYN-BATCH-2/fhir", operatorToken).body)
+		if !strings.Contains(a, "3201234567") || strings.Contains(a, "A pathogenic variant") || !strings.Contains(b, "9990001308") || !strings.Contains(b, "A pathogenic variant") {
+			t.Fatal("the two messages of the batch were not filed apart, each with its own patient")
+		}
+	})
+
+	t.Run("over HTTP an answer comes even when the message asks for none", func(t *testing.T) {
+		ne := strings.Replace(string(fixtures.HL7Message("no-patient")), "|P|2.4", "|P|2.4|||NE|NE", 1)
+		r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", []byte(ne))
+		if !strings.Contains(string(r.body), "MSA|AE|NOPAT-1") {
+			t.Fatalf("NE/NE over HTTP: %d %q", r.status, r.body)
+		}
+	})
+
 	t.Run("a Latin-1 message keeps its accents", func(t *testing.T) {
 		latin1 := bytes.Replace(fixtures.HL7Message("ni-hc-number"), []byte("PATIENT^Niamh"), []byte("P\xc1TRAIG^Si\xe2n"), 1)
 		r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", latin1)
