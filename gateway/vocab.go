@@ -30,6 +30,19 @@ var (
 	ReportKinds        = set(KindGenomic, KindLaboratory)
 )
 
+// TestMethodNames and VariantTypeNames are how people read those codes:
+// the PDF prints them and FHIR uses them as display text.
+var (
+	TestMethodNames = map[string]string{
+		"wgs": "Whole genome sequencing", "wes": "Whole exome sequencing", "panel": "Gene panel sequencing",
+		"targeted": "Targeted variant analysis", "array": "Microarray", "mlpa": "MLPA", "sanger": "Sanger sequencing",
+	}
+	VariantTypeNames = map[string]string{
+		"snv": "Single nucleotide variant", "indel": "Insertion/deletion", "cnv": "Copy number variant",
+		"sv": "Structural variant", "repeat": "Repeat expansion",
+	}
+)
+
 // Vocab is a closed set of codes.
 type Vocab map[string]bool
 

@@ -51,11 +51,15 @@ func (w *writer) body(r *gateway.Report) {
 		w.field("Requested by", orgName(r.OrderingTrust))
 	}
 	if c := r.RequestingClinician; c != nil {
-		w.field("Clinician", c.Name)
+		reg := ""
+		if c.Registration != nil {
+			reg = strings.TrimSpace(c.Registration.Body + " " + c.Registration.Number)
+		}
+		w.field("Clinician", c.Name+suffix(" (", reg, ")"))
 	}
 	w.field("Order number", r.OrderNumber)
 
-	if r.IsGenomic() || r.Test.Code != "" {
+	if r.IsGenomic() || r.Test.Code != "" || r.Test.LocalCode != nil || len(r.Specimens) > 0 || r.Test.Reason != "" {
 		w.test(r)
 	}
 	if r.IsGenomic() {
@@ -123,7 +127,7 @@ func (w *writer) test(r *gateway.Report) {
 		w.field("Laboratory's code", strings.TrimSpace(l.Code+" "+l.Display))
 	}
 	w.field("Directory version", r.Test.DirectoryVersion)
-	w.field("Method", methodNames[r.Test.Method])
+	w.field("Method", gateway.TestMethodNames[r.Test.Method])
 	w.field("Reason for test", r.Test.Reason)
 	for _, c := range r.Test.Conditions {
 		w.field("Condition assessed", strings.TrimSpace(c.Display+suffix(" (", c.Code, ")")))
@@ -168,7 +172,7 @@ func (w *writer) test(r *gateway.Report) {
 // with its unit, the normal range and the flag.
 func (w *writer) results(r *gateway.Report) {
 	for _, g := range r.ResultGroups {
-		heading := g.Code.Text()
+		heading := g.Code.Text() + suffix(", lab number ", g.ID)
 		if g.Collected != "" {
 			heading += " (sample " + g.Collected + ")"
 		}
@@ -190,6 +194,9 @@ func (w *writer) results(r *gateway.Report) {
 			}
 			if o.Status != "" {
 				line += "   (" + string(o.Status) + ")"
+			}
+			if o.Observed != "" && o.Observed != g.Collected {
+				line += "   observed " + o.Observed
 			}
 			w.field(o.Code.Text(), line)
 			for _, n := range o.Notes {
@@ -268,14 +275,28 @@ func (w *writer) variants(r *gateway.Report) {
 		f.Ln(2)
 		w.font("B", 10)
 		f.CellFormat(contentW, lineH, w.tr(strings.TrimSpace(fmt.Sprintf("%d. %s", i+1, v.Gene.Symbol)+suffix(" (", v.Gene.HGNCID, ")"))), "", 1, "L", false, 0, "")
+		kinds := []string{gateway.VariantTypeNames[v.Type]}
+		for _, c := range []*gateway.Coding{v.Category, v.ChangeType, v.AminoAcidChangeType} {
+			if c != nil {
+				kinds = append(kinds, c.Text())
+			}
+		}
+		w.field("Type", strings.Join(nonEmpty(kinds...), "; "))
+		w.field("Laboratory's name", v.DisplayName)
+		if v.Method != nil {
+			w.field("Method", v.Method.Text())
+		}
 		w.field("Transcript", v.Transcript)
 		w.field("cDNA (c.)", v.HGVS.C)
 		w.field("Protein (p.)", v.HGVS.P)
 		w.field("Genomic (g.)", v.HGVS.G)
 		w.field("ISCN", v.ISCN)
-		pos := ""
+		pos := v.GenomeBuild
+		if v.Chromosome != "" {
+			pos = strings.TrimSpace(pos + " chr" + v.Chromosome)
+		}
 		if v.Start > 0 {
-			pos = strings.TrimSpace(fmt.Sprintf("%s chr%s:%d", v.GenomeBuild, v.Chromosome, v.Start))
+			pos += fmt.Sprintf(":%d", v.Start)
 			if v.End > 0 {
 				pos += fmt.Sprintf("-%d", v.End)
 			}
@@ -337,15 +358,17 @@ func inheritance(v *gateway.Variant) string {
 	return v.Inheritance
 }
 
-// fit shortens s so it fits a table cell; the full value is printed below the table.
+// fit shortens s so it fits a table cell; the full value is printed below
+// the table. It cuts whole characters, never a UTF-8 sequence.
 func fit(w *writer, s string, width float64) string {
 	if w.f.GetStringWidth(w.tr(s)) <= width-2 {
 		return s
 	}
-	for s != "" && w.f.GetStringWidth(w.tr(s+"...")) > width-2 {
-		s = s[:len(s)-1]
+	runes := []rune(s)
+	for len(runes) > 0 && w.f.GetStringWidth(w.tr(string(runes)+"...")) > width-2 {
+		runes = runes[:len(runes)-1]
 	}
-	return s + "..."
+	return string(runes) + "..."
 }
 
 func orgName(o gateway.Organisation) string {
@@ -353,9 +376,4 @@ func orgName(o gateway.Organisation) string {
 		return o.ODSCode
 	}
 	return o.Name + " (" + o.ODSCode + ")"
-}
-
-var methodNames = map[string]string{
-	"wgs": "Whole genome sequencing", "wes": "Whole exome sequencing", "panel": "Gene panel sequencing",
-	"targeted": "Targeted variant analysis", "array": "Microarray", "mlpa": "MLPA", "sanger": "Sanger sequencing",
 }

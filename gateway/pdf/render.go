@@ -24,6 +24,7 @@ const (
 	margin     = 15.0
 	contentW   = pageWidth - 2*margin
 	lineH      = 5.0
+	labelW     = 45.0 // the label column of a field
 	totalPages = "{nb}"
 )
 
@@ -82,15 +83,22 @@ func (w *writer) para(s string) {
 	w.f.MultiCell(contentW, lineH, w.tr(s), "", "L", false)
 }
 
-// field prints "Label: value" with the label in bold; empty values are skipped.
+// field prints "Label: value" with the label in bold; empty values are
+// skipped. A label too wide for its column gets a line of its own, so it
+// never runs into the value.
 func (w *writer) field(label, value string) {
 	if value == "" {
 		return
 	}
 	w.font("B", 10)
-	w.f.CellFormat(45, lineH, w.tr(label), "", 0, "L", false, 0, "")
+	if w.f.GetStringWidth(w.tr(label)) > labelW-2 {
+		w.f.MultiCell(contentW, lineH, w.tr(label), "", "L", false)
+		w.f.SetX(margin + labelW)
+	} else {
+		w.f.CellFormat(labelW, lineH, w.tr(label), "", 0, "L", false, 0, "")
+	}
 	w.font("", 10)
-	w.f.MultiCell(contentW-45, lineH, w.tr(value), "", "L", false)
+	w.f.MultiCell(contentW-labelW, lineH, w.tr(value), "", "L", false)
 }
 
 func (w *writer) header(r *gateway.Report) {

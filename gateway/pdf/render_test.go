@@ -2,9 +2,6 @@ package pdf_test
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,26 +10,11 @@ import (
 	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/internal/peers"
 	"github.com/nhs-genomics/results-gateway/mappers/labjson"
 )
 
-// pdfText extracts a PDF's text with pdftotext (Debian's poppler-utils; .ci/run installs it).
-func pdfText(t testing.TB, doc []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Fatalf("pdftotext is needed (apt-get install poppler-utils): %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "report.pdf")
-	if err := os.WriteFile(path, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, path, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
+func pdfText(t testing.TB, doc []byte) string { return peers.PDFText(t, doc) }
 
 var space = regexp.MustCompile(`\s+`)
 

@@ -19,6 +19,7 @@ const (
 	systemMethodType    = "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem/genomic-study-method-type-cs"
 	systemDataOp        = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 	systemProvAgent     = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+	systemSignatureType = "urn:iso-astm:E1762-95:2013"
 	systemNHSNumber     = "https://fhir.nhs.uk/Id/nhs-number"
 	systemCHINumber     = "urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53" // Scotland's CHI number, as UK implementers name it
 	systemHCNumber      = "https://fhir.nhs.uk/Id/hsc-number"         // Northern Ireland's Health and Care number
@@ -114,9 +115,8 @@ var (
 		"no-call": {"LA18198-4", "No call"}, "indeterminate": {"LA11884-6", "Indeterminate"},
 	}
 	// genomic-study-method-type-cs codes and readable names for the test method.
-	methodTypes = map[string]answer{
-		"wgs": {"ngs-mps", "Whole genome sequencing"}, "wes": {"ngs-mps", "Whole exome sequencing"},
-		"panel": {"ngs-mps", "Gene panel sequencing"}, "targeted": {"targeted-variant-analysis", "Targeted variant analysis"},
-		"array": {"microarray", "Microarray"}, "mlpa": {"mlpa", "MLPA"}, "sanger": {"bi-directional-sanger-sequence-analysis", "Sanger sequencing"},
+	methodTypes = map[string]string{ // the names are gateway.TestMethodNames
+		"wgs": "ngs-mps", "wes": "ngs-mps", "panel": "ngs-mps", "targeted": "targeted-variant-analysis",
+		"array": "microarray", "mlpa": "mlpa", "sanger": "bi-directional-sanger-sequence-analysis",
 	}
 )

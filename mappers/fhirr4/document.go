@@ -95,11 +95,22 @@ func (b *builder) provenanceEntry() {
 		}},
 	}
 	for i, role := range b.roles {
+		a := r.Authorisers[i]
 		prov.Agent = append(prov.Agent, &provpb.Provenance_Agent{
 			Type:       concept(systemProvAgent, "attester", "Attester"),
-			Who:        ref(role, r.Authorisers[i].Name),
+			Who:        ref(role, a.Name),
 			OnBehalfOf: ref(b.lab, r.PerformingLab.Name),
 		})
+		// When each authoriser signed the report off: R4 has no time on a
+		// DiagnosticReport's interpreters, so it is a verification signature
+		// (its when and who) on the Provenance of this version.
+		if when := instant(a.AuthorisedAt); when != nil {
+			prov.Signature = append(prov.Signature, &d4pb.Signature{
+				Type: []*d4pb.Coding{coding(systemSignatureType, "1.2.840.10065.1.12.1.5", "Verification Signature")},
+				When: when,
+				Who:  ref(role, a.Name),
+			})
+		}
 	}
 	if r.Version > 1 {
 		prev := ident(b.m.system("document-version"), r.ID+"-v"+itoa(r.Version-1))

@@ -93,7 +93,11 @@ func narrative(r *gateway.Report) *d4pb.Narrative {
 	}
 	var names []string
 	for _, a := range r.Authorisers {
-		names = append(names, a.Name+" ("+a.Role+")")
+		name := a.Name + " (" + a.Role + ")"
+		if a.AuthorisedAt != "" {
+			name += " at " + a.AuthorisedAt
+		}
+		names = append(names, name)
 	}
 	if len(names) > 0 {
 		w.WriteString("<p>Authorised by " + e(strings.Join(names, "; ")) + "</p>")

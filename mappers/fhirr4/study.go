@@ -7,13 +7,14 @@ import (
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	procpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/procedure_go_proto"
+	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
 // studyEntries adds the Genomic Study and its Genomic Study Analysis
 // (Procedures, as the IG's trio examples do): the method, the virtual panels
 // as analysed regions, the specimens and the tested relatives as the focus.
 func (b *builder) studyEntries() {
-	method, knownMethod := methodTypes[b.r.Test.Method]
+	method, knownMethod := answer{methodTypes[b.r.Test.Method], gateway.TestMethodNames[b.r.Test.Method]}, methodTypes[b.r.Test.Method] != ""
 	analysisKey := identifier{b.m.system("genomic-study-analysis"), b.r.ID}
 	analysis := &procpb.Procedure{
 		Meta:       meta(profileAnalysis),

@@ -279,6 +279,9 @@ func (b *builder) changeType(v *gateway.Variant) *d4pb.CodeableConcept {
 			cc.Coding = append(cc.Coding, lab)
 		}
 	}
+	if name := gateway.VariantTypeNames[v.Type]; cc != nil && name != "" {
+		cc.Text = str(name) // the lab's type (copy number variant), which the HGVS may refine (deletion)
+	}
 	return cc
 }
 

@@ -49,6 +49,7 @@ const (
 	lnNarrative      = "51969-4" // full narrative report
 	lnTested         = "36908-2" // gene mutations tested
 	lnGeneticReport  = "1054161000000101"
+	lnLabReport      = "11502-2" // LOINC Laboratory report: the PDF of a pathology report
 )
 
 // gatewayWarning types an NTE the gateway writes for one of its warnings (NTE-4).
@@ -89,6 +90,7 @@ const (
 	rgwKind           = "report-kind"
 	rgwRepeatCount    = "repeat-count"
 	rgwAttachment     = "attachment"
+	rgwReportID       = "report-id"
 	rgwIdentifier     = "variant-identifier"
 )
 

@@ -2,8 +2,6 @@ package hl7v2_test
 
 import (
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,23 +24,8 @@ func TestEveryFactMappedOrListed(t *testing.T) {
 		raw  []byte
 	}
 	var msgs []msg
-	data := filepath.Join(peers.DataDir(t), "hl7v2")
-	files, _ := filepath.Glob(filepath.Join(data, "*", "*"))
-	for _, f := range files {
-		base := filepath.Base(f)
-		if !strings.HasSuffix(base, ".hl7") && !strings.HasSuffix(base, ".txt") {
-			continue
-		}
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(base, "expected_") {
-			raw = append([]byte(fragmentHeader), raw...)
-		} else if !strings.HasPrefix(string(raw), "MSH") {
-			continue // an input file (VCF, BED), not a message
-		}
-		msgs = append(msgs, msg{filepath.Base(filepath.Dir(f)) + "/" + base, raw})
+	for _, s := range peers.HL7Samples(t) {
+		msgs = append(msgs, msg{s.Name, s.Raw})
 	}
 	for _, f := range fixtures.HL7() {
 		msgs = append(msgs, msg{"fixtures/" + f.Name, f.Body})

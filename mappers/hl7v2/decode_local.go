@@ -39,6 +39,9 @@ func (d *decoder) localRows() {
 	if v, row := d.one(rgwKind, ""); row != nil {
 		r.Kind = v
 	}
+	if v, row := d.one(rgwReportID, ""); row != nil {
+		r.ID = v // the report's own id, when OBR-3 holds its first test's number
+	}
 	if v, row := d.one(rgwVersion, ""); row != nil {
 		r.Version, _ = strconv.Atoi(v)
 	}

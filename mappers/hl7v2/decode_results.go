@@ -191,7 +191,11 @@ func (d *decoder) file(doc *document) {
 		// for the record, never shown as the report; the gateway prints its own.
 		d.warn("pdf", doc.row.seg, 5, "the PDF in %s is incomplete (no %%%%EOF): kept as an attachment, not used as the report; ask the laboratory to resend it",
 			where(d.loc(doc.row.seg, 5, 0)))
-		r.Attachments = append(r.Attachments, gateway.Attachment{Title: strings.TrimSpace(doc.title + " (incomplete)"), ContentType: "application/pdf", Data: data})
+		title := doc.title
+		if !strings.HasSuffix(title, "(incomplete)") { // already marked by the gateway that wrote this ORU
+			title = strings.TrimSpace(title + " (incomplete)")
+		}
+		r.Attachments = append(r.Attachments, gateway.Attachment{Title: title, ContentType: "application/pdf", Data: data})
 		d.noteRows(doc.row, "")
 		return
 	}
@@ -202,10 +206,10 @@ func (d *decoder) file(doc *document) {
 		d.warn("attachments", doc.row.seg, 5, "the document %q in %s is declared a PDF but is not one: not filed", doc.title, where(d.loc(doc.row.seg, 5, 0)))
 		return
 	}
-	if isPDF && !doc.own && r.PDF == nil && r.IsGenomic() {
+	if isPDF && !doc.own && r.PDF == nil && (r.IsGenomic() || doc.row.code == lnLabReport) {
 		r.PDF = &gateway.Attachment{Data: data}
 		d.at("pdf", doc.row.seg, 5, 0)
-		if doc.row.code != lnGeneticReport && doc.row.code != "" {
+		if doc.title != "" && doc.title != doc.row.code && doc.title != "Genetic report" && doc.title != "Laboratory report" {
 			r.PDF.Title = doc.title
 		}
 	} else {

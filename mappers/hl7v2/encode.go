@@ -157,19 +157,25 @@ func (e *encoder) warnings() {
 	}
 }
 
+// requester is ORC-12: the requesting clinician as an XCN.
+func (e *encoder) requester() string {
+	c := e.r.RequestingClinician
+	if c == nil {
+		return ""
+	}
+	id, body := "", ""
+	if c.Registration != nil {
+		id, body = c.Registration.Number, c.Registration.Body
+	}
+	return e.b.C(id, c.Name, "", "", "", "", "", "", body)
+}
+
 // order writes the ORC and the report's OBR.
 func (e *encoder) order() {
 	b, r := e.b, e.r
 	placer := b.C(r.OrderNumber, r.OrderingTrust.ODSCode)
 	filler := b.C(r.ID, r.PerformingLab.ODSCode)
-	requester := ""
-	if c := r.RequestingClinician; c != nil {
-		id, body := "", ""
-		if c.Registration != nil {
-			id, body = c.Registration.Number, c.Registration.Body
-		}
-		requester = b.C(id, c.Name, "", "", "", "", "", "", body)
-	}
+	requester := e.requester()
 	b.Add("ORC", "RE", placer, filler, "", "CM", "", "", "", "", "", "", requester)
 	system := "England-GenomicTestDirectory"
 	if strings.HasPrefix(r.Test.Code, "GT") || strings.HasPrefix(r.Test.Code, "TP") {
@@ -264,6 +270,9 @@ func (e *encoder) metadata() {
 	b, r := e.b, e.r
 	if !r.IsGenomic() {
 		e.local("ST", rgwKind, "0", b.V(r.Kind))
+		if len(r.ResultGroups) > 0 && r.ResultGroups[0].ID != "" && r.ResultGroups[0].ID != r.ID {
+			e.local("ST", rgwReportID, "0", b.V(r.ID)) // OBR-3 holds the first test's own number
+		}
 	}
 	e.local("NM", rgwVersion, "0", strconv.Itoa(r.Version))
 	e.local("ST", rgwStatus, "0", b.V(string(r.Status)))
@@ -436,7 +445,9 @@ func (e *encoder) people() {
 	}
 }
 
-// pdf adds the report PDF base64 in an ED OBX, labelled as the EPR expects.
+// pdf adds the report PDF base64 in an ED OBX, labelled as the EPR expects:
+// coded as a genetic report or, for a pathology report, a laboratory
+// report, with the lab's title for its own PDF.
 func (e *encoder) pdf(pdf []byte) {
 	data := base64.StdEncoding.EncodeToString(pdf)
 	var value string
@@ -448,7 +459,14 @@ func (e *encoder) pdf(pdf []byte) {
 	default:
 		value = e.b.C("", "AP", "PDF", "Base64", data)
 	}
-	e.obxRow("ED", lnGeneticReport, "Genetic report", "SCT", "", value)
+	code, label, system := lnGeneticReport, "Genetic report", "SCT"
+	if !e.r.IsGenomic() {
+		code, label, system = lnLabReport, "Laboratory report", "LN"
+	}
+	if e.r.PDF != nil && e.r.PDF.Title != "" {
+		label = e.r.PDF.Title
+	}
+	e.obxRow("ED", code, e.b.V(label), system, "", value)
 }
 
 // attachments adds the lab's further documents (ED), or pointers to them (RP).
@@ -481,7 +499,7 @@ func (e *encoder) groupOrder(i int) {
 	fields[0], fields[1], fields[2] = e.nextOBR(), b.C(r.OrderNumber, r.OrderingTrust.ODSCode), b.C(id, r.PerformingLab.ODSCode)
 	fields[3], fields[6], fields[21], fields[24] = e.coding(&g.Code), ts(g.Collected), ts(r.Issued), status
 	if i == 0 && !r.IsGenomic() { // a laboratory report's first OBR carries the order
-		e.b.Add("ORC", "RE", fields[1], fields[2], "", "CM")
+		e.b.Add("ORC", "RE", fields[1], fields[2], "", "CM", "", "", "", "", "", "", e.requester())
 	}
 	b.Add("OBR", fields...)
 	e.notes(g.Notes)
@@ -556,6 +574,6 @@ var localLabels = map[string]string{
 	rgwCriteria: "ACMG criteria met", rgwModeOfInh: "Mode of inheritance", rgwHeteroplasmy: "Heteroplasmy fraction",
 	rgwComment: "Variant comment", rgwOrigin: "Variant origin", rgwInheritance: "Variant inheritance",
 	rgwAuthName: "Authorised by", rgwAuthRole: "Authoriser role", rgwAuthReg: "Authoriser registration",
-	rgwAuthAt: "Authorised at", rgwKind: "Report kind", rgwRepeatCount: "Repeat count", rgwAttachment: "Attached document",
+	rgwAuthAt: "Authorised at", rgwKind: "Report kind", rgwRepeatCount: "Repeat count", rgwAttachment: "Attached document", rgwReportID: "Report id",
 	rgwIdentifier: "Variant identifier",
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +230,38 @@ func TestHL7Conventions(t *testing.T) {
 			}
 			if name == "no-patient" && errs[0] != loc {
 				t.Fatalf("%s: ERR %v, want %s", name, errs, loc)
+			}
+		}
+	})
+
+	t.Run("a time in the future is AE at its field; nothing is stored", func(t *testing.T) {
+		ack, code := send(t, "scottish-chi", func(m string) string {
+			return strings.NewReplacer("|CHI-1|", "|CHI-FUTURE|", "SYN-CHI", "SYN-CHI-FUTURE", "|20261104120000|", "|20310101120000|").Replace(m)
+		})
+		if errs := errSegments(ack, "E"); code != "AE" || !slices.Contains(errs, "OBR-22") {
+			t.Fatalf("issued in 2031: %s, ERR %v", code, errs)
+		}
+		if r := get(t, base+"/v1/reports/SYN-CHI-FUTURE", operatorToken); r.status != http.StatusNotFound {
+			t.Fatalf("a refused report was stored: %d", r.status)
+		}
+	})
+
+	t.Run("an unknown directory code is a warning; a repeat expansion keeps its counts", func(t *testing.T) {
+		ack, code := send(t, "lri-variant-cwe", func(m string) string {
+			return strings.NewReplacer("|LRI-CWE-1|", "|LRI-REPEAT|", "SYN-1200", "SYN-REPEAT", "R208.1^Inherited breast and ovarian cancer", "R999.9^Not a directory test",
+				"c.5946del^c.5946del^HGVS.c", "c.-129CGG[30];[85]^^HGVS.c", "NP_000050.3:p.(Ser1982ArgfsTer22)^^HGVS.p", "").Replace(m)
+		})
+		if code != "AA" && code != "CA" {
+			t.Fatalf("%s", code)
+		}
+		st := get(t, base+"/v1/reports/SYN-REPEAT", operatorToken).json(t)
+		if w := fmt.Sprint(st["warnings"]); !strings.Contains(w, "R999.9 is not in the National Genomic Test Directory") {
+			t.Fatalf("no warning about the unknown code: %s (ACK %v)", w, errSegments(ack, "W"))
+		}
+		bundle := string(get(t, base+"/v1/reports/SYN-REPEAT/fhir", operatorToken).body)
+		for _, want := range []string{`"code":"repeat-motif"`, `"valueString":"CGG"`, `"value":30`, `"value":85`} {
+			if !strings.Contains(bundle, want) {
+				t.Errorf("the Bundle lacks %s", want)
 			}
 		}
 	})
