@@ -167,7 +167,7 @@ func TestRealWorldUKMessages(t *testing.T) {
 
 // TestRealWorldBundlesValidate runs the third-party validator (base R4 and
 // the Genomics Reporting IG STU3 profiles, strict) over the Bundle of every
-// real-world and synthetic message the gateway files.
+// public sample and synthetic message the gateway files.
 func TestRealWorldBundlesValidate(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
@@ -182,15 +182,13 @@ func TestRealWorldBundlesValidate(t *testing.T) {
 		}
 		paths = append(paths, path)
 	}
-	files, _ := filepath.Glob(filepath.Join(peers.DataDir(t), "hl7v2", "nw-gmsa", "*.txt"))
-	for _, f := range files {
-		raw, _ := os.ReadFile(f)
-		add(strings.TrimSuffix(filepath.Base(f), ".txt"), raw)
+	for _, s := range peers.HL7Samples(t) {
+		add(strings.NewReplacer("/", "-", ".", "-").Replace(s.Name), s.Raw)
 	}
 	for _, f := range fixtures.HL7() {
 		add("fixture-"+f.Name, f.Body)
 	}
-	if len(paths) < 12 {
+	if len(paths) < 20 {
 		t.Fatalf("only %d Bundles", len(paths))
 	}
 	out, err := peers.Command(t, "validate-genomics", append([]string{"--strict"}, paths...)...).CombinedOutput()
