@@ -30,20 +30,6 @@ func (s *server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// allow lets only the given roles through.
-func (s *server) allow(roles ...gateway.Role) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p := principal(c)
-		for _, r := range roles {
-			if p.Role == r {
-				c.Next()
-				return
-			}
-		}
-		s.fail(c, gateway.Errorf(gateway.EFORBIDDEN, "the %s role may not call this endpoint", p.Role))
-	}
-}
-
 func principal(c *gin.Context) gateway.Principal {
 	p, _ := c.Get(principalKey)
 	return p.(gateway.Principal)

@@ -342,6 +342,11 @@ func (s *server) search(c *gin.Context, typ string) {
 		s.fail(c, err)
 		return
 	}
+	p := principal(c)
+	if q.includeResults && !p.Allows("Observation", gateway.AccessRead) || q.subject && !p.Allows("Patient", gateway.AccessRead) {
+		s.deny(c, "_include asks for Observation or Patient resources, which the token's scopes do not allow reading")
+		return
+	}
 	page, more, err := s.candidates(c, q)
 	if err != nil {
 		s.fail(c, err)

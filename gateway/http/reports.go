@@ -190,6 +190,12 @@ func (s *server) readable(c *gin.Context) (*gateway.ReportRecord, bool) {
 		s.fail(c, err)
 		return nil, false
 	}
+	if strings.HasSuffix(c.FullPath(), "/fhir") { // the Bundle holds many resource types: the scopes must cover each
+		if typ, ok := scopesCover(principal(c), rec.Resources); !ok {
+			s.deny(c, "the Bundle holds "+typ+" resources, which the token's scopes do not allow reading")
+			return nil, false
+		}
+	}
 	s.audit(c, "read", what, []string{id}, "success")
 	return rec, true
 }

@@ -6,36 +6,54 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
-// routes lists every endpoint and who may call it.
+var (
+	labs      = []gateway.Role{gateway.RoleLab}
+	operators = []gateway.Role{gateway.RoleOperator}
+	readers   = []gateway.Role{gateway.RoleLab, gateway.RoleTrust, gateway.RoleOperator}
+)
+
+// routes lists every endpoint and who may call it: the roles, and for a
+// token with SMART scopes the resource types the endpoint reveals or
+// changes and how (authz.go applies the rule). Which reports a caller sees
+// is decided per report: a lab its own, a trust those it ordered.
 func (s *server) routes(r *gin.Engine) {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	// The CapabilityStatement holds no patient data, and clients read it
+	// before they have a token.
+	r.GET("/fhir/metadata", s.metadata)
 
 	v1 := r.Group("/v1", s.authenticate)
-	v1.POST("/reports", s.allow(gateway.RoleLab), s.postReport)
-	v1.POST("/reports/$validate", s.allow(gateway.RoleLab, gateway.RoleOperator), s.validateReport)
-	v1.POST("/hl7v2", s.allow(gateway.RoleLab), s.postHL7)
-	v1.GET("/reports/:id", s.getReport)
-	v1.GET("/reports/:id/fhir", s.getReportBundle)
-	v1.GET("/reports/:id/pdf", s.getReportPDF)
-	v1.GET("/reports/:id/journey", s.getJourney)
+	report := []string{"DiagnosticReport"}
+	s.handle(v1, "POST", "/reports", rule{labs, report, gateway.AccessCreate}, s.postReport)
+	s.handle(v1, "POST", "/reports/$validate", rule{[]gateway.Role{gateway.RoleLab, gateway.RoleOperator}, report, gateway.AccessCreate}, s.validateReport)
+	s.handle(v1, "POST", "/hl7v2", rule{labs, report, gateway.AccessCreate}, s.postHL7)
+	s.handle(v1, "GET", "/reports/:id", rule{readers, report, gateway.AccessRead}, s.getReport)
+	// The Bundle holds many resource types: getReportBundle also checks the
+	// scopes cover every type in it.
+	s.handle(v1, "GET", "/reports/:id/fhir", rule{readers, report, gateway.AccessRead}, s.getReportBundle)
+	s.handle(v1, "GET", "/reports/:id/pdf", rule{readers, report, gateway.AccessRead}, s.getReportPDF) // the report's presentedForm
+	s.handle(v1, "GET", "/reports/:id/journey", rule{readers, []string{"DiagnosticReport", "AuditEvent"}, gateway.AccessRead}, s.getJourney)
 
-	ops := v1.Group("", s.allow(gateway.RoleOperator))
-	ops.GET("/deliveries", s.listDeliveries)
-	ops.GET("/deliveries/:delivery", s.getDelivery)
-	ops.POST("/deliveries/:delivery/replay", s.replayDelivery)
-	ops.POST("/deliveries/:delivery/cancel", s.cancelDelivery)
-	ops.GET("/delivery-counts", s.deliveryCounts)
-	ops.GET("/held", s.listHeld)
-	ops.GET("/destinations", s.listDestinations)
-	ops.POST("/destinations/:name/pause", s.pauseDestination(true))
-	ops.POST("/destinations/:name/resume", s.pauseDestination(false))
+	// Operations see and steer every report's flow: a scoped token needs
+	// scopes over all resource types (system/*.rs to look, system/*.cu to act).
+	all := []string{"*"}
+	s.handle(v1, "GET", "/deliveries", rule{operators, all, gateway.AccessSearch}, s.listDeliveries)
+	s.handle(v1, "GET", "/deliveries/:delivery", rule{operators, all, gateway.AccessRead}, s.getDelivery)
+	s.handle(v1, "POST", "/deliveries/:delivery/replay", rule{operators, all, gateway.AccessUpdate}, s.replayDelivery)
+	s.handle(v1, "POST", "/deliveries/:delivery/cancel", rule{operators, all, gateway.AccessUpdate}, s.cancelDelivery)
+	s.handle(v1, "GET", "/delivery-counts", rule{operators, all, gateway.AccessSearch}, s.deliveryCounts)
+	s.handle(v1, "GET", "/held", rule{operators, all, gateway.AccessSearch}, s.listHeld)
+	s.handle(v1, "GET", "/destinations", rule{operators, all, gateway.AccessRead}, s.listDestinations)
+	s.handle(v1, "POST", "/destinations/:name/pause", rule{operators, all, gateway.AccessUpdate}, s.pauseDestination(true))
+	s.handle(v1, "POST", "/destinations/:name/resume", rule{operators, all, gateway.AccessUpdate}, s.pauseDestination(false))
 
-	// FHIR R4 pull API. The CapabilityStatement is public (it holds no
-	// patient data, and clients read it before they have a token).
-	r.GET("/fhir/metadata", s.metadata)
+	// FHIR R4 pull API: the resource type is the one in the URL.
 	fhir := r.Group("/fhir", s.authenticate)
-	fhir.GET("/:type", s.fhirType)
-	fhir.GET("/:type/:id", s.fhirRead)
-	fhir.GET("/:type/:id/:history/:vid", s.fhirRead)
+	s.handle(fhir, "GET", "/:type", rule{readers, []string{typeInPath}, gateway.AccessSearch}, s.fhirType)
+	s.handle(fhir, "GET", "/:type/:id", rule{readers, []string{typeInPath}, gateway.AccessRead}, s.fhirRead)
+	s.handle(fhir, "GET", "/:type/:id/:history/:vid", rule{readers, []string{typeInPath}, gateway.AccessRead}, s.fhirRead)
 }
+
+// Public lists the endpoints anyone may call, unauthenticated.
+var Public = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /fhir/metadata": true}

@@ -35,12 +35,15 @@ type Deps struct {
 	Log          *slog.Logger
 }
 
-type server struct{ Deps }
+type server struct {
+	Deps
+	rules map[string]rule // "METHOD /path" -> who may call it (routes.go)
+}
 
 // NewServer returns the gateway's HTTP handler.
 func NewServer(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &server{d}
+	s := &server{Deps: d}
 	r := gin.New()
 	r.Use(s.logRequests, s.recover)
 	r.HandleMethodNotAllowed = true
