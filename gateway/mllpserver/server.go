@@ -20,8 +20,9 @@ import (
 
 // Server serves MLLP connections.
 type Server struct {
-	// Handle answers one message with the acknowledgements to send back.
-	Handle      func(ctx context.Context, msg []byte) [][]byte
+	// Handle answers one message with the acknowledgements to send back;
+	// conn says who sent it (its address, its TLS client certificate).
+	Handle      func(ctx context.Context, conn net.Conn, msg []byte) [][]byte
 	MaxBytes    int
 	IdleTimeout time.Duration
 	TLS         *tls.Config // nil for plain TCP
@@ -78,7 +79,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 			return
 		}
 		// The message is answered even if the gateway is shutting down meanwhile.
-		for _, ack := range s.Handle(context.WithoutCancel(ctx), msg) {
+		for _, ack := range s.Handle(context.WithoutCancel(ctx), conn, msg) {
 			if !s.write(conn, ack) {
 				return
 			}

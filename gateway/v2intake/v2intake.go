@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,11 +24,73 @@ import (
 
 // Sender is a lab system allowed to send HL7 v2, identified by MSH-3
 // (application) and MSH-4 (facility); it submits as the lab LabODS.
+//
+// Over MLLP a message's MSH-3/MSH-4 only say which sender it claims to be
+// from; the connection must prove it: the sender is bound to the names in
+// its TLS client certificate and/or the addresses it connects from. A
+// sender bound to neither may send over HTTP (with its lab's token) only.
 type Sender struct {
 	Application string              `json:"application"` // MSH-3.1; empty matches any
 	Facility    string              `json:"facility"`    // MSH-4.1
 	LabODS      string              `json:"labOdsCode"`
 	Options     hl7v2.SenderOptions `json:"options"`
+	// ClientCertificates are names (subject CN or a DNS, URI or email SAN)
+	// of the verified TLS client certificates this sender connects with.
+	ClientCertificates []string `json:"clientCertificates,omitempty"`
+	// SourceAddresses are the IP addresses or CIDR ranges it connects from.
+	SourceAddresses []string `json:"sourceAddresses,omitempty"`
+}
+
+// Peer is the other end of an MLLP connection: its address and the names
+// in its verified TLS client certificate (none without mutual TLS).
+type Peer struct {
+	Addr  netip.Addr
+	Names []string
+}
+
+// Bound reports whether a connection from p may carry this sender's
+// messages: every binding the sender has must hold, and it needs one.
+func (snd Sender) Bound(p Peer) bool {
+	if len(snd.ClientCertificates) == 0 && len(snd.SourceAddresses) == 0 {
+		return false
+	}
+	if len(snd.ClientCertificates) > 0 && !slices.ContainsFunc(p.Names, func(n string) bool { return slices.Contains(snd.ClientCertificates, n) }) {
+		return false
+	}
+	if len(snd.SourceAddresses) > 0 && !slices.ContainsFunc(snd.SourceAddresses, func(a string) bool { return inRange(a, p.Addr) }) {
+		return false
+	}
+	return true
+}
+
+// inRange reports whether addr is the address a or in the CIDR range a.
+func inRange(a string, addr netip.Addr) bool {
+	addr = addr.Unmap()
+	if pfx, err := netip.ParsePrefix(a); err == nil {
+		return pfx.Contains(addr)
+	}
+	ip, err := netip.ParseAddr(a)
+	return err == nil && ip.Unmap() == addr
+}
+
+// CheckBindings returns the problems of the senders' connection bindings.
+func CheckBindings(senders []Sender) []error {
+	var errs []error
+	for i, snd := range senders {
+		for _, a := range snd.SourceAddresses {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				if _, err := netip.ParseAddr(a); err != nil {
+					errs = append(errs, fmt.Errorf("hl7.senders[%d].sourceAddresses: %q is not an IP address or CIDR range", i, a))
+				}
+			}
+		}
+		for _, n := range snd.ClientCertificates {
+			if strings.TrimSpace(n) == "" {
+				errs = append(errs, fmt.Errorf("hl7.senders[%d].clientCertificates: an empty name", i))
+			}
+		}
+	}
+	return errs
 }
 
 // Service handles HL7 v2 messages.
@@ -65,8 +129,9 @@ var rank = map[string]int{hl7.AA: 1, hl7.AE: 2, hl7.AR: 3}
 // Handle takes what a lab sent: one message, a batch (FHS/BHS) or several
 // messages back to back, each filed (or refused) on its own and answered
 // with its own acknowledgement. who is the authenticated lab for HTTP; nil
-// for MLLP, where the sender is recognised by MSH-3/MSH-4.
-func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byte) Result {
+// for MLLP, where peer is the connection, which must be bound to the
+// sender the message's MSH-3/MSH-4 name.
+func (s *Service) Handle(ctx context.Context, who *gateway.Principal, peer *Peer, data []byte) Result {
 	data, charsetNote := hl7v2.ToUTF8(data)
 	msgs, err := hl7.SplitBatch(data)
 	if err != nil {
@@ -78,15 +143,26 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, data []byt
 	}
 	var res Result
 	for _, m := range msgs {
-		res.add(s.handleOne(ctx, who, m, charsetNote))
+		res.add(s.handleOne(ctx, who, peer, m, charsetNote))
 	}
 	return res
 }
 
 // handleOne files one message and builds its acknowledgements.
-func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, m *hl7.Message, charsetNote string) Result {
+func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *Peer, m *hl7.Message, charsetNote string) Result {
 	msh := m.First("MSH")
-	sender, ok := s.sender(m, who)
+	sender, ok := s.sender(m, who, peer)
+	if !ok && who == nil && peer != nil && s.claimed(m) {
+		// A configured sender's name from a connection not bound to it: a
+		// spoof or a misconfiguration. Refused whole, stored nowhere.
+		s.Log.Warn("mllp message from a connection not bound to its sender", "control_id", m.Value(msh, 10, 0),
+			"claimed_facility", m.Value(msh, 4, 1), "remote", peer.Addr.String())
+		res := s.reply(m, hl7.AR, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1, Field: 4}, Code: "207",
+			Text: fmt.Sprintf("sender %s/%s may not send from this connection (its client certificate or address is not the one configured for it)",
+				m.Value(msh, 3, 1), m.Value(msh, 4, 1))}})
+		res.Unavailable = false
+		return res
+	}
 	if !ok {
 		return s.reply(m, hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1, Field: 4}, Code: "207",
 			Text: fmt.Sprintf("sender %s/%s is not allowed to send results", m.Value(msh, 3, 1), m.Value(msh, 4, 1))}})
@@ -256,7 +332,7 @@ func ackModeNote(m *hl7.Message) (string, int) {
 var ackConditions = map[string]bool{"AL": true, "NE": true, "ER": true, "SU": true}
 
 // sender finds who sent the message: the HTTP caller, or an allowed MLLP sender.
-func (s *Service) sender(m *hl7.Message, who *gateway.Principal) (Sender, bool) {
+func (s *Service) sender(m *hl7.Message, who *gateway.Principal, peer *Peer) (Sender, bool) {
 	msh := m.First("MSH")
 	app, facility := m.Value(msh, 3, 1), m.Value(msh, 4, 1)
 	matches := func(snd Sender) bool {
@@ -280,11 +356,20 @@ func (s *Service) sender(m *hl7.Message, who *gateway.Principal) (Sender, bool) 
 		return Sender{LabODS: who.ODSCode}, true
 	}
 	for _, snd := range s.Senders {
-		if matches(snd) {
+		if matches(snd) && peer != nil && snd.Bound(*peer) {
 			return snd, true
 		}
 	}
 	return Sender{}, false
+}
+
+// claimed reports whether the message names a configured sender (MSH-3/MSH-4).
+func (s *Service) claimed(m *hl7.Message) bool {
+	msh := m.First("MSH")
+	app, facility := m.Value(msh, 3, 1), m.Value(msh, 4, 1)
+	return slices.ContainsFunc(s.Senders, func(snd Sender) bool {
+		return snd.Facility == facility && (snd.Application == "" || snd.Application == app)
+	})
 }
 
 // ackCode: content problems are AE (do not resend unchanged); the gateway

@@ -190,7 +190,7 @@ func file(t *testing.T, in input) (*gateway.Report, *gateway.ReportRecord) {
 	if in.hl7 {
 		svc := &v2intake.Service{Intake: intake, Now: now, Log: discard(), Senders: []v2intake.Sender{{LabODS: lab,
 			Options: hl7v2.SenderOptions{FacilityAliases: map[string]string{"MFT": "R0A"}}}}}
-		svc.Handle(t.Context(), &who, in.body)
+		svc.Handle(t.Context(), &who, nil, in.body)
 	} else {
 		r, err := labjson.Decode(in.body)
 		if err != nil {

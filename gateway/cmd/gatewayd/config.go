@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/nhs-genomics/results-gateway/gateway/auth"
-	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
-	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
+	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
+
+	"github.com/nhs-genomics/results-gateway/gateway/auth"
+	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
@@ -225,6 +228,17 @@ func (c Config) validate() error {
 			}
 		}
 	}
+	errs = append(errs, v2intake.CheckBindings(c.HL7.Senders)...)
+	addressBound := false
+	for i, snd := range c.HL7.Senders {
+		addressBound = addressBound || len(snd.SourceAddresses) > 0
+		if len(snd.ClientCertificates) > 0 && c.HL7.TLS.ClientCAFile == "" {
+			errs = append(errs, fmt.Errorf("hl7.senders[%d].clientCertificates: needs hl7.tls.clientCaFile, the CA that signs senders' certificates", i))
+		}
+	}
+	if c.HL7.MLLPAddr != "" && !loopback(c.HL7.MLLPAddr) && c.HL7.TLS.CertFile == "" && !addressBound {
+		errs = append(errs, fmt.Errorf("hl7.mllpAddr: %s listens beyond this machine without TLS (hl7.tls) or senders bound to their addresses (sourceAddresses): anyone who can reach it could send results as any lab", c.HL7.MLLPAddr))
+	}
 	if c.HL7.MLLPAddr != "" && (c.HL7.MaxBytes < 1024 || c.HL7.IdleTimeoutSeconds < 1) {
 		errs = append(errs, errors.New("hl7: maxBytes must be at least 1024 and idleTimeoutSeconds positive"))
 	}
@@ -247,6 +261,21 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("tokens: at least one token is required: every endpoint that takes or serves results needs one"))
 	}
 	return errors.Join(errs...)
+}
+
+// loopback reports whether a listen address ("127.0.0.1:2575",
+// "localhost:8080") accepts connections from this machine only. An empty
+// host (":2575") listens on every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // unjoin splits an errors.Join into its errors, so each can be prefixed with its key.

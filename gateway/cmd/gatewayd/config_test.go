@@ -145,3 +145,25 @@ func TestBadSenderSettingsStopStartup(t *testing.T) {
 		}
 	}
 }
+
+// TestMLLPBindingsChecked: a listener beyond loopback without TLS or
+// address-bound senders does not start, and bindings are checked.
+func TestMLLPBindingsChecked(t *testing.T) {
+	tokens := `"tokens": [{"name": "op", "token": "operator-token-1", "role": "operator"}]`
+	for hl7Section, want := range map[string]string{
+		`{"mllpAddr": ":2575", "senders": [{"facility": "699X0", "labOdsCode": "699X0"}]}`:                                               `hl7.mllpAddr: :2575 listens beyond this machine without TLS`,
+		`{"mllpAddr": "0.0.0.0:2575", "senders": [{"facility": "699X0", "labOdsCode": "699X0", "clientCertificates": ["lims"]}]}`:        `hl7.senders[0].clientCertificates: needs hl7.tls.clientCaFile`,
+		`{"mllpAddr": "127.0.0.1:2575", "senders": [{"facility": "699X0", "labOdsCode": "699X0", "sourceAddresses": ["10.0.0.300/8"]}]}`: `hl7.senders[0].sourceAddresses: "10.0.0.300/8" is not an IP address or CIDR range`,
+	} {
+		path := filepath.Join(t.TempDir(), "c.json")
+		os.WriteFile(path, []byte(`{`+tokens+`, "hl7": `+hl7Section+`}`), 0o600)
+		if _, err := loadConfig(path, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", hl7Section, err, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(path, []byte(`{`+tokens+`, "hl7": {"mllpAddr": "0.0.0.0:2575", "senders": [{"facility": "699X0", "labOdsCode": "699X0", "sourceAddresses": ["10.1.2.0/24"]}]}}`), 0o600)
+	if _, err := loadConfig(path, func(string) string { return "" }); err != nil {
+		t.Fatalf("address-bound senders on every interface: %v", err)
+	}
+}

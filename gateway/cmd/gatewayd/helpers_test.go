@@ -33,12 +33,12 @@ const testConfig = `{
   ],
   "retry": {"baseSeconds": 0.05, "capSeconds": 1},
   "hl7": {"mllpAddr": "127.0.0.1:0", "maxBytes": 1000000, "idleTimeoutSeconds": 5,
-    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0"},
-      {"application": "iGene", "facility": "699X0", "labOdsCode": "699X0"},
-      {"application": "IGENE", "facility": "MFT", "labOdsCode": "699X0", "options": {"facilityAliases": {"MFT": "R0A"}}},
-      {"facility": "CPP", "labOdsCode": "699X0", "options": {"facilityAliases": {"HODS": "R0A"}}},
-      {"facility": "CAV", "labOdsCode": "699X0"},
-      {"facility": "CUST", "labOdsCode": "699X0"}]}
+    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1/32", "::1"]},
+      {"application": "iGene", "facility": "699X0", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1/32", "::1"]},
+      {"application": "IGENE", "facility": "MFT", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1/32", "::1"], "options": {"facilityAliases": {"MFT": "R0A"}}},
+      {"facility": "CPP", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1/32", "::1"], "options": {"facilityAliases": {"HODS": "R0A"}}},
+      {"facility": "CAV", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1/32", "::1"]},
+      {"facility": "CUST", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1/32", "::1"]}]}
 }`
 
 const (
@@ -205,6 +205,13 @@ func withID(t testing.TB, body []byte, id string) []byte {
 // text given; stop ends it (the test's cleanup also does, once).
 func startWithConfig(t testing.TB, dir, cfg string) (base string, stop func()) {
 	t.Helper()
+	base, _, stop = startWithConfigFull(t, dir, cfg)
+	return base, stop
+}
+
+// startWithConfigFull also returns the MLLP address, if one is configured.
+func startWithConfigFull(t testing.TB, dir, cfg string) (base, mllp string, stop func()) {
+	t.Helper()
 	path := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -227,5 +234,6 @@ func startWithConfig(t testing.TB, dir, cfg string) (base string, stop func()) {
 		})
 	}
 	t.Cleanup(stop)
-	return "http://" + waitListening(t, pr), stop
+	addrs := waitAddresses(t, pr, "listening on ", "mllp listening on ")
+	return "http://" + addrs[0], addrs[1], stop
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // acknowledgement is the one an HTTP sender reads.
 func httpHL7(svc *v2intake.Service) func(context.Context, gateway.Principal, []byte) ([]byte, bool) {
 	return func(ctx context.Context, who gateway.Principal, msg []byte) ([]byte, bool) {
-		res := svc.Handle(ctx, &who, msg)
+		res := svc.Handle(ctx, &who, nil, msg)
 		return res.HTTP, res.Unavailable
 	}
 }
@@ -41,11 +42,42 @@ func startMLLP(ctx context.Context, cfg HL7Config, svc *v2intake.Service, log *s
 		return nil, fmt.Errorf("mllp listen on %s: %w", cfg.MLLPAddr, err)
 	}
 	srv := &mllpserver.Server{MaxBytes: cfg.MaxBytes, IdleTimeout: time.Duration(cfg.IdleTimeoutSeconds) * time.Second, TLS: tlsConfig, Log: log,
-		Handle: func(ctx context.Context, msg []byte) [][]byte { return svc.Handle(ctx, nil, msg).Acks }}
+		Handle: func(ctx context.Context, conn net.Conn, msg []byte) [][]byte {
+			peer := peerOf(conn)
+			return svc.Handle(ctx, nil, &peer, msg).Acks
+		}}
 	log.Info("mllp listener started", "addr", ln.Addr().String(), "tls", tlsConfig != nil)
 	fmt.Fprintf(stdout, "mllp listening on %s\n", ln.Addr())
 	go func() { done <- srv.Serve(ctx, ln) }()
 	return done, nil
+}
+
+// peerOf describes an MLLP connection: its address and the names in its
+// verified client certificate. An unverified certificate names nobody.
+func peerOf(conn net.Conn) v2intake.Peer {
+	var p v2intake.Peer
+	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+		p.Addr = ap.Addr()
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		if chains := tc.ConnectionState().VerifiedChains; len(chains) > 0 && len(chains[0]) > 0 {
+			p.Names = certificateNames(chains[0][0])
+		}
+	}
+	return p
+}
+
+// certificateNames are a certificate's subject common name and its DNS,
+// URI and email subject alternative names.
+func certificateNames(c *x509.Certificate) []string {
+	names := append([]string{}, c.DNSNames...)
+	if c.Subject.CommonName != "" {
+		names = append(names, c.Subject.CommonName)
+	}
+	for _, u := range c.URIs {
+		names = append(names, u.String())
+	}
+	return append(names, c.EmailAddresses...)
 }
 
 func mllpTLS(c ServerTLSConfig) (*tls.Config, error) {

@@ -26,6 +26,12 @@ func mllpSend(t *testing.T, addr string, msg []byte, n int) []*hl7.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mllpExchange(t, conn, msg, n)
+}
+
+// mllpExchange sends one message on conn, reads n acknowledgements and closes it.
+func mllpExchange(t *testing.T, conn net.Conn, msg []byte, n int) []*hl7.Message {
+	t.Helper()
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(20 * time.Second))
 	if err := hl7.WriteFrame(conn, msg); err != nil {
