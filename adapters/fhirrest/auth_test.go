@@ -183,7 +183,7 @@ func TestSMARTBackendServices(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ts := startTokenServer(t, key.Public())
 			srv, seen := fhirServer(t, ts)
-			a := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"auth":{"type":"smart-backend","tokenUrl":%q,"clientId":"gateway",
+			a := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"allowInsecure":true,"auth":{"type":"smart-backend","tokenUrl":%q,"clientId":"gateway",
 				"scope":"system/DiagnosticReport.write","privateKeyFile":%q,"keyId":"key-1"}}`, srv.URL, ts.URL+"/token", writeKey(t, key)))
 			deliverThrice(t, a)
 			// token-1 is used, then revoked: one 401, one refresh, then token-2 is cached.
@@ -198,7 +198,7 @@ func TestSMARTBackendServices(t *testing.T) {
 func TestClientCredentials(t *testing.T) {
 	ts := startTokenServer(t, nil)
 	srv, seen := fhirServer(t, ts)
-	a := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"auth":{"type":"client-credentials","tokenUrl":%q,"clientId":"gateway",
+	a := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"allowInsecure":true,"auth":{"type":"client-credentials","tokenUrl":%q,"clientId":"gateway",
 		"clientSecret":"s3cret","scope":"system/DiagnosticReport.write"}}`, srv.URL, ts.URL+"/token"))
 	deliverThrice(t, a)
 	if len(ts.issued) != 2 || len(*seen) != 4 {
@@ -210,7 +210,7 @@ func TestWrongCredentialsArePermanent(t *testing.T) {
 	ts := startTokenServer(t, nil)
 	ts.refuse = true
 	srv, _ := fhirServer(t, ts)
-	a := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"auth":{"type":"client-credentials","tokenUrl":%q,"clientId":"gateway",
+	a := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"allowInsecure":true,"auth":{"type":"client-credentials","tokenUrl":%q,"clientId":"gateway",
 		"clientSecret":"wrong","scope":"system/DiagnosticReport.write"}}`, srv.URL, ts.URL+"/token"))
 	if _, err := a.Deliver(t.Context(), &gateway.Delivery{Payload: []byte(`{}`)}); !gateway.IsPermanent(err) {
 		t.Fatalf("refused credentials must dead-letter for a person to fix, got %v", err)

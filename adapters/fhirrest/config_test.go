@@ -32,13 +32,15 @@ func TestConfigErrorsAreReadable(t *testing.T) {
 		`{}`:                                   `config.baseUrl "" is not an http(s) URL`,
 		`{"baseUrl":"ftp://x"}`:                `is not an http(s) URL`,
 		`{"baseUrl":"http://x","mode":"bulk"}`: `config.mode "bulk" is not transaction, batch or individual`,
-		`{"baseUrl":"http://x","url":"http://y"}`:         `unknown field "url"`,
-		`{"baseUrl":"http://x","auth":{"type":"basic"}}`:  `auth.type "basic" is not none, bearer, client-credentials or smart-backend`,
-		`{"baseUrl":"http://x","auth":{"type":"bearer"}}`: `auth.token is required`,
-		`{"baseUrl":"http://x","auth":{"type":"smart-backend","tokenUrl":"http://t/token","clientId":"c","privateKeyFile":"/no/such/key.pem"}}`: `auth.privateKeyFile: open /no/such/key.pem`,
-		`{"baseUrl":"http://x","auth":{"type":"smart-backend","tokenUrl":"http://t/token","clientId":"c","privateKeyFile":"` + notPEM + `"}}`:   `holds no PEM block`,
-		`{"baseUrl":"http://x","tls":{"caFile":"` + notPEM + `"}}`:                                                                              `holds no PEM certificate`,
-		`{"baseUrl":"http://x","tls":{"certFile":"/no/cert","keyFile":"/no/key"}}`:                                                              `tls.certFile/keyFile`,
+		`{"baseUrl":"http://x","url":"http://y"}`:                                           `unknown field "url"`,
+		`{"baseUrl":"http://x","auth":{"type":"basic"}}`:                                    `auth.type "basic" is not none, bearer, client-credentials or smart-backend`,
+		`{"baseUrl":"http://x","auth":{"type":"bearer"}}`:                                   `auth.token is required`,
+		`{"baseUrl":"http://epr.example.nhs.uk/fhir","auth":{"type":"bearer","token":"t"}}`: `config.baseUrl "http://epr.example.nhs.uk/fhir": credentials (auth.type bearer) would travel in clear over http://`,
+		`{"baseUrl":"https://epr.example.nhs.uk/fhir","auth":{"type":"client-credentials","tokenUrl":"http://auth/token","clientId":"c","clientSecret":"s"}}`: `config.auth.tokenUrl "http://auth/token": credentials`,
+		`{"baseUrl":"http://x","auth":{"type":"smart-backend","tokenUrl":"http://t/token","clientId":"c","privateKeyFile":"/no/such/key.pem"}}`:               `auth.privateKeyFile: open /no/such/key.pem`,
+		`{"baseUrl":"http://x","auth":{"type":"smart-backend","tokenUrl":"http://t/token","clientId":"c","privateKeyFile":"` + notPEM + `"}}`:                 `holds no PEM block`,
+		`{"baseUrl":"http://x","tls":{"caFile":"` + notPEM + `"}}`:                                                                                            `holds no PEM certificate`,
+		`{"baseUrl":"http://x","tls":{"certFile":"/no/cert","keyFile":"/no/key"}}`:                                                                            `tls.certFile/keyFile`,
 	} {
 		_, err := fhirrest.New(json.RawMessage(config))
 		if err == nil || !strings.Contains(err.Error(), want) {

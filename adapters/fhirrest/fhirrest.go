@@ -33,6 +33,9 @@ type Config struct {
 	Mode    string             `json:"mode"`    // transaction (default), batch or individual
 	Auth    AuthConfig         `json:"auth"`
 	TLS     adapters.TLSConfig `json:"tls"`
+	// AllowInsecure lets credentials go to an http:// URL (a test EPR);
+	// otherwise a token or client secret is never sent in clear.
+	AllowInsecure bool `json:"allowInsecure"`
 }
 
 // Adapter posts Bundles to one FHIR server.
@@ -73,6 +76,13 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	auth, err := newTokenSource(c.Auth, client)
 	if err != nil {
 		return nil, err
+	}
+	if auth != nil && !c.AllowInsecure {
+		for _, kv := range [][2]string{{"baseUrl", c.BaseURL}, {"auth.tokenUrl", c.Auth.TokenURL}} {
+			if key, target := kv[0], kv[1]; strings.HasPrefix(strings.ToLower(target), "http://") {
+				return nil, fmt.Errorf("config.%s %q: credentials (auth.type %s) would travel in clear over http://: use https, or set allowInsecure for a test EPR", key, target, c.Auth.Type)
+			}
+		}
 	}
 	return &Adapter{base: strings.TrimRight(c.BaseURL, "/"), mode: c.Mode, auth: auth, client: client}, nil
 }

@@ -21,6 +21,8 @@ import (
 // GATEWAY_CONFIG (or -config), then environment overrides.
 type Config struct {
 	Addr           string              `json:"addr"`           // GATEWAY_ADDR
+	TLS            ServerTLSConfig     `json:"tls"`            // HTTPS for the API: certificate, and clientCaFile for mutual TLS
+	AllowPlainHTTP bool                `json:"allowPlainHttp"` // listen beyond loopback without TLS (behind a TLS-terminating proxy)
 	DataDir        string              `json:"dataDir"`        // GATEWAY_DATA: folder of the embedded store
 	MaxBodyBytes   int64               `json:"maxBodyBytes"`   // GATEWAY_MAX_BODY_BYTES
 	IdentifierBase string              `json:"identifierBase"` // the deployment's own FHIR identifier systems
@@ -44,8 +46,9 @@ type HL7Config struct {
 	Senders            []v2intake.Sender `json:"senders"` // who may send over MLLP, and how each lab's messages are read
 }
 
-// ServerTLSConfig is the MLLP listener's certificate and, for client
-// certificates, the CA that signs senders' certificates.
+// ServerTLSConfig is a listener's certificate and, for client
+// certificates (mutual TLS), the CA that signs clients' certificates. The
+// files are re-read when they change and on SIGHUP.
 type ServerTLSConfig struct {
 	CertFile     string `json:"certFile"`
 	KeyFile      string `json:"keyFile"`
@@ -83,7 +86,7 @@ type TokenConfig struct {
 }
 
 func defaultConfig() Config {
-	return Config{Addr: ":8080", DataDir: "./var", MaxBodyBytes: 20 << 20,
+	return Config{Addr: "127.0.0.1:8080", DataDir: "./var", MaxBodyBytes: 20 << 20,
 		Retry: RetryConfig{BaseSeconds: 5, CapSeconds: 3600},
 		HL7:   HL7Config{MaxBytes: 20 << 20, IdleTimeoutSeconds: 300}}
 }
@@ -158,7 +161,12 @@ var (
 func (c Config) validate() error {
 	var errs []error
 	if c.Addr == "" {
-		errs = append(errs, errors.New("addr: a listen address such as :8080 is required"))
+		errs = append(errs, errors.New("addr: a listen address such as 127.0.0.1:8080 is required"))
+	} else if !loopback(c.Addr) && c.TLS.CertFile == "" && !c.AllowPlainHTTP {
+		errs = append(errs, fmt.Errorf("addr: %s listens beyond this machine without TLS: set tls.certFile and tls.keyFile, or allowPlainHttp behind a TLS-terminating proxy", c.Addr))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") || c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
+		errs = append(errs, errors.New("tls: certFile and keyFile go together, and clientCaFile needs them"))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: a folder for the embedded store is required"))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -129,16 +130,14 @@ func waitAddresses(t testing.TB, stdout io.Reader, httpPrefix, mllpPrefix string
 		case out[1] = <-mllp:
 		default:
 		}
-		for i := 0; i < 100; i++ {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return out
-				}
+		for i := 0; i < 250; i++ { // HTTP or HTTPS: a connection accepted is enough
+			if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				conn.Close()
+				return out
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Fatal("gateway never became healthy")
+		t.Fatal("gateway never accepted a connection")
 	case <-time.After(20 * time.Second):
 		t.Fatal("gateway did not start listening")
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -27,15 +26,15 @@ func httpHL7(svc *v2intake.Service) func(context.Context, gateway.Principal, []b
 }
 
 // startMLLP listens for MLLP when configured; the listener stops with ctx.
-func startMLLP(ctx context.Context, cfg HL7Config, svc *v2intake.Service, log *slog.Logger, stdout io.Writer) (<-chan error, error) {
+func startMLLP(ctx context.Context, cfg HL7Config, files *tlsFiles, svc *v2intake.Service, log *slog.Logger, stdout io.Writer) (<-chan error, error) {
 	done := make(chan error, 1)
 	if cfg.MLLPAddr == "" {
 		close(done)
 		return done, nil
 	}
-	tlsConfig, err := mllpTLS(cfg.TLS)
-	if err != nil {
-		return nil, err
+	var tlsConfig *tls.Config
+	if files != nil {
+		tlsConfig = files.Config()
 	}
 	ln, err := net.Listen("tcp", cfg.MLLPAddr)
 	if err != nil {
@@ -78,27 +77,4 @@ func certificateNames(c *x509.Certificate) []string {
 		names = append(names, u.String())
 	}
 	return append(names, c.EmailAddresses...)
-}
-
-func mllpTLS(c ServerTLSConfig) (*tls.Config, error) {
-	if c.CertFile == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("hl7.tls: %w", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if c.ClientCAFile != "" {
-		pem, err := os.ReadFile(c.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("hl7.tls.clientCaFile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("hl7.tls.clientCaFile %s holds no certificate", c.ClientCAFile)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
-	}
-	return cfg, nil
 }

@@ -48,6 +48,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	httpTLS, err := newTLSFiles("http", cfg.TLS, log)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	mllpTLS, err := newTLSFiles("hl7", cfg.HL7.TLS, log)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	go reloadOnHangup(ctx, log, httpTLS, mllpTLS)
+	if httpTLS == nil && !loopback(cfg.Addr) {
+		log.Warn("the HTTP API listens beyond this machine without TLS (allowPlainHttp): tokens and results travel in clear", "addr", cfg.Addr)
+	}
 
 	store, storeName, err := openStore(ctx, cfg)
 	if err != nil {
@@ -120,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// MLLP stops with the gateway, or at once if the HTTP listener cannot start.
 	mllpCtx, stopMLLP := context.WithCancel(ctx)
 	defer stopMLLP()
-	mllpDone, err := startMLLP(mllpCtx, cfg.HL7, hl7Service, log, stdout)
+	mllpDone, err := startMLLP(mllpCtx, cfg.HL7, mllpTLS, hl7Service, log, stdout)
 	if err != nil {
 		return err
 	}
@@ -132,8 +144,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("gateway started", "addr", ln.Addr().String(), "store", storeName, "destinations", len(dests))
+	if httpTLS != nil {
+		srv.TLSConfig = httpTLS.Config("h2", "http/1.1")
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	log.Info("gateway started", "addr", ln.Addr().String(), "tls", httpTLS != nil, "store", storeName, "destinations", len(dests))
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
 	select {
@@ -148,6 +165,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// reloadOnHangup re-reads the listeners' certificates on SIGHUP.
+func reloadOnHangup(ctx context.Context, log *slog.Logger, files ...*tlsFiles) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: reloading TLS certificates")
+			for _, f := range files {
+				if f != nil {
+					f.Reload()
+				}
+			}
+		}
+	}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
