@@ -92,9 +92,9 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 	}
 	tokens := `"tokens": [{"name": "op", "token": "operator-token-1", "role": "operator"}]`
 	for body, want := range map[string]string{
-		`"addr": ":8080"`:       "addr: :8080 listens beyond this machine without TLS",
-		`"addr": "0.0.0.0:443"`: "addr: 0.0.0.0:443 listens beyond this machine without TLS",
-		`"addr": "[::]:8080"`:   "listens beyond this machine without TLS",
+		`"addr": ":8080"`:                                 "addr: :8080 listens beyond this machine without TLS",
+		`"addr": "0.0.0.0:443"`:                           "addr: 0.0.0.0:443 listens beyond this machine without TLS",
+		`"addr": "[::]:8080"`:                             "listens beyond this machine without TLS",
 		`"addr": "10.0.0.5:8080", "allowPlainHttp": true`: "",
 		`"addr": "localhost:8080"`:                        "",
 		`"addr": "[::1]:8080"`:                            "",
