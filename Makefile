@@ -14,6 +14,8 @@ build:
 # test-deps installs what the tests need when it is missing (pdftotext) and
 # starts Redis if it is installed but not running.
 test: test-deps
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed (make fmt): $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
