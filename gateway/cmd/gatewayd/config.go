@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
@@ -35,6 +37,9 @@ type Config struct {
 	HL7            HL7Config           `json:"hl7"`
 	JWT            *auth.JWTConfig     `json:"jwt"`     // also accept JWTs signed by a key in this JWKS (SMART Backend Services)
 	Sharing        map[string][]string `json:"sharing"` // trust ODS code -> other trusts whose reports it may also read
+
+	file   string              // the file it was read from, for messages
+	places map[string]position // where each key is in that file
 }
 
 // HL7Config is HL7 v2 intake: POST /v1/hl7v2 always, MLLP when MLLPAddr is set.
@@ -101,13 +106,18 @@ const (
 // loadConfig reads the file (if any) over the defaults and applies the environment.
 func loadConfig(path string, getenv func(string) string) (Config, error) {
 	cfg := defaultConfig()
+	var fileErrs []error
 	if path != "" {
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			return cfg, fmt.Errorf("read configuration: %w", err)
 		}
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return cfg, fmt.Errorf("configuration file %s is not valid JSON: %w", path, err)
+		cfg.file = path
+		if cfg.places, fileErrs = fileProblems(path, raw, &cfg); cfg.places == nil {
+			return cfg, errors.Join(fileErrs...) // not JSON: nothing more can be said
+		}
+		if cfg.HL7.MLLPAddr == "-" {
+			cfg.HL7.MLLPAddr = "" // "-" turns MLLP off, in the file as in GATEWAY_MLLP_ADDR
 		}
 	}
 	if v := getenv("GATEWAY_ADDR"); v != "" {
@@ -149,7 +159,27 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 			d.MaxAgeHours = defaultMaxAgeHours
 		}
 	}
-	return cfg, cfg.validate()
+	return cfg, errors.Join(append(fileErrs, cfg.locate(unjoin(cfg.validate()))...)...)
+}
+
+// locate gives each problem the file's line and column where it can.
+func (c Config) locate(errs []error) []error {
+	if c.file == "" || len(errs) == 0 || errs[0] == nil {
+		return errs
+	}
+	names := map[string]string{}
+	for i, d := range c.Destinations {
+		names[d.Name] = fmt.Sprintf("destinations[%d]", i)
+	}
+	return located(c.file, c.places, names, errs)
+}
+
+// kindFormats are the formats each kind of destination can carry (a file
+// drop carries any).
+var kindFormats = map[string][]string{
+	"mllp":      {gateway.FormatHL7v2},
+	"fhir-rest": {gateway.FormatFHIRBundle},
+	"webhook":   {gateway.FormatNotice},
 }
 
 var (
@@ -218,6 +248,9 @@ func (c Config) validate() error {
 		}
 		if _, ok := gateway.Formats[d.Format]; !ok {
 			errs = append(errs, fmt.Errorf("%s: format %q is not fhir-bundle, pdf, hl7v2-oru or notice", where, d.Format))
+		}
+		if formats, ok := kindFormats[d.Kind]; ok && !slices.Contains(formats, d.Format) {
+			errs = append(errs, fmt.Errorf("%s: a %s destination carries %s, not %q", where, d.Kind, strings.Join(formats, " or "), d.Format))
 		}
 		if err := d.HL7.Check(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: hl7: %w", where, err))
@@ -288,6 +321,9 @@ func loopback(addr string) bool {
 
 // unjoin splits an errors.Join into its errors, so each can be prefixed with its key.
 func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}

@@ -167,3 +167,50 @@ func TestMLLPBindingsChecked(t *testing.T) {
 		t.Fatalf("address-bound senders on every interface: %v", err)
 	}
 }
+
+// TestConfigCheck: "gatewayd config check FILE" finds every problem at
+// once, each at its line and column, without starting anything.
+func TestConfigCheck(t *testing.T) {
+	var out strings.Builder
+	if err := run(t.Context(), []string{"config", "check", "demo.json"}, func(string) string { return "" }, &out, io.Discard); err != nil ||
+		!strings.Contains(out.String(), "is valid: 4 destinations") {
+		t.Fatalf("the demo configuration: %v %q", err, out.String())
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.json")
+	os.WriteFile(path, []byte(`{
+  "addr": "127.0.0.1:0",
+  "tokens": [{"name": "op", "token": "short", "role": "operator"}],
+  "destinations": [
+    {"name": "epr", "trusts": ["R0A"], "kind": "mllp", "format": "fhir-bundle", "config": {"adress": "127.0.0.1:1"}},
+    {"name": "epr2", "trusts": ["R0A"], "kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "ftp://x"}}
+  ],
+  "hl7": {"mllpAddr": "-", "sendres": []},
+  "retyr": {"baseSeconds": 1}
+}`), 0o600)
+	err := run(t.Context(), []string{"config", "check", path}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("a bad configuration passed the check")
+	}
+	for _, want := range []string{
+		`bad.json:8:28: hl7: unknown key "sendres" (did you mean "senders"?)`,
+		`bad.json:9:3: the top level: unknown key "retyr" (did you mean "retry"?)`,
+		`bad.json:3:14: tokens[0] (op): token must be at least 12 characters`,
+		`bad.json:5:5: destinations[0] (epr): a mllp destination carries hl7v2-oru, not "fhir-bundle"`,
+		`bad.json:5:5: destination epr: config: json: unknown field "adress"`,
+		`bad.json:6:5: destination epr2: config.baseUrl "ftp://x" is not an http(s) URL`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the check lacks %q:\n%v", want, err)
+		}
+	}
+	os.WriteFile(path, []byte("{\n  \"addr\": \"x\",\n  \"tokens\": [,]\n}"), 0o600)
+	if err := run(t.Context(), []string{"config", "check", path}, func(string) string { return "" }, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "bad.json:3:15: not valid JSON") {
+		t.Errorf("a syntax error: %v", err)
+	}
+	os.WriteFile(path, []byte(`{"tokens": [{"name": "op", "token": "operator-token-1", "role": "operator"}], "hl7": {"mllpAddr": "-"}}`), 0o600)
+	if cfg, err := loadConfig(path, func(string) string { return "" }); err != nil || cfg.HL7.MLLPAddr != "" {
+		t.Errorf(`"mllpAddr": "-" in the file: %q %v, want MLLP off`, cfg.HL7.MLLPAddr, err)
+	}
+}

@@ -37,6 +37,13 @@ func main() {
 // run starts the gateway and serves until ctx is cancelled. It prints
 // "listening on ADDR" to stdout once it accepts connections.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) >= 2 && args[0] == "config" && args[1] == "check" {
+		path := getenv("GATEWAY_CONFIG")
+		if len(args) > 2 {
+			path = args[2]
+		}
+		return checkConfig(path, getenv, stdout)
+	}
 	flags := flag.NewFlagSet("gatewayd", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	configPath := flags.String("config", getenv("GATEWAY_CONFIG"), "configuration file (JSON); default GATEWAY_CONFIG")
@@ -44,7 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cfg, err := loadConfig(*configPath, getenv)
-	if err != nil {
+	routes, dests, destErr := destinations(cfg, registry()) // the adapters' problems too, all at once
+	if err := errors.Join(err, destErr); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -69,10 +77,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mapper, err := fhirr4.New(cfg.IdentifierBase)
 	if err != nil {
 		return err
-	}
-	routes, dests, err := destinations(cfg, registry())
-	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
 	}
 	tokens := map[string]gateway.Principal{}
 	for _, t := range cfg.Tokens {
@@ -164,6 +168,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// checkConfig is "gatewayd config check FILE": it reads the configuration
+// and builds everything start-up would (adapters, certificates, keys)
+// without listening or opening the store, and prints every problem at once.
+func checkConfig(path string, getenv func(string) string, stdout io.Writer) error {
+	if path == "" {
+		return errors.New("config check: name the file (gatewayd config check FILE) or set GATEWAY_CONFIG")
+	}
+	cfg, err := loadConfig(path, getenv)
+	errs := []error{err}
+	if _, _, err := destinations(cfg, registry()); err != nil {
+		errs = append(errs, err)
+	}
+	discard := slog.New(slog.DiscardHandler)
+	for what, c := range map[string]ServerTLSConfig{"http": cfg.TLS, "hl7": cfg.HL7.TLS} {
+		if _, err := newTLSFiles(what, c, discard); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.JWT != nil {
+		if _, err := auth.NewJWT(*cfg.JWT, time.Now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	fmt.Fprintf(stdout, "configuration %s is valid: %d destinations, %d tokens, %d HL7 senders\n", path, len(cfg.Destinations), len(cfg.Tokens), len(cfg.HL7.Senders))
 	return nil
 }
 

@@ -4,12 +4,14 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
-	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 
 	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
@@ -39,10 +41,12 @@ func (r router) Routes(trust string) []gateway.Route { return r[trust] }
 func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destination, error) {
 	routes := router{}
 	var dests []*gateway.Destination
+	var errs []error
 	for _, d := range cfg.Destinations {
 		adapter, err := reg.New(d.Kind, d.Config)
 		if err != nil {
-			return nil, nil, fmt.Errorf("destination %s: %w", d.Name, err)
+			errs = append(errs, fmt.Errorf("destination %s: %w", d.Name, err)) // every destination's problems at once
+			continue
 		}
 		dests = append(dests, &gateway.Destination{
 			Name: d.Name, Adapter: adapter, Workers: d.Workers,
@@ -59,6 +63,9 @@ func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destin
 		for _, t := range d.Trusts {
 			routes[t] = append(routes[t], route)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(cfg.locate(errs)...)
 	}
 	return routes, dests, nil
 }
