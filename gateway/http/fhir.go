@@ -41,14 +41,28 @@ func writeFHIR(c *gin.Context, status int, v any) {
 	c.Data(status, fhirJSONType+"; charset=utf-8", b)
 }
 
-// audit records an access; a failure to audit is logged, not hidden.
-func (s *server) audit(c *gin.Context, action, what string, reports []string, outcome string) {
+// audit records an access; a failure to audit is logged, not hidden, and
+// reported so a read can fail closed.
+func (s *server) audit(c *gin.Context, action, what string, reports []string, outcome string) bool {
 	p := principal(c)
 	e := gateway.AuditEntry{At: s.Clock.Now().UTC(), Subject: p.Subject, Role: p.Role, ODSCode: p.ODSCode,
 		Action: action, What: what, Reports: reports, Outcome: outcome}
 	if err := s.Audit.Audit(context.WithoutCancel(c.Request.Context()), e); err != nil {
 		s.Log.Error("audit write failed", "action", action, "what", what, "error", err)
+		return false
 	}
+	return true
+}
+
+// auditedRead records a successful read before any result is served. A
+// read whose audit entry cannot be stored is answered 503 and serves
+// nothing (fail closed): every access to a patient's results is on record.
+func (s *server) auditedRead(c *gin.Context, action, what string, reports []string) bool {
+	if s.audit(c, action, what, reports, "success") {
+		return true
+	}
+	s.fail(c, gateway.Errorf(gateway.EUNAVAILABLE, "the access could not be recorded in the audit trail, so nothing is served: try again"))
+	return false
 }
 
 // fhirType handles GET /fhir/{type}: the CapabilityStatement or a search.
@@ -145,7 +159,9 @@ func (s *server) fhirRead(c *gin.Context) {
 		notFound("not-found") // not in that version
 		return
 	}
-	s.audit(c, action, ref, []string{rec.ID}, "success")
+	if !s.auditedRead(c, action, ref, []string{rec.ID}) {
+		return
+	}
 	if pdf {
 		c.Data(http.StatusOK, "application/pdf", rec.PDF)
 		return

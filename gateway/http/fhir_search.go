@@ -391,7 +391,9 @@ func (s *server) search(c *gin.Context, typ string) {
 		v.Set("_cursor", base64.RawURLEncoding.EncodeToString(token))
 		links = append(links, map[string]any{"relation": "next", "url": base + "/" + typ + "?" + v.Encode()})
 	}
-	s.audit(c, "search", typ+"?"+paramNames(c.Request.URL.Query()), ids(page), "success")
+	if !s.auditedRead(c, "search", typ+"?"+paramNames(c.Request.URL.Query()), ids(page)) {
+		return
+	}
 	if entries == nil {
 		entries = []any{}
 	}

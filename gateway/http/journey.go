@@ -156,7 +156,9 @@ func (s *server) auditSearch(c *gin.Context) {
 				"resource": auditEvent(e, ref), "search": map[string]any{"mode": "match"}})
 		}
 	}
-	s.audit(c, "search", "AuditEvent?entity", ids(readable), "success")
+	if !s.auditedRead(c, "search", "AuditEvent?entity", ids(readable)) {
+		return
+	}
 	if entries == nil {
 		entries = []any{}
 	}

@@ -196,7 +196,9 @@ func (s *server) readable(c *gin.Context) (*gateway.ReportRecord, bool) {
 			return nil, false
 		}
 	}
-	s.audit(c, "read", what, []string{id}, "success")
+	if !s.auditedRead(c, "read", what, []string{id}) {
+		return nil, false
+	}
 	return rec, true
 }
 
