@@ -60,6 +60,29 @@ type Attempt struct {
 	ReceiverRef string    `json:"receiverRef,omitempty"`
 }
 
+// OutcomeReplayed marks in a delivery's attempts where an operator
+// replayed it: its attempt budget and age count again from there.
+const OutcomeReplayed = "replayed"
+
+// ReplayMarker is the entry a replay adds to a delivery's attempts.
+func ReplayMarker(at time.Time) Attempt {
+	return Attempt{At: at.UTC(), Outcome: OutcomeReplayed}
+}
+
+// sinceReplay returns the attempts made since the last replay (all of them
+// if it was never replayed) and when that budget started.
+func (d *Delivery) sinceReplay() (failures int, from time.Time) {
+	from = d.CreatedAt
+	for _, a := range d.Attempts {
+		if a.Outcome == OutcomeReplayed {
+			failures, from = 0, a.At
+		} else {
+			failures++
+		}
+	}
+	return failures, from
+}
+
 // Outcome is what a worker reports after an attempt.
 type Outcome struct {
 	State         DeliveryState // DeliveryDelivered, DeliveryRetrying or DeliveryDead

@@ -162,7 +162,8 @@ func (d *Dispatcher) outcome(dest *Destination, del *Delivery, start, end time.T
 		return Outcome{State: DeliveryDelivered, Attempt: a}
 	}
 	a.Error = err.Error()
-	failures := len(del.Attempts) + 1
+	failures, since := del.sinceReplay() // a replay is a fresh start: a new budget of attempts and age
+	failures++
 	if IsPermanent(err) {
 		a.Outcome = "permanent"
 		return Outcome{State: DeliveryDead, Attempt: a, Reason: "the receiver rejected it: " + err.Error()}
@@ -176,7 +177,7 @@ func (d *Dispatcher) outcome(dest *Destination, del *Delivery, start, end time.T
 	case dest.MaxAttempts > 0 && failures >= dest.MaxAttempts:
 		a.Outcome = "gave-up"
 		return Outcome{State: DeliveryDead, Attempt: a, Reason: fmt.Sprintf("gave up after %d attempts; last error: %s", failures, err)}
-	case dest.MaxAge > 0 && next.Sub(del.CreatedAt) > dest.MaxAge:
+	case dest.MaxAge > 0 && next.Sub(since) > dest.MaxAge:
 		a.Outcome = "gave-up"
 		return Outcome{State: DeliveryDead, Attempt: a, Reason: fmt.Sprintf("gave up after %s (%d attempts); last error: %s", dest.MaxAge, failures, err)}
 	}

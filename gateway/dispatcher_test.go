@@ -164,7 +164,7 @@ func TestPermanentRejectionIsDeadLetteredThenReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.step(t)
-	if d := h.get(t, id); d.State != gateway.DeliveryDelivered || len(d.Attempts) != 2 {
+	if d := h.get(t, id); d.State != gateway.DeliveryDelivered || len(d.Attempts) != 3 || d.Attempts[1].Outcome != gateway.OutcomeReplayed {
 		t.Fatalf("replay: %+v", d)
 	}
 	if got := h.recv.Arrivals()["D-3"]; got != 1 {
@@ -378,5 +378,35 @@ func TestPausedDestinationWaits(t *testing.T) {
 	}
 	if st := h.get(t, id).State; st != gateway.DeliveryDelivered {
 		t.Fatalf("after resume the delivery is %s", st)
+	}
+}
+
+// TestReplayIsAFreshStart: a delivery that gave up after its attempts and
+// age is replayed days later with a new budget of both: its first failure
+// after the replay is retried, not dead-lettered.
+func TestReplayIsAFreshStart(t *testing.T) {
+	h := newHarness(t)
+	h.dest.MaxAttempts = 2
+	id := h.enqueue(t, "D-9", 1)
+	h.recv.Set(receiver.Fail)
+	for i := 0; i < 2; i++ {
+		h.clock.Set(h.get(t, id).NextAttemptAt)
+		h.step(t)
+	}
+	if d := h.get(t, id); d.State != gateway.DeliveryDead || len(d.Attempts) != 2 {
+		t.Fatalf("after two failures: %+v", d)
+	}
+	h.clock.Add(100 * time.Hour) // beyond MaxAge too
+	if err := h.store.Replay(context.Background(), id, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.step(t)
+	if d := h.get(t, id); d.State != gateway.DeliveryRetrying {
+		t.Fatalf("the first failure after a replay dead-lettered it: %+v", d)
+	}
+	h.clock.Set(h.get(t, id).NextAttemptAt)
+	h.step(t)
+	if d := h.get(t, id); d.State != gateway.DeliveryDead || !strings.Contains(d.Reason, "2 attempts") {
+		t.Fatalf("the replay's own budget of two attempts was not applied: %+v", d)
 	}
 }

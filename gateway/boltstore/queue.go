@@ -277,6 +277,7 @@ func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
 			return gateway.Errorf(gateway.ECONFLICT, "only a dead or cancelled delivery can be replayed; %s is %s", id, r.State)
 		}
 		r.State, r.NextAttemptAt, r.UpdatedAt, r.Reason = gateway.DeliveryRetrying, now, now, ""
+		r.Attempts = append(r.Attempts, gateway.ReplayMarker(now))
 		return nil
 	})
 }

@@ -171,13 +171,16 @@ setstate(did, d["destination"], "in-flight", new, now)
 return "ok"
 `)
 
-// replay: ARGV = tag, delivery id, now ms. Returns "ok", "missing" or the current state.
+// replay: ARGV = tag, delivery id, now ms, the "replayed" marker attempt
+// JSON (attempts and age count again from it). Returns "ok", "missing" or
+// the current state.
 var replay = redis.NewScript(common + `
 local did, now = ARGV[2], tonumber(ARGV[3])
 local h = redis.call("HMGET", k("d", did), "state", "json")
 if not h[1] then return "missing" end
 if h[1] ~= "dead" and h[1] ~= "cancelled" then return h[1] end
 local d = cjson.decode(h[2])
+redis.call("RPUSH", k("att", did), ARGV[4])
 redis.call("HSET", k("d", did), "next", now, "reason", "")
 redis.call("ZADD", k("due", d["destination"]), now, did)
 setstate(did, d["destination"], h[1], "retrying", now)

@@ -256,7 +256,8 @@ func (s *Store) leaseResult(res string, err error, id, what string) error {
 
 // Replay implements gateway.Queue.
 func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
-	res, err := replay.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now)).Text()
+	marker, _ := json.Marshal(gateway.ReplayMarker(now))
+	res, err := replay.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now), marker).Text()
 	return s.transition(res, err, id, "replayed", "only a dead or cancelled delivery can be replayed")
 }
 

@@ -162,8 +162,9 @@ func testDead(t *testing.T, s gateway.Store) {
 		t.Fatal(err)
 	}
 	d = lease(t, s, "epr", t0.Add(time.Hour))
-	if d == nil || len(d.Attempts) != 1 {
-		t.Fatalf("replayed delivery not leased, or its history lost: %+v", d)
+	if d == nil || len(d.Attempts) != 2 || d.Attempts[0].Outcome != "permanent" || d.Attempts[1].Outcome != gateway.OutcomeReplayed ||
+		!d.Attempts[1].At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("replayed delivery not leased, or its history (the failure, then the replay) lost: %+v", d)
 	}
 	if err := s.Cancel(ctx, d.ID, t0, "no"); gateway.ErrorCode(err) != gateway.ECONFLICT {
 		t.Fatalf("cancelled a delivery in flight: %v", err)
