@@ -182,6 +182,9 @@ var kindFormats = map[string][]string{
 	"webhook":   {gateway.FormatNotice},
 }
 
+// demoTokens are the demo configuration's tokens, which anyone can read.
+var demoTokens = map[string]bool{"demo-lab-token": true, "demo-trust-token": true, "demo-operator-token": true}
+
 var (
 	odsCode         = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
 	destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
@@ -218,6 +221,9 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s: the same token is configured twice", where))
 		}
 		seen[t.Token] = true
+		if demoTokens[t.Token] && !(loopback(c.Addr) && (c.HL7.MLLPAddr == "" || loopback(c.HL7.MLLPAddr))) {
+			errs = append(errs, fmt.Errorf("%s: this token is the demo's, published in the README: it may only be used on a loopback address", where))
+		}
 		switch t.Role {
 		case gateway.RoleLab, gateway.RoleTrust:
 			if !odsCode.MatchString(t.ODSCode) {

@@ -214,3 +214,21 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf(`"mllpAddr": "-" in the file: %q %v, want MLLP off`, cfg.HL7.MLLPAddr, err)
 	}
 }
+
+// TestDockerConfigExampleIsValid: the production starting point that
+// docker-compose.yml mounts passes the strict checks (its certificate
+// files are secrets, absent here).
+func TestDockerConfigExampleIsValid(t *testing.T) {
+	env := map[string]string{"GATEWAY_LAB_TOKEN": "lab-token-from-env-1", "GATEWAY_TRUST_TOKEN": "trust-token-from-env-1",
+		"GATEWAY_OPERATOR_TOKEN": "operator-token-from-env-1"}
+	cfg, err := loadConfig(filepath.Join("..", "..", "..", "docs", "config.docker.json"), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loopback(cfg.Addr) || cfg.TLS.CertFile == "" || cfg.HL7.TLS.ClientCAFile == "" || len(cfg.HL7.Senders[0].ClientCertificates) == 0 {
+		t.Fatalf("the example is not the TLS, mutual-TLS MLLP deployment it claims: %+v", cfg)
+	}
+	if _, err := loadConfig(filepath.Join("..", "..", "..", "docs", "config.docker.json"), func(string) string { return "" }); err == nil {
+		t.Fatal("the example started without its tokens in the environment")
+	}
+}

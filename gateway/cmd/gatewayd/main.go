@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +44,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			path = args[2]
 		}
 		return checkConfig(path, getenv, stdout)
+	}
+	if len(args) >= 1 && args[0] == "health" {
+		return health(ctx, getenv("GATEWAY_CONFIG"), getenv, stdout)
 	}
 	flags := flag.NewFlagSet("gatewayd", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -198,6 +202,49 @@ func checkConfig(path string, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	fmt.Fprintf(stdout, "configuration %s is valid: %d destinations, %d tokens, %d HL7 senders\n", path, len(cfg.Destinations), len(cfg.Tokens), len(cfg.HL7.Senders))
+	return nil
+}
+
+// health is "gatewayd health": a container's health check. It asks the
+// gateway this configuration describes for /healthz on loopback (the image
+// has no shell or curl) and fails unless it answers 200.
+func health(ctx context.Context, path string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(path, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	_, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort("127.0.0.1", port)
+	if cfg.TLS.ClientCAFile != "" { // mutual TLS: without a client certificate, listening is all a probe can see
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return fmt.Errorf("health: %w", err)
+		}
+		conn.Close()
+		fmt.Fprintln(stdout, "listening")
+		return nil
+	}
+	scheme, transport := "http", http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.TLS.CertFile != "" {
+		// Only "ok" is read back and no credential is sent, so the
+		// certificate (issued for the public name) is not checked here.
+		scheme, transport.TLSClientConfig = "https", &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr+"/healthz", nil)
+	resp, err := (&http.Client{Transport: transport}).Do(req)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: /healthz answered %d", resp.StatusCode)
+	}
+	fmt.Fprintln(stdout, "healthy")
 	return nil
 }
 

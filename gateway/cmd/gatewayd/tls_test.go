@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -105,5 +106,38 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("%s: got %v, want %q", body, err, want)
 		}
+	}
+}
+
+// TestHealthCommand: "gatewayd health" (the image's HEALTHCHECK) asks the
+// configured gateway for /healthz over HTTPS on loopback.
+func TestHealthCommand(t *testing.T) {
+	ca := testpki.NewCA(t)
+	server := ca.Server(t, "gateway")
+	dir := t.TempDir()
+	cfg := strings.Replace(strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox")), `"addr": "127.0.0.1:0",`,
+		`"addr": "127.0.0.1:0", "tls": {"certFile": "`+server.CertFile+`", "keyFile": "`+server.KeyFile+`"},`, 1)
+	base, _, stop := startWithConfigFull(t, dir, cfg)
+	env := map[string]string{"GATEWAY_CONFIG": filepath.Join(dir, "config.json"), "GATEWAY_ADDR": strings.TrimPrefix(base, "http://")}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"health"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil || out.String() != "healthy\n" {
+		t.Fatalf("health of a running gateway: %v %q", err, out.String())
+	}
+	stop()
+	if err := run(t.Context(), []string{"health"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
+		t.Fatal("health of a stopped gateway passed")
+	}
+}
+
+// TestDemoTokensOnlyOnLoopback: the demo's published tokens stop start-up
+// on any address beyond loopback.
+func TestDemoTokensOnlyOnLoopback(t *testing.T) {
+	env := map[string]string{"GATEWAY_ADDR": "0.0.0.0:8080"}
+	path := filepath.Join(t.TempDir(), "c.json")
+	raw, _ := os.ReadFile("demo.json")
+	os.WriteFile(path, []byte(strings.Replace(string(raw), `"addr": "127.0.0.1:8080",`, `"addr": "127.0.0.1:8080", "allowPlainHttp": true,`, 1)), 0o600)
+	_, err := loadConfig(path, func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "this token is the demo's") {
+		t.Fatalf("demo tokens on 0.0.0.0: %v", err)
 	}
 }
