@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -14,13 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // AuthConfig says how the adapter authenticates to the EPR.
@@ -162,39 +162,22 @@ func (e *authRejected) Unwrap() error { return e.error }
 // with the client's private key, issued by and about the client, for the
 // token endpoint, valid for five minutes, with a unique jti.
 func (o *oauth) assertion() (string, error) {
-	header := map[string]string{"alg": o.alg, "typ": "JWT"}
-	if o.cfg.KeyID != "" {
-		header["kid"] = o.cfg.KeyID
-	}
 	jti := make([]byte, 16)
 	rand.Read(jti)
 	now := time.Now()
-	claims := map[string]any{
+	var method jwt.SigningMethod = jwt.SigningMethodRS384
+	if o.alg == "ES384" {
+		method = jwt.SigningMethodES384
+	}
+	tok := jwt.NewWithClaims(method, jwt.MapClaims{ // aud a single string, as SMART's examples and most servers expect
 		"iss": o.cfg.ClientID, "sub": o.cfg.ClientID, "aud": o.cfg.TokenURL,
 		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": base64.RawURLEncoding.EncodeToString(jti),
+	})
+	if o.cfg.KeyID != "" {
+		tok.Header["kid"] = o.cfg.KeyID
 	}
-	h, _ := json.Marshal(header)
-	c, _ := json.Marshal(claims)
-	signingInput := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	digest := sha512.Sum384([]byte(signingInput))
-	var sig []byte
-	switch k := o.key.(type) {
-	case *rsa.PrivateKey:
-		var err error
-		if sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA384, digest[:]); err != nil {
-			return "", err
-		}
-	case *ecdsa.PrivateKey:
-		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
-		if err != nil {
-			return "", err
-		}
-		sig = append(pad(r, 48), pad(s, 48)...) // JWS wants fixed-width r||s, not ASN.1
-	}
-	return signingInput + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return tok.SignedString(o.key)
 }
-
-func pad(n *big.Int, size int) []byte { return n.FillBytes(make([]byte, size)) }
 
 // loadKey reads a PEM private key: RSA signs RS384, EC P-384 signs ES384.
 func loadKey(path string) (crypto.Signer, string, error) {

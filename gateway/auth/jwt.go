@@ -1,27 +1,29 @@
 package auth
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"math/big"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
 // JWTConfig says which JWTs to trust and how their claims become a principal.
 type JWTConfig struct {
-	JWKSFile   string `json:"jwksFile"`  // the issuer's public keys (a JWKS document)
+	// The issuer's public keys: a JWKS file, or (better) its URL, fetched at
+	// start-up, refreshed every hour and again when a token names a key not
+	// yet seen (at most once a minute), so a key rotation needs no restart.
+	JWKSFile   string `json:"jwksFile,omitempty"`
+	JWKSURL    string `json:"jwksUrl,omitempty"`
 	Issuer     string `json:"issuer"`    // required "iss"
 	Audience   string `json:"audience"`  // required in "aud"
 	RoleClaim  string `json:"roleClaim"` // default "role": lab, trust or operator
@@ -29,18 +31,33 @@ type JWTConfig struct {
 	LeewaySecs int    `json:"leewaySeconds"`
 }
 
-// JWT verifies bearer JWTs (RS256/RS384/ES256/ES384) against a JWKS: the
-// way an EPR using SMART Backend Services presents its access token.
+// The algorithms accepted: asymmetric only, so a public key can never be
+// used as an HMAC secret, and never "none".
+var jwtAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+
+// unknownKeyRefresh is how often a token naming an unknown key may make
+// the gateway fetch the JWKS again: enough for a rotation, too seldom for
+// a flood of forged kids to hammer the issuer.
+var unknownKeyRefresh = time.Minute
+
+// JWT verifies bearer JWTs against the issuer's JWKS: the way an EPR using
+// SMART Backend Services presents its access token. Parsing, signature
+// and claim checks are github.com/golang-jwt/jwt/v5; fetching, caching and
+// refreshing the key set are github.com/MicahParks/keyfunc/v3.
 type JWT struct {
-	cfg  JWTConfig
-	keys map[string]crypto.PublicKey // by kid
-	now  func() time.Time
+	cfg    JWTConfig
+	keys   keyfunc.Keyfunc
+	parser *jwt.Parser
 }
 
-// NewJWT loads the JWKS and checks the configuration.
-func NewJWT(c JWTConfig, now func() time.Time) (*JWT, error) {
+// NewJWT loads the JWKS (a file now; a URL now and in the background until
+// ctx ends) and checks the configuration.
+func NewJWT(ctx context.Context, c JWTConfig, now func() time.Time, log *slog.Logger) (*JWT, error) {
 	if c.Issuer == "" || c.Audience == "" {
 		return nil, errors.New("jwt: issuer and audience are required")
+	}
+	if (c.JWKSFile == "") == (c.JWKSURL == "") {
+		return nil, errors.New("jwt: set one of jwksFile and jwksUrl")
 	}
 	if c.RoleClaim == "" {
 		c.RoleClaim = "role"
@@ -48,84 +65,43 @@ func NewJWT(c JWTConfig, now func() time.Time) (*JWT, error) {
 	if c.ODSClaim == "" {
 		c.ODSClaim = "ods"
 	}
-	raw, err := os.ReadFile(c.JWKSFile)
-	if err != nil {
-		return nil, fmt.Errorf("jwt.jwksFile: %w", err)
-	}
-	keys, err := parseJWKS(raw)
-	if err != nil {
-		return nil, fmt.Errorf("jwt.jwksFile %s: %w", c.JWKSFile, err)
-	}
-	return &JWT{cfg: c, keys: keys, now: now}, nil
-}
-
-type jwk struct {
-	Kty, Kid, N, E, Crv, X, Y string
-}
-
-func parseJWKS(raw []byte) (map[string]crypto.PublicKey, error) {
-	var set struct {
-		Keys []jwk `json:"keys"`
-	}
-	if err := json.Unmarshal(raw, &set); err != nil {
-		return nil, err
-	}
-	keys := map[string]crypto.PublicKey{}
-	b64 := func(s string) *big.Int {
-		b, _ := base64.RawURLEncoding.DecodeString(s)
-		return new(big.Int).SetBytes(b)
-	}
-	for _, k := range set.Keys {
-		switch k.Kty {
-		case "RSA":
-			keys[k.Kid] = &rsa.PublicKey{N: b64(k.N), E: int(b64(k.E).Int64())}
-		case "EC":
-			curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384()}[k.Crv]
-			if curve == nil {
-				return nil, fmt.Errorf("key %s: curve %q not supported", k.Kid, k.Crv)
-			}
-			size := (curve.Params().BitSize + 7) / 8
-			point := append([]byte{4}, append(b64(k.X).FillBytes(make([]byte, size)), b64(k.Y).FillBytes(make([]byte, size))...)...)
-			pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
-			if err != nil {
-				return nil, fmt.Errorf("key %s: %w", k.Kid, err)
-			}
-			keys[k.Kid] = pub
+	var keys keyfunc.Keyfunc
+	if c.JWKSFile != "" {
+		raw, err := os.ReadFile(c.JWKSFile)
+		if err != nil {
+			return nil, fmt.Errorf("jwt.jwksFile: %w", err)
+		}
+		if keys, err = keyfunc.NewJWKSetJSON(raw); err != nil {
+			return nil, fmt.Errorf("jwt.jwksFile %s: %w", c.JWKSFile, err)
+		}
+	} else {
+		if !strings.HasPrefix(c.JWKSURL, "https://") && !strings.HasPrefix(c.JWKSURL, "http://127.0.0.1") && !strings.HasPrefix(c.JWKSURL, "http://localhost") {
+			return nil, fmt.Errorf("jwt.jwksUrl %q: keys that decide who may read results must come over https", c.JWKSURL)
+		}
+		var err error
+		keys, err = keyfunc.NewDefaultOverrideCtx(ctx, []string{c.JWKSURL}, keyfunc.Override{
+			Client: &http.Client{Timeout: 10 * time.Second}, RefreshInterval: time.Hour,
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(unknownKeyRefresh), 1), RateLimitWaitMax: time.Second,
+			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+				return func(_ context.Context, err error) { log.Error("jwks refresh failed", "url", u, "error", err) }
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("jwt.jwksUrl %s: %w", c.JWKSURL, err)
 		}
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("no RSA or EC keys")
-	}
-	return keys, nil
+	parser := jwt.NewParser(jwt.WithValidMethods(jwtAlgorithms), jwt.WithIssuer(c.Issuer), jwt.WithAudience(c.Audience),
+		jwt.WithExpirationRequired(), jwt.WithLeeway(time.Duration(c.LeewaySecs)*time.Second), jwt.WithTimeFunc(now))
+	return &JWT{cfg: c, keys: keys, parser: parser}, nil
 }
 
 var errToken = gateway.Errorf(gateway.EUNAUTHORIZED, "the bearer token is not valid")
 
 // Authenticate implements gateway.Authenticator.
 func (j *JWT) Authenticate(token string) (gateway.Principal, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return gateway.Principal{}, errToken
-	}
-	var header struct{ Alg, Kid string }
-	var claims map[string]any
-	if decode(parts[0], &header) != nil || decode(parts[1], &claims) != nil {
-		return gateway.Principal{}, errToken
-	}
-	key, ok := j.keys[header.Kid]
-	if !ok || !verify(header.Alg, key, parts[0]+"."+parts[1], parts[2]) {
-		return gateway.Principal{}, gateway.Errorf(gateway.EUNAUTHORIZED, "the bearer token's signature does not verify")
-	}
-	now, leeway := j.now(), time.Duration(j.cfg.LeewaySecs)*time.Second
-	exp, hasExp := claims["exp"].(float64)
-	if !hasExp || now.After(time.Unix(int64(exp), 0).Add(leeway)) {
-		return gateway.Principal{}, gateway.Errorf(gateway.EUNAUTHORIZED, "the bearer token has expired")
-	}
-	if nbf, ok := claims["nbf"].(float64); ok && now.Add(leeway).Before(time.Unix(int64(nbf), 0)) {
-		return gateway.Principal{}, gateway.Errorf(gateway.EUNAUTHORIZED, "the bearer token is not valid yet")
-	}
-	if claims["iss"] != j.cfg.Issuer || !audience(claims["aud"], j.cfg.Audience) {
-		return gateway.Principal{}, gateway.Errorf(gateway.EUNAUTHORIZED, "the bearer token is for another issuer or audience")
+	claims := jwt.MapClaims{}
+	if _, err := j.parser.ParseWithClaims(token, claims, j.keys.Keyfunc); err != nil {
+		return gateway.Principal{}, tokenError(err)
 	}
 	p := gateway.Principal{Role: gateway.Role(str(claims[j.cfg.RoleClaim])), ODSCode: str(claims[j.cfg.ODSClaim])}
 	p.Subject = "jwt:" + str(claims["sub"])
@@ -144,54 +120,20 @@ func (j *JWT) Authenticate(token string) (gateway.Principal, error) {
 	return p, nil
 }
 
-func decode(part string, into any) error {
-	b, err := base64.RawURLEncoding.DecodeString(part)
-	if err != nil {
-		return err
+// tokenError says why a token was refused, in words a client can act on.
+func tokenError(err error) error {
+	msg := "the bearer token is not valid"
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		msg = "the bearer token has expired (or carries no exp)"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		msg = "the bearer token is not valid yet"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
+		msg = "the bearer token is for another issuer or audience"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		msg = "the bearer token's signature does not verify"
 	}
-	return json.Unmarshal(b, into)
-}
-
-func verify(alg string, key crypto.PublicKey, input, sig string) bool {
-	s, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return false
-	}
-	var digest []byte
-	var hash crypto.Hash
-	switch alg {
-	case "RS256", "ES256":
-		d := sha256.Sum256([]byte(input))
-		digest, hash = d[:], crypto.SHA256
-	case "RS384", "ES384":
-		d := sha512.Sum384([]byte(input))
-		digest, hash = d[:], crypto.SHA384
-	default:
-		return false // "none" and anything else is refused
-	}
-	switch k := key.(type) {
-	case *rsa.PublicKey:
-		return strings.HasPrefix(alg, "RS") && rsa.VerifyPKCS1v15(k, hash, digest, s) == nil
-	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
-		return strings.HasPrefix(alg, "ES") && len(s) == 2*size &&
-			ecdsa.Verify(k, digest, new(big.Int).SetBytes(s[:size]), new(big.Int).SetBytes(s[size:]))
-	}
-	return false
-}
-
-func audience(aud any, want string) bool {
-	switch a := aud.(type) {
-	case string:
-		return a == want
-	case []any:
-		for _, x := range a {
-			if x == want {
-				return true
-			}
-		}
-	}
-	return false
+	return gateway.Errorf(gateway.EUNAUTHORIZED, "%s", msg)
 }
 
 func str(v any) string { s, _ := v.(string); return s }

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func claims(extra map[string]any) map[string]any {
 
 func TestJWT(t *testing.T) {
 	iss := testjwt.NewIssuer(t)
-	v, err := auth.NewJWT(auth.JWTConfig{JWKSFile: iss.JWKS, Issuer: "https://auth.example.nhs.uk", Audience: "results-gateway"}, time.Now)
+	v, err := auth.NewJWT(t.Context(), auth.JWTConfig{JWKSFile: iss.JWKS, Issuer: "https://auth.example.nhs.uk", Audience: "results-gateway"}, time.Now, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,5 +56,41 @@ func TestJWT(t *testing.T) {
 		if gateway.ErrorCode(err) != gateway.EUNAUTHORIZED || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want unauthorized mentioning %q", name, err, tc.want)
 		}
+	}
+}
+
+// TestJWKSByURL: the keys come from the issuer's JWKS URL; after a key
+// rotation a token signed with the new key is accepted without a restart,
+// and tokens naming unknown keys cannot make the gateway fetch the JWKS
+// again and again.
+func TestJWKSByURL(t *testing.T) {
+	iss := testjwt.NewIssuer(t)
+	url, fetches := iss.Serve(t)
+	v, err := auth.NewJWT(t.Context(), auth.JWTConfig{JWKSURL: url, Issuer: "https://auth.example.nhs.uk", Audience: "results-gateway"},
+		time.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Authenticate(iss.Sign("RS256", claims(nil))); err != nil {
+		t.Fatalf("a token signed with a published key: %v", err)
+	}
+	before := fetches()
+	iss.Rotate()
+	if _, err := v.Authenticate(iss.Sign("RS256", claims(nil))); err != nil {
+		t.Fatalf("a token signed with the rotated key: %v", err)
+	}
+	if fetches() != before+1 {
+		t.Fatalf("the rotation took %d fetches, want 1", fetches()-before)
+	}
+	iss.Rotate() // a second unknown key within the rate limit: refused without a fetch
+	if _, err := v.Authenticate(iss.Sign("RS256", claims(nil))); err == nil {
+		t.Fatal("a second unknown key within a minute was fetched and accepted")
+	}
+	if fetches() != before+1 {
+		t.Fatalf("unknown keys fetched the JWKS %d times in a minute", fetches()-before)
+	}
+	if _, err := auth.NewJWT(t.Context(), auth.JWTConfig{JWKSURL: "http://idp.example.nhs.uk/jwks", Issuer: "i", Audience: "a"},
+		time.Now, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "https") {
+		t.Fatalf("a JWKS over plain http from another host: %v", err)
 	}
 }

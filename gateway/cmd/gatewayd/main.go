@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	authenticators := auth.Chain{auth.NewStaticTokens(tokens)}
 	if cfg.JWT != nil {
-		verifier, err := auth.NewJWT(*cfg.JWT, time.Now)
+		verifier, err := auth.NewJWT(ctx, *cfg.JWT, time.Now, log)
 		if err != nil {
 			return fmt.Errorf("configuration:\n%w", err)
 		}
@@ -194,7 +194,7 @@ func checkConfig(path string, getenv func(string) string, stdout io.Writer) erro
 		}
 	}
 	if cfg.JWT != nil {
-		if _, err := auth.NewJWT(*cfg.JWT, time.Now); err != nil {
+		if _, err := auth.NewJWT(context.Background(), *cfg.JWT, time.Now, discard); err != nil {
 			errs = append(errs, err)
 		}
 	}
