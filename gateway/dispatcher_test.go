@@ -303,7 +303,7 @@ func BenchmarkHeapWhileDeliveriesWait(b *testing.B) {
 				}
 				rdb.Close()
 			}()
-			store := redisstore.New(rdb, prefix)
+			store := redisstore.New(rdb, prefix, []byte("test-index-key-0123456789"))
 			recv := receiver.Start(b)
 			recv.Set(receiver.Fail)
 			adapter, _ := fhirrest.New(json.RawMessage(`{"baseUrl":"` + recv.URL + `"}`))

@@ -1,6 +1,11 @@
 package redisstore
 
-import "strconv"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+)
 
 // Every key lives under one hash tag, {prefix}, so every Lua script touches
 // a single slot and works unchanged on Redis Cluster (at the price of the
@@ -19,11 +24,32 @@ import "strconv"
 //	{p}:byreport:<report id>     set    delivery ids
 //	{p}:counts                   hash   "<dest>|<state>" -> count
 //	{p}:idx:upd:<trust or *>     zset   report id -> last received (ms), for newest-first paging
-//	{p}:idx:pat:<nhs number>     set    report ids about the patient
+//	{p}:idx:pat:<hmac>           set    report ids about the patient: hex HMAC-SHA256 of the NHS
+//	                                    number under the deployment's index key, so no key name
+//	                                    (seen by SCAN, MONITOR, the slow log) holds a patient identifier
 //	{p}:idx:res:<Type/id>        set    report ids whose Bundle holds the resource
-type keys struct{ tag string }
+type keys struct {
+	tag      string
+	indexKey []byte // the HMAC key for patient index names
+}
 
-func newKeys(prefix string) keys { return keys{tag: "{" + prefix + "}"} }
+func newKeys(prefix string, indexKey []byte) keys {
+	if len(indexKey) == 0 {
+		sum := sha256.Sum256([]byte("results-gateway patient index " + prefix))
+		indexKey = sum[:] // no secret: names still hold no number, but a deployment sets its own (GATEWAY_INDEX_KEY)
+	}
+	return keys{tag: "{" + prefix + "}", indexKey: indexKey}
+}
+
+// patientToken is the patient index's name for an NHS number.
+func (k keys) patientToken(nhs string) string {
+	if nhs == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, k.indexKey)
+	m.Write([]byte(nhs))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
 
 func (k keys) report(id string) string   { return k.tag + ":report:" + id }
 func (k keys) versions(id string) string { return k.tag + ":versions:" + id }
@@ -38,7 +64,7 @@ func (k keys) byReport(reportID string) string { return k.tag + ":byreport:" + r
 func (k keys) counts() string                  { return k.tag + ":counts" }
 
 func (k keys) updated(trust string) string { return k.tag + ":idx:upd:" + trust }
-func (k keys) patient(nhs string) string   { return k.tag + ":idx:pat:" + nhs }
+func (k keys) patient(nhs string) string   { return k.tag + ":idx:pat:" + k.patientToken(nhs) }
 func (k keys) resource(ref string) string  { return k.tag + ":idx:res:" + ref }
 
 // {p}:audit:<report id>  list  access records (JSON), oldest first

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,10 @@ type Store struct {
 }
 
 // Open connects to url (redis://host:port/db) and keys everything under prefix.
-func Open(ctx context.Context, url, prefix string) (*Store, error) {
+//
+// indexKey keys the HMAC that names patient index keys; an index built
+// under raw NHS numbers by an earlier version is renamed at Open.
+func Open(ctx context.Context, url, prefix string, indexKey []byte) (*Store, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
@@ -46,15 +50,43 @@ func Open(ctx context.Context, url, prefix string) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}
-	return New(rdb, prefix), nil
+	s := New(rdb, prefix, indexKey)
+	if err := s.migratePatientKeys(ctx); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // New wraps an existing client.
-func New(rdb redis.UniversalClient, prefix string) *Store {
+func New(rdb redis.UniversalClient, prefix string, indexKey []byte) *Store {
 	if prefix == "" {
 		prefix = "rg"
 	}
-	return &Store{rdb: rdb, keys: newKeys(prefix)}
+	return &Store{rdb: rdb, keys: newKeys(prefix, indexKey)}
+}
+
+var rawNHSKey = regexp.MustCompile(`:idx:pat:\d{10}$`)
+
+// migratePatientKeys renames patient index keys named by a raw NHS number
+// (as versions before the HMAC wrote them) to their HMAC names. It is
+// idempotent, and a no-op once done.
+func (s *Store) migratePatientKeys(ctx context.Context) error {
+	iter := s.rdb.Scan(ctx, 0, s.keys.tag+":idx:pat:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		old := iter.Val()
+		if !rawNHSKey.MatchString(old) {
+			continue
+		}
+		nhs := old[len(old)-10:]
+		if err := s.rdb.SUnionStore(ctx, s.keys.patient(nhs), s.keys.patient(nhs), old).Err(); err != nil {
+			return unavailable(err, "migrate patient index")
+		}
+		if err := s.rdb.Del(ctx, old).Err(); err != nil {
+			return unavailable(err, "migrate patient index")
+		}
+	}
+	return unavailable(iter.Err(), "migrate patient index")
 }
 
 // Close closes the client.
@@ -97,7 +129,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	args = append(args, rec.TrustODS, rec.NHSNumber, len(rec.Resources))
+	args = append(args, rec.TrustODS, s.keys.patientToken(rec.NHSNumber), len(rec.Resources))
 	for _, ref := range rec.Resources {
 		args = append(args, ref)
 	}

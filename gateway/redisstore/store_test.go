@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func newStore(t *testing.T) gateway.Store {
 		}
 		rdb.Close()
 	})
-	return redisstore.New(rdb, prefix)
+	return redisstore.New(rdb, prefix, []byte("test-index-key-0123456789"))
 }
 
 func TestConformance(t *testing.T) {
@@ -69,5 +70,53 @@ func BenchmarkQueue(b *testing.B) {
 		}
 		rdb.Close()
 	}()
-	storetest.BenchmarkQueue(b, redisstore.New(rdb, prefix))
+	storetest.BenchmarkQueue(b, redisstore.New(rdb, prefix, []byte("test-index-key-0123456789")))
+}
+
+// TestNoPatientIdentifierInKeyNames: after reports are stored, no key name
+// holds the NHS number (anyone with SCAN or MONITOR sees key names), yet
+// the patient's reports are still found; an index written under raw NHS
+// numbers by an earlier version is renamed when the store opens.
+func TestNoPatientIdentifierInKeyNames(t *testing.T) {
+	const nhs, key = "9990000018", "test-index-key-0123456789"
+	opts, _ := redis.ParseURL(RedisURL())
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := t.Context()
+	prefix := fmt.Sprintf("test-keys-%d", time.Now().UnixNano())
+	keysOf := func() []string { k, _ := rdb.Keys(context.Background(), "{"+prefix+"}:*").Result(); return k }
+	t.Cleanup(func() {
+		if k := keysOf(); len(k) > 0 {
+			rdb.Del(context.Background(), k...)
+		}
+	})
+	s := redisstore.New(rdb, prefix, []byte(key))
+	rec := storetest.Record("KEYS-1", 1, "699X0")
+	rec.NHSNumber = nhs
+	if _, _, err := s.SaveReport(ctx, rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keysOf() {
+		if strings.Contains(k, nhs) {
+			t.Fatalf("key %q names the patient", k)
+		}
+	}
+	if ids, err := s.ReportsForPatient(ctx, nhs); err != nil || len(ids) != 1 || ids[0] != "KEYS-1" {
+		t.Fatalf("search by NHS number: %v %v", ids, err)
+	}
+
+	rdb.SAdd(ctx, "{"+prefix+"}:idx:pat:9990000026", "OLD-1") // as an earlier version wrote it
+	migrated, err := redisstore.Open(ctx, RedisURL(), prefix, []byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer migrated.Close()
+	if ids, err := migrated.ReportsForPatient(ctx, "9990000026"); err != nil || len(ids) != 1 || ids[0] != "OLD-1" {
+		t.Fatalf("the old index was not migrated: %v %v", ids, err)
+	}
+	for _, k := range keysOf() {
+		if strings.Contains(k, "9990000026") {
+			t.Fatalf("key %q still names the patient after the migration", k)
+		}
+	}
 }

@@ -31,6 +31,7 @@ type Config struct {
 	PublicBaseURL  string              `json:"publicBaseUrl"`  // how EPRs reach this gateway, for links in notices
 	RedisURL       string              `json:"redisUrl"`       // GATEWAY_REDIS_URL: use Redis instead of the embedded store
 	RedisPrefix    string              `json:"redisPrefix"`    // GATEWAY_REDIS_PREFIX: key prefix (hash tag), default "rg"
+	IndexKey       string              `json:"-"`              // GATEWAY_INDEX_KEY: names Redis's patient index keys by HMAC, never by NHS number
 	Tokens         []TokenConfig       `json:"tokens"`
 	Destinations   []DestinationConfig `json:"destinations"`
 	Retry          RetryConfig         `json:"retry"`
@@ -132,6 +133,7 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	if v, ok := lookup(getenv, "GATEWAY_MLLP_ADDR"); ok {
 		cfg.HL7.MLLPAddr = v // may be set empty to turn MLLP off
 	}
+	cfg.IndexKey = getenv("GATEWAY_INDEX_KEY")
 	if v := getenv("GATEWAY_REDIS_PREFIX"); v != "" {
 		cfg.RedisPrefix = v
 	}
@@ -303,6 +305,9 @@ func (c Config) validate() error {
 	}
 	if c.Retry.BaseSeconds <= 0 || c.Retry.CapSeconds < c.Retry.BaseSeconds {
 		errs = append(errs, fmt.Errorf("retry: baseSeconds must be positive and capSeconds at least baseSeconds"))
+	}
+	if c.RedisURL != "" && len(c.IndexKey) < 16 {
+		errs = append(errs, errors.New("GATEWAY_INDEX_KEY: with Redis, set a secret of at least 16 characters (the same on every replica, kept like a password): patient index keys are named by an HMAC of the NHS number under it, so no key name shows a patient identifier"))
 	}
 	if len(c.Tokens) == 0 {
 		errs = append(errs, errors.New("tokens: at least one token is required: every endpoint that takes or serves results needs one"))

@@ -270,7 +270,7 @@ func TestHL7ARWhenStoreDown(t *testing.T) {
 	port := strconv.Itoa(freePort(t))
 	redis := redisServer(t, t.TempDir(), port)
 	t.Cleanup(func() { redis.Kill(); redis.Wait() })
-	base, _, addr := startGatewayFull(t, map[string]string{"GATEWAY_REDIS_URL": "redis://127.0.0.1:" + port + "/0"})
+	base, _, addr := startGatewayFull(t, map[string]string{"GATEWAY_REDIS_URL": "redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY": "test-index-key-0123456789"})
 	redis.Kill()
 	redis.Wait()
 	code, ctrl, _ := ackOf(t, mllpSend(t, addr, oru(t, "negative-wgs", "DOWN-1", nil), 1)[0])

@@ -75,7 +75,7 @@ func benchPull(b *testing.B, storeName string, n int) {
 	if storeName == "embedded" {
 		store, err = boltstore.Open(filepath.Join(dir, "data"))
 	} else {
-		store, err = redisstore.Open(context.Background(), testRedisURL(), prefix)
+		store, err = redisstore.Open(context.Background(), testRedisURL(), prefix, []byte("test-index-key-0123456789"))
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -113,7 +113,7 @@ func benchPull(b *testing.B, storeName string, n int) {
 
 	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data"), "GATEWAY_MLLP_ADDR": "-"}
 	if storeName == "redis" {
-		env["GATEWAY_REDIS_URL"], env["GATEWAY_REDIS_PREFIX"] = testRedisURL(), prefix
+		env["GATEWAY_REDIS_URL"], env["GATEWAY_REDIS_PREFIX"], env["GATEWAY_INDEX_KEY"] = testRedisURL(), prefix, "test-index-key-0123456789"
 	}
 	cfgPath := writeConfig(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())

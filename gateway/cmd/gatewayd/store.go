@@ -11,7 +11,7 @@ import (
 // openStore opens Redis when a URL is configured, else the embedded store.
 func openStore(ctx context.Context, cfg Config) (gateway.Store, string, error) {
 	if cfg.RedisURL != "" {
-		s, err := redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
+		s, err := redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix, []byte(cfg.IndexKey))
 		return s, "redis", err
 	}
 	s, err := boltstore.Open(cfg.DataDir)

@@ -25,7 +25,7 @@ func BenchmarkAcceptedToDelivered(b *testing.B) {
 			port := strconv.Itoa(freePort(b))
 			redis := redisServer(b, b.TempDir(), port)
 			b.Cleanup(func() { redis.Kill(); redis.Wait() })
-			env := []string{"GATEWAY_REDIS_URL=redis://127.0.0.1:" + port + "/0"}
+			env := []string{"GATEWAY_REDIS_URL=redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789"}
 			var bases []string
 			for p := 0; p < processes; p++ {
 				dir := b.TempDir()
@@ -80,7 +80,7 @@ func BenchmarkAcceptLatencyAtHalfRate(b *testing.B) {
 	redis := redisServer(b, b.TempDir(), port)
 	b.Cleanup(func() { redis.Kill(); redis.Wait() })
 	dir := b.TempDir()
-	base, _ := gatewayProcessWith(t, dir, faultConfig(t, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0")
+	base, _ := gatewayProcessWith(t, dir, faultConfig(t, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789")
 	latencies := make([]time.Duration, b.N)
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / 300)
