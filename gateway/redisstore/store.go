@@ -45,6 +45,10 @@ func Open(ctx context.Context, url, prefix string, indexKey []byte) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
 	}
+	// A store outage must be answered (503, so labs resend) within about two
+	// seconds, not after go-redis's default dial timeout and three retries.
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
+	opts.PoolTimeout, opts.MaxRetries = 2*time.Second, 1
 	rdb := redis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()

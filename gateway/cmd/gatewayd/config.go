@@ -25,6 +25,7 @@ type Config struct {
 	Addr           string              `json:"addr"`           // GATEWAY_ADDR
 	TLS            ServerTLSConfig     `json:"tls"`            // HTTPS for the API: certificate, and clientCaFile for mutual TLS
 	AllowPlainHTTP bool                `json:"allowPlainHttp"` // listen beyond loopback without TLS (behind a TLS-terminating proxy)
+	Limits         ConnectionLimits    `json:"limits"`
 	DataDir        string              `json:"dataDir"`        // GATEWAY_DATA: folder of the embedded store
 	MaxBodyBytes   int64               `json:"maxBodyBytes"`   // GATEWAY_MAX_BODY_BYTES
 	IdentifierBase string              `json:"identifierBase"` // the deployment's own FHIR identifier systems
@@ -47,9 +48,17 @@ type Config struct {
 type HL7Config struct {
 	MLLPAddr           string            `json:"mllpAddr"` // GATEWAY_MLLP_ADDR, e.g. :2575; empty: no MLLP listener
 	MaxBytes           int               `json:"maxBytes"`
+	Limits             ConnectionLimits  `json:"limits"`
 	IdleTimeoutSeconds int               `json:"idleTimeoutSeconds"`
 	TLS                ServerTLSConfig   `json:"tls"`
 	Senders            []v2intake.Sender `json:"senders"` // who may send over MLLP, and how each lab's messages are read
+}
+
+// ConnectionLimits cap a listener's concurrent connections, in all and
+// from one client address; connections beyond are closed at once.
+type ConnectionLimits struct {
+	MaxConnections           int `json:"maxConnections"`
+	MaxConnectionsPerAddress int `json:"maxConnectionsPerAddress"`
 }
 
 // ServerTLSConfig is a listener's certificate and, for client
@@ -93,8 +102,10 @@ type TokenConfig struct {
 
 func defaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DataDir: "./var", MaxBodyBytes: 20 << 20,
-		Retry: RetryConfig{BaseSeconds: 5, CapSeconds: 3600},
-		HL7:   HL7Config{MaxBytes: 20 << 20, IdleTimeoutSeconds: 300}}
+		Limits: ConnectionLimits{MaxConnections: 1000, MaxConnectionsPerAddress: 200},
+		Retry:  RetryConfig{BaseSeconds: 5, CapSeconds: 3600},
+		HL7: HL7Config{MaxBytes: 20 << 20, IdleTimeoutSeconds: 120,
+			Limits: ConnectionLimits{MaxConnections: 200, MaxConnectionsPerAddress: 20}}}
 }
 
 // Destination defaults: about three days of retries, like Medplum's ~73 hours.
@@ -305,6 +316,11 @@ func (c Config) validate() error {
 	}
 	if c.Retry.BaseSeconds <= 0 || c.Retry.CapSeconds < c.Retry.BaseSeconds {
 		errs = append(errs, fmt.Errorf("retry: baseSeconds must be positive and capSeconds at least baseSeconds"))
+	}
+	for key, l := range map[string]ConnectionLimits{"limits": c.Limits, "hl7.limits": c.HL7.Limits} {
+		if l.MaxConnections < 1 || l.MaxConnectionsPerAddress < 1 || l.MaxConnectionsPerAddress > l.MaxConnections {
+			errs = append(errs, fmt.Errorf("%s: maxConnections and maxConnectionsPerAddress must be positive, the second no more than the first", key))
+		}
 	}
 	if c.RedisURL != "" && len(c.IndexKey) < 16 {
 		errs = append(errs, errors.New("GATEWAY_INDEX_KEY: with Redis, set a secret of at least 16 characters (the same on every replica, kept like a password): patient index keys are named by an HMAC of the NHS number under it, so no key name shows a patient identifier"))

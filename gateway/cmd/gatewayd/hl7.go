@@ -14,6 +14,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/mllpserver"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
+	"github.com/nhs-genomics/results-gateway/internal/connlimit"
 )
 
 // httpHL7 adapts the HL7 service to the HTTP endpoint: the last
@@ -36,10 +37,11 @@ func startMLLP(ctx context.Context, cfg HL7Config, files *tlsFiles, svc *v2intak
 	if files != nil {
 		tlsConfig = files.Config()
 	}
-	ln, err := net.Listen("tcp", cfg.MLLPAddr)
+	inner, err := net.Listen("tcp", cfg.MLLPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("mllp listen on %s: %w", cfg.MLLPAddr, err)
 	}
+	ln := &connlimit.Listener{Listener: inner, Max: cfg.Limits.MaxConnections, PerAddr: cfg.Limits.MaxConnectionsPerAddress, Name: "mllp", Log: log}
 	srv := &mllpserver.Server{MaxBytes: cfg.MaxBytes, IdleTimeout: time.Duration(cfg.IdleTimeoutSeconds) * time.Second, TLS: tlsConfig, Log: log,
 		Handle: func(ctx context.Context, conn net.Conn, msg []byte) [][]byte {
 			peer := peerOf(conn)

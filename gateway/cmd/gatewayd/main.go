@@ -21,6 +21,7 @@ import (
 	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 	"github.com/nhs-genomics/results-gateway/gateway/pdf"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
+	"github.com/nhs-genomics/results-gateway/internal/connlimit"
 	"github.com/nhs-genomics/results-gateway/internal/testdirectory"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
 	"github.com/nhs-genomics/results-gateway/mappers/labjson"
@@ -146,10 +147,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer func() { stopMLLP(); <-mllpDone }()
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	inner, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	ln := &connlimit.Listener{Listener: inner, Max: cfg.Limits.MaxConnections, PerAddr: cfg.Limits.MaxConnectionsPerAddress, Name: "http", Log: log}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	if httpTLS != nil {
