@@ -55,6 +55,10 @@ type Submission struct {
 	// Unreadable says the message carried a result none of which could be
 	// read: the report is filed with its warnings rather than refused.
 	Unreadable bool
+	// Audit is the entry recording who created the report, stored with it
+	// in one step when it is new (a resend stores nothing, so the caller
+	// records that itself).
+	Audit *AuditEntry
 }
 
 // Accept stores r for who. created is false when the same version was already
@@ -169,6 +173,11 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		return nil, false, err
 	}
 	rec.Unmapped, rec.MessageID = sub.Unmapped, sub.MessageID
+	if sub.Audit != nil {
+		e := *sub.Audit
+		e.Reports = []string{rec.ID}
+		rec.Audit = &e
+	}
 	deliveries, err := in.deliveries(ctx, r, rec, routes, rec.ReceivedAt)
 	if err != nil {
 		return nil, false, err

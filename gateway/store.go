@@ -33,6 +33,10 @@ type ReportRecord struct {
 	Effective time.Time `json:"effective,omitzero"`  // first specimen collected: DiagnosticReport.effective, the "date" search
 	Resources []string  `json:"resources,omitempty"` // "Type/id" of every resource in the Bundle
 
+	// Audit is the write's audit entry: stored with the new version in the
+	// same durable step, so no report is ever stored unaudited.
+	Audit *AuditEntry `json:"-"`
+
 	Report []byte `json:"-"` // canonical JSON of the normalised Report
 	Bundle []byte `json:"-"` // FHIR R4 transaction Bundle JSON
 	PDF    []byte `json:"-"` // the presentedForm

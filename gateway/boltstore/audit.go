@@ -21,23 +21,26 @@ func (s *Store) Audit(ctx context.Context, e gateway.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		bucket, err := tx.CreateBucketIfNotExists(bucketAudit)
-		if err != nil {
+	return s.db.Batch(func(tx *bolt.Tx) error { return putAudit(tx, e, b) })
+}
+
+// putAudit writes an entry under each report it touched, in tx.
+func putAudit(tx *bolt.Tx, e gateway.AuditEntry, b []byte) error {
+	bucket, err := tx.CreateBucketIfNotExists(bucketAudit)
+	if err != nil {
+		return err
+	}
+	reports := e.Reports
+	if len(reports) == 0 {
+		reports = []string{""}
+	}
+	for _, id := range reports {
+		seq, _ := bucket.NextSequence()
+		if err := bucket.Put(key([]byte(id), binary.BigEndian.AppendUint64(nil, seq)), b); err != nil {
 			return err
 		}
-		reports := e.Reports
-		if len(reports) == 0 {
-			reports = []string{""}
-		}
-		for _, id := range reports {
-			seq, _ := bucket.NextSequence()
-			if err := bucket.Put(key([]byte(id), binary.BigEndian.AppendUint64(nil, seq)), b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // AuditFor implements gateway.AuditLog.

@@ -144,6 +144,15 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		if err := index(tx, rec, previous); err != nil {
 			return err
 		}
+		if rec.Audit != nil { // in the same transaction: never a report without its audit entry
+			b, err := json.Marshal(rec.Audit)
+			if err != nil {
+				return err
+			}
+			if err := putAudit(tx, *rec.Audit, b); err != nil {
+				return err
+			}
+		}
 		stored, created = rec, true
 		return nil
 	})

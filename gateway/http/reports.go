@@ -63,13 +63,18 @@ func (s *server) postReport(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	rec, created, err := s.Intake.Accept(c.Request.Context(), principal(c), r, gateway.Submission{Source: "json"})
+	p := principal(c)
+	entry := &gateway.AuditEntry{At: s.Clock.Now().UTC(), Subject: p.Subject, Role: p.Role, ODSCode: p.ODSCode,
+		Action: "create", What: "report " + r.ID, Outcome: "success"} // stored with the report, in one step
+	rec, created, err := s.Intake.Accept(c.Request.Context(), p, r, gateway.Submission{Source: "json", Audit: entry})
 	if err != nil {
 		s.audit(c, "create", "report "+r.ID, nil, "invalid")
 		s.fail(c, err)
 		return
 	}
-	s.audit(c, "create", "report "+rec.ID, []string{rec.ID}, "success")
+	if !created {
+		s.audit(c, "resend", "report "+rec.ID, []string{rec.ID}, "success")
+	}
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK

@@ -41,10 +41,11 @@ end
 
 // saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle, pdf,
 // received ms, n, then n groups of (delivery id, destination, json,
-// payload, created ms, due ms), then trust, NHS number, m, and m resource
-// refs ("Type/id") for the indexes, then "1" if the version is held (no
-// destination for its trust) or "0". Returns {"created"} or {"duplicate"},
-// or an error reply "CONFLICT <reason>".
+// payload, created ms, due ms), then trust, the patient index token (an
+// HMAC of the NHS number), m, and m resource refs ("Type/id") for the
+// indexes, then "1" if the version is held (no destination for its trust)
+// or "0", then the write's audit entry JSON (or ""). Returns {"created"} or
+// {"duplicate"}, or an error reply "CONFLICT <reason>".
 var saveReport = redis.NewScript(common + `
 local id, version, lab, digest = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local vkey = k("rv", id, version)
@@ -80,6 +81,7 @@ if ARGV[x + 3 + m] == "1" and n == 0 then
 else
   redis.call("ZREM", k("held"), id)
 end
+if ARGV[x + 4 + m] ~= "" then redis.call("RPUSH", k("audit", id), ARGV[x + 4 + m]) end
 return {"created"}
 `)
 

@@ -138,6 +138,13 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		args = append(args, ref)
 	}
 	args = append(args, flag(rec.Held))
+	audit := []byte{}
+	if rec.Audit != nil { // pushed by the same script: never a report without its audit entry
+		if audit, err = json.Marshal(rec.Audit); err != nil {
+			return nil, false, err
+		}
+	}
+	args = append(args, audit)
 	res, err := saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
 	if err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "CONFLICT "); ok {

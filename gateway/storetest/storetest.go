@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("Versions", func(t *testing.T) { testVersions(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrent(t, newStore(t)) })
+	t.Run("AuditStoredWithTheWrite", func(t *testing.T) { testAuditWithWrite(t, newStore(t)) })
 	runQueue(t, newStore)
 	runIndex(t, newStore)
 	runHeld(t, newStore)
@@ -176,5 +177,27 @@ func testConcurrent(t *testing.T, s gateway.Reports) {
 		if _, err := s.Report(context.Background(), fmt.Sprintf("C-%d", i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// testAuditWithWrite: a new version's audit entry is stored with it, in
+// the same step; a resend stores neither again.
+func testAuditWithWrite(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	rec := Record("AUD-1", 1, "699X0")
+	rec.Audit = &gateway.AuditEntry{At: rec.ReceivedAt, Subject: "lab", Role: gateway.RoleLab, ODSCode: "699X0",
+		Action: "create", What: "report AUD-1", Reports: []string{"AUD-1"}, Outcome: "success"}
+	save(t, s, rec)
+	resend := Record("AUD-1", 1, "699X0")
+	resend.Audit = rec.Audit
+	if _, created := save(t, s, resend); created {
+		t.Fatal("a resend was stored again")
+	}
+	entries, err := s.AuditFor(ctx, "AUD-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Action != "create" || entries[0].Subject != "lab" {
+		t.Fatalf("audit entries %+v, want the one create stored with the report", entries)
 	}
 }

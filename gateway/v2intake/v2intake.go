@@ -208,8 +208,10 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 		principal = *who
 	}
 	messageID := m.Value(msh, 3, 1) + "|" + m.Value(msh, 4, 1) + "|" + m.Value(msh, 10, 0)
+	entry := &gateway.AuditEntry{At: s.Now().UTC(), Subject: principal.Subject, Role: principal.Role, ODSCode: principal.ODSCode,
+		Action: "create", What: "report " + r.ID + " via HL7 v2 " + m.Value(msh, 10, 0), Outcome: "success"} // stored with the report, in one step
 	rec, created, err := s.Intake.Accept(ctx, principal, r, gateway.Submission{Source: "hl7v2", MessageID: messageID,
-		Unmapped: decoded.Unmapped, Lenient: true, Warnings: warnings, VolatileIssued: decoded.IssuedFromMessage, Unreadable: unreadable})
+		Unmapped: decoded.Unmapped, Lenient: true, Warnings: warnings, VolatileIssued: decoded.IssuedFromMessage, Unreadable: unreadable, Audit: entry})
 	if err != nil {
 		var e *gateway.Error
 		var errs []hl7.AckError
@@ -230,13 +232,9 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 		}
 		return s.reply(m, ackCode(err), "", errs)
 	}
-	if s.Audit != nil {
-		action := "create"
-		if !created {
-			action = "resend"
-		}
-		e := gateway.AuditEntry{At: s.Now().UTC(), Subject: principal.Subject, Role: principal.Role, ODSCode: principal.ODSCode,
-			Action: action, What: "report " + rec.ID + " via HL7 v2 " + m.Value(msh, 10, 0), Reports: []string{rec.ID}, Outcome: "success"}
+	if s.Audit != nil && !created { // a new report's entry was stored with it
+		e := *entry
+		e.Action, e.Reports = "resend", []string{rec.ID}
 		if err := s.Audit.Audit(context.WithoutCancel(ctx), e); err != nil {
 			s.Log.Error("audit write failed", "report_id", rec.ID, "error", err)
 		}
