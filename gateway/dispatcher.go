@@ -30,6 +30,7 @@ type Dispatcher struct {
 	Clock        Clock
 	Log          *slog.Logger
 	PollInterval time.Duration // how often idle workers look for due work
+	Observer     Observer      // metrics; nil observes nothing
 
 	mu      sync.Mutex
 	wake    map[string]chan struct{}
@@ -149,8 +150,16 @@ func (d *Dispatcher) DeliverOne(ctx context.Context, dest *Destination) (bool, e
 		return true, fmt.Errorf("record attempt of %s: %w", del.ID, err)
 	}
 	d.health(dest, deliverErr)
+	if d.Observer != nil {
+		d.Observer.Attempted(dest.Name, out.Attempt.Outcome, end.Sub(start))
+	}
 	d.Log.Info("delivery attempt", "delivery_id", del.ID, "report_id", del.ReportID, "version", del.Version,
 		"destination", dest.Name, "outcome", out.Attempt.Outcome, "attempt", len(del.Attempts)+1, "duration_ms", out.Attempt.DurationMS)
+	if out.State == DeliveryDead {
+		// A dead letter needs a person: the receiver refused it or it gave up.
+		d.Log.Error("delivery dead-lettered: replay it once the cause is fixed", "alert", true, "delivery_id", del.ID,
+			"report_id", del.ReportID, "version", del.Version, "destination", dest.Name, "reason", out.Reason)
+	}
 	return true, nil
 }
 

@@ -27,7 +27,7 @@ func (s *server) handle(g *gin.RouterGroup, method, path string, r rule, h gin.H
 	if s.rules == nil {
 		s.rules = map[string]rule{}
 	}
-	s.rules[method+" "+g.BasePath()+path] = r
+	s.rules[method+" "+strings.TrimSuffix(g.BasePath(), "/")+path] = r
 	g.Handle(method, path, s.authorize(r), h)
 }
 

@@ -109,6 +109,15 @@ func (s *server) deliveryCounts(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"counts": counts})
 }
 
+// metrics is GET /metrics: the Prometheus text format.
+func (s *server) metrics(c *gin.Context) {
+	if s.Metrics == nil {
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "metrics are not enabled"))
+		return
+	}
+	s.Metrics.ServeHTTP(c.Writer, c.Request)
+}
+
 // destinationView is one destination as operators see it.
 type destinationView struct {
 	Name   string                        `json:"name"`

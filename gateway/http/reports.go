@@ -60,7 +60,7 @@ func (s *server) readReport(c *gin.Context) (*gateway.Report, error) {
 func (s *server) postReport(c *gin.Context) {
 	r, err := s.readReport(c)
 	if err != nil {
-		s.fail(c, err)
+		s.refused(c, "", err)
 		return
 	}
 	p := principal(c)
@@ -69,12 +69,15 @@ func (s *server) postReport(c *gin.Context) {
 	rec, created, err := s.Intake.Accept(c.Request.Context(), p, r, gateway.Submission{Source: "json", Audit: entry})
 	if err != nil {
 		s.audit(c, "create", "report "+r.ID, nil, "invalid")
-		s.fail(c, err)
+		s.refused(c, r.ID, err)
 		return
 	}
+	outcome := "accepted"
 	if !created {
+		outcome = "resent"
 		s.audit(c, "resend", "report "+rec.ID, []string{rec.ID}, "success")
 	}
+	s.observer().Received("json", outcome, len(rec.Warnings), 0)
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK
@@ -82,6 +85,25 @@ func (s *server) postReport(c *gin.Context) {
 	c.Header("Location", "/v1/reports/"+rec.ID)
 	c.JSON(status, acceptedReport{ID: rec.ID, Version: rec.Version, Status: rec.Status, ReceivedAt: rec.ReceivedAt,
 		Duplicate: !created, Links: reportLinks(rec.ID)})
+}
+
+// refused answers a report that was not stored, and says so in one log
+// line (report id and error code, never the content) and the metrics.
+func (s *server) refused(c *gin.Context, reportID string, err error) {
+	outcome := "refused"
+	if code := gateway.ErrorCode(err); code == gateway.EUNAVAILABLE || code == gateway.EINTERNAL {
+		outcome = "unavailable"
+	}
+	s.Log.Info("report not stored", "report_id", reportID, "outcome", outcome, "code", gateway.ErrorCode(err), "caller", c.GetString(subjectKey))
+	s.observer().Received("json", outcome, 0, 0)
+	s.fail(c, err)
+}
+
+func (s *server) observer() gateway.Observer {
+	if s.Observer == nil {
+		return gateway.NoObserver{}
+	}
+	return s.Observer
 }
 
 // validateReport is POST /v1/reports/$validate: the Bundle the report would

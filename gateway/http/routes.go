@@ -48,6 +48,9 @@ func (s *server) routes(r *gin.Engine) {
 	s.handle(v1, "POST", "/destinations/:name/pause", rule{operators, all, gateway.AccessUpdate}, s.pauseDestination(true))
 	s.handle(v1, "POST", "/destinations/:name/resume", rule{operators, all, gateway.AccessUpdate}, s.pauseDestination(false))
 
+	// Prometheus metrics: counts and timings, no patient data.
+	s.handle(r.Group("", s.authenticate), "GET", "/metrics", rule{operators, nil, gateway.AccessRead}, s.metrics)
+
 	// FHIR R4 pull API: the resource type is the one in the URL.
 	fhir := r.Group("/fhir", s.authenticate)
 	s.handle(fhir, "GET", "/:type", rule{readers, []string{typeInPath}, gateway.AccessSearch}, s.fhirType)

@@ -100,7 +100,9 @@ type Service struct {
 	Audit   gateway.AuditLog // every message that creates or resends a report is recorded
 	Now     func() time.Time
 	Log     *slog.Logger
-	seq     atomic.Int64
+	// Observer is told each message's outcome and acknowledgements (metrics); nil: none.
+	Observer gateway.Observer
+	seq      atomic.Int64
 }
 
 // Result is what to send back: over MLLP the acknowledgements each message
@@ -113,6 +115,13 @@ type Result struct {
 	HTTP        []byte
 	Code        string // the worst application acknowledgement code: AR, then AE, then AA
 	Unavailable bool
+
+	// For the one log line and the metrics of each message.
+	controlID, reportID, sender string
+	created                     bool
+	warnings, unmapped          int
+	errorCodes                  []string // ERR-3 of the errors (severity E)
+	sentCodes                   []string // MSA-1 of each acknowledgement sent over MLLP
 }
 
 func (r *Result) add(one Result) {
@@ -143,9 +152,36 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, peer *Peer
 	}
 	var res Result
 	for _, m := range msgs {
-		res.add(s.handleOne(ctx, who, peer, m, charsetNote))
+		one := s.handleOne(ctx, who, peer, m, charsetNote)
+		s.record(who, one)
+		res.add(one)
 	}
 	return res
+}
+
+// record logs one line per inbound message, answering "what happened to
+// my message?" without patient data (control id, sender, report id,
+// outcome, error codes), and feeds the metrics.
+func (s *Service) record(who *gateway.Principal, one Result) {
+	transport, sent := "mllp", one.sentCodes
+	if who != nil {
+		transport, sent = "http", []string{one.Code}
+	}
+	outcome := map[string]string{hl7.AA: "accepted", hl7.AE: "refused", hl7.AR: "unavailable"}[one.Code]
+	if one.Code == hl7.AA && !one.created {
+		outcome = "resent"
+	}
+	if one.Code == hl7.AR && !one.Unavailable {
+		outcome = "refused" // not bound to its sender, or a message type the gateway does not take
+	}
+	s.Log.Info("hl7 message", "transport", transport, "outcome", outcome, "ack", one.Code, "control_id", one.controlID,
+		"sender", one.sender, "report_id", one.reportID, "warnings", one.warnings, "unmapped", one.unmapped, "errors", one.errorCodes)
+	if s.Observer != nil {
+		s.Observer.Received("hl7v2-"+transport, outcome, one.warnings, one.unmapped)
+		for _, c := range sent {
+			s.Observer.Acknowledged(transport, c)
+		}
+	}
 }
 
 // handleOne files one message and builds its acknowledgements.
@@ -246,7 +282,9 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 	if rec.Held {
 		note += "; held: no destination is configured for trust " + rec.TrustODS
 	}
-	return s.reply(m, hl7.AA, note, warningErrors(rec.Warnings, rec.Unmapped))
+	res := s.reply(m, hl7.AA, note, warningErrors(rec.Warnings, rec.Unmapped))
+	res.reportID, res.created, res.warnings, res.unmapped = rec.ID, created, len(rec.Warnings), len(rec.Unmapped)
+	return res
 }
 
 // located gives each warning its place in the message, and words it for a
@@ -405,13 +443,26 @@ func location(s string) hl7.ErrorLocation {
 }
 
 // reply builds the acknowledgement(s) for code, in the message's mode.
-func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) Result {
+func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) (res Result) {
 	msh := m.First("MSH")
 	accept, app := strings.ToUpper(m.Value(msh, 15, 0)), strings.ToUpper(m.Value(msh, 16, 0))
 	if (accept != "" && !ackConditions[accept]) || (app != "" && !ackConditions[app]) {
 		accept, app = "", "" // not table 0155 values: original mode, so the sender always hears back
 	}
-	res := Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200")}
+	res = Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200"),
+		controlID: m.Value(msh, 10, 0), sender: m.Value(msh, 3, 1) + "/" + m.Value(msh, 4, 1)}
+	for _, e := range errs {
+		if code != hl7.AA {
+			res.errorCodes = append(res.errorCodes, e.Code)
+		}
+	}
+	defer func() { // the named result: after the acknowledgements are built
+		for _, a := range res.Acks {
+			if ack, err := hl7.Parse(a); err == nil {
+				res.sentCodes = append(res.sentCodes, ack.Value(ack.First("MSA"), 1, 0))
+			}
+		}
+	}()
 	build := func(c string) []byte {
 		id := fmt.Sprintf("RG%s%d", s.Now().UTC().Format("20060102150405"), s.seq.Add(1))
 		ack := hl7.Ack(m, c, id, errs, s.Now())

@@ -98,6 +98,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /v1/destinations":                 {"/v1/destinations", "", nil, ops},
 		"POST /v1/destinations/:name/pause":    {"/v1/destinations/rbs-files/pause", "", nil, ops},
 		"POST /v1/destinations/:name/resume":   {"/v1/destinations/rbs-files/resume", "", nil, ops},
+		"GET /metrics":                         {"/metrics", "", nil, "operator operatorDR operatorAll"}, // counts, no patient data
 		"GET /fhir/:type":                      {"/fhir/DiagnosticReport?identifier=AUTHZ-1", "", nil, searchers},
 		"GET /fhir/:type/:id":                  {"/fhir/DiagnosticReport/" + drID, "", nil, reportReaders},
 		"GET /fhir/:type/:id/:history/:vid":    {"/fhir/DiagnosticReport/" + drID + "/_history/1", "", nil, reportReaders},

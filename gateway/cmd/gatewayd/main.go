@@ -19,6 +19,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
+	"github.com/nhs-genomics/results-gateway/gateway/metrics"
 	"github.com/nhs-genomics/results-gateway/gateway/pdf"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
 	"github.com/nhs-genomics/results-gateway/internal/connlimit"
@@ -96,8 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		authenticators = append(authenticators, verifier)
 	}
 	clock := gateway.SystemClock{}
+	observed := metrics.New(store, log)
 	dispatcher := &gateway.Dispatcher{
-		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second,
+		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second, Observer: observed,
 		Retry: gateway.ExponentialBackoff{Base: seconds(cfg.Retry.BaseSeconds), Cap: seconds(cfg.Retry.CapSeconds)},
 	}
 	directory, err := testdirectory.Load()
@@ -113,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else if n > 0 {
 		log.Info("held reports queued for their new destinations", "reports", n)
 	}
-	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log}
+	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log, Observer: observed}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Intake:       intake,
 		DecodeJSON:   labjson.Decode,
@@ -130,6 +132,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Auth:         auth.Sharing{Inner: authenticators, Shares: cfg.Sharing},
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Log:          log,
+		Observer:     observed,
+		Metrics:      observed.Handler(),
 	})
 
 	// The dispatcher stops after the HTTP server, and finishes attempts in flight.
