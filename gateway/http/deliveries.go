@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -85,6 +87,97 @@ func (s *server) replayDelivery(c *gin.Context) {
 		}
 	}
 	s.getDelivery(c)
+}
+
+// bulkRequest selects deliveries for a bulk replay or cancel: the listed
+// ids, or every delivery of a destination in a state. Expect, when set, is
+// the count the operator was shown and confirmed: if the selection has
+// changed since, nothing is done and the answer says how many it is now.
+type bulkRequest struct {
+	IDs         []string              `json:"ids"`
+	Destination string                `json:"destination"`
+	State       gateway.DeliveryState `json:"state"`
+	Expect      *int                  `json:"expect"`
+}
+
+// bulkLimit caps one bulk action; the answer says when more match.
+const bulkLimit = 1000
+
+// bulk is POST /v1/deliveries/replay and /v1/deliveries/cancel: one
+// action on many deliveries, each done (or not) on its own.
+func (s *server) bulk(action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req bulkRequest
+		dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "bad request body",
+				Problems: []gateway.Problem{{Path: "body", Message: err.Error()}}})
+			return
+		}
+		ids, more, err := s.selection(c.Request.Context(), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if req.Expect != nil && *req.Expect != len(ids) {
+			s.fail(c, gateway.Errorf(gateway.ECONFLICT, "the selection is now %d deliveries, not the %d confirmed: look again", len(ids), *req.Expect))
+			return
+		}
+		done, destinations := 0, map[string]bool{}
+		var failed []gin.H
+		for _, id := range ids {
+			var err error
+			if action == "replay" {
+				err = s.Queue.Replay(c.Request.Context(), id, s.Clock.Now())
+			} else {
+				err = s.Queue.Cancel(c.Request.Context(), id, s.Clock.Now(), "cancelled by "+c.GetString(subjectKey))
+			}
+			if err != nil {
+				failed = append(failed, gin.H{"id": id, "error": err.Error()})
+				continue
+			}
+			done++
+			if d, err := s.Queue.Delivery(c.Request.Context(), id); err == nil {
+				destinations[d.Destination] = true
+			}
+		}
+		s.Log.Info("deliveries "+action+"ed in bulk", "count", done, "failed", len(failed), "destination", req.Destination,
+			"state", req.State, "caller", c.GetString(subjectKey))
+		if action == "replay" && s.Notify != nil && done > 0 {
+			var names []string
+			for d := range destinations {
+				names = append(names, d)
+			}
+			s.Notify(names)
+		}
+		c.JSON(http.StatusOK, gin.H{"done": done, "failed": failed, "more": more})
+	}
+}
+
+// selection is the ids a bulk request names, or those matching its filter.
+func (s *server) selection(ctx context.Context, req bulkRequest) (ids []string, more bool, err error) {
+	if len(req.IDs) > 0 {
+		if len(req.IDs) > bulkLimit {
+			return nil, false, gateway.Errorf(gateway.EINVALID, "at most %d ids at once", bulkLimit)
+		}
+		return req.IDs, false, nil
+	}
+	if req.Destination == "" || req.State == "" || !validState(req.State) {
+		return nil, false, &gateway.Error{Code: gateway.EINVALID, Message: "name the deliveries",
+			Problems: []gateway.Problem{{Path: "ids", Message: "list ids, or give destination and state (e.g. dead) to act on every delivery matching them"}}}
+	}
+	list, err := s.Queue.Deliveries(ctx, gateway.DeliveryFilter{Destination: req.Destination, State: req.State, Limit: bulkLimit + 1})
+	if err != nil {
+		return nil, false, err
+	}
+	for _, d := range list {
+		ids = append(ids, d.ID)
+	}
+	if len(ids) > bulkLimit {
+		return ids[:bulkLimit], true, nil
+	}
+	return ids, false, nil
 }
 
 // cancelDelivery is POST /v1/deliveries/{id}/cancel.

@@ -42,6 +42,8 @@ func (s *server) routes(r *gin.Engine) {
 	s.handle(v1, "GET", "/deliveries/:delivery", rule{operators, all, gateway.AccessRead}, s.getDelivery)
 	s.handle(v1, "POST", "/deliveries/:delivery/replay", rule{operators, all, gateway.AccessUpdate}, s.replayDelivery)
 	s.handle(v1, "POST", "/deliveries/:delivery/cancel", rule{operators, all, gateway.AccessUpdate}, s.cancelDelivery)
+	s.handle(v1, "POST", "/deliveries/replay", rule{operators, all, gateway.AccessUpdate}, s.bulk("replay"))
+	s.handle(v1, "POST", "/deliveries/cancel", rule{operators, all, gateway.AccessUpdate}, s.bulk("cancel"))
 	s.handle(v1, "GET", "/delivery-counts", rule{operators, all, gateway.AccessSearch}, s.deliveryCounts)
 	s.handle(v1, "GET", "/held", rule{operators, all, gateway.AccessSearch}, s.listHeld)
 	s.handle(v1, "GET", "/destinations", rule{operators, all, gateway.AccessRead}, s.listDestinations)

@@ -93,6 +93,8 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /v1/deliveries/:delivery":         {"/v1/deliveries/" + delivery, "", nil, ops},
 		"POST /v1/deliveries/:delivery/replay": {"/v1/deliveries/" + delivery + "/replay", "", nil, ops},
 		"POST /v1/deliveries/:delivery/cancel": {"/v1/deliveries/" + delivery + "/cancel", "", nil, ops},
+		"POST /v1/deliveries/replay":           {"/v1/deliveries/replay", "application/json", []byte(`{"ids": ["` + delivery + `"]}`), ops},
+		"POST /v1/deliveries/cancel":           {"/v1/deliveries/cancel", "application/json", []byte(`{"ids": []}`), ops},
 		"GET /v1/delivery-counts":              {"/v1/delivery-counts", "", nil, ops},
 		"GET /v1/held":                         {"/v1/held", "", nil, ops},
 		"GET /v1/destinations":                 {"/v1/destinations", "", nil, ops},

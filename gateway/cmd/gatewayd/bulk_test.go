@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/internal/receiver"
+)
+
+// TestBulkReplayOfADestinationsDeadLetters: an EPR rejects two reports
+// (dead letters); once it is fixed, one call replays every dead letter of
+// that destination, after checking the count the operator confirmed, and
+// both are delivered.
+func TestBulkReplayOfADestinationsDeadLetters(t *testing.T) {
+	epr := receiver.Start(t)
+	epr.Set(receiver.Reject)
+	dir := t.TempDir()
+	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
+	cfg = strings.Replace(cfg, `"destinations": [`, `"destinations": [{"name": "r0a-epr", "trusts": ["R0A"], "kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "`+epr.URL+`"}},`, 1)
+	base, _ := startWithConfig(t, dir, cfg)
+	for _, id := range []string{"BULK-1", "BULK-2"} {
+		if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), id)); r.status != http.StatusAccepted {
+			t.Fatalf("post %s: %d", id, r.status)
+		}
+	}
+	count := func(state string) int {
+		var list struct{ Deliveries []json.RawMessage }
+		json.Unmarshal(get(t, base+"/v1/deliveries?destination=r0a-epr&state="+state, operatorToken).body, &list)
+		return len(list.Deliveries)
+	}
+	waitFor := func(state string, n int) {
+		for i := 0; count(state) != n; i++ {
+			if i > 400 {
+				t.Fatalf("%d deliveries %s, want %d", count(state), state, n)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	waitFor("dead", 2)
+	epr.Set(receiver.Accept) // the trust fixes its EPR
+
+	replay := func(body string) response {
+		return do(t, http.MethodPost, base+"/v1/deliveries/replay", operatorToken, "application/json", []byte(body))
+	}
+	if r := replay(`{"destination": "r0a-epr", "state": "dead", "expect": 3}`); r.status != http.StatusConflict || !strings.Contains(string(r.body), "now 2 deliveries") {
+		t.Fatalf("a stale confirmation: %d %s", r.status, r.body)
+	}
+	if count("dead") != 2 {
+		t.Fatal("a refused bulk replay replayed something")
+	}
+	r := replay(`{"destination": "r0a-epr", "state": "dead", "expect": 2}`)
+	var res struct {
+		Done int  `json:"done"`
+		More bool `json:"more"`
+	}
+	if json.Unmarshal(r.body, &res); r.status != http.StatusOK || res.Done != 2 || res.More {
+		t.Fatalf("bulk replay: %d %s", r.status, r.body)
+	}
+	waitFor("delivered", 2)
+	if r := replay(`{"state": "dead"}`); r.status != http.StatusUnprocessableEntity && r.status != http.StatusBadRequest {
+		t.Fatalf("a bulk replay naming nothing: %d", r.status)
+	}
+}
