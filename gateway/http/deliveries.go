@@ -115,44 +115,52 @@ func (s *server) bulk(action string) gin.HandlerFunc {
 				Problems: []gateway.Problem{{Path: "body", Message: err.Error()}}})
 			return
 		}
-		ids, more, err := s.selection(c.Request.Context(), req)
+		done, failed, more, err := s.bulkAct(c, action, req)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		if req.Expect != nil && *req.Expect != len(ids) {
-			s.fail(c, gateway.Errorf(gateway.ECONFLICT, "the selection is now %d deliveries, not the %d confirmed: look again", len(ids), *req.Expect))
-			return
-		}
-		done, destinations := 0, map[string]bool{}
-		var failed []gin.H
-		for _, id := range ids {
-			var err error
-			if action == "replay" {
-				err = s.Queue.Replay(c.Request.Context(), id, s.Clock.Now())
-			} else {
-				err = s.Queue.Cancel(c.Request.Context(), id, s.Clock.Now(), "cancelled by "+c.GetString(subjectKey))
-			}
-			if err != nil {
-				failed = append(failed, gin.H{"id": id, "error": err.Error()})
-				continue
-			}
-			done++
-			if d, err := s.Queue.Delivery(c.Request.Context(), id); err == nil {
-				destinations[d.Destination] = true
-			}
-		}
-		s.Log.Info("deliveries "+action+"ed in bulk", "count", done, "failed", len(failed), "destination", req.Destination,
-			"state", req.State, "caller", c.GetString(subjectKey))
-		if action == "replay" && s.Notify != nil && done > 0 {
-			var names []string
-			for d := range destinations {
-				names = append(names, d)
-			}
-			s.Notify(names)
-		}
 		c.JSON(http.StatusOK, gin.H{"done": done, "failed": failed, "more": more})
 	}
+}
+
+// bulkAct replays or cancels the deliveries a bulk request selects, each
+// on its own, and wakes the dispatcher for what it replayed.
+func (s *server) bulkAct(c *gin.Context, action string, req bulkRequest) (done int, failed []gin.H, more bool, err error) {
+	ids, more, err := s.selection(c.Request.Context(), req)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	if req.Expect != nil && *req.Expect != len(ids) {
+		return 0, nil, false, gateway.Errorf(gateway.ECONFLICT, "the selection is now %d deliveries, not the %d confirmed: look again", len(ids), *req.Expect)
+	}
+	destinations := map[string]bool{}
+	for _, id := range ids {
+		var err error
+		if action == "replay" {
+			err = s.Queue.Replay(c.Request.Context(), id, s.Clock.Now())
+		} else {
+			err = s.Queue.Cancel(c.Request.Context(), id, s.Clock.Now(), "cancelled by "+c.GetString(subjectKey))
+		}
+		if err != nil {
+			failed = append(failed, gin.H{"id": id, "error": err.Error()})
+			continue
+		}
+		done++
+		if d, err := s.Queue.Delivery(c.Request.Context(), id); err == nil {
+			destinations[d.Destination] = true
+		}
+	}
+	s.Log.Info("deliveries "+action+"ed in bulk", "count", done, "failed", len(failed), "destination", req.Destination,
+		"state", req.State, "caller", c.GetString(subjectKey))
+	if action == "replay" && s.Notify != nil && done > 0 {
+		var names []string
+		for d := range destinations {
+			names = append(names, d)
+		}
+		s.Notify(names)
+	}
+	return done, failed, more, nil
 }
 
 // selection is the ids a bulk request names, or those matching its filter.

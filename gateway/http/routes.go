@@ -53,6 +53,9 @@ func (s *server) routes(r *gin.Engine) {
 	// Prometheus metrics: counts and timings, no patient data.
 	s.handle(r.Group("", s.authenticate), "GET", "/metrics", rule{operators, nil, gateway.AccessRead}, s.metrics)
 
+	// The console: operators' browser sessions (console.go, session.go).
+	s.consoleRoutes(r)
+
 	// FHIR R4 pull API: the resource type is the one in the URL.
 	fhir := r.Group("/fhir", s.authenticate)
 	s.handle(fhir, "GET", "/:type", rule{readers, []string{typeInPath}, gateway.AccessSearch}, s.fhirType)

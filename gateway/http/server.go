@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
@@ -39,13 +40,15 @@ type Deps struct {
 
 type server struct {
 	Deps
-	rules map[string]rule // "METHOD /path" -> who may call it (routes.go)
+	rules    map[string]rule // "METHOD /path" -> who may call it (routes.go)
+	sessions sessions        // the console's logins
+	pages    *template.Template
 }
 
 // NewServer returns the gateway's HTTP handler.
 func NewServer(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &server{Deps: d}
+	s := &server{Deps: d, pages: consolePages}
 	r := gin.New()
 	r.Use(s.logRequests, s.recover)
 	r.HandleMethodNotAllowed = true

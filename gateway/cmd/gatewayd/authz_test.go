@@ -111,6 +111,24 @@ func TestAuthorizationTable(t *testing.T) {
 		if !hasRule[e] {
 			t.Errorf("%s has no authorisation rule in routes.go", e)
 		}
+		if method, path, _ := strings.Cut(e, " "); strings.HasPrefix(path, "/console") {
+			// The console takes an operator's session cookie, never a bearer token.
+			if path == "/console/login" {
+				continue
+			}
+			path = strings.NewReplacer(":name", "rbs-files", ":action", "pause").Replace(path)
+			req, _ := http.NewRequest(method, base+path, nil)
+			req.Header.Set("Authorization", "Bearer "+operatorToken)
+			resp, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/login" {
+				t.Errorf("%s without a session = %d %s, want a redirect to the login page", e, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			continue
+		}
 		if _, ok := table[e]; !ok {
 			t.Errorf("%s has no row in this table: say who may call it", e)
 		}
@@ -133,3 +151,7 @@ func TestAuthorizationTable(t *testing.T) {
 		}
 	}
 }
+
+// noRedirects shows a redirect instead of following it.
+var noRedirects = &http.Client{Timeout: 10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

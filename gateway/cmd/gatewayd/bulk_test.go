@@ -17,17 +17,7 @@ import (
 // that destination, after checking the count the operator confirmed, and
 // both are delivered.
 func TestBulkReplayOfADestinationsDeadLetters(t *testing.T) {
-	epr := receiver.Start(t)
-	epr.Set(receiver.Reject)
-	dir := t.TempDir()
-	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
-	cfg = strings.Replace(cfg, `"destinations": [`, `"destinations": [{"name": "r0a-epr", "trusts": ["R0A"], "kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "`+epr.URL+`"}},`, 1)
-	base, _ := startWithConfig(t, dir, cfg)
-	for _, id := range []string{"BULK-1", "BULK-2"} {
-		if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), id)); r.status != http.StatusAccepted {
-			t.Fatalf("post %s: %d", id, r.status)
-		}
-	}
+	base, epr := rejectingEPR(t, "BULK-1", "BULK-2")
 	count := func(state string) int {
 		var list struct{ Deliveries []json.RawMessage }
 		json.Unmarshal(get(t, base+"/v1/deliveries?destination=r0a-epr&state="+state, operatorToken).body, &list)
@@ -65,4 +55,23 @@ func TestBulkReplayOfADestinationsDeadLetters(t *testing.T) {
 	if r := replay(`{"state": "dead"}`); r.status != http.StatusUnprocessableEntity && r.status != http.StatusBadRequest {
 		t.Fatalf("a bulk replay naming nothing: %d", r.status)
 	}
+}
+
+// rejectingEPR runs a gateway whose R0A reports also go to a FHIR EPR
+// (destination r0a-epr) that rejects them, and posts reports with the
+// given ids: they become dead letters there.
+func rejectingEPR(t *testing.T, ids ...string) (base string, epr *receiver.Receiver) {
+	t.Helper()
+	epr = receiver.Start(t)
+	epr.Set(receiver.Reject)
+	dir := t.TempDir()
+	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
+	cfg = strings.Replace(cfg, `"destinations": [`, `"destinations": [{"name": "r0a-epr", "trusts": ["R0A"], "kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "`+epr.URL+`"}},`, 1)
+	base, _ = startWithConfig(t, dir, cfg)
+	for _, id := range ids {
+		if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), id)); r.status != http.StatusAccepted {
+			t.Fatalf("post %s: %d", id, r.status)
+		}
+	}
+	return base, epr
 }

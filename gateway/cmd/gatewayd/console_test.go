@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/nhs-genomics/results-gateway/internal/receiver"
+)
+
+// browser starts headless Chromium (Debian's; .ci/ensure-deps installs it)
+// for one test, accepting confirm() dialogs as an operator would, and
+// stops it when the test ends.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs Chromium (apt-get install chromium): %v", err)
+		}
+		t.Skip("Chromium is not installed (apt-get install chromium): skipping the browser test")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) // not from inside the listener
+		}
+	}); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshotOnFailure keeps what the browser showed when a step failed.
+func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
+	if !t.Failed() {
+		return
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		dir := filepath.Join(os.TempDir(), "results-gateway-test-screenshots")
+		os.MkdirAll(dir, 0o755)
+		path := filepath.Join(dir, name+".png")
+		os.WriteFile(path, png, 0o644)
+		t.Logf("screenshot: %s", path)
+	}
+}
+
+// TestConsoleInABrowser: an operator logs in, finds the dead letters an
+// EPR rejected, replays them all in one action once it is fixed, and sees
+// them delivered — in headless Chromium.
+func TestConsoleInABrowser(t *testing.T) {
+	ctx := browser(t)
+	base, epr := rejectingEPR(t, "CONSOLE-1", "CONSOLE-2")
+	defer screenshotOnFailure(t, ctx, "console")
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console"), // no session: the login page
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), "not-a-token"),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("error")),
+		chromedp.SendKeys(chromedp.ID("token"), operatorToken),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("destinations")),
+	); err != nil {
+		t.Fatalf("log in: %v", err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(title, "Destinations") {
+		t.Fatalf("after login the page is %q", title)
+	}
+
+	deadPage := base + "/console/deliveries?destination=r0a-epr&state=dead"
+	rows := func(state string) int {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#deliveries tr[data-state="`+state+`"]').length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// until shows page again and again (bounded) until it lists n deliveries in state.
+	until := func(page, state string, n int) {
+		for i := 0; ; i++ { // deliveries happen in the background
+			if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.ID("deliveries"))); err != nil {
+				t.Fatal(err)
+			}
+			if rows(state) == n {
+				return
+			}
+			if i > 100 {
+				t.Fatalf("the console shows %d %s, want %d", rows(state), state, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	until(deadPage, "dead", 2)
+
+	if dir := os.Getenv("RG_SCREENSHOT_DIR"); dir != "" { // the README's picture of the dashboard
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console"), chromedp.WaitVisible(chromedp.ID("destinations"))); err != nil {
+			t.Fatal(err)
+		}
+		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			os.WriteFile(filepath.Join(dir, "console-dashboard.png"), png, 0o644)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(deadPage), chromedp.WaitVisible(chromedp.ID("deliveries"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	epr.Set(receiver.Accept) // the trust fixes its EPR
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("replay")), // confirm() is accepted
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	); err != nil {
+		t.Fatalf("replay all: %v", err)
+	}
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(flash, "2 deliveries replayed") {
+		t.Fatalf("after replay the page says %q", flash)
+	}
+	until(base+"/console/deliveries?destination=r0a-epr&state=delivered", "delivered", 2)
+}

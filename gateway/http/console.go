@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// The console: server-rendered pages for integration staff (operators
+// only), embedded so it works offline. Every number comes from the same
+// store queries the API uses.
+
+//go:embed console/*.html
+var consoleFiles embed.FS
+
+var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
+	"since": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return time.Since(t).Round(time.Second).String()
+	},
+}).ParseFS(consoleFiles, "console/*.html"))
+
+// consoleRoutes registers the console; routes.go calls it.
+func (s *server) consoleRoutes(r *gin.Engine) {
+	r.GET("/console/login", s.consoleLoginPage)
+	r.POST("/console/login", s.consoleLogin)
+	c := r.Group("/console", s.consoleAuth)
+	c.GET("", s.consoleDashboard)
+	c.GET("/deliveries", s.consoleDeliveries)
+	c.POST("/deliveries/replay", s.consoleBulk("replay"))
+	c.POST("/deliveries/cancel", s.consoleBulk("cancel"))
+	c.POST("/destinations/:name/:action", s.consolePause)
+	c.POST("/logout", s.consoleLogout)
+}
+
+func (s *server) render(c *gin.Context, page string, data gin.H) {
+	data["CSRF"] = c.GetString("csrf")
+	data["Who"] = c.GetString(subjectKey)
+	data["Flash"] = c.Query("msg")
+	c.Header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
+	c.Header("X-Frame-Options", "DENY")
+	c.Status(http.StatusOK)
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	if err := s.pages.ExecuteTemplate(c.Writer, page, data); err != nil {
+		s.Log.Error("console page failed", "page", page, "error", err)
+	}
+}
+
+func (s *server) consoleLoginPage(c *gin.Context) {
+	s.render(c, "login.html", gin.H{"Title": "Log in"})
+}
+
+// consoleLogin takes an operator's token (configured or JWT) once and
+// gives the browser a session cookie instead.
+func (s *server) consoleLogin(c *gin.Context) {
+	p, err := s.Auth.Authenticate(c.PostForm("token"))
+	if err != nil || p.Role != gateway.RoleOperator {
+		c.Set(subjectKey, "")
+		s.Log.Info("console login refused")
+		c.Status(http.StatusUnauthorized)
+		s.pages.ExecuteTemplate(c.Writer, "login.html", gin.H{"Title": "Log in", "Error": "That is not an operator's token."})
+		return
+	}
+	id, _ := s.sessions.start(p)
+	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: id, Path: "/console", HttpOnly: true,
+		Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL.Seconds())})
+	s.Log.Info("console login", "caller", p.Subject)
+	c.Redirect(http.StatusSeeOther, "/console")
+}
+
+func (s *server) consoleLogout(c *gin.Context) {
+	id, _ := c.Cookie(sessionCookie)
+	s.sessions.end(id)
+	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/console", MaxAge: -1, HttpOnly: true})
+	c.Redirect(http.StatusSeeOther, "/console/login")
+}
+
+// destinationRow is one destination on the dashboard.
+type destinationRow struct {
+	Name   string
+	Paused bool
+	Counts map[gateway.DeliveryState]int
+}
+
+// consoleDashboard: each destination's queue by state and whether it is
+// paused; the reports held for want of a destination.
+func (s *server) consoleDashboard(c *gin.Context) {
+	ctx := c.Request.Context()
+	counts, err := s.Queue.Counts(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	paused, err := s.Queue.Paused(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var rows []destinationRow
+	for _, name := range s.Destinations {
+		rows = append(rows, destinationRow{Name: name, Paused: paused[name], Counts: counts[name]})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	held, err := s.Held.HeldReports(ctx, 1000)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, "dashboard.html", gin.H{"Title": "Destinations", "Destinations": rows, "Held": held, "States": gateway.DeliveryStates})
+}
+
+// consoleDeliveries lists deliveries by destination and state, with the
+// bulk actions for everything the filter matches.
+func (s *server) consoleDeliveries(c *gin.Context) {
+	f := gateway.DeliveryFilter{Destination: c.Query("destination"), State: gateway.DeliveryState(c.Query("state")), Limit: 200}
+	if f.State != "" && !validState(f.State) {
+		s.fail(c, gateway.Errorf(gateway.EINVALID, "state %q is not a delivery state", f.State))
+		return
+	}
+	list, err := s.Queue.Deliveries(c.Request.Context(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, "deliveries.html", gin.H{"Title": "Deliveries", "Deliveries": list, "Destination": f.Destination, "State": string(f.State),
+		"Count": len(list), "Bulk": f.Destination != "" && (f.State == gateway.DeliveryDead || f.State == gateway.DeliveryCancelled ||
+			f.State == gateway.DeliveryPending || f.State == gateway.DeliveryRetrying)})
+}
+
+// consoleBulk replays or cancels everything a filter matches, if it still
+// matches the count the operator confirmed.
+func (s *server) consoleBulk(action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		expect, err := strconv.Atoi(c.PostForm("expect"))
+		if err != nil {
+			s.fail(c, gateway.Errorf(gateway.EINVALID, "expect: the confirmed count is missing"))
+			return
+		}
+		req := bulkRequest{Destination: c.PostForm("destination"), State: gateway.DeliveryState(c.PostForm("state")), Expect: &expect}
+		done, failed, _, err := s.bulkAct(c, action, req)
+		msg := strconv.Itoa(done) + " deliveries " + action + "ed"
+		if err != nil {
+			msg = err.Error()
+		} else if len(failed) > 0 {
+			msg += ", " + strconv.Itoa(len(failed)) + " could not be"
+		}
+		c.Redirect(http.StatusSeeOther, "/console/deliveries?destination="+template.URLQueryEscaper(req.Destination)+
+			"&state="+template.URLQueryEscaper(string(req.State))+"&msg="+template.URLQueryEscaper(msg))
+	}
+}
+
+// consolePause pauses or resumes a destination.
+func (s *server) consolePause(c *gin.Context) {
+	name, action := c.Param("name"), c.Param("action")
+	if action != "pause" && action != "resume" {
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "no such action"))
+		return
+	}
+	if err := s.Queue.SetPaused(c.Request.Context(), name, action == "pause"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if s.PauseChanged != nil {
+		s.PauseChanged(c.Request.Context())
+	}
+	s.Log.Info("destination "+action+"d from the console", "destination", name, "caller", c.GetString(subjectKey))
+	c.Redirect(http.StatusSeeOther, "/console?msg="+template.URLQueryEscaper(name+" "+action+"d"))
+}

@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// sessions are the console's logins: an operator gives a token once and
+// the browser then holds an HttpOnly, SameSite=Strict cookie naming a
+// random session id (never the token). Each session has a CSRF token that
+// every form carries. Sessions live in this process: behind a load
+// balancer with several replicas, use sticky sessions for the console.
+type sessions struct {
+	mu   sync.Mutex
+	byID map[string]*session
+}
+
+type session struct {
+	who     gateway.Principal
+	csrf    string
+	expires time.Time
+}
+
+const (
+	sessionCookie = "rg_session"
+	sessionTTL    = 8 * time.Hour
+)
+
+func randomID() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *sessions) start(who gateway.Principal) (id string, sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byID == nil {
+		s.byID = map[string]*session{}
+	}
+	now := time.Now()
+	for k, v := range s.byID { // forget expired sessions
+		if now.After(v.expires) {
+			delete(s.byID, k)
+		}
+	}
+	id, sess = randomID(), &session{who: who, csrf: randomID(), expires: now.Add(sessionTTL)}
+	s.byID[id] = sess
+	return id, sess
+}
+
+func (s *sessions) get(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.byID[id]
+	if sess == nil || time.Now().After(sess.expires) {
+		return nil
+	}
+	return sess
+}
+
+func (s *sessions) end(id string) {
+	s.mu.Lock()
+	delete(s.byID, id)
+	s.mu.Unlock()
+}
+
+// consoleAuth lets a request through with a live operator session, and
+// checks the CSRF token on every form post; otherwise it sends the
+// browser to the login page.
+func (s *server) consoleAuth(c *gin.Context) {
+	id, _ := c.Cookie(sessionCookie)
+	sess := s.sessions.get(id)
+	if sess == nil {
+		c.Redirect(http.StatusSeeOther, "/console/login")
+		c.Abort()
+		return
+	}
+	if c.Request.Method == http.MethodPost && subtle.ConstantTimeCompare([]byte(c.PostForm("csrf")), []byte(sess.csrf)) != 1 {
+		s.fail(c, gateway.Errorf(gateway.EFORBIDDEN, "the form's CSRF token is missing or wrong: reload the page"))
+		return
+	}
+	c.Set(principalKey, sess.who)
+	c.Set(subjectKey, sess.who.Subject)
+	c.Set("csrf", sess.csrf)
+	c.Next()
+}
