@@ -81,14 +81,14 @@ func TestNoPatientIdentifierInKeyNames(t *testing.T) {
 	const nhs, key = "9990000018", "test-index-key-0123456789"
 	opts, _ := redis.ParseURL(RedisURL())
 	rdb := redis.NewClient(opts)
-	defer rdb.Close()
 	ctx := t.Context()
 	prefix := fmt.Sprintf("test-keys-%d", time.Now().UnixNano())
 	keysOf := func() []string { k, _ := rdb.Keys(context.Background(), "{"+prefix+"}:*").Result(); return k }
-	t.Cleanup(func() {
+	t.Cleanup(func() { // after the test: no key left in the shared Redis
 		if k := keysOf(); len(k) > 0 {
 			rdb.Del(context.Background(), k...)
 		}
+		rdb.Close()
 	})
 	s := redisstore.New(rdb, prefix, []byte(key))
 	rec := storetest.Record("KEYS-1", 1, "699X0")
