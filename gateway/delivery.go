@@ -151,6 +151,7 @@ type Store interface {
 	Queue
 	ReportIndex
 	AuditLog
+	MessageLog
 }
 
 // ELEASELOST means a worker's lease expired and the delivery moved on.

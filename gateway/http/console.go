@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -40,6 +41,47 @@ func (s *server) consoleRoutes(r *gin.Engine) {
 	c.POST("/deliveries/cancel", s.consoleBulk("cancel"))
 	c.POST("/destinations/:name/:action", s.consolePause)
 	c.POST("/logout", s.consoleLogout)
+	c.GET("/messages", s.consoleMessages)
+	c.GET("/messages/:id", s.consoleMessage)
+}
+
+// consoleMessages lists inbound messages, newest first, by outcome,
+// report id, control id (MSH-10) or sender.
+func (s *server) consoleMessages(c *gin.Context) {
+	if s.Messages == nil {
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "the message log is not enabled"))
+		return
+	}
+	f := gateway.MessageFilter{Outcome: c.Query("outcome"), ReportID: c.Query("report"), ControlID: c.Query("control"),
+		Sender: c.Query("sender"), Limit: 200}
+	list, err := s.Messages.Messages(c.Request.Context(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, "messages.html", gin.H{"Title": "Messages", "Messages": list, "Filter": f})
+}
+
+// consoleMessage shows one message with its raw content; the view is
+// audited, and nothing is shown if the audit cannot be written.
+func (s *server) consoleMessage(c *gin.Context) {
+	if s.Messages == nil {
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "the message log is not enabled"))
+		return
+	}
+	m, err := s.Messages.Message(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var reports []string
+	if m.ReportID != "" {
+		reports = []string{m.ReportID}
+	}
+	if !s.auditedRead(c, "read", "inbound message "+m.ID+" (raw)", reports) {
+		return
+	}
+	s.render(c, "message.html", gin.H{"Title": "Message " + m.ControlID, "Message": m, "Raw": strings.ReplaceAll(string(m.Raw), "\r", "\n")})
 }
 
 func (s *server) render(c *gin.Context, page string, data gin.H) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -40,26 +41,54 @@ func reportLinks(id string) links {
 // readReport reads and decodes a native JSON report body: 415 for another
 // content type, 413 over the limit, 400 for broken JSON, 422 for broken rules.
 func (s *server) readReport(c *gin.Context) (*gateway.Report, error) {
+	r, _, err := s.readReportBody(c)
+	return r, err
+}
+
+// readReportBody also returns the body as received, for the message log.
+func (s *server) readReportBody(c *gin.Context) (*gateway.Report, []byte, error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != fhirJSON) {
-		return nil, gateway.Errorf(gateway.EUNSUPPORTED, "send the report as application/json (got %q)", c.GetHeader("Content-Type"))
+		return nil, nil, gateway.Errorf(gateway.EUNSUPPORTED, "send the report as application/json (got %q)", c.GetHeader("Content-Type"))
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, gateway.Errorf(gateway.ETOOLARGE, "the report is larger than the limit of %d bytes", s.MaxBodyBytes)
+			return nil, nil, gateway.Errorf(gateway.ETOOLARGE, "the report is larger than the limit of %d bytes", s.MaxBodyBytes)
 		}
-		return nil, gateway.Errorf(gateway.EMALFORMED, "could not read the request body")
+		return nil, nil, gateway.Errorf(gateway.EMALFORMED, "could not read the request body")
 	}
-	return s.DecodeJSON(body)
+	r, err := s.DecodeJSON(body)
+	return r, body, err
+}
+
+// logMessage keeps a JSON report as it arrived, with its outcome.
+func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byte, err error) {
+	if s.Messages == nil {
+		return
+	}
+	now := s.Clock.Now().UTC()
+	m := &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: "json", Sender: c.GetString(subjectKey),
+		ReportID: reportID, Outcome: outcome, Raw: body}
+	var e *gateway.Error
+	if errors.As(err, &e) {
+		m.Reasons = append(m.Reasons, e.Message)
+		for _, p := range e.Problems {
+			m.Reasons = append(m.Reasons, p.Path+": "+p.Message)
+		}
+	}
+	if err := s.Messages.RecordMessage(context.WithoutCancel(c.Request.Context()), m); err != nil {
+		s.Log.Error("message log write failed", "report_id", reportID, "error", err)
+	}
 }
 
 // postReport is POST /v1/reports: 202 once the report and everything made
 // from it are durably stored; 200 for an exact resend of a stored version.
 func (s *server) postReport(c *gin.Context) {
-	r, err := s.readReport(c)
+	r, body, err := s.readReportBody(c)
 	if err != nil {
+		s.logMessage(c, "", "refused", body, err)
 		s.refused(c, "", err)
 		return
 	}
@@ -69,6 +98,7 @@ func (s *server) postReport(c *gin.Context) {
 	rec, created, err := s.Intake.Accept(c.Request.Context(), p, r, gateway.Submission{Source: "json", Audit: entry})
 	if err != nil {
 		s.audit(c, "create", "report "+r.ID, nil, "invalid")
+		s.logMessage(c, r.ID, "refused", body, err)
 		s.refused(c, r.ID, err)
 		return
 	}
@@ -78,6 +108,7 @@ func (s *server) postReport(c *gin.Context) {
 		s.audit(c, "resend", "report "+rec.ID, []string{rec.ID}, "success")
 	}
 	s.observer().Received("json", outcome, len(rec.Warnings), 0)
+	s.logMessage(c, rec.ID, outcome, body, nil)
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK

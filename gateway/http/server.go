@@ -34,8 +34,9 @@ type Deps struct {
 	Auth         gateway.Authenticator
 	MaxBodyBytes int64
 	Log          *slog.Logger
-	Observer     gateway.Observer // metrics of intake; nil: none
-	Metrics      http.Handler     // GET /metrics (Prometheus text), for operators; nil: 404
+	Observer     gateway.Observer   // metrics of intake; nil: none
+	Messages     gateway.MessageLog // every inbound message as received; nil: none
+	Metrics      http.Handler       // GET /metrics (Prometheus text), for operators; nil: 404
 }
 
 type server struct {

@@ -70,6 +70,11 @@ func (k keys) resource(ref string) string  { return k.tag + ":idx:res:" + ref }
 // {p}:audit:<report id>  list  access records (JSON), oldest first
 func (k keys) audit(reportID string) string { return k.tag + ":audit:" + reportID }
 
+// Inbound messages: {p}:msgs (sorted set by arrival ms) and {p}:msg:<id>
+// (hash: meta JSON, raw content).
+func (k keys) messages() string         { return k.tag + ":msgs" }
+func (k keys) message(id string) string { return k.tag + ":msg:" + id }
+
 // {p}:held  zset  report id -> received ms: accepted for a trust with no destination yet
 func (k keys) held() string { return k.tag + ":held" }
 

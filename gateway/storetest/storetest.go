@@ -22,6 +22,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("AuditStoredWithTheWrite", func(t *testing.T) { testAuditWithWrite(t, newStore(t)) })
+	t.Run("InboundMessages", func(t *testing.T) { testMessages(t, newStore(t)) })
 	runQueue(t, newStore)
 	runIndex(t, newStore)
 	runHeld(t, newStore)
@@ -199,5 +200,38 @@ func testAuditWithWrite(t *testing.T, s gateway.Store) {
 	}
 	if len(entries) != 1 || entries[0].Action != "create" || entries[0].Subject != "lab" {
 		t.Fatalf("audit entries %+v, want the one create stored with the report", entries)
+	}
+}
+
+// testMessages: inbound messages come back newest first, filtered, and one
+// with its raw content exactly as received.
+func testMessages(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 2, 14, 30, 0, 0, time.UTC)
+	var ids []string
+	for i, outcome := range []string{"accepted", "refused", "accepted"} {
+		at := t0.Add(time.Duration(i) * time.Second)
+		m := &gateway.InboundMessage{ID: gateway.NewMessageID(at), ReceivedAt: at, Source: "hl7v2-mllp", Sender: "LIMS/699X0",
+			ControlID: fmt.Sprintf("CTRL-%d", i), Outcome: outcome, Reasons: []string{"reason " + outcome},
+			Raw: []byte(fmt.Sprintf("MSH|^~\\&|LIMS|699X0|||||ORU^R01|CTRL-%d|P|2.5.1\r", i))}
+		if err := s.RecordMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	all, err := s.Messages(ctx, gateway.MessageFilter{})
+	if err != nil || len(all) != 3 || all[0].ControlID != "CTRL-2" || all[2].ControlID != "CTRL-0" || len(all[0].Raw) != 0 {
+		t.Fatalf("newest first, without raw content: %+v %v", all, err)
+	}
+	refused, err := s.Messages(ctx, gateway.MessageFilter{Outcome: "refused"})
+	if err != nil || len(refused) != 1 || refused[0].ControlID != "CTRL-1" || refused[0].Reasons[0] != "reason refused" {
+		t.Fatalf("refused: %+v %v", refused, err)
+	}
+	one, err := s.Message(ctx, ids[1])
+	if err != nil || string(one.Raw) != "MSH|^~\\&|LIMS|699X0|||||ORU^R01|CTRL-1|P|2.5.1\r" {
+		t.Fatalf("one message with its raw content: %+v %v", one, err)
+	}
+	if _, err := s.Message(ctx, "no-such"); gateway.ErrorCode(err) != gateway.ENOTFOUND {
+		t.Fatalf("a missing message: %v", err)
 	}
 }

@@ -102,6 +102,8 @@ type Service struct {
 	Log     *slog.Logger
 	// Observer is told each message's outcome and acknowledgements (metrics); nil: none.
 	Observer gateway.Observer
+	// Messages keeps every message as received, with its outcome; nil: none.
+	Messages gateway.MessageLog
 	seq      atomic.Int64
 }
 
@@ -121,6 +123,8 @@ type Result struct {
 	created                     bool
 	warnings, unmapped          int
 	errorCodes                  []string // ERR-3 of the errors (severity E)
+	reasons                     []string // their texts, for the message log
+	raw                         []byte   // the message as received
 	sentCodes                   []string // MSA-1 of each acknowledgement sent over MLLP
 }
 
@@ -176,6 +180,14 @@ func (s *Service) record(who *gateway.Principal, one Result) {
 	}
 	s.Log.Info("hl7 message", "transport", transport, "outcome", outcome, "ack", one.Code, "control_id", one.controlID,
 		"sender", one.sender, "report_id", one.reportID, "warnings", one.warnings, "unmapped", one.unmapped, "errors", one.errorCodes)
+	if s.Messages != nil {
+		now := s.Now().UTC()
+		m := &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: "hl7v2-" + transport, Sender: one.sender,
+			ControlID: one.controlID, ReportID: one.reportID, Outcome: outcome, Reasons: one.reasons, Raw: one.raw}
+		if err := s.Messages.RecordMessage(context.Background(), m); err != nil {
+			s.Log.Error("message log write failed", "control_id", one.controlID, "error", err)
+		}
+	}
 	if s.Observer != nil {
 		s.Observer.Received("hl7v2-"+transport, outcome, one.warnings, one.unmapped)
 		for _, c := range sent {
@@ -451,9 +463,10 @@ func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) 
 	}
 	res = Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200"),
 		controlID: m.Value(msh, 10, 0), sender: m.Value(msh, 3, 1) + "/" + m.Value(msh, 4, 1)}
+	res.raw = m.Bytes()
 	for _, e := range errs {
 		if code != hl7.AA {
-			res.errorCodes = append(res.errorCodes, e.Code)
+			res.errorCodes, res.reasons = append(res.errorCodes, e.Code), append(res.reasons, e.Text)
 		}
 	}
 	defer func() { // the named result: after the acknowledgements are built

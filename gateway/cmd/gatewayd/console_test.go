@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/internal/receiver"
 )
 
@@ -56,9 +57,10 @@ func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// TestConsoleInABrowser: an operator logs in, finds the dead letters an
-// EPR rejected, replays them all in one action once it is fixed, and sees
-// them delivered — in headless Chromium.
+// TestConsoleInABrowser: an operator logs in, finds a refused HL7 message
+// and why it was refused, finds the dead letters an EPR rejected, replays
+// them all in one action once it is fixed, and sees them delivered — in
+// headless Chromium.
 func TestConsoleInABrowser(t *testing.T) {
 	ctx := browser(t)
 	base, epr := rejectingEPR(t, "CONSOLE-1", "CONSOLE-2")
@@ -82,6 +84,30 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	if !strings.Contains(title, "Destinations") {
 		t.Fatalf("after login the page is %q", title)
+	}
+
+	// A lab asks what happened to a message the gateway refused.
+	if r := do(t, "POST", base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", fixtures.HL7Message("no-patient")); !strings.Contains(string(r.body), "MSA|AE") {
+		t.Fatalf("the message was not refused: %s", r.body)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console/messages?outcome=refused"),
+		chromedp.WaitVisible(chromedp.ID("messages")),
+		chromedp.Click(chromedp.CSS(`#messages tr[data-control="NOPAT-1"] a`)),
+		chromedp.WaitVisible(chromedp.ID("raw")),
+	); err != nil {
+		t.Fatalf("find the refused message: %v", err)
+	}
+	raw, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("raw")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("reasons")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(raw, "NOPAT-1") || !strings.Contains(reasons, "does not identify the patient") {
+		t.Fatalf("the refused message's page: reasons %q, raw %.80q", reasons, raw)
 	}
 
 	deadPage := base + "/console/deliveries?destination=r0a-epr&state=dead"

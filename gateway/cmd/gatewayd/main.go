@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else if n > 0 {
 		log.Info("held reports queued for their new destinations", "reports", n)
 	}
-	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log, Observer: observed}
+	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log, Observer: observed, Messages: store}
 	handler := httpapi.NewServer(httpapi.Deps{
 		Intake:       intake,
 		DecodeJSON:   labjson.Decode,
@@ -134,6 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log:          log,
 		Observer:     observed,
 		Metrics:      observed.Handler(),
+		Messages:     store,
 	})
 
 	// The dispatcher stops after the HTTP server, and finishes attempts in flight.

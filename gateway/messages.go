@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// InboundMessage is one report or message as it arrived, accepted or not,
+// so integration staff can answer a lab's "what happened to my message?".
+// Raw is the content exactly as received (JSON or ER7); it is shown only
+// to operators who ask for it, and each view is audited.
+type InboundMessage struct {
+	ID         string    `json:"id"` // sorts by arrival
+	ReceivedAt time.Time `json:"receivedAt"`
+	Source     string    `json:"source"`              // json, hl7v2-http, hl7v2-mllp
+	Sender     string    `json:"sender"`              // the token's name, or MSH-3/MSH-4
+	ControlID  string    `json:"controlId,omitempty"` // MSH-10
+	ReportID   string    `json:"reportId,omitempty"`
+	Outcome    string    `json:"outcome"` // accepted, resent, refused, unavailable
+	Reasons    []string  `json:"reasons,omitempty"`
+	Raw        []byte    `json:"-"`
+}
+
+var messageSeq atomic.Uint64
+
+// NewMessageID is an id that sorts by arrival across a process's messages.
+func NewMessageID(at time.Time) string {
+	return fmt.Sprintf("%020d-%06d", at.UnixNano(), messageSeq.Add(1)%1000000)
+}
+
+// MessageFilter selects inbound messages; empty fields match all.
+type MessageFilter struct {
+	Outcome, ReportID, ControlID, Sender, Source string
+	Limit                                        int // 0 means 100
+}
+
+// Matches reports whether m passes the filter.
+func (f MessageFilter) Matches(m *InboundMessage) bool {
+	return (f.Outcome == "" || f.Outcome == m.Outcome) && (f.ReportID == "" || f.ReportID == m.ReportID) &&
+		(f.ControlID == "" || f.ControlID == m.ControlID) && (f.Sender == "" || f.Sender == m.Sender) &&
+		(f.Source == "" || f.Source == m.Source)
+}
+
+// MessageLog keeps inbound messages.
+type MessageLog interface {
+	// RecordMessage stores a message with its raw content.
+	RecordMessage(ctx context.Context, m *InboundMessage) error
+	// Messages lists messages matching f, newest first, without raw content.
+	Messages(ctx context.Context, f MessageFilter) ([]*InboundMessage, error)
+	// Message returns one message with its raw content (ENOTFOUND).
+	Message(ctx context.Context, id string) (*InboundMessage, error)
+}

@@ -1,0 +1,79 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// RecordMessage implements gateway.MessageLog: the message's hash and its
+// place in the arrival order, in one transaction.
+func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) error {
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", m.Raw)
+	pipe.ZAdd(ctx, s.keys.messages(), redis.Z{Score: float64(m.ReceivedAt.UnixMilli()), Member: m.ID})
+	_, err = pipe.Exec(ctx)
+	return unavailable(err, "record message")
+}
+
+// Messages implements gateway.MessageLog: newest first, reading back in
+// pages (a retention policy bounds how far).
+func (s *Store) Messages(ctx context.Context, f gateway.MessageFilter) ([]*gateway.InboundMessage, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []*gateway.InboundMessage
+	const page = 500
+	for start := int64(0); len(out) < limit; start += page {
+		ids, err := s.rdb.ZRevRange(ctx, s.keys.messages(), start, start+page-1).Result()
+		if err != nil {
+			return nil, unavailable(err, "list messages")
+		}
+		if len(ids) == 0 {
+			break
+		}
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(ids))
+		for i, id := range ids {
+			cmds[i] = pipe.HGet(ctx, s.keys.message(id), "meta")
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err, "list messages")
+		}
+		for _, c := range cmds {
+			var m gateway.InboundMessage
+			if json.Unmarshal([]byte(c.Val()), &m) == nil && f.Matches(&m) && len(out) < limit {
+				out = append(out, &m)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Message implements gateway.MessageLog.
+func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage, error) {
+	v, err := s.rdb.HMGet(ctx, s.keys.message(id), "meta", "raw").Result()
+	if err != nil {
+		return nil, unavailable(err, "read message")
+	}
+	meta, _ := v[0].(string)
+	if meta == "" {
+		return nil, gateway.Errorf(gateway.ENOTFOUND, "message %s not found", id)
+	}
+	m := &gateway.InboundMessage{}
+	if err := json.Unmarshal([]byte(meta), m); err != nil {
+		return nil, err
+	}
+	raw, _ := v[1].(string)
+	m.Raw = []byte(raw)
+	return m, nil
+}
