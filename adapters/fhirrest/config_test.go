@@ -1,27 +1,20 @@
 package fhirrest_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/testpki"
 )
 
 func TestConfigErrorsAreReadable(t *testing.T) {
@@ -49,37 +42,19 @@ func TestConfigErrorsAreReadable(t *testing.T) {
 	}
 }
 
-// cert makes a self-signed certificate (a private CA in one) for 127.0.0.1.
-func cert(t *testing.T, dir, name string, client bool) (certFile, keyFile string, pair tls.Certificate) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	pair, _ = tls.LoadX509KeyPair(certFile, keyFile)
-	return certFile, keyFile, pair
-}
-
 // TestMutualTLS delivers over TLS to a server with a private CA that
 // requires a client certificate; without the CA or the certificate it fails.
 func TestMutualTLS(t *testing.T) {
-	dir := t.TempDir()
-	serverCert, _, serverPair := cert(t, dir, "epr", false)
-	clientCert, clientKey, _ := cert(t, dir, "gateway", true)
-	clientPEM, _ := os.ReadFile(clientCert)
+	ca := testpki.NewCA(t)
+	server, client := ca.Server(t, "epr"), ca.Client(t, "gateway")
+	serverPair, err := tls.LoadX509KeyPair(server.CertFile, server.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(ca.CertFile)
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(clientPEM)
+	pool.AppendCertsFromPEM(caPEM)
+	caFile, clientCert, clientKey := ca.CertFile, client.CertFile, client.KeyFile
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"200 OK","location":"DiagnosticReport/9"}}]}`))
 	}))
@@ -88,11 +63,11 @@ func TestMutualTLS(t *testing.T) {
 	defer srv.Close()
 	d := &gateway.Delivery{ContentType: "application/fhir+json", Payload: []byte(`{}`)}
 
-	ok := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"tls":{"caFile":%q,"certFile":%q,"keyFile":%q}}`, srv.URL, serverCert, clientCert, clientKey))
+	ok := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"tls":{"caFile":%q,"certFile":%q,"keyFile":%q}}`, srv.URL, caFile, clientCert, clientKey))
 	if ref, err := ok.Deliver(t.Context(), d); err != nil || !strings.HasPrefix(ref, "DiagnosticReport/9") {
 		t.Fatalf("mTLS delivery: %q %v", ref, err)
 	}
-	noCert := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"tls":{"caFile":%q}}`, srv.URL, serverCert))
+	noCert := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"tls":{"caFile":%q}}`, srv.URL, caFile))
 	if _, err := noCert.Deliver(t.Context(), d); err == nil {
 		t.Fatal("delivered without a client certificate")
 	}

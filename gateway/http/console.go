@@ -207,13 +207,9 @@ func (s *server) consolePause(c *gin.Context) {
 		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "no such action"))
 		return
 	}
-	if err := s.Queue.SetPaused(c.Request.Context(), name, action == "pause"); err != nil {
+	if err := s.setPaused(c, name, action == "pause"); err != nil {
 		s.fail(c, err)
 		return
 	}
-	if s.PauseChanged != nil {
-		s.PauseChanged(c.Request.Context())
-	}
-	s.Log.Info("destination "+action+"d from the console", "destination", name, "caller", c.GetString(subjectKey))
 	c.Redirect(http.StatusSeeOther, "/console?msg="+template.URLQueryEscaper(name+" "+action+"d"))
 }

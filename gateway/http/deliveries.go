@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -249,26 +250,29 @@ func (s *server) listDestinations(c *gin.Context) {
 // deliveries to it wait, for every gateway sharing the store, until resumed.
 func (s *server) pauseDestination(pause bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		name := c.Param("name")
-		known := false
-		for _, d := range s.Destinations {
-			known = known || d == name
-		}
-		if !known {
-			s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "no destination %s", name))
-			return
-		}
-		if err := s.Queue.SetPaused(c.Request.Context(), name, pause); err != nil {
+		if err := s.setPaused(c, c.Param("name"), pause); err != nil {
 			s.fail(c, err)
 			return
 		}
-		if s.PauseChanged != nil {
-			s.PauseChanged(c.Request.Context())
-		}
-		s.Log.Warn("destination paused or resumed", "destination", name, "paused", pause, "caller", c.GetString(subjectKey), "alert", true)
-		if !pause && s.Notify != nil {
-			s.Notify([]string{name})
-		}
-		c.JSON(http.StatusOK, gin.H{"name": name, "paused": pause})
+		c.JSON(http.StatusOK, gin.H{"name": c.Param("name"), "paused": pause})
 	}
+}
+
+// setPaused pauses or resumes a configured destination, tells this
+// process's dispatcher at once, and wakes it on resume (API and console).
+func (s *server) setPaused(c *gin.Context, name string, pause bool) error {
+	if !slices.Contains(s.Destinations, name) {
+		return gateway.Errorf(gateway.ENOTFOUND, "no destination %s", name)
+	}
+	if err := s.Queue.SetPaused(c.Request.Context(), name, pause); err != nil {
+		return err
+	}
+	if s.PauseChanged != nil {
+		s.PauseChanged(c.Request.Context())
+	}
+	s.Log.Warn("destination paused or resumed", "destination", name, "paused", pause, "caller", c.GetString(subjectKey), "alert", true)
+	if !pause && s.Notify != nil {
+		s.Notify([]string{name})
+	}
+	return nil
 }

@@ -88,8 +88,7 @@ func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byt
 func (s *server) postReport(c *gin.Context) {
 	r, body, err := s.readReportBody(c)
 	if err != nil {
-		s.logMessage(c, "", "refused", body, err)
-		s.refused(c, "", err)
+		s.refused(c, "", body, err)
 		return
 	}
 	p := principal(c)
@@ -98,8 +97,7 @@ func (s *server) postReport(c *gin.Context) {
 	rec, created, err := s.Intake.Accept(c.Request.Context(), p, r, gateway.Submission{Source: "json", Audit: entry})
 	if err != nil {
 		s.audit(c, "create", "report "+r.ID, nil, "invalid")
-		s.logMessage(c, r.ID, "refused", body, err)
-		s.refused(c, r.ID, err)
+		s.refused(c, r.ID, body, err)
 		return
 	}
 	outcome := "accepted"
@@ -119,14 +117,16 @@ func (s *server) postReport(c *gin.Context) {
 }
 
 // refused answers a report that was not stored, and says so in one log
-// line (report id and error code, never the content) and the metrics.
-func (s *server) refused(c *gin.Context, reportID string, err error) {
+// line (report id and error code, never the content), the message log and
+// the metrics.
+func (s *server) refused(c *gin.Context, reportID string, body []byte, err error) {
 	outcome := "refused"
 	if code := gateway.ErrorCode(err); code == gateway.EUNAVAILABLE || code == gateway.EINTERNAL {
 		outcome = "unavailable"
 	}
 	s.Log.Info("report not stored", "report_id", reportID, "outcome", outcome, "code", gateway.ErrorCode(err), "caller", c.GetString(subjectKey))
 	s.observer().Received("json", outcome, 0, 0)
+	s.logMessage(c, reportID, outcome, body, err)
 	s.fail(c, err)
 }
 

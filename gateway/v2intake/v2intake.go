@@ -455,13 +455,13 @@ func location(s string) hl7.ErrorLocation {
 }
 
 // reply builds the acknowledgement(s) for code, in the message's mode.
-func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) (res Result) {
+func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) Result {
 	msh := m.First("MSH")
 	accept, app := strings.ToUpper(m.Value(msh, 15, 0)), strings.ToUpper(m.Value(msh, 16, 0))
 	if (accept != "" && !ackConditions[accept]) || (app != "" && !ackConditions[app]) {
 		accept, app = "", "" // not table 0155 values: original mode, so the sender always hears back
 	}
-	res = Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200"),
+	res := Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200"),
 		controlID: m.Value(msh, 10, 0), sender: m.Value(msh, 3, 1) + "/" + m.Value(msh, 4, 1)}
 	res.raw = m.Bytes()
 	for _, e := range errs {
@@ -469,13 +469,6 @@ func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) 
 			res.errorCodes, res.reasons = append(res.errorCodes, e.Code), append(res.reasons, e.Text)
 		}
 	}
-	defer func() { // the named result: after the acknowledgements are built
-		for _, a := range res.Acks {
-			if ack, err := hl7.Parse(a); err == nil {
-				res.sentCodes = append(res.sentCodes, ack.Value(ack.First("MSA"), 1, 0))
-			}
-		}
-	}()
 	build := func(c string) []byte {
 		id := fmt.Sprintf("RG%s%d", s.Now().UTC().Format("20060102150405"), s.seq.Add(1))
 		ack := hl7.Ack(m, c, id, errs, s.Now())
@@ -484,17 +477,18 @@ func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) 
 		}
 		return ack
 	}
+	send := func(c string) { res.Acks, res.sentCodes = append(res.Acks, build(c)), append(res.sentCodes, c) }
 	res.HTTP = build(code)
 	if accept == "" && app == "" { // original mode
-		res.Acks = [][]byte{res.HTTP}
+		res.Acks, res.sentCodes = [][]byte{res.HTTP}, []string{code}
 		return res
 	}
 	commit := map[string]string{hl7.AA: hl7.CA, hl7.AE: hl7.CE, hl7.AR: hl7.CR}[code]
 	if wanted(accept, code) {
-		res.Acks = append(res.Acks, build(commit))
+		send(commit)
 	}
 	if wanted(app, code) {
-		res.Acks = append(res.Acks, build(code))
+		send(code)
 	}
 	return res
 }
