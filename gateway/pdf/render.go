@@ -56,7 +56,11 @@ func (Renderer) Render(r *gateway.Report) ([]byte, []gateway.Warning, error) {
 	if err := f.Output(&buf); err != nil {
 		return nil, nil, fmt.Errorf("render pdf for report %s: %w", r.ID, err)
 	}
-	return buf.Bytes(), Unprintable(r), nil
+	var unprintable []gateway.Warning
+	if w.family == unicodeFamily { // the core font prints every Windows-1252 character: nothing to warn of
+		unprintable = Unprintable(r)
+	}
+	return buf.Bytes(), unprintable, nil
 }
 
 // writer wraps gofpdf with the few text styles the report uses. Text goes
