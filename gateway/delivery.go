@@ -83,6 +83,14 @@ func (d *Delivery) sinceReplay() (failures int, from time.Time) {
 	return failures, from
 }
 
+// WaitingSince is when the delivery started waiting: its creation, or its
+// last replay. The queue's age (the oldest waiting delivery per
+// destination) is measured from it.
+func (d *Delivery) WaitingSince() time.Time {
+	_, from := d.sinceReplay()
+	return from
+}
+
 // Outcome is what a worker reports after an attempt.
 type Outcome struct {
 	State         DeliveryState // DeliveryDelivered, DeliveryRetrying or DeliveryDead
@@ -128,6 +136,11 @@ type Queue interface {
 	// Counts returns the number of deliveries per destination and state.
 	Counts(ctx context.Context) (map[string]map[DeliveryState]int, error)
 
+	// OldestWaiting returns, for each of destinations with a delivery
+	// waiting (pending, retrying or in flight), when the longest-waiting one
+	// started waiting (Delivery.WaitingSince): how old the queue is.
+	OldestWaiting(ctx context.Context, destinations []string) (map[string]time.Time, error)
+
 	// Replay makes a dead or cancelled delivery due now, keeping its history.
 	// ECONFLICT for a delivery in another state.
 	Replay(ctx context.Context, id string, now time.Time) error
@@ -152,6 +165,7 @@ type Store interface {
 	ReportIndex
 	AuditLog
 	MessageLog
+	ActivityLog
 }
 
 // ELEASELOST means a worker's lease expired and the delivery moved on.

@@ -23,16 +23,13 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		return err
 	}
 	return s.db.Batch(func(tx *bolt.Tx) error {
-		for name, v := range map[string][]byte{string(bucketMessages): meta, string(bucketMessageRaw): m.Raw} {
-			b, err := tx.CreateBucketIfNotExists([]byte(name))
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(m.ID), v); err != nil {
-				return err
-			}
+		if err := tx.Bucket(bucketMessages).Put([]byte(m.ID), meta); err != nil {
+			return err
 		}
-		return nil
+		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), m.Raw); err != nil {
+			return err
+		}
+		return count(tx, m.ReceivedAt, gateway.ReceivedCounter(m.Source, m.Outcome))
 	})
 }
 
@@ -45,11 +42,7 @@ func (s *Store) Messages(ctx context.Context, f gateway.MessageFilter) ([]*gatew
 	}
 	var out []*gateway.InboundMessage
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMessages)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
+		c := tx.Bucket(bucketMessages).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var m gateway.InboundMessage
 			if json.Unmarshal(v, &m) == nil && f.Matches(&m) {
@@ -65,11 +58,7 @@ func (s *Store) Messages(ctx context.Context, f gateway.MessageFilter) ([]*gatew
 func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage, error) {
 	var m *gateway.InboundMessage
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMessages)
-		if b == nil {
-			return nil
-		}
-		v := b.Get([]byte(id))
+		v := tx.Bucket(bucketMessages).Get([]byte(id))
 		if v == nil {
 			return nil
 		}
@@ -77,9 +66,7 @@ func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage
 		if err := json.Unmarshal(v, m); err != nil {
 			return err
 		}
-		if raw := tx.Bucket(bucketMessageRaw); raw != nil {
-			m.Raw = append([]byte(nil), raw.Get([]byte(id))...)
-		}
+		m.Raw = append([]byte(nil), tx.Bucket(bucketMessageRaw).Get([]byte(id))...)
 		return nil
 	})
 	if err == nil && m == nil {

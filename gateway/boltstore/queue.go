@@ -25,6 +25,7 @@ var (
 	bucketOrder      = []byte("delivery_order")     // dest, report id -> orderState JSON
 	bucketByState    = []byte("delivery_by_state")  // state, dest, id -> ""
 	bucketByReport   = []byte("delivery_by_report") // report id, id -> ""
+	bucketWaiting    = []byte("delivery_waiting")   // dest, waiting-since ms, id -> "" (pending, retrying, in flight)
 )
 
 // record is a delivery as stored: the public fields plus the lease token.
@@ -73,9 +74,16 @@ func put(tx *bolt.Tx, r *record) error {
 		return err
 	}
 	if isQueued(r.State) {
+		if err := tx.Bucket(bucketWaiting).Put(waitingKey(r), nil); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketDue).Put(dueKey(r), nil)
 	}
 	return nil
+}
+
+func waitingKey(r *record) []byte {
+	return key([]byte(r.Destination), ms(r.WaitingSince()), []byte(r.ID))
 }
 
 func unindex(tx *bolt.Tx, r *record) error {
@@ -83,6 +91,9 @@ func unindex(tx *bolt.Tx, r *record) error {
 		return err
 	}
 	if isQueued(r.State) {
+		if err := tx.Bucket(bucketWaiting).Delete(waitingKey(r)); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketDue).Delete(dueKey(r))
 	}
 	return nil
@@ -244,13 +255,18 @@ func (s *Store) Complete(ctx context.Context, id, lease string, out gateway.Outc
 			r.ReceiverRef = out.Attempt.ReceiverRef
 			o, k := getOrder(tx, r.Destination, r.ReportID)
 			o.Delivered = max(o.Delivered, r.Version)
-			return putOrder(tx, k, o)
+			if err := putOrder(tx, k, o); err != nil {
+				return err
+			}
 		case gateway.DeliveryRetrying:
 			r.NextAttemptAt = out.NextAttemptAt
 		case gateway.DeliveryDead:
 			r.Reason = out.Reason
 		default:
 			return fmt.Errorf("complete delivery %s: bad outcome state %q", id, out.State)
+		}
+		if gateway.CountsFinal(out.State) {
+			return count(tx, out.Attempt.At, gateway.FinishedCounter(r.Destination, out.State))
 		}
 		return nil
 	})
@@ -379,6 +395,46 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryStat
 		})
 	})
 	return counts, err
+}
+
+// OldestWaiting implements gateway.Queue: the first key of each
+// destination's waiting index.
+func (s *Store) OldestWaiting(ctx context.Context, destinations []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketWaiting).Cursor()
+		for _, dest := range destinations {
+			prefix := append([]byte(dest), 0)
+			if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) >= len(prefix)+8 {
+				out[dest] = time.UnixMilli(int64(binary.BigEndian.Uint64(k[len(prefix):]))).UTC()
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// buildWaiting fills the waiting index of a store written before it
+// existed, from the state index.
+func buildWaiting(tx *bolt.Tx) error {
+	for _, st := range []gateway.DeliveryState{gateway.DeliveryPending, gateway.DeliveryRetrying, gateway.DeliveryInFlight} {
+		prefix := append([]byte(st), 0)
+		c := tx.Bucket(bucketByState).Cursor()
+		var ids []string
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			ids = append(ids, string(k[bytes.LastIndexByte(k, 0)+1:]))
+		}
+		for _, id := range ids {
+			r, err := get(tx, id)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketWaiting).Put(waitingKey(r), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 var bucketPaused = []byte("destination_paused") // destination -> "" while paused

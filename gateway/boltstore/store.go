@@ -31,7 +31,7 @@ var (
 	bucketHeld   = []byte("report_held")   // id -> held version (uint32): accepted for a trust with no destination
 	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF, bucketHeld,
 		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport,
-		bucketByPatient, bucketByUpdated, bucketByResource, bucketAudit}
+		bucketByPatient, bucketByUpdated, bucketByResource, bucketAudit, bucketActivity, bucketMessages, bucketMessageRaw}
 )
 
 // Store implements gateway.Reports on one bbolt file.
@@ -49,6 +49,16 @@ func Open(dir string) (*Store, error) {
 	// Batches amortise one fsync over concurrent intakes; keep the wait short.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketWaiting) == nil {
+			if _, err := tx.CreateBucket(bucketWaiting); err != nil {
+				return err
+			}
+			if tx.Bucket(bucketByState) != nil {
+				if err := buildWaiting(tx); err != nil {
+					return err
+				}
+			}
+		}
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err

@@ -20,6 +20,7 @@ import (
 //	{p}:att:<delivery id>        list   attempt JSON, oldest first
 //	{p}:due:<destination>        zset   delivery id -> due time (ms): pending, retrying, and in flight until the lease ends
 //	{p}:order:<dest>:<report id> hash   max, inflight, delivered versions
+//	{p}:waiting:<dest>           zset   delivery id -> waiting since (ms: created or replayed) while pending, retrying or in flight
 //	{p}:state:<state>            zset   delivery id -> last change (ms), for listing
 //	{p}:byreport:<report id>     set    delivery ids
 //	{p}:counts                   hash   "<dest>|<state>" -> count
@@ -59,6 +60,7 @@ func (k keys) reportVersion(id string, v int) string {
 func (k keys) delivery(id string) string       { return k.tag + ":d:" + id }
 func (k keys) attempts(id string) string       { return k.tag + ":att:" + id }
 func (k keys) due(dest string) string          { return k.tag + ":due:" + dest }
+func (k keys) waiting(dest string) string      { return k.tag + ":waiting:" + dest }
 func (k keys) state(state string) string       { return k.tag + ":state:" + state }
 func (k keys) byReport(reportID string) string { return k.tag + ":byreport:" + reportID }
 func (k keys) counts() string                  { return k.tag + ":counts" }
@@ -77,6 +79,10 @@ func (k keys) message(id string) string { return k.tag + ":msg:" + id }
 
 // {p}:held  zset  report id -> received ms: accepted for a trust with no destination yet
 func (k keys) held() string { return k.tag + ":held" }
+
+// {p}:act:<hour ms>  hash  counter name -> count for that hour (gateway.ReceivedCounter,
+// FinishedCounter); expires after gateway.ActivityRetention
+func (k keys) activity(hour int64) string { return k.tag + ":act:" + strconv.FormatInt(hour, 10) }
 
 // {p}:paused  set  destinations an operator has paused
 func (k keys) paused() string { return k.tag + ":paused" }

@@ -20,6 +20,9 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", m.Raw)
 	pipe.ZAdd(ctx, s.keys.messages(), redis.Z{Score: float64(m.ReceivedAt.UnixMilli()), Member: m.ID})
+	hour := s.keys.activity(gateway.HourOf(m.ReceivedAt).UnixMilli())
+	pipe.HIncrBy(ctx, hour, gateway.ReceivedCounter(m.Source, m.Outcome), 1)
+	pipe.PExpire(ctx, hour, gateway.ActivityRetention)
 	_, err = pipe.Exec(ctx)
 	return unavailable(err, "record message")
 }

@@ -1,6 +1,12 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
 
 // The Lua scripts. Each state change is one script, so it is atomic and a
 // delivery is leased to one worker at a time across every gateway process.
@@ -8,11 +14,20 @@ import "github.com/redis/go-redis/v9"
 // keys.go lists. Delivery hash fields: json (immutable description), state,
 // updated, next, lease_until, lease, last_error, receiver_ref, reason, payload.
 
+// activityTTL is gateway.ActivityRetention, for scripts that count.
+var activityTTL = "local ACTIVITY_TTL_MS = " + strconv.FormatInt(gateway.ActivityRetention.Milliseconds(), 10) + "\n"
+
 // common defines helpers shared by the delivery scripts.
-const common = `
+var common = activityTTL + `
 local tag = ARGV[1]
 local function k(...) return tag .. ":" .. table.concat({...}, ":") end
+local queued = {pending = true, retrying = true, ["in-flight"] = true}
 local function setstate(did, dest, old, new, now)
+  if not queued[new] then
+    redis.call("ZREM", k("waiting", dest), did)
+  elseif not (old and queued[old]) then
+    redis.call("ZADD", k("waiting", dest), now, did)
+  end
   if old and old ~= "" then
     redis.call("ZREM", k("state", old), did)
     redis.call("HINCRBY", k("counts"), dest .. "|" .. old, -1)
@@ -20,6 +35,12 @@ local function setstate(did, dest, old, new, now)
   redis.call("ZADD", k("state", new), now, did)
   redis.call("HINCRBY", k("counts"), dest .. "|" .. new, 1)
   redis.call("HSET", k("d", did), "state", new, "updated", now)
+end
+-- count adds one to an hourly activity counter (see keys.go: act).
+local function count(at, counter)
+  local h = k("act", at - at % 3600000)
+  redis.call("HINCRBY", h, counter, 1)
+  redis.call("PEXPIRE", h, ACTIVITY_TTL_MS)
 end
 local function clear_inflight(dest, report, version)
   local ok = k("order", dest, report)
@@ -155,6 +176,7 @@ else
   return redis.error_reply("bad outcome state " .. new)
 end
 setstate(did, dest, "in-flight", new, now)
+if new ~= "retrying" then count(now, "finished|" .. dest .. "|" .. new) end
 return "ok"
 `)
 

@@ -55,9 +55,11 @@ func Open(ctx context.Context, url, prefix string, indexKey []byte) (*Store, err
 		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}
 	s := New(rdb, prefix, indexKey)
-	if err := s.migratePatientKeys(ctx); err != nil {
-		rdb.Close()
-		return nil, err
+	for _, migrate := range []func(context.Context) error{s.migratePatientKeys, s.buildWaiting} {
+		if err := migrate(ctx); err != nil {
+			rdb.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -437,6 +439,52 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryStat
 		out[dest][gateway.DeliveryState(state)] = n
 	}
 	return out, nil
+}
+
+// OldestWaiting implements gateway.Queue: the head of each destination's
+// waiting set, pipelined.
+func (s *Store) OldestWaiting(ctx context.Context, destinations []string) (map[string]time.Time, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, len(destinations))
+	for i, d := range destinations {
+		cmds[i] = pipe.ZRangeWithScores(ctx, s.keys.waiting(d), 0, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable(err, "read queue age")
+	}
+	out := map[string]time.Time{}
+	for i, c := range cmds {
+		if z := c.Val(); len(z) == 1 {
+			out[destinations[i]] = time.UnixMilli(int64(z[0].Score)).UTC()
+		}
+	}
+	return out, nil
+}
+
+// buildWaiting fills the waiting sets of a store written before they
+// existed (once: a marker key records that it ran).
+func (s *Store) buildWaiting(ctx context.Context) error {
+	marker := s.keys.tag + ":waiting-built"
+	if n, err := s.rdb.Exists(ctx, marker).Result(); err != nil || n == 1 {
+		return unavailable(err, "build waiting index")
+	}
+	for _, st := range []gateway.DeliveryState{gateway.DeliveryPending, gateway.DeliveryRetrying, gateway.DeliveryInFlight} {
+		ids, err := s.rdb.ZRange(ctx, s.keys.state(string(st)), 0, -1).Result()
+		if err != nil {
+			return unavailable(err, "build waiting index")
+		}
+		for _, id := range ids {
+			d, err := s.Delivery(ctx, id)
+			if err != nil {
+				continue // gone since: nothing waits
+			}
+			z := redis.Z{Score: float64(d.WaitingSince().UnixMilli()), Member: id}
+			if err := s.rdb.ZAddNX(ctx, s.keys.waiting(d.Destination), z).Err(); err != nil {
+				return unavailable(err, "build waiting index")
+			}
+		}
+	}
+	return unavailable(s.rdb.Set(ctx, marker, "1", 0).Err(), "build waiting index")
 }
 
 // SetPaused implements gateway.Queue.

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	runQueue(t, newStore)
 	runIndex(t, newStore)
 	runHeld(t, newStore)
+	runActivity(t, newStore)
 }
 
 // Record returns a record with recognisable blobs.

@@ -1,0 +1,113 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+func runActivity(t *testing.T, newStore func(t *testing.T) gateway.Store) {
+	t.Run("ActivityCountedPerHour", func(t *testing.T) { testActivity(t, newStore(t)) })
+	t.Run("OldestWaitingPerDestination", func(t *testing.T) { testOldestWaiting(t, newStore(t)) })
+}
+
+func testActivity(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	for i, m := range []struct {
+		source, outcome string
+		at              time.Duration
+	}{{"json", "accepted", 0}, {"json", "accepted", time.Minute}, {"hl7v2-mllp", "refused", 2 * time.Minute}, {"json", "accepted", time.Hour}} {
+		at := t0.Add(m.at)
+		msg := &gateway.InboundMessage{ID: gateway.NewMessageID(at), ReceivedAt: at, Source: m.source, Outcome: m.outcome, Sender: "lab", ControlID: string(rune('A' + i))}
+		if err := s.RecordMessage(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds := Enqueue(t, s, "A-1", 1, "epr", "files")
+	complete(t, s, lease(t, s, "epr", t0), delivered(t0.Add(time.Minute), "ok"))
+	d := lease(t, s, "files", t0)
+	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(time.Minute), Attempt: gateway.Attempt{At: t0, Outcome: "retry"}})
+	d = lease(t, s, "files", t0.Add(time.Minute))
+	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryDead, Reason: "no", Attempt: gateway.Attempt{At: t0.Add(90 * time.Minute), Outcome: "permanent"}})
+	if d.ID != ds[1].ID {
+		t.Fatalf("leased %s", d.ID)
+	}
+
+	hours, err := s.Activity(ctx, t0.Add(-time.Hour), t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hours) != 2 || !hours[0].Hour.Equal(t0) || !hours[1].Hour.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("hours: %+v", hours)
+	}
+	first := map[string]int{gateway.ReceivedCounter("json", "accepted"): 2, gateway.ReceivedCounter("hl7v2-mllp", "refused"): 1,
+		gateway.FinishedCounter("epr", gateway.DeliveryDelivered): 1}
+	second := map[string]int{gateway.ReceivedCounter("json", "accepted"): 1, gateway.FinishedCounter("files", gateway.DeliveryDead): 1}
+	for i, want := range []map[string]int{first, second} {
+		if len(hours[i].Counts) != len(want) {
+			t.Errorf("hour %d: %v, want %v (a retry is not counted)", i, hours[i].Counts, want)
+		}
+		for k, n := range want {
+			if hours[i].Counts[k] != n {
+				t.Errorf("hour %d %s = %d, want %d", i, k, hours[i].Counts[k], n)
+			}
+		}
+	}
+	if got := gateway.Sum(hours, "received|json|"); got["accepted"] != 3 {
+		t.Errorf("Sum: %v", got)
+	}
+	if later, err := s.Activity(ctx, t0.Add(2*time.Hour), t0.Add(5*time.Hour)); err != nil || len(later) != 0 {
+		t.Errorf("a window after the activity: %+v %v", later, err)
+	}
+}
+
+func testOldestWaiting(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	oldest := func() map[string]time.Time {
+		t.Helper()
+		got, err := s.OldestWaiting(ctx, []string{"epr", "files", "idle"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	Enqueue(t, s, "W-1", 1, "epr", "files")
+	later := Record("W-2", 1, "699X0")
+	if _, _, err := s.SaveReport(ctx, later, []*gateway.Delivery{{ID: gateway.DeliveryID("W-2", 1, "epr"), ReportID: "W-2", Version: 1,
+		Destination: "epr", State: gateway.DeliveryPending, CreatedAt: t0.Add(time.Hour), UpdatedAt: t0.Add(time.Hour), NextAttemptAt: t0.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := oldest(); len(got) != 2 || !got["epr"].Equal(t0) || !got["files"].Equal(t0) {
+		t.Fatalf("oldest waiting: %v", got)
+	}
+	// In flight still waits; delivered does not.
+	d := lease(t, s, "epr", t0)
+	if got := oldest(); !got["epr"].Equal(t0) {
+		t.Fatalf("in flight: %v", got)
+	}
+	complete(t, s, d, delivered(t0.Add(time.Minute), "ok"))
+	if got := oldest(); !got["epr"].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("after the oldest was delivered: %v", got)
+	}
+	// Dead does not wait; a replay waits again from the replay.
+	d = lease(t, s, "files", t0)
+	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryDead, Reason: "no", Attempt: gateway.Attempt{At: t0, Outcome: "permanent"}})
+	if _, ok := oldest()["files"]; ok {
+		t.Fatal("a dead delivery counted as waiting")
+	}
+	replayAt := t0.Add(2 * time.Hour)
+	if err := s.Replay(ctx, d.ID, replayAt); err != nil {
+		t.Fatal(err)
+	}
+	if got := oldest(); !got["files"].Equal(replayAt) {
+		t.Fatalf("after replay: %v", got)
+	}
+	if err := s.Cancel(ctx, d.ID, replayAt, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := oldest()["files"]; ok {
+		t.Fatal("a cancelled delivery counted as waiting")
+	}
+}
