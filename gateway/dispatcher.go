@@ -31,11 +31,11 @@ type Dispatcher struct {
 	Log          *slog.Logger
 	PollInterval time.Duration // how often idle workers look for due work
 	Observer     Observer      // metrics; nil observes nothing
+	Alerts       *Alerts       // dead letters and failing destinations; nil: log only
 
-	mu      sync.Mutex
-	wake    map[string]chan struct{}
-	failing map[string]bool
-	paused  map[string]bool // read from the store every poll interval
+	mu     sync.Mutex
+	wake   map[string]chan struct{}
+	paused map[string]bool // read from the store every poll interval
 }
 
 // RefreshPaused reads which destinations operators have paused. The API
@@ -77,7 +77,6 @@ func (d *Dispatcher) Notify(destinations []string) {
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.mu.Lock()
 	d.wake = map[string]chan struct{}{}
-	d.failing = map[string]bool{}
 	for _, dest := range d.Destinations {
 		d.wake[dest.Name] = make(chan struct{}, 1)
 	}
@@ -157,8 +156,12 @@ func (d *Dispatcher) DeliverOne(ctx context.Context, dest *Destination) (bool, e
 		"destination", dest.Name, "outcome", out.Attempt.Outcome, "attempt", len(del.Attempts)+1, "duration_ms", out.Attempt.DurationMS)
 	if out.State == DeliveryDead {
 		// A dead letter needs a person: the receiver refused it or it gave up.
-		d.Log.Error("delivery dead-lettered: replay it once the cause is fixed", "alert", true, "delivery_id", del.ID,
+		// One line per dead letter (its ids), and one alert per destination
+		// until its dead letters are replayed or cancelled (the Monitor resolves it).
+		d.Log.Error("delivery dead-lettered: replay it once the cause is fixed", "delivery_id", del.ID,
 			"report_id", del.ReportID, "version", del.Version, "destination", dest.Name, "reason", out.Reason)
+		d.alerts().Raise("dead-letters/"+dest.Name, "dead letters wait for an operator: replay them once the cause is fixed",
+			"destination", dest.Name, "delivery_id", del.ID)
 	}
 	return true, nil
 }
@@ -194,21 +197,23 @@ func (d *Dispatcher) outcome(dest *Destination, del *Delivery, start, end time.T
 	return Outcome{State: DeliveryRetrying, Attempt: a, NextAttemptAt: next}
 }
 
-// health logs once when a destination starts failing and once when it
-// recovers, not once per attempt: one alert-worthy line each way.
+// health raises an alert once when a destination starts failing and
+// resolves it once when it recovers, not once per attempt.
 func (d *Dispatcher) health(dest *Destination, err error) {
+	key := "failing/" + dest.Name
+	switch {
+	case err != nil && !IsPermanent(err):
+		d.alerts().Raise(key, "destination failing: deliveries are retrying", "destination", dest.Name, "error", err)
+	case err == nil:
+		d.alerts().Resolve(key, "destination recovered", "destination", dest.Name)
+	}
+}
+
+func (d *Dispatcher) alerts() *Alerts {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.failing == nil {
-		d.failing = map[string]bool{}
+	if d.Alerts == nil {
+		d.Alerts = &Alerts{Log: d.Log}
 	}
-	failing := err != nil && !IsPermanent(err)
-	switch {
-	case failing && !d.failing[dest.Name]:
-		d.failing[dest.Name] = true
-		d.Log.Error("destination failing", "destination", dest.Name, "error", err, "alert", true)
-	case err == nil && d.failing[dest.Name]:
-		d.failing[dest.Name] = false
-		d.Log.Warn("destination recovered", "destination", dest.Name, "alert", true)
-	}
+	return d.Alerts
 }

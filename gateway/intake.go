@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -34,8 +33,9 @@ type Intake struct {
 	Enqueued func(destinations []string)
 	// ClockSkew is how far in the future a report's times may be (DefaultClockSkew when zero).
 	ClockSkew time.Duration
-
-	heldAlerts sync.Map // trust ODS code -> true once its first held report was alerted
+	// Alerts is told at once when a report is held for want of a route
+	// (the Monitor resolves it when none is held); nil: Log only.
+	Alerts *Alerts
 }
 
 // Submission says how a report arrived.
@@ -221,14 +221,15 @@ func (in *Intake) nameTest(r *Report) []Warning {
 	return nil
 }
 
-// alertHeld says once per trust (per process) that reports are waiting for
-// a destination, so an operator adds the route; GET /v1/held lists them all.
+// alertHeld raises the trust's unrouted alert (once while it is open), so
+// an operator adds the route; GET /v1/held lists the held reports.
 func (in *Intake) alertHeld(rec *ReportRecord) {
-	if _, seen := in.heldAlerts.LoadOrStore(rec.TrustODS, true); seen {
-		return
+	alerts := in.Alerts
+	if alerts == nil {
+		alerts = &Alerts{Log: in.Log}
 	}
-	in.Log.Error("report held: no destination is configured for its trust", "alert", true,
-		"trust", rec.TrustODS, "report_id", rec.ID, "version", rec.Version)
+	alerts.Raise("unrouted/"+rec.TrustODS, "reports are held: no destination is configured for their trust",
+		"trust", rec.TrustODS, "oldest_report_id", rec.ID)
 }
 
 // previous loads the stored version before r, nil if there is none.

@@ -8,8 +8,10 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,11 +107,18 @@ var (
 	queueDesc = prometheus.NewDesc("results_gateway_queue_deliveries",
 		"Deliveries in the store by destination and state (pending, retrying, in-flight, delivered, dead, cancelled, superseded).",
 		[]string{"destination", "state"}, nil)
+	queueAgeDesc = prometheus.NewDesc("results_gateway_queue_oldest_waiting_seconds",
+		"How long the oldest delivery waiting (pending, retrying or in flight) for each destination has waited.",
+		[]string{"destination"}, nil)
 	storeErrorsDesc = prometheus.NewDesc("results_gateway_store_up",
 		"1 if the store answered the last scrape's queue query, 0 if it could not.", nil, nil)
 )
 
-func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueDesc; ch <- storeErrorsDesc }
+func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDesc
+	ch <- queueAgeDesc
+	ch <- storeErrorsDesc
+}
 
 func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -120,10 +129,22 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(storeErrorsDesc, prometheus.GaugeValue, 0)
 		return
 	}
+	oldest, err := q.queue.OldestWaiting(ctx, slices.Collect(maps.Keys(counts)))
+	if err != nil {
+		q.log.Warn("metrics: the store could not read the queue's age", "error", err)
+		ch <- prometheus.MustNewConstMetric(storeErrorsDesc, prometheus.GaugeValue, 0)
+		return
+	}
 	ch <- prometheus.MustNewConstMetric(storeErrorsDesc, prometheus.GaugeValue, 1)
+	now := time.Now()
 	for dest, states := range counts {
 		for state, n := range states {
 			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(n), dest, string(state))
 		}
+		age := 0.0
+		if since, ok := oldest[dest]; ok {
+			age = max(now.Sub(since).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age, dest)
 	}
 }

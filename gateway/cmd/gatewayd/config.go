@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
@@ -39,6 +41,7 @@ type Config struct {
 	HL7            HL7Config           `json:"hl7"`
 	JWT            *auth.JWTConfig     `json:"jwt"`     // also accept JWTs signed by a key in this JWKS (SMART Backend Services)
 	Sharing        map[string][]string `json:"sharing"` // trust ODS code -> other trusts whose reports it may also read
+	Alerts         AlertsConfig        `json:"alerts"`
 
 	file   string              // the file it was read from, for messages
 	places map[string]position // where each key is in that file
@@ -73,16 +76,29 @@ type ServerTLSConfig struct {
 // DestinationConfig is one receiving system. Reports ordered by any of its
 // trusts are delivered to it in its format through its kind of adapter.
 type DestinationConfig struct {
-	Name           string          `json:"name"`
-	Trusts         []string        `json:"trusts"`
-	Kind           string          `json:"kind"`   // fhir-rest, filedrop, ...
-	Format         string          `json:"format"` // fhir-bundle, pdf or hl7v2-oru
-	HL7            hl7v2.Options   `json:"hl7"`    // for hl7v2-oru: version, NHS number field, PDF label
-	Workers        int             `json:"workers"`
-	TimeoutSeconds int             `json:"timeoutSeconds"`
-	MaxAttempts    int             `json:"maxAttempts"` // 0: no limit but MaxAgeHours
-	MaxAgeHours    float64         `json:"maxAgeHours"`
-	Config         json.RawMessage `json:"config"` // passed to the adapter
+	Name           string        `json:"name"`
+	Trusts         []string      `json:"trusts"`
+	Kind           string        `json:"kind"`   // fhir-rest, filedrop, ...
+	Format         string        `json:"format"` // fhir-bundle, pdf or hl7v2-oru
+	HL7            hl7v2.Options `json:"hl7"`    // for hl7v2-oru: version, NHS number field, PDF label
+	Workers        int           `json:"workers"`
+	TimeoutSeconds int           `json:"timeoutSeconds"`
+	MaxAttempts    int           `json:"maxAttempts"` // 0: no limit but MaxAgeHours
+	MaxAgeHours    float64       `json:"maxAgeHours"`
+	// AlertQueueAgeMinutes: alert when the oldest waiting delivery is older
+	// (0: alerts.queueAgeMinutes; negative: never, e.g. a nightly file drop).
+	AlertQueueAgeMinutes float64         `json:"alertQueueAgeMinutes"`
+	Config               json.RawMessage `json:"config"` // passed to the adapter
+}
+
+// AlertsConfig says where alerts go besides the log, and when a queue is
+// too old.
+type AlertsConfig struct {
+	Name            string  `json:"name"`          // the deployment, first in each posted alert
+	WebhookURL      string  `json:"webhookUrl"`    // a Teams or Slack incoming webhook: {"text": ...}; empty: log only
+	WebhookURLEnv   string  `json:"webhookUrlEnv"` // or: read it from this environment variable (it is a secret)
+	CheckSeconds    int     `json:"checkSeconds"`
+	QueueAgeMinutes float64 `json:"queueAgeMinutes"` // every destination's default limit
 }
 
 // RetryConfig is the backoff between attempts: full jitter, doubling from base up to cap.
@@ -104,6 +120,9 @@ func defaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8080", DataDir: "./var", MaxBodyBytes: 20 << 20,
 		Limits: ConnectionLimits{MaxConnections: 1000, MaxConnectionsPerAddress: 200},
 		Retry:  RetryConfig{BaseSeconds: 5, CapSeconds: 3600},
+		// An hour: far beyond a healthy EPR's seconds, well inside a
+		// clinician's day; a 30 s check finds it within a minute.
+		Alerts: AlertsConfig{Name: "Results Gateway", CheckSeconds: 30, QueueAgeMinutes: 60},
 		HL7: HL7Config{MaxBytes: 20 << 20, IdleTimeoutSeconds: 120,
 			Limits: ConnectionLimits{MaxConnections: 200, MaxConnectionsPerAddress: 20}}}
 }
@@ -155,6 +174,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		}
 		cfg.MaxBodyBytes = n
 	}
+	if cfg.Alerts.WebhookURLEnv != "" {
+		cfg.Alerts.WebhookURL = getenv(cfg.Alerts.WebhookURLEnv)
+	}
 	for i := range cfg.Tokens {
 		if t := &cfg.Tokens[i]; t.Env != "" {
 			t.Token = getenv(t.Env)
@@ -185,6 +207,36 @@ func (c Config) locate(errs []error) []error {
 		names[d.Name] = fmt.Sprintf("destinations[%d]", i)
 	}
 	return located(c.file, c.places, names, errs)
+}
+
+func (a AlertsConfig) validate() []error {
+	var errs []error
+	if a.CheckSeconds < 1 || a.QueueAgeMinutes < 0 {
+		errs = append(errs, errors.New("alerts: checkSeconds must be positive and queueAgeMinutes not negative"))
+	}
+	if a.WebhookURLEnv != "" && a.WebhookURL == "" {
+		errs = append(errs, fmt.Errorf("alerts.webhookUrlEnv: environment variable %s is empty", a.WebhookURLEnv))
+	}
+	if a.WebhookURL != "" {
+		u, err := url.Parse(a.WebhookURL)
+		if err != nil || u.Host == "" || u.Scheme != "https" && !(u.Scheme == "http" && loopback(net.JoinHostPort(u.Hostname(), "0"))) {
+			errs = append(errs, errors.New("alerts.webhookUrl: must be an https:// URL (http:// only on this machine)"))
+		}
+	}
+	return errs
+}
+
+// queueAgeLimits is each destination's queue-age alert limit (0: none).
+func (c Config) queueAgeLimits() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, d := range c.Destinations {
+		minutes := d.AlertQueueAgeMinutes
+		if minutes == 0 {
+			minutes = c.Alerts.QueueAgeMinutes
+		}
+		out[d.Name] = time.Duration(max(minutes, 0) * float64(time.Minute))
+	}
+	return out
 }
 
 // kindFormats are the formats each kind of destination can carry (a file
@@ -278,6 +330,7 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s: workers must be 1-64, timeoutSeconds positive, maxAttempts and maxAgeHours not negative", where))
 		}
 	}
+	errs = append(errs, c.Alerts.validate()...)
 	for i, snd := range c.HL7.Senders {
 		if snd.Facility == "" || !odsCode.MatchString(snd.LabODS) {
 			errs = append(errs, fmt.Errorf("hl7.senders[%d]: facility (MSH-4) and labOdsCode are required", i))

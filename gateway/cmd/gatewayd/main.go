@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/alerthook"
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 	"github.com/nhs-genomics/results-gateway/gateway/metrics"
@@ -98,8 +99,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	clock := gateway.SystemClock{}
 	observed := metrics.New(store, log)
+	alerts := &gateway.Alerts{Log: log}
+	if cfg.Alerts.WebhookURL != "" {
+		hook := alerthook.New(cfg.Alerts.WebhookURL, cfg.Alerts.Name, nil, log)
+		defer hook.Close()
+		alerts.Notifier = hook
+	}
 	dispatcher := &gateway.Dispatcher{
-		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second, Observer: observed,
+		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second, Observer: observed, Alerts: alerts,
 		Retry: gateway.ExponentialBackoff{Base: seconds(cfg.Retry.BaseSeconds), Cap: seconds(cfg.Retry.CapSeconds)},
 	}
 	directory, err := testdirectory.Load()
@@ -107,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	intake := &gateway.Intake{Reports: store, Held: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{}, Directory: directory,
-		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify}
+		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify, Alerts: alerts}
 	// Reports held for a trust with no destination go out now if the
 	// configuration gives it one.
 	if n, err := intake.RouteHeld(ctx); err != nil {
@@ -142,6 +149,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
+	monitor := &gateway.Monitor{Store: store, Alerts: alerts, Clock: clock, Interval: time.Duration(cfg.Alerts.CheckSeconds) * time.Second,
+		QueueAge: cfg.queueAgeLimits()}
+	monitored := make(chan struct{})
+	go func() { monitor.Run(dispatchCtx); close(monitored) }()
+	defer func() { stopDispatch(); <-monitored }()
 
 	// MLLP stops with the gateway, or at once if the HTTP listener cannot start.
 	mllpCtx, stopMLLP := context.WithCancel(ctx)

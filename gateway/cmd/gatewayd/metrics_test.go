@@ -94,6 +94,9 @@ func TestMetricsScraped(t *testing.T) {
 			t.Errorf("%s has no HELP text", name)
 		}
 	}
+	if f := families["results_gateway_queue_oldest_waiting_seconds"]; f == nil || len(f.GetMetric()) == 0 {
+		t.Error("no queue age per destination")
+	}
 	if families["results_gateway_delivery_attempt_seconds"].GetType() != dto.MetricType_HISTOGRAM {
 		t.Error("attempt latency is not a histogram")
 	}

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Monitor checks, every Interval, the conditions that need a person and
+// keeps their alerts open while they hold: a store that cannot write, a
+// destination's queue older than its limit, dead letters waiting for a
+// replay, reports held for want of a route. It reads the shared store, so
+// what it sees is the deployment's state, not this process's.
+type Monitor struct {
+	Store interface {
+		Queue
+		HeldReports
+		Ping(ctx context.Context) error
+	}
+	Alerts   *Alerts
+	Clock    Clock
+	Interval time.Duration
+	// QueueAge is how old a destination's oldest waiting delivery may grow
+	// before an alert, by destination name; absent or zero: no alert.
+	QueueAge map[string]time.Duration
+}
+
+// Run checks until ctx is cancelled.
+func (m *Monitor) Run(ctx context.Context) {
+	t := time.NewTicker(m.Interval)
+	defer t.Stop()
+	for {
+		m.Check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Check runs every check once.
+func (m *Monitor) Check(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := m.Store.Ping(ctx); err != nil {
+		m.Alerts.Raise("store", "the store cannot be written: intake answers 503 and deliveries wait", "error", err)
+		return // the other checks would only fail the same way
+	}
+	m.Alerts.Resolve("store", "the store can be written again")
+	m.checkQueues(ctx)
+	m.checkHeld(ctx)
+}
+
+func (m *Monitor) checkQueues(ctx context.Context) {
+	names := make([]string, 0, len(m.QueueAge))
+	for name := range m.QueueAge {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	counts, err := m.Store.Counts(ctx)
+	if err != nil {
+		return // the next check will see it; Ping passed, so it is passing
+	}
+	for _, name := range names {
+		key := "dead-letters/" + name
+		if n := counts[name][DeliveryDead]; n > 0 {
+			m.Alerts.Raise(key, "dead letters wait for an operator: replay them once the cause is fixed", "destination", name, "count", n)
+		} else {
+			m.Alerts.Resolve(key, "no dead letters are left", "destination", name)
+		}
+	}
+	oldest, err := m.Store.OldestWaiting(ctx, names)
+	if err != nil {
+		return
+	}
+	paused, err := m.Store.Paused(ctx)
+	if err != nil {
+		return
+	}
+	now := m.Clock.Now()
+	for _, name := range names {
+		limit, key := m.QueueAge[name], "queue-age/"+name
+		since, waiting := oldest[name]
+		age := now.Sub(since)
+		// A paused destination is meant to wait: its pause was an alert already.
+		if limit > 0 && waiting && age > limit && !paused[name] {
+			m.Alerts.Raise(key, "a destination's queue is older than its limit", "destination", name,
+				"oldest_waiting_seconds", int(age.Seconds()), "limit_seconds", int(limit.Seconds()))
+		} else {
+			m.Alerts.Resolve(key, "the destination's queue is within its age limit", "destination", name)
+		}
+	}
+}
+
+func (m *Monitor) checkHeld(ctx context.Context) {
+	held, err := m.Store.HeldReports(ctx, 1000)
+	if err != nil {
+		return
+	}
+	byTrust := map[string][]*ReportRecord{}
+	for _, r := range held {
+		byTrust[r.TrustODS] = append(byTrust[r.TrustODS], r)
+	}
+	// One alert per trust, so a second trust without a route is news even
+	// while the first is still open.
+	for trust, reports := range byTrust {
+		m.Alerts.Raise("unrouted/"+trust, "reports are held: no destination is configured for their trust",
+			"trust", trust, "oldest_report_id", reports[0].ID)
+	}
+	for _, key := range m.Alerts.Open() {
+		if trust, ok := strings.CutPrefix(key, "unrouted/"); ok && byTrust[trust] == nil {
+			m.Alerts.Resolve(key, "no reports are held for the trust any more", "trust", trust)
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package gateway_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	"github.com/nhs-genomics/results-gateway/gateway/storetest"
+)
+
+type recorded struct {
+	mu     sync.Mutex
+	alerts []gateway.Alert
+}
+
+func (r *recorded) Notify(a gateway.Alert) {
+	r.mu.Lock()
+	r.alerts = append(r.alerts, a)
+	r.mu.Unlock()
+}
+
+// take returns the alerts since the last take as "+key" (raised) and "-key" (resolved).
+func (r *recorded) take() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s []string
+	for _, a := range r.alerts {
+		sign := "+"
+		if a.Resolved {
+			sign = "-"
+		}
+		s = append(s, sign+a.Key)
+	}
+	r.alerts = nil
+	return strings.Join(s, " ")
+}
+
+// Each condition is raised once when it starts and resolved once when it
+// ends, however many checks see it.
+func TestMonitorRaisesAndResolvesOnce(t *testing.T) {
+	ctx := context.Background()
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	t0 := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	rec := &recorded{}
+	m := &gateway.Monitor{Store: store, Alerts: &gateway.Alerts{Log: slog.New(slog.DiscardHandler), Notifier: rec}, Clock: clock,
+		QueueAge: map[string]time.Duration{"epr": time.Hour, "files": 0}}
+
+	storetest.Enqueue(t, store, "M-1", 1, "epr", "files")
+	m.Check(ctx)
+	if got := rec.take(); got != "" {
+		t.Fatalf("a young queue alerted: %s", got)
+	}
+	clock.Set(t0.Add(2 * time.Hour))
+	m.Check(ctx)
+	m.Check(ctx)
+	if got := rec.take(); got != "+queue-age/epr" {
+		t.Fatalf("an old queue (files has no limit): %q", got)
+	}
+	// Paused on purpose: resolved, not raised again while paused.
+	if err := store.SetPaused(ctx, "epr", true); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx)
+	if got := rec.take(); got != "-queue-age/epr" {
+		t.Fatalf("paused: %q", got)
+	}
+	store.SetPaused(ctx, "epr", false)
+	m.Check(ctx)
+	if got := rec.take(); got != "+queue-age/epr" {
+		t.Fatalf("resumed: %q", got)
+	}
+
+	// A dead letter opens its destination's alert until it is dealt with.
+	d, err := store.Lease(ctx, "epr", clock.Now(), time.Minute)
+	if err != nil || d == nil {
+		t.Fatal(d, err)
+	}
+	if err := store.Complete(ctx, d.ID, d.Lease, gateway.Outcome{State: gateway.DeliveryDead, Reason: "refused",
+		Attempt: gateway.Attempt{At: clock.Now(), Outcome: "permanent"}}); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx)
+	if got := rec.take(); got != "+dead-letters/epr -queue-age/epr" {
+		t.Fatalf("dead letter: %q", got)
+	}
+	if err := store.Cancel(ctx, d.ID, clock.Now(), "operator"); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx)
+	if got := rec.take(); got != "-dead-letters/epr" {
+		t.Fatalf("cancelled: %q", got)
+	}
+
+	// A report held for a trust without a route, until it is released.
+	held := storetest.Record("M-2", 1, "699X0")
+	held.TrustODS, held.Held = "RXX", true
+	if _, _, err := store.SaveReport(ctx, held, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx)
+	if got := rec.take(); got != "+unrouted/RXX" {
+		t.Fatalf("held: %q", got)
+	}
+	if ok, err := store.ReleaseHeld(ctx, "M-2", 1, nil); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	m.Check(ctx)
+	if got := rec.take(); got != "-unrouted/RXX" {
+		t.Fatalf("released: %q", got)
+	}
+
+	// A store that cannot be written.
+	store.Close()
+	m.Check(ctx)
+	if got := rec.take(); got != "+store" {
+		t.Fatalf("closed store: %q", got)
+	}
+}
