@@ -331,16 +331,21 @@ func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, erro
 		return nil, nil, err
 	}
 	issued, _ := time.Parse(time.RFC3339, r.Issued)
-	var effective time.Time
+	var effective, sampleReceived time.Time
 	if len(r.Specimens) > 0 {
 		effective, _ = ParseTime(r.Specimens[0].Collected)
+	}
+	for _, sp := range r.Specimens { // the earliest receipt starts the lab's clock
+		if t, ok := ParseTime(sp.Received); ok && (sampleReceived.IsZero() || t.Before(sampleReceived)) {
+			sampleReceived = t
+		}
 	}
 	return &ReportRecord{
 		ID: r.ID, Version: r.Version, Status: r.Status, Outcome: r.Result.Outcome,
 		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: sub.Source,
 		Warnings: r.Warnings, Held: len(routes) == 0,
 		Digest: hex.EncodeToString(sum[:]), ReceivedAt: in.Now().UTC(),
-		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), Resources: resources,
+		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), SampleReceived: sampleReceived.UTC(), Resources: resources,
 		Report: canonical, Bundle: bundle, PDF: pdf,
 	}, routes, nil
 }

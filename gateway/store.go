@@ -30,8 +30,10 @@ type ReportRecord struct {
 	NHSNumber string    `json:"nhsNumber,omitempty"`
 	TestCode  string    `json:"testCode,omitempty"`
 	Issued    time.Time `json:"issued,omitzero"`
-	Effective time.Time `json:"effective,omitzero"`  // first specimen collected: DiagnosticReport.effective, the "date" search
-	Resources []string  `json:"resources,omitempty"` // "Type/id" of every resource in the Bundle
+	// SampleReceived: the lab received the first specimen (turnaround starts).
+	SampleReceived time.Time `json:"sampleReceived,omitzero"`
+	Effective      time.Time `json:"effective,omitzero"`  // first specimen collected: DiagnosticReport.effective, the "date" search
+	Resources      []string  `json:"resources,omitempty"` // "Type/id" of every resource in the Bundle
 
 	// Audit is the write's audit entry: stored with the new version in the
 	// same durable step, so no report is ever stored unaudited.

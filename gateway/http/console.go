@@ -4,7 +4,7 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
-	"sort"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +22,11 @@ import (
 var consoleFiles embed.FS
 
 var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
+	"duration": func(seconds int64) string { return (time.Duration(seconds) * time.Second).String() },
+	"percent":  func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
+	"seconds": func(s float64) string {
+		return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+	},
 	"since": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -43,6 +48,14 @@ func (s *server) consoleRoutes(r *gin.Engine) {
 	c.POST("/logout", s.consoleLogout)
 	c.GET("/messages", s.consoleMessages)
 	c.GET("/messages/:id", s.consoleMessage)
+	c.GET("/turnaround", s.consoleTurnaround)
+	c.GET("/reports/:id", s.consoleReport)
+	c.GET("/reports/:id/fhir", s.getReportBundle)
+	c.GET("/reports/:id/pdf", s.getReportPDF)
+	c.GET("/reports/:id/hl7", s.consoleReportHL7)
+	c.POST("/reports", func(c *gin.Context) { // the header's "find a report" box
+		c.Redirect(http.StatusSeeOther, "/console/reports/"+url.PathEscape(strings.TrimSpace(c.PostForm("id"))))
+	})
 }
 
 // consoleMessages lists inbound messages, newest first, by outcome,
@@ -126,38 +139,28 @@ func (s *server) consoleLogout(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/console/login")
 }
 
-// destinationRow is one destination on the dashboard.
-type destinationRow struct {
-	Name   string
-	Paused bool
-	Counts map[gateway.DeliveryState]int
-}
-
-// consoleDashboard: each destination's queue by state and whether it is
-// paused; the reports held for want of a destination.
+// consoleDashboard: each destination's queue by state, its age and what
+// it delivered today; the last 24 hours' intake by source and a chart of
+// it; the reports held for want of a destination.
 func (s *server) consoleDashboard(c *gin.Context) {
 	ctx := c.Request.Context()
-	counts, err := s.Queue.Counts(ctx)
+	rows, err := s.destinationStatus(ctx)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	paused, err := s.Queue.Paused(ctx)
+	act, err := s.activity(ctx, 24)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	var rows []destinationRow
-	for _, name := range s.Destinations {
-		rows = append(rows, destinationRow{Name: name, Paused: paused[name], Counts: counts[name]})
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
 	held, err := s.Held.HeldReports(ctx, 1000)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, "dashboard.html", gin.H{"Title": "Destinations", "Destinations": rows, "Held": held, "States": gateway.DeliveryStates})
+	s.render(c, "dashboard.html", gin.H{"Title": "Destinations", "Destinations": rows, "Held": held, "States": gateway.DeliveryStates,
+		"Activity": act, "Sources": sourceRows(act), "Chart": throughputChart(act)})
 }
 
 // consoleDeliveries lists deliveries by destination and state, with the

@@ -221,31 +221,6 @@ func (s *server) metrics(c *gin.Context) {
 }
 
 // destinationView is one destination as operators see it.
-type destinationView struct {
-	Name   string                        `json:"name"`
-	Paused bool                          `json:"paused"`
-	Counts map[gateway.DeliveryState]int `json:"counts"`
-}
-
-// listDestinations is GET /v1/destinations.
-func (s *server) listDestinations(c *gin.Context) {
-	paused, err := s.Queue.Paused(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	counts, err := s.Queue.Counts(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	out := make([]destinationView, 0, len(s.Destinations))
-	for _, name := range s.Destinations {
-		out = append(out, destinationView{Name: name, Paused: paused[name], Counts: counts[name]})
-	}
-	c.JSON(http.StatusOK, gin.H{"destinations": out})
-}
-
 // pauseDestination is POST /v1/destinations/{name}/pause (and /resume):
 // deliveries to it wait, for every gateway sharing the store, until resumed.
 func (s *server) pauseDestination(pause bool) gin.HandlerFunc {

@@ -36,7 +36,15 @@ type Deps struct {
 	Log          *slog.Logger
 	Observer     gateway.Observer   // metrics of intake; nil: none
 	Messages     gateway.MessageLog // every inbound message as received; nil: none
-	Metrics      http.Handler       // GET /metrics (Prometheus text), for operators; nil: 404
+	// EncodeHL7 writes a report as HL7 v2 ORU^R01 with default options (the
+	// console's "HL7 out" view); nil: not offered.
+	EncodeHL7 func(r *gateway.Report, pdf []byte) []byte
+	// Targets are the tests' national turnaround categories, from the
+	// release TargetsVersion names (turnaround page and API); nil: none.
+	Targets        gateway.TurnaroundTargets
+	TargetsVersion string
+	Activity       gateway.ActivityLog // hourly intake and delivery counts (dashboard, /v1/activity)
+	Metrics        http.Handler        // GET /metrics (Prometheus text), for operators; nil: 404
 }
 
 type server struct {

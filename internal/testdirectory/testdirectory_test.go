@@ -1,6 +1,9 @@
 package testdirectory
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestLookup(t *testing.T) {
 	d, err := Load()
@@ -21,5 +24,36 @@ func TestLookup(t *testing.T) {
 	}
 	if _, ok := d.Lookup("R999.9"); ok {
 		t.Error("R999.9 is not in the directory")
+	}
+}
+
+func TestTurnaroundTargets(t *testing.T) {
+	d, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var days []int
+	for _, c := range Categories() {
+		days = append(days, c.Days)
+	}
+	if fmt.Sprint(days) != "[3 5 7 14 21 42 84]" {
+		t.Fatalf("categories: %v", days)
+	}
+	if _, err := NewTargets(d, map[string]int{"R14.1": 10}); err == nil {
+		t.Fatal("10 days is not a category")
+	}
+	targets, err := NewTargets(d, map[string]int{"R14": 14, "R240.1": 21})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]string{"R14.1": "14 configured", "R240.1": "21 configured", "R240": "42 default for rare disease",
+		"M4": "21 default for cancer", "R999.9": "42 default for rare disease"} {
+		c, basis, ok := targets.Target(code)
+		if got := fmt.Sprint(c.Days, " ", basis); !ok || got != want {
+			t.Errorf("%s: %s (%v), want %s", code, got, ok, want)
+		}
+	}
+	if _, _, ok := targets.Target("X1"); ok {
+		t.Error("X1 is neither rare disease nor cancer")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
+	"github.com/nhs-genomics/results-gateway/internal/testdirectory"
 	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -42,6 +43,10 @@ type Config struct {
 	JWT            *auth.JWTConfig     `json:"jwt"`     // also accept JWTs signed by a key in this JWKS (SMART Backend Services)
 	Sharing        map[string][]string `json:"sharing"` // trust ODS code -> other trusts whose reports it may also read
 	Alerts         AlertsConfig        `json:"alerts"`
+	// TurnaroundTargets: test code or clinical indication -> its national
+	// turnaround category in days (3, 5, 7, 14, 21, 42 or 84); others count
+	// against the default for rare disease (42) or cancer (21).
+	TurnaroundTargets map[string]int `json:"turnaroundTargets"`
 
 	file   string              // the file it was read from, for messages
 	places map[string]position // where each key is in that file
@@ -331,6 +336,11 @@ func (c Config) validate() error {
 		}
 	}
 	errs = append(errs, c.Alerts.validate()...)
+	for code, days := range c.TurnaroundTargets {
+		if !slices.ContainsFunc(testdirectory.Categories(), func(cat testdirectory.Category) bool { return cat.Days == days }) {
+			errs = append(errs, fmt.Errorf("turnaroundTargets.%s: %d days is not a national turnaround category (3, 5, 7, 14, 21, 42 or 84)", code, days))
+		}
+	}
 	for i, snd := range c.HL7.Senders {
 		if snd.Facility == "" || !odsCode.MatchString(snd.LabODS) {
 			errs = append(errs, fmt.Errorf("hl7.senders[%d]: facility (MSH-4) and labOdsCode are required", i))

@@ -161,4 +161,79 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("after replay the page says %q", flash)
 	}
 	until(base+"/console/deliveries?destination=r0a-epr&state=delivered", "delivered", 2)
+
+	// The dashboard counts what came in by source and what each destination delivered today.
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("%s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console"), chromedp.WaitVisible(chromedp.ID("sources"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(`#sources tr[data-source="json"] td.accepted`); got != "2" {
+		t.Errorf("JSON accepted = %q, want 2", got)
+	}
+	if got := text(`#sources tr[data-source="hl7v2-http"] td.refused`); got != "1" {
+		t.Errorf("HL7 over HTTP refused = %q, want 1", got)
+	}
+	if got := text(`#destinations tr[data-destination="r0a-epr"] td.today`); got != "2" {
+		t.Errorf("r0a-epr delivered today = %q, want 2", got)
+	}
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#throughput rect.out').length`))
+	if err != nil || bars < 1 {
+		t.Errorf("the throughput chart has %d delivered bars (%v)", bars, err)
+	}
+
+	// The report's journey, found by id, with its outputs one click away.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("find-report"), "CONSOLE-1\n"),
+		chromedp.WaitVisible(chromedp.ID("journey")),
+	); err != nil {
+		t.Fatalf("find the report: %v", err)
+	}
+	events, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#journey tr[data-event]')].map(r => r.dataset.event)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := strings.Join(events, " "); !strings.Contains(j, "received queued") || !strings.Contains(j, "attempt") {
+		t.Errorf("journey events: %s", j)
+	}
+	if got := text(`#report-deliveries tr[data-destination="r0a-epr"]`); !strings.Contains(got, "delivered") {
+		t.Errorf("the report's r0a-epr delivery: %q", got)
+	}
+	for link, want := range map[string]string{"out-fhir": `"resourceType":"Bundle"`, "out-hl7": "MSH|^~\\&|"} {
+		href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("`+link+`").href`))
+		if err != nil {
+			t.Fatalf("%s: %v", link, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(href)); err != nil {
+			t.Fatalf("%s: %v", link, err)
+		}
+		if body := text("body"); !strings.Contains(body, want) || !strings.Contains(body, "CONSOLE-1") {
+			t.Errorf("%s: %.200q", link, body)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/reports/CONSOLE-1"), chromedp.WaitVisible(chromedp.ID("journey"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Turnaround: the fixture's sample reached the lab on 2 September and the
+	// report was issued on 2 November, 61 days: outside R27.1's 42.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/turnaround?month=2026-11&trust=R0A"), chromedp.WaitVisible(chromedp.ID("turnaround"))); err != nil {
+		t.Fatal(err)
+	}
+	row := `#turnaround tr[data-trust="R0A"][data-test="R27.1"]`
+	if got := text(row + " td.reports"); got != "2" {
+		t.Errorf("turnaround reports = %q, want 2", got)
+	}
+	if got := text(row + " td.within"); !strings.HasPrefix(got, "0.0% (0/2)") {
+		t.Errorf("within target = %q, want 0.0%% (0/2)", got)
+	}
+	if got := text(row + " td.out"); got == "" {
+		t.Error("no issued -> delivered time")
+	}
 }

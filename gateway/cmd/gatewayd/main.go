@@ -26,6 +26,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/internal/connlimit"
 	"github.com/nhs-genomics/results-gateway/internal/testdirectory"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 	"github.com/nhs-genomics/results-gateway/mappers/labjson"
 )
 
@@ -113,6 +114,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	targets, err := newTargets(directory, cfg.TurnaroundTargets)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
 	intake := &gateway.Intake{Reports: store, Held: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{}, Directory: directory,
 		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify, Alerts: alerts}
 	// Reports held for a trust with no destination go out now if the
@@ -124,24 +129,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log, Observer: observed, Messages: store}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Intake:       intake,
-		DecodeJSON:   labjson.Decode,
-		HL7:          httpHL7(hl7Service),
-		Reports:      store,
-		Index:        store,
-		Audit:        store,
-		Queue:        store,
-		Held:         store,
-		Destinations: destinationNames(dests),
-		PauseChanged: dispatcher.RefreshPaused,
-		Clock:        clock,
-		Notify:       dispatcher.Notify,
-		Auth:         auth.Sharing{Inner: authenticators, Shares: cfg.Sharing},
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Log:          log,
-		Observer:     observed,
-		Metrics:      observed.Handler(),
-		Messages:     store,
+		Intake:         intake,
+		DecodeJSON:     labjson.Decode,
+		HL7:            httpHL7(hl7Service),
+		Reports:        store,
+		Index:          store,
+		Audit:          store,
+		Queue:          store,
+		Held:           store,
+		Destinations:   destinationNames(dests),
+		PauseChanged:   dispatcher.RefreshPaused,
+		Clock:          clock,
+		Notify:         dispatcher.Notify,
+		Auth:           auth.Sharing{Inner: authenticators, Shares: cfg.Sharing},
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Log:            log,
+		Observer:       observed,
+		Metrics:        observed.Handler(),
+		Messages:       store,
+		Activity:       store,
+		Targets:        targets,
+		TargetsVersion: testdirectory.TurnaroundVersion,
+		EncodeHL7: func(r *gateway.Report, pdf []byte) []byte {
+			return hl7v2.Encode(r, pdf, "RG-VIEW-"+r.ID, hl7v2.Options{})
+		},
 	})
 
 	// The dispatcher stops after the HTTP server, and finishes attempts in flight.

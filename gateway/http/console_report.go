@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// consoleReport shows a report's journey: each version received and
+// validated (warnings, unmapped content), stored, each delivery and its
+// attempts, every access; with the FHIR, the PDF and the HL7 one click
+// away. It reads through the same functions as GET /v1/reports/{id} and
+// /journey, and is audited as they are.
+func (s *server) consoleReport(c *gin.Context) {
+	rec, ok := s.readable(c)
+	if !ok {
+		return
+	}
+	j, err := s.buildJourney(c, rec)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	versions, err := s.Reports.ReportVersions(c.Request.Context(), rec.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	deliveries, err := s.Queue.Deliveries(c.Request.Context(), gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.auditedRead(c, "read", "report "+rec.ID+" journey (console)", []string{rec.ID}) {
+		return
+	}
+	s.render(c, "report.html", gin.H{"Title": "Report " + rec.ID, "Report": rec, "Versions": versions, "Journey": j,
+		"Deliveries": deliveries, "HL7": s.EncodeHL7 != nil})
+}
+
+// consoleReportHL7 shows the report as a legacy EPR would receive it:
+// HL7 v2.5.1 ORU^R01 with default options, one segment per line.
+func (s *server) consoleReportHL7(c *gin.Context) {
+	if s.EncodeHL7 == nil {
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "HL7 v2 output is not available"))
+		return
+	}
+	rec, ok := s.readable(c)
+	if !ok {
+		return
+	}
+	var r gateway.Report
+	if err := json.Unmarshal(rec.Report, &r); err != nil {
+		s.fail(c, err)
+		return
+	}
+	msg := s.EncodeHL7(&r, rec.PDF)
+	if !s.auditedRead(c, "read", "report "+rec.ID+" as HL7 v2 (console)", []string{rec.ID}) {
+		return
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(strings.ReplaceAll(string(msg), "\r", "\n")))
+}
