@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -105,6 +106,61 @@ type DeliveryFilter struct {
 	Destination string
 	ReportID    string
 	Limit       int // 0 means 100
+	// After continues a listing: only deliveries that come after it in the
+	// newest-first order (last change, then id) are listed.
+	After DeliveryCursor
+}
+
+// DeliveryCursor is a place in the newest-first order of deliveries: the
+// last one seen's last change and id. The zero cursor is the start.
+type DeliveryCursor struct {
+	UpdatedAt time.Time
+	ID        string
+}
+
+// CursorOf is the cursor just past d.
+func CursorOf(d *Delivery) DeliveryCursor { return DeliveryCursor{UpdatedAt: d.UpdatedAt, ID: d.ID} }
+
+// Passes says whether a delivery last changed at (ms precision) with id
+// comes after the cursor in newest-first order.
+func (c DeliveryCursor) Passes(at time.Time, id string) bool {
+	if c.UpdatedAt.IsZero() {
+		return true
+	}
+	a, b := at.UnixMilli(), c.UpdatedAt.UnixMilli()
+	return a < b || a == b && id < c.ID
+}
+
+// Listed is one entry of a store's listing index: a delivery's last
+// change (Unix ms) and id.
+type Listed struct {
+	UpdatedMS int64
+	ID        string
+}
+
+// MergeNewest merges listing-index walks (each newest first) into one
+// page of at most limit ids.
+func MergeNewest(lists [][]Listed, limit int) []string {
+	var all []Listed
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		return all[i].UpdatedMS > all[j].UpdatedMS || all[i].UpdatedMS == all[j].UpdatedMS && all[i].ID > all[j].ID
+	})
+	ids := make([]string, 0, min(len(all), limit))
+	for _, e := range all[:min(len(all), limit)] {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// SortNewestFirst orders deliveries as listings do: last change, then id, descending.
+func SortNewestFirst(ds []*Delivery) {
+	sort.Slice(ds, func(i, j int) bool {
+		a, b := ds[i].UpdatedAt.UnixMilli(), ds[j].UpdatedAt.UnixMilli()
+		return a > b || a == b && ds[i].ID > ds[j].ID
+	})
 }
 
 // Queue is the delivery ledger. Every state change is atomic, and a
@@ -130,7 +186,9 @@ type Queue interface {
 	// Delivery returns one delivery with its attempts (ENOTFOUND).
 	Delivery(ctx context.Context, id string) (*Delivery, error)
 
-	// Deliveries lists deliveries, newest first, without payloads.
+	// Deliveries lists deliveries, newest first (last change, then id),
+	// without payloads, from an index: a page costs the same however long
+	// the list.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 
 	// Counts returns the number of deliveries per destination and state.

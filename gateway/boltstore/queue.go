@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,6 +72,9 @@ func put(tx *bolt.Tx, r *record) error {
 	if err := tx.Bucket(bucketByState).Put(stateKey(r), nil); err != nil {
 		return err
 	}
+	if err := putListing(tx, r); err != nil {
+		return err
+	}
 	if isQueued(r.State) {
 		if err := tx.Bucket(bucketWaiting).Put(waitingKey(r), nil); err != nil {
 			return err
@@ -88,6 +90,9 @@ func waitingKey(r *record) []byte {
 
 func unindex(tx *bolt.Tx, r *record) error {
 	if err := tx.Bucket(bucketByState).Delete(stateKey(r)); err != nil {
+		return err
+	}
+	if err := deleteListing(tx, r); err != nil {
 		return err
 	}
 	if isQueued(r.State) {
@@ -326,7 +331,8 @@ func (s *Store) Delivery(ctx context.Context, id string) (*gateway.Delivery, err
 	return d, err
 }
 
-// Deliveries implements gateway.Queue, from the state or report index.
+// Deliveries implements gateway.Queue, from the report index or the
+// listing indexes (by state, or by destination and state, in time order).
 func (s *Store) Deliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*gateway.Delivery, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -335,42 +341,40 @@ func (s *Store) Deliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*ga
 	var out []*gateway.Delivery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var ids []string
-		switch {
-		case f.ReportID != "":
+		if f.ReportID != "" {
 			prefix := append([]byte(f.ReportID), 0)
 			c := tx.Bucket(bucketByReport).Cursor()
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 				ids = append(ids, string(k[len(prefix):]))
 			}
-		default:
+		} else {
 			states := gateway.DeliveryStates
 			if f.State != "" {
 				states = []gateway.DeliveryState{f.State}
 			}
+			var lists [][]gateway.Listed
 			for _, st := range states {
-				prefix := append([]byte(st), 0)
 				if f.Destination != "" {
-					prefix = key([]byte(st), []byte(f.Destination), nil)
-				}
-				c := tx.Bucket(bucketByState).Cursor()
-				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-					ids = append(ids, string(k[bytes.LastIndexByte(k, 0)+1:]))
+					lists = append(lists, newestFirst(tx.Bucket(bucketDestStateTime), key([]byte(f.Destination), []byte(st), nil), f.After, limit))
+				} else {
+					lists = append(lists, newestFirst(tx.Bucket(bucketStateTime), key([]byte(st), nil), f.After, limit))
 				}
 			}
+			ids = gateway.MergeNewest(lists, limit)
 		}
 		for _, id := range ids {
 			r, err := get(tx, id)
 			if err != nil {
 				return err
 			}
-			if (f.State == "" || r.State == f.State) && (f.Destination == "" || r.Destination == f.Destination) {
+			if (f.State == "" || r.State == f.State) && (f.Destination == "" || r.Destination == f.Destination) && f.After.Passes(r.UpdatedAt, r.ID) {
 				d := r.Delivery
 				out = append(out, &d)
 			}
 		}
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	gateway.SortNewestFirst(out)
 	if len(out) > limit {
 		out = out[:limit]
 	}

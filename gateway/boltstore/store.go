@@ -49,6 +49,11 @@ func Open(dir string) (*Store, error) {
 	// Batches amortise one fsync over concurrent intakes; keep the wait short.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketStateTime) == nil {
+			if err := buildListing(tx); err != nil {
+				return err
+			}
+		}
 		if tx.Bucket(bucketWaiting) == nil {
 			if _, err := tx.CreateBucket(bucketWaiting); err != nil {
 				return err

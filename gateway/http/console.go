@@ -163,21 +163,42 @@ func (s *server) consoleDashboard(c *gin.Context) {
 		"Activity": act, "Sources": sourceRows(act), "Chart": throughputChart(act)})
 }
 
-// consoleDeliveries lists deliveries by destination and state, with the
-// bulk actions for everything the filter matches.
+// consoleDeliveries lists deliveries by destination and state, 200 to a
+// page, with the bulk actions for everything the filter matches (the
+// count shown and confirmed is the store's count of them all).
 func (s *server) consoleDeliveries(c *gin.Context) {
 	f := gateway.DeliveryFilter{Destination: c.Query("destination"), State: gateway.DeliveryState(c.Query("state")), Limit: 200}
 	if f.State != "" && !validState(f.State) {
 		s.fail(c, gateway.Errorf(gateway.EINVALID, "state %q is not a delivery state", f.State))
 		return
 	}
-	list, err := s.Queue.Deliveries(c.Request.Context(), f)
+	if v := c.Query("after"); v != "" {
+		cur, ok := parseCursor(v)
+		if !ok {
+			s.fail(c, gateway.Errorf(gateway.EINVALID, "after: not a cursor from a next-page link"))
+			return
+		}
+		f.After = cur
+	}
+	ctx := c.Request.Context()
+	list, err := s.Queue.Deliveries(ctx, f)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	counts, err := s.Queue.Counts(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	next := ""
+	if len(list) == f.Limit {
+		next = "/console/deliveries?" + url.Values{"destination": {f.Destination}, "state": {string(f.State)},
+			"after": {formatCursor(gateway.CursorOf(list[len(list)-1]))}}.Encode()
+	}
 	s.render(c, "deliveries.html", gin.H{"Title": "Deliveries", "Deliveries": list, "Destination": f.Destination, "State": string(f.State),
-		"Count": len(list), "Bulk": f.Destination != "" && (f.State == gateway.DeliveryDead || f.State == gateway.DeliveryCancelled ||
+		"Count": counts[f.Destination][f.State], "Next": next, "Paged": !f.After.UpdatedAt.IsZero(),
+		"Bulk": f.Destination != "" && (f.State == gateway.DeliveryDead || f.State == gateway.DeliveryCancelled ||
 			f.State == gateway.DeliveryPending || f.State == gateway.DeliveryRetrying)})
 }
 
@@ -191,12 +212,15 @@ func (s *server) consoleBulk(action string) gin.HandlerFunc {
 			return
 		}
 		req := bulkRequest{Destination: c.PostForm("destination"), State: gateway.DeliveryState(c.PostForm("state")), Expect: &expect}
-		done, failed, _, err := s.bulkAct(c, action, req)
+		done, failed, more, err := s.bulkAct(c, action, req)
 		msg := strconv.Itoa(done) + " deliveries " + action + "ed"
 		if err != nil {
 			msg = err.Error()
 		} else if len(failed) > 0 {
 			msg += ", " + strconv.Itoa(len(failed)) + " could not be"
+		}
+		if more {
+			msg += "; more match: " + action + " again"
 		}
 		c.Redirect(http.StatusSeeOther, "/console/deliveries?destination="+template.URLQueryEscaper(req.Destination)+
 			"&state="+template.URLQueryEscaper(string(req.State))+"&msg="+template.URLQueryEscaper(msg))

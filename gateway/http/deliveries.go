@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -34,8 +36,15 @@ func (s *server) listDeliveries(c *gin.Context) {
 		}
 		f.Limit = n
 	}
+	if v := c.Query("after"); v != "" {
+		cur, ok := parseCursor(v)
+		if !ok {
+			problems = append(problems, gateway.Problem{Path: "after", Message: "is not a cursor from a previous page's next link"})
+		}
+		f.After = cur
+	}
 	for k := range c.Request.URL.Query() {
-		if k != "state" && k != "destination" && k != "report" && k != "limit" {
+		if k != "state" && k != "destination" && k != "report" && k != "limit" && k != "after" {
 			problems = append(problems, gateway.Problem{Path: k, Message: "is not a supported parameter"})
 		}
 	}
@@ -52,7 +61,31 @@ func (s *server) listDeliveries(c *gin.Context) {
 	for _, d := range list {
 		out = append(out, view(d))
 	}
-	c.JSON(http.StatusOK, gin.H{"deliveries": out})
+	body := gin.H{"deliveries": out}
+	limit := f.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	if len(list) == limit { // a full page: there may be more
+		q := c.Request.URL.Query()
+		q.Set("after", formatCursor(gateway.CursorOf(list[len(list)-1])))
+		body["next"] = "/v1/deliveries?" + q.Encode()
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+// Cursors in next links: "<last change, Unix ms>_<delivery id>".
+func formatCursor(c gateway.DeliveryCursor) string {
+	return strconv.FormatInt(c.UpdatedAt.UnixMilli(), 10) + "_" + c.ID
+}
+
+func parseCursor(s string) (gateway.DeliveryCursor, bool) {
+	ms, id, ok := strings.Cut(s, "_")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || n <= 0 || id == "" {
+		return gateway.DeliveryCursor{}, false
+	}
+	return gateway.DeliveryCursor{UpdatedAt: time.UnixMilli(n), ID: id}, true
 }
 
 func validState(st gateway.DeliveryState) bool {
@@ -126,33 +159,49 @@ func (s *server) bulk(action string) gin.HandlerFunc {
 }
 
 // bulkAct replays or cancels the deliveries a bulk request selects, each
-// on its own, and wakes the dispatcher for what it replayed.
+// on its own, and wakes the dispatcher for what it replayed. A filter
+// selects everything it matches: the confirmed count is checked against
+// the store's count (what the dashboard and the list show), and the
+// deliveries are acted on a page at a time until none is left, or until
+// bulkMax or bulkTime is reached (more says so: act again).
 func (s *server) bulkAct(c *gin.Context, action string, req bulkRequest) (done int, failed []gin.H, more bool, err error) {
-	ids, more, err := s.selection(c.Request.Context(), req)
+	ctx := c.Request.Context()
+	pages, err := s.selection(ctx, req)
 	if err != nil {
 		return 0, nil, false, err
 	}
-	if req.Expect != nil && *req.Expect != len(ids) {
-		return 0, nil, false, gateway.Errorf(gateway.ECONFLICT, "the selection is now %d deliveries, not the %d confirmed: look again", len(ids), *req.Expect)
-	}
 	destinations := map[string]bool{}
-	for _, id := range ids {
-		var err error
-		if action == "replay" {
-			err = s.Queue.Replay(c.Request.Context(), id, s.Clock.Now())
-		} else {
-			err = s.Queue.Cancel(c.Request.Context(), id, s.Clock.Now(), "cancelled by "+c.GetString(subjectKey))
-		}
+	deadline := time.Now().Add(bulkTime)
+	for {
+		ids, last, err := pages()
 		if err != nil {
-			failed = append(failed, gin.H{"id": id, "error": err.Error()})
-			continue
+			return done, failed, false, err
 		}
-		done++
-		if d, err := s.Queue.Delivery(c.Request.Context(), id); err == nil {
-			destinations[d.Destination] = true
+		if last {
+			break
+		}
+		if done+len(failed) >= bulkMax || time.Now().After(deadline) {
+			more = true
+			break
+		}
+		for _, id := range ids {
+			var err error
+			if action == "replay" {
+				err = s.Queue.Replay(ctx, id, s.Clock.Now())
+			} else {
+				err = s.Queue.Cancel(ctx, id, s.Clock.Now(), "cancelled by "+c.GetString(subjectKey))
+			}
+			if err != nil {
+				failed = append(failed, gin.H{"id": id, "error": err.Error()})
+				continue
+			}
+			done++
+			if d, err := s.Queue.Delivery(ctx, id); err == nil {
+				destinations[d.Destination] = true
+			}
 		}
 	}
-	s.Log.Info("deliveries "+action+"ed in bulk", "count", done, "failed", len(failed), "destination", req.Destination,
+	s.Log.Info("deliveries "+action+"ed in bulk", "count", done, "failed", len(failed), "more", more, "destination", req.Destination,
 		"state", req.State, "caller", c.GetString(subjectKey))
 	if action == "replay" && s.Notify != nil && done > 0 {
 		var names []string
@@ -164,29 +213,58 @@ func (s *server) bulkAct(c *gin.Context, action string, req bulkRequest) (done i
 	return done, failed, more, nil
 }
 
-// selection is the ids a bulk request names, or those matching its filter.
-func (s *server) selection(ctx context.Context, req bulkRequest) (ids []string, more bool, err error) {
+// bulkMax and bulkTime bound one bulk request; bulkPage is how many
+// deliveries it reads at a time.
+const (
+	bulkMax  = 20000
+	bulkTime = 60 * time.Second
+	bulkPage = 500
+)
+
+// selection checks a bulk request and returns its pages: the ids it
+// names (one page), or a page at a time of the deliveries matching its
+// filter; last is true when there are no more.
+func (s *server) selection(ctx context.Context, req bulkRequest) (pages func() (ids []string, last bool, err error), err error) {
 	if len(req.IDs) > 0 {
 		if len(req.IDs) > bulkLimit {
-			return nil, false, gateway.Errorf(gateway.EINVALID, "at most %d ids at once", bulkLimit)
+			return nil, gateway.Errorf(gateway.EINVALID, "at most %d ids at once", bulkLimit)
 		}
-		return req.IDs, false, nil
+		if req.Expect != nil && *req.Expect != len(req.IDs) {
+			return nil, gateway.Errorf(gateway.ECONFLICT, "%d ids are listed, not the %d confirmed", len(req.IDs), *req.Expect)
+		}
+		given := false
+		return func() ([]string, bool, error) {
+			if given {
+				return nil, true, nil
+			}
+			given = true
+			return req.IDs, false, nil
+		}, nil
 	}
 	if req.Destination == "" || req.State == "" || !validState(req.State) {
-		return nil, false, &gateway.Error{Code: gateway.EINVALID, Message: "name the deliveries",
+		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "name the deliveries",
 			Problems: []gateway.Problem{{Path: "ids", Message: "list ids, or give destination and state (e.g. dead) to act on every delivery matching them"}}}
 	}
-	list, err := s.Queue.Deliveries(ctx, gateway.DeliveryFilter{Destination: req.Destination, State: req.State, Limit: bulkLimit + 1})
+	counts, err := s.Queue.Counts(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	for _, d := range list {
-		ids = append(ids, d.ID)
+	if n := counts[req.Destination][req.State]; req.Expect != nil && *req.Expect != n {
+		return nil, gateway.Errorf(gateway.ECONFLICT, "the selection is now %d deliveries, not the %d confirmed: look again", n, *req.Expect)
 	}
-	if len(ids) > bulkLimit {
-		return ids[:bulkLimit], true, nil
-	}
-	return ids, false, nil
+	f := gateway.DeliveryFilter{Destination: req.Destination, State: req.State, Limit: bulkPage}
+	return func() ([]string, bool, error) {
+		list, err := s.Queue.Deliveries(ctx, f)
+		if err != nil || len(list) == 0 {
+			return nil, true, err
+		}
+		f.After = gateway.CursorOf(list[len(list)-1]) // past the ones that could not be done
+		ids := make([]string, len(list))
+		for i, d := range list {
+			ids[i] = d.ID
+		}
+		return ids, false, nil
+	}, nil
 }
 
 // cancelDelivery is POST /v1/deliveries/{id}/cancel.

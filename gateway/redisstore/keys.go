@@ -22,6 +22,7 @@ import (
 //	{p}:order:<dest>:<report id> hash   max, inflight, delivered versions
 //	{p}:waiting:<dest>           zset   delivery id -> waiting since (ms: created or replayed) while pending, retrying or in flight
 //	{p}:state:<state>            zset   delivery id -> last change (ms), for listing
+//	{p}:dstate:<dest>:<state>    zset   delivery id -> last change (ms): one destination's listing
 //	{p}:byreport:<report id>     set    delivery ids
 //	{p}:counts                   hash   "<dest>|<state>" -> count
 //	{p}:idx:upd:<trust or *>     zset   report id -> last received (ms), for newest-first paging
@@ -57,11 +58,14 @@ func (k keys) versions(id string) string { return k.tag + ":versions:" + id }
 func (k keys) reportVersion(id string, v int) string {
 	return k.tag + ":rv:" + id + ":" + strconv.Itoa(v)
 }
-func (k keys) delivery(id string) string       { return k.tag + ":d:" + id }
-func (k keys) attempts(id string) string       { return k.tag + ":att:" + id }
-func (k keys) due(dest string) string          { return k.tag + ":due:" + dest }
-func (k keys) waiting(dest string) string      { return k.tag + ":waiting:" + dest }
-func (k keys) state(state string) string       { return k.tag + ":state:" + state }
+func (k keys) delivery(id string) string  { return k.tag + ":d:" + id }
+func (k keys) attempts(id string) string  { return k.tag + ":att:" + id }
+func (k keys) due(dest string) string     { return k.tag + ":due:" + dest }
+func (k keys) waiting(dest string) string { return k.tag + ":waiting:" + dest }
+func (k keys) state(state string) string  { return k.tag + ":state:" + state }
+func (k keys) destState(dest, state string) string {
+	return k.tag + ":dstate:" + dest + ":" + state
+}
 func (k keys) byReport(reportID string) string { return k.tag + ":byreport:" + reportID }
 func (k keys) counts() string                  { return k.tag + ":counts" }
 

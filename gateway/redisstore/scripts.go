@@ -30,9 +30,11 @@ local function setstate(did, dest, old, new, now)
   end
   if old and old ~= "" then
     redis.call("ZREM", k("state", old), did)
+    redis.call("ZREM", k("dstate", dest, old), did)
     redis.call("HINCRBY", k("counts"), dest .. "|" .. old, -1)
   end
   redis.call("ZADD", k("state", new), now, did)
+  redis.call("ZADD", k("dstate", dest, new), now, did)
   redis.call("HINCRBY", k("counts"), dest .. "|" .. new, 1)
   redis.call("HSET", k("d", did), "state", new, "updated", now)
 end

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +54,7 @@ func Open(ctx context.Context, url, prefix string, indexKey []byte) (*Store, err
 		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}
 	s := New(rdb, prefix, indexKey)
-	for _, migrate := range []func(context.Context) error{s.migratePatientKeys, s.buildWaiting} {
+	for _, migrate := range []func(context.Context) error{s.migratePatientKeys, s.buildWaiting, s.buildDestState} {
 		if err := migrate(ctx); err != nil {
 			rdb.Close()
 			return nil, err
@@ -371,34 +370,37 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 	return d, nil
 }
 
-// Deliveries implements gateway.Queue.
+// Deliveries implements gateway.Queue, from the report's set or the
+// listing zsets (by state, or by destination and state), a page at a time.
 func (s *Store) Deliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*gateway.Delivery, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	var ids []string
-	var err error
-	switch {
-	case f.ReportID != "":
-		ids, err = s.rdb.SMembers(ctx, s.keys.byReport(f.ReportID)).Result()
-	default:
+	if f.ReportID != "" {
+		var err error
+		if ids, err = s.rdb.SMembers(ctx, s.keys.byReport(f.ReportID)).Result(); err != nil {
+			return nil, unavailable(err, "list deliveries")
+		}
+	} else {
 		states := gateway.DeliveryStates
 		if f.State != "" {
 			states = []gateway.DeliveryState{f.State}
 		}
+		var lists [][]gateway.Listed
 		for _, st := range states {
-			// Newest first; read past the limit when filtering by destination.
-			some, e := s.rdb.ZRevRange(ctx, s.keys.state(string(st)), 0, int64(limit*20)).Result()
-			if e != nil {
-				err = e
-				break
+			key := s.keys.state(string(st))
+			if f.Destination != "" {
+				key = s.keys.destState(f.Destination, string(st))
 			}
-			ids = append(ids, some...)
+			l, err := s.newestFirst(ctx, key, f.After, limit)
+			if err != nil {
+				return nil, err
+			}
+			lists = append(lists, l)
 		}
-	}
-	if err != nil {
-		return nil, unavailable(err, "list deliveries")
+		ids = gateway.MergeNewest(lists, limit)
 	}
 	var out []*gateway.Delivery
 	for _, id := range ids {
@@ -409,15 +411,68 @@ func (s *Store) Deliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*ga
 		if err != nil {
 			return nil, err
 		}
-		if (f.State == "" || d.State == f.State) && (f.Destination == "" || d.Destination == f.Destination) {
+		if (f.State == "" || d.State == f.State) && (f.Destination == "" || d.Destination == f.Destination) && f.After.Passes(d.UpdatedAt, d.ID) {
 			out = append(out, d)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
+	gateway.SortNewestFirst(out)
 	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// newestFirst reads up to limit entries of a listing zset after the
+// cursor; entries that share the cursor's millisecond but not its place
+// are skipped page by page.
+func (s *Store) newestFirst(ctx context.Context, key string, after gateway.DeliveryCursor, limit int) ([]gateway.Listed, error) {
+	maxScore := "+inf"
+	if !after.UpdatedAt.IsZero() {
+		maxScore = strconv.FormatInt(after.UpdatedAt.UnixMilli(), 10)
+	}
+	var out []gateway.Listed
+	for offset := int64(0); len(out) < limit; {
+		page, err := s.rdb.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Max: maxScore, Min: "-inf", Offset: offset, Count: int64(limit)}).Result()
+		if err != nil {
+			return nil, unavailable(err, "list deliveries")
+		}
+		for _, z := range page {
+			e := gateway.Listed{UpdatedMS: int64(z.Score), ID: z.Member.(string)}
+			if after.Passes(time.UnixMilli(e.UpdatedMS), e.ID) && len(out) < limit {
+				out = append(out, e)
+			}
+		}
+		if len(page) < limit {
+			break
+		}
+		offset += int64(len(page))
+	}
+	return out, nil
+}
+
+// buildDestState fills the per-destination listing zsets of a store
+// written before they existed (once: a marker key records that it ran).
+func (s *Store) buildDestState(ctx context.Context) error {
+	marker := s.keys.tag + ":dstate-built"
+	if n, err := s.rdb.Exists(ctx, marker).Result(); err != nil || n == 1 {
+		return unavailable(err, "build listing index")
+	}
+	for _, st := range gateway.DeliveryStates {
+		zs, err := s.rdb.ZRangeWithScores(ctx, s.keys.state(string(st)), 0, -1).Result()
+		if err != nil {
+			return unavailable(err, "build listing index")
+		}
+		for _, z := range zs {
+			d, err := s.load(ctx, z.Member.(string), false)
+			if err != nil {
+				continue // gone since
+			}
+			if err := s.rdb.ZAddNX(ctx, s.keys.destState(d.Destination, string(st)), z).Err(); err != nil {
+				return unavailable(err, "build listing index")
+			}
+		}
+	}
+	return unavailable(s.rdb.Set(ctx, marker, "1", 0).Err(), "build listing index")
 }
 
 // Counts implements gateway.Queue.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 func runActivity(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("ActivityCountedPerHour", func(t *testing.T) { testActivity(t, newStore(t)) })
 	t.Run("OldestWaitingPerDestination", func(t *testing.T) { testOldestWaiting(t, newStore(t)) })
+	t.Run("ListingPages", func(t *testing.T) { testListingPages(t, newStore(t)) })
 }
 
 func testActivity(t *testing.T, s gateway.Store) {
@@ -109,5 +111,60 @@ func testOldestWaiting(t *testing.T, s gateway.Store) {
 	}
 	if _, ok := oldest()["files"]; ok {
 		t.Fatal("a cancelled delivery counted as waiting")
+	}
+}
+
+// testListingPages: listing by state, destination or both, a page at a
+// time, visits every delivery once, newest first, with ties on the same
+// millisecond broken by id.
+func testListingPages(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	for i := range 7 {
+		dests := []string{"epr"}
+		if i%2 == 0 {
+			dests = append(dests, "files")
+		}
+		id := fmt.Sprintf("P-%d", i)
+		rec := Record(id, 1, "699X0")
+		at := t0.Add(time.Duration(i/2) * time.Second) // pairs share a millisecond
+		var ds []*gateway.Delivery
+		for _, dest := range dests {
+			ds = append(ds, &gateway.Delivery{ID: gateway.DeliveryID(id, 1, dest), ReportID: id, Version: 1, Destination: dest,
+				State: gateway.DeliveryPending, CreatedAt: at, UpdatedAt: at, NextAttemptAt: at})
+		}
+		if _, _, err := s.SaveReport(ctx, rec, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []gateway.DeliveryFilter{{}, {State: gateway.DeliveryPending}, {Destination: "epr"}, {Destination: "files", State: gateway.DeliveryPending}} {
+		all, err := s.Deliveries(ctx, gateway.DeliveryFilter{State: f.State, Destination: f.Destination, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paged []*gateway.Delivery
+		f.Limit = 3
+		for range 10 {
+			page, err := s.Deliveries(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paged = append(paged, page...)
+			if len(page) < f.Limit {
+				break
+			}
+			f.After = gateway.CursorOf(page[len(page)-1])
+		}
+		want := map[string]int{"": 11, "epr": 7, "files": 4}[f.Destination]
+		if len(all) != want || len(paged) != want {
+			t.Fatalf("%+v: %d in one page, %d in pages of 3, want %d", f, len(all), len(paged), want)
+		}
+		for i := range all {
+			if all[i].ID != paged[i].ID {
+				t.Fatalf("%+v: item %d is %s in one page, %s in pages", f, i, all[i].ID, paged[i].ID)
+			}
+			if i > 0 && !gateway.CursorOf(all[i-1]).Passes(all[i].UpdatedAt, all[i].ID) {
+				t.Fatalf("%+v: not newest first at %d: %s then %s", f, i, all[i-1].ID, all[i].ID)
+			}
+		}
 	}
 }

@@ -32,6 +32,26 @@ func TestBulkReplayOfADestinationsDeadLetters(t *testing.T) {
 		}
 	}
 	waitFor("dead", 2)
+	// A page at a time: each page's next link continues where it stopped.
+	var seen []string
+	for next := "/v1/deliveries?destination=r0a-epr&state=dead&limit=1"; next != ""; {
+		var page struct {
+			Deliveries []struct{ ID string }
+			Next       string
+		}
+		if r := get(t, base+next, operatorToken); r.status != http.StatusOK || json.Unmarshal(r.body, &page) != nil {
+			t.Fatalf("%s: %d %s", next, r.status, r.body)
+		}
+		for _, d := range page.Deliveries {
+			seen = append(seen, d.ID)
+		}
+		if next = page.Next; len(seen) > 3 {
+			t.Fatalf("paging does not end: %v", seen)
+		}
+	}
+	if len(seen) != 2 || seen[0] == seen[1] {
+		t.Fatalf("pages of one: %v", seen)
+	}
 	epr.Set(receiver.Accept) // the trust fixes its EPR
 
 	replay := func(body string) response {
