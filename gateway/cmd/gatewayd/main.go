@@ -49,6 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return checkConfig(path, getenv, stdout)
 	}
+	if len(args) >= 1 && args[0] == "deliveries" {
+		return deliveriesCommand(ctx, args[1:], getenv, stdout)
+	}
 	if len(args) >= 1 && args[0] == "health" {
 		return health(ctx, getenv("GATEWAY_CONFIG"), getenv, stdout)
 	}
