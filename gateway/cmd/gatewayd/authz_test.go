@@ -98,6 +98,8 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /v1/delivery-counts":              {"/v1/delivery-counts", "", nil, ops},
 		"GET /v1/held":                         {"/v1/held", "", nil, ops},
 		"GET /v1/destinations":                 {"/v1/destinations", "", nil, ops},
+		"GET /v1/activity":                     {"/v1/activity", "", nil, ops},
+		"GET /v1/turnaround":                   {"/v1/turnaround?month=2026-11", "", nil, ops},
 		"POST /v1/destinations/:name/pause":    {"/v1/destinations/rbs-files/pause", "", nil, ops},
 		"POST /v1/destinations/:name/resume":   {"/v1/destinations/rbs-files/resume", "", nil, ops},
 		"GET /metrics":                         {"/metrics", "", nil, "operator operatorDR operatorAll"}, // counts, no patient data
