@@ -29,12 +29,16 @@ var DeliveryStates = []DeliveryState{DeliveryPending, DeliveryInFlight, Delivery
 // is encoded before enqueueing, so a delivery is self-contained bytes and
 // can be replayed exactly.
 type Delivery struct {
-	ID            string        `json:"id"`
-	ReportID      string        `json:"reportId"`
-	Version       int           `json:"version"`
-	Destination   string        `json:"destination"`
-	ContentType   string        `json:"contentType"`
-	Payload       []byte        `json:"-"`
+	ID          string `json:"id"`
+	ReportID    string `json:"reportId"`
+	Version     int    `json:"version"`
+	Destination string `json:"destination"`
+	ContentType string `json:"contentType"`
+	Payload     []byte `json:"-"`
+	// PayloadOf, when set, says the payload is the report version's own
+	// Bundle ("bundle") or PDF ("pdf"): stores keep a reference, not a
+	// copy, and Lease and Delivery return those very bytes.
+	PayloadOf     string        `json:"payloadOf,omitempty"`
 	State         DeliveryState `json:"state"`
 	CreatedAt     time.Time     `json:"createdAt"`
 	UpdatedAt     time.Time     `json:"updatedAt"`
@@ -46,6 +50,12 @@ type Delivery struct {
 	Reason        string        `json:"reason,omitempty"` // why it is dead, superseded or cancelled
 	Attempts      []Attempt     `json:"attempts"`
 }
+
+// Values of Delivery.PayloadOf.
+const (
+	PayloadBundle = "bundle"
+	PayloadPDF    = "pdf"
+)
 
 // DeliveryID is deterministic, so creating a report's deliveries twice cannot duplicate them.
 func DeliveryID(reportID string, version int, destination string) string {

@@ -272,18 +272,19 @@ func (in *Intake) deliveries(ctx context.Context, r *Report, rec *ReportRecord, 
 	}
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
-		payload := rec.Bundle
+		payload, of := rec.Bundle, PayloadBundle
 		switch {
 		case rt.Encode != nil:
 			var err error
 			if payload, err = rt.Encode(r, previous, rec, id); err != nil {
 				return nil, fmt.Errorf("encode report %s for %s: %w", rec.ID, rt.Destination, err)
 			}
+			of = ""
 		case rt.Format == FormatPDF:
-			payload = rec.PDF
+			payload, of = rec.PDF, PayloadPDF
 		}
 		out = append(out, &Delivery{
-			ID: id, ReportID: rec.ID, Version: rec.Version,
+			ID: id, ReportID: rec.ID, Version: rec.Version, PayloadOf: of,
 			Destination: rt.Destination, ContentType: Formats[rt.Format], Payload: payload,
 			State: DeliveryPending, CreatedAt: at, UpdatedAt: at, NextAttemptAt: at,
 		})

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/blob"
 )
 
 // bucketMessages: message id (sorts by arrival) -> metadata JSON;
@@ -26,7 +27,7 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		if err := tx.Bucket(bucketMessages).Put([]byte(m.ID), meta); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), m.Raw); err != nil {
+		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), blob.Pack(m.Raw)); err != nil {
 			return err
 		}
 		return count(tx, m.ReceivedAt, gateway.ReceivedCounter(m.Source, m.Outcome))
@@ -66,8 +67,9 @@ func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage
 		if err := json.Unmarshal(v, m); err != nil {
 			return err
 		}
-		m.Raw = append([]byte(nil), tx.Bucket(bucketMessageRaw).Get([]byte(id))...)
-		return nil
+		var err error
+		m.Raw, err = unpack(tx.Bucket(bucketMessageRaw).Get([]byte(id)))
+		return err
 	})
 	if err == nil && m == nil {
 		err = gateway.Errorf(gateway.ENOTFOUND, "message %s not found", id)

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/blob"
 )
 
 // Delivery buckets. Index keys are built from parts joined by 0x00; times
@@ -137,8 +138,10 @@ func enqueue(tx *bolt.Tx, d *gateway.Delivery) error {
 	}
 	r := &record{Delivery: *d}
 	r.Payload = nil
-	if err := tx.Bucket(bucketPayloads).Put([]byte(d.ID), d.Payload); err != nil {
-		return err
+	if d.PayloadOf == "" { // otherwise it is the version's own Bundle or PDF, stored once
+		if err := tx.Bucket(bucketPayloads).Put([]byte(d.ID), blob.Pack(d.Payload)); err != nil {
+			return err
+		}
 	}
 	if err := tx.Bucket(bucketByReport).Put(key([]byte(d.ReportID), []byte(d.ID)), nil); err != nil {
 		return err
@@ -149,6 +152,29 @@ func enqueue(tx *bolt.Tx, d *gateway.Delivery) error {
 		return err
 	}
 	return put(tx, r)
+}
+
+// payload reads a delivery's payload: its own, or the report version's
+// Bundle or PDF it refers to.
+func payload(tx *bolt.Tx, r *record) ([]byte, error) {
+	var stored []byte
+	switch r.PayloadOf {
+	case gateway.PayloadBundle:
+		stored = tx.Bucket(bucketBundle).Get(versionKey(r.ReportID, r.Version))
+	case gateway.PayloadPDF:
+		stored = tx.Bucket(bucketPDF).Get(versionKey(r.ReportID, r.Version))
+	default:
+		stored = tx.Bucket(bucketPayloads).Get([]byte(r.ID))
+	}
+	return unpack(stored)
+}
+
+// unpack returns a stored value as a copy the caller may keep after the transaction.
+func unpack(stored []byte) ([]byte, error) {
+	if blob.Packed(stored) {
+		return blob.Unpack(stored)
+	}
+	return clone(stored), nil
 }
 
 // update applies change to one delivery atomically, keeping the indexes right.
@@ -215,7 +241,9 @@ func (s *Store) Lease(ctx context.Context, dest string, now time.Time, ttl time.
 				leased = &gateway.Delivery{}
 				*leased = r.Delivery
 				leased.Lease = r.LeaseToken
-				leased.Payload = clone(tx.Bucket(bucketPayloads).Get([]byte(r.ID)))
+				if leased.Payload, err = payload(tx, r); err != nil {
+					return err
+				}
 			}
 			if err := put(tx, r); err != nil {
 				return err
@@ -325,8 +353,8 @@ func (s *Store) Delivery(ctx context.Context, id string) (*gateway.Delivery, err
 			return err
 		}
 		d = &r.Delivery
-		d.Payload = clone(tx.Bucket(bucketPayloads).Get([]byte(id)))
-		return nil
+		d.Payload, err = payload(tx, r)
+		return err
 	})
 	return d, err
 }

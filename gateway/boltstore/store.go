@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/blob"
 )
 
 var _ gateway.Store = (*Store)(nil)
@@ -140,8 +141,8 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		}{
 			{bucketLatest, []byte(rec.ID), append(val, rec.LabODS...)},
 			{bucketMeta, key, meta},
-			{bucketReport, key, rec.Report},
-			{bucketBundle, key, rec.Bundle},
+			{bucketReport, key, blob.Pack(rec.Report)},
+			{bucketBundle, key, blob.Pack(rec.Bundle)},
 			{bucketPDF, key, rec.PDF},
 		} {
 			if err := tx.Bucket(put.bucket).Put(put.key, put.value); err != nil {
@@ -215,8 +216,9 @@ func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gate
 		if err := json.Unmarshal(meta, &rec); err != nil {
 			return fmt.Errorf("decode stored report: %w", err)
 		}
-		rec.Bundle = clone(tx.Bucket(bucketBundle).Get(key))
-		return nil
+		var err error
+		rec.Bundle, err = unpack(tx.Bucket(bucketBundle).Get(key))
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -249,8 +251,13 @@ func load(tx *bolt.Tx, key []byte) (*gateway.ReportRecord, error) {
 	if err := json.Unmarshal(meta, &rec); err != nil {
 		return nil, fmt.Errorf("decode stored report: %w", err)
 	}
-	rec.Report = clone(tx.Bucket(bucketReport).Get(key))
-	rec.Bundle = clone(tx.Bucket(bucketBundle).Get(key))
+	var err error
+	if rec.Report, err = unpack(tx.Bucket(bucketReport).Get(key)); err != nil {
+		return nil, err
+	}
+	if rec.Bundle, err = unpack(tx.Bucket(bucketBundle).Get(key)); err != nil {
+		return nil, err
+	}
 	rec.PDF = clone(tx.Bucket(bucketPDF).Get(key))
 	return &rec, nil
 }

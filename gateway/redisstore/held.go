@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/blob"
 )
 
 // deliveryArgs appends n and, per delivery, the six script arguments
@@ -16,7 +17,11 @@ func deliveryArgs(args []any, deliveries []*gateway.Delivery) ([]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, d.ID, d.Destination, desc, d.Payload, ms(d.CreatedAt), ms(d.NextAttemptAt))
+		payload := []byte{} // the version's own Bundle or PDF, stored once
+		if d.PayloadOf == "" {
+			payload = blob.Pack(d.Payload)
+		}
+		args = append(args, d.ID, d.Destination, desc, payload, ms(d.CreatedAt), ms(d.NextAttemptAt))
 	}
 	return args, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/blob"
 )
 
 // RecordMessage implements gateway.MessageLog: the message's hash and its
@@ -18,7 +19,7 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		return err
 	}
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", m.Raw)
+	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", blob.Pack(m.Raw))
 	pipe.ZAdd(ctx, s.keys.messages(), redis.Z{Score: float64(m.ReceivedAt.UnixMilli()), Member: m.ID})
 	hour := s.keys.activity(gateway.HourOf(m.ReceivedAt).UnixMilli())
 	pipe.HIncrBy(ctx, hour, gateway.ReceivedCounter(m.Source, m.Outcome), 1)
@@ -77,6 +78,8 @@ func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage
 		return nil, err
 	}
 	raw, _ := v[1].(string)
-	m.Raw = []byte(raw)
+	if m.Raw, err = blob.Unpack([]byte(raw)); err != nil {
+		return nil, err
+	}
 	return m, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/blob"
 )
 
 var _ gateway.Store = (*Store)(nil)
@@ -129,7 +130,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, rec.Report, rec.Bundle, rec.PDF, ms(rec.ReceivedAt)}
+	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.Pack(rec.Bundle), rec.PDF, ms(rec.ReceivedAt)}
 	args, err = deliveryArgs(args, deliveries)
 	if err != nil {
 		return nil, false, err
@@ -196,7 +197,13 @@ func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gat
 	if err := json.Unmarshal([]byte(h["meta"]), &rec); err != nil {
 		return nil, fmt.Errorf("decode stored report: %w", err)
 	}
-	rec.Report, rec.Bundle, rec.PDF = []byte(h["report"]), []byte(h["bundle"]), []byte(h["pdf"])
+	rec.PDF = []byte(h["pdf"])
+	if rec.Report, err = blob.Unpack([]byte(h["report"])); err != nil {
+		return nil, err
+	}
+	if rec.Bundle, err = blob.Unpack([]byte(h["bundle"])); err != nil {
+		return nil, err
+	}
 	return &rec, nil
 }
 
@@ -215,7 +222,9 @@ func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gate
 		return nil, fmt.Errorf("decode stored report: %w", err)
 	}
 	bundle, _ := v[1].(string)
-	rec.Bundle = []byte(bundle)
+	if rec.Bundle, err = blob.Unpack([]byte(bundle)); err != nil {
+		return nil, err
+	}
 	return &rec, nil
 }
 
@@ -241,10 +250,11 @@ type desc struct {
 	Destination string    `json:"destination"`
 	ContentType string    `json:"contentType"`
 	CreatedAt   time.Time `json:"createdAt"`
+	PayloadOf   string    `json:"payloadOf,omitempty"` // the payload is the version's own Bundle or PDF
 }
 
 func description(d *gateway.Delivery) desc {
-	return desc{d.ID, d.ReportID, d.Version, d.Destination, d.ContentType, d.CreatedAt}
+	return desc{d.ID, d.ReportID, d.Version, d.Destination, d.ContentType, d.CreatedAt, d.PayloadOf}
 }
 
 // Lease implements gateway.Queue.
@@ -350,7 +360,7 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 		return nil, fmt.Errorf("decode delivery %s: %w", id, err)
 	}
 	d := &gateway.Delivery{ID: dd.ID, ReportID: dd.ReportID, Version: dd.Version, Destination: dd.Destination,
-		ContentType: dd.ContentType, CreatedAt: dd.CreatedAt, State: gateway.DeliveryState(str(1)),
+		ContentType: dd.ContentType, CreatedAt: dd.CreatedAt, PayloadOf: dd.PayloadOf, State: gateway.DeliveryState(str(1)),
 		UpdatedAt: fromMS(str(2)), LastError: str(5), ReceiverRef: str(6), Reason: str(7), Attempts: []gateway.Attempt{}}
 	if d.State == gateway.DeliveryRetrying || d.State == gateway.DeliveryPending {
 		d.NextAttemptAt = fromMS(str(3))
@@ -359,7 +369,19 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 		d.LeaseUntil = fromMS(str(4))
 	}
 	if withPayload {
-		d.Payload = []byte(str(8))
+		stored := []byte(str(8))
+		if dd.PayloadOf != "" {
+			field := map[string]string{gateway.PayloadBundle: "bundle", gateway.PayloadPDF: "pdf"}[dd.PayloadOf]
+			v, err := s.rdb.HGet(ctx, s.keys.reportVersion(d.ReportID, d.Version), field).Bytes()
+			if err != nil {
+				return nil, unavailable(err, "read delivery payload")
+			}
+			stored = v
+		}
+		var err error
+		if d.Payload, err = blob.Unpack(stored); err != nil {
+			return nil, err
+		}
 	}
 	for _, a := range att.Val() {
 		var at gateway.Attempt
