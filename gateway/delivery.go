@@ -234,6 +234,7 @@ type Store interface {
 	AuditLog
 	MessageLog
 	ActivityLog
+	Pruner
 }
 
 // ELEASELOST means a worker's lease expired and the delivery moved on.

@@ -16,6 +16,8 @@ type Observer interface {
 	// Attempted: one delivery attempt's outcome ("delivered", "retry",
 	// "permanent", "gave-up") and how long it took.
 	Attempted(destination, outcome string, took time.Duration)
+	// Pruned: n items of a retention class removed.
+	Pruned(class string, n int)
 }
 
 // NoObserver observes nothing.
@@ -24,3 +26,4 @@ type NoObserver struct{}
 func (NoObserver) Received(string, string, int, int)       {}
 func (NoObserver) Acknowledged(string, string)             {}
 func (NoObserver) Attempted(string, string, time.Duration) {}
+func (NoObserver) Pruned(string, int)                      {}

@@ -124,12 +124,19 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		var previous *gateway.ReportRecord
 		if cur := latest.Get([]byte(rec.ID)); cur != nil {
 			curVersion, lab := int(binary.BigEndian.Uint32(cur)), string(cur[4:])
-			previous = &gateway.ReportRecord{}
-			if err := json.Unmarshal(tx.Bucket(bucketMeta).Get(versionKey(rec.ID, curVersion)), previous); err != nil {
-				return err
-			}
 			if lab != rec.LabODS {
 				return gateway.Errorf(gateway.ECONFLICT, "report id %s belongs to another laboratory", rec.ID)
+			}
+			stored := tx.Bucket(bucketMeta).Get(versionKey(rec.ID, curVersion))
+			if stored == nil { // a tombstone: the retention policy pruned the report
+				if curVersion >= rec.Version {
+					return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was delivered and has since been removed under the retention policy: it is not delivered again", rec.ID, rec.Version)
+				}
+			} else {
+				previous = &gateway.ReportRecord{}
+				if err := json.Unmarshal(stored, previous); err != nil {
+					return err
+				}
 			}
 			if curVersion > rec.Version {
 				return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is older than the stored version %d", rec.ID, rec.Version, curVersion)

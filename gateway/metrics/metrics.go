@@ -31,6 +31,7 @@ type Metrics struct {
 	attempts    *prometheus.CounterVec
 	attemptTime *prometheus.HistogramVec
 	deadLetters *prometheus.CounterVec
+	pruned      *prometheus.CounterVec
 }
 
 var _ gateway.Observer = (*Metrics)(nil)
@@ -59,6 +60,8 @@ func New(queue gateway.Queue, log *slog.Logger) *Metrics {
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "results_gateway_dead_letters_total",
 			Help: "Deliveries dead-lettered (rejected by the receiver or given up after their attempts or age), by destination."},
 			[]string{"destination"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "results_gateway_pruned_total",
+			Help: "Items removed by the retention pruner, by class (messages, deliveredPayloads, reports, audit)."}, []string{"class"}),
 	}
 	version := "devel"
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
@@ -67,7 +70,7 @@ func New(queue gateway.Queue, log *slog.Logger) *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "results_gateway_build_info",
 		Help: "Always 1: the gateway's version."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
-	reg.MustRegister(m.intake, m.warnings, m.unmapped, m.acks, m.attempts, m.attemptTime, m.deadLetters, build,
+	reg.MustRegister(m.intake, m.warnings, m.unmapped, m.acks, m.attempts, m.attemptTime, m.deadLetters, m.pruned, build,
 		&queueCollector{queue: queue, log: log}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -95,6 +98,9 @@ func (m *Metrics) Attempted(destination, outcome string, took time.Duration) {
 		m.deadLetters.WithLabelValues(destination).Inc()
 	}
 }
+
+// Pruned implements gateway.Observer.
+func (m *Metrics) Pruned(class string, n int) { m.pruned.WithLabelValues(class).Add(float64(n)) }
 
 // queueCollector reads the queue's depth from the store at each scrape,
 // so every replica reports the shared queue as it is.

@@ -84,6 +84,8 @@ local cur = redis.call("HMGET", rkey, "latest", "lab")
 if cur[1] then
   if cur[2] ~= lab then return redis.error_reply("CONFLICT lab") end
   if tonumber(cur[1]) > version then return redis.error_reply("CONFLICT older " .. cur[1]) end
+  -- the version is not stored but the id's latest is this one: a tombstone left by the pruner
+  if tonumber(cur[1]) == version then return redis.error_reply("CONFLICT pruned") end
 end
 redis.call("HSET", rkey, "latest", version, "lab", lab)
 redis.call("ZADD", k("versions", id), version, version)
@@ -224,4 +226,39 @@ redis.call("ZREM", k("due", d["destination"]), did)
 redis.call("HSET", k("d", did), "reason", ARGV[4])
 setstate(did, d["destination"], h[1], "cancelled", now)
 return "ok"
+`)
+
+// pruneReport: ARGV = tag, id, the latest version read, n, n delivery ids,
+// then three lists each as a count and full key names: keys to delete,
+// zsets and sets to remove id from. Removes the report's versions,
+// deliveries and index entries if it is still as read: not held, the same
+// latest version, the same deliveries, all over. The report's own hash
+// (latest version, lab) stays as a tombstone so a resend is refused, not
+// delivered twice. Returns 1 if pruned, 0 if not.
+var pruneReport = redis.NewScript(common + `
+local id, latest, nd = ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call("ZSCORE", k("held"), id) then return 0 end
+if redis.call("HGET", k("report", id), "latest") ~= latest then return 0 end
+if redis.call("SCARD", k("byreport", id)) ~= nd then return 0 end
+local over = {delivered = true, superseded = true, cancelled = true}
+for i = 1, nd do
+  if not over[redis.call("HGET", k("d", ARGV[4 + i]), "state")] then return 0 end
+end
+for i = 1, nd do
+  local did = ARGV[4 + i]
+  local h = redis.call("HMGET", k("d", did), "state", "json")
+  local dest = cjson.decode(h[2])["destination"]
+  redis.call("ZREM", k("state", h[1]), did)
+  redis.call("ZREM", k("dstate", dest, h[1]), did)
+  redis.call("ZREM", k("due", dest), did)
+  redis.call("HINCRBY", k("counts"), dest .. "|" .. h[1], -1)
+  redis.call("DEL", k("d", did), k("att", did), k("order", dest, id))
+end
+local x = 5 + nd
+for i = 1, tonumber(ARGV[x]) do redis.call("DEL", ARGV[x + i]) end
+x = x + tonumber(ARGV[x]) + 1
+for i = 1, tonumber(ARGV[x]) do redis.call("ZREM", ARGV[x + i], id) end
+x = x + tonumber(ARGV[x]) + 1
+for i = 1, tonumber(ARGV[x]) do redis.call("SREM", ARGV[x + i], id) end
+return 1
 `)

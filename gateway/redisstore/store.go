@@ -165,6 +165,8 @@ func conflict(rec *gateway.ReportRecord, why string) error {
 	switch {
 	case why == "lab":
 		return gateway.Errorf(gateway.ECONFLICT, "report id %s belongs to another laboratory", rec.ID)
+	case why == "pruned":
+		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was delivered and has since been removed under the retention policy: it is not delivered again", rec.ID, rec.Version)
 	case strings.HasPrefix(why, "older "):
 		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is older than the stored version %s", rec.ID, rec.Version, strings.TrimPrefix(why, "older "))
 	default:

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	runIndex(t, newStore)
 	runHeld(t, newStore)
 	runActivity(t, newStore)
+	runPrune(t, newStore)
 }
 
 // Record returns a record with recognisable blobs.
