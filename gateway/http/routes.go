@@ -49,6 +49,7 @@ func (s *server) routes(r *gin.Engine) {
 	s.handle(v1, "GET", "/destinations", rule{operators, all, gateway.AccessRead}, s.listDestinations)
 	s.handle(v1, "GET", "/activity", rule{operators, all, gateway.AccessSearch}, s.getActivity)
 	s.handle(v1, "GET", "/turnaround", rule{operators, all, gateway.AccessSearch}, s.getTurnaround)
+	s.handle(v1, "POST", "/prune", rule{operators, all, gateway.AccessDelete}, s.prune)
 	s.handle(v1, "POST", "/destinations/:name/pause", rule{operators, all, gateway.AccessUpdate}, s.pauseDestination(true))
 	s.handle(v1, "POST", "/destinations/:name/resume", rule{operators, all, gateway.AccessUpdate}, s.pauseDestination(false))
 

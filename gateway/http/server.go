@@ -44,6 +44,7 @@ type Deps struct {
 	Targets        gateway.TurnaroundTargets
 	TargetsVersion string
 	Activity       gateway.ActivityLog // hourly intake and delivery counts (dashboard, /v1/activity)
+	Prune          *gateway.PruneLoop  // POST /v1/prune; nil: 404
 	Metrics        http.Handler        // GET /metrics (Prometheus text), for operators; nil: 404
 }
 

@@ -100,6 +100,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /v1/destinations":                 {"/v1/destinations", "", nil, ops},
 		"GET /v1/activity":                     {"/v1/activity", "", nil, ops},
 		"GET /v1/turnaround":                   {"/v1/turnaround?month=2026-11", "", nil, ops},
+		"POST /v1/prune":                       {"/v1/prune", "application/json", []byte(`{"dryRun": true}`), ops},
 		"POST /v1/destinations/:name/pause":    {"/v1/destinations/rbs-files/pause", "", nil, ops},
 		"POST /v1/destinations/:name/resume":   {"/v1/destinations/rbs-files/resume", "", nil, ops},
 		"GET /metrics":                         {"/metrics", "", nil, "operator operatorDR operatorAll"}, // counts, no patient data

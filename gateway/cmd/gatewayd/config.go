@@ -43,6 +43,7 @@ type Config struct {
 	JWT            *auth.JWTConfig     `json:"jwt"`     // also accept JWTs signed by a key in this JWKS (SMART Backend Services)
 	Sharing        map[string][]string `json:"sharing"` // trust ODS code -> other trusts whose reports it may also read
 	Alerts         AlertsConfig        `json:"alerts"`
+	Retention      RetentionConfig     `json:"retention"`
 	// TurnaroundTargets: test code or clinical indication -> its national
 	// turnaround category in days (3, 5, 7, 14, 21, 42 or 84); others count
 	// against the default for rare disease (42) or cancer (21).
@@ -96,6 +97,44 @@ type DestinationConfig struct {
 	Config               json.RawMessage `json:"config"` // passed to the adapter
 }
 
+// RetentionConfig is how long each class of stored data is kept, in days
+// (0: forever), and how often the pruner runs. The defaults suit a GLH:
+//   - messages, 30 days: long enough to answer a lab's "what happened to my
+//     message?" about last month's sends; raw messages hold patient data,
+//     so not longer than that question needs;
+//   - deliveredPayloads, 30 days: the exact bytes sent (HL7 ORUs, notices)
+//     for a receiver's query about a delivery; a delivered payload is never
+//     replayed, and Bundles and PDFs are the report's own, kept with it;
+//   - reports, 365 days: a year of results for EPRs that pull, re-fetches
+//     and the turnaround statistics; the lab's LIMS and the trust's EPR are
+//     the records, the gateway is the route between them;
+//   - audit, 730 days: who read what outlives the results by a year, for
+//     investigations; ship the logs to a SIEM to keep it longer.
+type RetentionConfig struct {
+	MessagesDays          float64 `json:"messagesDays"`
+	DeliveredPayloadsDays float64 `json:"deliveredPayloadsDays"`
+	ReportsDays           float64 `json:"reportsDays"`
+	AuditDays             float64 `json:"auditDays"`
+	IntervalMinutes       float64 `json:"intervalMinutes"`
+}
+
+func (r RetentionConfig) periods() gateway.Retention {
+	day := func(d float64) time.Duration { return time.Duration(d * float64(24*time.Hour)) }
+	return gateway.Retention{gateway.ClassMessages: day(r.MessagesDays), gateway.ClassPayloads: day(r.DeliveredPayloadsDays),
+		gateway.ClassReports: day(r.ReportsDays), gateway.ClassAudit: day(r.AuditDays)}
+}
+
+func (r RetentionConfig) validate() []error {
+	var errs []error
+	if r.MessagesDays < 0 || r.DeliveredPayloadsDays < 0 || r.ReportsDays < 0 || r.AuditDays < 0 || r.IntervalMinutes <= 0 {
+		errs = append(errs, errors.New("retention: days must not be negative (0 keeps forever) and intervalMinutes must be positive"))
+	}
+	if r.ReportsDays > 0 && r.AuditDays > 0 && r.AuditDays < r.ReportsDays {
+		errs = append(errs, fmt.Errorf("retention.auditDays: %v is shorter than reportsDays (%v): who read a result must be known as long as the result is kept", r.AuditDays, r.ReportsDays))
+	}
+	return errs
+}
+
 // AlertsConfig says where alerts go besides the log, and when a queue is
 // too old.
 type AlertsConfig struct {
@@ -127,7 +166,8 @@ func defaultConfig() Config {
 		Retry:  RetryConfig{BaseSeconds: 5, CapSeconds: 3600},
 		// An hour: far beyond a healthy EPR's seconds, well inside a
 		// clinician's day; a 30 s check finds it within a minute.
-		Alerts: AlertsConfig{Name: "Results Gateway", CheckSeconds: 30, QueueAgeMinutes: 60},
+		Alerts:    AlertsConfig{Name: "Results Gateway", CheckSeconds: 30, QueueAgeMinutes: 60},
+		Retention: RetentionConfig{MessagesDays: 30, DeliveredPayloadsDays: 30, ReportsDays: 365, AuditDays: 730, IntervalMinutes: 60},
 		HL7: HL7Config{MaxBytes: 20 << 20, IdleTimeoutSeconds: 120,
 			Limits: ConnectionLimits{MaxConnections: 200, MaxConnectionsPerAddress: 20}}}
 }
@@ -336,6 +376,7 @@ func (c Config) validate() error {
 		}
 	}
 	errs = append(errs, c.Alerts.validate()...)
+	errs = append(errs, c.Retention.validate()...)
 	for code, days := range c.TurnaroundTargets {
 		if !slices.ContainsFunc(testdirectory.Categories(), func(cat testdirectory.Category) bool { return cat.Days == days }) {
 			errs = append(errs, fmt.Errorf("turnaroundTargets.%s: %d days is not a national turnaround category (3, 5, 7, 14, 21, 42 or 84)", code, days))

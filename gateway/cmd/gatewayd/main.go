@@ -49,6 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return checkConfig(path, getenv, stdout)
 	}
+	if len(args) >= 1 && args[0] == "prune" {
+		return pruneCommand(ctx, args[1:], getenv, stdout)
+	}
 	if len(args) >= 1 && args[0] == "deliveries" {
 		return deliveriesCommand(ctx, args[1:], getenv, stdout)
 	}
@@ -113,6 +116,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Queue: store, Destinations: dests, Clock: clock, Log: log, PollInterval: time.Second, Observer: observed, Alerts: alerts,
 		Retry: gateway.ExponentialBackoff{Base: seconds(cfg.Retry.BaseSeconds), Cap: seconds(cfg.Retry.CapSeconds)},
 	}
+	pruner := &gateway.PruneLoop{Store: store, Retention: cfg.Retention.periods(), Clock: clock, Log: log, Observer: observed,
+		Interval: time.Duration(cfg.Retention.IntervalMinutes * float64(time.Minute)), Batch: 500}
 	directory, err := testdirectory.Load()
 	if err != nil {
 		return err
@@ -151,6 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:        observed.Handler(),
 		Messages:       store,
 		Activity:       store,
+		Prune:          pruner,
 		Targets:        targets,
 		TargetsVersion: testdirectory.TurnaroundVersion,
 		EncodeHL7: func(r *gateway.Report, pdf []byte) []byte {
@@ -168,6 +174,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	monitored := make(chan struct{})
 	go func() { monitor.Run(dispatchCtx); close(monitored) }()
 	defer func() { stopDispatch(); <-monitored }()
+	pruned := make(chan struct{})
+	go func() { pruner.Run(dispatchCtx); close(pruned) }()
+	defer func() { stopDispatch(); <-pruned }()
 
 	// MLLP stops with the gateway, or at once if the HTTP listener cannot start.
 	mllpCtx, stopMLLP := context.WithCancel(ctx)

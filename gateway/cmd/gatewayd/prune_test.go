@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+)
+
+// TestPruneCommand: with a retention of a second or so, a delivered
+// report is first only counted by "gatewayd prune -dry-run", then removed
+// by "gatewayd prune": gone from the API, and a resend of it is refused
+// rather than delivered twice.
+func TestPruneCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
+	const second = 1.0 / 86400
+	cfg = strings.Replace(cfg, `"destinations": [`, `"retention": {"messagesDays": `+ftoa(second)+`, "deliveredPayloadsDays": `+ftoa(second)+
+		`, "reportsDays": `+ftoa(second)+`, "auditDays": `+ftoa(second)+`, "intervalMinutes": 600},
+		"destinations": [`, 1)
+	base, _ := startWithConfig(t, dir, cfg)
+	report := withID(t, fixtures.Report("negative-wgs"), "PRUNE-1")
+	if r := post(t, base, labToken, report); r.status != http.StatusAccepted {
+		t.Fatalf("post: %d %s", r.status, r.body)
+	}
+	env := map[string]string{"GATEWAY_URL": base, "GATEWAY_TOKEN": operatorToken}
+	cli := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &out); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	// Wait until its deliveries are over and it is older than its period.
+	for i := 0; !strings.Contains(cli("prune", "-dry-run"), "reports: would remove 1 "); i++ {
+		if i > 400 {
+			t.Fatalf("never prunable: %s", cli("prune", "-dry-run"))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if r := get(t, base+"/v1/reports/PRUNE-1", operatorToken); r.status != http.StatusOK {
+		t.Fatalf("a dry run removed the report: %d", r.status)
+	}
+	out := cli("prune")
+	if !strings.Contains(out, "reports: removed 1 ") || !strings.Contains(out, "messages: removed 1 ") {
+		t.Fatalf("prune: %s", out)
+	}
+	if r := get(t, base+"/v1/reports/PRUNE-1", operatorToken); r.status != http.StatusNotFound {
+		t.Fatalf("after pruning the report answers %d", r.status)
+	}
+	if r := post(t, base, labToken, report); r.status != http.StatusConflict || !strings.Contains(string(r.body), "retention") {
+		t.Fatalf("a resend of the pruned report: %d %s", r.status, r.body)
+	}
+	if r := get(t, base+"/metrics", operatorToken); !strings.Contains(string(r.body), `results_gateway_pruned_total{class="reports"} 1`) {
+		t.Error("the pruned report is not counted in the metrics")
+	}
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
