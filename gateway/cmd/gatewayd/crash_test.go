@@ -28,13 +28,13 @@ func TestMain(m *testing.M) {
 }
 
 // gatewayProcess starts the gateway as a child process on dataDir.
-func gatewayProcess(t *testing.T, dir string) (base string, cmd *exec.Cmd) {
+func gatewayProcess(t testing.TB, dir string) (base string, cmd *exec.Cmd) {
 	t.Helper()
 	return gatewayProcessWith(t, dir, writeConfig(t, dir))
 }
 
 // gatewayProcessWith starts a gateway process with a configuration file and extra environment.
-func gatewayProcessWith(t *testing.T, dir, config string, env ...string) (base string, cmd *exec.Cmd) {
+func gatewayProcessWith(t testing.TB, dir, config string, env ...string) (base string, cmd *exec.Cmd) {
 	t.Helper()
 	cmd = exec.Command(os.Args[0], "-config", config)
 	cmd.Env = append(append(os.Environ(), "GATEWAYD_RUN_AS_MAIN=1", "GATEWAY_DATA="+filepath.Join(dir, "data")), env...)

@@ -23,7 +23,7 @@ import (
 const reportSystem = "https://fhir.results-gateway.nhs.uk/Id/report"
 
 // faultConfig routes trust R0A to a FHIR REST destination at url.
-func faultConfig(t *testing.T, dir, url string) string {
+func faultConfig(t testing.TB, dir, url string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`{
   "addr": "127.0.0.1:0",

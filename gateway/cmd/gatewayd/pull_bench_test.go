@@ -67,7 +67,6 @@ func BenchmarkPull100k(b *testing.B) {
 }
 
 func benchPull(b *testing.B, storeName string, n int) {
-	t := &testing.T{}
 	dir := b.TempDir()
 	prefix := fmt.Sprintf("bench-pull-%d", time.Now().UnixNano())
 	var store gateway.Store
@@ -115,7 +114,7 @@ func benchPull(b *testing.B, storeName string, n int) {
 	if storeName == "redis" {
 		env["GATEWAY_REDIS_URL"], env["GATEWAY_REDIS_PREFIX"], env["GATEWAY_INDEX_KEY"] = testRedisURL(), prefix, "test-index-key-0123456789"
 	}
-	cfgPath := writeConfig(t, dir)
+	cfgPath := writeConfig(b, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)

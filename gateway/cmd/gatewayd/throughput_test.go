@@ -20,7 +20,6 @@ import (
 func BenchmarkAcceptedToDelivered(b *testing.B) {
 	for _, processes := range []int{1, 2} {
 		b.Run(strconv.Itoa(processes)+"-processes", func(b *testing.B) {
-			t := &testing.T{}
 			recv := receiver.Start(b)
 			port := strconv.Itoa(freePort(b))
 			redis := redisServer(b, b.TempDir(), port)
@@ -29,7 +28,7 @@ func BenchmarkAcceptedToDelivered(b *testing.B) {
 			var bases []string
 			for p := 0; p < processes; p++ {
 				dir := b.TempDir()
-				base, _ := gatewayProcessWith(t, dir, faultConfig(t, dir, recv.URL), env...)
+				base, _ := gatewayProcessWith(b, dir, faultConfig(b, dir, recv.URL), env...)
 				bases = append(bases, base)
 			}
 			var seq atomic.Int64
@@ -74,13 +73,12 @@ func BenchmarkAcceptedToDelivered(b *testing.B) {
 // target) to one process on an AOF-everysec Redis and reports the p50 and
 // p99 time to 202. b.N is the number of reports.
 func BenchmarkAcceptLatencyAtHalfRate(b *testing.B) {
-	t := &testing.T{}
 	recv := receiver.Start(b)
 	port := strconv.Itoa(freePort(b))
 	redis := redisServer(b, b.TempDir(), port)
 	b.Cleanup(func() { redis.Kill(); redis.Wait() })
 	dir := b.TempDir()
-	base, _ := gatewayProcessWith(t, dir, faultConfig(t, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789")
+	base, _ := gatewayProcessWith(b, dir, faultConfig(b, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789")
 	latencies := make([]time.Duration, b.N)
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / 300)
