@@ -270,3 +270,11 @@ func load(tx *bolt.Tx, key []byte) (*gateway.ReportRecord, error) {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// DiskBytes is the size of the data the file holds (its pages in use,
+// not the file's preallocated length): what storage benchmarks measure.
+func (s *Store) DiskBytes() (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n, err
+}
