@@ -33,14 +33,37 @@ func NewMessageID(at time.Time) string {
 // MessageFilter selects inbound messages; empty fields match all.
 type MessageFilter struct {
 	Outcome, ReportID, ControlID, Sender, Source string
-	Limit                                        int // 0 means 100
+	From, To                                     time.Time // received in [From, To); zero: unbounded
+	Before                                       string    // a message id: only older messages (the next page)
+	Limit                                        int       // 0 means 100
 }
 
 // Matches reports whether m passes the filter.
 func (f MessageFilter) Matches(m *InboundMessage) bool {
 	return (f.Outcome == "" || f.Outcome == m.Outcome) && (f.ReportID == "" || f.ReportID == m.ReportID) &&
 		(f.ControlID == "" || f.ControlID == m.ControlID) && (f.Sender == "" || f.Sender == m.Sender) &&
-		(f.Source == "" || f.Source == m.Source)
+		(f.Source == "" || f.Source == m.Source) && (f.Before == "" || m.ID < f.Before) &&
+		(f.From.IsZero() || !m.ReceivedAt.Before(f.From)) && (f.To.IsZero() || m.ReceivedAt.Before(f.To))
+}
+
+// Upper is the id the newest-first walk starts below ("" for the newest):
+// the earlier of Before and To.
+func (f MessageFilter) Upper() string {
+	upper := f.Before
+	if !f.To.IsZero() {
+		if to := fmt.Sprintf("%020d", f.To.UnixNano()); upper == "" || to < upper {
+			upper = to
+		}
+	}
+	return upper
+}
+
+// Lower is the id below which the walk can stop ("" for none).
+func (f MessageFilter) Lower() string {
+	if f.From.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%020d", f.From.UnixNano())
 }
 
 // MessageLog keeps inbound messages.

@@ -44,7 +44,16 @@ func (s *Store) Messages(ctx context.Context, f gateway.MessageFilter) ([]*gatew
 	var out []*gateway.InboundMessage
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMessages).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		k, v := c.Last()
+		if upper := f.Upper(); upper != "" {
+			if k, v = c.Seek([]byte(upper)); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		lower := f.Lower()
+		for ; k != nil && len(out) < limit && (lower == "" || string(k) >= lower); k, v = c.Prev() {
 			var m gateway.InboundMessage
 			if json.Unmarshal(v, &m) == nil && f.Matches(&m) {
 				out = append(out, &m)

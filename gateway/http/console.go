@@ -18,10 +18,11 @@ import (
 // only), embedded so it works offline. Every number comes from the same
 // store queries the API uses.
 
-//go:embed console/*.html
+//go:embed console/*.html console/console.js
 var consoleFiles embed.FS
 
 var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
+	"list":     func(items ...string) []string { return items },
 	"duration": func(seconds int64) string { return (time.Duration(seconds) * time.Second).String() },
 	"percent":  func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 	"seconds": func(s float64) string {
@@ -38,6 +39,10 @@ var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
 // consoleRoutes registers the console; routes.go calls it.
 func (s *server) consoleRoutes(r *gin.Engine) {
 	r.GET("/console/login", s.consoleLoginPage)
+	r.GET("/console/console.js", func(c *gin.Context) {
+		c.Header("Cache-Control", "no-cache")
+		c.FileFromFS("console/console.js", http.FS(consoleFiles))
+	})
 	r.POST("/console/login", s.consoleLogin)
 	c := r.Group("/console", s.consoleAuth)
 	c.GET("", s.consoleDashboard)
@@ -66,13 +71,37 @@ func (s *server) consoleMessages(c *gin.Context) {
 		return
 	}
 	f := gateway.MessageFilter{Outcome: c.Query("outcome"), ReportID: c.Query("report"), ControlID: c.Query("control"),
-		Sender: c.Query("sender"), Limit: 200}
+		Sender: c.Query("sender"), Source: c.Query("source"), Before: c.Query("before"), Limit: 200}
+	var problems []gateway.Problem
+	for name, into := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := c.Query(name); v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				problems = append(problems, gateway.Problem{Path: name, Message: "must be a date, YYYY-MM-DD"})
+			}
+			*into = t
+		}
+	}
+	if !f.To.IsZero() {
+		f.To = f.To.Add(24 * time.Hour) // "to" is a whole day
+	}
+	if len(problems) > 0 {
+		s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "bad search", Problems: problems})
+		return
+	}
 	list, err := s.Messages.Messages(c.Request.Context(), f)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, "messages.html", gin.H{"Title": "Messages", "Messages": list, "Filter": f})
+	older := ""
+	if len(list) == f.Limit {
+		q := c.Request.URL.Query()
+		q.Set("before", list[len(list)-1].ID)
+		older = "/console/messages?" + q.Encode()
+	}
+	s.render(c, "messages.html", gin.H{"Title": "Messages", "Messages": list, "Filter": f, "From": c.Query("from"), "To": c.Query("to"),
+		"Older": older, "Paged": f.Before != ""})
 }
 
 // consoleMessage shows one message with its raw content; the view is
@@ -206,12 +235,17 @@ func (s *server) consoleDeliveries(c *gin.Context) {
 // matches the count the operator confirmed.
 func (s *server) consoleBulk(action string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		expect, err := strconv.Atoi(c.PostForm("expect"))
-		if err != nil {
-			s.fail(c, gateway.Errorf(gateway.EINVALID, "expect: the confirmed count is missing"))
-			return
+		req := bulkRequest{Destination: c.PostForm("destination"), State: gateway.DeliveryState(c.PostForm("state"))}
+		if ids := c.PostFormArray("id"); len(ids) > 0 { // the ticked deliveries, not the whole filter
+			req = bulkRequest{IDs: ids}
+		} else {
+			expect, err := strconv.Atoi(c.PostForm("expect"))
+			if err != nil {
+				s.fail(c, gateway.Errorf(gateway.EINVALID, "expect: the confirmed count is missing"))
+				return
+			}
+			req.Expect = &expect
 		}
-		req := bulkRequest{Destination: c.PostForm("destination"), State: gateway.DeliveryState(c.PostForm("state")), Expect: &expect}
 		done, failed, more, err := s.bulkAct(c, action, req)
 		msg := strconv.Itoa(done) + " deliveries " + action + "ed"
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -37,8 +38,15 @@ func (s *Store) Messages(ctx context.Context, f gateway.MessageFilter) ([]*gatew
 	}
 	var out []*gateway.InboundMessage
 	const page = 500
-	for start := int64(0); len(out) < limit; start += page {
-		ids, err := s.rdb.ZRevRange(ctx, s.keys.messages(), start, start+page-1).Result()
+	window := &redis.ZRangeBy{Max: "+inf", Min: "-inf", Count: page}
+	if upper := f.Upper(); upper != "" {
+		window.Max = strconv.FormatInt(idMillis(upper), 10) // ids are nanoseconds: the same millisecond may hold newer ones, filtered below
+	}
+	if lower := f.Lower(); lower != "" {
+		window.Min = strconv.FormatInt(idMillis(lower), 10)
+	}
+	for ; len(out) < limit; window.Offset += page {
+		ids, err := s.rdb.ZRevRangeByScore(ctx, s.keys.messages(), window).Result()
 		if err != nil {
 			return nil, unavailable(err, "list messages")
 		}
@@ -61,6 +69,12 @@ func (s *Store) Messages(ctx context.Context, f gateway.MessageFilter) ([]*gatew
 		}
 	}
 	return out, nil
+}
+
+// idMillis is the arrival millisecond a message id starts with.
+func idMillis(id string) int64 {
+	n, _ := strconv.ParseInt(id[:min(len(id), 20)], 10, 64)
+	return n / 1e6
 }
 
 // Message implements gateway.MessageLog.

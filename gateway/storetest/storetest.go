@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,6 +229,25 @@ func testMessages(t *testing.T, s gateway.Store) {
 	refused, err := s.Messages(ctx, gateway.MessageFilter{Outcome: "refused"})
 	if err != nil || len(refused) != 1 || refused[0].ControlID != "CTRL-1" || refused[0].Reasons[0] != "reason refused" {
 		t.Fatalf("refused: %+v %v", refused, err)
+	}
+	for _, c := range []struct {
+		f    gateway.MessageFilter
+		want string
+	}{
+		{gateway.MessageFilter{Limit: 2}, "CTRL-2 CTRL-1"},
+		{gateway.MessageFilter{Limit: 2, Before: ids[1]}, "CTRL-0"}, // the next page
+		{gateway.MessageFilter{From: t0.Add(time.Second)}, "CTRL-2 CTRL-1"},
+		{gateway.MessageFilter{To: t0.Add(time.Second)}, "CTRL-0"},
+		{gateway.MessageFilter{From: t0.Add(time.Second), To: t0.Add(2 * time.Second), Outcome: "refused"}, "CTRL-1"},
+	} {
+		list, err := s.Messages(ctx, c.f)
+		var got []string
+		for _, m := range list {
+			got = append(got, m.ControlID)
+		}
+		if err != nil || strings.Join(got, " ") != c.want {
+			t.Errorf("%+v: %v %v, want %s", c.f, got, err, c.want)
+		}
 	}
 	one, err := s.Message(ctx, ids[1])
 	if err != nil || string(one.Raw) != "MSH|^~\\&|LIMS|699X0|||||ORU^R01|CTRL-1|P|2.5.1\r" {

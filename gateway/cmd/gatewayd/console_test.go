@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +17,25 @@ import (
 	"github.com/nhs-genomics/results-gateway/internal/receiver"
 )
 
+// dialogs records the messages of the confirm() dialogs the browser showed.
+type dialogs struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (d *dialogs) last() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.seen) == 0 {
+		return ""
+	}
+	return d.seen[len(d.seen)-1]
+}
+
 // browser starts headless Chromium (Debian's; .ci/ensure-deps installs it)
-// for one test, accepting confirm() dialogs as an operator would, and
-// stops it when the test ends.
-func browser(t *testing.T) context.Context {
+// for one test, accepting confirm() dialogs as an operator would (and
+// recording what they asked), and stops it when the test ends.
+func browser(t *testing.T) (context.Context, *dialogs) {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
@@ -33,14 +49,18 @@ func browser(t *testing.T) context.Context {
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	asked := &dialogs{}
 	if err := chromedp.Listen(ctx, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+		if ev, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			asked.mu.Lock()
+			asked.seen = append(asked.seen, ev.Message)
+			asked.mu.Unlock()
 			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) // not from inside the listener
 		}
 	}); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return ctx
+	return ctx, asked
 }
 
 // screenshotOnFailure keeps what the browser showed when a step failed.
@@ -62,7 +82,7 @@ func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
 // them all in one action once it is fixed, and sees them delivered — in
 // headless Chromium.
 func TestConsoleInABrowser(t *testing.T) {
-	ctx := browser(t)
+	ctx, asked := browser(t)
 	base, epr := rejectingEPR(t, "CONSOLE-1", "CONSOLE-2")
 	defer screenshotOnFailure(t, ctx, "console")
 
@@ -110,6 +130,18 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("the refused message's page: reasons %q, raw %.80q", reasons, raw)
 	}
 
+	// Searching by source and date finds it; a window before it does not.
+	today := time.Now().UTC().Format(time.DateOnly)
+	for query, want := range map[string]int{"source=hl7v2-http&from=" + today + "&to=" + today: 1, "control=NOPAT-1&to=2000-01-01": 0} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/messages?"+query), chromedp.WaitVisible(chromedp.ID("messages"))); err != nil {
+			t.Fatal(err)
+		}
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages tr[data-control="NOPAT-1"]').length`))
+		if err != nil || n != want {
+			t.Errorf("messages?%s lists NOPAT-1 %d times, want %d (%v)", query, n, want, err)
+		}
+	}
+
 	deadPage := base + "/console/deliveries?destination=r0a-epr&state=dead"
 	rows := func(state string) int {
 		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#deliveries tr[data-state="`+state+`"]').length`))
@@ -147,18 +179,40 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	}
 	epr.Set(receiver.Accept) // the trust fixes its EPR
+	flash := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// One ticked delivery first, then all that are left.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.ID("replay")), // confirm() is accepted
+		chromedp.Click(chromedp.CSS(`#deliveries tr[data-report="CONSOLE-1"] input[name="id"]`)),
+		chromedp.Click(chromedp.ID("replay-selected")), // confirm() is accepted
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	); err != nil {
+		t.Fatalf("replay the ticked one: %v", err)
+	}
+	if got := asked.last(); got != "Replay the 1 ticked deliveries?" {
+		t.Errorf("the confirmation asked %q", got)
+	}
+	if f := flash(); !strings.Contains(f, "1 deliveries replayed") {
+		t.Fatalf("after replaying the ticked one the page says %q", f)
+	}
+	until(deadPage, "dead", 1)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("replay")),
 		chromedp.WaitVisible(chromedp.ID("flash")),
 	); err != nil {
 		t.Fatalf("replay all: %v", err)
 	}
-	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
-	if err != nil {
-		t.Fatal(err)
+	if got := asked.last(); got != "Replay all 1 dead deliveries to r0a-epr?" {
+		t.Errorf("the confirmation asked %q", got)
 	}
-	if !strings.Contains(flash, "2 deliveries replayed") {
-		t.Fatalf("after replay the page says %q", flash)
+	if f := flash(); !strings.Contains(f, "1 deliveries replayed") {
+		t.Fatalf("after replay all the page says %q", f)
 	}
 	until(base+"/console/deliveries?destination=r0a-epr&state=delivered", "delivered", 2)
 
