@@ -25,12 +25,7 @@ func (s *server) consoleReport(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	versions, err := s.Reports.ReportVersions(c.Request.Context(), rec.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	deliveries, err := s.Queue.Deliveries(c.Request.Context(), gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
+	versions, deliveries, err := s.versionsAndDeliveries(c.Request.Context(), rec.ID)
 	if err != nil {
 		s.fail(c, err)
 		return

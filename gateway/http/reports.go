@@ -172,17 +172,23 @@ type reportStatus struct {
 	Deliveries []deliveryView     `json:"deliveries"` // every version's delivery to every destination
 }
 
+// versionsAndDeliveries is what a report's status shows besides its record:
+// its stored versions and every delivery of them (the API and the console).
+func (s *server) versionsAndDeliveries(ctx context.Context, id string) ([]int, []*gateway.Delivery, error) {
+	versions, err := s.Reports.ReportVersions(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	deliveries, err := s.Queue.Deliveries(ctx, gateway.DeliveryFilter{ReportID: id, Limit: 1000})
+	return versions, deliveries, err
+}
+
 func (s *server) getReport(c *gin.Context) {
 	rec, ok := s.readable(c)
 	if !ok {
 		return
 	}
-	versions, err := s.Reports.ReportVersions(c.Request.Context(), rec.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	deliveries, err := s.Queue.Deliveries(c.Request.Context(), gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
+	versions, deliveries, err := s.versionsAndDeliveries(c.Request.Context(), rec.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
