@@ -15,7 +15,10 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
 	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
@@ -100,6 +103,7 @@ func TestEveryFactInEveryOutput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			sameJSONAsJSONFormat(t, r, rec.PDF)
 			hay := map[string]haystack{"fhir": newHaystack(fhirText(t, rec.Bundle)), "pdf": newHaystack(pdfText(t, doc))}
 			for out, text := range hay {
 				for _, f := range all {
@@ -426,3 +430,23 @@ func roundTrip(t *testing.T, r *gateway.Report, doc []byte, version string) (map
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// sameJSONAsJSONFormat: the gateway's FHIR JSON writer writes this
+// report's Bundle byte for byte as jsonformat (kept as the reference) does.
+func sameJSONAsJSONFormat(t *testing.T, r *gateway.Report, pdf []byte) {
+	t.Helper()
+	mapper, _ := fhirr4.New("")
+	bundle := mapper.Bundle(r, pdf)
+	ref, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.MarshalResource(proto.Clone(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fhirr4.MarshalResource(bundle)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the FHIR JSON writer differs from jsonformat on this Bundle (error %v)", err)
+	}
+}

@@ -1,6 +1,7 @@
 // Package fhirr4 maps a gateway.Report to one FHIR R4 transaction Bundle
 // following the HL7 Genomics Reporting IG STU3 (3.0.0) and UK Core
-// identifiers, using google/fhir protos and jsonformat.
+// identifiers, using google/fhir protos, written by this package's FHIR
+// JSON writer (jsonformat's output, faster; jsonformat where it cannot).
 //
 // Every resource carries a business identifier and every entry is a
 // conditional create or conditional update on it, so sending the same report
@@ -58,7 +59,7 @@ func (m *Mapper) Bundle(r *gateway.Report, pdf []byte) *r4pb.Bundle {
 // entry's urn:uuid), which the pull API indexes.
 func (m *Mapper) EncodeBundle(r *gateway.Report, pdf []byte) ([]byte, []string, error) {
 	b := m.Bundle(r, pdf)
-	out, err := m.marshaller.MarshalResource(b)
+	out, err := MarshalOrFallback(b, m.marshaller)
 	if err != nil {
 		return nil, nil, fmt.Errorf("marshal bundle for report %s: %w", r.ID, err)
 	}
