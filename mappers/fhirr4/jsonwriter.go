@@ -181,16 +181,23 @@ func camelToSnake(s string) string {
 // FHIR JSON, or returns ErrUnsupported.
 func MarshalResource(m proto.Message) ([]byte, error) {
 	w := writers.Get().(*jsonWriter)
-	defer func() {
-		if cap(w.buf) > 4<<20 {
-			w.buf = make([]byte, 0, 64<<10) // a huge PDF's buffer is not kept for the next report
-		}
-		writers.Put(w)
-	}()
+	defer writers.Put(w)
 	w.buf, w.depth = w.buf[:0], 0
+	// A large resource is a large attachment: its JSON is about 4/3 of its
+	// binary size (base64), so size the buffer once and hand it over,
+	// rather than growing and copying it several times.
+	big := false
+	if size := proto.Size(m); size > 1<<20 {
+		w.buf, big = make([]byte, 0, size*7/5+64<<10), true
+	}
 	r := m.ProtoReflect()
 	if err := w.message(r, info(r.Descriptor())); err != nil {
 		return nil, err
+	}
+	if big {
+		out := w.buf
+		w.buf = make([]byte, 0, 64<<10)
+		return out, nil
 	}
 	return append(make([]byte, 0, len(w.buf)), w.buf...), nil
 }
