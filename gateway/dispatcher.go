@@ -107,36 +107,70 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// work is one worker of dest: lease, attempt, then record the outcome and
+// lease the next in one step, for as long as work is due; then wait for a
+// wake-up (new deliveries, a replay) or the poll interval.
 func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
+	var next *Delivery
 	for ctx.Err() == nil {
-		delivered, err := false, error(nil)
-		if !d.isPaused(dest.Name) {
-			delivered, err = d.DeliverOne(ctx, dest)
+		if next == nil {
+			var err error
+			if !d.isPaused(dest.Name) {
+				next, err = d.Queue.Lease(ctx, dest.Name, d.Clock.Now(), leaseFor(dest))
+			}
+			if err != nil {
+				d.Log.Error("delivery queue error", "destination", dest.Name, "error", err)
+			}
+			if next == nil {
+				select {
+				case <-ctx.Done():
+				case <-d.wake[dest.Name]:
+				case <-time.After(d.PollInterval):
+				}
+				continue
+			}
+			// There was work: another worker may find more, and wakes the next
+			// in turn, so every worker joins a burst, not just the one woken.
+			d.Notify([]string{dest.Name})
+		}
+		del := next
+		out, took := d.attempt(ctx, dest, del)
+		var err error
+		if ctx.Err() != nil || d.isPaused(dest.Name) {
+			next, err = nil, d.Queue.Complete(context.WithoutCancel(ctx), del.ID, del.Lease, out)
+		} else {
+			next, err = d.Queue.CompleteAndLease(context.WithoutCancel(ctx), del.ID, del.Lease, out, dest.Name, d.Clock.Now(), leaseFor(dest))
 		}
 		if err != nil {
-			d.Log.Error("delivery queue error", "destination", dest.Name, "error", err)
+			d.Log.Error("delivery queue error", "destination", dest.Name, "error", fmt.Errorf("record attempt of %s: %w", del.ID, err))
+			next = nil
+			continue
 		}
-		if delivered && err == nil {
-			continue // there may be more due now
-		}
-		select {
-		case <-ctx.Done():
-		case <-d.wake[dest.Name]:
-		case <-time.After(d.PollInterval):
-		}
+		d.recorded(dest, del, out, took)
 	}
 }
+
+// leaseFor is how long a lease lasts: the attempt's own timeout and a
+// margin for recording the outcome, so only a worker that died loses it.
+func leaseFor(dest *Destination) time.Duration { return dest.Timeout + leaseMargin }
 
 // DeliverOne leases one due delivery for dest and attempts it. It reports
 // whether there was one. Exposed so tests can step the dispatcher.
 func (d *Dispatcher) DeliverOne(ctx context.Context, dest *Destination) (bool, error) {
-	// The lease outlives the attempt's own timeout by a margin for recording
-	// the outcome, so only a worker that died loses it.
-	lease := dest.Timeout + leaseMargin
-	del, err := d.Queue.Lease(ctx, dest.Name, d.Clock.Now(), lease)
+	del, err := d.Queue.Lease(ctx, dest.Name, d.Clock.Now(), leaseFor(dest))
 	if err != nil || del == nil {
 		return false, err
 	}
+	out, took := d.attempt(ctx, dest, del)
+	if err := d.Queue.Complete(context.WithoutCancel(ctx), del.ID, del.Lease, out); err != nil {
+		return true, fmt.Errorf("record attempt of %s: %w", del.ID, err)
+	}
+	d.recorded(dest, del, out, took)
+	return true, nil
+}
+
+// attempt delivers a leased delivery and classifies the outcome.
+func (d *Dispatcher) attempt(ctx context.Context, dest *Destination, del *Delivery) (Outcome, time.Duration) {
 	// The attempt runs to its own timeout even during shutdown: finishing it
 	// is better than abandoning a request the receiver may already be processing.
 	attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dest.Timeout)
@@ -145,12 +179,15 @@ func (d *Dispatcher) DeliverOne(ctx context.Context, dest *Destination) (bool, e
 	cancel()
 	end := d.Clock.Now()
 	out := d.outcome(dest, del, start, end, ref, deliverErr)
-	if err := d.Queue.Complete(context.WithoutCancel(ctx), del.ID, del.Lease, out); err != nil {
-		return true, fmt.Errorf("record attempt of %s: %w", del.ID, err)
-	}
 	d.health(dest, deliverErr)
+	return out, end.Sub(start)
+}
+
+// recorded reports an attempt whose outcome is stored: metrics, the log
+// line, and a dead letter's alert.
+func (d *Dispatcher) recorded(dest *Destination, del *Delivery, out Outcome, took time.Duration) {
 	if d.Observer != nil {
-		d.Observer.Attempted(dest.Name, out.Attempt.Outcome, end.Sub(start))
+		d.Observer.Attempted(dest.Name, out.Attempt.Outcome, took)
 	}
 	d.Log.Info("delivery attempt", "delivery_id", del.ID, "report_id", del.ReportID, "version", del.Version,
 		"destination", dest.Name, "outcome", out.Attempt.Outcome, "attempt", len(del.Attempts)+1, "duration_ms", out.Attempt.DurationMS)
@@ -163,7 +200,6 @@ func (d *Dispatcher) DeliverOne(ctx context.Context, dest *Destination) (bool, e
 		d.alerts().Raise("dead-letters/"+dest.Name, "dead letters wait for an operator: replay them once the cause is fixed",
 			"destination", dest.Name, "delivery_id", del.ID)
 	}
-	return true, nil
 }
 
 // outcome classifies an attempt: delivered, retry at a backed-off time, or dead.

@@ -179,19 +179,21 @@ func unpack(stored []byte) ([]byte, error) {
 
 // update applies change to one delivery atomically, keeping the indexes right.
 func (s *Store) update(id string, change func(tx *bolt.Tx, r *record) error) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		r, err := get(tx, id)
-		if err != nil {
-			return err
-		}
-		if err := unindex(tx, r); err != nil {
-			return err
-		}
-		if err := change(tx, r); err != nil {
-			return err
-		}
-		return put(tx, r)
-	})
+	return s.db.Batch(func(tx *bolt.Tx) error { return updateTx(tx, id, change) })
+}
+
+func updateTx(tx *bolt.Tx, id string, change func(tx *bolt.Tx, r *record) error) error {
+	r, err := get(tx, id)
+	if err != nil {
+		return err
+	}
+	if err := unindex(tx, r); err != nil {
+		return err
+	}
+	if err := change(tx, r); err != nil {
+		return err
+	}
+	return put(tx, r)
 }
 
 // leaseScan bounds how many due deliveries one Lease call examines.
@@ -201,60 +203,67 @@ const leaseScan = 64
 func (s *Store) Lease(ctx context.Context, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
 	var leased *gateway.Delivery
 	err := s.db.Batch(func(tx *bolt.Tx) error {
-		leased = nil
-		prefix := append([]byte(dest), 0)
-		limit := key([]byte(dest), ms(now), []byte{0xff})
-		c := tx.Bucket(bucketDue).Cursor()
-		// Look at the earliest few due deliveries only, so a long queue costs
-		// no more than a short one; the cursor cannot stay open while we write.
-		var candidates []string
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, limit) <= 0 && len(candidates) < leaseScan; k, _ = c.Next() {
-			candidates = append(candidates, string(k[len(prefix)+9:]))
-		}
-		for _, id := range candidates {
-			r, err := get(tx, id)
-			if err != nil {
-				return err
-			}
-			o, ok := getOrder(tx, r.Destination, r.ReportID)
-			if err := unindex(tx, r); err != nil {
-				return err
-			}
-			switch {
-			case o.Max > r.Version:
-				// A newer version of the report will replace this one at the receiver.
-				r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, fmt.Sprintf("version %d of the report replaces it", o.Max), now
-				if o.InFlight == r.Version {
-					o.InFlight = 0
-				}
-				if err := putOrder(tx, ok, o); err != nil {
-					return err
-				}
-			case o.InFlight != 0 && o.InFlight != r.Version:
-				// An older version is still in flight: this one waits its turn.
-			default:
-				r.State, r.LeaseUntil, r.LeaseToken, r.UpdatedAt = gateway.DeliveryInFlight, now.Add(ttl), token(), now
-				o.InFlight = r.Version
-				if err := putOrder(tx, ok, o); err != nil {
-					return err
-				}
-				leased = &gateway.Delivery{}
-				*leased = r.Delivery
-				leased.Lease = r.LeaseToken
-				if leased.Payload, err = payload(tx, r); err != nil {
-					return err
-				}
-			}
-			if err := put(tx, r); err != nil {
-				return err
-			}
-			if leased != nil {
-				return nil
-			}
-		}
-		return nil
+		var err error
+		leased, err = leaseTx(tx, dest, now, ttl)
+		return err
 	})
 	return leased, err
+}
+
+// leaseTx leases the earliest due delivery for dest inside tx.
+func leaseTx(tx *bolt.Tx, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
+	var leased *gateway.Delivery
+	prefix := append([]byte(dest), 0)
+	limit := key([]byte(dest), ms(now), []byte{0xff})
+	c := tx.Bucket(bucketDue).Cursor()
+	// Look at the earliest few due deliveries only, so a long queue costs
+	// no more than a short one; the cursor cannot stay open while we write.
+	var candidates []string
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, limit) <= 0 && len(candidates) < leaseScan; k, _ = c.Next() {
+		candidates = append(candidates, string(k[len(prefix)+9:]))
+	}
+	for _, id := range candidates {
+		r, err := get(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		o, ok := getOrder(tx, r.Destination, r.ReportID)
+		if err := unindex(tx, r); err != nil {
+			return nil, err
+		}
+		switch {
+		case o.Max > r.Version:
+			// A newer version of the report will replace this one at the receiver.
+			r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, fmt.Sprintf("version %d of the report replaces it", o.Max), now
+			if o.InFlight == r.Version {
+				o.InFlight = 0
+			}
+			if err := putOrder(tx, ok, o); err != nil {
+				return nil, err
+			}
+		case o.InFlight != 0 && o.InFlight != r.Version:
+			// An older version is still in flight: this one waits its turn.
+		default:
+			r.State, r.LeaseUntil, r.LeaseToken, r.UpdatedAt = gateway.DeliveryInFlight, now.Add(ttl), token(), now
+			o.InFlight = r.Version
+			if err := putOrder(tx, ok, o); err != nil {
+				return nil, err
+			}
+			leased = &gateway.Delivery{}
+			*leased = r.Delivery
+			leased.Lease = r.LeaseToken
+			if leased.Payload, err = payload(tx, r); err != nil {
+				return nil, err
+			}
+		}
+		if err := put(tx, r); err != nil {
+			return nil, err
+		}
+		if leased != nil {
+			return leased, nil
+		}
+	}
+	return nil, nil
 }
 
 func token() string {
@@ -263,7 +272,7 @@ func token() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Store) leased(tx *bolt.Tx, r *record, lease string) error {
+func leasedBy(tx *bolt.Tx, r *record, lease string) error {
 	if r.State != gateway.DeliveryInFlight || r.LeaseToken != lease {
 		return gateway.Errorf(gateway.ELEASELOST, "the lease on delivery %s was lost", r.ID)
 	}
@@ -276,8 +285,28 @@ func (s *Store) leased(tx *bolt.Tx, r *record, lease string) error {
 
 // Complete implements gateway.Queue.
 func (s *Store) Complete(ctx context.Context, id, lease string, out gateway.Outcome) error {
-	return s.update(id, func(tx *bolt.Tx, r *record) error {
-		if err := s.leased(tx, r, lease); err != nil {
+	return s.db.Batch(func(tx *bolt.Tx) error { return completeTx(tx, id, lease, out) })
+}
+
+// CompleteAndLease implements gateway.Queue: both in one commit, so a
+// worker pays one fsync per delivery, not two.
+func (s *Store) CompleteAndLease(ctx context.Context, id, lease string, out gateway.Outcome, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
+	var next *gateway.Delivery
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		next = nil
+		if err := completeTx(tx, id, lease, out); err != nil {
+			return err
+		}
+		var err error
+		next, err = leaseTx(tx, dest, now, ttl)
+		return err
+	})
+	return next, err
+}
+
+func completeTx(tx *bolt.Tx, id, lease string, out gateway.Outcome) error {
+	return updateTx(tx, id, func(tx *bolt.Tx, r *record) error {
+		if err := leasedBy(tx, r, lease); err != nil {
 			return err
 		}
 		r.Attempts = append(r.Attempts, out.Attempt)
@@ -308,7 +337,7 @@ func (s *Store) Complete(ctx context.Context, id, lease string, out gateway.Outc
 // Release implements gateway.Queue.
 func (s *Store) Release(ctx context.Context, id, lease string) error {
 	return s.update(id, func(tx *bolt.Tx, r *record) error {
-		if err := s.leased(tx, r, lease); err != nil {
+		if err := leasedBy(tx, r, lease); err != nil {
 			return err
 		}
 		r.State, r.LeaseToken, r.LeaseUntil = gateway.DeliveryPending, "", time.Time{}

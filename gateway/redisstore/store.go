@@ -283,6 +283,15 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
+// CompleteAndLease implements gateway.Queue: two scripts, each atomic;
+// Redis has no per-write fsync to share.
+func (s *Store) CompleteAndLease(ctx context.Context, id, leaseToken string, o gateway.Outcome, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
+	if err := s.Complete(ctx, id, leaseToken, o); err != nil {
+		return nil, err
+	}
+	return s.Lease(ctx, dest, now, ttl)
+}
+
 // Complete implements gateway.Queue.
 func (s *Store) Complete(ctx context.Context, id, leaseToken string, o gateway.Outcome) error {
 	att, err := json.Marshal(o.Attempt)

@@ -16,6 +16,7 @@ func runActivity(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("OldestWaitingPerDestination", func(t *testing.T) { testOldestWaiting(t, newStore(t)) })
 	t.Run("ListingPages", func(t *testing.T) { testListingPages(t, newStore(t)) })
 	t.Run("PayloadReferences", func(t *testing.T) { testPayloadReferences(t, newStore(t)) })
+	t.Run("CompleteAndLease", func(t *testing.T) { testCompleteAndLease(t, newStore(t)) })
 }
 
 func testActivity(t *testing.T, s gateway.Store) {
@@ -205,5 +206,28 @@ func testPayloadReferences(t *testing.T, s gateway.Store) {
 	b, err := s.ReportBundle(ctx, "REF-1", 1)
 	if err != nil || !bytes.Equal(b.Bundle, rec.Bundle) {
 		t.Fatalf("ReportBundle: %v", err)
+	}
+}
+
+// testCompleteAndLease: recording an attempt and leasing the next due
+// delivery in one call; a lost lease leases nothing.
+func testCompleteAndLease(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	Enqueue(t, s, "CL-1", 1, "epr")
+	Enqueue(t, s, "CL-2", 1, "epr")
+	first := lease(t, s, "epr", t0)
+	next, err := s.CompleteAndLease(ctx, first.ID, first.Lease, delivered(t0.Add(time.Second), "ok"), "epr", t0.Add(time.Second), time.Minute)
+	if err != nil || next == nil || next.ID == first.ID || next.Lease == "" || len(next.Payload) == 0 {
+		t.Fatalf("complete and lease: %+v %v", next, err)
+	}
+	if got := state(t, s, first.ID); got.State != gateway.DeliveryDelivered {
+		t.Fatalf("the first is %s", got.State)
+	}
+	if _, err := s.CompleteAndLease(ctx, next.ID, "wrong", delivered(t0, "x"), "epr", t0, time.Minute); gateway.ErrorCode(err) != gateway.ELEASELOST {
+		t.Fatalf("a lost lease: %v", err)
+	}
+	last, err := s.CompleteAndLease(ctx, next.ID, next.Lease, delivered(t0.Add(2*time.Second), "ok"), "epr", t0.Add(2*time.Second), time.Minute)
+	if err != nil || last != nil {
+		t.Fatalf("nothing left to lease: %+v %v", last, err)
 	}
 }

@@ -54,7 +54,7 @@ func freePort(t testing.TB) int {
 
 // peerFHIRServer starts the third-party FHIR server (a stand-in EPR with real
 // conditional create/update) behind a counting proxy; returns the proxy.
-func peerFHIRServer(t *testing.T) (fhirBase string, proxy *receiver.Receiver) {
+func peerFHIRServer(t testing.TB) (fhirBase string, proxy *receiver.Receiver) {
 	t.Helper()
 	port := strconv.Itoa(freePort(t))
 	cmd := peers.Command(t, "fhir-server", "--port", port, "--no-atomic", "--quiet")

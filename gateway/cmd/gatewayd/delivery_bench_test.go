@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkDeliveryVsPeer: the gateway delivering N queued reports to the
+// third-party FHIR server with 2 workers, against the server's own ingest
+// of the same N Bundles posted straight to it by 2 clients; each side gets
+// a fresh server. Reports both rates and gateway/direct (goal: at least
+// 0.9). The reports are accepted while the destination is paused, so the
+// timing is delivery alone: lease, attempt, record.
+func BenchmarkDeliveryVsPeer(b *testing.B) {
+	n := 300
+	if v, err := strconv.Atoi(os.Getenv("BENCH_DELIVERIES")); err == nil {
+		n = v
+	}
+	const workers = 2
+	for range b.N {
+		b.StopTimer()
+		fhirBase, _ := peerFHIRServer(b)
+		dir := b.TempDir()
+		base, _ := gatewayProcessWith(b, dir, faultConfig(b, dir, fhirBase))
+		if r := do(b, http.MethodPost, base+"/v1/destinations/epr/pause", operatorToken, "", nil); r.status != http.StatusOK {
+			b.Fatalf("pause: %d %s", r.status, r.body)
+		}
+		ids := make([]string, n)
+		parallel(8, n, func(i int) {
+			ids[i] = fmt.Sprintf("DV-%d", i)
+			if code, err := postVersion(http.DefaultClient, base, ids[i], 1); err != nil || code != http.StatusAccepted {
+				b.Errorf("post: %d %v", code, err)
+			}
+		})
+		bundles := make([][]byte, n)
+		for i, id := range ids {
+			bundles[i] = get(b, base+"/v1/reports/"+id+"/fhir", operatorToken).body
+		}
+		b.StartTimer()
+
+		start := time.Now()
+		if r := do(b, http.MethodPost, base+"/v1/destinations/epr/resume", operatorToken, "", nil); r.status != http.StatusOK {
+			b.Fatalf("resume: %d", r.status)
+		}
+		for i := 0; delivered(b, base) < n; i++ {
+			if i > 60000 {
+				b.Fatalf("only %d of %d delivered", delivered(b, base), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		gateway := float64(n) / time.Since(start).Seconds()
+
+		b.StopTimer()
+		direct := peerRate(b, bundles, workers)
+		b.StartTimer()
+		b.ReportMetric(gateway, "gateway-bundles/s")
+		b.ReportMetric(direct, "direct-bundles/s")
+		b.ReportMetric(gateway/direct, "gateway/direct")
+	}
+}
+
+// peerRate posts the Bundles to a fresh third-party FHIR server with the
+// given concurrency and returns Bundles per second.
+func peerRate(b *testing.B, bundles [][]byte, concurrency int) float64 {
+	fhirBase, _ := peerFHIRServer(b)
+	client := &http.Client{}
+	start := time.Now()
+	parallel(concurrency, len(bundles), func(i int) {
+		resp, err := client.Post(fhirBase, "application/fhir+json", bytes.NewReader(bundles[i]))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Errorf("direct post: %v %v", resp, err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	})
+	return float64(len(bundles)) / time.Since(start).Seconds()
+}
+
+// parallel runs do(0..n-1) on k goroutines.
+func parallel(k, n int, do func(i int)) {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				do(i)
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+func delivered(b *testing.B, base string) int {
+	var c struct {
+		Counts map[string]map[string]int `json:"counts"`
+	}
+	json.Unmarshal(get(b, base+"/v1/delivery-counts", operatorToken).body, &c)
+	return c.Counts["epr"]["delivered"]
+}
