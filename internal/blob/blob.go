@@ -17,7 +17,7 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // Encoders and decoders are safe for concurrent EncodeAll/DecodeAll.
 var (
-	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
 )
 

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/internal/receiver"
+)
+
+// trioWithPDF is the trio report carrying the lab's own 50 KB PDF, with
+// %s in place of its id.
+func trioWithPDF(b *testing.B) string {
+	var m map[string]any
+	if err := json.Unmarshal(fixtures.Report("trio-wgs-denovo-positive"), &m); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	pdf := []byte("%PDF-1.4\n")
+	for len(pdf) < 50<<10 {
+		pdf = append(pdf, byte(rng.Uint32()))
+	}
+	m["pdf"] = map[string]any{"contentType": "application/pdf", "data": pdf}
+	m["id"] = "ID-PLACEHOLDER"
+	body, _ := json.Marshal(m)
+	return strings.Replace(string(body), "ID-PLACEHOLDER", "%s", 1)
+}
+
+func postBody(client *http.Client, base string, body []byte) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/reports", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+labToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// BenchmarkIntakeOnRedis: trio reports with the lab's own 50 KB PDF posted
+// by 8 clients to one gateway process on a Redis with AOF everysec (its
+// own server), each delivered to a loopback EPR as it arrives (goal: at
+// least 600 accepted/s on 2 cores). The load generator (this process) and
+// the gateway report the cores they used, since all share the machine.
+func BenchmarkIntakeOnRedis(b *testing.B) {
+	recv := receiver.Start(b)
+	port := strconv.Itoa(freePort(b))
+	srv := redisServer(b, b.TempDir(), port)
+	b.Cleanup(func() { srv.Kill(); srv.Wait() })
+	dir := b.TempDir()
+	base, cmd := gatewayProcessWith(b, dir, faultConfig(b, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0",
+		"GATEWAY_INDEX_KEY=test-index-key-0123456789", "GATEWAY_MAX_BODY_BYTES=2000000")
+	template := trioWithPDF(b)
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i] = []byte(fmt.Sprintf(template, fmt.Sprintf("IR-%d", i)))
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	self0, gw0, redis0 := cpuSelf(), cpuOf(cmd.Process.Pid), cpuOf(srv.Pid)
+	start := time.Now()
+	b.ResetTimer()
+	parallel(8, b.N, func(i int) {
+		if code, err := postBody(client, base, bodies[i]); err != nil || code != http.StatusAccepted {
+			b.Errorf("post: %d %v", code, err)
+		}
+	})
+	b.StopTimer()
+	wall := time.Since(start)
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "accepted/s")
+	b.ReportMetric((cpuSelf()-self0).Seconds()/wall.Seconds(), "loadgen-cores")
+	b.ReportMetric((cpuOf(cmd.Process.Pid)-gw0).Seconds()/wall.Seconds(), "gateway-cores")
+	b.ReportMetric((cpuOf(srv.Pid)-redis0).Seconds()/wall.Seconds(), "redis-cores")
+}
+
+// cpuSelf is the CPU time (user and system) this process has used.
+func cpuSelf() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuOf is another process's CPU time, from /proc (zero where there is none).
+func cpuOf(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // clock ticks (USER_HZ = 100 on Linux)
+}
