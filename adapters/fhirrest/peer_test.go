@@ -119,6 +119,16 @@ func TestPeerServerRoundTrip(t *testing.T) {
 				if subj := dr["subject"].(map[string]any)["reference"].(string); !strings.HasPrefix(subj, "Patient/") {
 					t.Errorf("%s: subject %q was not resolved to the server's Patient", filepath.Base(file), subj)
 				}
+				// The PDF travels once, as a Binary the report's presentedForm points at.
+				form := dr["presentedForm"].([]any)[0].(map[string]any)
+				binURL, _ := form["url"].(string)
+				if !strings.HasPrefix(binURL, "Binary/") || form["data"] != nil {
+					t.Fatalf("%s: presentedForm %v: want a url to the server's Binary, no data", filepath.Base(file), form)
+				}
+				bin := read(t, base+"/"+binURL)
+				if bin["resourceType"] != "Binary" || bin["data"] != binaryData(t, bundle) {
+					t.Errorf("%s: %s is not the report's PDF", filepath.Base(file), binURL)
+				}
 			}
 			// One Patient per NHS number and one Observation per variant, across all sends.
 			if n := len(search(t, base+"/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018")); n != 1 {
@@ -138,4 +148,37 @@ func TestPeerServerRoundTrip(t *testing.T) {
 func lenOf(v any) int {
 	l, _ := v.([]any)
 	return len(l)
+}
+
+// read GETs one resource.
+func read(t *testing.T, url string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return m
+}
+
+// binaryData is the base64 PDF of a Bundle's Binary entry.
+func binaryData(t *testing.T, bundle []byte) string {
+	t.Helper()
+	var b struct {
+		Entry []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	json.Unmarshal(bundle, &b)
+	for _, e := range b.Entry {
+		if e.Resource["resourceType"] == "Binary" {
+			return e.Resource["data"].(string)
+		}
+	}
+	t.Fatal("the Bundle has no Binary")
+	return ""
 }

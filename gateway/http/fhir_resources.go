@@ -40,13 +40,29 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 	}
 	s := &served{rec: rec, resources: map[string]map[string]any{}}
 	refs := map[string]string{}
+	var binaries []string // the PDF's Binary entry: served as Binary/<the DocumentReference's id> (binaryFor)
+	docID := ""
+	for _, e := range b.Entry {
+		if e.Resource["resourceType"] == "DocumentReference" && docID == "" {
+			docID = strings.TrimPrefix(e.FullURL, "urn:uuid:")
+		}
+	}
+	entries := b.Entry[:0]
 	for _, e := range b.Entry {
 		typ, _ := e.Resource["resourceType"].(string)
+		if typ == "Binary" {
+			binaries = append(binaries, e.FullURL)
+			continue
+		}
 		ref := typ + "/" + strings.TrimPrefix(e.FullURL, "urn:uuid:")
 		refs[e.FullURL] = ref
 		s.order = append(s.order, ref)
+		entries = append(entries, e)
 	}
-	for i, e := range b.Entry {
+	for _, full := range binaries {
+		refs[full] = "Binary/" + docID
+	}
+	for i, e := range entries {
 		ref := s.order[i]
 		fhirjson.RewriteReferences(e.Resource, refs)
 		e.Resource["id"] = ref[strings.IndexByte(ref, '/')+1:]

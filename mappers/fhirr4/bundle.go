@@ -85,6 +85,7 @@ type builder struct {
 	patient, lab, trust, serviceRequest, study, analysis, report string
 	specimens, roles, variants, implications, relatives, panels  []string
 	requester                                                    string
+	binary                                                       string          // the PDF's Binary entry (fullUrl)
 	seen                                                         map[string]bool // fullUrls of conditional creates already added
 }
 
@@ -100,6 +101,7 @@ func (b *builder) build() {
 	if b.r.IsGenomic() {
 		b.studyEntries()
 	}
+	b.binaryEntry()
 	b.reportEntry()
 	b.documentEntry()
 	b.provenanceEntry()

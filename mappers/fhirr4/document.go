@@ -7,12 +7,41 @@ import (
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	binpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/binary_go_proto"
 	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	docpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/document_reference_go_proto"
 	provpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/provenance_go_proto"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
+
+// binaryEntry puts the PDF in the Bundle once, as a Binary, which the
+// DiagnosticReport's presentedForm and the DocumentReference's content
+// both point at by url: an EPR that reads only the report and one that
+// files documents both reach it, and the base64 travels once. A server
+// rewrites the entry's urn:uuid in those urls to the Binary's id when it
+// processes the transaction (the third-party FHIR server used in the tests
+// does). R4 Binary has no identifier, so its id is derived from the lab,
+// report and version and the entry is an update by id: still idempotent.
+func (b *builder) binaryEntry() {
+	r := b.r
+	sum := sha256.Sum256([]byte(r.PerformingLab.ODSCode + "|" + r.ID + "|" + itoa(r.Version) + "|pdf"))
+	id := "rg-" + hex.EncodeToString(sum[:20])
+	b.binary = uuidFor(r.ID + "|binary|" + itoa(r.Version))
+	bin := &binpb.Binary{
+		Id:          &d4pb.Id{Value: id},
+		ContentType: &binpb.Binary_ContentTypeCode{Value: "application/pdf"},
+		Data:        &d4pb.Base64Binary{Value: b.pdf},
+	}
+	b.bundle.Entry = append(b.bundle.Entry, &r4pb.Bundle_Entry{
+		FullUrl:  uri(b.binary),
+		Resource: &r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Binary{Binary: bin}},
+		Request: &r4pb.Bundle_Entry_Request{
+			Method: &r4pb.Bundle_Entry_Request_MethodCode{Value: c4pb.HTTPVerbCode_PUT},
+			Url:    uri("Binary/" + id),
+		},
+	})
+}
 
 // documentEntry indexes the PDF as a DocumentReference: many EPRs file
 // documents rather than DiagnosticReports.

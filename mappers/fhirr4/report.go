@@ -173,7 +173,7 @@ func (b *builder) pdfAttachment() *d4pb.Attachment {
 	return &d4pb.Attachment{
 		ContentType: &d4pb.Attachment_ContentTypeCode{Value: "application/pdf"},
 		Language:    code("en-GB"),
-		Data:        &d4pb.Base64Binary{Value: b.pdf},
+		Url:         &d4pb.Url{Value: b.binary}, // the Binary entry: the PDF is in the Bundle once
 		Size:        &d4pb.UnsignedInt{Value: uint32(len(b.pdf))},
 		Hash:        &d4pb.Base64Binary{Value: hash[:]},
 		Title:       str(title),

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -231,6 +233,17 @@ func testPull(t *testing.T, store string) {
 		_, docs, _ := fhirGet(t, fhir+"/DocumentReference?subject="+subject, trustToken)
 		doc := docs.Entry[0].Resource["id"].(string)
 		obs := dr["result"].([]any)[0].(map[string]any)["reference"].(string)
+		// The report's presentedForm points at the PDF's Binary, which serves the PDF.
+		form := dr["presentedForm"].([]any)[0].(map[string]any)
+		binary, _ := form["url"].(string)
+		if !strings.HasPrefix(binary, "Binary/") || form["data"] != nil {
+			t.Errorf("presentedForm %v, want a url to a Binary", form)
+		}
+		var bin map[string]any
+		json.Unmarshal(get(t, base+"/fhir/"+binary, trustToken).body, &bin)
+		if pdf, _ := base64.StdEncoding.DecodeString(fmt.Sprint(bin["data"])); !bytes.HasPrefix(pdf, []byte("%PDF")) {
+			t.Errorf("%s does not hold the PDF: %.80v", binary, bin)
+		}
 		for _, path := range []string{"/fhir/DiagnosticReport/" + id, "/fhir/DiagnosticReport/" + id + "/_history/1",
 			"/fhir/" + subject, "/fhir/" + obs, "/fhir/Binary/" + doc, "/fhir/DocumentReference/" + doc,
 			"/v1/reports/PULL-01", "/v1/reports/PULL-01/journey", "/v1/reports/PULL-01/pdf"} {
