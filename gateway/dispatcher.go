@@ -112,7 +112,18 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // wake-up (new deliveries, a replay) or the poll interval.
 func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 	var next *Delivery
+	defer func() {
+		if next != nil { // leased for the next round as the gateway stopped: give it back at once
+			d.Queue.Release(context.WithoutCancel(ctx), next.ID, next.Lease)
+		}
+	}()
 	for ctx.Err() == nil {
+		if next != nil && d.isPaused(dest.Name) { // paused since it was leased: it waits with the rest
+			if err := d.Queue.Release(context.WithoutCancel(ctx), next.ID, next.Lease); err != nil {
+				d.Log.Error("delivery queue error", "destination", dest.Name, "error", err)
+			}
+			next = nil
+		}
 		if next == nil {
 			var err error
 			if !d.isPaused(dest.Name) {

@@ -109,6 +109,9 @@ func (m *Monitor) checkHeld(ctx context.Context) {
 		m.Alerts.Raise("unrouted/"+trust, "reports are held: no destination is configured for their trust",
 			"trust", trust, "oldest_report_id", reports[0].ID)
 	}
+	if len(held) == 1000 {
+		return // only the oldest 1000 were read: a trust missing from them may still have reports held
+	}
 	for _, key := range m.Alerts.Open() {
 		if trust, ok := strings.CutPrefix(key, "unrouted/"); ok && byTrust[trust] == nil {
 			m.Alerts.Resolve(key, "no reports are held for the trust any more", "trust", trust)

@@ -92,6 +92,10 @@ func (p *PruneLoop) Once(ctx context.Context) (map[RetentionClass]int, error) {
 	}
 	for ctx.Err() == nil {
 		n, err := p.Store.Prune(ctx, cutoffs, p.Batch, false)
+		if ErrorCode(err) == ECONFLICT {
+			p.Log.Info("another gateway is pruning the store: this one waits for its next interval")
+			return total, err
+		}
 		if err != nil {
 			p.Log.Error("pruning failed: will try again at the next interval", "error", err)
 			return total, err

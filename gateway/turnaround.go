@@ -89,6 +89,9 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 		if err != nil {
 			return nil, err
 		}
+		if len(metas) == 0 {
+			break // the page's reports were pruned as we read: nothing older is left to find from here
+		}
 		for _, m := range metas {
 			cursor, cursorID = m.ReceivedAt, m.ID
 			if m.ReceivedAt.Before(start) {

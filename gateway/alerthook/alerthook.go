@@ -111,6 +111,9 @@ func Text(deployment string, a gateway.Alert) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] %s: %s", deployment, state, a.Summary)
 	for i := 0; i+1 < len(a.Attrs); i += 2 {
+		if k := fmt.Sprint(a.Attrs[i]); k == "error" || k == "reason" {
+			continue // a receiver's error text may echo patient data: it stays in the log
+		}
 		fmt.Fprintf(&b, "; %v=%v", a.Attrs[i], a.Attrs[i+1])
 	}
 	if a.Key != "" {

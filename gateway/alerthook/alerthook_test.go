@@ -68,3 +68,12 @@ func TestDeadWebhookDoesNotBlock(t *testing.T) {
 		t.Fatalf("logs: %s", logs.String())
 	}
 }
+
+// The receiver's error text stays in the log: it may echo patient data.
+func TestTextLeavesErrorsOut(t *testing.T) {
+	text := alerthook.Text("GLH", gateway.Alert{Key: "failing/epr", Summary: "destination failing",
+		Attrs: []any{"destination", "epr", "error", "422: Patient 9990000018 SMITH not found", "reason", "refused 9990000018"}})
+	if strings.Contains(text, "9990000018") || !strings.Contains(text, "destination=epr") {
+		t.Fatalf("posted %q", text)
+	}
+}

@@ -117,6 +117,9 @@ func (s *Store) ReportMetas(ctx context.Context, ids []string) ([]*gateway.Repor
 				continue
 			}
 			meta := tx.Bucket(bucketMeta).Get(versionKey(id, int(binary.BigEndian.Uint32(cur))))
+			if meta == nil {
+				continue // a tombstone: pruned under the retention policy
+			}
 			var rec gateway.ReportRecord
 			if err := json.Unmarshal(meta, &rec); err != nil {
 				return err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,20 +17,18 @@ var (
 	bucketAuditOrphans = []byte("audit_orphans") // last entry ms, report id -> "": audit trails kept after their report
 )
 
-// errDryRun rolls a dry run's transaction back: it counts exactly what a
-// real run would remove, then changes nothing.
-var errDryRun = errors.New("dry run")
-
-// Prune implements gateway.Pruner: one transaction per call.
+// Prune implements gateway.Pruner: one transaction per call. A dry run is
+// a read-only transaction that counts what a real one would remove (every
+// write below is skipped when the transaction is not writable), so it
+// never holds up intake or delivery.
 func (s *Store) Prune(ctx context.Context, before map[gateway.RetentionClass]time.Time, limit int, dryRun bool) (map[gateway.RetentionClass]int, error) {
 	out := map[gateway.RetentionClass]int{}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	run := s.db.Update
+	if dryRun {
+		run = s.db.View
+	}
+	err := run(func(tx *bolt.Tx) error {
 		clear(out)
-		for _, b := range [][]byte{bucketPruneMarks, bucketAuditOrphans} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
 		audit, keepAudit := before[gateway.ClassAudit]
 		steps := []struct {
 			class gateway.RetentionClass
@@ -51,14 +48,8 @@ func (s *Store) Prune(ctx context.Context, before map[gateway.RetentionClass]tim
 				}
 			}
 		}
-		if dryRun {
-			return errDryRun
-		}
 		return nil
 	})
-	if errors.Is(err, errDryRun) {
-		err = nil
-	}
 	return out, err
 }
 
@@ -70,6 +61,9 @@ func pruneMessages(tx *bolt.Tx, before time.Time, limit int, out map[gateway.Ret
 		ids = append(ids, clone(k))
 	}
 	for _, id := range ids {
+		if !tx.Writable() {
+			break
+		}
 		if err := tx.Bucket(bucketMessages).Delete(id); err != nil {
 			return err
 		}
@@ -83,7 +77,10 @@ func pruneMessages(tx *bolt.Tx, before time.Time, limit int, out map[gateway.Ret
 
 // prunePayloads drops the bytes of deliveries that are over, walking each
 // terminal state's time index from where the last pass stopped (their
-// times never change again).
+// times never change again). Entries without bytes of their own (a
+// reference to the report's Bundle or PDF, or pruned already) are passed
+// over without counting against the limit, up to a scan bound, so a pass
+// always moves on even when many deliveries share one millisecond.
 func prunePayloads(tx *bolt.Tx, before time.Time, limit int, out map[gateway.RetentionClass]int) error {
 	for _, st := range []gateway.DeliveryState{gateway.DeliveryDelivered, gateway.DeliverySuperseded} {
 		marks := tx.Bucket(bucketPruneMarks)
@@ -91,29 +88,35 @@ func prunePayloads(tx *bolt.Tx, before time.Time, limit int, out map[gateway.Ret
 		prefix := key([]byte(st), nil)
 		c := tx.Bucket(bucketStateTime).Cursor()
 		var ids []string
-		var reached []byte
-		k, _ := c.Seek(append(append([]byte{}, prefix...), from...))
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(ids) < limit; k, _ = c.Next() {
+		reached, scanned, done := from, 0, true
+		for k, _ := c.Seek(append(append([]byte{}, prefix...), from...)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			at := k[len(prefix) : len(prefix)+8]
 			if bytes.Compare(at, ms(before)) >= 0 {
 				break
 			}
+			if len(ids) == limit || scanned == limit*20 {
+				done = false
+				break
+			}
+			scanned++
 			reached = clone(at)
-			ids = append(ids, string(k[len(prefix)+9:]))
+			if id := k[len(prefix)+9:]; tx.Bucket(bucketPayloads).Get(id) != nil {
+				ids = append(ids, string(id))
+			}
 		}
-		if k == nil || !bytes.HasPrefix(k, prefix) || len(ids) < limit {
+		if done {
 			reached = ms(before) // everything before the cutoff was visited
 		}
+		out[gateway.ClassPayloads] += len(ids)
+		if !tx.Writable() {
+			continue
+		}
 		for _, id := range ids {
-			if tx.Bucket(bucketPayloads).Get([]byte(id)) == nil {
-				continue // a reference to the report's own Bundle or PDF, or pruned already
-			}
 			if err := tx.Bucket(bucketPayloads).Delete([]byte(id)); err != nil {
 				return err
 			}
-			out[gateway.ClassPayloads]++
 		}
-		if reached != nil && bytes.Compare(reached, from) > 0 {
+		if bytes.Compare(reached, from) > 0 {
 			if err := marks.Put([]byte(st), reached); err != nil {
 				return err
 			}
@@ -152,8 +155,10 @@ func pruneReports(tx *bolt.Tx, before, audit time.Time, auditClass bool, limit i
 			}
 			continue
 		}
-		if err := removeReport(tx, id); err != nil {
-			return err
+		if tx.Writable() {
+			if err := removeReport(tx, id); err != nil {
+				return err
+			}
 		}
 		if err := settleAudit(tx, id, audit, auditClass, out); err != nil {
 			return err
@@ -242,6 +247,9 @@ func settleAudit(tx *bolt.Tx, id string, before time.Time, auditClass bool, out 
 	if auditClass && last.Before(before) {
 		return deleteAudit(tx, entries, out)
 	}
+	if !tx.Writable() {
+		return nil
+	}
 	return tx.Bucket(bucketAuditOrphans).Put(key(ms(last), []byte(id)), nil)
 }
 
@@ -263,6 +271,9 @@ func auditEntries(tx *bolt.Tx, id string) (keys [][]byte, last time.Time, err er
 
 func deleteAudit(tx *bolt.Tx, keys [][]byte, out map[gateway.RetentionClass]int) error {
 	for _, k := range keys {
+		if !tx.Writable() {
+			break
+		}
 		if err := tx.Bucket(bucketAudit).Delete(k); err != nil {
 			return err
 		}
@@ -285,14 +296,21 @@ func pruneAudit(tx *bolt.Tx, before time.Time, limit int, out map[gateway.Retent
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketAuditOrphans).Delete(k); err != nil {
-			return err
-		}
 		if !last.Before(before) { // accessed since: wait for the newest entry's time
-			if err := tx.Bucket(bucketAuditOrphans).Put(key(ms(last), []byte(id)), nil); err != nil {
-				return err
+			if tx.Writable() {
+				if err := tx.Bucket(bucketAuditOrphans).Delete(k); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketAuditOrphans).Put(key(ms(last), []byte(id)), nil); err != nil {
+					return err
+				}
 			}
 			continue
+		}
+		if tx.Writable() {
+			if err := tx.Bucket(bucketAuditOrphans).Delete(k); err != nil {
+				return err
+			}
 		}
 		if err := deleteAudit(tx, entries, out); err != nil {
 			return err

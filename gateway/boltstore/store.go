@@ -32,7 +32,8 @@ var (
 	bucketHeld   = []byte("report_held")   // id -> held version (uint32): accepted for a trust with no destination
 	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF, bucketHeld,
 		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport,
-		bucketByPatient, bucketByUpdated, bucketByResource, bucketAudit, bucketActivity, bucketMessages, bucketMessageRaw}
+		bucketByPatient, bucketByUpdated, bucketByResource, bucketAudit, bucketActivity, bucketMessages, bucketMessageRaw,
+		bucketPruneMarks, bucketAuditOrphans}
 )
 
 // Store implements gateway.Reports on one bbolt file.
@@ -130,7 +131,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			stored := tx.Bucket(bucketMeta).Get(versionKey(rec.ID, curVersion))
 			if stored == nil { // a tombstone: the retention policy pruned the report
 				if curVersion >= rec.Version {
-					return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was delivered and has since been removed under the retention policy: it is not delivered again", rec.ID, rec.Version)
+					return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was stored and has since been removed under the retention policy: it is not accepted again", rec.ID, rec.Version)
 				}
 			} else {
 				previous = &gateway.ReportRecord{}

@@ -36,8 +36,11 @@ func (s *Store) Prune(ctx context.Context, before map[gateway.RetentionClass]tim
 		rand.Read(b)
 		token := hex.EncodeToString(b)
 		ok, err := s.rdb.SetNX(ctx, s.keys.pruneLock(), token, pruneLockTTL).Result()
-		if err != nil || !ok {
+		if err != nil {
 			return out, unavailable(err, "prune")
+		}
+		if !ok {
+			return out, gateway.Errorf(gateway.ECONFLICT, "another gateway is pruning this store now: try again shortly")
 		}
 		defer unlock.Run(context.WithoutCancel(ctx), s.rdb, []string{s.keys.pruneLock()}, token)
 	}
@@ -87,7 +90,10 @@ func (s *Store) pruneMessages(ctx context.Context, before time.Time, limit int, 
 }
 
 // prunePayloads empties the payloads of deliveries that are over, walking
-// each terminal state's zset from where the last pass stopped.
+// each terminal state's zset from where the last pass stopped. Entries
+// with no bytes of their own (references to the report's Bundle or PDF,
+// or emptied already) do not count against the limit, up to a scan bound,
+// so a pass moves on even when many deliveries share one millisecond.
 func (s *Store) prunePayloads(ctx context.Context, before time.Time, limit int, dry bool, out map[gateway.RetentionClass]int) error {
 	for _, st := range []string{string(gateway.DeliveryDelivered), string(gateway.DeliverySuperseded)} {
 		from, err := s.rdb.Get(ctx, s.keys.pruneMark(st)).Result()
@@ -97,34 +103,53 @@ func (s *Store) prunePayloads(ctx context.Context, before time.Time, limit int, 
 		if err != nil {
 			return unavailable(err, "prune payloads")
 		}
-		zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.keys.state(st), &redis.ZRangeBy{Min: from, Max: below(before), Count: int64(limit)}).Result()
-		if err != nil {
-			return unavailable(err, "prune payloads")
-		}
-		pipe := s.rdb.Pipeline()
-		lens := make([]*redis.IntCmd, len(zs))
-		for i, z := range zs {
-			lens[i] = pipe.HStrLen(ctx, s.keys.delivery(z.Member.(string)), "payload")
-		}
-		if _, err := pipe.Exec(ctx); err != nil && len(zs) > 0 {
-			return unavailable(err, "prune payloads")
-		}
-		write := s.rdb.TxPipeline()
-		for i, z := range zs {
-			if lens[i].Val() > 0 {
-				out[gateway.ClassPayloads]++
-				write.HSet(ctx, s.keys.delivery(z.Member.(string)), "payload", "")
-			}
-		}
-		mark := strconv.FormatInt(before.UnixMilli(), 10) // everything before the cutoff was visited
-		if len(zs) == limit {
-			mark = strconv.FormatInt(int64(zs[len(zs)-1].Score), 10)
-		}
-		write.Set(ctx, s.keys.pruneMark(st), mark, 0)
-		if !dry {
-			if _, err := write.Exec(ctx); err != nil {
+		var ids []string
+		mark, done := from, true
+		for offset, scanned := int64(0), 0; ; {
+			page, err := s.rdb.ZRangeByScoreWithScores(ctx, s.keys.state(st), &redis.ZRangeBy{Min: from, Max: below(before), Offset: offset, Count: 500}).Result()
+			if err != nil {
 				return unavailable(err, "prune payloads")
 			}
+			pipe := s.rdb.Pipeline()
+			lens := make([]*redis.IntCmd, len(page))
+			for i, z := range page {
+				lens[i] = pipe.HStrLen(ctx, s.keys.delivery(z.Member.(string)), "payload")
+			}
+			if len(page) > 0 {
+				if _, err := pipe.Exec(ctx); err != nil {
+					return unavailable(err, "prune payloads")
+				}
+			}
+			for i, z := range page {
+				if len(ids) == limit || scanned == limit*20 {
+					done = false
+					break
+				}
+				scanned++
+				mark = strconv.FormatInt(int64(z.Score), 10)
+				if lens[i].Val() > 0 {
+					ids = append(ids, z.Member.(string))
+				}
+			}
+			if !done || len(page) < 500 {
+				break
+			}
+			offset += int64(len(page))
+		}
+		if done {
+			mark = strconv.FormatInt(before.UnixMilli(), 10) // everything before the cutoff was visited
+		}
+		out[gateway.ClassPayloads] += len(ids)
+		if dry {
+			continue
+		}
+		write := s.rdb.TxPipeline()
+		for _, id := range ids {
+			write.HSet(ctx, s.keys.delivery(id), "payload", "")
+		}
+		write.Set(ctx, s.keys.pruneMark(st), mark, 0)
+		if _, err := write.Exec(ctx); err != nil {
+			return unavailable(err, "prune payloads")
 		}
 	}
 	return nil

@@ -166,7 +166,7 @@ func conflict(rec *gateway.ReportRecord, why string) error {
 	case why == "lab":
 		return gateway.Errorf(gateway.ECONFLICT, "report id %s belongs to another laboratory", rec.ID)
 	case why == "pruned":
-		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was delivered and has since been removed under the retention policy: it is not delivered again", rec.ID, rec.Version)
+		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was stored and has since been removed under the retention policy: it is not accepted again", rec.ID, rec.Version)
 	case strings.HasPrefix(why, "older "):
 		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is older than the stored version %s", rec.ID, rec.Version, strings.TrimPrefix(why, "older "))
 	default:
@@ -289,7 +289,11 @@ func (s *Store) CompleteAndLease(ctx context.Context, id, leaseToken string, o g
 	if err := s.Complete(ctx, id, leaseToken, o); err != nil {
 		return nil, err
 	}
-	return s.Lease(ctx, dest, now, ttl)
+	next, err := s.Lease(ctx, dest, now, ttl)
+	if err != nil {
+		return nil, nil // the outcome is stored; the worker's next Lease will meet the error itself
+	}
+	return next, nil
 }
 
 // Complete implements gateway.Queue.

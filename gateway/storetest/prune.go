@@ -13,6 +13,7 @@ import (
 func runPrune(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("PruneByClass", func(t *testing.T) { testPrune(t, newStore(t)) })
 	t.Run("PruneNeverTakesWaitingWork", func(t *testing.T) { testPruneKeepsWaiting(t, newStore(t)) })
+	t.Run("PrunePayloadsSharingAMillisecond", func(t *testing.T) { testPrunePayloadTies(t, newStore(t)) })
 }
 
 // saveAt stores a report version received at `at` for trust R0A with a
@@ -106,6 +107,18 @@ func testPrune(t *testing.T, s gateway.Store) {
 	}
 	if gone(t, s, "OLD-DONE") || gone(t, s, "OLD-CANCELLED") {
 		t.Fatal("a dry run removed a report")
+	}
+	if msgs, _ := s.Messages(ctx, gateway.MessageFilter{}); len(msgs) != 2 {
+		t.Fatalf("a dry run removed messages: %d left", len(msgs))
+	}
+	if d := state(t, s, gateway.DeliveryID("NEW", 1, "epr-oru")); len(d.Payload) == 0 {
+		t.Fatal("a dry run emptied a payload")
+	}
+	if a, _ := s.AuditFor(ctx, "OLD-DONE"); len(a) != 1 {
+		t.Fatalf("a dry run removed audit entries: %v", a)
+	}
+	if again := prune(t, s, before, 100, true); fmt.Sprint(again) != fmt.Sprint(dry) {
+		t.Fatalf("a second dry run counts differently: %v, then %v", dry, again)
 	}
 
 	// One report at a time with a limit of one.
@@ -215,5 +228,28 @@ func testPruneKeepsWaiting(t *testing.T, s gateway.Store) {
 	}
 	if ds, _ := s.Deliveries(context.Background(), gateway.DeliveryFilter{ReportID: "W-DEAD"}); len(ds) != 1 || ds[0].State != gateway.DeliveryDead {
 		t.Errorf("the dead letter: %+v", ds)
+	}
+}
+
+// testPrunePayloadTies: more delivered payloads share one millisecond than
+// one pass may prune; later passes still reach them all.
+func testPrunePayloadTies(t *testing.T, s gateway.Store) {
+	for i := range 5 {
+		id := fmt.Sprintf("TIE-%d", i)
+		saveAt(t, s, id, t0, false, "epr-oru")
+		finish(t, s, id, "epr-oru", t0.Add(time.Hour), gateway.DeliveryDelivered)
+	}
+	cutoff := map[gateway.RetentionClass]time.Time{gateway.ClassPayloads: t0.Add(2 * time.Hour)}
+	total := 0
+	for range 5 {
+		total += prune(t, s, cutoff, 2, false)[gateway.ClassPayloads]
+	}
+	if total != 5 {
+		t.Fatalf("%d of 5 payloads pruned in passes of 2", total)
+	}
+	for i := range 5 {
+		if d := state(t, s, gateway.DeliveryID(fmt.Sprintf("TIE-%d", i), 1, "epr-oru")); len(d.Payload) != 0 {
+			t.Errorf("TIE-%d keeps its payload", i)
+		}
 	}
 }
