@@ -251,6 +251,7 @@ for i = 1, nd do
   redis.call("ZREM", k("state", h[1]), did)
   redis.call("ZREM", k("dstate", dest, h[1]), did)
   redis.call("ZREM", k("due", dest), did)
+  redis.call("ZREM", k("waiting", dest), did)
   redis.call("HINCRBY", k("counts"), dest .. "|" .. h[1], -1)
   redis.call("DEL", k("d", did), k("att", did), k("order", dest, id))
 end
@@ -261,4 +262,16 @@ for i = 1, tonumber(ARGV[x]) do redis.call("ZREM", ARGV[x + i], id) end
 x = x + tonumber(ARGV[x]) + 1
 for i = 1, tonumber(ARGV[x]) do redis.call("SREM", ARGV[x + i], id) end
 return 1
+`)
+
+// indexIfState: ARGV = the delivery's hash key, an index zset, score,
+// delivery id, then the states in which it belongs in the index. Adds it
+// (if absent) only while the delivery is in one of them, so an index built
+// for an older store while replicas run stays true. Returns 1 or 0.
+var indexIfState = redis.NewScript(`
+local st = redis.call("HGET", ARGV[1], "state")
+for i = 5, #ARGV do
+  if st == ARGV[i] then return redis.call("ZADD", ARGV[2], "NX", ARGV[3], ARGV[4]) end
+end
+return 0
 `)

@@ -504,7 +504,10 @@ func (s *Store) buildDestState(ctx context.Context) error {
 			if err != nil {
 				continue // gone since
 			}
-			if err := s.rdb.ZAddNX(ctx, s.keys.destState(d.Destination, string(st)), z).Err(); err != nil {
+			// Added only if the delivery is still in that state: another
+			// replica may be moving it on while this one builds.
+			if err := indexIfState.Run(ctx, s.rdb, []string{s.keys.delivery(d.ID)}, s.keys.delivery(d.ID),
+				s.keys.destState(d.Destination, string(st)), z.Score, d.ID, string(st)).Err(); err != nil {
 				return unavailable(err, "build listing index")
 			}
 		}
@@ -570,8 +573,8 @@ func (s *Store) buildWaiting(ctx context.Context) error {
 			if err != nil {
 				continue // gone since: nothing waits
 			}
-			z := redis.Z{Score: float64(d.WaitingSince().UnixMilli()), Member: id}
-			if err := s.rdb.ZAddNX(ctx, s.keys.waiting(d.Destination), z).Err(); err != nil {
+			if err := indexIfState.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.delivery(id), s.keys.waiting(d.Destination),
+				d.WaitingSince().UnixMilli(), id, "pending", "retrying", "in-flight").Err(); err != nil {
 				return unavailable(err, "build waiting index")
 			}
 		}

@@ -120,3 +120,51 @@ func TestNoPatientIdentifierInKeyNames(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexesBuiltForAnOlderStore: a store written before the waiting and
+// per-destination listing indexes existed gets them when it opens, for the
+// deliveries still in the states they index.
+func TestIndexesBuiltForAnOlderStore(t *testing.T) {
+	opts, _ := redis.ParseURL(RedisURL())
+	rdb := redis.NewClient(opts)
+	ctx := t.Context()
+	prefix := fmt.Sprintf("test-migrate-%d", time.Now().UnixNano())
+	keysOf := func(pattern string) []string {
+		k, _ := rdb.Keys(context.Background(), "{"+prefix+"}:"+pattern).Result()
+		return k
+	}
+	t.Cleanup(func() {
+		if k := keysOf("*"); len(k) > 0 {
+			rdb.Del(context.Background(), k...)
+		}
+		rdb.Close()
+	})
+	s := redisstore.New(rdb, prefix, []byte("test-index-key-0123456789"))
+	ds := storetest.Enqueue(t, s, "MIG-1", 1, "epr", "files")
+	d, err := s.Lease(ctx, "files", ds[1].NextAttemptAt, time.Minute)
+	if err != nil || d == nil {
+		t.Fatal(d, err)
+	}
+	if err := s.Complete(ctx, d.ID, d.Lease, gateway.Outcome{State: gateway.DeliveryDelivered, Attempt: gateway.Attempt{At: d.NextAttemptAt, Outcome: "delivered"}}); err != nil {
+		t.Fatal(err)
+	}
+	// As an earlier version left it: no waiting or per-destination indexes, no markers.
+	old := append(keysOf("waiting*"), keysOf("dstate*")...)
+	if len(old) == 0 {
+		t.Fatal("the indexes were not written in the first place")
+	}
+	rdb.Del(ctx, old...)
+	migrated, err := redisstore.Open(ctx, RedisURL(), prefix, []byte("test-index-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer migrated.Close()
+	oldest, err := migrated.OldestWaiting(ctx, []string{"epr", "files"})
+	if err != nil || len(oldest) != 1 || oldest["epr"].IsZero() {
+		t.Fatalf("waiting index after opening: %v %v (files' delivery is delivered: not waiting)", oldest, err)
+	}
+	list, err := migrated.Deliveries(ctx, gateway.DeliveryFilter{Destination: "files", State: gateway.DeliveryDelivered})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("per-destination listing after opening: %d %v", len(list), err)
+	}
+}
