@@ -243,7 +243,10 @@ func (s *server) readable(c *gin.Context) (*gateway.ReportRecord, bool) {
 	} else {
 		rec, err = s.Reports.Report(ctx, id)
 	}
-	what := "report " + id + strings.TrimPrefix(c.FullPath(), "/v1/reports/:id")
+	what := "report " + id + strings.TrimPrefix(strings.TrimPrefix(c.FullPath(), "/v1/reports/:id"), "/console/reports/:id")
+	if strings.HasPrefix(c.FullPath(), "/console/") {
+		what += " (console)"
+	}
 	if err == nil && !principal(c).CanRead(rec) {
 		s.audit(c, "read", what, []string{id}, "denied")
 		err = gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)

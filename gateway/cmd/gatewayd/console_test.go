@@ -275,6 +275,15 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	}
 
+	// Each console view is in the report's audit trail once, named plainly.
+	journey := string(get(t, base+"/v1/reports/CONSOLE-1/journey", operatorToken).body)
+	if views := strings.Count(journey, "(console)"); views != 5 { // the report page three times, its FHIR and its HL7
+		t.Errorf("%d console views in the audit trail, want 5", views)
+	}
+	if strings.Contains(journey, "/console/reports") {
+		t.Error("an audit entry names the console's route instead of what was read")
+	}
+
 	// Turnaround: the fixture's sample reached the lab on 2 September and the
 	// report was issued on 2 November, 61 days: outside R27.1's 42.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/turnaround?month=2026-11&trust=R0A"), chromedp.WaitVisible(chromedp.ID("turnaround"))); err != nil {
