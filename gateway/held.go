@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 )
 
@@ -25,15 +24,15 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 		if err != nil {
 			return queued, err
 		}
-		var r Report
-		if err := json.Unmarshal(rec.Report, &r); err != nil {
+		r, err := rec.DecodeReport()
+		if err != nil {
 			return queued, fmt.Errorf("decode held report %s: %w", rec.ID, err)
 		}
 		r.Warnings = rec.Warnings
-		in.nameTest(&r) // the official name is not stored with the report
+		in.nameTest(r) // the official name is not stored with the report
 		// Deliveries start now: their retry budget counts from the release,
 		// not from when the report arrived.
-		deliveries, err := in.deliveries(ctx, &r, rec, routes, in.Now().UTC())
+		deliveries, err := in.deliveries(ctx, r, rec, routes, in.Now().UTC())
 		if err != nil {
 			return queued, err
 		}

@@ -241,11 +241,7 @@ func (in *Intake) previous(ctx context.Context, r *Report) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var p Report
-	if err := json.Unmarshal(rec.Report, &p); err != nil {
-		return nil, fmt.Errorf("decode report %s v%d: %w", r.ID, r.Version-1, err)
-	}
-	return &p, nil
+	return rec.DecodeReport()
 }
 
 // Preview maps r as Accept would, without storing anything: the $validate operation.
@@ -319,7 +315,10 @@ func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, erro
 	sum := sha256.Sum256(canonical)
 	var pdf []byte
 	if r.PDF != nil {
-		pdf = r.PDF.Data // the lab's own PDF is the presentedForm
+		pdf = r.PDF.Data                                    // the lab's own PDF is the presentedForm
+		if canonical, err = withoutPDFData(r); err != nil { // stored once, as the record's PDF
+			return nil, nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+		}
 	} else {
 		var unprintable []Warning
 		if pdf, unprintable, err = in.Renderer.Render(r); err != nil {

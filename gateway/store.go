@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -39,7 +41,7 @@ type ReportRecord struct {
 	// same durable step, so no report is ever stored unaudited.
 	Audit *AuditEntry `json:"-"`
 
-	Report []byte `json:"-"` // canonical JSON of the normalised Report
+	Report []byte `json:"-"` // canonical JSON of the normalised Report, the lab's PDF left out (it is PDF): see DecodeReport
 	Bundle []byte `json:"-"` // FHIR R4 transaction Bundle JSON
 	PDF    []byte `json:"-"` // the presentedForm
 }
@@ -98,4 +100,27 @@ type Unmapped struct {
 	Code     string `json:"code,omitempty"`
 	Text     string `json:"text,omitempty"`
 	Reason   string `json:"reason"`
+}
+
+// DecodeReport reads the stored normalised report, with the lab's own PDF
+// (stored once, as rec.PDF) back in place.
+func (rec *ReportRecord) DecodeReport() (*Report, error) {
+	var r Report
+	if err := json.Unmarshal(rec.Report, &r); err != nil {
+		return nil, fmt.Errorf("decode report %s v%d: %w", rec.ID, rec.Version, err)
+	}
+	if r.PDF != nil && r.PDF.Data == nil && r.PDF.URL == "" {
+		r.PDF.Data = rec.PDF
+	}
+	return &r, nil
+}
+
+// withoutPDFData is r's canonical JSON with the lab's PDF bytes left out:
+// the PDF is stored once, as the record's PDF, not again inside the report.
+func withoutPDFData(r *Report) ([]byte, error) {
+	stored := *r
+	pdf := *r.PDF
+	pdf.Data = nil
+	stored.PDF = &pdf
+	return json.Marshal(&stored)
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -45,11 +44,11 @@ func (s *server) consoleReportHL7(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var r gateway.Report
-	if err := json.Unmarshal(rec.Report, &r); err != nil {
+	r, err := rec.DecodeReport()
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	msg := s.EncodeHL7(&r, rec.PDF)
+	msg := s.EncodeHL7(r, rec.PDF)
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(strings.ReplaceAll(string(msg), "\r", "\n")))
 }

@@ -1,0 +1,62 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+type oneRoute struct{}
+
+func (oneRoute) Routes(string) []gateway.Route {
+	return []gateway.Route{{Destination: "epr", Format: gateway.FormatFHIRBundle}}
+}
+
+// A lab's own PDF is stored once, as the record's PDF, not again inside
+// the stored report; DecodeReport puts it back.
+func TestLabPDFStoredOnce(t *testing.T) {
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	mapper, _ := fhirr4.New("")
+	in := &gateway.Intake{Reports: store, Held: store, Router: oneRoute{}, Bundles: mapper, Renderer: pdf.Renderer{},
+		Now: func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }, Log: slog.New(slog.DiscardHandler)}
+	r, err := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labPDF := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("lab's own report "), 400)...)
+	r.PDF = &gateway.Attachment{ContentType: "application/pdf", Title: "From the lab", Data: labPDF}
+	if _, _, err := in.Accept(context.Background(), gateway.Principal{Role: gateway.RoleLab, ODSCode: r.PerformingLab.ODSCode}, r, gateway.Submission{Source: "json"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.ReportVersion(context.Background(), r.ID, r.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rec.PDF, labPDF) || bytes.Contains(rec.Report, []byte(base64.StdEncoding.EncodeToString(labPDF[:300]))) {
+		t.Fatalf("the PDF: record %d bytes; inside the stored report: %v", len(rec.PDF), bytes.Contains(rec.Report, []byte(base64.StdEncoding.EncodeToString(labPDF[:300]))))
+	}
+	back, err := rec.DecodeReport()
+	if err != nil || back.PDF == nil || !bytes.Equal(back.PDF.Data, labPDF) || back.PDF.Title != "From the lab" {
+		t.Fatalf("decoded: %+v %v", back.PDF, err)
+	}
+	// A resend is still recognised as one (the digest covers the PDF).
+	again, _ := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
+	again.PDF = &gateway.Attachment{ContentType: "application/pdf", Title: "From the lab", Data: labPDF}
+	if _, created, err := in.Accept(context.Background(), gateway.Principal{Role: gateway.RoleLab, ODSCode: r.PerformingLab.ODSCode}, again, gateway.Submission{Source: "json"}); err != nil || created {
+		t.Fatalf("resend: created=%v %v", created, err)
+	}
+}
