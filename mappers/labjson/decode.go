@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -18,24 +17,21 @@ import (
 // *gateway.Error: EMALFORMED when body is not JSON, EINVALID with every
 // problem located when it is JSON that breaks the schema or the rules.
 func Decode(body []byte) (*gateway.Report, error) {
-	var tree any
-	if err := json.Unmarshal(body, &tree); err != nil {
+	// One decoding pass over the body; the unknown-key walk then reads the
+	// bytes without unquoting a single value (see keys.go).
+	var r gateway.Report
+	err := json.Unmarshal(body, &r)
+	var te *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &te) {
 		return nil, malformed(body, err)
 	}
-	if _, ok := tree.(map[string]any); !ok {
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the report is not valid",
 			Problems: []gateway.Problem{{Path: "$", Message: "must be a JSON object"}}}
 	}
-	var problems []gateway.Problem
-	unknownFields("", tree, reflect.TypeOf(gateway.Report{}), &problems)
-
-	var r gateway.Report
+	problems := unknownKeys(body, reflect.TypeOf(gateway.Report{}))
 	typeProblemAt := map[string]bool{}
-	if err := json.Unmarshal(body, &r); err != nil {
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return nil, malformed(body, err)
-		}
+	if te != nil {
 		// encoding/json reports only the first type error but still fills the rest.
 		problems = append(problems, gateway.Problem{Path: te.Field, Message: fmt.Sprintf("must be a JSON %s, not %s", jsonKind(te.Type), te.Value)})
 		typeProblemAt[te.Field] = true
@@ -73,42 +69,6 @@ func position(body []byte, offset int64) (line, col int) {
 	line = bytes.Count(before, []byte("\n")) + 1
 	col = int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
 	return line, col
-}
-
-// unknownFields reports every member of the JSON tree that the report schema
-// does not define: a misspelt field must not pass as an absent one.
-func unknownFields(path string, node any, t reflect.Type, problems *[]gateway.Problem) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch n := node.(type) {
-	case map[string]any:
-		if t.Kind() != reflect.Struct {
-			return
-		}
-		fields := jsonFields(t)
-		keys := make([]string, 0, len(n))
-		for k := range n {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			child := join(path, k)
-			ft, ok := fields[k]
-			if !ok {
-				*problems = append(*problems, gateway.Problem{Path: child, Message: "is not a field of the lab report schema"})
-				continue
-			}
-			unknownFields(child, n[k], ft, problems)
-		}
-	case []any:
-		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 {
-			return
-		}
-		for i, item := range n {
-			unknownFields(fmt.Sprintf("%s[%d]", path, i), item, t.Elem(), problems)
-		}
-	}
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.Type {
