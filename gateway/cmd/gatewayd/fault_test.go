@@ -101,15 +101,7 @@ func postVersion(client *http.Client, base, id string, version int) (int, error)
 	json.Unmarshal(fixtures.Report(name), &m)
 	m["id"] = id
 	body, _ := json.Marshal(m)
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/reports", bytesReader(body))
-	req.Header.Set("Authorization", "Bearer "+labToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return postBody(client, base, body)
 }
 
 // waitAllDelivered waits (bounded) until every accepted report's newest
