@@ -160,13 +160,19 @@ func payload(tx *bolt.Tx, r *record) ([]byte, error) {
 	var stored []byte
 	switch r.PayloadOf {
 	case gateway.PayloadBundle:
-		stored = tx.Bucket(bucketBundle).Get(versionKey(r.ReportID, r.Version))
+		return bundleOf(tx, versionKey(r.ReportID, r.Version))
 	case gateway.PayloadPDF:
 		stored = tx.Bucket(bucketPDF).Get(versionKey(r.ReportID, r.Version))
 	default:
 		stored = tx.Bucket(bucketPayloads).Get([]byte(r.ID))
 	}
 	return unpack(stored)
+}
+
+// bundleOf reads a version's Bundle, its PDF's base64 put back in (see
+// blob.PackBundle), as a copy the caller may keep.
+func bundleOf(tx *bolt.Tx, key []byte) ([]byte, error) {
+	return blob.UnpackBundle(clone(tx.Bucket(bucketBundle).Get(key)), tx.Bucket(bucketPDF).Get(key))
 }
 
 // unpack returns a stored value as a copy the caller may keep after the transaction.

@@ -150,7 +150,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			{bucketLatest, []byte(rec.ID), append(val, rec.LabODS...)},
 			{bucketMeta, key, meta},
 			{bucketReport, key, blob.Pack(rec.Report)},
-			{bucketBundle, key, blob.Pack(rec.Bundle)},
+			{bucketBundle, key, blob.PackBundle(rec.Bundle, rec.PDF)}, // the PDF's base64 left out: it is stored once, below
 			{bucketPDF, key, rec.PDF},
 		} {
 			if err := tx.Bucket(put.bucket).Put(put.key, put.value); err != nil {
@@ -225,7 +225,7 @@ func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gate
 			return fmt.Errorf("decode stored report: %w", err)
 		}
 		var err error
-		rec.Bundle, err = unpack(tx.Bucket(bucketBundle).Get(key))
+		rec.Bundle, err = bundleOf(tx, key)
 		return err
 	})
 	if err != nil {
@@ -263,7 +263,7 @@ func load(tx *bolt.Tx, key []byte) (*gateway.ReportRecord, error) {
 	if rec.Report, err = unpack(tx.Bucket(bucketReport).Get(key)); err != nil {
 		return nil, err
 	}
-	if rec.Bundle, err = unpack(tx.Bucket(bucketBundle).Get(key)); err != nil {
+	if rec.Bundle, err = bundleOf(tx, key); err != nil {
 		return nil, err
 	}
 	rec.PDF = clone(tx.Bucket(bucketPDF).Get(key))

@@ -130,7 +130,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.Pack(rec.Bundle), rec.PDF, ms(rec.ReceivedAt)}
+	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.PackBundle(rec.Bundle, rec.PDF), rec.PDF, ms(rec.ReceivedAt)}
 	args, err = deliveryArgs(args, deliveries)
 	if err != nil {
 		return nil, false, err
@@ -203,7 +203,7 @@ func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gat
 	if rec.Report, err = blob.Unpack([]byte(h["report"])); err != nil {
 		return nil, err
 	}
-	if rec.Bundle, err = blob.Unpack([]byte(h["bundle"])); err != nil {
+	if rec.Bundle, err = blob.UnpackBundle([]byte(h["bundle"]), rec.PDF); err != nil {
 		return nil, err
 	}
 	return &rec, nil
@@ -211,7 +211,7 @@ func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gat
 
 // ReportBundle implements gateway.Reports: the metadata and Bundle only.
 func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
-	v, err := s.rdb.HMGet(ctx, s.keys.reportVersion(id, version), "meta", "bundle").Result()
+	v, err := s.rdb.HMGet(ctx, s.keys.reportVersion(id, version), "meta", "bundle", "pdf").Result()
 	if err != nil {
 		return nil, unavailable(err, "read report")
 	}
@@ -224,7 +224,8 @@ func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gate
 		return nil, fmt.Errorf("decode stored report: %w", err)
 	}
 	bundle, _ := v[1].(string)
-	if rec.Bundle, err = blob.Unpack([]byte(bundle)); err != nil {
+	pdf, _ := v[2].(string)
+	if rec.Bundle, err = blob.UnpackBundle([]byte(bundle), []byte(pdf)); err != nil {
 		return nil, err
 	}
 	return &rec, nil
@@ -384,18 +385,25 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 		d.LeaseUntil = fromMS(str(4))
 	}
 	if withPayload {
-		stored := []byte(str(8))
-		if dd.PayloadOf != "" {
-			field := map[string]string{gateway.PayloadBundle: "bundle", gateway.PayloadPDF: "pdf"}[dd.PayloadOf]
-			v, err := s.rdb.HGet(ctx, s.keys.reportVersion(d.ReportID, d.Version), field).Bytes()
+		var err error
+		switch dd.PayloadOf {
+		case gateway.PayloadBundle, gateway.PayloadPDF:
+			// The version's own Bundle (its PDF's base64 stored once, as the PDF) or PDF.
+			v, err := s.rdb.HMGet(ctx, s.keys.reportVersion(d.ReportID, d.Version), "bundle", "pdf").Result()
 			if err != nil {
 				return nil, unavailable(err, "read delivery payload")
 			}
-			stored = v
-		}
-		var err error
-		if d.Payload, err = blob.Unpack(stored); err != nil {
-			return nil, err
+			bundle, _ := v[0].(string)
+			pdf, _ := v[1].(string)
+			if dd.PayloadOf == gateway.PayloadPDF {
+				d.Payload = []byte(pdf)
+			} else if d.Payload, err = blob.UnpackBundle([]byte(bundle), []byte(pdf)); err != nil {
+				return nil, err
+			}
+		default:
+			if d.Payload, err = blob.Unpack([]byte(str(8))); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, a := range att.Val() {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -179,7 +180,11 @@ func testListingPages(t *testing.T, s gateway.Store) {
 func testPayloadReferences(t *testing.T, s gateway.Store) {
 	ctx := context.Background()
 	rec := Record("REF-1", 1, "699X0")
-	rec.Bundle = []byte(`{"resourceType":"Bundle","entry":[` + strings.Repeat(`{"resource":{"resourceType":"Observation"}},`, 300) + `{}]}`)
+	// The Bundle carries the PDF as its Binary's base64, as the mapper makes it:
+	// stored without it, it must come back byte for byte.
+	rec.PDF = append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0xfe, 0x01, 0x7f}, 5000)...)
+	rec.Bundle = []byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Binary","data":"` +
+		base64.StdEncoding.EncodeToString(rec.PDF) + `"}},` + strings.Repeat(`{"resource":{"resourceType":"Observation"}},`, 300) + `{}]}`)
 	oru := []byte("MSH|^~\\&|RG|GW|EPR|R0A|20261102||ORU^R01|C1|P|2.5.1\r" + strings.Repeat("OBX|1|TX|X^Y||some text||||||F\r", 200))
 	mk := func(dest, of string, payload []byte) *gateway.Delivery {
 		return &gateway.Delivery{ID: gateway.DeliveryID("REF-1", 1, dest), ReportID: "REF-1", Version: 1, Destination: dest, PayloadOf: of,

@@ -8,6 +8,7 @@ package blob
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
@@ -48,4 +49,43 @@ func Unpack(stored []byte) ([]byte, error) {
 		return nil, fmt.Errorf("decompress stored value: %w", err)
 	}
 	return b, nil
+}
+
+// pdfMarker stands in a stored Bundle for the PDF's base64. A raw NUL
+// cannot occur in JSON (control characters in strings are escaped), so the
+// marker cannot be mistaken for content.
+var pdfMarker = []byte("\"\x00rg-pdf\x00\"")
+
+// PackBundle is Pack for a FHIR Bundle that carries pdf (as its Binary's
+// base64): the base64 is left out — the PDF is stored beside it anyway —
+// and UnpackBundle puts it back, byte for byte. A Bundle without that exact
+// base64 is packed whole.
+func PackBundle(bundle, pdf []byte) []byte {
+	if len(pdf) == 0 {
+		return Pack(bundle)
+	}
+	quoted := append(append([]byte{'"'}, base64.StdEncoding.AppendEncode(nil, pdf)...), '"')
+	i := bytes.Index(bundle, quoted)
+	if i < 0 {
+		return Pack(bundle)
+	}
+	elided := make([]byte, 0, len(bundle)-len(quoted)+len(pdfMarker))
+	elided = append(append(append(elided, bundle[:i]...), pdfMarker...), bundle[i+len(quoted):]...)
+	return Pack(elided)
+}
+
+// UnpackBundle returns the Bundle PackBundle was given; pdf is the PDF
+// stored with it (needed only if PackBundle left it out).
+func UnpackBundle(stored, pdf []byte) ([]byte, error) {
+	b, err := Unpack(stored)
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(b, pdfMarker)
+	if i < 0 {
+		return b, nil
+	}
+	quoted := append(append([]byte{'"'}, base64.StdEncoding.AppendEncode(nil, pdf)...), '"')
+	out := make([]byte, 0, len(b)-len(pdfMarker)+len(quoted))
+	return append(append(append(out, b[:i]...), quoted...), b[i+len(pdfMarker):]...), nil
 }
