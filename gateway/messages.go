@@ -21,6 +21,19 @@ type InboundMessage struct {
 	Outcome    string    `json:"outcome"` // accepted, resent, refused, unavailable
 	Reasons    []string  `json:"reasons,omitempty"`
 	Raw        []byte    `json:"-"`
+	// PDFOf, when set on an accepted message, names the stored report
+	// version whose PDF the raw content carries (as a JSON base64 string):
+	// stores may keep the raw content without it and put it back from that
+	// version's PDF when the message is read.
+	PDFOf *VersionRef `json:"pdfOf,omitempty"`
+	// PDF is that version's PDF, given when recording (not stored here).
+	PDF []byte `json:"-"`
+}
+
+// VersionRef names one stored version of a report.
+type VersionRef struct {
+	ReportID string `json:"reportId"`
+	Version  int    `json:"version"`
 }
 
 var messageSeq atomic.Uint64

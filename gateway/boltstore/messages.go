@@ -27,7 +27,11 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		if err := tx.Bucket(bucketMessages).Put([]byte(m.ID), meta); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), blob.Pack(m.Raw)); err != nil {
+		raw := blob.Pack(m.Raw)
+		if m.PDFOf != nil {
+			raw = blob.PackBundle(m.Raw, m.PDF) // the PDF's base64 left out: it is the stored version's PDF
+		}
+		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), raw); err != nil {
 			return err
 		}
 		return count(tx, m.ReceivedAt, gateway.ReceivedCounter(m.Source, m.Outcome))
@@ -77,7 +81,11 @@ func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage
 			return err
 		}
 		var err error
-		m.Raw, err = unpack(tx.Bucket(bucketMessageRaw).Get([]byte(id)))
+		var pdf []byte
+		if m.PDFOf != nil {
+			pdf = tx.Bucket(bucketPDF).Get(versionKey(m.PDFOf.ReportID, m.PDFOf.Version))
+		}
+		m.Raw, err = blob.UnpackBundle(clone(tx.Bucket(bucketMessageRaw).Get([]byte(id))), pdf)
 		return err
 	})
 	if err == nil && m == nil {

@@ -64,13 +64,16 @@ func (s *server) readReportBody(c *gin.Context) (*gateway.Report, []byte, error)
 }
 
 // logMessage keeps a JSON report as it arrived, with its outcome.
-func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byte, err error) {
+func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byte, err error, stored ...*gateway.ReportRecord) {
 	if s.Messages == nil {
 		return
 	}
 	now := s.Clock.Now().UTC()
 	m := &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: "json", Sender: c.GetString(subjectKey),
 		ReportID: reportID, Outcome: outcome, Raw: body}
+	if len(stored) == 1 && len(stored[0].PDF) > 0 { // the lab's PDF is stored with the report: the log need not keep it again
+		m.PDFOf, m.PDF = &gateway.VersionRef{ReportID: stored[0].ID, Version: stored[0].Version}, stored[0].PDF
+	}
 	var e *gateway.Error
 	if errors.As(err, &e) {
 		m.Reasons = append(m.Reasons, e.Message)
@@ -106,7 +109,7 @@ func (s *server) postReport(c *gin.Context) {
 		s.audit(c, "resend", "report "+rec.ID, []string{rec.ID}, "success")
 	}
 	s.observer().Received("json", outcome, len(rec.Warnings), 0)
-	s.logMessage(c, rec.ID, outcome, body, nil)
+	s.logMessage(c, rec.ID, outcome, body, nil, rec)
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK

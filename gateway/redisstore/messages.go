@@ -20,7 +20,11 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		return err
 	}
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", blob.Pack(m.Raw))
+	raw := blob.Pack(m.Raw)
+	if m.PDFOf != nil {
+		raw = blob.PackBundle(m.Raw, m.PDF) // the PDF's base64 left out: it is the stored version's PDF
+	}
+	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", raw)
 	pipe.ZAdd(ctx, s.keys.messages(), redis.Z{Score: float64(m.ReceivedAt.UnixMilli()), Member: m.ID})
 	hour := s.keys.activity(gateway.HourOf(m.ReceivedAt).UnixMilli())
 	pipe.HIncrBy(ctx, hour, gateway.ReceivedCounter(m.Source, m.Outcome), 1)
@@ -92,7 +96,13 @@ func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage
 		return nil, err
 	}
 	raw, _ := v[1].(string)
-	if m.Raw, err = blob.Unpack([]byte(raw)); err != nil {
+	var pdf []byte
+	if m.PDFOf != nil {
+		if pdf, err = s.rdb.HGet(ctx, s.keys.reportVersion(m.PDFOf.ReportID, m.PDFOf.Version), "pdf").Bytes(); err != nil && err != redis.Nil {
+			return nil, unavailable(err, "read message")
+		}
+	}
+	if m.Raw, err = blob.UnpackBundle([]byte(raw), pdf); err != nil {
 		return nil, err
 	}
 	return m, nil

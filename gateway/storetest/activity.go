@@ -18,6 +18,7 @@ func runActivity(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("ListingPages", func(t *testing.T) { testListingPages(t, newStore(t)) })
 	t.Run("PayloadReferences", func(t *testing.T) { testPayloadReferences(t, newStore(t)) })
 	t.Run("CompleteAndLease", func(t *testing.T) { testCompleteAndLease(t, newStore(t)) })
+	t.Run("MessageWithStoredPDF", func(t *testing.T) { testMessageWithStoredPDF(t, newStore(t)) })
 }
 
 func testActivity(t *testing.T, s gateway.Store) {
@@ -234,5 +235,26 @@ func testCompleteAndLease(t *testing.T, s gateway.Store) {
 	last, err := s.CompleteAndLease(ctx, next.ID, next.Lease, delivered(t0.Add(2*time.Second), "ok"), "epr", t0.Add(2*time.Second), time.Minute)
 	if err != nil || last != nil {
 		t.Fatalf("nothing left to lease: %+v %v", last, err)
+	}
+}
+
+// testMessageWithStoredPDF: a message whose raw content carries the PDF of
+// the report version it filed is read back byte for byte.
+func testMessageWithStoredPDF(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	rec := Record("MSGPDF-1", 1, "699X0")
+	rec.PDF = append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0xfe, 0x01, 0x7f}, 5000)...)
+	if _, _, err := s.SaveReport(ctx, rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte(`{"id":"MSGPDF-1","pdf":{"contentType":"application/pdf","data":"` + base64.StdEncoding.EncodeToString(rec.PDF) + `"}}`)
+	m := &gateway.InboundMessage{ID: gateway.NewMessageID(t0), ReceivedAt: t0, Source: "json", Outcome: "accepted", ReportID: "MSGPDF-1",
+		Raw: raw, PDFOf: &gateway.VersionRef{ReportID: "MSGPDF-1", Version: 1}, PDF: rec.PDF}
+	if err := s.RecordMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Message(ctx, m.ID)
+	if err != nil || !bytes.Equal(got.Raw, raw) {
+		t.Fatalf("the message as received: %v (%d bytes, want %d)", err, len(got.Raw), len(raw))
 	}
 }

@@ -75,7 +75,8 @@ func PackBundle(bundle, pdf []byte) []byte {
 }
 
 // UnpackBundle returns the Bundle PackBundle was given; pdf is the PDF
-// stored with it (needed only if PackBundle left it out).
+// stored with it (needed only if PackBundle left it out). If that PDF is
+// gone (nil: its report was pruned first), a note stands in its place.
 func UnpackBundle(stored, pdf []byte) ([]byte, error) {
 	b, err := Unpack(stored)
 	if err != nil {
@@ -86,6 +87,9 @@ func UnpackBundle(stored, pdf []byte) ([]byte, error) {
 		return b, nil
 	}
 	quoted := append(append([]byte{'"'}, base64.StdEncoding.AppendEncode(nil, pdf)...), '"')
+	if pdf == nil {
+		quoted = []byte(`"(the PDF was kept with its report, which has since been removed under the retention policy)"`)
+	}
 	out := make([]byte, 0, len(b)-len(pdfMarker)+len(quoted))
 	return append(append(append(out, b[:i]...), quoted...), b[i+len(pdfMarker):]...), nil
 }
