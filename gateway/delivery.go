@@ -211,6 +211,11 @@ type Queue interface {
 	// Counts returns the number of deliveries per destination and state.
 	Counts(ctx context.Context) (map[string]map[DeliveryState]int, error)
 
+	// NextDue says when dest's earliest delivery falls due (a retry's time,
+	// or an in-flight lease's end); ok is false when none waits. Workers
+	// sleep until then rather than polling.
+	NextDue(ctx context.Context, dest string) (at time.Time, ok bool, err error)
+
 	// OldestWaiting returns, for each of destinations with a delivery
 	// waiting (pending, retrying or in flight), when the longest-waiting one
 	// started waiting (Delivery.WaitingSince): how old the queue is.

@@ -136,7 +136,7 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 				select {
 				case <-ctx.Done():
 				case <-d.wake[dest.Name]:
-				case <-time.After(d.PollInterval):
+				case <-time.After(d.idle(ctx, dest)):
 				}
 				continue
 			}
@@ -159,6 +159,21 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 		}
 		d.recorded(dest, del, out, took)
 	}
+}
+
+// idle is how long a worker with nothing due sleeps: until the next
+// delivery falls due (a retry's backoff ends), at most PollInterval, which
+// also picks up what other replicas enqueue.
+func (d *Dispatcher) idle(ctx context.Context, dest *Destination) time.Duration {
+	at, ok, err := d.Queue.NextDue(ctx, dest.Name)
+	if err != nil || !ok {
+		return d.PollInterval
+	}
+	wait := at.Sub(d.Clock.Now())
+	if wait <= 0 || wait > d.PollInterval { // due already (waiting its turn behind an older version) or later than a poll
+		return d.PollInterval
+	}
+	return wait + time.Millisecond // the index is in whole milliseconds
 }
 
 // leaseFor is how long a lease lasts: the attempt's own timeout and a

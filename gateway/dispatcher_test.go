@@ -410,3 +410,43 @@ func TestReplayIsAFreshStart(t *testing.T) {
 		t.Fatalf("the replay's own budget of two attempts was not applied: %+v", d)
 	}
 }
+
+// TestRetryWakesAtItsTime: a worker with nothing due sleeps until the next
+// retry falls due, not until its next poll (here a minute away).
+func TestRetryWakesAtItsTime(t *testing.T) {
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	recv := receiver.Start(t)
+	recv.FailFirst(1, "")
+	adapter, err := fhirrest.New(json.RawMessage(`{"baseUrl":"` + recv.URL + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, _, err := store.SaveReport(context.Background(), storetest.Record("WAKE-1", 1, "699X0"), []*gateway.Delivery{{
+		ID: gateway.DeliveryID("WAKE-1", 1, "epr"), ReportID: "WAKE-1", Version: 1, Destination: "epr", ContentType: "application/fhir+json",
+		Payload: []byte(`{"resourceType":"Bundle","type":"transaction","entry":[]}`), State: gateway.DeliveryPending,
+		CreatedAt: now, UpdatedAt: now, NextAttemptAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	d := &gateway.Dispatcher{Queue: store, Clock: gateway.SystemClock{}, Log: slog.New(slog.DiscardHandler), PollInterval: time.Minute,
+		Retry:        gateway.ExponentialBackoff{Base: 300 * time.Millisecond, Cap: 300 * time.Millisecond},
+		Destinations: []*gateway.Destination{{Name: "epr", Adapter: adapter, Workers: 1, Timeout: 5 * time.Second}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; ; i++ {
+		got, err := store.Delivery(context.Background(), gateway.DeliveryID("WAKE-1", 1, "epr"))
+		if err == nil && got.State == gateway.DeliveryDelivered {
+			break
+		}
+		if i > 600 { // 15 s: far less than the minute a poll would take, far more than the backoff
+			t.Fatalf("not delivered after its retry time: %+v %v", got, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}

@@ -464,6 +464,20 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryStat
 	return counts, err
 }
 
+// NextDue implements gateway.Queue: the first key of dest's due index.
+func (s *Store) NextDue(ctx context.Context, dest string) (time.Time, bool, error) {
+	var at time.Time
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := append([]byte(dest), 0)
+		if k, _ := tx.Bucket(bucketDue).Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) >= len(prefix)+8 {
+			at, ok = time.UnixMilli(int64(binary.BigEndian.Uint64(k[len(prefix):]))).UTC(), true
+		}
+		return nil
+	})
+	return at, ok, err
+}
+
 // OldestWaiting implements gateway.Queue: the first key of each
 // destination's waiting index.
 func (s *Store) OldestWaiting(ctx context.Context, destinations []string) (map[string]time.Time, error) {

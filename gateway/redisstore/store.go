@@ -544,6 +544,18 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryStat
 	return out, nil
 }
 
+// NextDue implements gateway.Queue: the head of dest's due zset.
+func (s *Store) NextDue(ctx context.Context, dest string) (time.Time, bool, error) {
+	z, err := s.rdb.ZRangeWithScores(ctx, s.keys.due(dest), 0, 0).Result()
+	if err != nil {
+		return time.Time{}, false, unavailable(err, "read next due")
+	}
+	if len(z) == 0 {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(int64(z[0].Score)).UTC(), true, nil
+}
+
 // OldestWaiting implements gateway.Queue: the head of each destination's
 // waiting set, pipelined.
 func (s *Store) OldestWaiting(ctx context.Context, destinations []string) (map[string]time.Time, error) {

@@ -19,6 +19,7 @@ func runActivity(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("PayloadReferences", func(t *testing.T) { testPayloadReferences(t, newStore(t)) })
 	t.Run("CompleteAndLease", func(t *testing.T) { testCompleteAndLease(t, newStore(t)) })
 	t.Run("MessageWithStoredPDF", func(t *testing.T) { testMessageWithStoredPDF(t, newStore(t)) })
+	t.Run("NextDue", func(t *testing.T) { testNextDue(t, newStore(t)) })
 }
 
 func testActivity(t *testing.T, s gateway.Store) {
@@ -256,5 +257,23 @@ func testMessageWithStoredPDF(t *testing.T, s gateway.Store) {
 	got, err := s.Message(ctx, m.ID)
 	if err != nil || !bytes.Equal(got.Raw, raw) {
 		t.Fatalf("the message as received: %v (%d bytes, want %d)", err, len(got.Raw), len(raw))
+	}
+}
+
+// testNextDue: when dest's earliest delivery falls due.
+func testNextDue(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	if _, ok, err := s.NextDue(ctx, "epr"); err != nil || ok {
+		t.Fatalf("an empty queue: %v %v", ok, err)
+	}
+	Enqueue(t, s, "ND-1", 1, "epr")
+	d := lease(t, s, "epr", t0)
+	retry := t0.Add(90 * time.Second)
+	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: retry, Attempt: gateway.Attempt{At: t0, Outcome: "retry"}})
+	if at, ok, err := s.NextDue(ctx, "epr"); err != nil || !ok || !at.Equal(retry) {
+		t.Fatalf("next due %v %v %v, want %v", at, ok, err, retry)
+	}
+	if _, ok, _ := s.NextDue(ctx, "other"); ok {
+		t.Fatal("another destination has nothing due")
 	}
 }
