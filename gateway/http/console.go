@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -146,6 +147,12 @@ func (s *server) consoleLoginPage(c *gin.Context) {
 // consoleLogin takes an operator's token (configured or JWT) once and
 // gives the browser a session cookie instead.
 func (s *server) consoleLogin(c *gin.Context) {
+	// No session yet, so no CSRF token: refuse a login posted from another
+	// site's page (login CSRF), as the browser's Origin header shows.
+	if origin := c.GetHeader("Origin"); origin != "" && origin != "null" && !sameOrigin(origin, c.Request) {
+		s.fail(c, gateway.Errorf(gateway.EFORBIDDEN, "the login form was posted from another site"))
+		return
+	}
 	p, err := s.Auth.Authenticate(c.PostForm("token"))
 	if err != nil || p.Role != gateway.RoleOperator {
 		c.Set(subjectKey, "")
@@ -247,7 +254,7 @@ func (s *server) consoleBulk(action string) gin.HandlerFunc {
 			req.Expect = &expect
 		}
 		done, failed, more, err := s.bulkAct(c, action, req)
-		msg := strconv.Itoa(done) + " deliveries " + action + "ed"
+		msg := fmt.Sprintf("%d deliveries %s", done, pastTense[action])
 		if err != nil {
 			msg = err.Error()
 		} else if len(failed) > 0 {
@@ -273,4 +280,14 @@ func (s *server) consolePause(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/console?msg="+template.URLQueryEscaper(name+" "+action+"d"))
+}
+
+// pastTense names what a bulk action did.
+var pastTense = map[string]string{"replay": "replayed", "cancel": "cancelled"}
+
+// sameOrigin says whether an Origin header names this gateway as the
+// browser reached it.
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,5 +299,29 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	if got := text(row + " td.out"); got == "" {
 		t.Error("no issued -> delivered time")
+	}
+}
+
+// TestConsoleLoginRefusesOtherSites: a login form posted from another
+// site's page (login CSRF) gets no session; from the console's own page it does.
+func TestConsoleLoginRefusesOtherSites(t *testing.T) {
+	base := startGateway(t)
+	login := func(origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader("token="+operatorToken))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := login("https://evil.example"); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+		t.Fatalf("a login from another site: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if resp := login(base); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Fatalf("a login from the console's own page: %d", resp.StatusCode)
 	}
 }

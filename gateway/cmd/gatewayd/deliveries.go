@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -134,6 +135,11 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 	}
 	switch verb {
 	case "ls":
+		if *dest != "" {
+			if err := knownDestination(ctx, api, *dest); err != nil {
+				return err
+			}
+		}
 		return listDeliveries(ctx, api, url.Values{"destination": {*dest}, "state": {*state}, "report": {*report}}, *limit, *asJSON, stdout)
 	case "replay", "cancel":
 		if ids := flags.Args(); len(ids) > 0 {
@@ -145,10 +151,17 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 		if *dest == "" || *state == "" {
 			return fmt.Errorf("%s: name delivery ids, or -destination and -state\n%s", verb, deliveriesUsage)
 		}
+		allowed := map[string][]string{"replay": {"dead", "cancelled"}, "cancel": {"pending", "retrying", "dead"}}[verb]
+		if !slices.Contains(allowed, *state) {
+			return fmt.Errorf("%s: only %s deliveries can be %s", verb, strings.Join(allowed, " or "), map[string]string{"replay": "replayed", "cancel": "cancelled"}[verb])
+		}
 		var counts struct {
 			Counts map[string]map[string]int `json:"counts"`
 		}
 		if err := api.call(ctx, http.MethodGet, "/v1/delivery-counts", nil, &counts); err != nil {
+			return err
+		}
+		if err := knownDestination(ctx, api, *dest); err != nil {
 			return err
 		}
 		n := counts.Counts[*dest][*state]
@@ -225,13 +238,32 @@ func bulkDeliveries(ctx context.Context, api *apiClient, verb string, body map[s
 		}
 		delete(body, "expect") // the operator confirmed the whole selection; the rest follows
 	}
-	fmt.Fprintf(stdout, "%d deliveries %sed", total, verb)
+	fmt.Fprintf(stdout, "%d deliveries %s", total, map[string]string{"replay": "replayed", "cancel": "cancelled"}[verb])
 	if failedTotal > 0 {
 		fmt.Fprintf(stdout, ", %d could not be", failedTotal)
 	}
 	fmt.Fprintln(stdout)
 	if failedTotal > 0 {
-		return fmt.Errorf("%d deliveries could not be %sed", failedTotal, verb)
+		return fmt.Errorf("%d deliveries could not be %s", failedTotal, map[string]string{"replay": "replayed", "cancel": "cancelled"}[verb])
 	}
 	return nil
+}
+
+// knownDestination fails for a destination the gateway does not have (a
+// typo would otherwise list nothing and say nothing).
+func knownDestination(ctx context.Context, api *apiClient, name string) error {
+	var res struct {
+		Destinations []struct{ Name string } `json:"destinations"`
+	}
+	if err := api.call(ctx, http.MethodGet, "/v1/destinations", nil, &res); err != nil {
+		return err
+	}
+	var names []string
+	for _, d := range res.Destinations {
+		if d.Name == name {
+			return nil
+		}
+		names = append(names, d.Name)
+	}
+	return fmt.Errorf("no destination %q: the gateway has %s", name, strings.Join(names, ", "))
 }

@@ -40,6 +40,12 @@ func TestDeliveriesCommand(t *testing.T) {
 			t.Errorf("ls lacks %q:\n%s", want, listing)
 		}
 	}
+	if _, err := cli("ls", "-destination", "r0a-eppr"); err == nil || !strings.Contains(err.Error(), `no destination "r0a-eppr"`) {
+		t.Fatalf("a misspelt destination: %v", err)
+	}
+	if _, err := cli("replay", "-destination", "r0a-epr", "-state", "retrying", "-yes"); err == nil || !strings.Contains(err.Error(), "only dead or cancelled deliveries can be replayed") {
+		t.Fatalf("replaying a state that cannot be replayed: %v", err)
+	}
 	if _, err := cli("replay", "-destination", "r0a-epr", "-state", "dead"); err == nil || !strings.Contains(err.Error(), "2 dead deliveries to r0a-epr match: add -yes") {
 		t.Fatalf("replay without -yes: %v", err)
 	}
