@@ -130,7 +130,12 @@ func (s *server) consoleMessage(c *gin.Context) {
 func (s *server) render(c *gin.Context, page string, data gin.H) {
 	data["CSRF"] = c.GetString("csrf")
 	data["Who"] = c.GetString(subjectKey)
-	data["Flash"] = c.Query("msg")
+	// The outcome of the action that led here, from a cookie the action set
+	// (not from the URL, where a link could put any text on the page).
+	if f, err := c.Cookie(flashCookie); err == nil {
+		data["Flash"], _ = url.QueryUnescape(f)
+		http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: "/console", MaxAge: -1, HttpOnly: true})
+	}
 	c.Header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
 	c.Header("X-Frame-Options", "DENY")
 	c.Status(http.StatusOK)
@@ -263,8 +268,9 @@ func (s *server) consoleBulk(action string) gin.HandlerFunc {
 		if more {
 			msg += "; more match: " + action + " again"
 		}
+		flash(c, msg)
 		c.Redirect(http.StatusSeeOther, "/console/deliveries?destination="+template.URLQueryEscaper(req.Destination)+
-			"&state="+template.URLQueryEscaper(string(req.State))+"&msg="+template.URLQueryEscaper(msg))
+			"&state="+template.URLQueryEscaper(string(req.State)))
 	}
 }
 
@@ -279,7 +285,8 @@ func (s *server) consolePause(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/console?msg="+template.URLQueryEscaper(name+" "+action+"d"))
+	flash(c, name+" "+action+"d")
+	c.Redirect(http.StatusSeeOther, "/console")
 }
 
 // pastTense names what a bulk action did.
@@ -290,4 +297,12 @@ var pastTense = map[string]string{"replay": "replayed", "cancel": "cancelled"}
 func sameOrigin(origin string, r *http.Request) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == r.Host
+}
+
+const flashCookie = "rg_flash"
+
+// flash leaves a one-time message for the page an action redirects to.
+func flash(c *gin.Context, msg string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/console", MaxAge: 60,
+		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode})
 }

@@ -106,6 +106,13 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(title, "Destinations") {
 		t.Fatalf("after login the page is %q", title)
 	}
+	// A link cannot put its own words in the console's banner.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console?msg=Call+0800+000+000+now"), chromedp.WaitVisible(chromedp.ID("destinations"))); err != nil {
+		t.Fatal(err)
+	}
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("flash") !== null`)); err != nil || shown {
+		t.Fatalf("a banner from the URL: %v %v", shown, err)
+	}
 
 	// A lab asks what happened to a message the gateway refused.
 	if r := do(t, "POST", base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", fixtures.HL7Message("no-patient")); !strings.Contains(string(r.body), "MSA|AE") {
