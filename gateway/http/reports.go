@@ -94,6 +94,7 @@ func (s *server) postReport(c *gin.Context) {
 		s.refused(c, "", body, err)
 		return
 	}
+	c.Set(reportIDKey, r.ID)
 	p := principal(c)
 	entry := &gateway.AuditEntry{At: s.Clock.Now().UTC(), Subject: p.Subject, Role: p.Role, ODSCode: p.ODSCode,
 		Action: "create", What: "report " + r.ID, Outcome: "success"} // stored with the report, in one step

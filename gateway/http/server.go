@@ -75,7 +75,11 @@ func NewServer(d Deps) http.Handler {
 func (s *server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	s.Log.Info("http request", "method", c.Request.Method, "route", c.FullPath(), "report_id", c.Param("id"),
+	reportID := c.Param("id")
+	if reportID == "" {
+		reportID = c.GetString(reportIDKey) // set by a handler that learnt it from the body (POST /v1/reports)
+	}
+	s.Log.Info("http request", "method", c.Request.Method, "route", c.FullPath(), "report_id", reportID,
 		"delivery_id", c.Param("delivery"), "status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds(),
 		"caller", c.GetString(subjectKey))
 }
@@ -89,3 +93,7 @@ func (s *server) recover(c *gin.Context) {
 	}()
 	c.Next()
 }
+
+// reportIDKey carries, for the request log, the id of the report a
+// request's body named.
+const reportIDKey = "rg-report-id"

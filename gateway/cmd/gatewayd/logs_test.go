@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+)
+
+// lockedBuffer collects the gateway's log lines from its goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestRequestLogNamesThePostedReport: the request log line of a posted
+// report carries its id (from the body), and no patient identifier.
+func TestRequestLogNamesThePostedReport(t *testing.T) {
+	dir := t.TempDir()
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data"), "GATEWAY_MLLP_ADDR": "-"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", writeConfig(t, dir)}, func(k string) string { return env[k] }, pw, logs)
+		pw.Close()
+	}()
+	defer func() { cancel(); <-done }()
+	base := "http://" + waitListening(t, pr)
+	if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), "LOG-1")); r.status != http.StatusAccepted {
+		t.Fatalf("post: %d", r.status)
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "http request" || entry["route"] != "/v1/reports" {
+			continue
+		}
+		if entry["report_id"] != "LOG-1" {
+			t.Fatalf("the request line names report %v: %s", entry["report_id"], line)
+		}
+		if strings.Contains(logs.String(), "9990000") {
+			t.Fatal("a log line holds an NHS number")
+		}
+		return
+	}
+	t.Fatalf("no request line for POST /v1/reports in:\n%s", logs.String())
+}
