@@ -60,3 +60,18 @@ func TestRequestLogNamesThePostedReport(t *testing.T) {
 	}
 	t.Fatalf("no request line for POST /v1/reports in:\n%s", logs.String())
 }
+
+// TestHealthWithoutAConfigurationFile: the health probe needs only the
+// address (GATEWAY_ADDR or the default), not a whole configuration.
+func TestHealthWithoutAConfigurationFile(t *testing.T) {
+	base := startGateway(t)
+	env := map[string]string{"GATEWAY_ADDR": strings.TrimPrefix(base, "http://")}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"health"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil || out.String() != "healthy\n" {
+		t.Fatalf("health: %v %q", err, out.String())
+	}
+	env["GATEWAY_ADDR"] = "127.0.0.1:1" // nothing listens there
+	if err := run(t.Context(), []string{"health"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
+		t.Fatal("health passed with no gateway")
+	}
+}
