@@ -208,19 +208,12 @@ func (s *server) consoleDashboard(c *gin.Context) {
 // page, with the bulk actions for everything the filter matches (the
 // count shown and confirmed is the store's count of them all).
 func (s *server) consoleDeliveries(c *gin.Context) {
-	f := gateway.DeliveryFilter{Destination: c.Query("destination"), State: gateway.DeliveryState(c.Query("state")), Limit: 200}
-	if f.State != "" && !validState(f.State) {
-		s.fail(c, gateway.Errorf(gateway.EINVALID, "state %q is not a delivery state", f.State))
+	f, problems := deliveryFilter(c)
+	if len(problems) > 0 {
+		s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "bad filter", Problems: problems})
 		return
 	}
-	if v := c.Query("after"); v != "" {
-		cur, ok := parseCursor(v)
-		if !ok {
-			s.fail(c, gateway.Errorf(gateway.EINVALID, "after: not a cursor from a next-page link"))
-			return
-		}
-		f.After = cur
-	}
+	f.Limit = 200
 	ctx := c.Request.Context()
 	list, err := s.Queue.Deliveries(ctx, f)
 	if err != nil {

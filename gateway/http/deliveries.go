@@ -24,24 +24,13 @@ func view(d *gateway.Delivery) deliveryView { return deliveryView{d, len(d.Attem
 
 // listDeliveries is GET /v1/deliveries?state=&destination=&report=&limit=.
 func (s *server) listDeliveries(c *gin.Context) {
-	f := gateway.DeliveryFilter{State: gateway.DeliveryState(c.Query("state")), Destination: c.Query("destination"), ReportID: c.Query("report")}
-	var problems []gateway.Problem
-	if f.State != "" && !validState(f.State) {
-		problems = append(problems, gateway.Problem{Path: "state", Message: "is not a delivery state (pending, in-flight, retrying, delivered, dead, superseded, cancelled)"})
-	}
+	f, problems := deliveryFilter(c)
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			problems = append(problems, gateway.Problem{Path: "limit", Message: "must be 1 to 1000"})
 		}
 		f.Limit = n
-	}
-	if v := c.Query("after"); v != "" {
-		cur, ok := parseCursor(v)
-		if !ok {
-			problems = append(problems, gateway.Problem{Path: "after", Message: "is not a cursor from a previous page's next link"})
-		}
-		f.After = cur
 	}
 	for k := range c.Request.URL.Query() {
 		if k != "state" && k != "destination" && k != "report" && k != "limit" && k != "after" {
@@ -72,6 +61,24 @@ func (s *server) listDeliveries(c *gin.Context) {
 		body["next"] = "/v1/deliveries?" + q.Encode()
 	}
 	c.JSON(http.StatusOK, body)
+}
+
+// deliveryFilter reads the filter the API's and the console's delivery
+// lists share: state, destination, report and the page cursor.
+func deliveryFilter(c *gin.Context) (gateway.DeliveryFilter, []gateway.Problem) {
+	f := gateway.DeliveryFilter{State: gateway.DeliveryState(c.Query("state")), Destination: c.Query("destination"), ReportID: c.Query("report")}
+	var problems []gateway.Problem
+	if f.State != "" && !validState(f.State) {
+		problems = append(problems, gateway.Problem{Path: "state", Message: "is not a delivery state (pending, in-flight, retrying, delivered, dead, superseded, cancelled)"})
+	}
+	if v := c.Query("after"); v != "" {
+		cur, ok := parseCursor(v)
+		if !ok {
+			problems = append(problems, gateway.Problem{Path: "after", Message: "is not a cursor from a previous page's next link"})
+		}
+		f.After = cur
+	}
+	return f, problems
 }
 
 // Cursors in next links: "<last change, Unix ms>_<delivery id>".

@@ -2,6 +2,7 @@ package fhirr4
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -531,16 +532,9 @@ func (w *jsonWriter) primitive(m protoreflect.Message, t *typeInfo) error {
 	return nil
 }
 
-// validNumber accepts JSON numbers (what json.Encoder checks a raw value is).
+// validNumber accepts a JSON number, as json.Encoder checks a raw value.
 func validNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	_, err := strconv.ParseFloat(s, 64)
-	return err == nil && !strings.ContainsAny(s, "xXpP_+iInN") && s[0] != '.' && !strings.HasPrefix(s, "-.") &&
-		!(len(s) > 1 && s[0] == '0' && s[1] != '.' && s[1] != 'e' && s[1] != 'E') &&
-		!(len(s) > 2 && s[0] == '-' && s[1] == '0' && s[2] != '.' && s[2] != 'e' && s[2] != 'E') &&
-		!strings.HasSuffix(s, ".") && !strings.Contains(s, ".e") && !strings.Contains(s, ".E")
+	return s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && json.Valid([]byte(s))
 }
 
 // str writes s as a JSON string the way encoding/json does with HTML

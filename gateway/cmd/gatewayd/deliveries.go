@@ -153,7 +153,7 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 		}
 		allowed := map[string][]string{"replay": {"dead", "cancelled"}, "cancel": {"pending", "retrying", "dead"}}[verb]
 		if !slices.Contains(allowed, *state) {
-			return fmt.Errorf("%s: only %s deliveries can be %s", verb, strings.Join(allowed, " or "), map[string]string{"replay": "replayed", "cancel": "cancelled"}[verb])
+			return fmt.Errorf("%s: only %s deliveries can be %s", verb, strings.Join(allowed, " or "), pastTense[verb])
 		}
 		var counts struct {
 			Counts map[string]map[string]int `json:"counts"`
@@ -238,13 +238,13 @@ func bulkDeliveries(ctx context.Context, api *apiClient, verb string, body map[s
 		}
 		delete(body, "expect") // the operator confirmed the whole selection; the rest follows
 	}
-	fmt.Fprintf(stdout, "%d deliveries %s", total, map[string]string{"replay": "replayed", "cancel": "cancelled"}[verb])
+	fmt.Fprintf(stdout, "%d deliveries %s", total, pastTense[verb])
 	if failedTotal > 0 {
 		fmt.Fprintf(stdout, ", %d could not be", failedTotal)
 	}
 	fmt.Fprintln(stdout)
 	if failedTotal > 0 {
-		return fmt.Errorf("%d deliveries could not be %s", failedTotal, map[string]string{"replay": "replayed", "cancel": "cancelled"}[verb])
+		return fmt.Errorf("%d deliveries could not be %s", failedTotal, pastTense[verb])
 	}
 	return nil
 }
@@ -267,3 +267,6 @@ func knownDestination(ctx context.Context, api *apiClient, name string) error {
 	}
 	return fmt.Errorf("no destination %q: the gateway has %s", name, strings.Join(names, ", "))
 }
+
+// pastTense names what a bulk action did.
+var pastTense = map[string]string{"replay": "replayed", "cancel": "cancelled"}
