@@ -63,3 +63,38 @@ func TestBundleWithoutItsPDF(t *testing.T) {
 		t.Fatalf("an older value: %v", err)
 	}
 }
+
+// indexBase64String finds what a plain search for the whole quoted base64
+// finds, including past decoys that share its first characters.
+func TestIndexBase64StringAgreesWithPlainSearch(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 47, 48, 49, 3 << 10, 3<<10 + 1, 3<<10 + 2, 20000} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i*7 + size)
+		}
+		b64 := base64.StdEncoding.EncodeToString(data)
+		decoyLonger := `"` + b64 + `AAAA"`                    // the same start, a longer string
+		decoyShorter := `"` + b64[:len(b64)-4] + `"`          // the same start, cut short
+		decoyTail := `"` + b64[:len(b64)-1] + flip(b64) + `"` // differs in its last character
+		cases := map[string]string{
+			"alone":        `{"data":"` + b64 + `"}`,
+			"after decoys": `{"a":` + decoyLonger + `,"b":` + decoyShorter + `,"c":` + decoyTail + `,"data":"` + b64 + `"}`,
+			"only decoys":  `{"a":` + decoyLonger + `,"b":` + decoyShorter + `,"c":` + decoyTail + `}`,
+			"unquoted":     `{"data":` + b64 + `}`,
+		}
+		for name, doc := range cases {
+			want := bytes.Index([]byte(doc), []byte(`"`+b64+`"`))
+			if got := indexBase64String([]byte(doc), data); got != want {
+				t.Errorf("%d bytes, %s: at %d, want %d", size, name, got, want)
+			}
+		}
+	}
+}
+
+// flip is a base64 character other than s's last.
+func flip(s string) string {
+	if s[len(s)-1] == 'A' {
+		return "B"
+	}
+	return "A"
+}
