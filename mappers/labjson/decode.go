@@ -20,7 +20,7 @@ func Decode(body []byte) (*gateway.Report, error) {
 	// One decoding pass over the body; the unknown-key walk then reads the
 	// bytes without unquoting a single value (see keys.go).
 	var r gateway.Report
-	err := json.Unmarshal(body, &r)
+	err := decodeLifted(body, &r)
 	var te *json.UnmarshalTypeError
 	if err != nil && !errors.As(err, &te) {
 		return nil, malformed(body, err)
@@ -48,6 +48,22 @@ func Decode(body []byte) (*gateway.Report, error) {
 		r.Patient.MRNAuthority = r.OrderingTrust.ODSCode // the schema's default: the ordering trust's own MRN
 	}
 	return &r, nil
+}
+
+// decodeLifted is json.Unmarshal(body, r) with the lab's PDF decoded
+// directly (see liftPDFData). Any error comes from decoding the body as it
+// is, so its messages and offsets are encoding/json's own.
+func decodeLifted(body []byte, r *gateway.Report) error {
+	lifted, pdf, ok := liftPDFData(body)
+	if !ok {
+		return json.Unmarshal(body, r)
+	}
+	if err := json.Unmarshal(lifted, r); err != nil || r.PDF == nil {
+		*r = gateway.Report{}
+		return json.Unmarshal(body, r)
+	}
+	r.PDF.Data = pdf
+	return nil
 }
 
 func malformed(body []byte, err error) error {
