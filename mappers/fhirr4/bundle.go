@@ -17,6 +17,7 @@ import (
 	"github.com/google/fhir/go/jsonformat"
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	sppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/specimen_go_proto"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
@@ -85,8 +86,9 @@ type builder struct {
 	patient, lab, trust, serviceRequest, study, analysis, report string
 	specimens, roles, variants, implications, relatives, panels  []string
 	requester                                                    string
-	binary                                                       string          // the PDF's Binary entry (fullUrl)
-	seen                                                         map[string]bool // fullUrls of conditional creates already added
+	binary                                                       string           // the PDF's Binary entry (fullUrl)
+	seen                                                         map[string]bool  // fullUrls of conditional creates already added
+	specimenResources                                            []*sppb.Specimen // to point at the ServiceRequest once it exists
 }
 
 func (b *builder) build() {

@@ -40,6 +40,17 @@ const (
 	profileImplication = igBase + "diagnostic-implication"
 	profileStudy       = igBase + "genomic-study"
 	profileAnalysis    = igBase + "genomic-study-analysis"
+
+	// NHS England's genomics profiles (differential on UK Core), claimed
+	// beside the Genomics Reporting IG's where a resource meets them; see
+	// the README's "NHS England profiles" for what is claimed and why not.
+	nhseBase                = "https://fhir.nhs.uk/StructureDefinition/"
+	profileNHSEReport       = nhseBase + "NHSDigital-DiagnosticReport-Genomics"
+	profileNHSESpecimen     = nhseBase + "NHSDigital-Specimen-Genomics"
+	profileNHSEPractitioner = nhseBase + "NHSDigital-Practitioner-Genomics"
+	// NHS England's NamingSystems.
+	systemGMSOrder       = "https://fhir.nhs.uk/Id/GMSOrder"
+	systemPedigreeNumber = "https://fhir.nhs.uk/Id/genomics-pedigree-number"
 )
 
 var registrationSystems = map[string]string{

@@ -52,10 +52,13 @@ func (b *builder) specimenEntries() {
 	for i, s := range b.r.Specimens {
 		id := identifier{b.m.system("specimen"), b.r.PerformingLab.ODSCode + "-" + s.ID}
 		sp := &sppb.Specimen{
-			Identifier:   []*d4pb.Identifier{ident(id.system, id.value)},
-			Status:       &sppb.Specimen_StatusCode{Value: c4pb.SpecimenStatusCode_AVAILABLE},
-			Subject:      ref(b.patient, ""),
-			ReceivedTime: dateTime(s.Received),
+			Identifier: []*d4pb.Identifier{ident(id.system, id.value)},
+			// The lab's specimen number is its accession number too: NHS
+			// England's profile asks for one.
+			AccessionIdentifier: ident(id.system, id.value),
+			Status:              &sppb.Specimen_StatusCode{Value: c4pb.SpecimenStatusCode_AVAILABLE},
+			Subject:             ref(b.patient, ""),
+			ReceivedTime:        dateTime(s.Received),
 		}
 		if s.Type != "" {
 			sp.Type = text(s.Type)
@@ -65,6 +68,12 @@ func (b *builder) specimenEntries() {
 				Choice: &sppb.Specimen_Collection_CollectedX_DateTime{DateTime: collected},
 			}}
 		}
+		if b.r.IsGenomic() && sp.Type != nil && sp.Collection != nil {
+			// Also status, subject, accession and request (set with the
+			// ServiceRequest): all NHS England's profile requires.
+			sp.Meta = meta(profileNHSESpecimen)
+		}
+		b.specimenResources = append(b.specimenResources, sp)
 		b.specimens = append(b.specimens, b.conditionalUpdate("specimen-"+itoa(i), "Specimen", id,
 			&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Specimen{Specimen: sp}}))
 	}
@@ -76,8 +85,12 @@ func (b *builder) serviceRequestEntry() {
 		number = b.r.ID
 	}
 	id := identifier{b.m.system("order"), b.r.OrderingTrust.ODSCode + "-" + number}
+	ids := []*d4pb.Identifier{ident(id.system, id.value)}
+	if b.r.OrderNumber != "" { // the Genomic Medicine Service's order number, as NHS England names it
+		ids = append(ids, ident(systemGMSOrder, b.r.OrderNumber))
+	}
 	sr := &srpb.ServiceRequest{
-		Identifier: []*d4pb.Identifier{ident(id.system, id.value)},
+		Identifier: ids,
 		Status:     &srpb.ServiceRequest_StatusCode{Value: c4pb.RequestStatusCode_COMPLETED},
 		Intent:     &srpb.ServiceRequest_IntentCode{Value: c4pb.RequestIntentCode_ORDER},
 		Category:   []*d4pb.CodeableConcept{concept(systemSNOMED, "108252007", "Laboratory procedure")},
@@ -103,4 +116,18 @@ func (b *builder) serviceRequestEntry() {
 	}
 	b.serviceRequest = b.conditionalUpdate("service-request", "ServiceRequest", id,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_ServiceRequest{ServiceRequest: sr}})
+	for _, sp := range b.specimenResources {
+		sp.Request = []*d4pb.Reference{ref(b.serviceRequest, "")}
+	}
+}
+
+// orderReference points at the ServiceRequest, and carries the order
+// number as NHS England's GMSOrder identifier, so a receiver that has the
+// order already (GOMS, an order-comms EPR) can match it without the Bundle.
+func (b *builder) orderReference() *d4pb.Reference {
+	r := ref(b.serviceRequest, "")
+	if b.r.OrderNumber != "" {
+		r.Identifier = ident(systemGMSOrder, b.r.OrderNumber)
+	}
+	return r
 }

@@ -172,6 +172,9 @@ func (b *builder) practitioner(key, name string, reg gateway.Registration) strin
 		Identifier: []*d4pb.Identifier{ident(id.system, id.value)},
 		Name:       []*d4pb.HumanName{{Text: str(name)}},
 	}
+	if b.r.IsGenomic() {
+		p.Meta = meta(profileNHSEPractitioner) // an identifier and one name: all it requires
+	}
 	return b.conditionalCreate(key, "Practitioner", id,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Practitioner{Practitioner: p}})
 }

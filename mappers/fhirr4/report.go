@@ -35,7 +35,7 @@ func (b *builder) reportEntry() {
 	dr := &drpb.DiagnosticReport{
 		Text:       narrative(r),
 		Identifier: []*d4pb.Identifier{ident(id.system, id.value), local},
-		BasedOn:    []*d4pb.Reference{ref(b.serviceRequest, "")},
+		BasedOn:    []*d4pb.Reference{b.orderReference()},
 		Status:     &drpb.DiagnosticReport_StatusCode{Value: reportStatuses[r.Status]},
 		Subject:    ref(b.patient, ""),
 		Issued:     instant(r.Issued),
@@ -44,6 +44,12 @@ func (b *builder) reportEntry() {
 	}
 	if r.IsGenomic() {
 		dr.Meta = meta(profileReport)
+		// NHS England's report asks for issued, a specimen, the order and a
+		// performer (basedOn and performer are always written), and that
+		// each specimen meets NHS England's specimen profile.
+		if dr.Issued != nil && len(b.specimens) > 0 && b.specimensMeetNHSE() {
+			dr.Meta = meta(profileReport, profileNHSEReport)
+		}
 		dr.Category = []*d4pb.CodeableConcept{concept(systemV20074, "GE", "Genetics"), concept(systemV20074, "LAB", "Laboratory")}
 		dr.Code = &d4pb.CodeableConcept{Coding: []*d4pb.Coding{
 			coding(systemLOINC, "51969-4", "Genetic analysis report"),
@@ -104,6 +110,15 @@ func (b *builder) reportEntry() {
 	dr.PresentedForm = append([]*d4pb.Attachment{b.pdfAttachment()}, b.attachments()...)
 	b.report = b.conditionalUpdate("diagnostic-report", "DiagnosticReport", id,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_DiagnosticReport{DiagnosticReport: dr}})
+}
+
+func (b *builder) specimensMeetNHSE() bool {
+	for _, sp := range b.specimenResources {
+		if sp.Meta == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // effective is when the samples were taken: the first specimen's
