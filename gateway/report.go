@@ -91,15 +91,18 @@ type Registration struct {
 // (NHS number in England and Wales, CHI number in Scotland, Health and Care
 // number in Northern Ireland) or by a local MRN with its assigning authority.
 type Patient struct {
-	NHSNumber    string   `json:"nhsNumber,omitempty"`
-	CHINumber    string   `json:"chiNumber,omitempty"`
-	HCNumber     string   `json:"hcNumber,omitempty"`
-	Name         Name     `json:"name"`
-	BirthDate    string   `json:"birthDate"`
-	Gender       string   `json:"gender"`
-	MRN          string   `json:"mrn,omitempty"`
-	MRNAuthority string   `json:"mrnAuthority,omitempty"` // who issued the MRN, usually the trust's ODS code
-	Address      *Address `json:"address,omitempty"`
+	NHSNumber    string `json:"nhsNumber,omitempty"`
+	CHINumber    string `json:"chiNumber,omitempty"`
+	HCNumber     string `json:"hcNumber,omitempty"`
+	Name         Name   `json:"name"`
+	BirthDate    string `json:"birthDate"`
+	Gender       string `json:"gender"`
+	MRN          string `json:"mrn,omitempty"`
+	MRNAuthority string `json:"mrnAuthority,omitempty"` // who issued the MRN, usually the trust's ODS code
+	// PedigreeNumber is the clinical genetics family (pedigree) number: it
+	// names the family, so it is carried but never used to match a patient.
+	PedigreeNumber string   `json:"pedigreeNumber,omitempty"`
+	Address        *Address `json:"address,omitempty"`
 }
 
 // Address is a postal address.

@@ -81,6 +81,9 @@ func (b *builder) patients() {
 		}
 		pat.Identifier = append(pat.Identifier, pi)
 	}
+	if p.PedigreeNumber != "" { // the family's number: carried, never matched on
+		pat.Identifier = append(pat.Identifier, ident(systemPedigreeNumber, p.PedigreeNumber))
+	}
 	if p.MRN != "" && p.MRNAuthority == "" { // an MRN nobody vouches for: kept, never matched on
 		pat.Identifier = append(pat.Identifier, &d4pb.Identifier{Type: concept(systemV20203, "MR", "Medical record number"), Value: str(p.MRN)})
 	}

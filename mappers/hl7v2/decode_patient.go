@@ -233,6 +233,12 @@ func (d *decoder) identifier(pid *hl7.Segment, field, i int, rep string) {
 		d.national(pid, field, value, gateway.NumberCHI)
 	case idType == "HC" || idType == "HCN" || upperAuth == "HSC" || upperAuth == "H&C" || upperAuth == "HCN":
 		d.national(pid, field, value, gateway.NumberHC)
+	case idType == "PED" || upperAuth == "PEDIGREE": // the family's number (the gateway's own convention)
+		if d.r.Patient.PedigreeNumber == "" {
+			d.r.Patient.PedigreeNumber = value
+		} else if d.r.Patient.PedigreeNumber != value {
+			d.unmap(pid, field, idType, value, "a further pedigree number: only the first is kept")
+		}
 	case idType == "MR" || idType == "MRN" || idType == "PI" || idType == "PT" || idType == "HOSP":
 		if d.r.Patient.MRN == "" {
 			d.r.Patient.MRN, d.r.Patient.MRNAuthority = value, authority

@@ -123,6 +123,9 @@ func (e *encoder) header(controlID string) {
 	if p.MRN != "" {
 		ids = append(ids, b.C(p.MRN, "", "", p.MRNAuthority, "MR"))
 	}
+	if p.PedigreeNumber != "" { // table 0203 has no pedigree type: a local one, named by its authority too
+		ids = append(ids, b.C(p.PedigreeNumber, "", "", "PEDIGREE", "PED"))
+	}
 	name := []string{p.Name.Family, "", "", "", p.Name.Prefix}
 	if len(p.Name.Given) > 0 {
 		name[1] = p.Name.Given[0]
