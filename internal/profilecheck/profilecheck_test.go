@@ -78,7 +78,9 @@ func TestCheckAppliesTheDifferential(t *testing.T) {
 // not a pass.
 func TestUnrecognisableSliceIsAProblem(t *testing.T) {
 	problems, _ := load(t, testProfile).Check(map[string]any{"resourceType": "Specimen"}, func(string) map[string]any { return nil })
-	if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, "Specimen.extension:mystery") && strings.Contains(p, "cannot be recognised") }) {
+	if !slices.ContainsFunc(problems, func(p string) bool {
+		return strings.Contains(p, "Specimen.extension:mystery") && strings.Contains(p, "cannot be recognised")
+	}) {
 		t.Fatalf("got %q", problems)
 	}
 }
