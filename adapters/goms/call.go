@@ -148,9 +148,15 @@ func (c *call) transaction(ctx context.Context, bundle []byte, describe func(i i
 		}
 		err := entryError(code, e.Response.Status, e.Response.Outcome, fmt.Sprintf("entry %d (%s)", i, describe(i)))
 		if slices.Contains(retry, code) {
-			err = stripPermanent(err)
+			err = &conflictError{stripPermanent(err)}
 		}
 		failures = append(failures, err)
+	}
+	if len(failures) == 1 {
+		var conflict *conflictError
+		if errors.As(failures[0], &conflict) {
+			return nil, conflict
+		}
 	}
 	if len(failures) > 0 {
 		// Retryable if any failure is: the transaction as a whole may then succeed.
@@ -196,3 +202,9 @@ func entryError(code int, status string, outcome json.RawMessage, what string) e
 
 // stripPermanent returns the error text without its class (the caller decides).
 func stripPermanent(err error) error { return errors.New(err.Error()) }
+
+// conflictError is a write refused because the resource changed meanwhile
+// (409, 412): retryable, and worth reading again at once.
+type conflictError struct{ error }
+
+func (e *conflictError) Unwrap() error { return e.error }

@@ -37,7 +37,19 @@ var finished = []string{"cancelled", "rejected", "failed", "entered-in-error"}
 var errNoTask = errors.New("no Task")
 
 // completeTask finds the order's Task and completes it with the report.
+// When the Task changed between reading and writing it (a concurrent
+// delivery, the lab's LIMS), it is read and written again, a few times.
 func (c *call) completeTask(ctx context.Context, order identifier, report string, d *gateway.Delivery) error {
+	for try := 1; ; try++ {
+		err := c.completeTaskOnce(ctx, order, report, d)
+		var conflict *conflictError
+		if !errors.As(err, &conflict) || try == 3 {
+			return err
+		}
+	}
+}
+
+func (c *call) completeTaskOnce(ctx context.Context, order identifier, report string, d *gateway.Delivery) error {
 	task, version, err := c.findTask(ctx, order)
 	if errors.Is(err, errNoTask) {
 		// GOMS creates the order's Task when the order is placed, long before

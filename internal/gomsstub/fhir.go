@@ -11,15 +11,27 @@ import (
 )
 
 // SeedOrder stores an order as GOMS holds it once placed: a ServiceRequest
-// with the order identifier, its process-genomic-test-request Task in
-// taskStatus (version 1), and an unrelated sample-alignment Task on the
-// same order. It returns the order Task's id.
+// with the order identifier and, unless taskStatus is empty, its Tasks (see
+// AddTask). It returns the order Task's id ("" without one).
 func (s *Stub) SeedOrder(system, value, taskStatus string) string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	sr := s.put("ServiceRequest", "", map[string]any{"resourceType": "ServiceRequest", "status": "active", "intent": "order",
+	s.put("ServiceRequest", "", map[string]any{"resourceType": "ServiceRequest", "status": "active", "intent": "order",
 		"identifier": []any{map[string]any{"system": system, "value": value}},
 		"subject":    map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000018"}}})
+	s.mu.Unlock()
+	if taskStatus == "" {
+		return ""
+	}
+	return s.AddTask(system, value, taskStatus)
+}
+
+// AddTask adds to a seeded order its process-genomic-test-request Task in
+// taskStatus (version 1) and an unrelated, completed sample-alignment Task,
+// and returns the order Task's id.
+func (s *Stub) AddTask(system, value, taskStatus string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sr := s.byIdentifier("ServiceRequest", system+"|"+value)
 	task := func(code, display, status string) string {
 		return s.put("Task", "", map[string]any{"resourceType": "Task", "status": status, "intent": "order",
 			"code":       map[string]any{"coding": []any{map[string]any{"system": "https://fhir.nhs.uk/CodeSystem/task-code-genomics", "code": code, "display": display}}},
