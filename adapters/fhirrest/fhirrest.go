@@ -120,8 +120,9 @@ func (a *Adapter) do(ctx context.Context, method, target, contentType string, bo
 			req.Header.Set("Prefer", "return=minimal")
 		}
 		req.Header.Set("Accept", "application/fhir+json")
+		var tok string
 		if a.auth != nil {
-			tok, err := a.auth.token(ctx)
+			tok, err = a.auth.token(ctx)
 			if err != nil {
 				var rejected *authRejected
 				if errors.As(err, &rejected) {
@@ -138,7 +139,7 @@ func (a *Adapter) do(ctx context.Context, method, target, contentType string, bo
 		respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized && a.auth != nil && try == 0 {
-			a.auth.invalidate()
+			a.auth.invalidate(tok)
 			continue
 		}
 		return resp, respBody, nil

@@ -71,7 +71,8 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 
 func TestDestinationErrorsStopStartup(t *testing.T) {
 	for config, want := range map[string]string{
-		`"kind": "mesh", "format": "fhir-bundle", "config": {}`:      `destination epr: unknown destination kind "mesh" (known: fhir-rest, filedrop, mllp, webhook)`,
+		`"kind": "mesh", "format": "fhir-bundle", "config": {}`: `destination epr: unknown destination kind "mesh" (known: fhir-rest, filedrop, goms, mllp, webhook)`,
+		`"kind": "goms", "format": "fhir-bundle", "config": {"baseUrl": "https://goms.example", "tokenUrl": "https://t.example/token", "clientId": "c", "privateKeyFile": "/missing.pem"}`: `destination epr: config.keyId is required`,
 		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {}`: `destination epr: config.baseUrl "" is not an http(s) URL`,
 		`"kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "http://x", "auth": {"type": "smart-backend", "tokenUrl": "http://t", "clientId": "c", "privateKeyFile": "/missing.pem"}}`: `destination epr: auth.privateKeyFile: open /missing.pem`,
 		`"kind": "filedrop", "format": "hl7", "config": {"dir": "/tmp/x"}`: `format "hl7" is not fhir-bundle, pdf, hl7v2-oru or notice`,

@@ -16,6 +16,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
 	"github.com/nhs-genomics/results-gateway/adapters/filedrop"
+	"github.com/nhs-genomics/results-gateway/adapters/goms"
 	"github.com/nhs-genomics/results-gateway/adapters/mllp"
 	"github.com/nhs-genomics/results-gateway/adapters/webhook"
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -26,6 +27,7 @@ func registry() *adapters.Registry {
 	r := &adapters.Registry{}
 	r.Register(fhirrest.Kind, fhirrest.New)
 	r.Register(filedrop.Kind, filedrop.New)
+	r.Register(goms.Kind, goms.New)
 	r.Register(mllp.Kind, mllp.New)
 	r.Register(webhook.Kind, webhook.New)
 	return r

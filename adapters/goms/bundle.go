@@ -1,0 +1,129 @@
+package goms
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// bundle is what the adapter needs from the gateway's transaction Bundle.
+// Entries keep their resources as raw bytes: only the Bundle's envelope is
+// rewritten for GOMS, never the clinical content.
+type bundle struct {
+	raw         map[string]json.RawMessage
+	entries     []*entry
+	reportEntry int        // index of the DiagnosticReport
+	order       identifier // the ServiceRequest the report is basedOn
+}
+
+type entry struct {
+	FullURL  string          `json:"fullUrl,omitempty"`
+	Resource json.RawMessage `json:"resource,omitempty"`
+	Request  map[string]any  `json:"request,omitempty"`
+
+	typ string
+}
+
+type identifier struct{ System, Value string }
+
+func (id identifier) token() string { return id.System + "|" + id.Value }
+
+type resourceHead struct {
+	ResourceType string       `json:"resourceType"`
+	Identifier   []identifier `json:"identifier"`
+	BasedOn      []struct {
+		Reference string `json:"reference"`
+	} `json:"basedOn"`
+}
+
+// parseBundle finds the DiagnosticReport and the order (ServiceRequest) it is based on.
+func parseBundle(payload []byte) (*bundle, error) {
+	b := &bundle{reportEntry: -1}
+	if err := json.Unmarshal(payload, &b.raw); err != nil {
+		return nil, fmt.Errorf("the payload is not a FHIR Bundle: %w", err)
+	}
+	var typ string
+	json.Unmarshal(b.raw["resourceType"], &typ)
+	if typ != "Bundle" {
+		return nil, errors.New("the payload is not a FHIR Bundle: GOMS destinations need payloadOf bundle (FHIR format)")
+	}
+	if err := json.Unmarshal(b.raw["entry"], &b.entries); err != nil {
+		return nil, fmt.Errorf("the Bundle's entries: %w", err)
+	}
+	heads := make([]resourceHead, len(b.entries))
+	byURL := map[string]int{}
+	for i, e := range b.entries {
+		json.Unmarshal(e.Resource, &heads[i])
+		e.typ = heads[i].ResourceType
+		byURL[e.FullURL] = i
+		if e.typ == "DiagnosticReport" {
+			if b.reportEntry >= 0 {
+				return nil, errors.New("the Bundle holds more than one DiagnosticReport")
+			}
+			b.reportEntry = i
+		}
+	}
+	if b.reportEntry < 0 {
+		return nil, errors.New("the Bundle holds no DiagnosticReport")
+	}
+	for _, ref := range heads[b.reportEntry].BasedOn {
+		if i, ok := byURL[ref.Reference]; ok && b.entries[i].typ == "ServiceRequest" && len(heads[i].Identifier) > 0 {
+			b.order = heads[i].Identifier[0]
+			break
+		}
+	}
+	if b.order.Value == "" {
+		return nil, errors.New("the DiagnosticReport is not basedOn a ServiceRequest with an identifier: GOMS cannot match the report to its order")
+	}
+	return b, nil
+}
+
+// describe names entry i for an error message: its type and fullUrl (a
+// urn:uuid), never a request URL, which may hold an NHS number.
+func (b *bundle) describe(i int) string {
+	if i < 0 || i >= len(b.entries) {
+		return "unknown entry"
+	}
+	return strings.TrimSpace(b.entries[i].typ + " " + b.entries[i].FullURL)
+}
+
+// forGOMS returns the Bundle as GOMS takes it:
+//   - with a Bundle.identifier, which the API's request schema requires
+//     (urn:uuid derived from the delivery, so a resend carries the same one);
+//   - the ServiceRequest entries as conditional creates (POST, ifNoneExist
+//     on their identifier), not conditional updates: on GOMS the order
+//     belongs to the requester, and the lab's copy must not overwrite it.
+func (b *bundle) forGOMS(correlation string) ([]byte, error) {
+	out := make(map[string]json.RawMessage, len(b.raw)+1)
+	for k, v := range b.raw {
+		out[k] = v
+	}
+	if _, ok := out["identifier"]; !ok {
+		out["identifier"], _ = json.Marshal(map[string]string{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + correlation})
+	}
+	for _, e := range b.entries {
+		if e.typ != "ServiceRequest" {
+			continue
+		}
+		if method, _ := e.Request["method"].(string); method == "PUT" {
+			url, _ := e.Request["url"].(string)
+			if path, query, ok := strings.Cut(url, "?"); ok {
+				e.Request = map[string]any{"method": "POST", "url": path, "ifNoneExist": query}
+			}
+		}
+	}
+	entries, err := json.Marshal(b.entries)
+	if err != nil {
+		return nil, err
+	}
+	out["entry"] = entries
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
+}
