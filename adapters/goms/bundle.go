@@ -28,6 +28,10 @@ type entry struct {
 
 type identifier struct{ System, Value string }
 
+// gmsOrderSystem is NHS England's NamingSystem for the Genomic Medicine
+// Service order number.
+const gmsOrderSystem = "https://fhir.nhs.uk/Id/GMSOrder"
+
 func (id identifier) token() string { return id.System + "|" + id.Value }
 
 type resourceHead struct {
@@ -70,7 +74,14 @@ func parseBundle(payload []byte) (*bundle, error) {
 	}
 	for _, ref := range heads[b.reportEntry].BasedOn {
 		if i, ok := byURL[ref.Reference]; ok && b.entries[i].typ == "ServiceRequest" && len(heads[i].Identifier) > 0 {
+			// GOMS knows an order by NHS England's GMS order number; the
+			// gateway's own order identifier is the fallback.
 			b.order = heads[i].Identifier[0]
+			for _, id := range heads[i].Identifier {
+				if id.System == gmsOrderSystem {
+					b.order = id
+				}
+			}
 			break
 		}
 	}
@@ -93,8 +104,9 @@ func (b *bundle) describe(i int) string {
 //   - with a Bundle.identifier, which the API's request schema requires
 //     (urn:uuid derived from the delivery, so a resend carries the same one);
 //   - the ServiceRequest entries as conditional creates (POST, ifNoneExist
-//     on their identifier), not conditional updates: on GOMS the order
-//     belongs to the requester, and the lab's copy must not overwrite it.
+//     on the order's identifier, the GMS order number where the report has
+//     one), not conditional updates: on GOMS the order belongs to the
+//     requester, and the lab's copy must not overwrite or duplicate it.
 func (b *bundle) forGOMS(correlation string) ([]byte, error) {
 	out := make(map[string]json.RawMessage, len(b.raw)+1)
 	for k, v := range b.raw {
@@ -110,6 +122,9 @@ func (b *bundle) forGOMS(correlation string) ([]byte, error) {
 		if method, _ := e.Request["method"].(string); method == "PUT" {
 			url, _ := e.Request["url"].(string)
 			if path, query, ok := strings.Cut(url, "?"); ok {
+				if b.order.System == gmsOrderSystem {
+					query = "identifier=" + b.order.token()
+				}
 				e.Request = map[string]any{"method": "POST", "url": path, "ifNoneExist": query}
 			}
 		}

@@ -26,8 +26,8 @@ import (
 const (
 	clientID    = "gateway-app-key"
 	kid         = "results-gateway-int-1"
-	orderSystem = "https://fhir.results-gateway.nhs.uk/Id/order"
-	orderValue  = "R0A-GMS-000101" // the trio fixture's order
+	orderSystem = "https://fhir.nhs.uk/Id/GMSOrder" // NHS England's order number, as GOMS knows the order
+	orderValue  = "GMS-000101"                      // the trio fixture's order
 )
 
 // keyFile writes a fresh RSA key as PKCS#8 PEM and returns its path.
