@@ -79,18 +79,11 @@ func TestBundlesMeetNHSEnglandProfiles(t *testing.T) {
 	}
 	// The same for HL7 v2 input: the project's fixtures and the real-world
 	// UK messages in ../shared/data (those that can be filed).
-	hl7Inputs := map[string][]byte{}
-	for _, f := range fixtures.HL7() {
-		hl7Inputs["fixtures/"+f.Name] = f.Body
-	}
-	for _, s := range peers.HL7Samples(t) {
-		hl7Inputs[s.Name] = s.Raw
-	}
 	m, err := fhirr4.New("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, raw := range hl7Inputs {
+	for name, raw := range hl7Inputs(t) {
 		t.Run(name, func(t *testing.T) {
 			msg, err := hl7.Parse(raw)
 			if err != nil {
@@ -108,6 +101,19 @@ func TestBundlesMeetNHSEnglandProfiles(t *testing.T) {
 			checkNHSE(t, set, out, false)
 		})
 	}
+}
+
+// hl7Inputs are the project's HL7 v2 fixtures and the real-world messages
+// in ../shared/data, by name.
+func hl7Inputs(t *testing.T) map[string][]byte {
+	inputs := map[string][]byte{}
+	for _, f := range fixtures.HL7() {
+		inputs["fixtures/"+f.Name] = f.Body
+	}
+	for _, s := range peers.HL7Samples(t) {
+		inputs[s.Name] = s.Raw
+	}
+	return inputs
 }
 
 // checkNHSE checks one Bundle; mustClaim says its report carries what

@@ -1,0 +1,159 @@
+package fhirr4_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/hl7"
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
+)
+
+// reportJSON is the report as the lab report schema writes it, without the
+// PDF (compared on its own: a report without the lab's PDF gets the
+// gateway's rendered one in its Bundle, and that comes back as the PDF).
+func reportJSON(t *testing.T, r *gateway.Report) string {
+	t.Helper()
+	c := *r
+	c.PDF = nil
+	b, err := json.MarshalIndent(&c, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestFHIRRoundTrip: each Bundle the gateway writes, read back, gives the
+// report it was written from, with nothing left unread.
+func TestFHIRRoundTrip(t *testing.T) {
+	for _, f := range fixtures.Reports() {
+		t.Run(f.Name, func(t *testing.T) {
+			want, bundle := mapFixture(t, f.Body)
+			d, err := fhirr4.Decode(bundle, want.PerformingLab.ODSCode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, w := reportJSON(t, d.Report), reportJSON(t, want); got != w {
+				t.Errorf("the report changed in the round trip:\n%s", lineDiff(w, got))
+			}
+			if d.Report.PDF == nil || !bytes.Equal(d.Report.PDF.Data, testPDF) {
+				t.Errorf("the PDF did not come back")
+			}
+			for _, u := range d.Unmapped {
+				t.Errorf("unread: %+v", u)
+			}
+			for _, w := range d.Warnings {
+				t.Errorf("warning: %+v", w)
+			}
+		})
+	}
+}
+
+// lineDiff names the top-level fields of two reports' JSON that differ,
+// with both values.
+func lineDiff(want, got string) string {
+	var w, g map[string]json.RawMessage
+	json.Unmarshal([]byte(want), &w)
+	json.Unmarshal([]byte(got), &g)
+	var out bytes.Buffer
+	for k := range w {
+		if !bytes.Equal(compact(w[k]), compact(g[k])) {
+			fmt.Fprintf(&out, "%s:\n  want %s\n  got  %s\n", k, compact(w[k]), compact(g[k]))
+		}
+	}
+	for k := range g {
+		if _, ok := w[k]; !ok {
+			fmt.Fprintf(&out, "%s:\n  want nothing\n  got  %s\n", k, compact(g[k]))
+		}
+	}
+	return out.String()
+}
+
+func compact(b []byte) []byte {
+	var out bytes.Buffer
+	json.Compact(&out, b)
+	return out.Bytes()
+}
+
+// The same for every report read from HL7 v2: the project's fixtures and
+// the real-world messages in ../shared/data.
+func TestFHIRRoundTripOfHL7Reports(t *testing.T) {
+	m, err := fhirr4.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range hl7Inputs(t) {
+		t.Run(name, func(t *testing.T) {
+			msg, err := hl7.Parse(raw)
+			if err != nil {
+				t.Skipf("not a message the gateway parses (tested in hl7): %v", err)
+			}
+			dec, err := hl7v2.Decode(msg, "699X0", hl7v2.SenderOptions{})
+			if err != nil {
+				t.Skipf("a message the gateway refuses (tested in mappers/hl7v2): %v", err)
+			}
+			if refused, _ := gateway.ValidateLenient(dec.Report); len(refused) > 0 {
+				t.Skipf("a report the gateway refuses, so writes no Bundle for (tested in mappers/hl7v2): %v", refused)
+			}
+			want := dec.Report
+			want.Version = max(want.Version, 1)
+			bundle, _, err := m.EncodeBundle(want, testPDF)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := fhirr4.Decode(bundle, want.PerformingLab.ODSCode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := d.Report
+			if len(want.ResultGroups) > 0 {
+				// Laboratory results are not read back from FHIR yet: each
+				// must be listed as unread, never dropped silently.
+				listed := 0
+				for _, u := range d.Unmapped {
+					if strings.Contains(u.Reason, "laboratory results from FHIR are not read yet") {
+						listed++
+					}
+				}
+				if listed != len(want.ResultGroups) {
+					t.Errorf("%d result groups, %d listed as unread", len(want.ResultGroups), listed)
+				}
+				w := *want
+				w.ResultGroups = nil
+				w.Unstructured = w.Unstructured || !w.IsGenomic() && len(w.Variants) == 0 // as a report with only its PDF
+				want = &w
+			}
+			equivalent(want)
+			equivalent(got)
+			if g, w := reportJSON(t, got), reportJSON(t, want); g != w {
+				t.Errorf("the report changed in the round trip:\n%s", lineDiff(w, g))
+			}
+			for _, u := range d.Unmapped {
+				if !strings.Contains(u.Reason, "laboratory results") {
+					t.Errorf("unread: %+v", u)
+				}
+			}
+		})
+	}
+}
+
+// equivalent rewrites what a report can say two ways into one, where the
+// FHIR the gateway writes says it one way (README, "FHIR intake"): a
+// variant's end equal to its start; a conclusion and interpretation, which
+// are written as one text a blank line apart.
+func equivalent(r *gateway.Report) {
+	for i := range r.Variants {
+		if r.Variants[i].End == r.Variants[i].Start {
+			r.Variants[i].End = 0
+		}
+	}
+	if r.Result.Interpretation != "" {
+		r.Result.Conclusion += "\n\n" + r.Result.Interpretation
+		r.Result.Interpretation = ""
+	}
+}
