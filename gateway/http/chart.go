@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,18 +16,22 @@ type sourceRow struct {
 	Accepted, Resent, Refused, Unusable int
 }
 
+// intakeSources are the ways reports come in, always shown even at zero.
+var intakeSources = []string{"json", "fhir", "hl7v2-http", "hl7v2-mllp"}
+
 func sourceRows(a *activityView) []sourceRow {
 	var rows []sourceRow
-	for _, src := range []string{"json", "hl7v2-http", "hl7v2-mllp"} { // always shown, even at zero
+	for _, src := range intakeSources {
 		n := a.Sources[src]
 		rows = append(rows, sourceRow{Source: src, Accepted: n["accepted"], Resent: n["resent"], Refused: n["refused"], Unusable: n["unavailable"]})
 	}
+	known := len(rows)
 	for src, n := range a.Sources { // any other source a future intake adds
-		if src != "json" && src != "hl7v2-http" && src != "hl7v2-mllp" {
+		if !slices.Contains(intakeSources, src) {
 			rows = append(rows, sourceRow{Source: src, Accepted: n["accepted"], Resent: n["resent"], Refused: n["refused"], Unusable: n["unavailable"]})
 		}
 	}
-	sort.SliceStable(rows[3:], func(i, j int) bool { return rows[3+i].Source < rows[3+j].Source })
+	sort.SliceStable(rows[known:], func(i, j int) bool { return rows[known+i].Source < rows[known+j].Source })
 	return rows
 }
 

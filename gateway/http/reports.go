@@ -69,7 +69,7 @@ func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byt
 		return
 	}
 	now := s.Clock.Now().UTC()
-	m := &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: "json", Sender: c.GetString(subjectKey),
+	m := &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: sourceOf(c), Sender: c.GetString(subjectKey),
 		ReportID: reportID, Outcome: outcome, Raw: body}
 	if len(stored) == 1 && len(stored[0].PDF) > 0 { // the lab's PDF is stored with the report: the log need not keep it again
 		m.PDFOf, m.PDF = &gateway.VersionRef{ReportID: stored[0].ID, Version: stored[0].Version}, stored[0].PDF
@@ -129,9 +129,20 @@ func (s *server) refused(c *gin.Context, reportID string, body []byte, err error
 		outcome = "unavailable"
 	}
 	s.Log.Info("report not stored", "report_id", reportID, "outcome", outcome, "code", gateway.ErrorCode(err), "caller", c.GetString(subjectKey))
-	s.observer().Received("json", outcome, 0, 0)
+	s.observer().Received(sourceOf(c), outcome, 0, 0)
 	s.logMessage(c, reportID, outcome, body, err)
 	s.fail(c, err)
+}
+
+// sourceKey names, for the message log and metrics, how a report came in
+// when it was not native JSON (POST /fhir sets "fhir").
+const sourceKey = "rg-source"
+
+func sourceOf(c *gin.Context) string {
+	if s := c.GetString(sourceKey); s != "" {
+		return s
+	}
+	return "json"
 }
 
 func (s *server) observer() gateway.Observer {

@@ -61,6 +61,9 @@ func (s *server) routes(r *gin.Engine) {
 
 	// FHIR R4 pull API: the resource type is the one in the URL.
 	fhir := r.Group("/fhir", s.authenticate)
+	if s.DecodeFHIR != nil { // a lab posts its report as a Bundle to the FHIR base
+		s.handle(fhir, "POST", "", rule{labs, report, gateway.AccessCreate}, s.postFHIR)
+	}
 	s.handle(fhir, "GET", "/:type", rule{readers, []string{typeInPath}, gateway.AccessSearch}, s.fhirType)
 	s.handle(fhir, "GET", "/:type/:id", rule{readers, []string{typeInPath}, gateway.AccessRead}, s.fhirRead)
 	s.handle(fhir, "GET", "/:type/:id/:history/:vid", rule{readers, []string{typeInPath}, gateway.AccessRead}, s.fhirRead)

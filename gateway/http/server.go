@@ -19,6 +19,9 @@ import (
 type Deps struct {
 	Intake     *gateway.Intake
 	DecodeJSON func([]byte) (*gateway.Report, error) // the native lab report decoder
+	// DecodeFHIR reads a lab's FHIR Bundle as lab (its ODS code, from its
+	// credentials) sent it; nil: POST /fhir is not offered.
+	DecodeFHIR func(body []byte, lab string) (*FHIRDecoded, error)
 	// HL7 takes an HL7 v2 message from a lab and returns the acknowledgement
 	// to answer with, and whether the failure was temporary (503).
 	HL7          func(ctx context.Context, who gateway.Principal, msg []byte) (ack []byte, unavailable bool)

@@ -147,8 +147,15 @@ flags:`)
 	}
 	hl7Service := &v2intake.Service{Intake: intake, Senders: cfg.HL7.Senders, Audit: store, Now: clock.Now, Log: log, Observer: observed, Messages: store}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Intake:         intake,
-		DecodeJSON:     labjson.Decode,
+		Intake:     intake,
+		DecodeJSON: labjson.Decode,
+		DecodeFHIR: func(body []byte, lab string) (*httpapi.FHIRDecoded, error) {
+			d, err := fhirr4.Decode(body, lab)
+			if err != nil {
+				return nil, err
+			}
+			return &httpapi.FHIRDecoded{Report: d.Report, Unmapped: d.Unmapped, Warnings: d.Warnings, Locate: d.Locate}, nil
+		},
 		HL7:            httpHL7(hl7Service),
 		Reports:        store,
 		Index:          store,
