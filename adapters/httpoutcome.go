@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func Diagnostics(body []byte) string {
 			texts = append(texts, t)
 		}
 	}
-	out := strings.Join(texts, "; ")
+	out := Redact(strings.Join(texts, "; "))
 	if len(out) > 1000 {
 		out = out[:1000] + "..."
 	}
@@ -57,6 +58,24 @@ func Diagnostics(body []byte) string {
 		return ""
 	}
 	return ": " + out
+}
+
+var (
+	// nationalNumber is ten digits, perhaps spaced 3-3-4: an NHS, CHI or
+	// Health and Care number.
+	nationalNumber = regexp.MustCompile(`\b\d{3}[ -]?\d{3}[ -]?\d{4}\b`)
+	// searchValue is the value of an identifier (or any) search parameter a
+	// server echoes from a conditional request: Patient?identifier=sys|value.
+	searchValue = regexp.MustCompile(`([?&][A-Za-z_.:-]+=)[^\s&;,"']+`)
+)
+
+// Redact removes from a receiver's text what may identify a patient before
+// it is kept on a delivery, shown or logged: servers echo the conditional
+// URLs they were given (Patient?identifier=...nhs-number|9990000018) and
+// the numbers in them.
+func Redact(text string) string {
+	text = searchValue.ReplaceAllString(text, "${1}[withheld]")
+	return nationalNumber.ReplaceAllString(text, "[number withheld]")
 }
 
 // retryAfter parses Retry-After in seconds or as an HTTP date.

@@ -91,13 +91,14 @@ func parseBundle(payload []byte) (*bundle, error) {
 	return b, nil
 }
 
-// describe names entry i for an error message: its type and fullUrl (a
-// urn:uuid), never a request URL, which may hold an NHS number.
+// describe names entry i for an error message by its place and type only:
+// a fullUrl is derived from business identifiers (a Patient's from its NHS
+// number) and a request URL may hold one.
 func (b *bundle) describe(i int) string {
 	if i < 0 || i >= len(b.entries) {
 		return "unknown entry"
 	}
-	return strings.TrimSpace(b.entries[i].typ + " " + b.entries[i].FullURL)
+	return b.entries[i].typ
 }
 
 // forGOMS returns the Bundle as GOMS takes it:

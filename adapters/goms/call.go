@@ -130,8 +130,13 @@ type transactionResponse struct {
 // location. describe names entry i for messages (never patient data).
 // Entries failing with a status in retry are retryable, beside the usual ones.
 func (c *call) transaction(ctx context.Context, bundle []byte, describe func(i int) string, retry ...int) ([]string, error) {
-	_, body, err := c.do(ctx, http.MethodPost, "/FHIR/R4", bundle)
+	resp, body, err := c.do(ctx, http.MethodPost, "/FHIR/R4", bundle)
 	if err != nil {
+		// A server may answer a failed transaction with the failing entry's
+		// status for the whole request (a 412 on a Task's ifMatch).
+		if resp != nil && slices.Contains(retry, resp.StatusCode) {
+			return nil, &conflictError{stripPermanent(err)}
+		}
 		return nil, err
 	}
 	var tr transactionResponse

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,6 +95,8 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 			errs = append(errs, fmt.Errorf("config.%s %q is not an http(s) URL", f[0], f[1]))
 		case u.Scheme == "http" && !c.AllowInsecure:
 			errs = append(errs, fmt.Errorf("config.%s %q: tokens would travel in clear over http://: use https (allowInsecure is for a test stand-in)", f[0], f[1]))
+		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+			errs = append(errs, fmt.Errorf("config.%s %q: allowInsecure is only for a stand-in on this machine (127.0.0.1, ::1 or localhost)", f[0], f[1]))
 		}
 	}
 	if c.ClientID == "" {
@@ -121,7 +124,7 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
-	timeout := time.Duration(cmp(c.RequestTimeoutSeconds, 30)) * time.Second
+	timeout := time.Duration(orDefault(c.RequestTimeoutSeconds, 30)) * time.Second
 	client := &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse // a redirected POST would silently lose its body
 	}}
@@ -133,13 +136,13 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 		base: strings.TrimRight(c.BaseURL, "/"), apiKey: apiKey, client: client,
 		auth: &adapters.OAuth{TokenURL: c.TokenURL, ClientID: c.ClientID, Audience: c.Audience,
 			Key: key, Method: jwt.SigningMethodRS512, KeyID: c.KeyID, Client: client},
-		taskWait: time.Duration(cmp(c.TaskWaitMinutes, 60)) * time.Minute,
+		taskWait: time.Duration(orDefault(c.TaskWaitMinutes, 60)) * time.Minute,
 		log:      slog.Default().With("adapter", Kind),
 		now:      time.Now,
 	}, nil
 }
 
-func cmp(v, def int) int {
+func orDefault(v, def int) int {
 	if v == 0 {
 		return def
 	}
@@ -158,18 +161,29 @@ func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, err
 	if err != nil {
 		return "", gateway.Permanent(err)
 	}
-	locations, err := c.transaction(ctx, payload, b.describe)
-	if err != nil {
-		return "", c.wrap("post the report", err)
+	// A retry may follow an attempt that stored the report and then found
+	// no Task: the report is not posted again (a new version of every
+	// resource, and notices downstream) when GOMS already has this version.
+	report := ""
+	if len(d.Attempts) > 0 {
+		if report, err = c.storedReport(ctx, b); err != nil {
+			return "", c.wrap("look for the report", err)
+		}
 	}
-	if len(locations) != len(b.entries) {
-		return "", c.wrap("post the report", fmt.Errorf("the transaction-response has %d entries for the Bundle's %d", len(locations), len(b.entries)))
+	if report == "" {
+		locations, err := c.transaction(ctx, payload, b.describe)
+		if err != nil {
+			return "", c.wrap("post the report", err)
+		}
+		if len(locations) != len(b.entries) {
+			return "", c.wrap("post the report", fmt.Errorf("the transaction-response has %d entries for the Bundle's %d", len(locations), len(b.entries)))
+		}
+		report = versionless(locations[b.reportEntry])
+		if !strings.HasPrefix(report, "DiagnosticReport/") {
+			return "", c.wrap("post the report", gateway.Permanent(fmt.Errorf("the transaction-response gives no DiagnosticReport location for entry %d (%q)", b.reportEntry, locations[b.reportEntry])))
+		}
+		a.log.Info("goms report stored", "delivery", d.ID, "correlationId", c.correlation, "report", report)
 	}
-	report := versionless(locations[b.reportEntry])
-	if !strings.HasPrefix(report, "DiagnosticReport/") {
-		return "", c.wrap("post the report", gateway.Permanent(fmt.Errorf("the transaction-response gives no DiagnosticReport location for entry %d (%q)", b.reportEntry, locations[b.reportEntry])))
-	}
-	a.log.Info("goms report stored", "delivery", d.ID, "correlationId", c.correlation, "report", report)
 	if err := c.completeTask(ctx, b.order, report, d); err != nil {
 		return "", c.wrap("complete the order's Task", err)
 	}
@@ -187,4 +201,12 @@ func versionless(location string) string {
 		return location
 	}
 	return parts[len(parts)-2] + "/" + parts[len(parts)-1]
+}
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -195,14 +195,14 @@ func TestFailedEntry(t *testing.T) {
 	a := newAdapter(t, e.config(""))
 	e.stub.FailEntry("Specimen", "422 Unprocessable Entity", "business-rule")
 	_, err := deliver(t, a, delivery(t, "r1~v1~goms"))
-	if !gateway.IsPermanent(err) || !regexp.MustCompile(`entry \d+ \(Specimen urn:uuid:[0-9a-f-]+\): 422 Unprocessable Entity: .*business rules`).MatchString(err.Error()) {
+	if !gateway.IsPermanent(err) || !regexp.MustCompile(`entry \d+ \(Specimen\): 422 Unprocessable Entity: .*business rules`).MatchString(err.Error()) {
 		t.Fatalf("want a permanent error naming the Specimen entry, got %v", err)
 	}
 	if strings.Contains(err.Error(), "9990000018") {
 		t.Error("the error carries an NHS number")
 	}
 	e.stub.FailEntry("Patient", "500 Internal Server Error", "transient")
-	if _, err := deliver(t, a, delivery(t, "r1~v1~goms")); err == nil || gateway.IsPermanent(err) || !strings.Contains(err.Error(), "(Patient urn:uuid:") {
+	if _, err := deliver(t, a, delivery(t, "r1~v1~goms")); err == nil || gateway.IsPermanent(err) || !strings.Contains(err.Error(), "(Patient)") || strings.Contains(err.Error(), "urn:uuid:") {
 		t.Fatalf("a transient entry failure must be retryable and name the entry, got %v", err)
 	}
 	if e.stub.Count("DiagnosticReport") != 0 || e.stub.Resource("Task", e.taskID)["status"] != "accepted" {
@@ -220,6 +220,14 @@ func TestNoTask(t *testing.T) {
 	_, err := deliver(t, a, d)
 	if err == nil || gateway.IsPermanent(err) || !strings.Contains(err.Error(), "no Task") {
 		t.Fatalf("a young delivery without a Task must be retried, got %v", err)
+	}
+	// The retry finds the report stored already and does not post it again.
+	d.Attempts = append(d.Attempts, gateway.Attempt{At: time.Now(), Error: err.Error()})
+	if _, err := deliver(t, a, d); err == nil || !strings.Contains(err.Error(), "no Task") {
+		t.Fatalf("the retry: %v", err)
+	}
+	if n := e.stub.Reports(); n != 1 {
+		t.Fatalf("the report was posted %d times while waiting for its Task, want once", n)
 	}
 	d.CreatedAt = time.Now().Add(-31 * time.Minute)
 	_, err = deliver(t, a, d)
@@ -250,12 +258,32 @@ func TestConfigErrors(t *testing.T) {
 	path, _ := keyFile(t)
 	for _, c := range []struct{ config, want string }{
 		{`{"baseUrl":"http://goms.example/x","tokenUrl":"https://t.example/token","clientId":"a","keyId":"k","privateKeyFile":"` + path + `"}`, "in clear"},
+		{`{"baseUrl":"http://goms.example/x","tokenUrl":"https://t.example/token","clientId":"a","keyId":"k","privateKeyFile":"` + path + `","allowInsecure":true}`, "only for a stand-in on this machine"},
 		{`{"baseUrl":"https://goms.example","tokenUrl":"https://t.example/token","clientId":"a","privateKeyFile":"` + path + `"}`, "keyId is required"},
 		{`{"baseUrl":"https://goms.example","tokenUrl":"https://t.example/token","clientId":"a","keyId":"k"}`, "privateKeyFile is required"},
 		{`{"baseUrl":"https://goms.example","tokenUrl":"https://t.example/token","clientId":"a","keyId":"k","privateKeyFile":"` + path + `","scope":"x"}`, "unknown field"},
 	} {
 		if _, err := goms.New([]byte(c.config)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", c.config, err, c.want)
+		}
+	}
+}
+
+// Someone else changes the Task between the adapter's read and its write:
+// the write's ifMatch fails, and the adapter reads the Task again and
+// completes it — whether GOMS says so in the transaction-response or as
+// the request's own HTTP 412.
+func TestTaskChangedMeanwhile(t *testing.T) {
+	for _, asStatus := range []bool{false, true} {
+		e := newEnv(t, true)
+		a := newAdapter(t, e.config(""))
+		e.stub.ChangeBeforeNextWrite("Task/"+e.taskID, asStatus)
+		if _, err := deliver(t, a, delivery(t, "r1~v1~goms")); err != nil {
+			t.Fatalf("HTTP 412: %v; the conflict was not read again: %v", asStatus, err)
+		}
+		task := e.stub.Resource("Task", e.taskID)
+		if task["status"] != "completed" || task["meta"].(map[string]any)["versionId"] != "3" {
+			t.Fatalf("HTTP 412: %v; Task %v version %v, want completed at version 3 (seeded, changed, completed)", asStatus, task["status"], task["meta"])
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -132,7 +133,7 @@ func (c *call) findTask(ctx context.Context, order identifier) (map[string]any, 
 	}
 	var candidates []map[string]any
 	for _, t := range tasks {
-		if focus, _ := t["focus"].(map[string]any); focus != nil && focus["reference"] == orders[0] {
+		if focus, _ := t["focus"].(map[string]any); focus != nil && refersTo(fmt.Sprint(focus["reference"]), orders[0]) {
 			candidates = append(candidates, t)
 		}
 	}
@@ -203,4 +204,48 @@ func complete(t map[string]any, report string, now time.Time) {
 			"valueReference": map[string]any{"reference": report},
 		})
 	}
+}
+
+// refersTo says a reference (relative, absolute or versioned) points at the
+// resource typeAndID ("ServiceRequest/sr1").
+func refersTo(ref, typeAndID string) bool {
+	ref, _, _ = strings.Cut(ref, "/_history/")
+	return ref == typeAndID || strings.HasSuffix(ref, "/"+typeAndID)
+}
+
+// storedReport is the report's DiagnosticReport on GOMS if GOMS already
+// holds this version of it (the same identifier, issued time and status),
+// else "".
+func (c *call) storedReport(ctx context.Context, b *bundle) (string, error) {
+	var dr struct {
+		Identifier []identifier `json:"identifier"`
+		Issued     string       `json:"issued"`
+		Status     string       `json:"status"`
+	}
+	if err := json.Unmarshal(b.entries[b.reportEntry].Resource, &dr); err != nil || len(dr.Identifier) == 0 {
+		return "", nil // nothing to look it up by: post it
+	}
+	q := url.Values{"identifier": {dr.Identifier[0].token()}}
+	_, body, err := c.do(ctx, http.MethodGet, "/FHIR/R4/DiagnosticReport?"+q.Encode(), nil)
+	if err != nil {
+		return "", err
+	}
+	var found struct {
+		Entry []struct {
+			Resource struct {
+				ID     string `json:"id"`
+				Issued string `json:"issued"`
+				Status string `json:"status"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(body, &found); err != nil {
+		return "", fmt.Errorf("the DiagnosticReport search answer is not a Bundle")
+	}
+	for _, e := range found.Entry {
+		if r := e.Resource; r.ID != "" && r.Issued == dr.Issued && r.Status == dr.Status {
+			return "DiagnosticReport/" + r.ID, nil
+		}
+	}
+	return "", nil
 }

@@ -163,6 +163,14 @@ func (s *Stub) transaction(w http.ResponseWriter, body []byte) {
 			id = s.byIdentifier(typ, q.Get("identifier"))
 		case strings.Contains(path, "/"):
 			id = path[strings.Index(path, "/")+1:]
+			if s.touchBeforeWrite == typ+"/"+id && s.store[typ][id] != nil {
+				s.touchBeforeWrite = ""
+				s.put(typ, id, s.store[typ][id]) // another user's change: a new version
+				if s.conflictAsStatus {
+					writeOutcome(w, http.StatusPreconditionFailed, "conflict", "PRECONDITION_FAILED", typ+"/"+id+" has changed since "+e.Request.IfMatch)
+					return
+				}
+			}
 			if cur := s.store[typ][id]; e.Request.IfMatch != "" && (cur == nil || e.Request.IfMatch != `W/"`+versionOf(cur)+`"`) {
 				fail(i, "412 Precondition Failed", outcome("error", "conflict", "PRECONDITION_FAILED", fmt.Sprintf("%s/%s has changed since version %s", typ, id, e.Request.IfMatch)))
 				return
@@ -234,6 +242,17 @@ func (s *Stub) searchTask(w http.ResponseWriter, r *http.Request) {
 		if (q.Get("_id") == "" || q.Get("_id") == id) && (q.Get("status") == "" || q.Get("status") == t["status"]) {
 			entries = append(entries, s.searchEntry("Task", id, "match"))
 		}
+	}
+	searchset(w, entries)
+}
+
+// searchDiagnosticReport serves identifier=.
+func (s *Stub) searchDiagnosticReport(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries := []any{}
+	if id := s.byIdentifier("DiagnosticReport", r.URL.Query().Get("identifier")); id != "" {
+		entries = append(entries, s.searchEntry("DiagnosticReport", id, "match"))
 	}
 	searchset(w, entries)
 }

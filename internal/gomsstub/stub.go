@@ -71,6 +71,11 @@ type Stub struct {
 	reports       int // transactions with a DiagnosticReport applied
 	store         map[string]map[string]map[string]any
 	nextID        int
+	// touchBeforeWrite is a resource ("Task/id") someone else changes just
+	// before the next transaction writing it; conflictAsStatus answers the
+	// conflict as the request's own HTTP 412 rather than in the response.
+	touchBeforeWrite string
+	conflictAsStatus bool
 }
 
 type client struct {
@@ -104,6 +109,16 @@ func Start(t testing.TB, clientID, kid string, key *rsa.PublicKey) *Stub {
 		t.Fatalf("GOMS OpenAPI router: %v", err)
 	}
 	return s
+}
+
+// ChangeBeforeNextWrite makes another user change resource ("Task/id")
+// just before the next transaction that writes it by id, so an ifMatch on
+// the version read fails; asStatus answers that as the whole request's
+// HTTP 412 (as some FHIR servers do) instead of in the transaction-response.
+func (s *Stub) ChangeBeforeNextWrite(resource string, asStatus bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.touchBeforeWrite, s.conflictAsStatus = resource, asStatus
 }
 
 // Set changes how the API answers; retryAfter goes with Fail and Throttle.
@@ -257,6 +272,8 @@ func (s *Stub) answer(w http.ResponseWriter, r *http.Request, body []byte, mode 
 		s.searchServiceRequest(w, r)
 	case r.Method == http.MethodGet && path == "/Task":
 		s.searchTask(w, r)
+	case r.Method == http.MethodGet && path == "/DiagnosticReport":
+		s.searchDiagnosticReport(w, r)
 	default:
 		writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", "NOT_ALLOWED", "the stand-in does not serve "+r.Method+" "+path)
 	}
