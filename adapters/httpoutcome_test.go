@@ -1,8 +1,13 @@
 package adapters
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A receiver's text that echoes a conditional URL or a national number is
@@ -21,5 +26,27 @@ func TestDiagnosticsWithholdPatientIdentifiers(t *testing.T) {
 		if !strings.Contains(got, kept) {
 			t.Errorf("%q lost from %q", kept, got)
 		}
+	}
+}
+
+// A delivery waiting for the token while another fetch hangs gives up when
+// its own context ends, rather than queueing behind it.
+func TestTokenWaitHonoursContext(t *testing.T) {
+	hang, arrived := make(chan struct{}), make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-hang
+	}))
+	defer srv.Close()
+	defer close(hang)
+	o := &OAuth{TokenURL: srv.URL, ClientID: "c", ClientSecret: "s", Client: srv.Client()}
+	first, cancelFirst := context.WithCancel(context.Background())
+	defer cancelFirst()
+	go o.Token(first)
+	<-arrived // the first fetch holds the lock and hangs
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := o.Token(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Token = %v, want the waiting caller's deadline", err)
 	}
 }

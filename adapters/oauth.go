@@ -45,10 +45,26 @@ type OAuth struct {
 	Audience string
 	Client   *http.Client
 
-	mu      sync.Mutex
+	// sem is the lock on the cached token, held while one fetch runs: a
+	// channel rather than a mutex, so a delivery waiting behind a slow token
+	// endpoint gives up when its own context ends.
+	sem     chan struct{}
+	once    sync.Once
 	current string
 	expires time.Time
 }
+
+func (o *OAuth) lock(ctx context.Context) error {
+	o.once.Do(func() { o.sem = make(chan struct{}, 1) })
+	select {
+	case o.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for an access token: %w", ctx.Err())
+	}
+}
+
+func (o *OAuth) unlock() { <-o.sem }
 
 // AuthRejected is the token endpoint refusing the client (HTTP 400 or 401):
 // wrong credentials, an unknown key, a bad assertion. Retrying will not help.
@@ -60,18 +76,20 @@ func (e *AuthRejected) Unwrap() error { return e.error }
 // the token that failed is dropped: a concurrent delivery that already
 // fetched a fresh one keeps it.
 func (o *OAuth) Invalidate(failed string) {
-	o.mu.Lock()
+	o.lock(context.Background())
 	if failed == "" || o.current == failed {
 		o.current = ""
 	}
-	o.mu.Unlock()
+	o.unlock()
 }
 
 // Token returns the Authorization header value ("Bearer ..."), fetching a
 // token when none is cached or the cached one is about to expire.
 func (o *OAuth) Token(ctx context.Context) (string, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	if err := o.lock(ctx); err != nil {
+		return "", err
+	}
+	defer o.unlock()
 	if o.current != "" && time.Now().Before(o.expires) {
 		return o.current, nil
 	}
