@@ -41,6 +41,9 @@ func (w *writer) body(r *gateway.Report) {
 	w.field("H&C number", FormatNHSNumber(p.HCNumber))
 	w.field("Date of birth", p.BirthDate)
 	w.field("Gender", p.Gender)
+	if p.PedigreeNumber != "" {
+		w.field("Pedigree number", p.PedigreeNumber)
+	}
 	if p.MRN != "" {
 		w.field("Local MRN", strings.TrimSpace(p.MRN+" ("+p.MRNAuthority+")"))
 	}

@@ -58,6 +58,11 @@ func Decode(body []byte, lab string) (*Decoded, error) {
 	d.out.Report = d.r
 	switch root.str("resourceType") {
 	case "Bundle":
+		switch t := root.str("type"); t {
+		case "transaction", "batch", "collection", "document", "message":
+		default:
+			return nil, refuse("Bundle", "type", "a %s Bundle is an answer or a listing, not a report to file: post a transaction, batch, collection, document or message Bundle", t)
+		}
 		d.index(root)
 	case "DiagnosticReport": // a report on its own: its references must carry identifiers
 		d.entries = []bundleEntry{{res: root, path: "DiagnosticReport"}}
@@ -69,6 +74,9 @@ func Decode(body []byte, lab string) (*Decoded, error) {
 		return nil, err
 	}
 	d.report(report)
+	if d.missingPatient {
+		return nil, refuse(report.path, "subject", "the patient is not in the Bundle and the reference carries no identifier: put the Patient in the Bundle, or give the reference an NHS number identifier")
+	}
 	d.listUnused()
 	return d.out, nil
 }
@@ -172,12 +180,15 @@ type bundleEntry struct {
 }
 
 type fhirDecoder struct {
-	lab     string
-	r       *gateway.Report
-	out     *Decoded
-	entries []bundleEntry
-	byRef   map[string]int // fullUrl, Type/id → entries index
-	used    map[int]bool
+	lab string
+	// missingPatient: the subject is a reference to nothing in the Bundle,
+	// with no identifier: there is no one to file the report against.
+	missingPatient bool
+	r              *gateway.Report
+	out            *Decoded
+	entries        []bundleEntry
+	byRef          map[string]int // fullUrl, Type/id → entries index
+	used           map[int]bool
 }
 
 func (d *fhirDecoder) index(bundle jnode) {
@@ -639,6 +650,8 @@ func (d *fhirDecoder) subject(dr bundleEntry) {
 		// Only an identifier on the reference: enough to file against.
 		if id := subj.obj("identifier"); id != nil {
 			d.patientIdentifier(id, dr.path+".subject.identifier")
+		} else if subj.str("reference") != "" {
+			d.missingPatient = true // refused below, with this reason
 		}
 		return
 	}

@@ -104,34 +104,100 @@ func TestFHIRIntakeRefusals(t *testing.T) {
 	}
 }
 
-// NHS England's and the Genomics IG's published Bundles and reports are
-// accepted, or refused with the documented reason.
+// Every published Bundle and DiagnosticReport in ../shared/data (NHS
+// England's genomics IG, the Genomics Reporting IG, FHIR R4's examples and
+// the FHIR made from HL7 v2 by Whistle and Microsoft's converter) is
+// accepted, or refused with its documented reason (README, "FHIR intake").
 func TestFHIRIntakeOfPublishedExamples(t *testing.T) {
 	data := peers.DataDir(t)
 	base := startGateway(t)
-	type refusal struct {
+	type answer struct {
 		status int
 		reason string
 	}
-	want := map[string]refusal{ // each file, and how it is answered
-		"nhse-genomics-ig/Bundle/Bundle-WGSTestOrderForm-Example.json":    {422, "it is an order"},
-		"nhse-genomics-ig/Bundle/Bundle-NonWGSTestOrderForm-Example.json": {422, "it is an order"},
-		// NHS England's report names its performer (R0A) and nothing else:
-		// no lab but that one may file it.
-		"nhse-genomics-ig/DiagnosticReport/DiagnosticReport-PhoebeSmithGeneticReport-Example.json": {403, "performed by laboratory"},
-		// US examples: a patient known only by a US MRN, with no assigning organisation.
-		"genomics-ig/Bundle-bundle-cgexample.json": {422, "does not identify the patient"},
-		"fhir-r4/Bundle-lri-example.json":          {422, "does not identify the patient"},
+	order := answer{422, "it is an order"}
+	notReport := answer{422, "holds no DiagnosticReport"}
+	answerBundle := answer{422, "Bundle is an answer or a listing"}
+	otherLab := answer{403, "performed by laboratory"}
+	noPatient := answer{422, "does not identify the patient"}
+	patientOutside := answer{422, "the patient is not in the Bundle"}
+	several := answer{422, "post one report per Bundle"}
+	want := map[string]answer{
+		"nhse-genomics-ig/Bundle/Bundle-NonWGSTestOrderForm-CancerSolidTumor-Example.json":     order,
+		"nhse-genomics-ig/Bundle/Bundle-NonWGSTestOrderForm-Example.json":                      order,
+		"nhse-genomics-ig/Bundle/Bundle-NonWGSTestOrderForm-FetalScenario-Example.json":        {400, "Observation.subject.identifier"}, // an identifier written as a list
+		"nhse-genomics-ig/Bundle/Bundle-NonWGSTestOrderForm-Reanalysis-Example.json":           order,
+		"nhse-genomics-ig/Bundle/Bundle-NonWGSTestOrderFormUpdated-FetalScenario-Example.json": order,
+		"nhse-genomics-ig/Bundle/Bundle-Searchset-Example.json":                                answerBundle,
+		"nhse-genomics-ig/Bundle/Bundle-TransactionResponseError-Example.json":                 answerBundle,
+		"nhse-genomics-ig/Bundle/Bundle-TransactionResponseSuccess-Example.json":               answerBundle,
+		"nhse-genomics-ig/Bundle/Bundle-WGSRoD-Example.json":                                   notReport,
+		"nhse-genomics-ig/Bundle/Bundle-WGSTestOrderForm-Example.json":                         order,
+		"nhse-genomics-ig/Bundle/UKCore-Bundle-MichaelJonesRequest-Example_minimal.json":       order,
+		"nhse-genomics-ig/Bundle/UKCore-Bundle-MichaelJonesRequest-Example_v3_message.json":    order,
+		"nhse-genomics-ig/Bundle/UKCore-Bundle-MichaelJonesSpecimen-Example.json":              notReport,
+		// NHS England's reports point at Patients kept elsewhere, by reference only.
+		"nhse-genomics-ig/DiagnosticReport/DiagnosticReport-AnitaLamberts-Example.json":                     patientOutside,
+		"nhse-genomics-ig/DiagnosticReport/DiagnosticReport-FayMutlowGeneticReport-Example.json":            patientOutside,
+		"nhse-genomics-ig/DiagnosticReport/DiagnosticReport-GenomicVariantAssessment-Example.json":          patientOutside,
+		"nhse-genomics-ig/DiagnosticReport/DiagnosticReport-JamesMetcalfeGeneticReport-Example.json":        patientOutside,
+		"nhse-genomics-ig/DiagnosticReport/DiagnosticReport-PhoebeSmithGeneticReport-Example.json":          patientOutside,
+		"nhse-genomics-ig/DiagnosticReport/UKCore-DiagnosticReport-MichaelJonesReport-Example-minimal.json": {202, "accepted"},
+		"nhse-genomics-ig/DiagnosticReport/UKCore-DiagnosticReport-MichaelJonesReport-Example.json":         patientOutside,
+		"nhse-genomics/Bundle-TransactionResponseError-Example.json":                                        answerBundle,
+		"nhse-genomics/Bundle-TransactionResponseSuccess-Example.json":                                      answerBundle,
+		"nhse-genomics/Bundle-WGSTestOrderForm-Example.json":                                                order,
+		"nhse-genomics/DiagnosticReport-FayMutlowGeneticReport-Example.json":                                otherLab,
+		"nhse-genomics/DiagnosticReport-GenomicVariantAssessment-Example.json":                              otherLab,
+		"nhse-genomics/UKCore-DiagnosticReport-MichaelJonesReport-Example.json":                             {202, "accepted"},
+		// US examples: patients known by US record numbers with no assigning organisation.
+		"genomics-ig/Bundle-bundle-cgexample.json":                         noPatient,
+		"genomics-ig/Bundle-bundle-compound-heterozygote.json":             notReport,
+		"genomics-ig/DiagnosticReport-GenomicReportExample01.json":         patientOutside,
+		"fhir-r4/Bundle-101.json":                                          patientOutside,
+		"fhir-r4/Bundle-bundle-response.json":                              answerBundle,
+		"fhir-r4/Bundle-bundle-transaction.json":                           notReport,
+		"fhir-r4/Bundle-hla-1.json":                                        patientOutside,
+		"fhir-r4/Bundle-lipids.json":                                       patientOutside,
+		"fhir-r4/Bundle-lri-example.json":                                  patientOutside,
+		"fhir-r4/DiagnosticReport-example-pgx.json":                        patientOutside,
+		"fhir-r4/DiagnosticReport-f201.json":                               patientOutside,
+		"fhir-r4/DiagnosticReport-pap.json":                                patientOutside,
+		"hl7v2/whistle/oru_r01_ex1.hl7.fhir.output.json":                   noPatient,
+		"hl7v2/whistle/oru_r01_ex2.hl7.fhir.output.json":                   noPatient,
+		"hl7v2/whistle/oru_r01_ex6.hl7.fhir.output.json":                   {400, "cannot accept multiple values for value field"}, // Whistle wrote two value[x]
+		"hl7v2/ms-fhir-converter/LAB-ORU-1-expected.json":                  several,
+		"hl7v2/ms-fhir-converter/LAB-ORU-2-expected.json":                  several,
+		"hl7v2/ms-fhir-converter/LRI_2.0-NG_CBC_Typ_Message-expected.json": noPatient,
+		"hl7v2/ms-fhir-converter/ORU-R01-01-expected.json":                 several,
+		"hl7v2/ms-fhir-converter/ORU-R01-RMGEAD-expected.json":             noPatient,
 	}
-	for file, reason := range want {
-		body, err := os.ReadFile(filepath.Join(data, file))
-		if err != nil {
-			t.Fatal(err)
+	seen := 0
+	for _, dir := range []string{"nhse-genomics-ig/Bundle", "nhse-genomics-ig/DiagnosticReport", "nhse-genomics", "genomics-ig", "fhir-r4", "hl7v2/whistle", "hl7v2/ms-fhir-converter"} {
+		files, _ := filepath.Glob(filepath.Join(data, dir, "*.json"))
+		for _, file := range files {
+			body, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var head struct{ ResourceType string }
+			json.Unmarshal(body, &head)
+			if head.ResourceType != "Bundle" && head.ResourceType != "DiagnosticReport" {
+				continue
+			}
+			name := strings.TrimPrefix(file, data+string(filepath.Separator))
+			seen++
+			w, ok := want[name]
+			r := postFHIR(t, base, labToken, body)
+			switch {
+			case !ok:
+				t.Errorf("%s: no documented answer (got %d %.300s)", name, r.status, r.body)
+			case r.status != w.status || !strings.Contains(string(r.body), w.reason):
+				t.Errorf("%s = %d %.400s, want %d %q", name, r.status, r.body, w.status, w.reason)
+			}
 		}
-		r := postFHIR(t, base, labToken, body)
-		t.Logf("%s: %d %s", file, r.status, r.body)
-		if r.status != reason.status || !strings.Contains(string(r.body), reason.reason) {
-			t.Errorf("%s = %d %s, want %d %q", file, r.status, r.body, reason.status, reason.reason)
-		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d published files read, %d documented: the table has entries for files that are gone", seen, len(want))
 	}
 }
