@@ -1,6 +1,7 @@
 package fhirr4
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -50,7 +51,9 @@ func Decode(body []byte, lab string) (*Decoded, error) {
 		return nil, err
 	}
 	var root jnode
-	if err := json.Unmarshal(body, &root); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // decimals as written: 6.00 stays 6.00
+	if err := dec.Decode(&root); err != nil {
 		return nil, gateway.Errorf(gateway.EMALFORMED, "the body is not JSON: %v", err)
 	}
 	d := &fhirDecoder{lab: lab, r: &gateway.Report{SchemaVersion: gateway.SchemaVersion},

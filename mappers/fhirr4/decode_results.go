@@ -1,6 +1,7 @@
 package fhirr4
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,13 +29,8 @@ func (d *fhirDecoder) results(dr bundleEntry) {
 		case hasCode(code, systemTBD, "diagnostic-implication"):
 			implications = append(implications, e)
 		default:
-			d.unmap(e.path, firstCode(code), code.text(), "an Observation that is not a genomic variant or implication: laboratory results from FHIR are not read yet")
-			for _, m := range e.res.list("hasMember") {
-				if member, ok := d.resolve(m, e); ok {
-					mc := member.res.obj("code")
-					d.unmap(member.path, firstCode(mc), mc.text(), "a result within that panel: laboratory results are not read from FHIR yet")
-				}
-			}
+			d.at(fmt.Sprintf("resultGroups[%d]", len(d.r.ResultGroups)), e.path)
+			d.r.ResultGroups = append(d.r.ResultGroups, d.labGroup(e))
 		}
 	}
 	for _, e := range implications {
@@ -225,7 +221,7 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 	v.ISCN = conceptCode(one("81291-7"), systemISCN)
 	var counts []string
 	for _, c := range comps["repeat-number"] {
-		counts = append(counts, fmt.Sprint(c.obj("valueQuantity")["value"]))
+		counts = append(counts, decimalText(c.obj("valueQuantity")["value"]))
 	}
 	if len(counts) > 0 { // stated in the FHIR, so stated in the report (the HGVS may say it too)
 		v.RepeatCount = strings.Join(counts, ";")
@@ -275,6 +271,9 @@ func typeFromSO(c jnode) string {
 
 func number(v any) float64 {
 	switch n := v.(type) {
+	case json.Number:
+		f, _ := n.Float64()
+		return f
 	case float64:
 		return n
 	case string:

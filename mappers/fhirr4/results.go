@@ -124,7 +124,11 @@ func (b *builder) labValue(r *gateway.Observation) *obspb.Observation_ValueX {
 	if r.Value == "" {
 		return nil
 	}
-	return &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_StringValue{StringValue: str(r.Value)}}
+	text := r.Value
+	if r.Unit != "" { // a number sent as text keeps its unit: "68 /min", never a bare 68
+		text += " " + r.Unit
+	}
+	return &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_StringValue{StringValue: str(text)}}
 }
 
 // splitRange splits "2-5" (or "-3--1") into its two numbers.
