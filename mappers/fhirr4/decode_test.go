@@ -150,3 +150,65 @@ func equivalent(r *gateway.Report) {
 		r.Result.Interpretation = ""
 	}
 }
+
+// The same report read from the other Bundle shapes labs send: a
+// collection, a document (Composition first, as the EU laboratory report
+// and NHS England's pathology documents are), a message (MessageHeader
+// focused on the report) and a batch.
+func TestFHIRDecodeBundleShapes(t *testing.T) {
+	want, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	var b map[string]any
+	if err := json.Unmarshal(bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	entries := b["entry"].([]any)
+	reportURL := ""
+	for _, e := range entries {
+		e := e.(map[string]any)
+		if e["resource"].(map[string]any)["resourceType"] == "DiagnosticReport" {
+			reportURL = e["fullUrl"].(string)
+		}
+	}
+	without := func() []any { // the entries without their transaction requests
+		var out []any
+		for _, e := range entries {
+			c := map[string]any{}
+			for k, v := range e.(map[string]any) {
+				if k != "request" {
+					c[k] = v
+				}
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	composition := map[string]any{"fullUrl": "urn:uuid:6d8f1b0e-0000-4000-8000-000000000001", "resource": map[string]any{
+		"resourceType": "Composition", "status": "final", "type": map[string]any{"text": "Laboratory report"},
+		"date": "2026-11-02T14:30:00Z", "title": "Laboratory report", "author": []any{map[string]any{"display": "lab"}},
+		"section": []any{map[string]any{"entry": []any{map[string]any{"reference": reportURL}}}}}}
+	header := map[string]any{"fullUrl": "urn:uuid:6d8f1b0e-0000-4000-8000-000000000002", "resource": map[string]any{
+		"resourceType": "MessageHeader", "eventCoding": map[string]any{"code": "report"},
+		"source": map[string]any{"endpoint": "urn:lab"}, "focus": []any{map[string]any{"reference": reportURL}}}}
+	for name, shape := range map[string]map[string]any{
+		"collection": {"resourceType": "Bundle", "type": "collection", "entry": without()},
+		"document":   {"resourceType": "Bundle", "type": "document", "entry": append([]any{composition}, without()...)},
+		"message":    {"resourceType": "Bundle", "type": "message", "entry": append([]any{header}, without()...)},
+		"batch":      {"resourceType": "Bundle", "type": "batch", "entry": entries},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body, _ := json.Marshal(shape)
+			d, err := fhirr4.Decode(body, want.PerformingLab.ODSCode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := reportJSON(t, d.Report), reportJSON(t, want); g != w {
+				t.Errorf("the report differs:\n%s", lineDiff(w, g))
+			}
+			for _, u := range d.Unmapped {
+				if u.Code != "Composition" && u.Code != "MessageHeader" {
+					t.Errorf("unread: %+v", u)
+				}
+			}
+		})
+	}
+}
