@@ -38,7 +38,10 @@ type Delivery struct {
 	// PayloadOf, when set, says the payload is the report version's own
 	// Bundle ("bundle") or PDF ("pdf"): stores keep a reference, not a
 	// copy, and Lease and Delivery return those very bytes.
-	PayloadOf     string        `json:"payloadOf,omitempty"`
+	PayloadOf string `json:"payloadOf,omitempty"`
+	// Recipient is the organisation (ODS code) this delivery is for: the
+	// ordering trust, a copy-to recipient, or one that had an earlier version.
+	Recipient     string        `json:"recipient,omitempty"`
 	State         DeliveryState `json:"state"`
 	CreatedAt     time.Time     `json:"createdAt"`
 	UpdatedAt     time.Time     `json:"updatedAt"`

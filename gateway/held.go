@@ -32,7 +32,11 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 		in.nameTest(r) // the official name is not stored with the report
 		// Deliveries start now: their retry budget counts from the release,
 		// not from when the report arrived.
-		deliveries, err := in.deliveries(ctx, r, rec, routes, in.Now().UTC())
+		trustRoutes := make([]addressed, len(routes))
+		for i, rt := range routes {
+			trustRoutes[i] = addressed{rt, meta.TrustODS}
+		}
+		deliveries, err := in.deliveries(ctx, r, rec, trustRoutes, in.Now().UTC())
 		if err != nil {
 			return queued, err
 		}

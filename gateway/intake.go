@@ -19,9 +19,14 @@ type BundleEncoder interface {
 // Intake accepts reports: it checks who sent them, renders the PDF, maps to
 // FHIR and stores everything in one durable step.
 type Intake struct {
-	Reports  Reports
-	Held     HeldReports // where reports for a trust with no destination wait
-	Router   Router
+	Reports Reports
+	Held    HeldReports // where reports for a trust with no destination wait
+	Router  Router
+	// History finds which destinations had earlier versions (optional:
+	// without it, a new version goes where routing points now).
+	History DeliveryHistory
+	// Audit records that a re-interpretation follows an earlier report.
+	Audit    AuditLog
 	Bundles  BundleEncoder
 	Renderer Renderer
 	// Directory names the tests; an unknown code is a warning (nil: no check).
@@ -157,8 +162,12 @@ func versionStatus(s Status, version int) Status {
 	return s
 }
 
+// digest fingerprints the lab's report: the changes the gateway states
+// are left out, so a resend is recognised whatever the gateway has learnt since.
 func (in *Intake) digest(r *Report) (string, error) {
-	canonical, err := json.Marshal(r)
+	lab := *r
+	lab.Changes = nil
+	canonical, err := json.Marshal(&lab)
 	if err != nil {
 		return "", err
 	}
@@ -168,7 +177,15 @@ func (in *Intake) digest(r *Report) (string, error) {
 
 func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {
 	source := sub.Source
-	rec, routes, err := in.build(r, sub)
+	if err := in.lineage(ctx, r); err != nil {
+		return nil, false, err
+	}
+	routes, trustRouted, notes, err := in.routesFor(ctx, r)
+	if err != nil {
+		return nil, false, err
+	}
+	sub.Warnings = append(append([]Warning{}, sub.Warnings...), notes...)
+	rec, err = in.build(r, sub, trustRouted)
 	if err != nil {
 		return nil, false, err
 	}
@@ -185,6 +202,9 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 	stored, created, err := in.Reports.SaveReport(ctx, rec, deliveries)
 	if err != nil {
 		return nil, false, err
+	}
+	if created {
+		in.linkBack(ctx, r)
 	}
 	if created && in.Enqueued != nil {
 		var names []string
@@ -246,7 +266,7 @@ func (in *Intake) previous(ctx context.Context, r *Report) (*Report, error) {
 
 // Preview maps r as Accept would, without storing anything: the $validate operation.
 func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
-	rec, _, err := in.build(r, Submission{Source: "preview"})
+	rec, err := in.build(r, Submission{Source: "preview"}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +275,7 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 
 // deliveries encodes one delivery per route: the payload in the
 // destination's format, so delivering never re-encodes anything.
-func (in *Intake) deliveries(ctx context.Context, r *Report, rec *ReportRecord, routes []Route, at time.Time) ([]*Delivery, error) {
+func (in *Intake) deliveries(ctx context.Context, r *Report, rec *ReportRecord, routes []addressed, at time.Time) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
 	var previous *Report
 	for _, rt := range routes {
@@ -280,7 +300,7 @@ func (in *Intake) deliveries(ctx context.Context, r *Report, rec *ReportRecord, 
 			payload, of = rec.PDF, PayloadPDF
 		}
 		out = append(out, &Delivery{
-			ID: id, ReportID: rec.ID, Version: rec.Version, PayloadOf: of,
+			ID: id, ReportID: rec.ID, Version: rec.Version, PayloadOf: of, Recipient: rt.Recipient,
 			Destination: rt.Destination, ContentType: Formats[rt.Format], Payload: payload,
 			State: DeliveryPending, CreatedAt: at, UpdatedAt: at, NextAttemptAt: at,
 		})
@@ -288,7 +308,9 @@ func (in *Intake) deliveries(ctx context.Context, r *Report, rec *ReportRecord, 
 	return out, nil
 }
 
-func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, error) {
+// build validates and maps r. trustRouted says the ordering trust has a
+// destination; without one the report is held until it has.
+func (in *Intake) build(r *Report, sub Submission, trustRouted bool) (*ReportRecord, error) {
 	var problems []Problem
 	if sub.Lenient {
 		problems, _ = ValidateLenient(r) // the caller has the warnings already, located in its message
@@ -304,31 +326,33 @@ func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, erro
 	}
 	problems = append(problems, FutureTimes(r, in.Now(), skew)...)
 	if len(problems) > 0 {
-		return nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
+		return nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
 	}
 	r.Warnings = append(append([]Warning{}, sub.Warnings...), in.nameTest(r)...)
-	routes := in.Router.Routes(r.OrderingTrust.ODSCode)
+	digest, err := in.digest(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+	}
 	canonical, err := json.Marshal(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+		return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
 	}
-	sum := sha256.Sum256(canonical)
 	var pdf []byte
 	if r.PDF != nil {
 		pdf = r.PDF.Data                                    // the lab's own PDF is the presentedForm
 		if canonical, err = withoutPDFData(r); err != nil { // stored once, as the record's PDF
-			return nil, nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+			return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
 		}
 	} else {
 		var unprintable []Warning
 		if pdf, unprintable, err = in.Renderer.Render(r); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		r.Warnings = append(append([]Warning{}, r.Warnings...), unprintable...)
 	}
 	bundle, resources, err := in.Bundles.EncodeBundle(r, pdf)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	issued, _ := time.Parse(time.RFC3339, r.Issued)
 	var effective, sampleReceived time.Time
@@ -342,10 +366,17 @@ func (in *Intake) build(r *Report, sub Submission) (*ReportRecord, []Route, erro
 	}
 	return &ReportRecord{
 		ID: r.ID, Version: r.Version, Status: r.Status, Outcome: r.Result.Outcome,
-		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, Source: sub.Source,
-		Warnings: r.Warnings, Held: len(routes) == 0,
-		Digest: hex.EncodeToString(sum[:]), ReceivedAt: in.Now().UTC(),
+		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, CopyTo: copyTo(r), Source: sub.Source,
+		Warnings: r.Warnings, Held: !trustRouted,
+		Digest: digest, ReceivedAt: in.Now().UTC(),
 		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), SampleReceived: sampleReceived.UTC(), Resources: resources,
 		Report: canonical, Bundle: bundle, PDF: pdf,
-	}, routes, nil
+	}, nil
+}
+
+func copyTo(r *Report) []string {
+	if rs := r.Recipients(); len(rs) > 1 {
+		return rs[1:]
+	}
+	return nil
 }

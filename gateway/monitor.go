@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +25,15 @@ type Monitor struct {
 	// QueueAge is how old a destination's oldest waiting delivery may grow
 	// before an alert, by destination name; absent or zero: no alert.
 	QueueAge map[string]time.Duration
+	// AcknowledgeWithin is how long after delivery a recipient may take to
+	// acknowledge a report before an alert (once per report, version and
+	// recipient); zero: no alert. Records is where the reports are read.
+	AcknowledgeWithin time.Duration
+	Records           TurnaroundStore
+	// AcknowledgeEvery spaces the acknowledgement scans (it reads many
+	// reports): ten minutes when zero.
+	AcknowledgeEvery time.Duration
+	lastAckScan      time.Time
 }
 
 // Run checks until ctx is cancelled.
@@ -51,6 +61,34 @@ func (m *Monitor) Check(ctx context.Context) {
 	m.Alerts.Resolve("store", "the store can be written again")
 	m.checkQueues(ctx)
 	m.checkHeld(ctx)
+	m.checkAcknowledgements(ctx)
+}
+
+// checkAcknowledgements raises an alert, for the lab's operators, for each
+// report a recipient has not acknowledged within AcknowledgeWithin of its
+// delivery, and resolves it once acknowledged.
+func (m *Monitor) checkAcknowledgements(ctx context.Context) {
+	every := m.AcknowledgeEvery
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	now := m.Clock.Now()
+	if m.AcknowledgeWithin <= 0 || m.Records == nil || now.Sub(m.lastAckScan) < every {
+		return
+	}
+	m.lastAckScan = now
+	key := func(rec *ReportRecord, st RecipientState) string {
+		return fmt.Sprintf("unacknowledged/%s/v%d/%s", rec.ID, rec.Version, st.ODSCode)
+	}
+	UnacknowledgedReports(ctx, m.Records, now, m.AcknowledgeWithin, 5000,
+		func(rec *ReportRecord, st RecipientState) {
+			m.Alerts.Raise(key(rec, st), "a delivered report has not been acknowledged by its recipient: follow it up",
+				"report_id", rec.ID, "version", rec.Version, "recipient", st.ODSCode, "lab", rec.LabODS,
+				"delivered", st.Delivered.UTC().Format(time.RFC3339))
+		},
+		func(rec *ReportRecord, st RecipientState) {
+			m.Alerts.Resolve(key(rec, st), "the report has been acknowledged", "report_id", rec.ID, "version", rec.Version, "recipient", st.ODSCode)
+		})
 }
 
 func (m *Monitor) checkQueues(ctx context.Context) {

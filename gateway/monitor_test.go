@@ -126,3 +126,66 @@ func TestMonitorRaisesAndResolvesOnce(t *testing.T) {
 		t.Fatalf("closed store: %q", got)
 	}
 }
+
+// A delivered report that its recipient does not acknowledge within the
+// configured time raises one alert, however many scans see it; the
+// acknowledgement resolves it. Scans are spaced by AcknowledgeEvery.
+func TestMonitorUnacknowledgedReportOnce(t *testing.T) {
+	ctx := context.Background()
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	t0 := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	rec := &recorded{}
+	m := &gateway.Monitor{Store: store, Alerts: &gateway.Alerts{Log: slog.New(slog.DiscardHandler), Notifier: rec}, Clock: clock,
+		Records: store, AcknowledgeWithin: 3 * 24 * time.Hour, AcknowledgeEvery: time.Hour}
+
+	r := storetest.Record("ACK-1", 1, "699X0")
+	r.TrustODS, r.ReceivedAt = "R0A", t0
+	d := &gateway.Delivery{ID: gateway.DeliveryID("ACK-1", 1, "epr"), ReportID: "ACK-1", Version: 1, Destination: "epr", Recipient: "R0A",
+		ContentType: "application/fhir+json", Payload: []byte("x"), State: gateway.DeliveryPending, CreatedAt: t0, UpdatedAt: t0, NextAttemptAt: t0}
+	if _, _, err := store.SaveReport(ctx, r, []*gateway.Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	leased, err := store.Lease(ctx, "epr", t0, time.Minute)
+	if err != nil || leased == nil {
+		t.Fatal(leased, err)
+	}
+	if err := store.Complete(ctx, leased.ID, leased.Lease, gateway.Outcome{State: gateway.DeliveryDelivered,
+		Attempt: gateway.Attempt{At: t0.Add(time.Minute), Outcome: "delivered"}}); err != nil {
+		t.Fatal(err)
+	}
+	const key = "unacknowledged/ACK-1/v1/R0A"
+	for _, step := range []struct {
+		after time.Duration
+		want  string
+	}{
+		{2 * 24 * time.Hour, ""},                  // delivered two days ago: not yet
+		{3*24*time.Hour + 2*time.Hour, "+" + key}, // past three days: raised
+		{3*24*time.Hour + 4*time.Hour, ""},        // and not again
+		{3*24*time.Hour + 6*time.Hour, ""},
+	} {
+		clock.Set(t0.Add(step.after))
+		m.Check(ctx)
+		if got := rec.take(); got != step.want {
+			t.Fatalf("after %v: %q, want %q", step.after, got, step.want)
+		}
+	}
+	if err := store.Audit(ctx, gateway.AuditEntry{At: t0.Add(3*24*time.Hour + 6*time.Hour + 15*time.Minute), Subject: "epr", Role: gateway.RoleTrust, ODSCode: "R0A",
+		Action: gateway.ActionAcknowledge, What: gateway.AcknowledgementWhat("ACK-1", 1, "Dr A"), Reports: []string{"ACK-1"}, Outcome: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(3*24*time.Hour + 6*time.Hour + 30*time.Minute))
+	m.Check(ctx)
+	if got := rec.take(); got != "" {
+		t.Fatalf("a scan within the hour ran: %q", got)
+	}
+	clock.Set(t0.Add(3*24*time.Hour + 7*time.Hour + 30*time.Minute))
+	m.Check(ctx)
+	if got := rec.take(); got != "-"+key {
+		t.Fatalf("acknowledged: %q", got)
+	}
+}

@@ -1,5 +1,7 @@
 package gateway
 
+import "slices"
+
 // Role is what an authenticated caller may do.
 type Role string
 
@@ -29,7 +31,7 @@ func (p Principal) CanRead(rec *ReportRecord) bool {
 	case RoleLab:
 		return p.ODSCode != "" && p.ODSCode == rec.LabODS
 	case RoleTrust:
-		if p.ODSCode != "" && p.ODSCode == rec.TrustODS {
+		if p.ODSCode != "" && (p.ODSCode == rec.TrustODS || slices.Contains(rec.CopyTo, p.ODSCode)) {
 			return true
 		}
 		for _, t := range p.AlsoTrusts {

@@ -41,6 +41,16 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 	// Attachments are further documents the lab sent beside the report PDF.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Previous is the report this one re-interprets or re-analyses: a new
+	// report of its own, linked to the old one, never an overwrite of it.
+	Previous *PreviousReport `json:"previous,omitempty"`
+	// CopyTo are further recipients (trusts or GP practices, by ODS code):
+	// each gets the report through its own destinations.
+	CopyTo []Organisation `json:"copyTo,omitempty"`
+	// Changes say what changed since the earlier report (a previous version,
+	// or the report this one re-interprets): variants reclassified. The
+	// gateway sets them at intake from what it stored; a lab's are replaced.
+	Changes []Change `json:"changes,omitempty"`
 
 	// Warnings are what the gateway noticed while reading the report: missing
 	// or odd content that did not stop it from being filed. The gateway sets
@@ -279,6 +289,36 @@ type Authoriser struct {
 	Role         string       `json:"role"`
 	Registration Registration `json:"registration"`
 	AuthorisedAt string       `json:"authorisedAt"`
+}
+
+// PreviousReport names an earlier report by its id and, optionally, version.
+type PreviousReport struct {
+	ID      string `json:"id"`
+	Version int    `json:"version,omitempty"` // 0: its latest version
+	// Relation is "reinterpretation" (the default: the same data read again,
+	// NHS England's R442) or "reanalysis" (the data analysed again, R387).
+	Relation string `json:"relation,omitempty"`
+	// OrderNumber and OrderingTrust are the earlier report's order, so the
+	// new order can point at it; the gateway fills them from what it stored.
+	OrderNumber   string `json:"orderNumber,omitempty"`
+	OrderingTrust string `json:"orderingTrust,omitempty"`
+}
+
+// Change is one finding that changed since the earlier report.
+type Change struct {
+	Variant string `json:"variant"` // its most specific name (c. HGVS, g. HGVS, ISCN ...)
+	From    string `json:"from"`    // ACMG classes (Classification.ACMG)
+	To      string `json:"to"`
+	On      string `json:"on"`                // the date of the report that changed it
+	Report  string `json:"report,omitempty"`  // the earlier report, when it is another one
+	Version int    `json:"version,omitempty"` // and its version
+}
+
+// Statement is the change as a clinician reads it at the top of a report:
+// "Reclassified: NM_000059.4:c.68_69del from uncertain significance (VUS) to
+// likely pathogenic on 2026-11-02".
+func (c Change) Statement() string {
+	return "Reclassified: " + c.Variant + " from " + ACMGNames[c.From] + " to " + ACMGNames[c.To] + " on " + c.On
 }
 
 // Attachment is a lab-supplied document: the report PDF, or another

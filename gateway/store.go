@@ -11,12 +11,14 @@ import (
 // what the gateway made from it, encoded once so it is never re-encoded on a
 // read or a delivery.
 type ReportRecord struct {
-	ID         string     `json:"id"`
-	Version    int        `json:"version"`
-	Status     Status     `json:"status"`
-	Outcome    string     `json:"outcome"`
-	LabODS     string     `json:"labOds"`
-	TrustODS   string     `json:"trustOds"`
+	ID       string `json:"id"`
+	Version  int    `json:"version"`
+	Status   Status `json:"status"`
+	Outcome  string `json:"outcome"`
+	LabODS   string `json:"labOds"`
+	TrustODS string `json:"trustOds"`
+	// CopyTo are the further recipients (ODS codes): they may read it too.
+	CopyTo     []string   `json:"copyTo,omitempty"`
 	Source     string     `json:"source"` // "json" or "hl7v2"
 	Digest     string     `json:"digest"` // SHA-256 of Report: tells a resend from a conflicting version
 	ReceivedAt time.Time  `json:"receivedAt"`

@@ -45,6 +45,9 @@ type TurnaroundRow struct {
 	IssuedToDelivered Spread `json:"issuedToDelivered"`
 	DeliveredToRead   Spread `json:"deliveredToRead"`
 	SampleToDelivered Spread `json:"sampleToDelivered"`
+	// IssuedToAcknowledged: issued -> a clinician at the ordering trust
+	// acknowledged it (POST /v1/reports/{id}/acknowledgements).
+	IssuedToAcknowledged Spread `json:"issuedToAcknowledged"`
 	// WithinTarget: reports issued within the target of those whose sample
 	// receipt is known; Share is that as a fraction (0 when none is known).
 	WithinTarget int     `json:"withinTarget"`
@@ -114,7 +117,7 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 				break
 			}
 			counted++
-			delivered, read, err := milestones(ctx, s, first)
+			delivered, read, acknowledged, err := milestones(ctx, s, first)
 			if err != nil {
 				return nil, err
 			}
@@ -123,6 +126,9 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 				groups[key] = &turnaroundGroup{}
 			}
 			groups[key].add(first.SampleReceived, issued, delivered, read, targets, first.TestCode)
+			if !acknowledged.IsZero() {
+				groups[key].acked = append(groups[key].acked, days(acknowledged.Sub(issued)))
+			}
 		}
 	}
 	return finish(out, groups, targets), nil
@@ -130,8 +136,8 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 
 // turnaroundGroup collects one trust and test's step times, in days.
 type turnaroundGroup struct {
-	reports, within       int
-	lab, out, read, whole []float64
+	reports, within              int
+	lab, out, read, whole, acked []float64
 }
 
 func (g *turnaroundGroup) add(sample, issued, delivered, read time.Time, targets TurnaroundTargets, code string) {
@@ -157,7 +163,8 @@ func (g *turnaroundGroup) add(sample, issued, delivered, read time.Time, targets
 func finish(out *TurnaroundReport, groups map[[2]string]*turnaroundGroup, targets TurnaroundTargets) *TurnaroundReport {
 	for key, g := range groups {
 		row := TurnaroundRow{Trust: key[0], TestCode: key[1], Reports: g.reports, WithinTarget: g.within,
-			SampleToIssued: spread(g.lab), IssuedToDelivered: spread(g.out), DeliveredToRead: spread(g.read), SampleToDelivered: spread(g.whole)}
+			SampleToIssued: spread(g.lab), IssuedToDelivered: spread(g.out), DeliveredToRead: spread(g.read), SampleToDelivered: spread(g.whole),
+			IssuedToAcknowledged: spread(g.acked)}
 		if t, ok := targets.TargetFor(key[1]); ok {
 			row.Target = &t
 		}
@@ -183,14 +190,18 @@ func firstVersion(ctx context.Context, s TurnaroundStore, latest *ReportRecord) 
 	return s.ReportVersion(ctx, latest.ID, versions[0])
 }
 
-// milestones finds when the first version first reached the trust (a
-// delivered attempt) and when the trust first read the report.
-func milestones(ctx context.Context, s TurnaroundStore, first *ReportRecord) (delivered, read time.Time, err error) {
+// milestones finds when the first version first reached the ordering
+// trust (a delivered attempt), when the trust's system first read it, and
+// when a clinician there acknowledged it.
+func milestones(ctx context.Context, s TurnaroundStore, first *ReportRecord) (delivered, read, acknowledged time.Time, err error) {
 	deliveries, err := s.Deliveries(ctx, DeliveryFilter{ReportID: first.ID, Limit: 1000})
 	if err != nil {
 		return
 	}
 	for _, d := range deliveries {
+		if d.Version != first.Version || d.Recipient != "" && d.Recipient != first.TrustODS {
+			continue
+		}
 		for _, a := range d.Attempts {
 			if a.Outcome == "delivered" && (delivered.IsZero() || a.At.Before(delivered)) {
 				delivered = a.At
@@ -201,12 +212,18 @@ func milestones(ctx context.Context, s TurnaroundStore, first *ReportRecord) (de
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		if e.Role == RoleTrust && e.ODSCode == first.TrustODS && e.Outcome == "success" && e.Action != "create" {
-			return delivered, e.At, nil // oldest first
+	for _, e := range entries { // oldest first
+		if e.Role != RoleTrust || e.ODSCode != first.TrustODS || e.Outcome != "success" {
+			continue
+		}
+		switch {
+		case e.Action == ActionAcknowledge && acknowledged.IsZero():
+			acknowledged = e.At
+		case e.Action != "create" && e.Action != ActionAcknowledge && read.IsZero():
+			read = e.At
 		}
 	}
-	return delivered, time.Time{}, nil
+	return delivered, read, acknowledged, nil
 }
 
 func days(d time.Duration) float64 { return d.Hours() / 24 }

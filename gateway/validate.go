@@ -209,6 +209,23 @@ func (v *validator) report(r *Report, lenient bool) {
 			v.registration("requestingClinician.registration", *c.Registration)
 		}
 	}
+	for i, o := range r.CopyTo {
+		v.match(fmt.Sprintf("copyTo[%d].odsCode", i), o.ODSCode, odsPattern, "ODS code")
+	}
+	if p := r.Previous; p != nil {
+		switch {
+		case p.ID == "":
+			v.add("previous.id", "is required")
+		case !reportIDPattern.MatchString(p.ID):
+			v.add("previous.id", "%q is not a valid report id", p.ID)
+		case p.ID == r.ID:
+			v.add("previous.id", "is this report's own id: a later version of the same report names no previous report")
+		}
+		v.optionalOneOf("previous.relation", p.Relation, Relations)
+		if p.Version < 0 {
+			v.add("previous.version", "must be 1 or more, or left out for the latest, got %d", p.Version)
+		}
+	}
 	v.patient(r.Patient, issued, issuedOK)
 	v.test(r)
 	if r.IsGenomic() {

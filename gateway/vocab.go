@@ -37,6 +37,11 @@ var (
 		"wgs": "Whole genome sequencing", "wes": "Whole exome sequencing", "panel": "Gene panel sequencing",
 		"targeted": "Targeted variant analysis", "array": "Microarray", "mlpa": "MLPA", "sanger": "Sanger sequencing",
 	}
+	ACMGNames = map[string]string{
+		"pathogenic": "pathogenic", "likely-pathogenic": "likely pathogenic",
+		"uncertain-significance": "uncertain significance (VUS)", "likely-benign": "likely benign", "benign": "benign",
+		"": "unclassified",
+	}
 	VariantTypeNames = map[string]string{
 		"snv": "Single nucleotide variant", "indel": "Insertion/deletion", "cnv": "Copy number variant",
 		"sv": "Structural variant", "repeat": "Repeat expansion",

@@ -32,6 +32,10 @@ type FHIRDecoded struct {
 // expressions are FHIRPaths into the posted Bundle.
 func (s *server) postFHIR(c *gin.Context) {
 	c.Set(sourceKey, "fhir")
+	if s.DecodeFHIR == nil {
+		s.fail(c, gateway.Errorf(gateway.EUNSUPPORTED, "this gateway takes no FHIR intake"))
+		return
+	}
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || (mt != fhirJSON && mt != "application/json") {
 		s.refused(c, "", nil, gateway.Errorf(gateway.EUNSUPPORTED, "send the Bundle as application/fhir+json (got %q)", c.GetHeader("Content-Type")))

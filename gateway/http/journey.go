@@ -27,9 +27,12 @@ type journeyEvent struct {
 }
 
 type journey struct {
-	ReportID   string             `json:"reportId"`
-	Events     []journeyEvent     `json:"events"`
-	Turnaround map[string]float64 `json:"turnaroundSeconds"` // per destination: first receipt of the newest version -> delivered
+	ReportID string `json:"reportId"`
+	// Recipients: where the latest version stands with each organisation
+	// it goes to (accepted by its system, filed, acknowledged by a clinician).
+	Recipients []gateway.RecipientState `json:"recipients"`
+	Events     []journeyEvent           `json:"events"`
+	Turnaround map[string]float64       `json:"turnaroundSeconds"` // per destination: first receipt of the newest version -> delivered
 }
 
 // buildJourney derives the journey from what is stored: each version's
@@ -98,6 +101,7 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 		j.Events = append(j.Events, journeyEvent{At: a.At, Event: "accessed", Outcome: a.Outcome, Detail: a.Action + " " + a.What, Actor: actor + ")"})
 	}
 	sort.SliceStable(j.Events, func(a, b int) bool { return j.Events[a].At.Before(j.Events[b].At) })
+	j.Recipients = gateway.RecipientStates(rec, deliveries, accesses)
 	return j, nil
 }
 

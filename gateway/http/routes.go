@@ -33,6 +33,9 @@ func (s *server) routes(r *gin.Engine) {
 	// scopes cover every type in it.
 	s.handle(v1, "GET", "/reports/:id/fhir", rule{readers, report, gateway.AccessRead}, s.getReportBundle)
 	s.handle(v1, "GET", "/reports/:id/pdf", rule{readers, report, gateway.AccessRead}, s.getReportPDF) // the report's presentedForm
+	// A recipient's clinician has seen the report: recorded like a FHIR
+	// Communication from the trust, so a scoped token needs Communication.c.
+	s.handle(v1, "POST", "/reports/:id/acknowledgements", rule{[]gateway.Role{gateway.RoleTrust}, []string{"Communication"}, gateway.AccessCreate}, s.postAcknowledgement)
 	s.handle(v1, "GET", "/reports/:id/journey", rule{readers, []string{"DiagnosticReport", "AuditEvent"}, gateway.AccessRead}, s.getJourney)
 
 	// Operations see and steer every report's flow: a scoped token needs
@@ -61,9 +64,7 @@ func (s *server) routes(r *gin.Engine) {
 
 	// FHIR R4 pull API: the resource type is the one in the URL.
 	fhir := r.Group("/fhir", s.authenticate)
-	if s.DecodeFHIR != nil { // a lab posts its report as a Bundle to the FHIR base
-		s.handle(fhir, "POST", "", rule{labs, report, gateway.AccessCreate}, s.postFHIR)
-	}
+	s.handle(fhir, "POST", "", rule{labs, report, gateway.AccessCreate}, s.postFHIR) // a lab's report as a Bundle, to the FHIR base
 	s.handle(fhir, "GET", "/:type", rule{readers, []string{typeInPath}, gateway.AccessSearch}, s.fhirType)
 	s.handle(fhir, "GET", "/:type/:id", rule{readers, []string{typeInPath}, gateway.AccessRead}, s.fhirRead)
 	s.handle(fhir, "GET", "/:type/:id/:history/:vid", rule{readers, []string{typeInPath}, gateway.AccessRead}, s.fhirRead)

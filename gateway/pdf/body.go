@@ -22,6 +22,21 @@ func (w *writer) body(r *gateway.Report) {
 	f.MultiCell(contentW, 7, w.tr(title(r)), "", "L", false)
 	f.Ln(2)
 
+	// What changed since the report a clinician may have read comes before
+	// anything else: a reclassified variant changes what they must do.
+	if len(r.Changes) > 0 {
+		f.SetFillColor(255, 236, 204)
+		w.font("B", 12)
+		f.CellFormat(contentW, 8, w.tr("Changed since the earlier report"), "LTR", 1, "L", true, 0, "")
+		w.font("B", 11)
+		var lines []string
+		for _, c := range r.Changes {
+			lines = append(lines, c.Statement())
+		}
+		f.MultiCell(contentW, 6, w.tr(strings.Join(lines, "\n")), "LRB", "L", true)
+		f.Ln(3)
+	}
+
 	// The result first, in one plain sentence, in a shaded box.
 	f.SetFillColor(232, 237, 238)
 	w.font("B", 12)
@@ -61,6 +76,18 @@ func (w *writer) body(r *gateway.Report) {
 		w.field("Clinician", c.Name+suffix(" (", reg, ")"))
 	}
 	w.field("Order number", r.OrderNumber)
+	var copies []string
+	for _, o := range r.CopyTo {
+		copies = append(copies, orgName(o))
+	}
+	w.field("Copies to", strings.Join(copies, "; "))
+	if p := r.Previous; p != nil {
+		earlier := "report " + p.ID
+		if p.Version > 0 {
+			earlier += fmt.Sprintf(" version %d", p.Version)
+		}
+		w.field("Follows", earlier+suffix(" (", p.Relation, ")")+suffix(", order ", p.OrderNumber, ""))
+	}
 
 	if r.IsGenomic() || r.Test.Code != "" || r.Test.LocalCode != nil || len(r.Specimens) > 0 || r.Test.Reason != "" {
 		w.test(r)

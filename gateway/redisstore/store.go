@@ -254,10 +254,11 @@ type desc struct {
 	ContentType string    `json:"contentType"`
 	CreatedAt   time.Time `json:"createdAt"`
 	PayloadOf   string    `json:"payloadOf,omitempty"` // the payload is the version's own Bundle or PDF
+	Recipient   string    `json:"recipient,omitempty"`
 }
 
 func description(d *gateway.Delivery) desc {
-	return desc{d.ID, d.ReportID, d.Version, d.Destination, d.ContentType, d.CreatedAt, d.PayloadOf}
+	return desc{d.ID, d.ReportID, d.Version, d.Destination, d.ContentType, d.CreatedAt, d.PayloadOf, d.Recipient}
 }
 
 // Lease implements gateway.Queue.
@@ -376,7 +377,7 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 		return nil, fmt.Errorf("decode delivery %s: %w", id, err)
 	}
 	d := &gateway.Delivery{ID: dd.ID, ReportID: dd.ReportID, Version: dd.Version, Destination: dd.Destination,
-		ContentType: dd.ContentType, CreatedAt: dd.CreatedAt, PayloadOf: dd.PayloadOf, State: gateway.DeliveryState(str(1)),
+		ContentType: dd.ContentType, CreatedAt: dd.CreatedAt, PayloadOf: dd.PayloadOf, Recipient: dd.Recipient, State: gateway.DeliveryState(str(1)),
 		UpdatedAt: fromMS(str(2)), LastError: str(5), ReceiverRef: str(6), Reason: str(7), Attempts: []gateway.Attempt{}}
 	if d.State == gateway.DeliveryRetrying || d.State == gateway.DeliveryPending {
 		d.NextAttemptAt = fromMS(str(3))

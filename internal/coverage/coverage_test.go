@@ -38,6 +38,7 @@ import (
 var cannotCarry = map[string]map[string]string{
 	"fhir": {
 		"resultGroups.observations.valueType": "how a result's value is written: FHIR says it by the value[x] it uses",
+		"previous.relation":                   "FHIR says it in words, as the Provenance's reason (Variant re-interpretation, Re-analysis), which FHIR intake reads back",
 		"unstructured":                        "says the report came as text and documents only; that text and those documents are checked",
 	},
 	"pdf": {

@@ -105,6 +105,7 @@ func (b *builder) build() {
 	}
 	b.binaryEntry()
 	b.reportEntry()
+	b.copyToEntries()
 	b.documentEntry()
 	b.provenanceEntry()
 }

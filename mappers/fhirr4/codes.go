@@ -62,6 +62,11 @@ var registrationSystems = map[string]string{
 
 type answer struct{ code, display string }
 
+// relationWords name how a report follows an earlier one (Report.Previous).
+var relationWords = map[string]string{
+	"": "Variant re-interpretation", "reinterpretation": "Variant re-interpretation", "reanalysis": "Re-analysis",
+}
+
 var (
 	// LL541-4, DiagnosticReport.conclusionCode.
 	outcomeAnswers = map[string]answer{

@@ -321,6 +321,7 @@ func (d *fhirDecoder) report(dr bundleEntry) {
 		r.Kind = gateway.KindLaboratory
 	}
 	d.performer(dr)
+	d.lineage() // before the order, whose basedOn completes it
 	d.order(dr)
 	d.subject(dr)
 	d.specimens(dr)
@@ -331,6 +332,7 @@ func (d *fhirDecoder) report(dr bundleEntry) {
 	d.study(dr)
 	d.family()
 	d.document()
+	d.copyTo(dr)
 	if !r.IsGenomic() {
 		r.Unstructured = len(r.ResultGroups) == 0 && len(r.Variants) == 0
 	} else if r.Result.Outcome == "" && len(r.Variants) == 0 {
@@ -471,6 +473,7 @@ func (d *fhirDecoder) order(dr bundleEntry) {
 			test, testAt = c, sr.path+".code"
 		}
 		d.requester(sr)
+		d.previousOrder(sr)
 		if r.OrderingTrust.ODSCode == "" {
 			d.trustFromBundle()
 		}
@@ -763,9 +766,14 @@ func (d *fhirDecoder) conclusion(dr bundleEntry) {
 		}
 	}
 	d.at("result", dr.path+".conclusion")
-	// The gateway writes the conclusion and then the interpretation, a blank
-	// line apart.
-	res.Conclusion, res.Interpretation, _ = strings.Cut(dr.res.str("conclusion"), "\n\n")
+	// The gateway writes what changed since the earlier report (its own
+	// statement, made again at intake), then the conclusion and the
+	// interpretation, a blank line apart.
+	text := dr.res.str("conclusion")
+	if strings.HasPrefix(text, "Reclassified: ") {
+		_, text, _ = strings.Cut(text, "\n\n")
+	}
+	res.Conclusion, res.Interpretation, _ = strings.Cut(text, "\n\n")
 	for _, ext := range dr.res.list("extension") {
 		if ext.str("url") != igBase+"genomic-report-note" && ext.str("url") != extNoteR5 {
 			continue
@@ -851,4 +859,93 @@ func unescapePath(s string) string {
 		return u
 	}
 	return s
+}
+
+// previousOrder reads the earlier order a re-interpretation's request is
+// based on (ServiceRequest.basedOn, by identifier).
+func (d *fhirDecoder) previousOrder(sr bundleEntry) {
+	for _, b := range sr.res.list("basedOn") {
+		id := b.obj("identifier")
+		if id == nil {
+			continue
+		}
+		p := d.previousReport()
+		switch {
+		case id.str("system") == systemGMSOrder:
+			p.OrderNumber = id.str("value")
+		case strings.HasSuffix(id.str("system"), "/Id/order"):
+			if trust, ok := strings.CutSuffix(id.str("value"), "-"+p.ID); ok && p.ID != "" {
+				p.OrderingTrust = trust
+			}
+		}
+	}
+}
+
+func (d *fhirDecoder) previousReport() *gateway.PreviousReport {
+	if d.r.Previous == nil {
+		d.r.Previous = &gateway.PreviousReport{}
+	}
+	return d.r.Previous
+}
+
+// lineage reads the report this one re-interprets from the Provenance: the
+// entity it derives from (that version's document identifier) and why.
+func (d *fhirDecoder) lineage() {
+	for _, e := range d.entries {
+		if e.res.str("resourceType") != "Provenance" {
+			continue
+		}
+		for _, ent := range e.res.list("entity") {
+			if ent.str("role") != "derivation" {
+				continue
+			}
+			id := ent.obj("what").obj("identifier")
+			p := d.previousReport()
+			switch {
+			case strings.HasSuffix(id.str("system"), "/Id/document-version"):
+				value := id.str("value")
+				if i := strings.LastIndex(value, "-v"); i > 0 {
+					p.ID = value[:i]
+					p.Version, _ = strconv.Atoi(value[i+2:])
+				}
+			default:
+				p.ID = id.str("value")
+			}
+			for _, reason := range e.res.list("reason") {
+				for rel, words := range relationWords {
+					if rel != "" && reason.str("text") == words {
+						p.Relation = rel
+					}
+				}
+			}
+		}
+	}
+}
+
+// copyTo reads each CommunicationRequest about the report (send a copy to
+// this organisation) as a copy-to recipient.
+func (d *fhirDecoder) copyTo(dr bundleEntry) {
+	for i, e := range d.entries {
+		if e.res.str("resourceType") != "CommunicationRequest" {
+			continue
+		}
+		about := false
+		for _, a := range e.res.list("about") {
+			if target, ok := d.resolve(a, e); ok && target.path == dr.path {
+				about = true
+			}
+		}
+		if !about {
+			continue
+		}
+		d.used[i] = true
+		for _, rc := range e.res.list("recipient") {
+			if id := rc.obj("identifier"); id.str("system") == systemODS && id.str("value") != "" {
+				d.r.CopyTo = append(d.r.CopyTo, gateway.Organisation{ODSCode: id.str("value"), Name: rc.str("display")})
+				d.at(fmt.Sprintf("copyTo[%d]", len(d.r.CopyTo)-1), e.path)
+			} else if org, _, ok := d.organisation(rc, e); ok {
+				d.r.CopyTo = append(d.r.CopyTo, org)
+			}
+		}
+	}
 }

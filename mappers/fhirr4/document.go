@@ -141,12 +141,25 @@ func (b *builder) provenanceEntry() {
 			})
 		}
 	}
+	if p := r.Previous; p != nil {
+		// The report this one re-interprets: a derivation of it, named by
+		// that version's document identifier (or the report's, when the
+		// gateway never had it).
+		what := &d4pb.Reference{Identifier: ident(b.m.system("report"), p.ID), Display: str("Report " + p.ID)}
+		if p.Version > 0 {
+			what = &d4pb.Reference{Identifier: ident(b.m.system("document-version"), p.ID+"-v"+itoa(p.Version)),
+				Display: str("Version " + itoa(p.Version) + " of report " + p.ID)}
+		}
+		prov.Entity = append(prov.Entity, &provpb.Provenance_Entity{
+			Role: &provpb.Provenance_Entity_RoleCode{Value: c4pb.ProvenanceEntityRoleCode_DERIVATION}, What: what})
+		prov.Reason = append(prov.Reason, text(relationWords[p.Relation]))
+	}
 	if r.Version > 1 {
 		prev := ident(b.m.system("document-version"), r.ID+"-v"+itoa(r.Version-1))
-		prov.Entity = []*provpb.Provenance_Entity{{
+		prov.Entity = append(prov.Entity, &provpb.Provenance_Entity{
 			Role: &provpb.Provenance_Entity_RoleCode{Value: c4pb.ProvenanceEntityRoleCode_REVISION},
 			What: &d4pb.Reference{Identifier: prev, Display: str("Version " + itoa(r.Version-1) + " of report " + r.ID)},
-		}}
+		})
 	}
 	b.bundle.Entry = append(b.bundle.Entry, &r4pb.Bundle_Entry{
 		FullUrl:  uri(uuidFor(r.ID + "|provenance|" + itoa(r.Version))),

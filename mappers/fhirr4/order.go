@@ -98,6 +98,18 @@ func (b *builder) serviceRequestEntry() {
 		Subject:    ref(b.patient, ""),
 		Performer:  []*d4pb.Reference{ref(b.lab, b.r.PerformingLab.Name)},
 	}
+	if p := b.r.Previous; p != nil && (p.OrderNumber != "" || p.OrderingTrust != "") {
+		// A re-interpretation or re-analysis is a new request based on the
+		// earlier one, as NHS England's R442 and R387 examples link them: by
+		// its order, which the receiver holds already.
+		prev := &d4pb.Reference{Type: uri("ServiceRequest"), Display: str(relationWords[p.Relation] + " of report " + p.ID)}
+		if p.OrderNumber != "" {
+			prev.Identifier = ident(systemGMSOrder, p.OrderNumber)
+		} else {
+			prev.Identifier = ident(b.m.system("order"), p.OrderingTrust+"-"+p.ID)
+		}
+		sr.BasedOn = []*d4pb.Reference{prev}
+	}
 	if t := b.r.Test; t.Reason != "" {
 		sr.ReasonCode = append(sr.ReasonCode, text(t.Reason))
 	}

@@ -168,11 +168,21 @@ func (b *builder) attachments() []*d4pb.Attachment {
 	return out
 }
 
+// conclusion is what changed since the earlier report (one "Reclassified:
+// ..." line each), then the lab's conclusion and its interpretation.
 func conclusion(r *gateway.Report) string {
-	if r.Result.Interpretation == "" {
-		return r.Result.Conclusion
+	text := r.Result.Conclusion
+	if r.Result.Interpretation != "" {
+		text += "\n\n" + r.Result.Interpretation
 	}
-	return r.Result.Conclusion + "\n\n" + r.Result.Interpretation
+	if len(r.Changes) > 0 {
+		var lines []string
+		for _, c := range r.Changes {
+			lines = append(lines, c.Statement())
+		}
+		text = strings.Join(lines, "\n") + "\n\n" + text
+	}
+	return text
 }
 
 // pdfAttachment is the report PDF, inline, with its size and SHA-1 hash as FHIR defines them.

@@ -92,6 +92,9 @@ const (
 	rgwAttachment     = "attachment"
 	rgwReportID       = "report-id"
 	rgwIdentifier     = "variant-identifier"
+	rgwPrevVersion    = "previous-version"
+	rgwRelation       = "previous-relation"
+	rgwChanges        = "changes"
 )
 
 type answer struct{ code, text string }

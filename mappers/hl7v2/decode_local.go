@@ -75,6 +75,16 @@ func (d *decoder) localRows() {
 	for _, row := range d.take(lnNarrative, "") {
 		d.narrative = append(d.narrative, d.textBlock(row))
 	}
+	d.take(rgwChanges, "") // the gateway's own statement of what changed: made again at intake
+	if r.Previous != nil {
+		if v, row := d.one(rgwPrevVersion, ""); row != nil {
+			r.Previous.Version, _ = strconv.Atoi(v)
+		}
+		r.Previous.Relation, _ = d.one(rgwRelation, "")
+		if r.Previous.Relation == "" {
+			r.Previous.Relation = "reinterpretation"
+		}
+	}
 	r.Result.Conclusion, _ = d.one(rgwConclusion, "")
 	r.Result.Interpretation, _ = d.one(rgwInterpretation, "")
 	r.Result.Limitations, _ = d.one(rgwLimitations, "")

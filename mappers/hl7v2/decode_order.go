@@ -3,6 +3,7 @@ package hl7v2
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -47,6 +48,12 @@ func (d *decoder) order() {
 	}
 	d.reportID()
 	r.OrderNumber = first(d.val(obr, 2, 1), d.val(orc, 2, 1))
+	d.copyTo(obr)
+	if parent := first(d.val(obr, 29, 2), d.val(obr, 29, 1)); parent != "" { // OBR-29: the report this one follows
+		r.Previous = &gateway.PreviousReport{ID: parent}
+		d.use(obr, 29)
+		d.at("previous", obr, 29, 0)
+	}
 	d.status()
 	r.Issued = hlTime(d.val(obr, 22, 1))
 	d.at("issued", obr, 22, 0)
@@ -281,4 +288,28 @@ func (d *decoder) interpreter(rep string) (id, name string) {
 	}
 	cnn := d.m.Component(rep, 1)
 	return parts(func(c int) string { return d.m.Unescape(d.m.Subcomponent(cnn, c)) })
+}
+
+// copyTo reads OBR-28 (result copies to): each organisation named by an
+// ODS code becomes a copy-to recipient; a person (a clinician's own code)
+// is listed as not routed, since the gateway routes by organisation.
+func (d *decoder) copyTo(obr *hl7.Segment) {
+	if obr == nil {
+		return
+	}
+	for i, rep := range d.m.Repetitions(d.raw(obr, 28)) {
+		id := strings.TrimSpace(d.m.Unescape(d.m.Component(rep, 1)))
+		if id == "" {
+			continue
+		}
+		name := strings.TrimSpace(d.m.Unescape(d.m.Component(rep, 2)))
+		authority := strings.ToUpper(strings.TrimSpace(d.m.Unescape(d.m.Component(rep, 9))))
+		if authority == "ODS" || authority == "" && odsCode.MatchString(id) {
+			d.r.CopyTo = append(d.r.CopyTo, gateway.Organisation{ODSCode: id, Name: name})
+			d.at(fmt.Sprintf("copyTo[%d]", len(d.r.CopyTo)-1), obr, 28, i+1)
+			continue
+		}
+		d.unmap(obr, 28, id, name, "a copy-to recipient that is not an organisation with an ODS code: not routed")
+	}
+	d.use(obr, 28)
 }

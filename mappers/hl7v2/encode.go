@@ -212,6 +212,14 @@ func (e *encoder) order() {
 	fields[0], fields[1], fields[2], fields[3] = e.nextOBR(), placer, filler, b.C(test...)
 	fields[6], fields[13], fields[14], fields[15] = collected, received, source, requester
 	fields[21], fields[24], fields[31] = ts(r.Issued), statusV2[string(r.Status)], interpreter
+	var copies []string
+	for _, o := range r.CopyTo { // OBR-28 result copies to: organisations by ODS code (XCN.9 "ODS")
+		copies = append(copies, b.C(o.ODSCode, b.V(o.Name), "", "", "", "", "", "", "ODS"))
+	}
+	fields[27] = b.R(copies...)
+	if p := r.Previous; p != nil { // OBR-29 parent: the earlier report's filler number
+		fields[28] = b.C("", b.V(p.ID))
+	}
 	if e.o.Version != "2.3" && e.o.Version != "2.4" { // OBR-15 specimen source was withdrawn in 2.5
 		fields[14] = ""
 	}
@@ -284,6 +292,19 @@ func (e *encoder) metadata() {
 	e.local("ST", rgwTrustName, "0", b.V(r.OrderingTrust.Name))
 	if a, ok := outcomeLA[r.Result.Outcome]; ok {
 		e.coded(lnOverall, "Genetic analysis overall interpretation", "LN", "1", a, "LN")
+	}
+	if len(r.Changes) > 0 { // what changed since the earlier report, first
+		var lines []string
+		for _, c := range r.Changes {
+			lines = append(lines, c.Statement())
+		}
+		e.local("TX", rgwChanges, "0", b.V(strings.Join(lines, "\n")))
+	}
+	if p := r.Previous; p != nil {
+		if p.Version > 0 {
+			e.local("NM", rgwPrevVersion, "0", strconv.Itoa(p.Version))
+		}
+		e.local("ST", rgwRelation, "0", b.V(p.Relation))
 	}
 	e.local("TX", rgwConclusion, "0", b.V(r.Result.Conclusion))
 	e.local("TX", rgwInterpretation, "0", b.V(r.Result.Interpretation))
@@ -577,6 +598,7 @@ var localLabels = map[string]string{
 	rgwCriteria: "ACMG criteria met", rgwModeOfInh: "Mode of inheritance", rgwHeteroplasmy: "Heteroplasmy fraction",
 	rgwComment: "Variant comment", rgwOrigin: "Variant origin", rgwInheritance: "Variant inheritance",
 	rgwAuthName: "Authorised by", rgwAuthRole: "Authoriser role", rgwAuthReg: "Authoriser registration",
-	rgwAuthAt: "Authorised at", rgwKind: "Report kind", rgwRepeatCount: "Repeat count", rgwAttachment: "Attached document", rgwReportID: "Report id",
+	rgwAuthAt: "Authorised at", rgwPrevVersion: "Previous report version", rgwRelation: "Relation to the previous report",
+	rgwChanges: "Changes since the earlier report", rgwKind: "Report kind", rgwRepeatCount: "Repeat count", rgwAttachment: "Attached document", rgwReportID: "Report id",
 	rgwIdentifier: "Variant identifier",
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/hl7"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
 	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
@@ -110,5 +111,34 @@ func TestVariantGroupsUseLOINC(t *testing.T) {
 	}
 	if len(found) != len(want) {
 		t.Fatalf("second variant's LOINC rows (sub-ID 2b): found %v of %v", found, want)
+	}
+}
+
+// The lifecycle rides in the ORU: copy-to recipients in OBR-28, the report
+// re-interpreted in OBR-29, and the gateway's statement of what changed
+// first among the results; it reads back to the same report (the statement
+// is the gateway's own, made again at intake, so it is not read back).
+func TestLifecycleInTheORU(t *testing.T) {
+	r, err := labjson.Decode(fixtures.Report("reinterpretation-likely-pathogenic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Changes = []gateway.Change{{Variant: "NM_001165963.4:c.2589+3A>G", From: "uncertain-significance", To: "likely-pathogenic", On: "2026-11-30"}}
+	msg := hl7v2.Encode(r, testPDF, "RT-LIFE", hl7v2.Options{})
+	m, err := hl7.Parse(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obr := m.First("OBR")
+	if got := m.Value(obr, 28, 1) + "|" + m.Value(obr, 28, 9) + "|" + m.Value(obr, 29, 2); got != "A81001|ODS|NWGLH-2026-000103" {
+		t.Errorf("OBR-28/29 = %q", got)
+	}
+	if !bytes.Contains(msg, []byte("Reclassified: NM_001165963.4:c.2589+3A\\T\\G from uncertain significance (VUS) to likely pathogenic on 2026-11-30")) &&
+		!bytes.Contains(msg, []byte("Reclassified: NM_001165963.4:c.2589+3A>G from uncertain significance (VUS) to likely pathogenic on 2026-11-30")) {
+		t.Errorf("the ORU does not state the change:\n%s", msg)
+	}
+	back := decode(t, msg).Report
+	if back.Previous == nil || *back.Previous != *r.Previous || len(back.CopyTo) != 1 || back.CopyTo[0] != r.CopyTo[0] || back.Changes != nil {
+		t.Errorf("read back: previous %+v, copy to %+v, changes %+v", back.Previous, back.CopyTo, back.Changes)
 	}
 }

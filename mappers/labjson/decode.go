@@ -44,6 +44,9 @@ func Decode(body []byte) (*gateway.Report, error) {
 	if len(problems) > 0 {
 		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the report is not valid", Problems: problems}
 	}
+	if r.Previous != nil && r.Previous.Relation == "" {
+		r.Previous.Relation = "reinterpretation" // the schema's default
+	}
 	if r.Patient.MRN != "" && r.Patient.MRNAuthority == "" {
 		r.Patient.MRNAuthority = r.OrderingTrust.ODSCode // the schema's default: the ordering trust's own MRN
 	}

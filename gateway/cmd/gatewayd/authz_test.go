@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -65,6 +66,8 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal("no delivery for the seeded report")
 	}
 	delivery := list.Deliveries[0].ID
+	// The same report as FHIR, under another id, for POST /fhir.
+	fhirReport := bytes.ReplaceAll(get(t, base+"/v1/reports/AUTHZ-1/fhir", operatorToken).body, []byte("AUTHZ-1"), []byte("AUTHZ-FHIR"))
 
 	const (
 		reportReaders = "lab trust operator trustDR trustAll labRead operatorDR operatorAll"
@@ -79,34 +82,36 @@ func TestAuthorizationTable(t *testing.T) {
 		allowed           string
 	}
 	table := map[string]call{
-		"GET /healthz":                         {"/healthz", "", nil, everyone},
-		"GET /readyz":                          {"/readyz", "", nil, everyone},
-		"GET /fhir/metadata":                   {"/fhir/metadata", "", nil, everyone},
-		"POST /v1/reports":                     {"/v1/reports", "application/json", report, "lab labCreate"}, // another lab may not post 699X0's report
-		"POST /v1/reports/$validate":           {"/v1/reports/$validate", "application/json", report, "lab otherLab operator labCreate operatorAll"},
-		"POST /v1/hl7v2":                       {"/v1/hl7v2", "application/hl7-v2+er7", fixtures.HL7Message("ni-hc-number"), "lab otherLab labCreate"},
-		"GET /v1/reports/:id":                  {"/v1/reports/AUTHZ-1", "", nil, reportReaders},
-		"GET /v1/reports/:id/fhir":             {"/v1/reports/AUTHZ-1/fhir", "", nil, bundleReaders},
-		"GET /v1/reports/:id/pdf":              {"/v1/reports/AUTHZ-1/pdf", "", nil, reportReaders},
-		"GET /v1/reports/:id/journey":          {"/v1/reports/AUTHZ-1/journey", "", nil, bundleReaders},
-		"GET /v1/deliveries":                   {"/v1/deliveries", "", nil, ops},
-		"GET /v1/deliveries/:delivery":         {"/v1/deliveries/" + delivery, "", nil, ops},
-		"POST /v1/deliveries/:delivery/replay": {"/v1/deliveries/" + delivery + "/replay", "", nil, ops},
-		"POST /v1/deliveries/:delivery/cancel": {"/v1/deliveries/" + delivery + "/cancel", "", nil, ops},
-		"POST /v1/deliveries/replay":           {"/v1/deliveries/replay", "application/json", []byte(`{"ids": ["` + delivery + `"]}`), ops},
-		"POST /v1/deliveries/cancel":           {"/v1/deliveries/cancel", "application/json", []byte(`{"ids": []}`), ops},
-		"GET /v1/delivery-counts":              {"/v1/delivery-counts", "", nil, ops},
-		"GET /v1/held":                         {"/v1/held", "", nil, ops},
-		"GET /v1/destinations":                 {"/v1/destinations", "", nil, ops},
-		"GET /v1/activity":                     {"/v1/activity", "", nil, ops},
-		"GET /v1/turnaround":                   {"/v1/turnaround?month=2026-11", "", nil, ops},
-		"POST /v1/prune":                       {"/v1/prune", "application/json", []byte(`{"dryRun": true}`), ops},
-		"POST /v1/destinations/:name/pause":    {"/v1/destinations/rbs-files/pause", "", nil, ops},
-		"POST /v1/destinations/:name/resume":   {"/v1/destinations/rbs-files/resume", "", nil, ops},
-		"GET /metrics":                         {"/metrics", "", nil, "operator operatorDR operatorAll"}, // counts, no patient data
-		"GET /fhir/:type":                      {"/fhir/DiagnosticReport?identifier=AUTHZ-1", "", nil, searchers},
-		"GET /fhir/:type/:id":                  {"/fhir/DiagnosticReport/" + drID, "", nil, reportReaders},
-		"GET /fhir/:type/:id/:history/:vid":    {"/fhir/DiagnosticReport/" + drID + "/_history/1", "", nil, reportReaders},
+		"GET /healthz":                          {"/healthz", "", nil, everyone},
+		"GET /readyz":                           {"/readyz", "", nil, everyone},
+		"GET /fhir/metadata":                    {"/fhir/metadata", "", nil, everyone},
+		"POST /v1/reports":                      {"/v1/reports", "application/json", report, "lab labCreate"}, // another lab may not post 699X0's report
+		"POST /v1/reports/$validate":            {"/v1/reports/$validate", "application/json", report, "lab otherLab operator labCreate operatorAll"},
+		"POST /v1/hl7v2":                        {"/v1/hl7v2", "application/hl7-v2+er7", fixtures.HL7Message("ni-hc-number"), "lab otherLab labCreate"},
+		"GET /v1/reports/:id":                   {"/v1/reports/AUTHZ-1", "", nil, reportReaders},
+		"GET /v1/reports/:id/fhir":              {"/v1/reports/AUTHZ-1/fhir", "", nil, bundleReaders},
+		"GET /v1/reports/:id/pdf":               {"/v1/reports/AUTHZ-1/pdf", "", nil, reportReaders},
+		"GET /v1/reports/:id/journey":           {"/v1/reports/AUTHZ-1/journey", "", nil, bundleReaders},
+		"POST /v1/reports/:id/acknowledgements": {"/v1/reports/AUTHZ-1/acknowledgements", "application/json", []byte(`{"by": "Dr A"}`), "trust trustWrite"},
+		"POST /fhir":                            {"/fhir", "application/fhir+json", fhirReport, "lab labCreate"},
+		"GET /v1/deliveries":                    {"/v1/deliveries", "", nil, ops},
+		"GET /v1/deliveries/:delivery":          {"/v1/deliveries/" + delivery, "", nil, ops},
+		"POST /v1/deliveries/:delivery/replay":  {"/v1/deliveries/" + delivery + "/replay", "", nil, ops},
+		"POST /v1/deliveries/:delivery/cancel":  {"/v1/deliveries/" + delivery + "/cancel", "", nil, ops},
+		"POST /v1/deliveries/replay":            {"/v1/deliveries/replay", "application/json", []byte(`{"ids": ["` + delivery + `"]}`), ops},
+		"POST /v1/deliveries/cancel":            {"/v1/deliveries/cancel", "application/json", []byte(`{"ids": []}`), ops},
+		"GET /v1/delivery-counts":               {"/v1/delivery-counts", "", nil, ops},
+		"GET /v1/held":                          {"/v1/held", "", nil, ops},
+		"GET /v1/destinations":                  {"/v1/destinations", "", nil, ops},
+		"GET /v1/activity":                      {"/v1/activity", "", nil, ops},
+		"GET /v1/turnaround":                    {"/v1/turnaround?month=2026-11", "", nil, ops},
+		"POST /v1/prune":                        {"/v1/prune", "application/json", []byte(`{"dryRun": true}`), ops},
+		"POST /v1/destinations/:name/pause":     {"/v1/destinations/rbs-files/pause", "", nil, ops},
+		"POST /v1/destinations/:name/resume":    {"/v1/destinations/rbs-files/resume", "", nil, ops},
+		"GET /metrics":                          {"/metrics", "", nil, "operator operatorDR operatorAll"}, // counts, no patient data
+		"GET /fhir/:type":                       {"/fhir/DiagnosticReport?identifier=AUTHZ-1", "", nil, searchers},
+		"GET /fhir/:type/:id":                   {"/fhir/DiagnosticReport/" + drID, "", nil, reportReaders},
+		"GET /fhir/:type/:id/:history/:vid":     {"/fhir/DiagnosticReport/" + drID + "/_history/1", "", nil, reportReaders},
 	}
 
 	endpoints, hasRule := httpapi.Endpoints()
@@ -141,7 +146,7 @@ func TestAuthorizationTable(t *testing.T) {
 		for _, who := range callers {
 			r := do(t, method, base+c.path, who.token, c.contentType, c.body)
 			denied := r.status == http.StatusUnauthorized || r.status == http.StatusForbidden ||
-				r.status == http.StatusNotFound && method == http.MethodGet // another organisation's report is "not found"
+				r.status == http.StatusNotFound && (method == http.MethodGet || strings.HasPrefix(c.path, "/v1/reports/AUTHZ-1/")) // another organisation's report is "not found"
 			want := slices.Contains(strings.Fields(c.allowed), who.name)
 			switch {
 			case want && denied:

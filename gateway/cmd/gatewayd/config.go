@@ -143,6 +143,11 @@ type AlertsConfig struct {
 	WebhookURLEnv   string  `json:"webhookUrlEnv"` // or: read it from this environment variable (it is a secret)
 	CheckSeconds    int     `json:"checkSeconds"`
 	QueueAgeMinutes float64 `json:"queueAgeMinutes"` // every destination's default limit
+	// AcknowledgeWithinDays: a delivered report no clinician at a recipient
+	// has acknowledged after this many days raises an alert (once); 0: never.
+	AcknowledgeWithinDays float64 `json:"acknowledgeWithinDays"`
+	// AcknowledgeScanMinutes spaces the scans for unacknowledged reports (default 10).
+	AcknowledgeScanMinutes float64 `json:"acknowledgeScanMinutes"`
 }
 
 // RetryConfig is the backoff between attempts: full jitter, doubling from base up to cap.
@@ -258,6 +263,9 @@ func (a AlertsConfig) validate() []error {
 	var errs []error
 	if a.CheckSeconds < 1 || a.QueueAgeMinutes < 0 {
 		errs = append(errs, errors.New("alerts: checkSeconds must be positive and queueAgeMinutes not negative"))
+	}
+	if a.AcknowledgeWithinDays < 0 || a.AcknowledgeScanMinutes < 0 {
+		errs = append(errs, errors.New("alerts: acknowledgeWithinDays and acknowledgeScanMinutes must not be negative"))
 	}
 	if a.WebhookURLEnv != "" && a.WebhookURL == "" {
 		errs = append(errs, fmt.Errorf("alerts.webhookUrlEnv: environment variable %s is empty", a.WebhookURLEnv))

@@ -210,6 +210,12 @@ func startWithConfig(t testing.TB, dir, cfg string) (base string, stop func()) {
 
 // startWithConfigFull also returns the MLLP address, if one is configured.
 func startWithConfigFull(t testing.TB, dir, cfg string) (base, mllp string, stop func()) {
+	return startWith(t, dir, cfg, nil, io.Discard)
+}
+
+// startWith runs the gateway with extra environment (a Redis store, say)
+// and its log going to stderr.
+func startWith(t testing.TB, dir, cfg string, extraEnv map[string]string, stderr io.Writer) (base, mllp string, stop func()) {
 	t.Helper()
 	path := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -218,9 +224,12 @@ func startWithConfigFull(t testing.TB, dir, cfg string) (base, mllp string, stop
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data")}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-config", path}, func(k string) string { return env[k] }, pw, io.Discard)
+		done <- run(ctx, []string{"-config", path}, func(k string) string { return env[k] }, pw, stderr)
 		pw.Close()
 	}()
 	var once sync.Once

@@ -136,7 +136,7 @@ flags:`)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	intake := &gateway.Intake{Reports: store, Held: store, Router: routes, Bundles: mapper, Renderer: pdf.Renderer{}, Directory: directory,
+	intake := &gateway.Intake{Reports: store, Held: store, Router: routes, History: store, Audit: store, Bundles: mapper, Renderer: pdf.Renderer{}, Directory: directory,
 		Now: clock.Now, Log: log, Enqueued: dispatcher.Notify, Alerts: alerts}
 	// Reports held for a trust with no destination go out now if the
 	// configuration gives it one.
@@ -187,7 +187,9 @@ flags:`)
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
 	monitor := &gateway.Monitor{Store: store, Alerts: alerts, Clock: clock, Interval: time.Duration(cfg.Alerts.CheckSeconds) * time.Second,
-		QueueAge: cfg.queueAgeLimits()}
+		QueueAge: cfg.queueAgeLimits(), Records: store,
+		AcknowledgeWithin: time.Duration(cfg.Alerts.AcknowledgeWithinDays * float64(24*time.Hour)),
+		AcknowledgeEvery:  time.Duration(cfg.Alerts.AcknowledgeScanMinutes * float64(time.Minute))}
 	monitored := make(chan struct{})
 	go func() { monitor.Run(dispatchCtx); close(monitored) }()
 	defer func() { stopDispatch(); <-monitored }()

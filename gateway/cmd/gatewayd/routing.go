@@ -38,6 +38,19 @@ type router map[string][]gateway.Route
 
 func (r router) Routes(trust string) []gateway.Route { return r[trust] }
 
+// Destination finds a destination's route by name, whichever trust it
+// serves: a destination that had an earlier version hears of a new one.
+func (r router) Destination(name string) (gateway.Route, bool) {
+	for _, routes := range r {
+		for _, rt := range routes {
+			if rt.Destination == name {
+				return rt, true
+			}
+		}
+	}
+	return gateway.Route{}, false
+}
+
 // destinations builds the adapters and routes; an adapter's configuration
 // error names its destination.
 func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destination, error) {
