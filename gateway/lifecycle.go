@@ -160,6 +160,12 @@ func (in *Intake) routesFor(ctx context.Context, r *Report) (routes []addressed,
 			add(rt, ods)
 		}
 	}
+	defer func() {
+		if !trustRouted && len(routes) > 0 && err == nil { // the stores hold only a report with nowhere to go
+			trust := r.OrderingTrust.ODSCode
+			notes = append(notes, Warning{Path: "orderingTrust.odsCode", Message: fmt.Sprintf("the ordering trust %s has no destination: the report goes to its other recipients and is not held for %s, which may pull it", trust, trust)})
+		}
+	}()
 	byName, _ := in.Router.(destinationRouter)
 	if in.History == nil || byName == nil {
 		return routes, trustRouted, notes, nil

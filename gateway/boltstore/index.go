@@ -24,12 +24,14 @@ const allTrusts = "*"
 // index adds a new report version to the indexes, replacing the previous
 // version's place in the last-updated order.
 func index(tx *bolt.Tx, rec *gateway.ReportRecord, previous *gateway.ReportRecord) error {
-	for _, trust := range []string{rec.TrustODS, allTrusts} {
-		if previous != nil {
+	if previous != nil {
+		for _, trust := range readers(previous) {
 			if err := tx.Bucket(bucketByUpdated).Delete(key([]byte(trust), ms(previous.ReceivedAt), []byte(rec.ID))); err != nil {
 				return err
 			}
 		}
+	}
+	for _, trust := range readers(rec) {
 		if err := tx.Bucket(bucketByUpdated).Put(key([]byte(trust), ms(rec.ReceivedAt), []byte(rec.ID)), nil); err != nil {
 			return err
 		}
@@ -129,4 +131,10 @@ func (s *Store) ReportMetas(ctx context.Context, ids []string) ([]*gateway.Repor
 		return nil
 	})
 	return out, err
+}
+
+// readers are the last-updated lists a version is on: its ordering
+// trust's, each copy-to recipient's (they may read it too), and everyone's.
+func readers(rec *gateway.ReportRecord) []string {
+	return append(append([]string{rec.TrustODS}, rec.CopyTo...), allTrusts)
 }

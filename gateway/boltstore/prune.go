@@ -199,10 +199,9 @@ func removeReport(tx *bolt.Tx, id string) error {
 		if err := json.Unmarshal(tx.Bucket(bucketMeta).Get(vk), &meta); err != nil {
 			return fmt.Errorf("decode stored report %s: %w", id, err)
 		}
-		dels := []struct{ bucket, key []byte }{
-			{bucketByUpdated, key([]byte(meta.TrustODS), ms(meta.ReceivedAt), []byte(id))},
-			{bucketByUpdated, key([]byte(allTrusts), ms(meta.ReceivedAt), []byte(id))},
-			{bucketMeta, vk}, {bucketReport, vk}, {bucketBundle, vk}, {bucketPDF, vk},
+		dels := []struct{ bucket, key []byte }{{bucketMeta, vk}, {bucketReport, vk}, {bucketBundle, vk}, {bucketPDF, vk}}
+		for _, trust := range readers(&meta) {
+			dels = append(dels, struct{ bucket, key []byte }{bucketByUpdated, key([]byte(trust), ms(meta.ReceivedAt), []byte(id))})
 		}
 		if meta.NHSNumber != "" {
 			dels = append(dels, struct{ bucket, key []byte }{bucketByPatient, key([]byte(meta.NHSNumber), []byte(id))})

@@ -254,6 +254,9 @@ func (s *Store) pruneArgs(ctx context.Context, id string) (args []any, ok bool, 
 			continue
 		}
 		zrem = append(zrem, s.keys.updated(meta.TrustODS), s.keys.updated("*"))
+		for _, ods := range meta.CopyTo {
+			zrem = append(zrem, s.keys.updated(ods))
+		}
 		if meta.NHSNumber != "" {
 			srem = append(srem, s.keys.patient(meta.NHSNumber))
 		}

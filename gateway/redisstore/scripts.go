@@ -64,7 +64,8 @@ end
 
 // saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle, pdf,
 // received ms, n, then n groups of (delivery id, destination, json,
-// payload, created ms, due ms), then trust, the patient index token (an
+// payload, created ms, due ms), then the trusts that may read it (the
+// ordering trust and copy-to recipients, space-separated), the patient index token (an
 // HMAC of the NHS number), m, and m resource refs ("Type/id") for the
 // indexes, then "1" if the version is held (no destination for its trust)
 // or "0", then the write's audit entry JSON (or ""). Returns {"created"} or
@@ -96,8 +97,8 @@ for i = 0, n - 1 do
   enqueue(id, version, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5])
 end
 local x = 12 + n * 6
-local trust, nhs, m = ARGV[x], ARGV[x + 1], tonumber(ARGV[x + 2])
-redis.call("ZADD", k("idx", "upd", trust), ARGV[10], id)
+local trusts, nhs, m = ARGV[x], ARGV[x + 1], tonumber(ARGV[x + 2])
+for trust in string.gmatch(trusts, "%S+") do redis.call("ZADD", k("idx", "upd", trust), ARGV[10], id) end
 redis.call("ZADD", k("idx", "upd", "*"), ARGV[10], id)
 if nhs ~= "" then redis.call("SADD", k("idx", "pat", nhs), id) end
 for i = 1, m do redis.call("SADD", k("idx", "res", ARGV[x + 2 + i]), id) end

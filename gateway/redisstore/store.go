@@ -135,7 +135,9 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	args = append(args, rec.TrustODS, s.keys.patientToken(rec.NHSNumber), len(rec.Resources))
+	// The trusts whose last-updated lists it goes on, space-separated (ODS
+	// codes have no spaces): the ordering trust and each copy-to recipient.
+	args = append(args, strings.Join(append([]string{rec.TrustODS}, rec.CopyTo...), " "), s.keys.patientToken(rec.NHSNumber), len(rec.Resources))
 	for _, ref := range rec.Resources {
 		args = append(args, ref)
 	}

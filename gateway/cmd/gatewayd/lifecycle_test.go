@@ -169,6 +169,13 @@ func TestResultLifecycle(t *testing.T) {
 			if r := get(t, base+"/v1/reports/"+reinterpreted, otherTrustToken); r.status != http.StatusNotFound {
 				t.Errorf("another trust reading it = %d, want 404", r.status)
 			}
+			// The pull API lists it for the GP too (its copies are indexed under it), not for another trust.
+			if r := get(t, base+"/fhir/DiagnosticReport?_count=50", "test-gp-token"); !strings.Contains(string(r.body), reinterpreted) {
+				t.Errorf("the GP's search does not list its copy: %d %.300s", r.status, r.body)
+			}
+			if r := get(t, base+"/fhir/DiagnosticReport?_count=50", otherTrustToken); strings.Contains(string(r.body), reinterpreted) {
+				t.Errorf("another trust's search lists the report")
+			}
 			// The VUS report leads to its re-interpretation.
 			if j := get(t, base+"/v1/reports/"+vus+"/journey", operatorToken); !strings.Contains(string(j.body), "followed-by report "+reinterpreted) {
 				t.Errorf("the VUS report's journey does not lead to the re-interpretation: %s", j.body)
