@@ -8,9 +8,7 @@ import (
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/gateway"
-	"github.com/nhs-genomics/results-gateway/hl7"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
-	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
 )
 
 // reportJSON is the report as the lab report schema writes it, without the
@@ -88,19 +86,7 @@ func TestFHIRRoundTripOfHL7Reports(t *testing.T) {
 	}
 	for name, raw := range hl7Inputs(t) {
 		t.Run(name, func(t *testing.T) {
-			msg, err := hl7.Parse(raw)
-			if err != nil {
-				t.Skipf("not a message the gateway parses (tested in hl7): %v", err)
-			}
-			dec, err := hl7v2.Decode(msg, "699X0", hl7v2.SenderOptions{})
-			if err != nil {
-				t.Skipf("a message the gateway refuses (tested in mappers/hl7v2): %v", err)
-			}
-			if refused, _ := gateway.ValidateLenient(dec.Report); len(refused) > 0 {
-				t.Skipf("a report the gateway refuses, so writes no Bundle for (tested in mappers/hl7v2): %v", refused)
-			}
-			want := dec.Report
-			want.Version = max(want.Version, 1)
+			want := filedHL7Report(t, raw)
 			bundle, _, err := m.EncodeBundle(want, testPDF)
 			if err != nil {
 				t.Fatal(err)

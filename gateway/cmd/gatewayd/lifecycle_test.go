@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,24 +43,6 @@ func lifecycleConfig(dir string, rerouted bool) string {
   "retry": {"baseSeconds": 0.05, "capSeconds": 1},
   "alerts": {"checkSeconds": 1, "acknowledgeWithinDays": 0.00005, "acknowledgeScanMinutes": 0.005}
 }`
-}
-
-// syncBuffer is a log both the gateway and the test use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // recipientsOf is the journey's recipient states, by ODS code.
@@ -118,7 +98,7 @@ func TestResultLifecycle(t *testing.T) {
 				env[k] = v
 			}
 			dir := t.TempDir()
-			logs := &syncBuffer{}
+			logs := &lockedBuffer{}
 			base, _, stop := startWith(t, dir, lifecycleConfig(dir, false), env, logs)
 			const vus, reinterpreted = "NWGLH-2026-000103", "NWGLH-2026-000111"
 			if r := post(t, base, labToken, fixtures.Report("vus-inconclusive")); r.status != http.StatusAccepted {
