@@ -32,9 +32,25 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 		in.nameTest(r) // the official name is not stored with the report
 		// Deliveries start now: their retry budget counts from the release,
 		// not from when the report arrived.
-		trustRoutes := make([]addressed, len(routes))
-		for i, rt := range routes {
-			trustRoutes[i] = addressed{rt, meta.TrustODS}
+		// Its copies to other recipients may be queued already: only the
+		// trust's destinations that have no delivery of this version get one.
+		queuedTo := map[string]bool{}
+		if in.History != nil {
+			ds, err := in.History.Deliveries(ctx, DeliveryFilter{ReportID: rec.ID, Limit: 1000})
+			if err != nil {
+				return queued, err
+			}
+			for _, d := range ds {
+				if d.Version == rec.Version {
+					queuedTo[d.Destination] = true
+				}
+			}
+		}
+		var trustRoutes []addressed
+		for _, rt := range routes {
+			if !queuedTo[rt.Destination] {
+				trustRoutes = append(trustRoutes, addressed{rt, meta.TrustODS})
+			}
 		}
 		deliveries, err := in.deliveries(ctx, r, rec, trustRoutes, in.Now().UTC())
 		if err != nil {

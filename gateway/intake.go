@@ -162,11 +162,15 @@ func versionStatus(s Status, version int) Status {
 	return s
 }
 
-// digest fingerprints the lab's report: the changes the gateway states
-// are left out, so a resend is recognised whatever the gateway has learnt since.
+// digest fingerprints the lab's report: the changes the gateway states and
+// the version and order it finds for the previous report are left out, so
+// a resend is recognised whatever the gateway has learnt since.
 func (in *Intake) digest(r *Report) (string, error) {
 	lab := *r
 	lab.Changes = nil
+	if p := r.Previous; p != nil { // what the gateway fills in from the stored report is not the lab's either
+		lab.Previous = &PreviousReport{ID: p.ID, Relation: p.Relation}
+	}
 	canonical, err := json.Marshal(&lab)
 	if err != nil {
 		return "", err
@@ -177,14 +181,15 @@ func (in *Intake) digest(r *Report) (string, error) {
 
 func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {
 	source := sub.Source
-	if err := in.lineage(ctx, r); err != nil {
-		return nil, false, err
-	}
-	routes, trustRouted, notes, err := in.routesFor(ctx, r)
+	linked, lineageNotes, err := in.lineage(ctx, r)
 	if err != nil {
 		return nil, false, err
 	}
-	sub.Warnings = append(append([]Warning{}, sub.Warnings...), notes...)
+	routes, trustRouted, notes, err := in.routesFor(ctx, r, linked)
+	if err != nil {
+		return nil, false, err
+	}
+	sub.Warnings = append(append(append([]Warning{}, sub.Warnings...), lineageNotes...), notes...)
 	rec, err = in.build(r, sub, trustRouted)
 	if err != nil {
 		return nil, false, err
@@ -204,7 +209,7 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		return nil, false, err
 	}
 	if created {
-		in.linkBack(ctx, r)
+		in.linkBack(ctx, r, linked)
 	}
 	if created && in.Enqueued != nil {
 		var names []string

@@ -10,20 +10,9 @@ import (
 // Relations a report may have to the one it follows.
 var Relations = set("reinterpretation", "reanalysis")
 
-// earlier is the report r revises or re-interprets, as stored: its own
-// previous version, else the report it names as previous (that version, or
-// the latest). nil when there is none (a first report, or a previous report
-// this gateway never had: then there is nothing to compare with).
-func (in *Intake) earlier(ctx context.Context, r *Report) (*Report, error) {
-	if r.Version > 1 {
-		if prev, err := in.previous(ctx, r); prev != nil || err != nil {
-			return prev, err
-		}
-	}
-	p := r.Previous
-	if p == nil {
-		return nil, nil
-	}
+// named is the report r names as previous, as stored (that version, or
+// the latest); nil when this gateway does not have it.
+func (in *Intake) named(ctx context.Context, p *PreviousReport) (*Report, error) {
 	var rec *ReportRecord
 	var err error
 	if p.Version > 0 {
@@ -38,6 +27,18 @@ func (in *Intake) earlier(ctx context.Context, r *Report) (*Report, error) {
 		return nil, err
 	}
 	return rec.DecodeReport()
+}
+
+// samePatient says two reports identify their patient the same way: the
+// same national number, else the same MRN from the same authority.
+func samePatient(a, b *Report) bool {
+	pa, pb := a.Patient, b.Patient
+	for _, n := range [][2]string{{pa.NHSNumber, pb.NHSNumber}, {pa.CHINumber, pb.CHINumber}, {pa.HCNumber, pb.HCNumber}} {
+		if n[0] != "" || n[1] != "" {
+			return n[0] == n[1]
+		}
+	}
+	return pa.MRN != "" && pa.MRN == pb.MRN && pa.MRNAuthority == pb.MRNAuthority
 }
 
 // reclassifications lists r's variants whose class differs from the same
@@ -112,27 +113,50 @@ type destinationRouter interface {
 	Destination(name string) (Route, bool)
 }
 
-// lineage states what changed since the earlier report, and completes the
-// link to the report r re-interprets with that report's order number.
-func (in *Intake) lineage(ctx context.Context, r *Report) error {
+// lineage links r to the report it names as previous, if that report is
+// stored here, is the same lab's and is about the same patient (linked;
+// otherwise a warning says why not, and nobody is sent r on its account),
+// completing the link with that report's version and order; and it states
+// what changed since the earlier report: r's own previous version, else
+// the linked one.
+func (in *Intake) lineage(ctx context.Context, r *Report) (linked bool, notes []Warning, err error) {
 	r.Changes = nil
-	before, err := in.earlier(ctx, r)
-	if err != nil || before == nil {
-		return err
+	var before *Report
+	if p := r.Previous; p != nil && p.ID != "" && p.ID != r.ID {
+		named, err := in.named(ctx, p)
+		if err != nil {
+			return false, nil, err
+		}
+		why := ""
+		switch {
+		case named == nil:
+			why = "is not stored here"
+		case named.PerformingLab.ODSCode != r.PerformingLab.ODSCode:
+			why = "is another laboratory's"
+		case !samePatient(named, r):
+			why = "is about another patient"
+		}
+		if why != "" {
+			notes = append(notes, Warning{Path: "previous.id", Message: fmt.Sprintf("report %s %s: this report is not linked to it, and its recipients are not told of this one", p.ID, why)})
+		} else {
+			linked, before = true, named
+			if p.Version == 0 {
+				p.Version = named.Version
+			}
+			p.OrderNumber, p.OrderingTrust = named.OrderNumber, named.OrderingTrust.ODSCode
+		}
+	}
+	if r.Version > 1 {
+		own, err := in.previous(ctx, r)
+		if err != nil {
+			return false, nil, err
+		}
+		if own != nil {
+			before = own
+		}
 	}
 	r.Changes = reclassifications(r, before)
-	if p := r.Previous; p != nil && before.ID == p.ID {
-		if p.Version == 0 {
-			p.Version = before.Version
-		}
-		if p.OrderNumber == "" {
-			p.OrderNumber = before.OrderNumber
-		}
-		if p.OrderingTrust == "" {
-			p.OrderingTrust = before.OrderingTrust.ODSCode
-		}
-	}
-	return nil
+	return linked, notes, nil
 }
 
 // routesFor is where r goes: the ordering trust's destinations, each
@@ -141,7 +165,7 @@ func (in *Intake) lineage(ctx context.Context, r *Report) error {
 // old result hears of the new one, wherever routing points now). Each
 // destination once. trustRouted says the ordering trust has a destination
 // of its own (else the report is held for it).
-func (in *Intake) routesFor(ctx context.Context, r *Report) (routes []addressed, trustRouted bool, notes []Warning, err error) {
+func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes []addressed, trustRouted bool, notes []Warning, err error) {
 	seen := map[string]bool{}
 	add := func(rt Route, who string) {
 		if !seen[rt.Destination] {
@@ -160,12 +184,6 @@ func (in *Intake) routesFor(ctx context.Context, r *Report) (routes []addressed,
 			add(rt, ods)
 		}
 	}
-	defer func() {
-		if !trustRouted && len(routes) > 0 && err == nil { // the stores hold only a report with nowhere to go
-			trust := r.OrderingTrust.ODSCode
-			notes = append(notes, Warning{Path: "orderingTrust.odsCode", Message: fmt.Sprintf("the ordering trust %s has no destination: the report goes to its other recipients and is not held for %s, which may pull it", trust, trust)})
-		}
-	}()
 	byName, _ := in.Router.(destinationRouter)
 	if in.History == nil || byName == nil {
 		return routes, trustRouted, notes, nil
@@ -174,21 +192,24 @@ func (in *Intake) routesFor(ctx context.Context, r *Report) (routes []addressed,
 	if r.Version > 1 {
 		earlier = append(earlier, r.ID)
 	}
-	if r.Previous != nil && r.Previous.ID != r.ID {
+	if linked {
 		earlier = append(earlier, r.Previous.ID)
 	}
 	for _, id := range earlier {
-		ds, err := in.History.Deliveries(ctx, DeliveryFilter{ReportID: id, State: DeliveryDelivered, Limit: 1000})
+		// Every destination that had it, or is still to get it (pending,
+		// retrying, dead: a later version supersedes it there), except one
+		// an operator cancelled.
+		ds, err := in.History.Deliveries(ctx, DeliveryFilter{ReportID: id, Limit: 1000})
 		if err != nil {
 			return nil, false, nil, err
 		}
 		for _, d := range ds {
-			if d.ReportID == r.ID && d.Version >= r.Version || seen[d.Destination] {
+			if d.ReportID != id || d.State == DeliveryCancelled || d.ReportID == r.ID && d.Version >= r.Version || seen[d.Destination] {
 				continue
 			}
 			rt, ok := byName.Destination(d.Destination)
 			if !ok {
-				notes = append(notes, Warning{Path: "previous", Message: fmt.Sprintf("destination %s, which received report %s version %d, is no longer configured: it is not told of this one", d.Destination, d.ReportID, d.Version)})
+				notes = append(notes, Warning{Path: "previous", Message: fmt.Sprintf("destination %s, which had report %s version %d, is no longer configured: it is not told of this one", d.Destination, d.ReportID, d.Version)})
 				continue
 			}
 			add(rt, d.Recipient)
@@ -199,8 +220,8 @@ func (in *Intake) routesFor(ctx context.Context, r *Report) (routes []addressed,
 
 // linkBack records on the report r re-interprets that r now follows it,
 // so the old report's journey leads to the new one.
-func (in *Intake) linkBack(ctx context.Context, r *Report) {
-	if r.Previous == nil || in.Audit == nil || r.Previous.ID == r.ID {
+func (in *Intake) linkBack(ctx context.Context, r *Report, linked bool) {
+	if !linked || in.Audit == nil {
 		return
 	}
 	e := AuditEntry{At: in.Now().UTC(), Subject: "gateway", Role: RoleOperator, Action: "followed-by",

@@ -77,8 +77,10 @@ func (m *Monitor) checkAcknowledgements(ctx context.Context) {
 		return
 	}
 	m.lastAckScan = now
+	// One alert per report and recipient, about its latest version: a new
+	// version takes over the open alert, and its acknowledgement ends it.
 	key := func(rec *ReportRecord, st RecipientState) string {
-		return fmt.Sprintf("unacknowledged/%s/v%d/%s", rec.ID, rec.Version, st.ODSCode)
+		return fmt.Sprintf("unacknowledged/%s/%s", rec.ID, st.ODSCode)
 	}
 	UnacknowledgedReports(ctx, m.Records, now, m.AcknowledgeWithin, 5000,
 		func(rec *ReportRecord, st RecipientState) {

@@ -158,7 +158,7 @@ func TestMonitorUnacknowledgedReportOnce(t *testing.T) {
 		Attempt: gateway.Attempt{At: t0.Add(time.Minute), Outcome: "delivered"}}); err != nil {
 		t.Fatal(err)
 	}
-	const key = "unacknowledged/ACK-1/v1/R0A"
+	const key = "unacknowledged/ACK-1/R0A"
 	for _, step := range []struct {
 		after time.Duration
 		want  string

@@ -215,7 +215,7 @@ func (v *validator) report(r *Report, lenient bool) {
 	if p := r.Previous; p != nil {
 		switch {
 		case p.ID == "":
-			v.add("previous.id", "is required")
+			v.refuse("previous.id", "is required: the report this one re-interprets")
 		case !reportIDPattern.MatchString(p.ID):
 			v.add("previous.id", "%q is not a valid report id", p.ID)
 		case p.ID == r.ID:

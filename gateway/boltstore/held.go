@@ -12,10 +12,11 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
-// hold keeps a version saved without deliveries in the held list, or ends
-// the hold when a later version has somewhere to go.
-func hold(tx *bolt.Tx, rec *gateway.ReportRecord, noDeliveries bool) error {
-	if rec.Held && noDeliveries {
+// hold keeps a version whose ordering trust has no destination in the
+// held list (its copies to other recipients may be queued already), or
+// ends the hold when a later version has somewhere to go.
+func hold(tx *bolt.Tx, rec *gateway.ReportRecord) error {
+	if rec.Held {
 		return tx.Bucket(bucketHeld).Put([]byte(rec.ID), binary.BigEndian.AppendUint32(nil, uint32(rec.Version)))
 	}
 	return tx.Bucket(bucketHeld).Delete([]byte(rec.ID))

@@ -162,7 +162,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 				return err
 			}
 		}
-		if err := hold(tx, rec, len(deliveries) == 0); err != nil {
+		if err := hold(tx, rec); err != nil {
 			return err
 		}
 		if err := index(tx, rec, previous); err != nil {

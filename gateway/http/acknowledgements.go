@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -55,6 +56,13 @@ func (s *server) postAcknowledgement(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
+	}
+	// Only a recipient of that very version acknowledges it (a trust that
+	// reads it through a sharing agreement, or was added on a later version,
+	// is not one); others see "not found", as for any report they cannot read.
+	if !p.CanRead(rec) || p.ODSCode != rec.TrustODS && !slices.Contains(rec.CopyTo, p.ODSCode) {
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "report %s version %d not found", rec.ID, rec.Version))
+		return
 	}
 	states, err := s.recipientStates(c, rec)
 	if err != nil {

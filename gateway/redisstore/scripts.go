@@ -67,7 +67,7 @@ end
 // payload, created ms, due ms), then the trusts that may read it (the
 // ordering trust and copy-to recipients, space-separated), the patient index token (an
 // HMAC of the NHS number), m, and m resource refs ("Type/id") for the
-// indexes, then "1" if the version is held (no destination for its trust)
+// indexes, then "1" if the version is held (no destination for its ordering trust, whatever its copies)
 // or "0", then the write's audit entry JSON (or ""). Returns {"created"} or
 // {"duplicate"}, or an error reply "CONFLICT <reason>".
 var saveReport = redis.NewScript(common + `
@@ -102,7 +102,7 @@ for trust in string.gmatch(trusts, "%S+") do redis.call("ZADD", k("idx", "upd", 
 redis.call("ZADD", k("idx", "upd", "*"), ARGV[10], id)
 if nhs ~= "" then redis.call("SADD", k("idx", "pat", nhs), id) end
 for i = 1, m do redis.call("SADD", k("idx", "res", ARGV[x + 2 + i]), id) end
-if ARGV[x + 3 + m] == "1" and n == 0 then
+if ARGV[x + 3 + m] == "1" then
   redis.call("ZADD", k("held"), ARGV[10], id)
 else
   redis.call("ZREM", k("held"), id)

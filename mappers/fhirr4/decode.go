@@ -226,6 +226,7 @@ func (d *fhirDecoder) resolve(ref jnode, within bundleEntry) (bundleEntry, bool)
 		}
 		return bundleEntry{}, false
 	}
+	r, _, _ = strings.Cut(r, "/_history/") // a versioned reference names the same resource
 	n, ok := d.byRef[r]
 	if !ok {
 		parts := strings.Split(strings.TrimSuffix(r, "/"), "/")
@@ -864,12 +865,15 @@ func unescapePath(s string) string {
 // previousOrder reads the earlier order a re-interpretation's request is
 // based on (ServiceRequest.basedOn, by identifier).
 func (d *fhirDecoder) previousOrder(sr bundleEntry) {
+	p := d.r.Previous
+	if p == nil {
+		return // a request based on another is not, by itself, a report that follows one
+	}
 	for _, b := range sr.res.list("basedOn") {
 		id := b.obj("identifier")
 		if id == nil {
 			continue
 		}
-		p := d.previousReport()
 		switch {
 		case id.str("system") == systemGMSOrder:
 			p.OrderNumber = id.str("value")
@@ -879,13 +883,6 @@ func (d *fhirDecoder) previousOrder(sr bundleEntry) {
 			}
 		}
 	}
-}
-
-func (d *fhirDecoder) previousReport() *gateway.PreviousReport {
-	if d.r.Previous == nil {
-		d.r.Previous = &gateway.PreviousReport{}
-	}
-	return d.r.Previous
 }
 
 // lineage reads the report this one re-interprets from the Provenance: the
@@ -899,22 +896,29 @@ func (d *fhirDecoder) lineage() {
 			if ent.str("role") != "derivation" {
 				continue
 			}
+			// Only a report, named by the gateway's report or document
+			// identifiers, is a previous report; a derivation from anything
+			// else (a VCF, a sample) is not.
 			id := ent.obj("what").obj("identifier")
-			p := d.previousReport()
+			value := id.str("value")
+			var p gateway.PreviousReport
 			switch {
 			case strings.HasSuffix(id.str("system"), "/Id/document-version"):
-				value := id.str("value")
 				if i := strings.LastIndex(value, "-v"); i > 0 {
 					p.ID = value[:i]
 					p.Version, _ = strconv.Atoi(value[i+2:])
 				}
-			default:
-				p.ID = id.str("value")
+			case strings.HasSuffix(id.str("system"), "/Id/report"):
+				p.ID = value
 			}
+			if p.ID == "" {
+				continue
+			}
+			d.r.Previous = &p
 			for _, reason := range e.res.list("reason") {
 				for rel, words := range relationWords {
 					if rel != "" && reason.str("text") == words {
-						p.Relation = rel
+						d.r.Previous.Relation = rel
 					}
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
@@ -196,5 +197,25 @@ func TestFHIRDecodeBundleShapes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Only a report named by the gateway's report or document identifiers is a
+// previous report: a Provenance derivation from anything else (a VCF) and
+// a request based on another order are not.
+func TestFHIRDecodeForeignDerivationIsNoPreviousReport(t *testing.T) {
+	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	s := string(bundle)
+	s = strings.Replace(s, `"resourceType":"Provenance"`, `"entity":[{"role":"derivation","what":{"identifier":{"system":"https://lab.example/vcf","value":"VCF-1"}}},{"role":"derivation","what":{"reference":"DocumentReference/vcf"}}],"resourceType":"Provenance"`, 1)
+	s = strings.Replace(s, `"resourceType":"ServiceRequest"`, `"basedOn":[{"identifier":{"system":"https://fhir.nhs.uk/Id/GMSOrder","value":"GMS-OTHER"}}],"resourceType":"ServiceRequest"`, 1)
+	d, err := fhirr4.Decode([]byte(s), "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Report.Previous != nil {
+		t.Errorf("read a previous report from a foreign derivation: %+v", d.Report.Previous)
+	}
+	if !strings.Contains(s, "GMS-OTHER") || !strings.Contains(s, "VCF-1") {
+		t.Fatal("the test Bundle was not changed")
 	}
 }

@@ -181,8 +181,8 @@ func TestResultLifecycle(t *testing.T) {
 			// The GP never acknowledges: its alert is raised (once: the
 			// monitor's own test drives the scans with a clock); R0A's, if it
 			// was raised before the acknowledgement, is resolved.
-			gpKey := `"alert_key":"unacknowledged/` + reinterpreted + `/v1/A81001","resolved":false`
-			r0a := `"alert_key":"unacknowledged/` + reinterpreted + `/v1/R0A"`
+			gpKey := `"alert_key":"unacknowledged/` + reinterpreted + `/A81001","resolved":false`
+			r0a := `"alert_key":"unacknowledged/` + reinterpreted + `/R0A"`
 			for i := 0; ; i++ {
 				l := logs.String()
 				if strings.Contains(l, gpKey) && strings.Count(l, r0a+`,"resolved":false`) == strings.Count(l, r0a+`,"resolved":true`) {

@@ -1,0 +1,187 @@
+package gateway_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
+	"github.com/nhs-genomics/results-gateway/mappers/labjson"
+)
+
+// trustRoutes routes each trust (by ODS code) to destinations named after
+// it; a trust missing from the map has none.
+type trustRoutes map[string][]string
+
+func (t trustRoutes) Routes(trust string) []gateway.Route {
+	var out []gateway.Route
+	for _, d := range t[trust] {
+		out = append(out, gateway.Route{Destination: d, Format: gateway.FormatFHIRBundle})
+	}
+	return out
+}
+
+func (t trustRoutes) Destination(name string) (gateway.Route, bool) {
+	for _, ds := range t {
+		if slices.Contains(ds, name) {
+			return gateway.Route{Destination: name, Format: gateway.FormatFHIRBundle}, true
+		}
+	}
+	return gateway.Route{}, false
+}
+
+type lifecycleEnv struct {
+	store *boltstore.Store
+	in    *gateway.Intake
+}
+
+func newLifecycle(t *testing.T, routes trustRoutes) *lifecycleEnv {
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	mapper, _ := fhirr4.New("")
+	return &lifecycleEnv{store, &gateway.Intake{Reports: store, Held: store, Router: routes, History: store, Audit: store, Bundles: mapper,
+		Renderer: pdf.Renderer{}, Now: func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }, Log: slog.New(slog.DiscardHandler)}}
+}
+
+func (e *lifecycleEnv) accept(t *testing.T, r *gateway.Report) (*gateway.ReportRecord, bool) {
+	t.Helper()
+	rec, created, err := e.in.Accept(context.Background(), gateway.Principal{Role: gateway.RoleLab, ODSCode: r.PerformingLab.ODSCode}, r, gateway.Submission{Source: "json", Lenient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, created
+}
+
+func (e *lifecycleEnv) destinations(t *testing.T, id string) []string {
+	t.Helper()
+	ds, err := e.store.Deliveries(context.Background(), gateway.DeliveryFilter{ReportID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Destination)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func report(t *testing.T, name string) *gateway.Report {
+	t.Helper()
+	r, err := labjson.Decode(fixtures.Report(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func hasWarning(rec *gateway.ReportRecord, text string) bool {
+	return slices.ContainsFunc(rec.Warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, text) })
+}
+
+// A report names as previous one it has no business with: another lab's,
+// another patient's, or one never stored. It is filed, unlinked, with a
+// warning, and nothing goes to that report's recipients.
+func TestPreviousReportMustBeTheSameLabsAndPatients(t *testing.T) {
+	for name, change := range map[string]func(vus *gateway.Report){
+		"another patient": func(vus *gateway.Report) { vus.Patient.NHSNumber = "9990000042" },
+		"another lab":     func(vus *gateway.Report) { vus.PerformingLab.ODSCode = "7A1X0" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}, "RBS": {"rbs"}})
+			vus := report(t, "vus-inconclusive")
+			vus.CopyTo = nil
+			vus.OrderingTrust.ODSCode = "RBS"
+			change(vus)
+			e.accept(t, vus)
+			rec, _ := e.accept(t, report(t, "reinterpretation-likely-pathogenic"))
+			if got := e.destinations(t, rec.ID); !slices.Equal(got, []string{"r0a"}) {
+				t.Errorf("destinations %v: the other report's trust was sent this one", got)
+			}
+			if !hasWarning(rec, "not linked") {
+				t.Errorf("no warning about the link: %+v", rec.Warnings)
+			}
+			back, _ := rec.DecodeReport()
+			if len(back.Changes) != 0 {
+				t.Errorf("changes stated against an unlinked report: %+v", back.Changes)
+			}
+		})
+	}
+	// A previous report with no id at all is refused, even leniently.
+	e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}})
+	r := report(t, "reinterpretation-likely-pathogenic")
+	r.Previous.ID = ""
+	if _, _, err := e.in.Accept(context.Background(), gateway.Principal{Role: gateway.RoleLab, ODSCode: "699X0"}, r, gateway.Submission{Source: "fhir", Lenient: true}); gateway.ErrorCode(err) != gateway.EINVALID {
+		t.Errorf("previous without an id: %v, want EINVALID", err)
+	}
+}
+
+// A resend of a re-interpretation is a resend, however much the gateway
+// filled in of the previous report since (its version, its order), also
+// for a versionless (HL7 v2) sender; changes stated are not the lab's.
+func TestResendOfAReinterpretationIsAResend(t *testing.T) {
+	e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}, "A81001": {"gp"}})
+	e.accept(t, report(t, "vus-inconclusive"))
+	for _, version := range []int{1, 0} {
+		first := report(t, "reinterpretation-likely-pathogenic")
+		first.Version, first.Previous.Version = version, 0
+		rec, _ := e.accept(t, first)
+		again := report(t, "reinterpretation-likely-pathogenic")
+		again.Version, again.Previous.Version = version, 0
+		if stored, created := e.accept(t, again); created || stored.Version != rec.Version {
+			t.Errorf("version %d: the resend was filed anew as version %d", version, stored.Version)
+		}
+	}
+}
+
+// A report whose ordering trust has no destination is held for it even
+// while its copies go to other recipients; once the trust has one, only
+// the trust's destination gets it.
+func TestHeldForTheTrustWhileCopiesGo(t *testing.T) {
+	routes := trustRoutes{"A81001": {"gp"}}
+	e := newLifecycle(t, routes)
+	rec, _ := e.accept(t, report(t, "vus-inconclusive"))
+	if got := e.destinations(t, rec.ID); !slices.Equal(got, []string{"gp"}) {
+		t.Fatalf("destinations %v", got)
+	}
+	held, err := e.store.HeldReports(context.Background(), 0)
+	if err != nil || len(held) != 1 || held[0].ID != rec.ID {
+		t.Fatalf("held: %v %v", held, err)
+	}
+	routes["R0A"] = []string{"r0a"}
+	routes["A81001"] = []string{"gp", "r0a"} // a destination serving both: not queued twice
+	if n, err := e.in.RouteHeld(context.Background()); err != nil || n != 1 {
+		t.Fatalf("released %d: %v", n, err)
+	}
+	if got := e.destinations(t, rec.ID); !slices.Equal(got, []string{"gp", "r0a"}) {
+		t.Errorf("after release: %v", got)
+	}
+}
+
+// Everyone who had, or is still to get, the earlier report hears of the
+// re-interpretation: a destination whose delivery of it still waits too.
+func TestReinterpretationReachesWaitingDestinations(t *testing.T) {
+	routes := trustRoutes{"R0A": {"r0a-old"}, "A81001": {"gp"}}
+	e := newLifecycle(t, routes)
+	e.accept(t, report(t, "vus-inconclusive")) // never delivered: r0a-old still waits
+	routes["R0A"] = []string{"r0a-new"}
+	routes["RXX"] = []string{"r0a-old"}
+	rec, _ := e.accept(t, report(t, "reinterpretation-likely-pathogenic"))
+	if got := e.destinations(t, rec.ID); !slices.Equal(got, []string{"gp", "r0a-new", "r0a-old"}) {
+		t.Errorf("destinations %v", got)
+	}
+	back, _ := rec.DecodeReport()
+	if len(back.Changes) != 1 || back.Changes[0].From != "uncertain-significance" || back.Changes[0].To != "likely-pathogenic" {
+		t.Errorf("changes %+v", back.Changes)
+	}
+}
