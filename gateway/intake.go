@@ -338,17 +338,16 @@ func (in *Intake) build(r *Report, sub Submission, trustRouted bool) (*ReportRec
 	if err != nil {
 		return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
 	}
-	canonical, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
-	}
-	var pdf []byte
+	var canonical, pdf []byte
 	if r.PDF != nil {
 		pdf = r.PDF.Data                                    // the lab's own PDF is the presentedForm
 		if canonical, err = withoutPDFData(r); err != nil { // stored once, as the record's PDF
 			return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
 		}
 	} else {
+		if canonical, err = json.Marshal(r); err != nil {
+			return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+		}
 		var unprintable []Warning
 		if pdf, unprintable, err = in.Renderer.Render(r); err != nil {
 			return nil, err
