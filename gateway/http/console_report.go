@@ -29,8 +29,21 @@ func (s *server) consoleReport(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	var previous *gateway.PreviousReport
+	var changes []gateway.Change
+	if r, err := rec.DecodeReport(); err == nil {
+		previous, changes = r.Previous, r.Changes
+	}
+	var followedBy []string // the reports that re-interpret this one, from its journey
+	for _, e := range j.Events {
+		if e.Event == "followed-by" {
+			if id, _, ok := strings.Cut(strings.TrimPrefix(e.Detail, "followed-by report "), " "); ok {
+				followedBy = append(followedBy, id)
+			}
+		}
+	}
 	s.render(c, "report.html", gin.H{"Title": "Report " + rec.ID, "Report": rec, "Versions": versions, "Journey": j,
-		"Deliveries": deliveries, "HL7": s.EncodeHL7 != nil})
+		"Deliveries": deliveries, "HL7": s.EncodeHL7 != nil, "Previous": previous, "Changes": changes, "FollowedBy": followedBy})
 }
 
 // consoleReportHL7 shows the report as a legacy EPR would receive it:

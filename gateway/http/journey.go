@@ -98,7 +98,11 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 		if a.ODSCode != "" {
 			actor += " " + a.ODSCode
 		}
-		j.Events = append(j.Events, journeyEvent{At: a.At, Event: "accessed", Outcome: a.Outcome, Detail: a.Action + " " + a.What, Actor: actor + ")"})
+		event := "accessed"
+		if a.Action == "followed-by" { // a later report re-interprets this one
+			event = "followed-by"
+		}
+		j.Events = append(j.Events, journeyEvent{At: a.At, Event: event, Outcome: a.Outcome, Detail: a.Action + " " + a.What, Actor: actor + ")"})
 	}
 	sort.SliceStable(j.Events, func(a, b int) bool { return j.Events[a].At.Before(j.Events[b].At) })
 	j.Recipients = gateway.RecipientStates(rec, deliveries, accesses)

@@ -17,7 +17,7 @@ func TestDemoConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"demo-lab-token": "lab", "demo-trust-token": "trust", "demo-operator-token": "operator"}
+	want := map[string]string{"demo-lab-token": "lab", "demo-trust-token": "trust", "demo-gp-token": "trust", "demo-operator-token": "operator"}
 	for _, tok := range cfg.Tokens {
 		if want[tok.Token] != string(tok.Role) {
 			t.Errorf("demo token %q has role %q; the README documents %q", tok.Token, tok.Role, want[tok.Token])

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -160,6 +162,16 @@ func TestResultLifecycle(t *testing.T) {
 			if j := get(t, base+"/v1/reports/"+vus+"/journey", operatorToken); !strings.Contains(string(j.body), "followed-by report "+reinterpreted) {
 				t.Errorf("the VUS report's journey does not lead to the re-interpretation: %s", j.body)
 			}
+			// The console links the two reports and states the change.
+			page := html.UnescapeString(consolePage(t, base, "/console/reports/"+reinterpreted))
+			for _, want := range []string{`id="follows"><a href="/console/reports/` + vus + `?version=1">`, want, `data-recipient="A81001"`} {
+				if !strings.Contains(page, want) {
+					t.Errorf("the console's report page lacks %q", want)
+				}
+			}
+			if page := consolePage(t, base, "/console/reports/"+vus); !strings.Contains(page, `id="followed-by"><a href="/console/reports/`+reinterpreted+`">`) {
+				t.Errorf("the VUS report's console page does not lead to its re-interpretation")
+			}
 			// The GP's system files it; R0A's clinician acknowledges it.
 			if r := get(t, base+"/v1/reports/"+reinterpreted+"/fhir", "test-gp-token"); r.status != http.StatusOK {
 				t.Fatalf("GP fetching the Bundle = %d", r.status)
@@ -198,4 +210,31 @@ func TestResultLifecycle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// consolePage logs in as the operator and returns a console page's HTML.
+func consolePage(t *testing.T, base, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader("token="+operatorToken))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	req, _ = http.NewRequest(http.MethodGet, base+path, nil)
+	for _, c := range resp.Cookies() {
+		req.AddCookie(c)
+	}
+	page, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Body.Close()
+	body, _ := io.ReadAll(page.Body)
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("%s = %d", path, page.StatusCode)
+	}
+	return string(body)
 }
