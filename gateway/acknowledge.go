@@ -21,8 +21,9 @@ const (
 
 // RecipientState is where one version of a report stands with one
 // recipient: (a) its system accepted a delivery (an ACK, an HTTP 2xx),
-// (b) its system filed it (read it through the pull API), (c) a clinician
-// acknowledged it.
+// (b) its system filed it (read its FHIR through the pull API, or answered
+// an HL7 v2 message with an application acknowledgement, AA), (c) a
+// clinician acknowledged it.
 type RecipientState struct {
 	ODSCode        string    `json:"odsCode"`
 	Role           string    `json:"role"`
@@ -85,8 +86,17 @@ func RecipientStates(rec *ReportRecord, deliveries []*Delivery, audit []AuditEnt
 			s.Destinations = append(s.Destinations, d.Destination)
 		}
 		for _, a := range d.Attempts {
-			if a.Outcome == "delivered" && (s.Delivered.IsZero() || a.At.Before(s.Delivered)) {
+			if a.Outcome != "delivered" {
+				continue
+			}
+			if s.Delivered.IsZero() || a.At.Before(s.Delivered) {
 				s.Delivered = a.At
+			}
+			// An HL7 v2 application acknowledgement (AA, original mode: the
+			// receiving application processed it) is its system filing it; a
+			// commit accept (CA, enhanced mode) only says it was received.
+			if d.ContentType == Formats[FormatHL7v2] && strings.HasPrefix(a.ReceiverRef, "AA ") && (s.Filed.IsZero() || a.At.Before(s.Filed)) {
+				s.Filed = a.At
 			}
 		}
 	}
