@@ -174,7 +174,7 @@ func TestMLLPBindingsChecked(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	var out strings.Builder
 	if err := run(t.Context(), []string{"config", "check", "demo.json"}, func(string) string { return "" }, &out, io.Discard); err != nil ||
-		!strings.Contains(out.String(), "is valid: 4 destinations") {
+		!strings.Contains(out.String(), "is valid: 5 destinations") {
 		t.Fatalf("the demo configuration: %v %q", err, out.String())
 	}
 	dir := t.TempDir()
