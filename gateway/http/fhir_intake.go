@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -41,14 +40,8 @@ func (s *server) postFHIR(c *gin.Context) {
 		s.refused(c, "", nil, gateway.Errorf(gateway.EUNSUPPORTED, "send the Bundle as application/fhir+json (got %q)", c.GetHeader("Content-Type")))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
+	body, err := s.readBody(c, "the Bundle")
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			err = gateway.Errorf(gateway.ETOOLARGE, "the Bundle is larger than the limit of %d bytes", s.MaxBodyBytes)
-		} else {
-			err = gateway.Errorf(gateway.EMALFORMED, "could not read the request body")
-		}
 		s.refused(c, "", nil, err)
 		return
 	}

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 
@@ -23,14 +21,9 @@ func (s *server) postHL7(c *gin.Context) {
 		s.fail(c, gateway.Errorf(gateway.EUNSUPPORTED, "send HL7 v2 as application/hl7-v2+er7 (got %q)", c.GetHeader("Content-Type")))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
+	body, err := s.readBody(c, "the message")
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.fail(c, gateway.Errorf(gateway.ETOOLARGE, "the message is larger than the limit of %d bytes", s.MaxBodyBytes))
-			return
-		}
-		s.fail(c, gateway.Errorf(gateway.EMALFORMED, "could not read the request body"))
+		s.fail(c, err)
 		return
 	}
 	ack, unavailable := s.HL7(c.Request.Context(), principal(c), body)

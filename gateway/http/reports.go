@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -51,13 +50,9 @@ func (s *server) readReportBody(c *gin.Context) (*gateway.Report, []byte, error)
 	if err != nil || (mt != "application/json" && mt != fhirJSON) {
 		return nil, nil, gateway.Errorf(gateway.EUNSUPPORTED, "send the report as application/json (got %q)", c.GetHeader("Content-Type"))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
+	body, err := s.readBody(c, "the report")
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, nil, gateway.Errorf(gateway.ETOOLARGE, "the report is larger than the limit of %d bytes", s.MaxBodyBytes)
-		}
-		return nil, nil, gateway.Errorf(gateway.EMALFORMED, "could not read the request body")
+		return nil, nil, err
 	}
 	r, err := s.DecodeJSON(body)
 	return r, body, err
