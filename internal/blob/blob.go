@@ -126,10 +126,18 @@ func UnpackBundle(stored, pdf []byte) ([]byte, error) {
 	if i < 0 {
 		return b, nil
 	}
-	quoted := append(append([]byte{'"'}, base64.StdEncoding.AppendEncode(nil, pdf)...), '"')
 	if pdf == nil {
-		quoted = []byte(`"(the PDF was kept with its report, which has since been removed under the retention policy)"`)
+		gone := []byte(`"(the PDF was kept with its report, which has since been removed under the retention policy)"`)
+		out := make([]byte, 0, len(b)-len(pdfMarker)+len(gone))
+		return append(append(append(out, b[:i]...), gone...), b[i+len(pdfMarker):]...), nil
 	}
-	out := make([]byte, 0, len(b)-len(pdfMarker)+len(quoted))
-	return append(append(append(out, b[:i]...), quoted...), b[i+len(pdfMarker):]...), nil
+	// The base64 is written straight into the Bundle: no copy of it first.
+	n := base64.StdEncoding.EncodedLen(len(pdf))
+	out := make([]byte, i+1+n+1+len(b)-i-len(pdfMarker))
+	copy(out, b[:i])
+	out[i] = '"'
+	base64.StdEncoding.Encode(out[i+1:], pdf)
+	out[i+1+n] = '"'
+	copy(out[i+2+n:], b[i+len(pdfMarker):])
+	return out, nil
 }
