@@ -67,7 +67,7 @@ func TestBundleWithoutItsPDF(t *testing.T) {
 // indexBase64String finds what a plain search for the whole quoted base64
 // finds, including past decoys that share its first characters.
 func TestIndexBase64StringAgreesWithPlainSearch(t *testing.T) {
-	for _, size := range []int{1, 2, 3, 47, 48, 49, 3 << 10, 3<<10 + 1, 3<<10 + 2, 20000} {
+	for _, size := range []int{1, 2, 3, 44, 45, 46, 47, 48, 49, 3 << 10, 3<<10 + 1, 3<<10 + 2, 20000} {
 		data := make([]byte, size)
 		for i := range data {
 			data[i] = byte(i*7 + size)
