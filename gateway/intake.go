@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"log/slog"
 	"time"
 )
@@ -171,12 +173,28 @@ func (in *Intake) digest(r *Report) (string, error) {
 	if p := r.Previous; p != nil { // what the gateway fills in from the stored report is not the lab's either
 		lab.Previous = &PreviousReport{ID: p.ID, Relation: p.Relation}
 	}
-	canonical, err := json.Marshal(&lab)
-	if err != nil {
+	return DigestJSON(&lab)
+}
+
+// DigestJSON is the hex SHA-256 of v's json.Marshal form, hashed as the
+// encoder writes it rather than from a copy (a report with its PDF is
+// ~100 KB of JSON, made for nothing but this).
+func DigestJSON(v any) (string, error) {
+	h := &withoutNewline{sha256.New()}
+	if err := json.NewEncoder(h).Encode(v); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(canonical)
-	return hex.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// withoutNewline hashes what json.Encoder writes but the newline it ends
+// each value with (it writes a value in one Write), so the sum is that of
+// json.Marshal's bytes.
+type withoutNewline struct{ hash.Hash }
+
+func (w *withoutNewline) Write(p []byte) (int, error) {
+	w.Hash.Write(bytes.TrimSuffix(p, []byte("\n")))
+	return len(p), nil
 }
 
 func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {

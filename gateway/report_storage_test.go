@@ -3,7 +3,10 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
@@ -58,5 +61,22 @@ func TestLabPDFStoredOnce(t *testing.T) {
 	again.PDF = &gateway.Attachment{ContentType: "application/pdf", Title: "From the lab", Data: labPDF}
 	if _, created, err := in.Accept(context.Background(), gateway.Principal{Role: gateway.RoleLab, ODSCode: r.PerformingLab.ODSCode}, again, gateway.Submission{Source: "json"}); err != nil || created {
 		t.Fatalf("resend: created=%v %v", created, err)
+	}
+}
+
+// The digest is json.Marshal's bytes' SHA-256, exactly: stored digests of
+// every report ever filed must still recognise its resends.
+func TestDigestIsMarshalsSHA256(t *testing.T) {
+	for _, f := range fixtures.Reports() {
+		r, err := labjson.Decode(f.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.PDF = &gateway.Attachment{ContentType: "application/pdf", Data: bytes.Repeat([]byte("<pdf & \"bytes\">\n"), 500)}
+		b, _ := json.Marshal(r)
+		sum := sha256.Sum256(b)
+		if got, err := gateway.DigestJSON(r); err != nil || got != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: %s %v, want %x", f.Name, got, err, sum)
+		}
 	}
 }
