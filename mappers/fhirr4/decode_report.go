@@ -10,6 +10,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
+// report reads the DiagnosticReport and everything it leads to.
 func (d *fhirDecoder) report(dr bundleEntry) {
 	r, res := d.r, dr.res
 	r.ID = d.reportID(dr)
@@ -23,18 +24,14 @@ func (d *fhirDecoder) report(dr bundleEntry) {
 	r.Issued = res.str("issued")
 	d.at("issued", dr.path+".issued")
 	r.Version = d.version(res)
+	// Genomic: category GE, or coded as a genetic report or a directory test.
 	genomic := false
 	for _, c := range res.list("category") {
-		if code, _, ok := c.coding(systemV20074); ok && code == "GE" {
-			genomic = true
-		}
+		genomic = genomic || hasCode(c, systemV20074, "GE")
 	}
-	if code := res.obj("code"); !genomic && code != nil {
-		_, _, loincGenetic := code.coding(systemLOINC)
-		_, _, snomed := code.coding(systemSNOMED)
-		_, _, ngtd := code.coding(systemTestDirectory)
-		genomic = ngtd || (loincGenetic && hasCode(code, systemLOINC, "51969-4")) || (snomed && hasCode(code, systemSNOMED, "1054161000000101"))
-	}
+	code := res.obj("code")
+	_, _, directoryTest := code.coding(systemTestDirectory)
+	genomic = genomic || directoryTest || hasCode(code, systemLOINC, "51969-4") || hasCode(code, systemSNOMED, "1054161000000101")
 	if !genomic {
 		r.Kind = gateway.KindLaboratory
 	}
