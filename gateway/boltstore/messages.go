@@ -27,10 +27,7 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		if err := tx.Bucket(bucketMessages).Put([]byte(m.ID), meta); err != nil {
 			return err
 		}
-		raw := blob.Pack(m.Raw)
-		if m.PDFOf != nil {
-			raw = blob.PackBundle(m.Raw, m.PDF) // the PDF's base64 left out: it is the stored version's PDF
-		}
+		raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil)
 		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), raw); err != nil {
 			return err
 		}

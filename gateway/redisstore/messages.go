@@ -20,10 +20,7 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		return err
 	}
 	pipe := s.rdb.TxPipeline()
-	raw := blob.Pack(m.Raw)
-	if m.PDFOf != nil {
-		raw = blob.PackBundle(m.Raw, m.PDF) // the PDF's base64 left out: it is the stored version's PDF
-	}
+	raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil)
 	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", raw)
 	pipe.ZAdd(ctx, s.keys.messages(), redis.Z{Score: float64(m.ReceivedAt.UnixMilli()), Member: m.ID})
 	hour := s.keys.activity(gateway.HourOf(m.ReceivedAt).UnixMilli())

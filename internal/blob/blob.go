@@ -74,6 +74,17 @@ func PackBundle(bundle, pdf []byte) []byte {
 	return Pack(elided)
 }
 
+// PackMessage packs a raw message for the message log: with the stored
+// version's PDF's base64 left out when withPDF (the PDF is kept with its
+// report), else whole. One or the other, never both: compressing the whole
+// message first, base64 and all, was a tenth of intake's CPU for nothing.
+func PackMessage(raw, pdf []byte, withPDF bool) []byte {
+	if withPDF {
+		return PackBundle(raw, pdf)
+	}
+	return Pack(raw)
+}
+
 // indexBase64String is where the JSON string holding data's base64 starts
 // in b (at its opening quote), or -1. It looks for the first 60 characters
 // and then compares the rest a chunk at a time: searching for the whole
