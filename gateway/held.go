@@ -52,7 +52,13 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 				trustRoutes = append(trustRoutes, addressed{rt, meta.TrustODS})
 			}
 		}
-		deliveries, err := in.deliveries(ctx, r, rec, trustRoutes, in.Now().UTC())
+		var previous *Report
+		if r.Version > 1 {
+			if previous, err = in.previous(ctx, r); err != nil {
+				return queued, err
+			}
+		}
+		deliveries, err := in.deliveries(r, rec, trustRoutes, in.Now().UTC(), previous)
 		if err != nil {
 			return queued, err
 		}

@@ -199,7 +199,15 @@ func (w *withoutNewline) Write(p []byte) (int, error) {
 
 func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {
 	source := sub.Source
-	linked, lineageNotes, err := in.lineage(ctx, r)
+	// The version before r, read once: lineage states what changed since it,
+	// and an HL7 v2 destination is told if a correction moves the result.
+	var previous *Report
+	if r.Version > 1 {
+		if previous, err = in.previous(ctx, r); err != nil {
+			return nil, false, err
+		}
+	}
+	linked, lineageNotes, err := in.lineage(ctx, r, previous)
 	if err != nil {
 		return nil, false, err
 	}
@@ -218,7 +226,7 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		e.Reports = []string{rec.ID}
 		rec.Audit = &e
 	}
-	deliveries, err := in.deliveries(ctx, r, rec, routes, rec.ReceivedAt)
+	deliveries, err := in.deliveries(r, rec, routes, rec.ReceivedAt, previous)
 	if err != nil {
 		return nil, false, err
 	}
@@ -297,18 +305,10 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 }
 
 // deliveries encodes one delivery per route: the payload in the
-// destination's format, so delivering never re-encodes anything.
-func (in *Intake) deliveries(ctx context.Context, r *Report, rec *ReportRecord, routes []addressed, at time.Time) ([]*Delivery, error) {
+// destination's format, so delivering never re-encodes anything. previous
+// is the version before r, if any.
+func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, at time.Time, previous *Report) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
-	var previous *Report
-	for _, rt := range routes {
-		if rt.Encode != nil && previous == nil && r.Version > 1 {
-			var err error
-			if previous, err = in.previous(ctx, r); err != nil {
-				return nil, err
-			}
-		}
-	}
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
 		payload, of := rec.Bundle, PayloadBundle

@@ -117,9 +117,9 @@ type destinationRouter interface {
 // stored here, is the same lab's and is about the same patient (linked;
 // otherwise a warning says why not, and nobody is sent r on its account),
 // completing the link with that report's version and order; and it states
-// what changed since the earlier report: r's own previous version, else
-// the linked one.
-func (in *Intake) lineage(ctx context.Context, r *Report) (linked bool, notes []Warning, err error) {
+// what changed since the earlier report: r's own previous version (given,
+// as the caller has read it), else the linked one.
+func (in *Intake) lineage(ctx context.Context, r *Report, previousVersion *Report) (linked bool, notes []Warning, err error) {
 	r.Changes = nil
 	var before *Report
 	if p := r.Previous; p != nil && p.ID != "" && p.ID != r.ID {
@@ -146,14 +146,8 @@ func (in *Intake) lineage(ctx context.Context, r *Report) (linked bool, notes []
 			p.OrderNumber, p.OrderingTrust = named.OrderNumber, named.OrderingTrust.ODSCode
 		}
 	}
-	if r.Version > 1 {
-		own, err := in.previous(ctx, r)
-		if err != nil {
-			return false, nil, err
-		}
-		if own != nil {
-			before = own
-		}
+	if previousVersion != nil {
+		before = previousVersion
 	}
 	r.Changes = reclassifications(r, before)
 	return linked, notes, nil

@@ -3,6 +3,7 @@ package fhirr4
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
@@ -16,7 +17,7 @@ func (d *fhirDecoder) labGroup(e bundleEntry) gateway.ResultGroup {
 		g.Code = *c
 	}
 	for _, id := range p.list("identifier") {
-		if containsPath(id.str("system"), "/Id/lab-number/") {
+		if strings.Contains(id.str("system"), "/Id/lab-number/") {
 			g.ID = id.str("value")
 		}
 	}
@@ -32,15 +33,6 @@ func (d *fhirDecoder) labGroup(e bundleEntry) gateway.ResultGroup {
 		g.Observations = append(g.Observations, d.labResult(member.res))
 	}
 	return g
-}
-
-func containsPath(system, part string) bool {
-	for i := 0; i+len(part) <= len(system); i++ {
-		if system[i:i+len(part)] == part {
-			return true
-		}
-	}
-	return false
 }
 
 // statusIfDifferent is an Observation's status when it differs from the

@@ -313,22 +313,26 @@ func TestConsoleInABrowser(t *testing.T) {
 // site's page (login CSRF) gets no session; from the console's own page it does.
 func TestConsoleLoginRefusesOtherSites(t *testing.T) {
 	base := startGateway(t)
-	login := func(origin string) *http.Response {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader("token="+operatorToken))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", origin)
-		resp, err := noRedirects.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
+	login := func(origin string) *http.Response { return consoleLogin(t, base, origin) }
 	if resp := login("https://evil.example"); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
 		t.Fatalf("a login from another site: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
 	if resp := login(base); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
 		t.Fatalf("a login from the console's own page: %d", resp.StatusCode)
 	}
+}
+
+// consoleLogin posts the operator's token to the console's login form, as
+// a page at origin would.
+func consoleLogin(t *testing.T, base, origin string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader("token="+operatorToken))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", origin)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

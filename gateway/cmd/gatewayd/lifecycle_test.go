@@ -215,15 +215,8 @@ func TestResultLifecycle(t *testing.T) {
 // consolePage logs in as the operator and returns a console page's HTML.
 func consolePage(t *testing.T, base, path string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader("token="+operatorToken))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", base)
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	req, _ = http.NewRequest(http.MethodGet, base+path, nil)
+	resp := consoleLogin(t, base, base)
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 	for _, c := range resp.Cookies() {
 		req.AddCookie(c)
 	}
