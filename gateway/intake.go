@@ -14,8 +14,16 @@ import (
 
 // BundleEncoder maps a report to FHIR R4 and marshals it once.
 type BundleEncoder interface {
-	// EncodeBundle returns the Bundle and its resources as "Type/id".
-	EncodeBundle(r *Report, pdf []byte) (bundle []byte, resources []string, err error)
+	Encode(r *Report, pdf []byte) (EncodedBundle, error)
+}
+
+// EncodedBundle is a report's FHIR Bundle as intake stores it.
+type EncodedBundle struct {
+	JSON      []byte
+	Resources []string // every resource, as "Type/id"
+	// PDFAt is where the PDF's base64 string starts in JSON (its opening
+	// quote), as the writer put it there; 0 when not known.
+	PDFAt int
 }
 
 // Intake accepts reports: it checks who sent them, renders the PDF, maps to
@@ -372,7 +380,7 @@ func (in *Intake) build(r *Report, sub Submission, trustRouted bool) (*ReportRec
 		}
 		r.Warnings = append(append([]Warning{}, r.Warnings...), unprintable...)
 	}
-	bundle, resources, err := in.Bundles.EncodeBundle(r, pdf)
+	bundle, err := in.Bundles.Encode(r, pdf)
 	if err != nil {
 		return nil, err
 	}
@@ -391,8 +399,8 @@ func (in *Intake) build(r *Report, sub Submission, trustRouted bool) (*ReportRec
 		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, CopyTo: copyTo(r), Source: sub.Source,
 		Warnings: r.Warnings, Held: !trustRouted,
 		Digest: digest, ReceivedAt: in.Now().UTC(),
-		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), SampleReceived: sampleReceived.UTC(), Resources: resources,
-		Report: canonical, Bundle: bundle, PDF: pdf,
+		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), SampleReceived: sampleReceived.UTC(), Resources: bundle.Resources,
+		Report: canonical, Bundle: bundle.JSON, BundlePDFAt: bundle.PDFAt, PDF: pdf,
 	}, nil
 }
 

@@ -28,6 +28,9 @@ type InboundMessage struct {
 	PDFOf *VersionRef `json:"pdfOf,omitempty"`
 	// PDF is that version's PDF, given when recording (not stored here).
 	PDF []byte `json:"-"`
+	// PDFAt is where Raw holds PDF's standard base64 as a JSON string (its
+	// opening quote), when the decoder said so; 0 when not known.
+	PDFAt int `json:"-"`
 }
 
 // VersionRef names one stored version of a report.

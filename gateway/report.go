@@ -329,6 +329,11 @@ type Attachment struct {
 	ContentType string `json:"contentType,omitempty"` // default application/pdf
 	Data        []byte `json:"data,omitempty"`
 	URL         string `json:"url,omitempty"`
+	// DataAt is where Data's base64 string (its opening quote) is in the
+	// message it was read from, when the decoder read it there exactly as
+	// Data's standard base64; 0 otherwise. The message log uses it to keep
+	// the message without the PDF it stores anyway.
+	DataAt int `json:"-"`
 }
 
 // TestDirectory knows the National Genomic Test Directory's codes.

@@ -46,6 +46,10 @@ type ReportRecord struct {
 	Report []byte `json:"-"` // canonical JSON of the normalised Report, the lab's PDF left out (it is PDF): see DecodeReport
 	Bundle []byte `json:"-"` // FHIR R4 transaction Bundle JSON
 	PDF    []byte `json:"-"` // the presentedForm
+	// BundlePDFAt is where PDF's base64 string starts in Bundle (its
+	// opening quote) when the writer said so, else 0: the stores, which
+	// keep the PDF once, then look for it.
+	BundlePDFAt int `json:"-"`
 }
 
 // Reports stores report versions durably. Implementations: the embedded

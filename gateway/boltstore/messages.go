@@ -27,7 +27,7 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		if err := tx.Bucket(bucketMessages).Put([]byte(m.ID), meta); err != nil {
 			return err
 		}
-		raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil)
+		raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt)
 		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), raw); err != nil {
 			return err
 		}

@@ -150,7 +150,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			{bucketLatest, []byte(rec.ID), append(val, rec.LabODS...)},
 			{bucketMeta, key, meta},
 			{bucketReport, key, blob.Pack(rec.Report)},
-			{bucketBundle, key, blob.PackBundle(rec.Bundle, rec.PDF)}, // the PDF's base64 left out: it is stored once, below
+			{bucketBundle, key, blob.PackBundleAt(rec.Bundle, rec.PDF, rec.BundlePDFAt)}, // the PDF's base64 left out: it is stored once, below
 			{bucketPDF, key, rec.PDF},
 		} {
 			if err := tx.Bucket(put.bucket).Put(put.key, put.value); err != nil {

@@ -60,6 +60,12 @@ func (s *server) readReportBody(c *gin.Context) (*gateway.Report, []byte, error)
 
 // logMessage keeps a JSON report as it arrived, with its outcome.
 func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byte, err error, stored ...*gateway.ReportRecord) {
+	s.logMessageAt(c, reportID, outcome, body, 0, err, stored...)
+}
+
+// logMessageAt is logMessage told where body holds the stored PDF's
+// base64 (see gateway.Attachment.DataAt), 0 if that is not known.
+func (s *server) logMessageAt(c *gin.Context, reportID, outcome string, body []byte, pdfAt int, err error, stored ...*gateway.ReportRecord) {
 	if s.Messages == nil {
 		return
 	}
@@ -68,6 +74,7 @@ func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byt
 		ReportID: reportID, Outcome: outcome, Raw: body}
 	if len(stored) == 1 && len(stored[0].PDF) > 0 { // the lab's PDF is stored with the report: the log need not keep it again
 		m.PDFOf, m.PDF = &gateway.VersionRef{ReportID: stored[0].ID, Version: stored[0].Version}, stored[0].PDF
+		m.PDFAt = pdfAt
 	}
 	var e *gateway.Error
 	if errors.As(err, &e) {
@@ -105,7 +112,7 @@ func (s *server) postReport(c *gin.Context) {
 		s.audit(c, "resend", "report "+rec.ID, []string{rec.ID}, "success")
 	}
 	s.observer().Received("json", outcome, len(rec.Warnings), 0)
-	s.logMessage(c, rec.ID, outcome, body, nil, rec)
+	s.logMessageAt(c, rec.ID, outcome, body, readFrom(r.PDF, rec.PDF), nil, rec)
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK
@@ -113,6 +120,15 @@ func (s *server) postReport(c *gin.Context) {
 	c.Header("Location", "/v1/reports/"+rec.ID)
 	c.JSON(status, acceptedReport{ID: rec.ID, Version: rec.Version, Status: rec.Status, ReceivedAt: rec.ReceivedAt,
 		Duplicate: !created, Links: reportLinks(rec.ID)})
+}
+
+// readFrom is where the request body holds pdf's base64, if the decoder
+// said so and pdf is the very PDF it decoded there (not a stored copy).
+func readFrom(lab *gateway.Attachment, pdf []byte) int {
+	if lab == nil || len(pdf) == 0 || len(lab.Data) != len(pdf) || &lab.Data[0] != &pdf[0] {
+		return 0
+	}
+	return lab.DataAt
 }
 
 // refused answers a report that was not stored, and says so in one log

@@ -20,7 +20,7 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 		return err
 	}
 	pipe := s.rdb.TxPipeline()
-	raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil)
+	raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt)
 	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", raw)
 	pipe.ZAdd(ctx, s.keys.messages(), redis.Z{Score: float64(m.ReceivedAt.UnixMilli()), Member: m.ID})
 	hour := s.keys.activity(gateway.HourOf(m.ReceivedAt).UnixMilli())

@@ -130,7 +130,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.PackBundle(rec.Bundle, rec.PDF), rec.PDF, ms(rec.ReceivedAt)}
+	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.PackBundleAt(rec.Bundle, rec.PDF, rec.BundlePDFAt), rec.PDF, ms(rec.ReceivedAt)}
 	args, err = deliveryArgs(args, deliveries)
 	if err != nil {
 		return nil, false, err

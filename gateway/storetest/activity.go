@@ -185,8 +185,9 @@ func testPayloadReferences(t *testing.T, s gateway.Store) {
 	// The Bundle carries the PDF as its Binary's base64, as the mapper makes it:
 	// stored without it, it must come back byte for byte.
 	rec.PDF = append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0xfe, 0x01, 0x7f}, 5000)...)
-	rec.Bundle = []byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Binary","data":"` +
-		base64.StdEncoding.EncodeToString(rec.PDF) + `"}},` + strings.Repeat(`{"resource":{"resourceType":"Observation"}},`, 300) + `{}]}`)
+	head := `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Binary","data":`
+	rec.Bundle = []byte(head + `"` + base64.StdEncoding.EncodeToString(rec.PDF) + `"}},` + strings.Repeat(`{"resource":{"resourceType":"Observation"}},`, 300) + `{}]}`)
+	rec.BundlePDFAt = len(head) // as the mapper says where it wrote it
 	oru := []byte("MSH|^~\\&|RG|GW|EPR|R0A|20261102||ORU^R01|C1|P|2.5.1\r" + strings.Repeat("OBX|1|TX|X^Y||some text||||||F\r", 200))
 	mk := func(dest, of string, payload []byte) *gateway.Delivery {
 		return &gateway.Delivery{ID: gateway.DeliveryID("REF-1", 1, dest), ReportID: "REF-1", Version: 1, Destination: dest, PayloadOf: of,
@@ -248,15 +249,19 @@ func testMessageWithStoredPDF(t *testing.T, s gateway.Store) {
 	if _, _, err := s.SaveReport(ctx, rec, nil); err != nil {
 		t.Fatal(err)
 	}
-	raw := []byte(`{"id":"MSGPDF-1","pdf":{"contentType":"application/pdf","data":"` + base64.StdEncoding.EncodeToString(rec.PDF) + `"}}`)
-	m := &gateway.InboundMessage{ID: gateway.NewMessageID(t0), ReceivedAt: t0, Source: "json", Outcome: "accepted", ReportID: "MSGPDF-1",
-		Raw: raw, PDFOf: &gateway.VersionRef{ReportID: "MSGPDF-1", Version: 1}, PDF: rec.PDF}
-	if err := s.RecordMessage(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Message(ctx, m.ID)
-	if err != nil || !bytes.Equal(got.Raw, raw) {
-		t.Fatalf("the message as received: %v (%d bytes, want %d)", err, len(got.Raw), len(raw))
+	head := `{"id":"MSGPDF-1","pdf":{"contentType":"application/pdf","data":`
+	raw := []byte(head + `"` + base64.StdEncoding.EncodeToString(rec.PDF) + `"}}`)
+	// Found by the store, and where the decoder said it read the PDF.
+	for _, at := range []int{0, len(head)} {
+		m := &gateway.InboundMessage{ID: gateway.NewMessageID(t0), ReceivedAt: t0, Source: "json", Outcome: "accepted", ReportID: "MSGPDF-1",
+			Raw: raw, PDFOf: &gateway.VersionRef{ReportID: "MSGPDF-1", Version: 1}, PDF: rec.PDF, PDFAt: at}
+		if err := s.RecordMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Message(ctx, m.ID)
+		if err != nil || !bytes.Equal(got.Raw, raw) {
+			t.Fatalf("PDFAt %d: the message as received: %v (%d bytes, want %d)", at, err, len(got.Raw), len(raw))
+		}
 	}
 }
 

@@ -61,10 +61,21 @@ var pdfMarker = []byte("\"\x00rg-pdf\x00\"")
 // and UnpackBundle puts it back, byte for byte. A Bundle without that exact
 // base64 is packed whole.
 func PackBundle(bundle, pdf []byte) []byte {
+	return PackBundleAt(bundle, pdf, 0)
+}
+
+// PackBundleAt is PackBundle told where pdf's base64 string starts (its
+// opening quote) by whoever wrote it there, so it is neither searched for
+// nor encoded again to check it; 0, or a place that does not hold a string
+// of the right length, and it is searched for.
+func PackBundleAt(bundle, pdf []byte, at int) []byte {
 	if len(pdf) == 0 {
 		return Pack(bundle)
 	}
-	i := indexBase64String(bundle, pdf)
+	i := at
+	if end := at + 1 + base64.StdEncoding.EncodedLen(len(pdf)); at <= 0 || end >= len(bundle) || bundle[at] != '"' || bundle[end] != '"' {
+		i = indexBase64String(bundle, pdf)
+	}
 	if i < 0 {
 		return Pack(bundle)
 	}
@@ -76,11 +87,11 @@ func PackBundle(bundle, pdf []byte) []byte {
 
 // PackMessage packs a raw message for the message log: with the stored
 // version's PDF's base64 left out when withPDF (the PDF is kept with its
-// report), else whole. One or the other, never both: compressing the whole
+// report; at is where its string starts, if the decoder said), else whole. One or the other, never both: compressing the whole
 // message first, base64 and all, was a tenth of intake's CPU for nothing.
-func PackMessage(raw, pdf []byte, withPDF bool) []byte {
+func PackMessage(raw, pdf []byte, withPDF bool, at int) []byte {
 	if withPDF {
-		return PackBundle(raw, pdf)
+		return PackBundleAt(raw, pdf, at)
 	}
 	return Pack(raw)
 }

@@ -64,6 +64,26 @@ func TestBundleWithoutItsPDF(t *testing.T) {
 	}
 }
 
+// Told where the writer put the PDF, PackBundleAt packs as PackBundle
+// does; told a place that holds no string of the PDF's length, it
+// searches, so a wrong hint never loses content.
+func TestBundleWithItsPDFsPlace(t *testing.T) {
+	pdf := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef, 0x01}, 10000)...)
+	b64 := base64.StdEncoding.EncodeToString(pdf)
+	head := `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Binary","data":`
+	bundle := []byte(head + `"` + b64 + `"}},{"resource":{"resourceType":"Observation","valueString":"` + strings.Repeat("x", 300) + `"}}]}`)
+	want := PackBundle(bundle, pdf)
+	if got := PackBundleAt(bundle, pdf, len(head)); !bytes.Equal(got, want) {
+		t.Fatal("told the right place, packed differently from PackBundle")
+	}
+	for _, wrong := range []int{-5, 0, 1, len(head) + 1, len(head) - 1, len(bundle) - 2, len(bundle) + 10} {
+		back, err := UnpackBundle(PackBundleAt(bundle, pdf, wrong), pdf)
+		if err != nil || !bytes.Equal(back, bundle) {
+			t.Fatalf("told %d: round trip: %v", wrong, err)
+		}
+	}
+}
+
 // indexBase64String finds what a plain search for the whole quoted base64
 // finds, including past decoys that share its first characters.
 func TestIndexBase64StringAgreesWithPlainSearch(t *testing.T) {

@@ -59,10 +59,17 @@ func (m *Mapper) Bundle(r *gateway.Report, pdf []byte) *r4pb.Bundle {
 // keep the bytes. It also lists the resources as "Type/id" (the id is the
 // entry's urn:uuid), which the pull API indexes.
 func (m *Mapper) EncodeBundle(r *gateway.Report, pdf []byte) ([]byte, []string, error) {
+	e, err := m.Encode(r, pdf)
+	return e.JSON, e.Resources, err
+}
+
+// Encode is EncodeBundle that also says where the PDF's base64 is in the
+// JSON (gateway.EncodedBundle), which intake uses.
+func (m *Mapper) Encode(r *gateway.Report, pdf []byte) (gateway.EncodedBundle, error) {
 	b := m.Bundle(r, pdf)
-	out, err := MarshalOrFallback(b, m.marshaller)
+	out, at, err := marshalOrFallbackLocating(b, pdf, m.marshaller)
 	if err != nil {
-		return nil, nil, fmt.Errorf("marshal bundle for report %s: %w", r.ID, err)
+		return gateway.EncodedBundle{}, fmt.Errorf("marshal bundle for report %s: %w", r.ID, err)
 	}
 	refs := make([]string, 0, len(b.Entry))
 	for _, e := range b.Entry {
@@ -70,7 +77,7 @@ func (m *Mapper) EncodeBundle(r *gateway.Report, pdf []byte) ([]byte, []string, 
 		typ, _, _ = strings.Cut(typ, "/")
 		refs = append(refs, typ+"/"+strings.TrimPrefix(e.GetFullUrl().GetValue(), "urn:uuid:"))
 	}
-	return out, refs, nil
+	return gateway.EncodedBundle{JSON: out, Resources: refs, PDFAt: at}, nil
 }
 
 // system returns one of the gateway's own identifier systems.

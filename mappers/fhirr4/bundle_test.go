@@ -1,11 +1,13 @@
 package fhirr4_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -164,5 +166,31 @@ func TestSharedPartiesOnce(t *testing.T) {
 			t.Fatalf("fullUrl %s appears twice", u)
 		}
 		seen[u] = true
+	}
+}
+
+// Encode says where it wrote the PDF's base64, which the stores then leave
+// out without searching for it: the place must hold exactly that string,
+// the first one in the Bundle (where a search would find it).
+func TestEncodeSaysWhereThePDFIs(t *testing.T) {
+	m, err := fhirr4.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := append([]byte("%PDF-1.4\n"), make([]byte, 3000)...)
+	quoted := `"` + base64.StdEncoding.EncodeToString(pdf) + `"`
+	for _, f := range fixtures.Reports() {
+		r, err := labjson.Decode(f.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := m.Encode(r, pdf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := strings.Index(string(e.JSON), quoted)
+		if first <= 0 || e.PDFAt != first {
+			t.Errorf("%s: PDFAt %d, the PDF's base64 is first at %d", f.Name, e.PDFAt, first)
+		}
 	}
 }

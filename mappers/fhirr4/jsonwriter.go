@@ -181,26 +181,37 @@ func camelToSnake(s string) string {
 // MarshalResource writes a resource (a Bundle, a DiagnosticReport ...) as
 // FHIR JSON, or returns ErrUnsupported.
 func MarshalResource(m proto.Message) ([]byte, error) {
+	out, _, err := marshalLocating(m, nil)
+	return out, err
+}
+
+// marshalLocating is MarshalResource that also says where data (a
+// base64Binary's own bytes, the same slice, not an equal copy) was
+// written: the offset of its string's opening quote, or 0 if it was not.
+// The stores leave a PDF's base64 out of a stored Bundle; knowing where
+// the writer put it spares them finding it and checking it again, which
+// is encoding the PDF twice more.
+func marshalLocating(m proto.Message, data []byte) (out []byte, at int, err error) {
 	w := writers.Get().(*jsonWriter)
 	defer writers.Put(w)
-	w.buf, w.depth = w.buf[:0], 0
-	// A large resource is a large attachment: its JSON is about 4/3 of its
-	// binary size (base64), so size the buffer once and hand it over,
-	// rather than growing and copying it several times.
-	big := false
-	if size := proto.Size(m); size > 1<<20 {
-		w.buf, big = make([]byte, 0, size*7/5+64<<10), true
+	w.buf, w.depth, w.mark, w.markAt = w.buf[:0], 0, data, 0
+	defer func() { w.mark = nil }()
+	// A large attachment makes a large resource: its JSON is about 4/3 of
+	// its binary size (base64), so size the buffer once rather than
+	// growing and copying it several times.
+	if len(data) > 1<<20 && cap(w.buf) < len(data)*7/5 {
+		w.buf = make([]byte, 0, len(data)*7/5+64<<10)
 	}
 	r := m.ProtoReflect()
 	if err := w.message(r, info(r.Descriptor())); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if big {
-		out := w.buf
+	if cap(w.buf) > 1<<20 { // hand a large buffer over rather than copy it; the pool keeps a small one
+		out = w.buf
 		w.buf = make([]byte, 0, 64<<10)
-		return out, nil
+		return out, w.markAt, nil
 	}
-	return append(make([]byte, 0, len(w.buf)), w.buf...), nil
+	return append(make([]byte, 0, len(w.buf)), w.buf...), w.markAt, nil
 }
 
 // writers keeps buffers (a Bundle's JSON is hundreds of kilobytes) and
@@ -222,6 +233,9 @@ type jsonWriter struct {
 	curType *typeInfo
 	entries []entry
 	err     error
+
+	mark   []byte // the bytes whose place marshalLocating reports
+	markAt int
 }
 
 // entry is one key of an object: a field's value, or a primitive's "_"
@@ -487,6 +501,9 @@ func (w *jsonWriter) primitive(m protoreflect.Message, t *typeInfo) error {
 			}
 		}
 		b := m.Get(t.value).Bytes()
+		if w.markAt == 0 && len(b) > 0 && len(b) == len(w.mark) && &b[0] == &w.mark[0] {
+			w.markAt = len(w.buf)
+		}
 		w.buf = append(w.buf, '"')
 		w.buf = base64.StdEncoding.AppendEncode(w.buf, b)
 		w.buf = append(w.buf, '"')
@@ -595,9 +612,17 @@ func (w *jsonWriter) str(s string) {
 // MarshalOrFallback writes m with the writer, or with jsonformat where the
 // writer does not support an element.
 func MarshalOrFallback(m proto.Message, reference *jsonformat.Marshaller) ([]byte, error) {
-	out, err := MarshalResource(m)
-	if errors.Is(err, ErrUnsupported) {
-		return reference.MarshalResource(m)
-	}
+	out, _, err := marshalOrFallbackLocating(m, nil, reference)
 	return out, err
+}
+
+// marshalOrFallbackLocating is MarshalOrFallback that says where data was
+// written, as marshalLocating does (0 when jsonformat wrote it).
+func marshalOrFallbackLocating(m proto.Message, data []byte, reference *jsonformat.Marshaller) ([]byte, int, error) {
+	out, at, err := marshalLocating(m, data)
+	if errors.Is(err, ErrUnsupported) {
+		out, err = reference.MarshalResource(m)
+		return out, 0, err
+	}
+	return out, at, err
 }

@@ -12,7 +12,9 @@ import (
 )
 
 // sameAsUnmarshal holds decodeLifted to json.Unmarshal: the same report,
-// or the same error text, for any body.
+// or the same error text, for any body. Where it says where the PDF's
+// base64 was read (DataAt), the body holds exactly the PDF's standard
+// base64 as a string there.
 func sameAsUnmarshal(t *testing.T, body []byte) {
 	t.Helper()
 	var want, got gateway.Report
@@ -20,6 +22,13 @@ func sameAsUnmarshal(t *testing.T, body []byte) {
 	gotErr := decodeLifted(body, &got)
 	if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
 		t.Fatalf("error %v, want %v\nbody %.300q", gotErr, wantErr, body)
+	}
+	if got.PDF != nil && got.PDF.DataAt != 0 {
+		quoted := `"` + base64.StdEncoding.EncodeToString(got.PDF.Data) + `"`
+		if at := got.PDF.DataAt; at+len(quoted) > len(body) || string(body[at:at+len(quoted)]) != quoted {
+			t.Fatalf("DataAt %d does not hold the PDF's standard base64\nbody %.300q", at, body)
+		}
+		got.PDF.DataAt = 0
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoded differently from json.Unmarshal\nbody %.300q", body)
@@ -46,6 +55,7 @@ func TestLiftedDecodeIsUnmarshal(t *testing.T) {
 		"bad padding":           `"pdf":{"data":"` + pdf[:len(pdf)-1] + `"},`,
 		"escaped slash":         `"pdf":{"data":"` + strings.Replace(pdf, "/", `\/`, -1) + `\/"},`,
 		"URL-safe alphabet":     `"pdf":{"data":"-_-_"},`,
+		"padding bits set":      `"pdf":{"data":"QUJDRR=="},`, // decodes as QUJDRQ== does
 		"number":                `"pdf":{"data":12},`,
 		"null pdf":              `"pdf":null,`,
 		"pdf a string":          `"pdf":"` + pdf + `",`,
@@ -63,7 +73,7 @@ func TestLiftedDecodeIsUnmarshal(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) { sameAsUnmarshal(t, withPDF(t, c)) })
 	}
-	if _, _, ok := liftPDFData(withPDF(t, cases["plain"])); !ok {
+	if _, _, at, ok := liftPDFData(withPDF(t, cases["plain"])); !ok || at == 0 {
 		t.Fatal("the ordinary shape was not lifted: the fast path is never taken")
 	}
 }
