@@ -6,18 +6,13 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// formatTime writes a FHIR date, dateTime, instant or time as jsonformat
-// does: the instant in its own time zone, to its precision.
-func formatTime(m protoreflect.Message) (string, error) {
-	fields := m.Descriptor().Fields()
-	us := m.Get(fields.ByName("value_us")).Int()
-	prec := fields.ByName("precision")
-	precision := string(prec.Enum().Values().ByNumber(m.Get(prec).Enum()).Name())
-	if m.Descriptor().Name() == "Time" {
+// formatTime writes a FHIR date, dateTime, instant or time (typeName) as
+// jsonformat does: the instant us (microseconds since 1970) in its own
+// time zone, to its precision (the precision enum's name: DAY, SECOND ...).
+func formatTime(typeName string, us int64, tz, precision string) (string, error) {
+	if typeName == "Time" {
 		t := time.Unix(us/1e6, (us%1e6)*1000).UTC()
 		switch precision {
 		case "SECOND":
@@ -29,7 +24,6 @@ func formatTime(m protoreflect.Message) (string, error) {
 		}
 		return "", fmt.Errorf("fhir json writer: time precision %s", precision)
 	}
-	tz := m.Get(fields.ByName("timezone")).String()
 	loc, err := location(tz)
 	if err != nil {
 		return "", err
@@ -59,7 +53,7 @@ func formatTime(m protoreflect.Message) (string, error) {
 		}
 		return t.Format("2006-01-02T15:04:05.000000-07:00"), nil
 	}
-	return "", fmt.Errorf("fhir json writer: %s precision %s", m.Descriptor().Name(), precision)
+	return "", fmt.Errorf("fhir json writer: %s precision %s", typeName, precision)
 }
 
 var locations sync.Map // time zone as stored -> *time.Location

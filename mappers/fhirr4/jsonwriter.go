@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
-	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/fhir/go/jsonformat"
-	apb "github.com/google/fhir/go/proto/google/fhir/proto/annotations_go_proto"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -42,142 +41,6 @@ const (
 	separatorStrideURL     = "https://g.co/fhir/StructureDefinition/base64Binary-separatorStride"
 )
 
-// typeKind is what a message type is, for writing.
-type typeKind uint8
-
-const (
-	kindComplex   typeKind = iota // an object of its fields
-	kindPrimitive                 // a JSON value, its id and extensions under "_name"
-	kindChoice                    // one of several types: flattened into the parent as nameType
-	kindReference                 // a Reference, possibly by typed id
-	kindContained                 // ContainedResource: the resource set in its oneof
-)
-
-// typeInfo is a message type's classification, computed once.
-type typeInfo struct {
-	kind     typeKind
-	resource bool   // writes "resourceType"
-	name     string // the resource's type name
-	value    protoreflect.FieldDescriptor
-	id, ext  protoreflect.FieldDescriptor // a primitive's
-	codes    map[protoreflect.EnumNumber]string
-	fields   []fieldInfo                  // by field index
-	oneof    protoreflect.OneofDescriptor // a choice's or a ContainedResource's
-}
-
-// fieldInfo is what writing a field needs, found once: its JSON name,
-// its type's classification, and for a choice the name of each option.
-type fieldInfo struct {
-	once    sync.Once
-	json    string
-	under   string    // "_" + json: a primitive's id and extensions
-	child   *typeInfo // the field's message type
-	choices []string  // a choice field's keys by option index (valueQuantity ...)
-	unders  []string
-}
-
-func (t *typeInfo) field(f protoreflect.FieldDescriptor) *fieldInfo {
-	fi := &t.fields[f.Index()]
-	fi.once.Do(func() {
-		fi.json, fi.under = f.JSONName(), "_"+f.JSONName()
-		if f.Message() == nil {
-			return
-		}
-		fi.child = info(f.Message())
-		if fi.child.kind == kindChoice {
-			opts := fi.child.oneof.Fields()
-			fi.choices, fi.unders = make([]string, opts.Len()), make([]string, opts.Len())
-			for i := range opts.Len() {
-				fi.choices[i] = choiceName(f, opts.Get(i))
-				fi.unders[i] = "_" + fi.choices[i]
-			}
-		}
-	})
-	return fi
-}
-
-var types sync.Map // protoreflect.FullName -> *typeInfo
-
-func info(d protoreflect.MessageDescriptor) *typeInfo {
-	if t, ok := types.Load(d.FullName()); ok {
-		return t.(*typeInfo)
-	}
-	t := &typeInfo{}
-	kind := proto.GetExtension(d.Options(), apb.E_StructureDefinitionKind).(apb.StructureDefinitionKindValue)
-	switch {
-	case kind == apb.StructureDefinitionKindValue_KIND_PRIMITIVE_TYPE:
-		t.kind = kindPrimitive
-		t.value, t.id, t.ext = d.Fields().ByName("value"), d.Fields().ByName("id"), d.Fields().ByName("extension")
-		if t.value != nil && t.value.Kind() == protoreflect.EnumKind {
-			t.codes = map[protoreflect.EnumNumber]string{}
-			values := t.value.Enum().Values()
-			for i := range values.Len() {
-				ev := values.Get(i)
-				code := proto.GetExtension(ev.Options(), apb.E_FhirOriginalCode).(string)
-				if code == "" {
-					code = strings.ReplaceAll(strings.ToLower(string(ev.Name())), "_", "-")
-				}
-				t.codes[ev.Number()] = code
-			}
-		}
-	case proto.GetExtension(d.Options(), apb.E_IsChoiceType).(bool):
-		t.kind = kindChoice
-		if d.Oneofs().Len() == 1 {
-			t.oneof = d.Oneofs().Get(0)
-		}
-	case proto.HasExtension(d.Options(), apb.E_FhirReferenceType):
-		t.kind = kindReference
-	case d.Name() == "ContainedResource":
-		t.kind = kindContained
-		t.oneof = d.Oneofs().ByName("oneof_resource")
-	}
-	t.fields = make([]fieldInfo, d.Fields().Len())
-	if kind == apb.StructureDefinitionKindValue_KIND_RESOURCE {
-		t.resource, t.name = true, string(d.Name())
-	}
-	actual, _ := types.LoadOrStore(d.FullName(), t)
-	return actual.(*typeInfo)
-}
-
-// choiceName is jsonformat's name for a choice field: the parent field's
-// name and the chosen type's, in lower camel case (value + quantity ->
-// valueQuantity).
-func choiceName(parent protoreflect.FieldDescriptor, chosen protoreflect.FieldDescriptor) string {
-	return snakeToLowerCamel(string(parent.Name()) + "_" + camelToSnake(chosen.JSONName()))
-}
-
-func snakeToLowerCamel(s string) string {
-	var b strings.Builder
-	upper := true
-	for _, c := range s {
-		switch {
-		case c == '_':
-			upper = true
-		case upper:
-			upper = false
-			b.WriteRune(unicode.ToUpper(c))
-		default:
-			b.WriteRune(unicode.ToLower(c))
-		}
-	}
-	out := b.String()
-	if out == "" {
-		return out
-	}
-	return strings.ToLower(out[:1]) + out[1:]
-}
-
-func camelToSnake(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if !unicode.IsLower(c) && b.Len() > 0 {
-			b.WriteByte('_')
-		}
-		b.WriteRune(unicode.ToLower(c))
-	}
-	return b.String()
-}
-
 // MarshalResource writes a resource (a Bundle, a DiagnosticReport ...) as
 // FHIR JSON, or returns ErrUnsupported.
 func MarshalResource(m proto.Message) ([]byte, error) {
@@ -192,6 +55,11 @@ func MarshalResource(m proto.Message) ([]byte, error) {
 // the writer put it spares them finding it and checking it again, which
 // is encoding the PDF twice more.
 func marshalLocating(m proto.Message, data []byte) (out []byte, at int, err error) {
+	root := reflect.ValueOf(m)
+	t := infoOf(root.Type())
+	if t == nil {
+		return nil, 0, fmt.Errorf("%w: %T is not a generated message", ErrUnsupported, m)
+	}
 	w := writers.Get().(*jsonWriter)
 	defer writers.Put(w)
 	w.buf, w.depth, w.mark, w.markAt = w.buf[:0], 0, data, 0
@@ -202,8 +70,7 @@ func marshalLocating(m proto.Message, data []byte) (out []byte, at int, err erro
 	if len(data) > 1<<20 && cap(w.buf) < len(data)*7/5 {
 		w.buf = make([]byte, 0, len(data)*7/5+64<<10)
 	}
-	r := m.ProtoReflect()
-	if err := w.message(r, info(r.Descriptor())); err != nil {
+	if err := w.message(root, t); err != nil {
 		return nil, 0, err
 	}
 	if cap(w.buf) > 1<<20 { // hand a large buffer over rather than copy it; the pool keeps a small one
@@ -216,23 +83,12 @@ func marshalLocating(m proto.Message, data []byte) (out []byte, at int, err erro
 
 // writers keeps buffers (a Bundle's JSON is hundreds of kilobytes) and
 // the per-depth entry lists from one marshal to the next.
-var writers = sync.Pool{New: func() any {
-	w := &jsonWriter{buf: make([]byte, 0, 64<<10)}
-	w.visit = w.collect
-	return w
-}}
+var writers = sync.Pool{New: func() any { return &jsonWriter{buf: make([]byte, 0, 64<<10)} }}
 
 type jsonWriter struct {
 	buf   []byte
 	depth int
 	stack [][]entry // entries being sorted, per nesting depth
-
-	// The object whose fields Range is visiting (see message).
-	visit   func(protoreflect.FieldDescriptor, protoreflect.Value) bool
-	cur     protoreflect.Message
-	curType *typeInfo
-	entries []entry
-	err     error
 
 	mark   []byte // the bytes whose place marshalLocating reports
 	markAt int
@@ -242,34 +98,41 @@ type jsonWriter struct {
 // part, written once the keys are sorted.
 type entry struct {
 	key   string
-	t     *typeInfo            // the value's type (nil: "resourceType")
-	msg   protoreflect.Message // the value, for a single field
-	list  protoreflect.List    // the values, for a repeated field
-	under bool                 // the primitive's id and extensions ("_" + name)
+	t     *typeInfo     // the value's type (nil: "resourceType")
+	v     reflect.Value // the value (*Message), or the values (a slice) if list
+	list  bool
+	under bool // the primitive's id and extensions ("_" + name)
 }
 
-// message writes a non-primitive message as an object.
-func (w *jsonWriter) message(m protoreflect.Message, t *typeInfo) error {
+// message writes a non-primitive message (p, a *Message) as an object.
+func (w *jsonWriter) message(p reflect.Value, t *typeInfo) error {
+	if p.IsNil() {
+		return fmt.Errorf("%w: a nil %s", ErrUnsupported, t.name)
+	}
 	switch t.kind {
 	case kindContained:
 		if t.oneof == nil {
 			return fmt.Errorf("%w: no resource oneof", ErrUnsupported)
 		}
-		f := m.WhichOneof(t.oneof)
-		if f == nil {
-			return fmt.Errorf("fhir json writer: no resource in %s", m.Descriptor().FullName())
+		opt, v, ok := t.oneof.chosen(p.Elem().Field(t.oneofF))
+		if !ok {
+			return fmt.Errorf("fhir json writer: no resource in %s", t.name)
 		}
-		return w.message(m.Get(f).Message(), t.field(f).child)
+		child := opt.info.of(opt.fd, opt.goTyp).child
+		if child == nil {
+			return fmt.Errorf("%w: contained %s", ErrUnsupported, opt.fd.Name())
+		}
+		return w.message(v, child)
 	case kindReference:
-		if od := m.Descriptor().Oneofs().ByName("reference"); od != nil {
-			if f := m.WhichOneof(od); f != nil && f.Name() != "uri" {
+		if t.oneof != nil {
+			if opt, _, ok := t.oneof.chosen(p.Elem().Field(t.oneofF)); ok && opt.fd.Name() != "uri" {
 				// By typed id (Patient/123) or fragment (#p1): written as the
 				// URI jsonformat makes of it, on a copy.
-				ref := proto.Clone(m.Interface())
+				ref := proto.Clone(p.Interface().(proto.Message))
 				if err := jsonformat.DenormalizeReference(ref); err != nil {
 					return fmt.Errorf("%w: reference: %v", ErrUnsupported, err)
 				}
-				m = ref.ProtoReflect()
+				p = reflect.ValueOf(ref)
 			}
 		}
 	}
@@ -278,12 +141,7 @@ func (w *jsonWriter) message(m protoreflect.Message, t *typeInfo) error {
 	}
 	w.depth++
 	defer func() { w.depth-- }()
-	// Range's callback is one method value bound when the writer was made,
-	// reading the object being collected from the writer: no closure is
-	// allocated per message.
-	w.cur, w.curType, w.entries, w.err = m, t, w.stack[w.depth-1][:0], nil
-	m.Range(w.visit)
-	entries, err := w.entries, w.err
+	entries, err := w.collect(w.stack[w.depth-1][:0], p.Elem(), t)
 	if err != nil {
 		return err
 	}
@@ -312,56 +170,83 @@ func (w *jsonWriter) message(m protoreflect.Message, t *typeInfo) error {
 	return nil
 }
 
-// collect adds a set field's entries to the object being collected.
-func (w *jsonWriter) collect(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-	fi := w.curType.field(f)
-	if fi.child == nil || f.IsMap() {
-		w.err = fmt.Errorf("%w: %s", ErrUnsupported, w.cur.Descriptor().FullName())
-		return false
-	}
-	if f.Cardinality() == protoreflect.Repeated {
-		w.entries = repeated(w.entries, fi, v.List())
-		return true
-	}
-	msg, child, key, under := v.Message(), fi.child, fi.json, fi.under
-	if child.kind == kindChoice {
-		chosen := msg.WhichOneof(child.oneof)
-		if chosen == nil {
-			w.err = fmt.Errorf("fhir json writer: no type chosen in %s", f.FullName())
-			return false
+// collect adds the entries of every set field of s (a message struct).
+func (w *jsonWriter) collect(entries []entry, s reflect.Value, t *typeInfo) ([]entry, error) {
+	for i := range t.fields {
+		f := &t.fields[i]
+		v := s.Field(f.index)
+		var fi *fieldInfo
+		var fd protoreflect.FieldDescriptor
+		switch {
+		case f.oneof != nil: // a oneof of a complex type (a Reference's): its option is the field
+			opt, value, ok := f.oneof.chosen(v)
+			if !ok {
+				continue
+			}
+			fd, fi, v = opt.fd, opt.info.of(opt.fd, opt.goTyp), value
+		default:
+			fd, fi = f.fd, f.info.of(f.fd, v.Type())
 		}
-		key, under, msg, child = fi.choices[chosen.Index()], fi.unders[chosen.Index()], msg.Get(chosen).Message(), child.field(chosen).child
-	}
-	if child.kind == kindPrimitive {
-		has, ext := primitiveParts(msg, child)
-		if has {
-			w.entries = append(w.entries, entry{key: key, t: child, msg: msg})
+		if fi.child == nil {
+			if !v.IsZero() { // a scalar or a map outside a primitive
+				return nil, fmt.Errorf("%w: %s", ErrUnsupported, fd.FullName())
+			}
+			continue
 		}
-		if ext {
-			w.entries = append(w.entries, entry{key: under, t: child, msg: msg, under: true})
+		if fd.Cardinality() == protoreflect.Repeated {
+			if v.Len() > 0 {
+				entries = repeated(entries, fi, v)
+			}
+			continue
 		}
-		return true
+		if v.IsNil() {
+			continue
+		}
+		child, key, under := fi.child, fi.json, fi.under
+		if child.kind == kindChoice {
+			if child.oneof == nil {
+				return nil, fmt.Errorf("%w: choice %s", ErrUnsupported, fd.FullName())
+			}
+			opt, value, ok := child.oneof.chosen(v.Elem().Field(child.oneofF))
+			if !ok {
+				return nil, fmt.Errorf("fhir json writer: no type chosen in %s", fd.FullName())
+			}
+			key, under, v = fi.choices[opt.index], fi.unders[opt.index], value
+			if child = opt.info.of(opt.fd, opt.goTyp).child; child == nil || v.IsNil() {
+				return nil, fmt.Errorf("%w: choice %s", ErrUnsupported, fd.FullName())
+			}
+		}
+		if child.kind == kindPrimitive {
+			has, ext := primitiveParts(v, child)
+			if has {
+				entries = append(entries, entry{key: key, t: child, v: v})
+			}
+			if ext {
+				entries = append(entries, entry{key: under, t: child, v: v, under: true})
+			}
+			continue
+		}
+		entries = append(entries, entry{key: key, t: child, v: v})
 	}
-	w.entries = append(w.entries, entry{key: key, t: child, msg: msg})
-	return true
+	return entries, nil
 }
 
 // repeated adds a repeated field's entries: the values, and for
 // primitives their ids and extensions, each only if any element has one.
-func repeated(entries []entry, fi *fieldInfo, l protoreflect.List) []entry {
+func repeated(entries []entry, fi *fieldInfo, l reflect.Value) []entry {
 	if fi.child.kind != kindPrimitive {
-		return append(entries, entry{key: fi.json, t: fi.child, list: l})
+		return append(entries, entry{key: fi.json, t: fi.child, v: l, list: true})
 	}
 	anyValue, anyExt := false, false
 	for i := range l.Len() {
-		has, ext := primitiveParts(l.Get(i).Message(), fi.child)
+		has, ext := primitiveParts(l.Index(i), fi.child)
 		anyValue, anyExt = anyValue || has, anyExt || ext
 	}
 	if anyValue {
-		entries = append(entries, entry{key: fi.json, t: fi.child, list: l})
+		entries = append(entries, entry{key: fi.json, t: fi.child, v: l, list: true})
 	}
 	if anyExt {
-		entries = append(entries, entry{key: fi.under, t: fi.child, list: l, under: true})
+		entries = append(entries, entry{key: fi.under, t: fi.child, v: l, list: true, under: true})
 	}
 	return entries
 }
@@ -372,37 +257,37 @@ func (w *jsonWriter) entryValue(e *entry, parent *typeInfo) error {
 		return nil
 	}
 	primitive := e.t.kind == kindPrimitive
-	if e.list == nil {
+	if !e.list {
 		switch {
 		case e.under:
-			return w.primitiveExtras(e.msg, e.t)
+			return w.primitiveExtras(e.v, e.t)
 		case primitive:
-			return w.primitive(e.msg, e.t)
+			return w.primitive(e.v, e.t)
 		}
-		return w.message(e.msg, e.t)
+		return w.message(e.v, e.t)
 	}
 	w.buf = append(w.buf, '[')
-	for i := range e.list.Len() {
+	for i := range e.v.Len() {
 		if i > 0 {
 			w.buf = append(w.buf, ',')
 		}
-		m := e.list.Get(i).Message()
+		p := e.v.Index(i)
 		var err error
 		switch {
 		case e.under:
-			if _, ext := primitiveParts(m, e.t); ext {
-				err = w.primitiveExtras(m, e.t)
+			if _, ext := primitiveParts(p, e.t); ext {
+				err = w.primitiveExtras(p, e.t)
 			} else {
 				w.buf = append(w.buf, "null"...)
 			}
 		case primitive:
-			if has, _ := primitiveParts(m, e.t); has {
-				err = w.primitive(m, e.t)
+			if has, _ := primitiveParts(p, e.t); has {
+				err = w.primitive(p, e.t)
 			} else {
 				w.buf = append(w.buf, "null"...)
 			}
 		default:
-			err = w.message(m, e.t)
+			err = w.message(p, e.t)
 		}
 		if err != nil {
 			return err
@@ -412,48 +297,57 @@ func (w *jsonWriter) entryValue(e *entry, parent *typeInfo) error {
 	return nil
 }
 
-// primitiveParts says whether a primitive has a value to write and
-// whether it has an id or extensions (its "_" part).
-func primitiveParts(m protoreflect.Message, t *typeInfo) (value, extras bool) {
+// primitiveParts says whether a primitive (p, a *Message) has a value to
+// write and whether it has an id or extensions (its "_" part).
+func primitiveParts(p reflect.Value, t *typeInfo) (value, extras bool) {
+	if p.IsNil() {
+		return false, false
+	}
+	s := p.Elem()
 	value = true
-	if t.value != nil && t.value.Kind() == protoreflect.EnumKind && m.Get(t.value).Enum() == 0 {
+	if t.valueKind == protoreflect.EnumKind && t.valueF >= 0 && s.Field(t.valueF).Int() == 0 {
 		value = false // an unset code
 	}
-	if t.ext != nil && m.Has(t.ext) {
-		exts := m.Get(t.ext).List()
+	if t.extF >= 0 {
+		exts := s.Field(t.extF)
 		for i := range exts.Len() {
-			if extensionURL(exts.Get(i).Message()) == primitiveHasNoValueURL {
+			if extensionURL(exts.Index(i)) == primitiveHasNoValueURL {
 				value = false
 			} else {
 				extras = true
 			}
 		}
 	}
-	if t.id != nil && m.Has(t.id) {
+	if t.idF >= 0 && !s.Field(t.idF).IsNil() {
 		extras = true
 	}
 	return value, extras
 }
 
-func extensionURL(ext protoreflect.Message) string {
-	f := ext.Descriptor().Fields().ByName("url")
-	if f == nil || !ext.Has(f) {
+// extensionURL is an Extension's url (ext, an *Extension).
+func extensionURL(ext reflect.Value) string {
+	t := infoOf(ext.Type())
+	if ext.IsNil() || t == nil || t.urlF < 0 {
 		return ""
 	}
-	u := ext.Get(f).Message()
-	return u.Get(u.Descriptor().Fields().ByName("value")).String()
+	u := ext.Elem().Field(t.urlF)
+	if u.IsNil() {
+		return ""
+	}
+	return u.Elem().Field(t.urlValueF).String()
 }
 
 // primitiveExtras writes a primitive's "_" object: its id and extensions
 // (but not google/fhir's own marker extensions).
-func (w *jsonWriter) primitiveExtras(m protoreflect.Message, t *typeInfo) error {
+func (w *jsonWriter) primitiveExtras(p reflect.Value, t *typeInfo) error {
+	s := p.Elem()
 	w.buf = append(w.buf, '{')
 	first := true
-	if t.ext != nil {
-		exts := m.Get(t.ext).List()
+	if t.extF >= 0 {
+		exts := s.Field(t.extF)
 		written := false
 		for i := range exts.Len() {
-			ext := exts.Get(i).Message()
+			ext := exts.Index(i)
 			switch extensionURL(ext) {
 			case primitiveHasNoValueURL:
 				continue
@@ -466,7 +360,11 @@ func (w *jsonWriter) primitiveExtras(m protoreflect.Message, t *typeInfo) error 
 			} else {
 				w.buf = append(w.buf, ',')
 			}
-			if err := w.message(ext, info(ext.Descriptor())); err != nil {
+			et := infoOf(ext.Type())
+			if et == nil {
+				return fmt.Errorf("%w: extension type", ErrUnsupported)
+			}
+			if err := w.message(ext, et); err != nil {
 				return err
 			}
 		}
@@ -475,76 +373,81 @@ func (w *jsonWriter) primitiveExtras(m protoreflect.Message, t *typeInfo) error 
 			first = false
 		}
 	}
-	if t.id != nil && m.Has(t.id) {
+	if t.idF >= 0 && !s.Field(t.idF).IsNil() {
 		if !first {
 			w.buf = append(w.buf, ',')
 		}
-		id := m.Get(t.id).Message()
+		id := s.Field(t.idF)
+		it := infoOf(id.Type())
+		if it == nil || it.valueF < 0 {
+			return fmt.Errorf("%w: primitive id", ErrUnsupported)
+		}
 		w.buf = append(w.buf, `"id":`...)
-		w.str(id.Get(id.Descriptor().Fields().ByName("value")).String())
+		w.str(id.Elem().Field(it.valueF).String())
 	}
 	w.buf = append(w.buf, '}')
 	return nil
 }
 
-// primitive writes a primitive's value.
-func (w *jsonWriter) primitive(m protoreflect.Message, t *typeInfo) error {
-	d := m.Descriptor()
-	switch d.Name() {
-	case "Base64Binary":
-		if t.ext != nil && m.Has(t.ext) {
-			exts := m.Get(t.ext).List()
+// primitive writes a primitive's value (p, a *Message).
+func (w *jsonWriter) primitive(p reflect.Value, t *typeInfo) error {
+	s := p.Elem()
+	if t.valueF < 0 && t.prim != primTime {
+		return fmt.Errorf("%w: primitive %s without a value", ErrUnsupported, t.name)
+	}
+	switch t.prim {
+	case primBase64:
+		if t.extF >= 0 {
+			exts := s.Field(t.extF)
 			for i := range exts.Len() {
-				if extensionURL(exts.Get(i).Message()) == separatorStrideURL {
+				if extensionURL(exts.Index(i)) == separatorStrideURL {
 					return fmt.Errorf("%w: base64 separator", ErrUnsupported)
 				}
 			}
 		}
-		b := m.Get(t.value).Bytes()
+		b := s.Field(t.valueF).Bytes()
 		if w.markAt == 0 && len(b) > 0 && len(b) == len(w.mark) && &b[0] == &w.mark[0] {
 			w.markAt = len(w.buf)
 		}
 		w.buf = append(w.buf, '"')
 		w.buf = base64.StdEncoding.AppendEncode(w.buf, b)
 		w.buf = append(w.buf, '"')
-		return nil
-	case "Canonical", "Code", "Markdown", "Oid", "String", "Uri", "Url", "Uuid", "Xhtml", "ReferenceId", "Id":
-		w.str(m.Get(t.value).String())
-		return nil
-	case "Boolean":
-		w.buf = strconv.AppendBool(w.buf, m.Get(t.value).Bool())
-		return nil
-	case "Integer":
-		w.buf = strconv.AppendInt(w.buf, m.Get(t.value).Int(), 10)
-		return nil
-	case "PositiveInt", "UnsignedInt":
-		w.buf = strconv.AppendUint(w.buf, m.Get(t.value).Uint(), 10)
-		return nil
-	case "Decimal":
-		s := m.Get(t.value).String()
-		if !validNumber(s) {
+	case primString:
+		w.str(s.Field(t.valueF).String())
+	case primBool:
+		w.buf = strconv.AppendBool(w.buf, s.Field(t.valueF).Bool())
+	case primInt:
+		w.buf = strconv.AppendInt(w.buf, s.Field(t.valueF).Int(), 10)
+	case primUint:
+		w.buf = strconv.AppendUint(w.buf, s.Field(t.valueF).Uint(), 10)
+	case primDecimal:
+		d := s.Field(t.valueF).String()
+		if !validNumber(d) {
 			return fmt.Errorf("%w: decimal", ErrUnsupported) // jsonformat would fail too; let it say why
 		}
-		w.buf = append(w.buf, s...)
-		return nil
-	case "Date", "DateTime", "Instant", "Time":
-		s, err := formatTime(m)
+		w.buf = append(w.buf, d...)
+	case primTime:
+		if t.usF < 0 || t.precF < 0 {
+			return fmt.Errorf("%w: %s layout", ErrUnsupported, t.name)
+		}
+		tz := ""
+		if t.tzF >= 0 {
+			tz = s.Field(t.tzF).String()
+		}
+		text, err := formatTime(t.name, s.Field(t.usF).Int(), tz, t.precisions[s.Field(t.precF).Int()])
 		if err != nil {
 			return err
 		}
-		w.str(s)
-		return nil
-	}
-	if t.value == nil || !proto.HasExtension(d.Options(), apb.E_FhirValuesetUrl) {
-		return fmt.Errorf("%w: unknown primitive", ErrUnsupported)
-	}
-	switch t.value.Kind() {
-	case protoreflect.StringKind:
-		w.str(m.Get(t.value).String())
-	case protoreflect.EnumKind:
-		w.str(t.codes[m.Get(t.value).Enum()])
+		w.str(text)
+	case primCode:
+		v := s.Field(t.valueF)
+		if t.valueKind == protoreflect.EnumKind {
+			w.str(t.codes[v.Int()])
+		} else {
+			w.str(v.String())
+		}
 	default:
-		return fmt.Errorf("%w: code kind", ErrUnsupported)
+		return fmt.Errorf("%w: unknown primitive %s", ErrUnsupported, t.name)
 	}
 	return nil
 }
