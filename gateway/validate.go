@@ -313,12 +313,17 @@ func (r *Report) HasContent() bool {
 // GS): such a report could never be delivered to an HL7 v2 EPR, and would
 // be retried for days as if the EPR were at fault.
 func (v *validator) framing(r *Report) {
+	if !AnyString(r, hasFraming) {
+		return
+	}
 	WalkStrings(r, func(path, s string) {
-		if strings.ContainsAny(s, "\x0b\x1c\x1d") {
+		if hasFraming(s) {
 			v.refuse(path, "holds a control character (0x0B, 0x1C or 0x1D) that cannot be sent over MLLP")
 		}
 	})
 }
+
+func hasFraming(s string) bool { return strings.ContainsAny(s, "\x0b\x1c\x1d") }
 
 func (v *validator) registration(path string, reg Registration) {
 	v.oneOf(path+".body", reg.Body, RegistrationBodies)

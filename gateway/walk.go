@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // WalkStrings calls fn for every non-empty string in v (a report or part of
@@ -12,6 +13,60 @@ import (
 // data) are not strings and are skipped; so are fields not in the JSON form.
 func WalkStrings(v any, fn func(path, s string)) {
 	walk(reflect.ValueOf(v), "", false, fn)
+}
+
+// AnyString reports whether any string WalkStrings would visit in v
+// satisfies match. It builds no paths, so a check that almost never finds
+// anything costs a walk and nothing more; WalkStrings then says where.
+func AnyString(v any, match func(s string) bool) bool {
+	return anyString(reflect.ValueOf(v), match)
+}
+
+func anyString(v reflect.Value, match func(string) bool) bool {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return false
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return match(v.String())
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return false
+		}
+		for i := 0; i < v.Len(); i++ {
+			if anyString(v.Index(i), match) {
+				return true
+			}
+		}
+	case reflect.Struct:
+		for _, i := range jsonFieldIndexes(v.Type()) {
+			if anyString(v.Field(i), match) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var jsonFields sync.Map // reflect.Type -> []int
+
+// jsonFieldIndexes are the fields of struct type t that WalkStrings visits.
+func jsonFieldIndexes(t reflect.Type) []int {
+	if f, ok := jsonFields.Load(t); ok {
+		return f.([]int)
+	}
+	var fields []int
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" && t.Field(i).IsExported() {
+			fields = append(fields, i)
+		}
+	}
+	jsonFields.Store(t, fields)
+	return fields
 }
 
 // WalkValues is WalkStrings that also visits numbers (non-zero, or set
@@ -55,11 +110,8 @@ func walk(v reflect.Value, path string, all bool, fn func(path, s string)) {
 		}
 	case reflect.Struct:
 		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
+		for _, i := range jsonFieldIndexes(t) {
 			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			if name == "" || name == "-" || !t.Field(i).IsExported() {
-				continue
-			}
 			child := name
 			if path != "" {
 				child = path + "." + name

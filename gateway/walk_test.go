@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -22,5 +23,21 @@ func TestWalkValues(t *testing.T) {
 	WalkStrings(r, func(path, v string) { strs[path] = v })
 	if len(strs) != 2 || strs["id"] != "R1" || strs["pdf.title"] != "report" {
 		t.Fatalf("WalkStrings = %v: only strings, no document bytes", strs)
+	}
+}
+
+// AnyString visits the strings WalkStrings visits, no more and no fewer.
+func TestAnyStringSeesWhatWalkStringsSees(t *testing.T) {
+	r := &Report{ID: "R1", Patient: Patient{Name: Name{Family: "Zoë"}}, Variants: []Variant{{Gene: Gene{Symbol: "BRCA1"}}}, PDF: &Attachment{Data: []byte("BRCA2")}}
+	var seen []string
+	WalkStrings(r, func(_, s string) { seen = append(seen, s) })
+	for _, s := range append(seen, "BRCA2", "absent") {
+		want := slices.Contains(seen, s)
+		if got := AnyString(r, func(v string) bool { return v == s }); got != want {
+			t.Errorf("AnyString for %q: %v, WalkStrings saw it: %v", s, got, want)
+		}
+	}
+	if len(seen) < 3 {
+		t.Fatalf("the walk saw only %v", seen)
 	}
 }

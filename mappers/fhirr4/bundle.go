@@ -85,10 +85,11 @@ func (m *Mapper) system(kind string) string { return m.identifierBase + "/" + ki
 
 // builder holds one mapping's state: the fullUrls assigned so far.
 type builder struct {
-	m      *Mapper
-	r      *gateway.Report
-	pdf    []byte
-	bundle *r4pb.Bundle
+	m       *Mapper
+	r       *gateway.Report
+	pdf     []byte
+	pdfHash []byte // its SHA-1, once worked out
+	bundle  *r4pb.Bundle
 
 	patient, lab, trust, serviceRequest, study, analysis, report string
 	specimens, roles, variants, implications, relatives, panels  []string

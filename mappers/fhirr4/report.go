@@ -187,7 +187,10 @@ func conclusion(r *gateway.Report) string {
 
 // pdfAttachment is the report PDF, inline, with its size and SHA-1 hash as FHIR defines them.
 func (b *builder) pdfAttachment() *d4pb.Attachment {
-	hash := sha1.Sum(b.pdf)
+	if b.pdfHash == nil { // the DiagnosticReport and the DocumentReference both carry it
+		sum := sha1.Sum(b.pdf)
+		b.pdfHash = sum[:]
+	}
 	title := "Genomic test report " + b.r.ID + " version " + itoa(b.r.Version)
 	if !b.r.IsGenomic() {
 		title = "Laboratory report " + b.r.ID + " version " + itoa(b.r.Version)
@@ -200,7 +203,7 @@ func (b *builder) pdfAttachment() *d4pb.Attachment {
 		Language:    code("en-GB"),
 		Url:         &d4pb.Url{Value: b.binary}, // the Binary entry: the PDF is in the Bundle once
 		Size:        &d4pb.UnsignedInt{Value: uint32(len(b.pdf))},
-		Hash:        &d4pb.Base64Binary{Value: hash[:]},
+		Hash:        &d4pb.Base64Binary{Value: b.pdfHash},
 		Title:       str(title),
 		Creation:    dateTime(b.r.Issued),
 	}
