@@ -329,11 +329,14 @@ type Attachment struct {
 	ContentType string `json:"contentType,omitempty"` // default application/pdf
 	Data        []byte `json:"data,omitempty"`
 	URL         string `json:"url,omitempty"`
-	// DataAt is where Data's base64 string (its opening quote) is in the
-	// message it was read from, when the decoder read it there exactly as
-	// Data's standard base64; 0 otherwise. The message log uses it to keep
-	// the message without the PDF it stores anyway.
-	DataAt int `json:"-"`
+	// Encoded is Data's standard base64 as it was received, and DataAt
+	// where that string (its opening quote) is in the message, when the
+	// decoder read it there exactly so (a slice of the message, no copy);
+	// nil and 0 otherwise. The Bundle is then written with that text rather
+	// than by encoding the PDF again, and the message log keeps the message
+	// without the PDF it stores anyway.
+	Encoded []byte `json:"-"`
+	DataAt  int    `json:"-"`
 }
 
 // TestDirectory knows the National Genomic Test Directory's codes.

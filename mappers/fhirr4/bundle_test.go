@@ -1,6 +1,7 @@
 package fhirr4_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -192,5 +193,45 @@ func TestEncodeSaysWhereThePDFIs(t *testing.T) {
 		if first <= 0 || e.PDFAt != first {
 			t.Errorf("%s: PDFAt %d, the PDF's base64 is first at %d", f.Name, e.PDFAt, first)
 		}
+	}
+}
+
+// A lab's PDF read from JSON comes with its base64 as sent; the Bundle
+// copies that text instead of encoding the PDF again, and is the Bundle
+// it would be otherwise, byte for byte.
+func TestEncodeWritesTheLabsOwnBase64(t *testing.T) {
+	m, err := fhirr4.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0xfb, 0xff, 0x00, 0x3e}, 2000)...)
+	var doc map[string]any
+	if err := json.Unmarshal(fixtures.Report("trio-wgs-denovo-positive"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["pdf"] = map[string]any{"contentType": "application/pdf", "data": pdf}
+	body, _ := json.Marshal(doc)
+	r, err := labjson.Decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PDF.Encoded == nil {
+		t.Fatal("the decoder did not keep the lab's base64: the test proves nothing")
+	}
+	got, err := m.Encode(r, r.PDF.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fhirr4.MarshalResource(m.Bundle(r, r.PDF.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.JSON, want) {
+		t.Fatal("the Bundle written with the lab's base64 differs from the Bundle written by encoding the PDF")
+	}
+	// Text that is not the PDF's encoding (by its length) is not used.
+	r.PDF.Encoded = r.PDF.Encoded[:len(r.PDF.Encoded)-4]
+	if again, err := m.Encode(r, r.PDF.Data); err != nil || !bytes.Equal(again.JSON, want) {
+		t.Fatalf("a short Encoded was written: %v", err)
 	}
 }

@@ -44,7 +44,7 @@ const (
 // MarshalResource writes a resource (a Bundle, a DiagnosticReport ...) as
 // FHIR JSON, or returns ErrUnsupported.
 func MarshalResource(m proto.Message) ([]byte, error) {
-	out, _, err := marshalLocating(m, nil)
+	out, _, err := marshalLocating(m, nil, nil)
 	return out, err
 }
 
@@ -53,8 +53,9 @@ func MarshalResource(m proto.Message) ([]byte, error) {
 // written: the offset of its string's opening quote, or 0 if it was not.
 // The stores leave a PDF's base64 out of a stored Bundle; knowing where
 // the writer put it spares them finding it and checking it again, which
-// is encoding the PDF twice more.
-func marshalLocating(m proto.Message, data []byte) (out []byte, at int, err error) {
+// is encoding the PDF twice more. encoded, if not nil, is data's standard
+// base64 already (as the lab sent it), written as it is.
+func marshalLocating(m proto.Message, data, encoded []byte) (out []byte, at int, err error) {
 	root := reflect.ValueOf(m)
 	t := infoOf(root.Type())
 	if t == nil {
@@ -62,8 +63,11 @@ func marshalLocating(m proto.Message, data []byte) (out []byte, at int, err erro
 	}
 	w := writers.Get().(*jsonWriter)
 	defer writers.Put(w)
-	w.buf, w.depth, w.mark, w.markAt = w.buf[:0], 0, data, 0
-	defer func() { w.mark = nil }()
+	w.buf, w.depth, w.mark, w.markAt, w.markText = w.buf[:0], 0, data, 0, nil
+	if len(encoded) == base64.StdEncoding.EncodedLen(len(data)) {
+		w.markText = encoded
+	}
+	defer func() { w.mark, w.markText = nil, nil }()
 	// A large attachment makes a large resource: its JSON is about 4/3 of
 	// its binary size (base64), so size the buffer once rather than
 	// growing and copying it several times.
@@ -90,8 +94,9 @@ type jsonWriter struct {
 	depth int
 	stack [][]entry // entries being sorted, per nesting depth
 
-	mark   []byte // the bytes whose place marshalLocating reports
-	markAt int
+	mark     []byte // the bytes whose place marshalLocating reports
+	markText []byte // their base64, if known
+	markAt   int
 }
 
 // entry is one key of an object: a field's value, or a primitive's "_"
@@ -406,11 +411,16 @@ func (w *jsonWriter) primitive(p reflect.Value, t *typeInfo) error {
 			}
 		}
 		b := s.Field(t.valueF).Bytes()
-		if w.markAt == 0 && len(b) > 0 && len(b) == len(w.mark) && &b[0] == &w.mark[0] {
+		marked := len(b) > 0 && len(b) == len(w.mark) && &b[0] == &w.mark[0]
+		if marked && w.markAt == 0 {
 			w.markAt = len(w.buf)
 		}
 		w.buf = append(w.buf, '"')
-		w.buf = base64.StdEncoding.AppendEncode(w.buf, b)
+		if marked && w.markText != nil {
+			w.buf = append(w.buf, w.markText...)
+		} else {
+			w.buf = base64.StdEncoding.AppendEncode(w.buf, b)
+		}
 		w.buf = append(w.buf, '"')
 	case primString:
 		w.str(s.Field(t.valueF).String())
@@ -515,14 +525,14 @@ func (w *jsonWriter) str(s string) {
 // MarshalOrFallback writes m with the writer, or with jsonformat where the
 // writer does not support an element.
 func MarshalOrFallback(m proto.Message, reference *jsonformat.Marshaller) ([]byte, error) {
-	out, _, err := marshalOrFallbackLocating(m, nil, reference)
+	out, _, err := marshalOrFallbackLocating(m, nil, nil, reference)
 	return out, err
 }
 
 // marshalOrFallbackLocating is MarshalOrFallback that says where data was
 // written, as marshalLocating does (0 when jsonformat wrote it).
-func marshalOrFallbackLocating(m proto.Message, data []byte, reference *jsonformat.Marshaller) ([]byte, int, error) {
-	out, at, err := marshalLocating(m, data)
+func marshalOrFallbackLocating(m proto.Message, data, encoded []byte, reference *jsonformat.Marshaller) ([]byte, int, error) {
+	out, at, err := marshalLocating(m, data, encoded)
 	if errors.Is(err, ErrUnsupported) {
 		out, err = reference.MarshalResource(m)
 		return out, 0, err

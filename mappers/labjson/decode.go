@@ -57,7 +57,7 @@ func Decode(body []byte) (*gateway.Report, error) {
 // directly (see liftPDFData). Any error comes from decoding the body as it
 // is, so its messages and offsets are encoding/json's own.
 func decodeLifted(body []byte, r *gateway.Report) error {
-	lifted, pdf, at, ok := liftPDFData(body)
+	lifted, pdf, ok := liftPDFData(body)
 	if !ok {
 		return json.Unmarshal(body, r)
 	}
@@ -65,7 +65,7 @@ func decodeLifted(body []byte, r *gateway.Report) error {
 		*r = gateway.Report{}
 		return json.Unmarshal(body, r)
 	}
-	r.PDF.Data, r.PDF.DataAt = pdf, at
+	r.PDF.Data, r.PDF.Encoded, r.PDF.DataAt = pdf.data, pdf.encoded, pdf.at
 	return nil
 }
 

@@ -5,47 +5,54 @@ import (
 	"encoding/base64"
 )
 
+// liftedPDF is the lab's PDF, its base64 as sent (a slice of the body)
+// and where that string starts in the body (its opening quote).
+type liftedPDF struct {
+	data, encoded []byte
+	at            int
+}
+
 // liftPDFData finds the lab's PDF — the string at top-level "pdf"."data",
 // most of a report's bytes — and returns body with that string emptied,
-// the PDF decoded, and where the string starts (its opening quote).
-// encoding/json would otherwise run every byte of it through its validity
-// scanner, its unquoting and then base64 (a fifth of intake's CPU). ok is false, and body is to be decoded as it is, whenever
+// and the PDF decoded. encoding/json would otherwise run every byte of it
+// through its validity scanner, its unquoting and then base64 (a fifth of
+// intake's CPU). ok is false, and body is to be decoded as it is, whenever
 // anything is out of the ordinary: JSON this walk does not follow, the
 // key spelt another way or twice, or a value that is not plain base64.
 // Decoding the lifted body then checks the rest exactly as before.
-func liftPDFData(body []byte) (lifted, pdf []byte, at int, ok bool) {
+func liftPDFData(body []byte) (lifted []byte, pdf liftedPDF, ok bool) {
 	s := scanner{b: body}
 	start, end, ok := s.member(s.topLevel(), "pdf", '{')
 	if !ok {
-		return nil, nil, 0, false
+		return nil, liftedPDF{}, false
 	}
 	inner := scanner{b: body[:end]}
 	inner.i = start + 1 // inside its brace
 	from, to, ok := inner.member(true, "data", '"')
 	if !ok {
-		return nil, nil, 0, false
+		return nil, liftedPDF{}, false
 	}
 	text := body[from+1 : to-1]
 	if len(text) == 0 {
-		return nil, nil, 0, false
+		return nil, liftedPDF{}, false
 	}
 	// encoding/json decodes with the same StdEncoding, which refuses any
 	// byte outside the alphabet (an escape's backslash too) but skips CR
 	// and LF — which JSON does not allow raw in a string.
 	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
-		return nil, nil, 0, false
+		return nil, liftedPDF{}, false
 	}
 	// Strict: padding bits must be zero, so text is exactly pdf's
 	// standard base64 and the message log may put it back by encoding pdf
 	// (see gateway.Attachment.DataAt). A lax encoding is rare; encoding/json
 	// decodes it as before.
-	pdf, err := base64.StdEncoding.Strict().AppendDecode(nil, text)
+	data, err := base64.StdEncoding.Strict().AppendDecode(nil, text)
 	if err != nil {
-		return nil, nil, 0, false // encoding/json reports it, with its offset
+		return nil, liftedPDF{}, false // encoding/json reports it, with its offset
 	}
 	lifted = make([]byte, 0, len(body)-len(text))
 	lifted = append(append(append(lifted, body[:from+1]...), '"'), body[to:]...)
-	return lifted, pdf, from, true
+	return lifted, liftedPDF{data: data, encoded: text, at: from}, true
 }
 
 // scanner walks JSON that has not been validated; every step checks its

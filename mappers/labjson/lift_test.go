@@ -1,6 +1,7 @@
 package labjson
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
@@ -28,7 +29,10 @@ func sameAsUnmarshal(t *testing.T, body []byte) {
 		if at := got.PDF.DataAt; at+len(quoted) > len(body) || string(body[at:at+len(quoted)]) != quoted {
 			t.Fatalf("DataAt %d does not hold the PDF's standard base64\nbody %.300q", at, body)
 		}
-		got.PDF.DataAt = 0
+		if !bytes.Equal(got.PDF.Encoded, []byte(quoted[1:len(quoted)-1])) {
+			t.Fatalf("Encoded is not the PDF's standard base64\nbody %.300q", body)
+		}
+		got.PDF.DataAt, got.PDF.Encoded = 0, nil
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoded differently from json.Unmarshal\nbody %.300q", body)
@@ -73,7 +77,7 @@ func TestLiftedDecodeIsUnmarshal(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) { sameAsUnmarshal(t, withPDF(t, c)) })
 	}
-	if _, _, at, ok := liftPDFData(withPDF(t, cases["plain"])); !ok || at == 0 {
+	if _, pdf, ok := liftPDFData(withPDF(t, cases["plain"])); !ok || pdf.at == 0 {
 		t.Fatal("the ordinary shape was not lifted: the fast path is never taken")
 	}
 }
