@@ -1,8 +1,14 @@
 // Package blob is how the stores keep large values at rest: compressed
-// with zstd where that pays (FHIR JSON, HL7 v2, raw messages), as they are
-// where it does not (PDFs, already deflated inside). A stored value says
-// which it is by its first bytes (a zstd frame's magic number, which no
-// JSON, PDF or ER7 starts with), so values written before compression
+// where that pays (FHIR JSON, HL7 v2, raw messages), as they are where it
+// does not (PDFs, already deflated inside). JSON and ER7 text go through
+// S2 (Snappy's faster successor, from the same module as zstd): about
+// twice as fast as zstd's fastest level to write and to read, for a
+// quarter more bytes. What S2 cannot shrink by a tenth (text that is
+// mostly base64, like an ORU carrying its PDF) is tried with zstd, whose
+// entropy coding may still take something off. A stored value says which it is
+// by its first bytes: a zstd frame's magic number, or S2's prefix below
+// (S2 blocks have no magic of their own), neither of which any JSON, PDF
+// or ER7 starts with; so values written before compression, or before S2,
 // read back unchanged.
 package blob
 
@@ -11,10 +17,14 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
-var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+var (
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	s2Prefix  = []byte("\x00rg-s2\x00")
+)
 
 // Encoders and decoders are safe for concurrent EncodeAll/DecodeAll.
 var (
@@ -23,13 +33,22 @@ var (
 )
 
 // Pack returns b as it should be stored: compressed if that saves at least
-// a tenth, else b itself.
+// a tenth, else b itself. A value that happens to start as a compressed
+// one does is always compressed, so that it cannot be misread.
 func Pack(b []byte) []byte {
-	if len(b) < 256 || bytes.HasPrefix(b, []byte("%PDF")) {
+	ambiguous := Packed(b)
+	if !ambiguous && (len(b) < 256 || bytes.HasPrefix(b, []byte("%PDF"))) {
 		return b
 	}
+	if len(b) >= 256 {
+		out := make([]byte, len(s2Prefix), len(s2Prefix)+s2.MaxEncodedLen(len(b)))
+		copy(out, s2Prefix)
+		if block := s2.Encode(out[len(s2Prefix):cap(out)], b); len(block) <= len(b)*9/10 {
+			return out[:len(s2Prefix)+len(block)]
+		}
+	}
 	z := encoder.EncodeAll(b, make([]byte, 0, len(b)/4))
-	if len(z) > len(b)*9/10 {
+	if len(z) > len(b)*9/10 && !ambiguous {
 		return b
 	}
 	return z
@@ -37,14 +56,22 @@ func Pack(b []byte) []byte {
 
 // Packed says whether stored was compressed by Pack (Unpack then returns
 // new memory; otherwise it returns stored itself).
-func Packed(stored []byte) bool { return bytes.HasPrefix(stored, zstdMagic) }
+func Packed(stored []byte) bool {
+	return bytes.HasPrefix(stored, zstdMagic) || bytes.HasPrefix(stored, s2Prefix)
+}
 
 // Unpack returns the value Pack was given.
 func Unpack(stored []byte) ([]byte, error) {
-	if !bytes.HasPrefix(stored, zstdMagic) {
+	var b []byte
+	var err error
+	switch {
+	case bytes.HasPrefix(stored, s2Prefix):
+		b, err = s2.Decode(nil, stored[len(s2Prefix):])
+	case bytes.HasPrefix(stored, zstdMagic):
+		b, err = decoder.DecodeAll(stored, nil)
+	default:
 		return stored, nil
 	}
-	b, err := decoder.DecodeAll(stored, nil)
 	if err != nil {
 		return nil, fmt.Errorf("decompress stored value: %w", err)
 	}

@@ -3,6 +3,7 @@ package blob
 import (
 	"bytes"
 	"encoding/base64"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,40 @@ func TestPackRoundTrip(t *testing.T) {
 	}
 	if _, err := Unpack(append([]byte{0x28, 0xb5, 0x2f, 0xfd}, "garbage"...)); err == nil {
 		t.Error("a damaged frame must be an error, not garbage")
+	}
+	if _, err := Unpack(append(append([]byte{}, s2Prefix...), "garbage"...)); err == nil {
+		t.Error("a damaged S2 block must be an error, not garbage")
+	}
+}
+
+// JSON goes through S2; values stored by zstd alone before S2 read back;
+// a raw value that starts as a packed one does is packed anyway, so it is
+// never misread.
+func TestPackChoosesItsCodec(t *testing.T) {
+	bundle := []byte(`{"resourceType":"Bundle","entry":[` + strings.Repeat(`{"resource":{"resourceType":"Observation","status":"final"}},`, 200) + `{}]}`)
+	if packed := Pack(bundle); !bytes.HasPrefix(packed, s2Prefix) {
+		t.Errorf("FHIR JSON was not stored with S2: % x", packed[:8])
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 30000)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	oru := []byte("MSH|^~\\&|LAB|GLH|EPR|R0A|20261102||ORU^R01|C1|P|2.5.1\rOBX|1|ED|PDF^Report||^application^pdf^Base64^" + base64.StdEncoding.EncodeToString(random) + "||||||F\r")
+	older := encoder.EncodeAll(bundle, nil)
+	for name, in := range map[string][]byte{
+		"ORU": oru, "zstd before S2": bundle,
+		"starts like S2":   append(append([]byte{}, s2Prefix...), random[:100]...),
+		"starts like zstd": append(append([]byte{}, zstdMagic...), random[:40]...),
+		"short, like S2":   s2Prefix,
+	} {
+		stored := Pack(in)
+		if name == "zstd before S2" {
+			stored = older
+		}
+		if out, err := Unpack(stored); err != nil || !bytes.Equal(out, in) {
+			t.Errorf("%s: round trip: %v", name, err)
+		}
 	}
 }
 

@@ -134,8 +134,8 @@ func benchStorage(b *testing.B, storeName string, dests int) {
 	}
 	delivered := float64(used()-before) / float64(b.N)
 	b.ReportMetric(float64(distinct), "distinct-B")
-	b.ReportMetric(bundleRatio, "bundle-zstd")
-	b.ReportMetric(oruRatio, "oru-zstd")
+	b.ReportMetric(bundleRatio, "bundle-packed")
+	b.ReportMetric(oruRatio, "oru-packed")
 	b.ReportMetric(waiting, "waiting-B/report")
 	b.ReportMetric(delivered, "delivered-B/report")
 	b.ReportMetric(waiting/float64(distinct), "waiting-ratio")
