@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
@@ -90,7 +91,14 @@ func position(body []byte, offset int64) (line, col int) {
 	return line, col
 }
 
+var fieldsOf sync.Map // reflect.Type -> map[string]reflect.Type
+
+// jsonFields maps each JSON name of struct type t to its field's type
+// (read-only: it is shared).
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldsOf.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
 	fields := make(map[string]reflect.Type, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -100,6 +108,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		}
 		fields[name] = f.Type
 	}
+	fieldsOf.Store(t, fields)
 	return fields
 }
 
