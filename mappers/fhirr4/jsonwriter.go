@@ -165,8 +165,9 @@ func (w *jsonWriter) message(p reflect.Value, t *typeInfo) error {
 		if i > 0 {
 			w.buf = append(w.buf, ',')
 		}
-		w.str(e.key)
-		w.buf = append(w.buf, ':')
+		// Keys are proto JSON names (letters and digits) or "_" and one:
+		// nothing in them to escape.
+		w.buf = append(append(append(w.buf, '"'), e.key...), '"', ':')
 		if err := w.entryValue(e, t); err != nil {
 			return err
 		}
@@ -177,8 +178,12 @@ func (w *jsonWriter) message(p reflect.Value, t *typeInfo) error {
 
 // collect adds the entries of every set field of s (a message struct).
 func (w *jsonWriter) collect(entries []entry, s reflect.Value, t *typeInfo) ([]entry, error) {
+	base := s.Addr().UnsafePointer()
 	for i := range t.fields {
 		f := &t.fields[i]
+		if f.unset(base) {
+			continue // most fields of most elements: not worth a reflect.Value
+		}
 		v := s.Field(f.index)
 		var fi *fieldInfo
 		var fd protoreflect.FieldDescriptor
