@@ -263,6 +263,20 @@ type Adapter interface {
 	Deliver(ctx context.Context, d *Delivery) (receiverRef string, err error)
 }
 
+// ReplaySafe is implemented by an adapter whose deliveries have one effect
+// however often the receiver takes them (FHIR conditional creates and
+// updates on business identifiers). Its workers record one attempt's
+// outcome while the next attempt is under way, so after a crash up to two
+// deliveries per worker may be sent again, rather than one.
+type ReplaySafe interface {
+	ReplaySafe() bool
+}
+
+func replaySafe(a Adapter) bool {
+	r, ok := a.(ReplaySafe)
+	return ok && r.ReplaySafe()
+}
+
 type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }

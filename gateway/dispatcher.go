@@ -108,11 +108,24 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // work is one worker of dest: lease, attempt, then record the outcome and
-// lease the next in one step, for as long as work is due; then wait for a
-// wake-up (new deliveries, a replay) or the poll interval.
+// lease the next in one commit, for as long as work is due; then wait for
+// a wake-up (new deliveries, a replay) or the next delivery's due time.
+//
+// For a replay-safe destination (see ReplaySafe) that commit runs while
+// the next delivery is attempted: the commit (an fsync on the embedded
+// store, a round trip on Redis) overlaps the receiver's work instead of
+// following it, so the receiver has the next request without waiting for
+// the gateway's bookkeeping. The lease ahead is taken for both attempts'
+// time. If the gateway dies, the attempt in flight and the one whose
+// outcome was being recorded are both sent again (two per worker rather
+// than one), which such a receiver takes with no further effect. Other
+// destinations record each outcome before the next attempt.
 func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
+	overlap := replaySafe(dest.Adapter)
 	var next *Delivery
+	var prev *attempted // attempted, its outcome not yet recorded
 	defer func() {
+		d.flush(context.WithoutCancel(ctx), dest, prev)
 		if next != nil { // leased for the next round as the gateway stopped: give it back at once
 			d.Queue.Release(context.WithoutCancel(ctx), next.ID, next.Lease)
 		}
@@ -125,6 +138,8 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 			next = nil
 		}
 		if next == nil {
+			d.flush(context.WithoutCancel(ctx), dest, prev)
+			prev = nil
 			var err error
 			if !d.isPaused(dest.Name) {
 				next, err = d.Queue.Lease(ctx, dest.Name, d.Clock.Now(), leaseFor(dest))
@@ -145,20 +160,71 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 			d.Notify([]string{dest.Name})
 		}
 		del := next
+		var ahead <-chan leasedAhead
+		if overlap {
+			ahead = d.recordAndLeaseAhead(ctx, dest, prev, dest.Timeout+leaseFor(dest))
+		}
 		out, took := d.attempt(ctx, dest, del)
-		var err error
-		if ctx.Err() != nil || d.isPaused(dest.Name) {
-			next, err = nil, d.Queue.Complete(context.WithoutCancel(ctx), del.ID, del.Lease, out)
-		} else {
-			next, err = d.Queue.CompleteAndLease(context.WithoutCancel(ctx), del.ID, del.Lease, out, dest.Name, d.Clock.Now(), leaseFor(dest))
+		if !overlap {
+			prev = &attempted{del: del, out: out, took: took}
+			ahead, del = d.recordAndLeaseAhead(ctx, dest, prev, leaseFor(dest)), nil
 		}
-		if err != nil {
-			d.Log.Error("delivery queue error", "destination", dest.Name, "error", fmt.Errorf("record attempt of %s: %w", del.ID, err))
-			next = nil
-			continue
+		r := <-ahead
+		if prev != nil {
+			if r.err != nil {
+				d.Log.Error("delivery queue error", "destination", dest.Name, "error", fmt.Errorf("record attempt of %s: %w", prev.del.ID, r.err))
+			} else {
+				d.recorded(dest, prev.del, prev.out, prev.took)
+			}
+		} else if r.err != nil {
+			d.Log.Error("delivery queue error", "destination", dest.Name, "error", r.err)
 		}
-		d.recorded(dest, del, out, took)
+		next, prev = r.next, nil
+		if del != nil {
+			prev = &attempted{del: del, out: out, took: took}
+		}
 	}
+}
+
+// attempted is a delivery attempted, with its outcome.
+type attempted struct {
+	del  *Delivery
+	out  Outcome
+	took time.Duration
+}
+
+type leasedAhead struct {
+	next *Delivery
+	err  error
+}
+
+// recordAndLeaseAhead records prev's outcome (if any) and leases the next
+// delivery for ttl, in one commit, in the background.
+func (d *Dispatcher) recordAndLeaseAhead(ctx context.Context, dest *Destination, prev *attempted, ttl time.Duration) <-chan leasedAhead {
+	ahead := make(chan leasedAhead, 1)
+	go func() {
+		var r leasedAhead
+		switch {
+		case prev == nil:
+			r.next, r.err = d.Queue.Lease(context.WithoutCancel(ctx), dest.Name, d.Clock.Now(), ttl)
+		default:
+			r.next, r.err = d.Queue.CompleteAndLease(context.WithoutCancel(ctx), prev.del.ID, prev.del.Lease, prev.out, dest.Name, d.Clock.Now(), ttl)
+		}
+		ahead <- r
+	}()
+	return ahead
+}
+
+// flush records a's outcome, when a worker is about to wait or stop.
+func (d *Dispatcher) flush(ctx context.Context, dest *Destination, a *attempted) {
+	if a == nil {
+		return
+	}
+	if err := d.Queue.Complete(ctx, a.del.ID, a.del.Lease, a.out); err != nil {
+		d.Log.Error("delivery queue error", "destination", dest.Name, "error", fmt.Errorf("record attempt of %s: %w", a.del.ID, err))
+		return
+	}
+	d.recorded(dest, a.del, a.out, a.took)
 }
 
 // idle is how long a worker with nothing due sleeps: until the next

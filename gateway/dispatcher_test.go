@@ -450,3 +450,98 @@ func TestRetryWakesAtItsTime(t *testing.T) {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// stepAdapter accepts every delivery and says when each starts.
+type stepAdapter struct {
+	replaySafe bool
+	started    map[string]chan struct{} // by report id
+	onStart    func(reportID string)
+}
+
+func (a *stepAdapter) Deliver(_ context.Context, d *gateway.Delivery) (string, error) {
+	if a.onStart != nil {
+		a.onStart(d.ReportID)
+	}
+	close(a.started[d.ReportID])
+	return "ok", nil
+}
+
+func (a *stepAdapter) ReplaySafe() bool { return a.replaySafe }
+
+// recordingQueue holds back the recording of the first delivery's outcome
+// until the second delivery has started (up to wait), and says whether it
+// had: the overlap a replay-safe destination's worker is built on.
+type recordingQueue struct {
+	gateway.Queue
+	first         string
+	secondStarted chan struct{}
+	wait          time.Duration
+	overlapped    bool
+	recorded      chan struct{} // closed once the first outcome is recorded
+}
+
+func (q *recordingQueue) CompleteAndLease(ctx context.Context, id, lease string, o gateway.Outcome, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
+	if id != q.first {
+		return q.Queue.CompleteAndLease(ctx, id, lease, o, dest, now, ttl)
+	}
+	select {
+	case <-q.secondStarted:
+		q.overlapped = true
+	case <-time.After(q.wait):
+	}
+	next, err := q.Queue.CompleteAndLease(ctx, id, lease, o, dest, now, ttl)
+	close(q.recorded)
+	return next, err
+}
+
+// A replay-safe destination's worker records one outcome while it sends
+// the next delivery; any other records it first.
+func TestWorkerOverlapsRecordingOnlyWhereReplaySafe(t *testing.T) {
+	for _, safe := range []bool{true, false} {
+		t.Run(fmt.Sprintf("replay-safe=%v", safe), func(t *testing.T) {
+			h := newHarness(t)
+			ids := []string{h.enqueue(t, "OV-1", 1), h.enqueue(t, "OV-2", 1), h.enqueue(t, "OV-3", 1)}
+			a := &stepAdapter{replaySafe: safe, started: map[string]chan struct{}{"OV-1": make(chan struct{}), "OV-2": make(chan struct{}), "OV-3": make(chan struct{})}}
+			q := &recordingQueue{Queue: h.store, first: ids[0], secondStarted: a.started["OV-2"], recorded: make(chan struct{})}
+			if safe {
+				q.wait = 10 * time.Second // only waited out if the worker does not overlap
+			}
+			recordedFirst := false
+			a.onStart = func(reportID string) {
+				if reportID == "OV-2" {
+					select {
+					case <-q.recorded:
+						recordedFirst = true
+					default:
+					}
+				}
+			}
+			h.dest.Adapter, h.disp.Queue = a, q
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { h.disp.Run(ctx); close(done) }()
+			for i := 0; ; i++ {
+				if h.get(t, ids[2]).State == gateway.DeliveryDelivered && h.get(t, ids[0]).State == gateway.DeliveryDelivered {
+					break
+				}
+				if i > 2000 {
+					t.Fatal("the deliveries were not all delivered")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			<-done
+			for _, id := range ids {
+				if d := h.get(t, id); d.State != gateway.DeliveryDelivered {
+					t.Errorf("%s is %s after the worker stopped, want delivered (recorded)", id, d.State)
+				}
+			}
+			if safe && (!q.overlapped || recordedFirst) {
+				t.Errorf("replay-safe: the first outcome was recorded before the second delivery started (overlapped=%v)", q.overlapped)
+			}
+			if !safe && (q.overlapped || !recordedFirst) {
+				t.Errorf("not replay-safe: the second delivery started before the first outcome was recorded")
+			}
+		})
+	}
+}

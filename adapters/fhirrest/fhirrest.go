@@ -87,6 +87,11 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	return &Adapter{base: strings.TrimRight(c.BaseURL, "/"), mode: c.Mode, auth: auth, client: client}, nil
 }
 
+// ReplaySafe: every write in the gateway's Bundles is a conditional create
+// or update on a business identifier, so a Bundle taken twice changes
+// nothing the second time (gateway.ReplaySafe).
+func (a *Adapter) ReplaySafe() bool { return true }
+
 // Deliver implements gateway.Adapter. The context carries the attempt's timeout.
 func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, error) {
 	switch a.mode {

@@ -231,7 +231,10 @@ func TestKill9DuringDelivery(t *testing.T) {
 			}
 			base, _ := gatewayProcessWith(t, dir, config, env...)
 			waitAllDelivered(t, base, acc)
-			checkReceiver(t, fhirBase, proxy, acc, rounds*2)
+			// Each kill may catch each of the 2 workers with one delivery in
+			// flight and, FHIR being replay-safe, one whose outcome was being
+			// recorded: both are sent again (see gateway.ReplaySafe).
+			checkReceiver(t, fhirBase, proxy, acc, rounds*2*2)
 			t.Logf("%s: %d reports, %d arrivals at the receiver", store, len(acc.accepted), len(proxy.Arrivals()))
 		})
 	}
@@ -323,7 +326,7 @@ func TestRedisRestartMidRun(t *testing.T) {
 		}
 	}
 	waitAllDelivered(t, base, acc)
-	checkReceiver(t, fhirBase, proxy, acc, 2)
+	checkReceiver(t, fhirBase, proxy, acc, 2*2) // per worker: one in flight, one being recorded (gateway.ReplaySafe)
 	if len(acc.accepted) != 20 {
 		t.Fatalf("%d reports accepted, want 20", len(acc.accepted))
 	}
