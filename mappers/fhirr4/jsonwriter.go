@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode"
@@ -77,7 +78,7 @@ func marshalLocating(m proto.Message, data, encoded []byte) (out []byte, at int,
 	if err := w.message(root, t); err != nil {
 		return nil, 0, err
 	}
-	if cap(w.buf) > 1<<20 { // hand a large buffer over rather than copy it; the pool keeps a small one
+	if cap(w.buf) > 4<<20 { // hand a large buffer (an attachment's) over rather than copy it; the pool keeps a small one
 		out = w.buf
 		w.buf = make([]byte, 0, 64<<10)
 		return out, w.markAt, nil
@@ -419,6 +420,11 @@ func (w *jsonWriter) primitive(p reflect.Value, t *typeInfo) error {
 		marked := len(b) > 0 && len(b) == len(w.mark) && &b[0] == &w.mark[0]
 		if marked && w.markAt == 0 {
 			w.markAt = len(w.buf)
+		}
+		// Room for a large attachment at once, and some for what follows,
+		// rather than doubling the buffer towards it.
+		if n := base64.StdEncoding.EncodedLen(len(b)) + 2; cap(w.buf)-len(w.buf) < n {
+			w.buf = slices.Grow(w.buf, n+64<<10)
 		}
 		w.buf = append(w.buf, '"')
 		if marked && w.markText != nil {
