@@ -65,6 +65,7 @@ type typeInfo struct {
 	oneof             *oneofInfo       // a choice's, a Reference's or a ContainedResource's
 	oneofF            int              // its Go field
 	oneofDesc         protoreflect.OneofDescriptor
+	incomplete        bool // some proto field was not found in the struct
 }
 
 // goField is one field of a Go struct: a proto field, or a oneof (an
@@ -327,6 +328,18 @@ func (t *typeInfo) layout(m proto.Message, st reflect.Type) {
 	if t.kind != kindPrimitive { // only a primitive's own parts are read by name
 		t.valueF, t.idF, t.extF = -1, -1, -1
 	}
+	// Every proto field must have been found in the struct, as a field of
+	// its own or an option of a oneof; a struct laid out some other way is
+	// left to jsonformat rather than written without a field.
+	found := 0
+	for _, f := range t.fields {
+		if f.oneof != nil {
+			found += len(f.oneof.options)
+		} else {
+			found++
+		}
+	}
+	t.incomplete = found != d.Fields().Len()
 }
 
 // fieldNumber reads the number from a protobuf struct tag

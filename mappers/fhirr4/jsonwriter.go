@@ -112,8 +112,8 @@ type entry struct {
 
 // message writes a non-primitive message (p, a *Message) as an object.
 func (w *jsonWriter) message(p reflect.Value, t *typeInfo) error {
-	if p.IsNil() {
-		return fmt.Errorf("%w: a nil %s", ErrUnsupported, t.name)
+	if p.IsNil() || t.incomplete {
+		return fmt.Errorf("%w: a nil or unmapped %s", ErrUnsupported, t.name)
 	}
 	switch t.kind {
 	case kindContained:
