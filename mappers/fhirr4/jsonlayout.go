@@ -332,9 +332,9 @@ func (t *typeInfo) layout(m proto.Message, st reflect.Type) {
 	// its own or an option of a oneof; a struct laid out some other way is
 	// left to jsonformat rather than written without a field.
 	found := 0
-	for _, f := range t.fields {
-		if f.oneof != nil {
-			found += len(f.oneof.options)
+	for i := range t.fields {
+		if o := t.fields[i].oneof; o != nil {
+			found += len(o.options)
 		} else {
 			found++
 		}
