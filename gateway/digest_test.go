@@ -35,3 +35,28 @@ func TestDigestAroundPDFIsDigestJSON(t *testing.T) {
 		t.Error("Encoded is not the PDF's base64 (its length), yet it was hashed")
 	}
 }
+
+// Encoded is trusted only while it still looks like Data's base64: a PDF
+// changed without clearing it is encoded afresh, not written stale.
+func TestEncodedIsData(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 4, 44, 45, 46, 1000} {
+		data := bytes.Repeat([]byte{0xfa, 0x01, 0x7e}, size)[:size]
+		a := &Attachment{Data: data, Encoded: []byte(base64.StdEncoding.EncodeToString(data))}
+		if !a.EncodedIsData() {
+			t.Fatalf("%d bytes: the PDF's own base64 was not recognised", size)
+		}
+		changed := bytes.Clone(data)
+		changed[0] ^= 0xff
+		if (&Attachment{Data: changed, Encoded: a.Encoded}).EncodedIsData() {
+			t.Errorf("%d bytes: a PDF changed at its start kept its old base64", size)
+		}
+		changed = bytes.Clone(data)
+		changed[len(changed)-1] ^= 0xff
+		if (&Attachment{Data: changed, Encoded: a.Encoded}).EncodedIsData() {
+			t.Errorf("%d bytes: a PDF changed at its end kept its old base64", size)
+		}
+	}
+	if (*Attachment)(nil).EncodedIsData() || (&Attachment{}).EncodedIsData() {
+		t.Error("no PDF has no base64")
+	}
+}

@@ -199,16 +199,23 @@ type leasedAhead struct {
 }
 
 // recordAndLeaseAhead records prev's outcome (if any) and leases the next
-// delivery for ttl, in one commit, in the background.
+// delivery for ttl, in one commit, in the background. Once the gateway is
+// stopping or the destination is paused it only records: nothing is
+// leased to be given back.
 func (d *Dispatcher) recordAndLeaseAhead(ctx context.Context, dest *Destination, prev *attempted, ttl time.Duration) <-chan leasedAhead {
 	ahead := make(chan leasedAhead, 1)
 	go func() {
 		var r leasedAhead
+		stopping := ctx.Err() != nil || d.isPaused(dest.Name)
+		store := context.WithoutCancel(ctx)
 		switch {
+		case prev == nil && stopping:
 		case prev == nil:
-			r.next, r.err = d.Queue.Lease(context.WithoutCancel(ctx), dest.Name, d.Clock.Now(), ttl)
+			r.next, r.err = d.Queue.Lease(store, dest.Name, d.Clock.Now(), ttl)
+		case stopping:
+			r.err = d.Queue.Complete(store, prev.del.ID, prev.del.Lease, prev.out)
 		default:
-			r.next, r.err = d.Queue.CompleteAndLease(context.WithoutCancel(ctx), prev.del.ID, prev.del.Lease, prev.out, dest.Name, d.Clock.Now(), ttl)
+			r.next, r.err = d.Queue.CompleteAndLease(store, prev.del.ID, prev.del.Lease, prev.out, dest.Name, d.Clock.Now(), ttl)
 		}
 		ahead <- r
 	}()

@@ -200,7 +200,7 @@ var pdfStandIn = []byte("\xa7results-gateway: the PDF's own base64 goes here\xa7
 // are DigestJSON's, so the digest is the same. ok is false when it does
 // not apply.
 func digestAroundPDF(lab *Report) (digest string, ok bool) {
-	if lab.PDF == nil || len(lab.PDF.Data) == 0 || len(lab.PDF.Encoded) != base64.StdEncoding.EncodedLen(len(lab.PDF.Data)) {
+	if !lab.PDF.EncodedIsData() {
 		return "", false
 	}
 	pdf := *lab.PDF

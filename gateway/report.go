@@ -3,6 +3,11 @@
 // It imports only the standard library.
 package gateway
 
+import (
+	"bytes"
+	"encoding/base64"
+)
+
 // SchemaVersion is the native JSON lab report schema this build accepts.
 const SchemaVersion = 1
 
@@ -334,9 +339,23 @@ type Attachment struct {
 	// decoder read it there exactly so (a slice of the message, no copy);
 	// nil and 0 otherwise. The Bundle is then written with that text rather
 	// than by encoding the PDF again, and the message log keeps the message
-	// without the PDF it stores anyway.
+	// without the PDF it stores anyway. Whatever changes Data clears both.
 	Encoded []byte `json:"-"`
 	DataAt  int    `json:"-"`
+}
+
+// EncodedIsData reports whether Encoded is Data's standard base64 as far
+// as a fixed few bytes tell: its length, first and last characters. Code
+// that changes Data must clear Encoded; this catches what it forgets.
+func (a *Attachment) EncodedIsData() bool {
+	enc := base64.StdEncoding
+	if a == nil || len(a.Data) == 0 || len(a.Encoded) != enc.EncodedLen(len(a.Data)) {
+		return false
+	}
+	head := a.Data[:min(len(a.Data), 45)] // whole quanta: a prefix of the full encoding
+	tail := a.Data[len(a.Data)-(len(a.Data)-1)%3-1:]
+	var buf [64]byte
+	return bytes.HasPrefix(a.Encoded, enc.AppendEncode(buf[:0], head)) && bytes.HasSuffix(a.Encoded, enc.AppendEncode(buf[:0], tail))
 }
 
 // TestDirectory knows the National Genomic Test Directory's codes.

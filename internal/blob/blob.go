@@ -29,8 +29,11 @@ var (
 // Encoders and decoders are safe for concurrent EncodeAll/DecodeAll.
 var (
 	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
-	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
+	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecoded))
 )
+
+// maxDecoded is the most a stored value may decompress to.
+const maxDecoded = 1 << 30
 
 // Pack returns b as it should be stored: compressed if that saves at least
 // a tenth, else b itself. A value that happens to start as a compressed
@@ -66,6 +69,11 @@ func Unpack(stored []byte) ([]byte, error) {
 	var err error
 	switch {
 	case bytes.HasPrefix(stored, s2Prefix):
+		// A damaged length header must not ask for gigabytes: the same
+		// ceiling as zstd's decoder.
+		if n, lenErr := s2.DecodedLen(stored[len(s2Prefix):]); lenErr != nil || n > maxDecoded {
+			return nil, fmt.Errorf("decompress stored value: S2 block claims %d bytes (%v)", n, lenErr)
+		}
 		b, err = s2.Decode(nil, stored[len(s2Prefix):])
 	case bytes.HasPrefix(stored, zstdMagic):
 		b, err = decoder.DecodeAll(stored, nil)
@@ -100,7 +108,7 @@ func PackBundleAt(bundle, pdf []byte, at int) []byte {
 		return Pack(bundle)
 	}
 	i := at
-	if end := at + 1 + base64.StdEncoding.EncodedLen(len(pdf)); at <= 0 || end >= len(bundle) || bundle[at] != '"' || bundle[end] != '"' {
+	if !looksLikeBase64At(bundle, pdf, at) {
 		i = indexBase64String(bundle, pdf)
 	}
 	if i < 0 {
@@ -110,6 +118,25 @@ func PackBundleAt(bundle, pdf []byte, at int) []byte {
 	elided := make([]byte, 0, len(bundle)-(end-i)+len(pdfMarker))
 	elided = append(append(append(elided, bundle[:i]...), pdfMarker...), bundle[end:]...)
 	return Pack(elided)
+}
+
+// looksLikeBase64At reports whether b holds, at its offset at, a JSON
+// string of pdf's base64's length that begins and ends as that base64
+// does: a check of a fixed few bytes, against a place given by whoever
+// wrote or read the string there, so that a wrong place is never elided.
+func looksLikeBase64At(b, pdf []byte, at int) bool {
+	n := base64.StdEncoding.EncodedLen(len(pdf))
+	if at <= 0 || at+1+n >= len(b) || b[at] != '"' || b[at+1+n] != '"' {
+		return false
+	}
+	text := b[at+1 : at+1+n]
+	head := pdf[:min(len(pdf), 45)] // whole quanta: a prefix of the full encoding
+	tail := pdf[len(pdf)-(len(pdf)-1)%3-1:]
+	var buf [64]byte
+	if !bytes.HasPrefix(text, base64.StdEncoding.AppendEncode(buf[:0], head)) {
+		return false
+	}
+	return bytes.HasSuffix(text, base64.StdEncoding.AppendEncode(buf[:0], tail))
 }
 
 // PackMessage packs a raw message for the message log: with the stored

@@ -43,6 +43,10 @@ func TestPackRoundTrip(t *testing.T) {
 	if _, err := Unpack(append(append([]byte{}, s2Prefix...), "garbage"...)); err == nil {
 		t.Error("a damaged S2 block must be an error, not garbage")
 	}
+	// A length header claiming 4 GB (a varint) is refused before allocating.
+	if _, err := Unpack(append(append([]byte{}, s2Prefix...), 0xff, 0xff, 0xff, 0xff, 0x0f, 'x')); err == nil {
+		t.Error("an S2 block claiming 4 GB must be refused")
+	}
 }
 
 // JSON goes through S2; values stored by zstd alone before S2 read back;
@@ -115,6 +119,19 @@ func TestBundleWithItsPDFsPlace(t *testing.T) {
 		back, err := UnpackBundle(PackBundleAt(bundle, pdf, wrong), pdf)
 		if err != nil || !bytes.Equal(back, bundle) {
 			t.Fatalf("told %d: round trip: %v", wrong, err)
+		}
+	}
+	// Told the place of another string of the same length: it is not cut
+	// out (it would come back as the PDF), the PDF is found and left out.
+	decoy := `{"resourceType":"Bundle","note":`
+	for _, other := range []string{strings.Repeat("A", len(b64)), b64[:len(b64)-4] + "AAAA", "QUFB" + b64[4:]} {
+		doc := []byte(decoy + `"` + other + `",` + string(bundle[1:]))
+		packed := PackBundleAt(doc, pdf, len(decoy))
+		if back, err := UnpackBundle(packed, pdf); err != nil || !bytes.Equal(back, doc) {
+			t.Fatalf("told the place of a look-alike: round trip: %v", err)
+		}
+		if len(packed) > 2000 {
+			t.Fatalf("the PDF's own base64 was not left out: %d bytes", len(packed))
 		}
 	}
 }

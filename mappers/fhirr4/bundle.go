@@ -68,7 +68,7 @@ func (m *Mapper) EncodeBundle(r *gateway.Report, pdf []byte) ([]byte, []string, 
 func (m *Mapper) Encode(r *gateway.Report, pdf []byte) (gateway.EncodedBundle, error) {
 	b := m.Bundle(r, pdf)
 	var encoded []byte // the lab's own base64 of its PDF, if it is the presentedForm
-	if r.PDF != nil && len(pdf) > 0 && len(r.PDF.Data) == len(pdf) && &r.PDF.Data[0] == &pdf[0] {
+	if r.PDF.EncodedIsData() && len(r.PDF.Data) == len(pdf) && &r.PDF.Data[0] == &pdf[0] {
 		encoded = r.PDF.Encoded
 	}
 	out, at, err := marshalOrFallbackLocating(b, pdf, encoded, m.marshaller)

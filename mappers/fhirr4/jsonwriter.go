@@ -194,6 +194,9 @@ func (w *jsonWriter) collect(entries []entry, s reflect.Value, t *typeInfo) ([]e
 			if !ok {
 				continue
 			}
+			if opt.fd.Message() == nil { // set, whatever its value: not a FHIR element this writer knows
+				return nil, fmt.Errorf("%w: %s", ErrUnsupported, opt.fd.FullName())
+			}
 			fd, fi, v = opt.fd, opt.info.of(opt.fd, opt.goTyp), value
 		default:
 			fd, fi = f.fd, f.info.of(f.fd, v.Type())
