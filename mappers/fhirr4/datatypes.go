@@ -2,7 +2,7 @@ package fhirr4
 
 import (
 	"crypto/sha1"
-	"fmt"
+	"encoding/hex"
 	"net/url"
 	"strings"
 	"time"
@@ -150,5 +150,15 @@ func uuidFor(key string) string {
 	h := sha1.Sum([]byte("results-gateway:" + key))
 	h[6] = h[6]&0x0f | 0x50
 	h[8] = h[8]&0x3f | 0x80
-	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	// As fmt's "%x-%x-%x-%x-%x" of the five groups would write it, without fmt.
+	var b [45]byte // "urn:uuid:" + 36
+	n := copy(b[:], "urn:uuid:")
+	for i, group := range [][]byte{h[0:4], h[4:6], h[6:8], h[8:10], h[10:16]} {
+		if i > 0 {
+			b[n] = '-'
+			n++
+		}
+		n += hex.Encode(b[n:], group)
+	}
+	return string(b[:n])
 }
