@@ -99,3 +99,25 @@ func TestLiftedDecodeRefusesRawLineBreaks(t *testing.T) {
 		sameAsUnmarshal(t, withPDF(t, `"pdf":{"data":"QUJD\t`+brk+`"},`))
 	}
 }
+
+// The base64 decoder works in blocks: a bad character anywhere in a long
+// PDF (early, on a block's edge, in its last quantum) must still make
+// exactly the answer json.Unmarshal gives.
+func TestLiftedDecodeOfLongPDFsIsUnmarshal(t *testing.T) {
+	data := make([]byte, 3000)
+	for i := range data {
+		data[i] = byte(i*131 + i>>3)
+	}
+	good := base64.StdEncoding.EncodeToString(data)
+	sameAsUnmarshal(t, withPDF(t, `"pdf":{"data":"`+good+`"},`))
+	for _, at := range []int{0, 1, 31, 32, 33, 63, 64, 100, 1000, len(good) - 5, len(good) - 3, len(good) - 1} {
+		for _, bad := range []string{"!", "-", "_", "=", " ", "\\/"} {
+			text := good[:at] + bad + good[at+1:]
+			sameAsUnmarshal(t, withPDF(t, `"pdf":{"data":"`+text+`"},`))
+		}
+	}
+	// Padding bits set in the last quantum (3000 bytes: no padding, so use 2999).
+	odd := base64.StdEncoding.EncodeToString(data[:2999])
+	lax := odd[:len(odd)-2] + "B="
+	sameAsUnmarshal(t, withPDF(t, `"pdf":{"data":"`+lax+`"},`))
+}
