@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -33,6 +34,8 @@ var (
 	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecoded))
 )
 
+var scratchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
 // maxDecoded is the most a stored value may decompress to.
 const maxDecoded = 1 << 30
 
@@ -45,10 +48,18 @@ func Pack(b []byte) []byte {
 		return b
 	}
 	if len(b) >= 256 {
-		out := make([]byte, len(s2Prefix), len(s2Prefix)+s2.MaxEncodedLen(len(b)))
-		copy(out, s2Prefix)
-		if block := s2.Encode(out[len(s2Prefix):cap(out)], b); len(block) <= len(b)*9/10 {
-			return out[:len(s2Prefix)+len(block)]
+		// Encoded into a pooled scratch buffer and copied out at its size:
+		// S2 wants room for the worst case, several times what JSON takes.
+		need := s2.MaxEncodedLen(len(b))
+		scratch := scratchBuffers.Get().(*[]byte)
+		if cap(*scratch) < need {
+			*scratch = make([]byte, need)
+		}
+		if cap(*scratch) <= 4<<20 { // a large value's scratch is not kept
+			defer scratchBuffers.Put(scratch)
+		}
+		if block := s2.Encode((*scratch)[:cap(*scratch)], b); len(block) <= len(b)*9/10 {
+			return append(append(make([]byte, 0, len(s2Prefix)+len(block)), s2Prefix...), block...)
 		}
 	}
 	z := encoder.EncodeAll(b, make([]byte, 0, len(b)/4))
