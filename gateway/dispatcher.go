@@ -159,30 +159,33 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 			// in turn, so every worker joins a burst, not just the one woken.
 			d.Notify([]string{dest.Name})
 		}
-		del := next
-		var ahead <-chan leasedAhead
-		if overlap {
-			ahead = d.recordAndLeaseAhead(ctx, dest, prev, dest.Timeout+leaseFor(dest))
+		var r leasedAhead
+		if overlap { // record the one before while this one is attempted
+			ahead := d.recordAndLeaseAhead(ctx, dest, prev, dest.Timeout+leaseFor(dest))
+			out, took := d.attempt(ctx, dest, next)
+			r = <-ahead
+			d.afterRecording(dest, prev, r.err)
+			prev = &attempted{del: next, out: out, took: took}
+		} else { // record this one before the next is attempted
+			out, took := d.attempt(ctx, dest, next)
+			done := &attempted{del: next, out: out, took: took}
+			r = <-d.recordAndLeaseAhead(ctx, dest, done, leaseFor(dest))
+			d.afterRecording(dest, done, r.err)
 		}
-		out, took := d.attempt(ctx, dest, del)
-		if !overlap {
-			prev = &attempted{del: del, out: out, took: took}
-			ahead, del = d.recordAndLeaseAhead(ctx, dest, prev, leaseFor(dest)), nil
-		}
-		r := <-ahead
-		if prev != nil {
-			if r.err != nil {
-				d.Log.Error("delivery queue error", "destination", dest.Name, "error", fmt.Errorf("record attempt of %s: %w", prev.del.ID, r.err))
-			} else {
-				d.recorded(dest, prev.del, prev.out, prev.took)
-			}
-		} else if r.err != nil {
-			d.Log.Error("delivery queue error", "destination", dest.Name, "error", r.err)
-		}
-		next, prev = r.next, nil
-		if del != nil {
-			prev = &attempted{del: del, out: out, took: took}
-		}
+		next = r.next
+	}
+}
+
+// afterRecording reports a's outcome once it is recorded (a nil: only a
+// lease was taken), or the store's error.
+func (d *Dispatcher) afterRecording(dest *Destination, a *attempted, err error) {
+	switch {
+	case err != nil && a != nil:
+		d.Log.Error("delivery queue error", "destination", dest.Name, "error", fmt.Errorf("record attempt of %s: %w", a.del.ID, err))
+	case err != nil:
+		d.Log.Error("delivery queue error", "destination", dest.Name, "error", err)
+	case a != nil:
+		d.recorded(dest, a.del, a.out, a.took)
 	}
 }
 
@@ -227,11 +230,7 @@ func (d *Dispatcher) flush(ctx context.Context, dest *Destination, a *attempted)
 	if a == nil {
 		return
 	}
-	if err := d.Queue.Complete(ctx, a.del.ID, a.del.Lease, a.out); err != nil {
-		d.Log.Error("delivery queue error", "destination", dest.Name, "error", fmt.Errorf("record attempt of %s: %w", a.del.ID, err))
-		return
-	}
-	d.recorded(dest, a.del, a.out, a.took)
+	d.afterRecording(dest, a, d.Queue.Complete(ctx, a.del.ID, a.del.Lease, a.out))
 }
 
 // idle is how long a worker with nothing due sleeps: until the next
