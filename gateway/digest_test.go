@@ -60,3 +60,41 @@ func TestEncodedIsData(t *testing.T) {
 		t.Error("no PDF has no base64")
 	}
 }
+
+// One marshal makes both the digest and the stored JSON where both are
+// made from the same report: each exactly what it would be on its own
+// (DigestJSON's digest, withoutPDFData's JSON), whatever else the PDF
+// attachment carries; a report stating changes or naming an earlier one
+// is left to the separate path.
+func TestDigestAndStoredJSONFromOneMarshal(t *testing.T) {
+	data := bytes.Repeat([]byte("<pdf & \"bytes\">\n\xff\x00"), 300)
+	for _, pdf := range []Attachment{
+		{Data: data},
+		{Title: "Report", Data: data},
+		{ContentType: "application/pdf", Data: data},
+		{Title: "t", ContentType: "application/pdf", Data: data, URL: "https://x/y"},
+		{Data: data, URL: "https://x/y"},
+	} {
+		pdf.Encoded = []byte(base64.StdEncoding.EncodeToString(pdf.Data))
+		r := &Report{ID: "D-3", Version: 1, Status: StatusFinal, Notes: []string{"a", "data"},
+			Patient: Patient{NHSNumber: "9990000018"}, Warnings: []Warning{{Path: "x", Message: "y"}}, PDF: &pdf}
+		digest, stored, ok := digestAndStoredJSON(r)
+		if !ok {
+			t.Fatalf("%+v: the one-marshal path did not apply", pdf.Title)
+		}
+		wantDigest, _ := (&Intake{}).digest(r)
+		wantStored, _ := withoutPDFData(r)
+		if digest != wantDigest || !bytes.Equal(stored, wantStored) {
+			t.Errorf("PDF %q/%q/%q: digest %v, stored JSON equal %v\n got %s\nwant %s", pdf.Title, pdf.ContentType, pdf.URL,
+				digest == wantDigest, bytes.Equal(stored, wantStored), stored, wantStored)
+		}
+	}
+	r := &Report{ID: "D-4", Changes: []Change{{}}, PDF: &Attachment{Data: data, Encoded: []byte(base64.StdEncoding.EncodeToString(data))}}
+	if _, _, ok := digestAndStoredJSON(r); ok {
+		t.Error("a report stating changes took the one-marshal path, though its digest leaves them out")
+	}
+	r.Changes, r.Previous = nil, &PreviousReport{ID: "D-0"}
+	if _, _, ok := digestAndStoredJSON(r); ok {
+		t.Error("a report naming an earlier one took the one-marshal path")
+	}
+}

@@ -200,28 +200,79 @@ var pdfStandIn = []byte("\xa7results-gateway: the PDF's own base64 goes here\xa7
 // are DigestJSON's, so the digest is the same. ok is false when it does
 // not apply.
 func digestAroundPDF(lab *Report) (digest string, ok bool) {
-	if !lab.PDF.EncodedIsData() {
+	b, at, ok := marshalWithStandIn(lab)
+	if !ok {
 		return "", false
 	}
-	pdf := *lab.PDF
-	encoded := pdf.Encoded
+	return hashAroundStandIn(b, at, lab.PDF.Encoded), true
+}
+
+// marshalWithStandIn is r's JSON with pdfStandIn as its PDF's data, and
+// where the stand-in's string is (at its opening quote). ok is false when
+// r's PDF has no received base64, or the stand-in is not there once.
+func marshalWithStandIn(r *Report) (b []byte, at int, ok bool) {
+	if !r.PDF.EncodedIsData() {
+		return nil, 0, false
+	}
+	pdf := *r.PDF
 	pdf.Data = pdfStandIn
-	copied := *lab
+	copied := *r
 	copied.PDF = &pdf
 	b, err := json.Marshal(&copied)
 	if err != nil {
-		return "", false
+		return nil, 0, false
 	}
-	standIn := []byte(`"` + base64.StdEncoding.EncodeToString(pdfStandIn) + `"`)
-	i := bytes.Index(b, standIn)
-	if i < 0 || bytes.Contains(b[i+1:], standIn) {
-		return "", false
+	at = bytes.Index(b, quotedStandIn)
+	if at < 0 || bytes.Contains(b[at+1:], quotedStandIn) {
+		return nil, 0, false
 	}
+	return b, at, true
+}
+
+var quotedStandIn = []byte(`"` + base64.StdEncoding.EncodeToString(pdfStandIn) + `"`)
+
+// hashAroundStandIn is the hex SHA-256 of b with encoded in place of the
+// stand-in's base64 (the string at at, its quotes kept).
+func hashAroundStandIn(b []byte, at int, encoded []byte) string {
 	h := sha256.New()
-	h.Write(b[:i+1])
+	h.Write(b[:at+1])
 	h.Write(encoded)
-	h.Write(b[i+len(standIn)-1:])
-	return hex.EncodeToString(h.Sum(nil)), true
+	h.Write(b[at+len(quotedStandIn)-1:])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// digestAndStoredJSON makes the digest and the stored report's JSON (its
+// PDF's data left out, as withoutPDFData does) from one marshal, where
+// they are made from the same report: one that states no changes and
+// names no earlier report (the digest leaves those out), with its PDF's
+// base64 as received. Most reports are such; for the rest ok is false and
+// each is made on its own.
+func digestAndStoredJSON(r *Report) (digest string, stored []byte, ok bool) {
+	if len(r.Changes) > 0 || r.Previous != nil {
+		return "", nil, false
+	}
+	b, at, ok := marshalWithStandIn(r)
+	if !ok {
+		return "", nil, false
+	}
+	// The member "data":"<stand-in>" comes out with its comma, as
+	// encoding/json leaves out an empty Data (omitempty).
+	key := []byte(`"data":`)
+	start, end := at-len(key), at+len(quotedStandIn)
+	if start < 1 || !bytes.Equal(b[start:at], key) {
+		return "", nil, false
+	}
+	switch {
+	case b[start-1] == ',':
+		start--
+	case b[start-1] == '{' && b[end] == ',':
+		end++
+	case b[start-1] == '{' && b[end] == '}':
+	default:
+		return "", nil, false
+	}
+	stored = append(append(make([]byte, 0, len(b)-(end-start)), b[:start]...), b[end:]...)
+	return hashAroundStandIn(b, at, r.PDF.Encoded), stored, true
 }
 
 // DigestJSON is the hex SHA-256 of v's json.Marshal form, hashed as the
@@ -400,15 +451,20 @@ func (in *Intake) build(r *Report, sub Submission, trustRouted bool) (*ReportRec
 		return nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
 	}
 	r.Warnings = append(append([]Warning{}, sub.Warnings...), in.nameTest(r)...)
-	digest, err := in.digest(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
-	}
-	var canonical, pdf []byte
-	if r.PDF != nil {
-		pdf = r.PDF.Data                                    // the lab's own PDF is the presentedForm
-		if canonical, err = withoutPDFData(r); err != nil { // stored once, as the record's PDF
+	digest, canonical, shared := digestAndStoredJSON(r)
+	var err error
+	if !shared {
+		if digest, err = in.digest(r); err != nil {
 			return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+		}
+	}
+	var pdf []byte
+	if r.PDF != nil {
+		pdf = r.PDF.Data // the lab's own PDF is the presentedForm
+		if !shared {
+			if canonical, err = withoutPDFData(r); err != nil { // stored once, as the record's PDF
+				return nil, fmt.Errorf("encode report %s: %w", r.ID, err)
+			}
 		}
 	} else {
 		if canonical, err = json.Marshal(r); err != nil {

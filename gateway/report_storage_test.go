@@ -80,3 +80,35 @@ func TestDigestIsMarshalsSHA256(t *testing.T) {
 		}
 	}
 }
+
+// Every fixture, with a lab's PDF read from JSON: the one-marshal digest
+// and stored JSON are what DigestJSON and withoutPDFData make.
+func TestOneMarshalOnEveryFixture(t *testing.T) {
+	pdf := bytes.Repeat([]byte("%PDF-1.4 \x00\xff"), 400)
+	applied := 0
+	for _, f := range fixtures.Reports() {
+		var doc map[string]any
+		if err := json.Unmarshal(f.Body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["pdf"] = map[string]any{"contentType": "application/pdf", "data": pdf}
+		body, _ := json.Marshal(doc)
+		r, err := labjson.Decode(body)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		digest, stored, ok := gateway.DigestAndStoredJSON(r)
+		if !ok {
+			continue // it states changes or names an earlier report
+		}
+		applied++
+		wantStored, _ := gateway.WithoutPDFData(r)
+		wantDigest, _ := gateway.DigestJSON(r)
+		if digest != wantDigest || !bytes.Equal(stored, wantStored) {
+			t.Errorf("%s: digest equal %v, stored JSON equal %v", f.Name, digest == wantDigest, bytes.Equal(stored, wantStored))
+		}
+	}
+	if applied < len(fixtures.Reports())/2 {
+		t.Fatalf("the one-marshal path applied to only %d fixtures", applied)
+	}
+}
