@@ -347,13 +347,16 @@ type Attachment struct {
 // EncodedIsData reports whether Encoded is Data's standard base64 as far
 // as a fixed few bytes tell: its length, first and last characters. Code
 // that changes Data must clear Encoded; this catches what it forgets.
+//
+// internal/pdfbase64.SameEnds is the same check; this package imports
+// only the standard library, so it keeps its own.
 func (a *Attachment) EncodedIsData() bool {
 	enc := base64.StdEncoding
 	if a == nil || len(a.Data) == 0 || len(a.Encoded) != enc.EncodedLen(len(a.Data)) {
 		return false
 	}
-	head := a.Data[:min(len(a.Data), 45)] // whole quanta: a prefix of the full encoding
-	tail := a.Data[len(a.Data)-(len(a.Data)-1)%3-1:]
+	head := a.Data[:min(len(a.Data), 45)]            // whole quanta: a prefix of the full encoding
+	tail := a.Data[len(a.Data)-(len(a.Data)-1)%3-1:] // the last quantum's bytes
 	var buf [64]byte
 	return bytes.HasPrefix(a.Encoded, enc.AppendEncode(buf[:0], head)) && bytes.HasSuffix(a.Encoded, enc.AppendEncode(buf[:0], tail))
 }

@@ -42,8 +42,8 @@ func anyString(v reflect.Value, match func(string) bool) bool {
 			}
 		}
 	case reflect.Struct:
-		for _, i := range jsonFieldIndexes(v.Type()) {
-			if anyString(v.Field(i), match) {
+		for _, f := range jsonFieldsOf(v.Type()) {
+			if anyString(v.Field(f.index), match) {
 				return true
 			}
 		}
@@ -51,18 +51,24 @@ func anyString(v reflect.Value, match func(string) bool) bool {
 	return false
 }
 
-var jsonFields sync.Map // reflect.Type -> []int
+var jsonFields sync.Map // reflect.Type -> []jsonField
 
-// jsonFieldIndexes are the fields of struct type t that WalkStrings visits.
-func jsonFieldIndexes(t reflect.Type) []int {
+// jsonField is a struct field WalkStrings visits: its index and JSON name.
+type jsonField struct {
+	index int
+	name  string
+}
+
+// jsonFieldsOf are the fields of struct type t that WalkStrings visits.
+func jsonFieldsOf(t reflect.Type) []jsonField {
 	if f, ok := jsonFields.Load(t); ok {
-		return f.([]int)
+		return f.([]jsonField)
 	}
-	var fields []int
+	var fields []jsonField
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		if name != "" && name != "-" && t.Field(i).IsExported() {
-			fields = append(fields, i)
+			fields = append(fields, jsonField{i, name})
 		}
 	}
 	jsonFields.Store(t, fields)
@@ -109,14 +115,12 @@ func walk(v reflect.Value, path string, all bool, fn func(path, s string)) {
 			walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i), all, fn)
 		}
 	case reflect.Struct:
-		t := v.Type()
-		for _, i := range jsonFieldIndexes(t) {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			child := name
+		for _, f := range jsonFieldsOf(v.Type()) {
+			child := f.name
 			if path != "" {
-				child = path + "." + name
+				child = path + "." + f.name
 			}
-			walk(v.Field(i), child, all, fn)
+			walk(v.Field(f.index), child, all, fn)
 		}
 	}
 }

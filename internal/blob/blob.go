@@ -20,7 +20,8 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
-	asmbase64 "github.com/segmentio/asm/base64"
+
+	"github.com/nhs-genomics/results-gateway/internal/pdfbase64"
 )
 
 var (
@@ -137,18 +138,11 @@ func PackBundleAt(bundle, pdf []byte, at int) []byte {
 // does: a check of a fixed few bytes, against a place given by whoever
 // wrote or read the string there, so that a wrong place is never elided.
 func looksLikeBase64At(b, pdf []byte, at int) bool {
-	n := base64.StdEncoding.EncodedLen(len(pdf))
+	n := pdfbase64.EncodedLen(len(pdf))
 	if at <= 0 || at+1+n >= len(b) || b[at] != '"' || b[at+1+n] != '"' {
 		return false
 	}
-	text := b[at+1 : at+1+n]
-	head := pdf[:min(len(pdf), 45)] // whole quanta: a prefix of the full encoding
-	tail := pdf[len(pdf)-(len(pdf)-1)%3-1:]
-	var buf [64]byte
-	if !bytes.HasPrefix(text, base64.StdEncoding.AppendEncode(buf[:0], head)) {
-		return false
-	}
-	return bytes.HasSuffix(text, base64.StdEncoding.AppendEncode(buf[:0], tail))
+	return pdfbase64.SameEnds(b[at+1:at+1+n], pdf)
 }
 
 // PackMessage packs a raw message for the message log: with the stored
@@ -227,7 +221,7 @@ func UnpackBundle(stored, pdf []byte) ([]byte, error) {
 	out := make([]byte, i+1+n+1+len(b)-i-len(pdfMarker))
 	copy(out, b[:i])
 	out[i] = '"'
-	asmbase64.StdEncoding.Encode(out[i+1:i+1+n], pdf) // SIMD: a tenth of encoding/base64's time
+	pdfbase64.Encode(out[i+1:i+1+n], pdf)
 	out[i+1+n] = '"'
 	copy(out[i+2+n:], b[i+len(pdfMarker):])
 	return out, nil
