@@ -333,11 +333,12 @@ func TestRedisRestartMidRun(t *testing.T) {
 }
 
 // redisServer starts a private redis-server on 127.0.0.1:port with the
-// settings the no-loss promise depends on: appendonly yes, appendfsync everysec.
+// settings the no-loss promise depends on (appendonly yes, appendfsync
+// everysec) and the README's rdbcompression no, as docker-compose.yml runs it.
 func redisServer(t testing.TB, dir, port string) *os.Process {
 	t.Helper()
 	cmd := execCommand("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", dir,
-		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
+		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--rdbcompression", "no")
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
