@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ func BenchmarkIntake(b *testing.B) {
 				b.Error(err)
 				return
 			}
+			io.Copy(io.Discard, resp.Body) // read to the end, so the connection is kept
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusAccepted {
 				b.Errorf("status %d", resp.StatusCode)

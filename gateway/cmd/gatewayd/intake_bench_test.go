@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -43,6 +44,9 @@ func postBody(client *http.Client, base string, body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Read to the end, so the connection is kept for the next report as a
+	// lab's client would keep it; closed unread, it is dropped and redialled.
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
