@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/internal/peers"
 	"github.com/nhs-genomics/results-gateway/internal/receiver"
+	"github.com/nhs-genomics/results-gateway/internal/testredis"
 )
 
 const reportSystem = "https://fhir.results-gateway.nhs.uk/Id/report"
@@ -42,15 +42,7 @@ func faultConfig(t testing.TB, dir, url string) string {
 	return path
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return testredis.FreePort(t) }
 
 // peerFHIRServer starts the third-party FHIR server (a stand-in EPR with real
 // conditional create/update) behind a counting proxy; returns the proxy.
@@ -332,25 +324,15 @@ func TestRedisRestartMidRun(t *testing.T) {
 	}
 }
 
-// redisServer starts a private redis-server on 127.0.0.1:port with the
-// settings the no-loss promise depends on (appendonly yes, appendfsync
-// everysec) and the README's rdbcompression no, as docker-compose.yml runs it.
+// redisServer starts a private redis-server on 127.0.0.1:port as
+// testredis.Start does (AOF everysec, as docker-compose.yml runs it).
 func redisServer(t testing.TB, dir, port string) *os.Process {
 	t.Helper()
-	cmd := execCommand("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", dir,
-		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--rdbcompression", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("redis-server: %v", err)
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			c.Close()
-			return cmd.Process
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("redis-server did not start")
-	return nil
+	return testredis.Start(t, dir, n)
 }
 
 // cleanupPrefix removes a benchmark's keys from the shared test Redis.
