@@ -59,9 +59,29 @@ func (m *Monitor) Check(ctx context.Context) {
 		return // the other checks would only fail the same way
 	}
 	m.Alerts.Resolve("store", "the store can be written again")
+	m.checkDurability(ctx)
 	m.checkQueues(ctx)
 	m.checkHeld(ctx)
 	m.checkAcknowledgements(ctx)
+}
+
+// checkDurability raises an alert while the store says a restart of it
+// could lose accepted reports (Redis without its append-only file, say):
+// the gateway has told labs those reports are safe.
+func (m *Monitor) checkDurability(ctx context.Context) {
+	d, ok := m.Store.(DurabilityReporter)
+	if !ok {
+		return
+	}
+	why, err := d.Durability(ctx)
+	if err != nil {
+		return // not known this time: leave the alert as it is
+	}
+	if why != "" {
+		m.Alerts.Raise("store-durability", "accepted reports could be lost if the store restarts: "+why, "error", why)
+	} else {
+		m.Alerts.Resolve("store-durability", "the store keeps accepted reports across a restart again")
+	}
 }
 
 // checkAcknowledgements raises an alert, for the lab's operators, for each

@@ -10,7 +10,10 @@ import (
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	"github.com/nhs-genomics/results-gateway/gateway/redisstore"
 	"github.com/nhs-genomics/results-gateway/gateway/storetest"
+	"github.com/nhs-genomics/results-gateway/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 type recorded struct {
@@ -187,5 +190,57 @@ func TestMonitorUnacknowledgedReportOnce(t *testing.T) {
 	m.Check(ctx)
 	if got := rec.take(); got != "-"+key {
 		t.Fatalf("acknowledged: %q", got)
+	}
+}
+
+// A Redis that could lose accepted reports on its restart opens an alert
+// while it could: without its append-only file, or with fsyncing left to
+// the operating system. A Redis run as the README says raises none.
+func TestMonitorStoreDurabilityOnRedis(t *testing.T) {
+	ctx := context.Background()
+	url := testredis.Server(t, "--appendonly", "no")
+	store, err := redisstore.Open(ctx, url, "durability", []byte("test-index-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rec := &recorded{}
+	m := &gateway.Monitor{Store: store, Alerts: &gateway.Alerts{Log: slog.New(slog.DiscardHandler), Notifier: rec},
+		Clock: &fakeClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}}
+	why, err := store.Durability(ctx)
+	if err != nil || !strings.Contains(why, "appendonly no") {
+		t.Fatalf("appendonly no: %q %v", why, err)
+	}
+	m.Check(ctx)
+	m.Check(ctx)
+	if got := rec.take(); got != "+store-durability" {
+		t.Fatalf("appendonly no: %q", got)
+	}
+
+	opts, _ := redis.ParseURL(url)
+	admin := redis.NewClient(opts)
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx)
+	if got := rec.take(); got != "-store-durability" {
+		t.Fatalf("appendonly yes: %q", got)
+	}
+
+	if err := admin.ConfigSet(ctx, "appendfsync", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx)
+	if got := rec.take(); got != "+store-durability" {
+		t.Fatalf("appendfsync no: %q", got)
+	}
+	if why, _ := store.Durability(ctx); !strings.Contains(why, "appendfsync no") {
+		t.Fatalf("appendfsync no: %q", why)
+	}
+	admin.ConfigSet(ctx, "appendfsync", "everysec")
+	m.Check(ctx)
+	if got := rec.take(); got != "-store-durability" {
+		t.Fatalf("appendfsync everysec: %q", got)
 	}
 }

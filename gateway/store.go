@@ -83,6 +83,17 @@ type Reports interface {
 	Close() error
 }
 
+// DurabilityReporter is a store whose persistence is set outside the
+// gateway (Redis's own configuration), so the gateway cannot promise by
+// itself that an accepted report survives the store's restart. Stores that
+// make each commit durable themselves (the embedded store) need not
+// implement it.
+type DurabilityReporter interface {
+	// Durability is "" when what the store has accepted survives its
+	// restart, or else why it may not, in words for an operator.
+	Durability(ctx context.Context) (string, error)
+}
+
 // HeldReports keeps the reports accepted for a trust that has no
 // destination yet: they are never bounced, and go out as soon as a route
 // for the trust exists. SaveReport holds a version saved with Held set and

@@ -95,6 +95,35 @@ func (s *Store) migratePatientKeys(ctx context.Context) error {
 	return unavailable(iter.Err(), "migrate patient index")
 }
 
+// Durability implements gateway.DurabilityReporter from Redis's own
+// account of its persistence: the no-loss promise needs its append-only
+// file, written without error and fsynced at least every second. A Redis
+// that refuses CONFIG (as managed services may) is judged on INFO alone.
+func (s *Store) Durability(ctx context.Context) (string, error) {
+	info, err := s.rdb.Info(ctx, "persistence").Result()
+	if err != nil {
+		return "", unavailable(err, "read Redis persistence")
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	switch {
+	case fields["aof_enabled"] == "":
+		return "", gateway.Errorf(gateway.EUNAVAILABLE, "Redis did not report its persistence")
+	case fields["aof_enabled"] != "1":
+		return "Redis runs without its append-only file (appendonly no): reports accepted since its last snapshot, and every delivery's state, would be lost", nil
+	case fields["aof_last_write_status"] == "err":
+		return "Redis's last write to its append-only file failed (is its disk full?)", nil
+	}
+	if cfg, err := s.rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil && cfg["appendfsync"] == "no" {
+		return "Redis leaves fsyncing its append-only file to the operating system (appendfsync no): up to about 30 seconds of accepted reports are at risk if its host loses power", nil
+	}
+	return "", nil
+}
+
 // Close closes the client.
 func (s *Store) Close() error { return s.rdb.Close() }
 
