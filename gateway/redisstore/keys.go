@@ -15,7 +15,9 @@ import (
 //
 //	{p}:report:<id>              hash   latest version, lab ODS code
 //	{p}:versions:<id>            zset   version -> version
-//	{p}:rv:<id>:<version>        hash   meta (JSON), report, bundle, pdf
+//	{p}:rv:<id>:<version>        hash   meta (JSON), report, bundle (and pdf, for versions stored before pdf: had a key of its own)
+//	{p}:pdf:<id>:<version>       string the version's PDF, kept out of the save script (see SaveReport)
+//	{p}:up:<token>               string a PDF on its way into one save; the save renames or deletes it, and it expires if the save never ran
 //	{p}:d:<delivery id>          hash   delivery fields and payload (see scripts.go)
 //	{p}:att:<delivery id>        list   attempt JSON, oldest first
 //	{p}:due:<destination>        zset   delivery id -> due time (ms): pending, retrying, and in flight until the lease ends
@@ -58,6 +60,10 @@ func (k keys) versions(id string) string { return k.tag + ":versions:" + id }
 func (k keys) reportVersion(id string, v int) string {
 	return k.tag + ":rv:" + id + ":" + strconv.Itoa(v)
 }
+func (k keys) versionPDF(id string, v int) string {
+	return k.tag + ":pdf:" + id + ":" + strconv.Itoa(v)
+}
+func (k keys) upload(token string) string { return k.tag + ":up:" + token }
 func (k keys) delivery(id string) string  { return k.tag + ":d:" + id }
 func (k keys) attempts(id string) string  { return k.tag + ":att:" + id }
 func (k keys) due(dest string) string     { return k.tag + ":due:" + dest }

@@ -95,8 +95,8 @@ func (s *Store) Message(ctx context.Context, id string) (*gateway.InboundMessage
 	raw, _ := v[1].(string)
 	var pdf []byte
 	if m.PDFOf != nil {
-		if pdf, err = s.rdb.HGet(ctx, s.keys.reportVersion(m.PDFOf.ReportID, m.PDFOf.Version), "pdf").Bytes(); err != nil && err != redis.Nil {
-			return nil, unavailable(err, "read message")
+		if _, pdf, err = s.readVersion(ctx, m.PDFOf.ReportID, m.PDFOf.Version); err != nil {
+			return nil, err
 		}
 	}
 	if m.Raw, err = blob.UnpackBundle([]byte(raw), pdf); err != nil {

@@ -248,7 +248,7 @@ func (s *Store) pruneArgs(ctx context.Context, id string) (args []any, ok bool, 
 	var zrem, srem []string
 	for i, v := range versions.Val() {
 		n, _ := strconv.Atoi(v)
-		dels = append(dels, s.keys.reportVersion(id, n))
+		dels = append(dels, s.keys.reportVersion(id, n), s.keys.versionPDF(id, n))
 		var meta gateway.ReportRecord
 		if json.Unmarshal([]byte(metaCmds[i].Val()), &meta) != nil {
 			continue

@@ -62,35 +62,47 @@ local function enqueue(id, version, did, dest, json, payload, created, due)
 end
 `
 
-// saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle, pdf,
+// saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle,
+// the upload token under which the same MULTI has just SET the PDF,
 // received ms, n, then n groups of (delivery id, destination, json,
 // payload, created ms, due ms), then the trusts that may read it (the
 // ordering trust and copy-to recipients, space-separated), the patient index token (an
 // HMAC of the NHS number), m, and m resource refs ("Type/id") for the
 // indexes, then "1" if the version is held (no destination for its ordering trust, whatever its copies)
 // or "0", then the write's audit entry JSON (or ""). Returns {"created"} or
-// {"duplicate"}, or an error reply "CONFLICT <reason>".
+// {"duplicate"}, or an error reply "CONFLICT <reason>" (or "NOUPLOAD" if
+// the PDF is not where the token says, before anything is written). The
+// PDF is renamed into place on "created" and deleted otherwise: it never
+// passes through Lua, which would copy it twice more.
 var saveReport = redis.NewScript(common + `
 local id, version, lab, digest = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local up = k("up", ARGV[9])
+if redis.call("EXISTS", up) == 0 then return redis.error_reply("NOUPLOAD") end
+local function refuse(reply)
+  redis.call("DEL", up)
+  return reply
+end
 local vkey = k("rv", id, version)
 if redis.call("EXISTS", vkey) == 1 then
   local meta = cjson.decode(redis.call("HGET", vkey, "meta"))
   if meta["digest"] ~= digest or meta["labOds"] ~= lab then
-    return redis.error_reply("CONFLICT content")
+    return refuse(redis.error_reply("CONFLICT content"))
   end
-  return {"duplicate"}
+  return refuse({"duplicate"})
 end
 local rkey = k("report", id)
 local cur = redis.call("HMGET", rkey, "latest", "lab")
 if cur[1] then
-  if cur[2] ~= lab then return redis.error_reply("CONFLICT lab") end
-  if tonumber(cur[1]) > version then return redis.error_reply("CONFLICT older " .. cur[1]) end
+  if cur[2] ~= lab then return refuse(redis.error_reply("CONFLICT lab")) end
+  if tonumber(cur[1]) > version then return refuse(redis.error_reply("CONFLICT older " .. cur[1])) end
   -- the version is not stored but the id's latest is this one: a tombstone left by the pruner
-  if tonumber(cur[1]) == version then return redis.error_reply("CONFLICT pruned") end
+  if tonumber(cur[1]) == version then return refuse(redis.error_reply("CONFLICT pruned")) end
 end
 redis.call("HSET", rkey, "latest", version, "lab", lab)
 redis.call("ZADD", k("versions", id), version, version)
-redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8], "pdf", ARGV[9])
+redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8])
+redis.call("RENAME", up, k("pdf", id, version))
+redis.call("PERSIST", k("pdf", id, version))
 local n = tonumber(ARGV[11])
 for i = 0, n - 1 do
   local b = 12 + i * 6

@@ -159,7 +159,8 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.PackBundleAt(rec.Bundle, rec.PDF, rec.BundlePDFAt), rec.PDF, ms(rec.ReceivedAt)}
+	token := newToken()
+	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.PackBundleAt(rec.Bundle, rec.PDF, rec.BundlePDFAt), token, ms(rec.ReceivedAt)}
 	args, err = deliveryArgs(args, deliveries)
 	if err != nil {
 		return nil, false, err
@@ -178,7 +179,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		}
 	}
 	args = append(args, audit)
-	res, err := saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
+	res, err := s.saveWithPDF(ctx, rec, token, args)
 	if err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "CONFLICT "); ok {
 			return nil, false, conflict(rec, msg)
@@ -190,6 +191,34 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		return stored, false, err
 	}
 	return rec, true, nil
+}
+
+// uploadTTL bounds how long a PDF SET for a save that never ran (its
+// script not yet loaded, say) stays in Redis.
+const uploadTTL = 10 * time.Minute
+
+// saveWithPDF runs saveReport in one MULTI with a SET of the PDF under
+// token, so the PDF reaches Redis as a plain command argument, which Redis
+// keeps as it read it, and not through Lua, which copies every argument
+// into a Lua string and back out. The script renames it into place or
+// deletes it. A Redis that has lost its scripts (restarted, SCRIPT FLUSH)
+// gets the script's text in a second MULTI.
+func (s *Store) saveWithPDF(ctx context.Context, rec *gateway.ReportRecord, token string, args []any) ([]string, error) {
+	keys := []string{s.keys.report(rec.ID)}
+	run := func(eval func(p redis.Pipeliner) *redis.Cmd) *redis.Cmd {
+		var cmd *redis.Cmd
+		s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, s.keys.upload(token), rec.PDF, uploadTTL)
+			cmd = eval(p)
+			return nil
+		})
+		return cmd
+	}
+	cmd := run(func(p redis.Pipeliner) *redis.Cmd { return saveReport.EvalSha(ctx, p, keys, args...) })
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		cmd = run(func(p redis.Pipeliner) *redis.Cmd { return saveReport.Eval(ctx, p, keys, args...) })
+	}
+	return cmd.StringSlice()
 }
 
 func conflict(rec *gateway.ReportRecord, why string) error {
@@ -219,32 +248,53 @@ func (s *Store) Report(ctx context.Context, id string) (*gateway.ReportRecord, e
 
 // ReportVersion implements gateway.Reports.
 func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
-	h, err := s.rdb.HGetAll(ctx, s.keys.reportVersion(id, version)).Result()
+	v, pdf, err := s.readVersion(ctx, id, version, "meta", "report", "bundle")
 	if err != nil {
-		return nil, unavailable(err, "read report")
+		return nil, err
 	}
-	if len(h) == 0 {
+	meta, _ := v[0].(string)
+	if meta == "" {
 		return nil, gateway.Errorf(gateway.ENOTFOUND, "report version not found")
 	}
 	var rec gateway.ReportRecord
-	if err := json.Unmarshal([]byte(h["meta"]), &rec); err != nil {
+	if err := json.Unmarshal([]byte(meta), &rec); err != nil {
 		return nil, fmt.Errorf("decode stored report: %w", err)
 	}
-	rec.PDF = []byte(h["pdf"])
-	if rec.Report, err = blob.Unpack([]byte(h["report"])); err != nil {
+	rec.PDF = pdf
+	report, _ := v[1].(string)
+	if rec.Report, err = blob.Unpack([]byte(report)); err != nil {
 		return nil, err
 	}
-	if rec.Bundle, err = blob.UnpackBundle([]byte(h["bundle"]), rec.PDF); err != nil {
+	bundle, _ := v[2].(string)
+	if rec.Bundle, err = blob.UnpackBundle([]byte(bundle), rec.PDF); err != nil {
 		return nil, err
 	}
 	return &rec, nil
 }
 
+// readVersion reads fields of a stored version's hash and its PDF in one
+// round trip. The PDF is under its own key, or in the hash's pdf field
+// for versions stored before it had one.
+func (s *Store) readVersion(ctx context.Context, id string, version int, fields ...string) ([]any, []byte, error) {
+	pipe := s.rdb.Pipeline()
+	h := pipe.HMGet(ctx, s.keys.reportVersion(id, version), append(fields[:len(fields):len(fields)], "pdf")...)
+	own := pipe.Get(ctx, s.keys.versionPDF(id, version))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, unavailable(err, "read report")
+	}
+	v := h.Val()
+	if pdf, err := own.Bytes(); err == nil {
+		return v[:len(fields)], pdf, nil
+	}
+	old, _ := v[len(fields)].(string)
+	return v[:len(fields)], []byte(old), nil
+}
+
 // ReportBundle implements gateway.Reports: the metadata and Bundle only.
 func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
-	v, err := s.rdb.HMGet(ctx, s.keys.reportVersion(id, version), "meta", "bundle", "pdf").Result()
+	v, pdf, err := s.readVersion(ctx, id, version, "meta", "bundle")
 	if err != nil {
-		return nil, unavailable(err, "read report")
+		return nil, err
 	}
 	meta, _ := v[0].(string)
 	if meta == "" {
@@ -255,8 +305,7 @@ func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gate
 		return nil, fmt.Errorf("decode stored report: %w", err)
 	}
 	bundle, _ := v[1].(string)
-	pdf, _ := v[2].(string)
-	if rec.Bundle, err = blob.UnpackBundle([]byte(bundle), []byte(pdf)); err != nil {
+	if rec.Bundle, err = blob.UnpackBundle([]byte(bundle), pdf); err != nil {
 		return nil, err
 	}
 	return &rec, nil
@@ -421,15 +470,14 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 		switch dd.PayloadOf {
 		case gateway.PayloadBundle, gateway.PayloadPDF:
 			// The version's own Bundle (its PDF's base64 stored once, as the PDF) or PDF.
-			v, err := s.rdb.HMGet(ctx, s.keys.reportVersion(d.ReportID, d.Version), "bundle", "pdf").Result()
+			v, pdf, err := s.readVersion(ctx, d.ReportID, d.Version, "bundle")
 			if err != nil {
-				return nil, unavailable(err, "read delivery payload")
+				return nil, err
 			}
 			bundle, _ := v[0].(string)
-			pdf, _ := v[1].(string)
 			if dd.PayloadOf == gateway.PayloadPDF {
-				d.Payload = []byte(pdf)
-			} else if d.Payload, err = blob.UnpackBundle([]byte(bundle), []byte(pdf)); err != nil {
+				d.Payload = pdf
+			} else if d.Payload, err = blob.UnpackBundle([]byte(bundle), pdf); err != nil {
 				return nil, err
 			}
 		default:

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/redisstore"
 	"github.com/nhs-genomics/results-gateway/gateway/storetest"
+	"github.com/nhs-genomics/results-gateway/internal/testredis"
 )
 
 var seq atomic.Int64
@@ -166,5 +168,84 @@ func TestIndexesBuiltForAnOlderStore(t *testing.T) {
 	list, err := migrated.Deliveries(ctx, gateway.DeliveryFilter{Destination: "files", State: gateway.DeliveryDelivered})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("per-destination listing after opening: %d %v", len(list), err)
+	}
+}
+
+// A version's PDF reaches Redis beside the save script, not through it: it
+// is kept under its own key when the version is stored, and the upload is
+// gone whatever the save's outcome, even after Redis has lost its scripts.
+// Versions stored with the PDF in their hash (before it had a key) still
+// read whole, and pruning removes the PDF with its version.
+func TestVersionPDFKeptBesideTheSaveScript(t *testing.T) {
+	ctx := t.Context()
+	opts, _ := redis.ParseURL(testredis.Server(t))
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	s := redisstore.New(rdb, "rg", []byte("test-index-key-0123456789"))
+	uploads := func() []string { k, _ := rdb.Keys(ctx, "{rg}:up:*").Result(); return k }
+	rec := storetest.Record("PDF-1", 1, "699X0")
+	if _, created, err := s.SaveReport(ctx, rec, nil); err != nil || !created {
+		t.Fatal(created, err)
+	}
+	if got, _ := rdb.Get(ctx, "{rg}:pdf:PDF-1:1").Bytes(); !bytes.Equal(got, rec.PDF) {
+		t.Fatalf("the version's PDF key holds %q", got)
+	}
+	if ttl, err := rdb.TTL(ctx, "{rg}:pdf:PDF-1:1").Result(); err != nil || ttl > 0 {
+		t.Fatalf("the stored PDF expires (the upload's TTL kept): %v %v", ttl, err)
+	}
+	if n, _ := rdb.HExists(ctx, "{rg}:rv:PDF-1:1", "pdf").Result(); n {
+		t.Fatal("the PDF was written into the version's hash too")
+	}
+
+	// Every refusal deletes its upload and leaves what is stored alone.
+	if _, created, err := s.SaveReport(ctx, storetest.Record("PDF-1", 1, "699X0"), nil); err != nil || created {
+		t.Fatal("exact resend:", created, err)
+	}
+	changed := storetest.Record("PDF-1", 1, "699X0")
+	changed.Digest, changed.PDF = "other", []byte("%PDF-1.4 another")
+	if _, _, err := s.SaveReport(ctx, changed, nil); gateway.ErrorCode(err) != gateway.ECONFLICT {
+		t.Fatal("changed content:", err)
+	}
+	other := storetest.Record("PDF-1", 2, "699Y0")
+	if _, _, err := s.SaveReport(ctx, other, nil); gateway.ErrorCode(err) != gateway.ECONFLICT {
+		t.Fatal("another lab's id:", err)
+	}
+	if k := uploads(); len(k) != 0 {
+		t.Fatalf("uploads left: %v", k)
+	}
+	if n, _ := rdb.Exists(ctx, "{rg}:pdf:PDF-1:2", "{rg}:rv:PDF-1:2").Result(); n != 0 {
+		t.Fatal("a refused version left keys")
+	}
+	if got, err := s.ReportVersion(ctx, "PDF-1", 1); err != nil || !bytes.Equal(got.PDF, rec.PDF) || !bytes.Equal(got.Bundle, rec.Bundle) {
+		t.Fatalf("stored version after refusals: %v", err)
+	}
+
+	// Redis restarted or flushed its scripts: the save still goes through.
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	second := storetest.Record("PDF-1", 2, "699X0")
+	if _, created, err := s.SaveReport(ctx, second, nil); err != nil || !created {
+		t.Fatal("after SCRIPT FLUSH:", created, err)
+	}
+	if k := uploads(); len(k) != 0 {
+		t.Fatalf("uploads left after SCRIPT FLUSH: %v", k)
+	}
+
+	// As an earlier version stored it: the PDF in the version's hash.
+	rdb.HSet(ctx, "{rg}:rv:PDF-1:1", "pdf", rec.PDF)
+	rdb.Del(ctx, "{rg}:pdf:PDF-1:1")
+	if got, err := s.ReportVersion(ctx, "PDF-1", 1); err != nil || !bytes.Equal(got.PDF, rec.PDF) {
+		t.Fatalf("a version stored with its PDF in its hash: %v", err)
+	}
+	if got, err := s.ReportBundle(ctx, "PDF-1", 2); err != nil || !bytes.Equal(got.Bundle, second.Bundle) {
+		t.Fatalf("ReportBundle: %v", err)
+	}
+
+	if _, err := s.Prune(ctx, map[gateway.RetentionClass]time.Time{gateway.ClassReports: time.Now().Add(time.Hour)}, 10, false); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := rdb.Keys(ctx, "{rg}:pdf:*").Result(); len(k) != 0 {
+		t.Fatalf("PDFs left after pruning their versions: %v", k)
 	}
 }
