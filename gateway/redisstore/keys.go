@@ -15,8 +15,8 @@ import (
 //
 //	{p}:report:<id>              hash   latest version, lab ODS code
 //	{p}:versions:<id>            zset   version -> version
-//	{p}:rv:<id>:<version>        hash   meta (JSON), report, bundle (and pdf, for versions stored before pdf: had a key of its own)
-//	{p}:pdf:<id>:<version>       string the version's PDF, kept out of the save script (see SaveReport)
+//	{p}:rv:<id>:<version>        hash   meta (JSON), report, bundle, and pdf unless the store has PDFKeys
+//	{p}:pdf:<id>:<version>       string the version's PDF, with PDFKeys (sent beside the save script: see saveWithPDF)
 //	{p}:up:<token>               string a PDF on its way into one save; the save renames or deletes it, and it expires if the save never ran
 //	{p}:d:<delivery id>          hash   delivery fields and payload (see scripts.go)
 //	{p}:att:<delivery id>        list   attempt JSON, oldest first

@@ -63,23 +63,33 @@ end
 `
 
 // saveReport: ARGV = tag, id, version, lab, digest, meta, report, bundle,
-// the upload token under which the same MULTI has just SET the PDF,
-// received ms, n, then n groups of (delivery id, destination, json,
-// payload, created ms, due ms), then the trusts that may read it (the
-// ordering trust and copy-to recipients, space-separated), the patient index token (an
-// HMAC of the NHS number), m, and m resource refs ("Type/id") for the
-// indexes, then "1" if the version is held (no destination for its ordering trust, whatever its copies)
-// or "0", then the write's audit entry JSON (or ""). Returns {"created"} or
-// {"duplicate"}, or an error reply "CONFLICT <reason>" (or "NOUPLOAD" if
-// the PDF is not where the token says, before anything is written). The
-// PDF is renamed into place on "created" and deleted otherwise: it never
-// passes through Lua, which would copy it twice more.
+// the PDF (or "" when it comes as an upload), received ms, n, then n groups
+// of (delivery id, destination, json, payload, created ms, due ms), then
+// the trusts that may read it (the ordering trust and copy-to recipients,
+// space-separated), the patient index token (an HMAC of the NHS number),
+// m, and m resource refs ("Type/id") for the indexes, then "1" if the
+// version is held (no destination for its ordering trust, whatever its
+// copies) or "0", then the write's audit entry JSON (or ""), then the
+// upload token under which the same MULTI has just SET the PDF (or "": the
+// PDF is the argument and goes into the version's hash, where releases
+// before PDF keys read it). Returns {"created"} or {"duplicate"}, or an
+// error reply "CONFLICT <reason>" (or "NOUPLOAD" if the upload is not
+// there, before anything is written). An upload is renamed to the
+// version's PDF key on "created" and deleted otherwise: that way the PDF
+// never passes through Lua, which copies every argument in and out.
 var saveReport = redis.NewScript(common + `
 local id, version, lab, digest = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local up = k("up", ARGV[9])
-if redis.call("EXISTS", up) == 0 then return redis.error_reply("NOUPLOAD") end
+local n = tonumber(ARGV[11])
+local x = 12 + n * 6
+local m = tonumber(ARGV[x + 2])
+local token = ARGV[x + 5 + m]
+local up = nil
+if token ~= "" then
+  up = k("up", token)
+  if redis.call("EXISTS", up) == 0 then return redis.error_reply("NOUPLOAD") end
+end
 local function refuse(reply)
-  redis.call("DEL", up)
+  if up then redis.call("DEL", up) end
   return reply
 end
 local vkey = k("rv", id, version)
@@ -100,16 +110,18 @@ if cur[1] then
 end
 redis.call("HSET", rkey, "latest", version, "lab", lab)
 redis.call("ZADD", k("versions", id), version, version)
-redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8])
-redis.call("RENAME", up, k("pdf", id, version))
-redis.call("PERSIST", k("pdf", id, version))
-local n = tonumber(ARGV[11])
+if up then
+  redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8])
+  redis.call("RENAME", up, k("pdf", id, version))
+  redis.call("PERSIST", k("pdf", id, version))
+else
+  redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8], "pdf", ARGV[9])
+end
 for i = 0, n - 1 do
   local b = 12 + i * 6
   enqueue(id, version, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5])
 end
-local x = 12 + n * 6
-local trusts, nhs, m = ARGV[x], ARGV[x + 1], tonumber(ARGV[x + 2])
+local trusts, nhs = ARGV[x], ARGV[x + 1]
 for trust in string.gmatch(trusts, "%S+") do redis.call("ZADD", k("idx", "upd", trust), ARGV[10], id) end
 redis.call("ZADD", k("idx", "upd", "*"), ARGV[10], id)
 if nhs ~= "" then redis.call("SADD", k("idx", "pat", nhs), id) end

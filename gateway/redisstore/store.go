@@ -34,6 +34,13 @@ const leaseScan = 64
 type Store struct {
 	rdb  redis.UniversalClient
 	keys keys
+	// PDFKeys stores each new version's PDF under a key of its own, sent
+	// beside the save script rather than through it (see saveWithPDF).
+	// Every release since reads both layouts; releases before read only
+	// the PDF in the version's hash, so turn this on once no earlier
+	// replica shares the Redis, and roll back no further than a release
+	// that reads it. Set it before the store is used.
+	PDFKeys bool
 }
 
 // Open connects to url (redis://host:port/db) and keys everything under prefix.
@@ -159,8 +166,11 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
-	token := newToken()
-	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.PackBundleAt(rec.Bundle, rec.PDF, rec.BundlePDFAt), token, ms(rec.ReceivedAt)}
+	token, pdf := "", rec.PDF
+	if s.PDFKeys {
+		token, pdf = newToken(), nil
+	}
+	args := []any{s.keys.tag, rec.ID, rec.Version, rec.LabODS, rec.Digest, meta, blob.Pack(rec.Report), blob.PackBundleAt(rec.Bundle, rec.PDF, rec.BundlePDFAt), pdf, ms(rec.ReceivedAt)}
 	args, err = deliveryArgs(args, deliveries)
 	if err != nil {
 		return nil, false, err
@@ -178,8 +188,13 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			return nil, false, err
 		}
 	}
-	args = append(args, audit)
-	res, err := s.saveWithPDF(ctx, rec, token, args)
+	args = append(args, audit, token)
+	var res []string
+	if token == "" {
+		res, err = saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
+	} else {
+		res, err = s.saveWithPDF(ctx, rec, token, args)
+	}
 	if err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "CONFLICT "); ok {
 			return nil, false, conflict(rec, msg)
@@ -272,22 +287,29 @@ func (s *Store) ReportVersion(ctx context.Context, id string, version int) (*gat
 	return &rec, nil
 }
 
-// readVersion reads fields of a stored version's hash and its PDF in one
-// round trip. The PDF is under its own key, or in the hash's pdf field
-// for versions stored before it had one.
+// readVersion reads fields of a stored version's hash and its PDF together
+// (one MULTI, so a prune cannot fall between them). The PDF is under its
+// own key (PDFKeys) or in the hash's pdf field; nil if neither is there.
 func (s *Store) readVersion(ctx context.Context, id string, version int, fields ...string) ([]any, []byte, error) {
-	pipe := s.rdb.Pipeline()
-	h := pipe.HMGet(ctx, s.keys.reportVersion(id, version), append(fields[:len(fields):len(fields)], "pdf")...)
-	own := pipe.Get(ctx, s.keys.versionPDF(id, version))
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	var h *redis.SliceCmd
+	var own *redis.StringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		h = p.HMGet(ctx, s.keys.reportVersion(id, version), append(fields[:len(fields):len(fields)], "pdf")...)
+		own = p.Get(ctx, s.keys.versionPDF(id, version))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, unavailable(err, "read report")
 	}
 	v := h.Val()
 	if pdf, err := own.Bytes(); err == nil {
 		return v[:len(fields)], pdf, nil
 	}
-	old, _ := v[len(fields)].(string)
-	return v[:len(fields)], []byte(old), nil
+	var pdf []byte
+	if inHash, ok := v[len(fields)].(string); ok {
+		pdf = []byte(inHash)
+	}
+	return v[:len(fields)], pdf, nil
 }
 
 // ReportBundle implements gateway.Reports: the metadata and Bundle only.

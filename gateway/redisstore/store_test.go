@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
@@ -54,6 +55,15 @@ func newStore(t *testing.T) gateway.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, newStore)
+}
+
+// TestConformancePDFKeys: the same, with each version's PDF under its own key.
+func TestConformancePDFKeys(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) gateway.Store {
+		s := newStore(t).(*redisstore.Store)
+		s.PDFKeys = true
+		return s
+	})
 }
 
 func BenchmarkQueue(b *testing.B) {
@@ -171,17 +181,20 @@ func TestIndexesBuiltForAnOlderStore(t *testing.T) {
 	}
 }
 
-// A version's PDF reaches Redis beside the save script, not through it: it
-// is kept under its own key when the version is stored, and the upload is
-// gone whatever the save's outcome, even after Redis has lost its scripts.
-// Versions stored with the PDF in their hash (before it had a key) still
-// read whole, and pruning removes the PDF with its version.
+// With PDFKeys a version's PDF reaches Redis beside the save script, not
+// through it: it is kept under its own key when the version is stored, and
+// the upload is gone whatever the save's outcome, even after Redis has lost
+// its scripts. Without it (the default, while earlier replicas may share
+// the Redis) the PDF goes into the version's hash, where they read it; both
+// layouts read whole, pruning removes the PDF with its version, and a
+// message whose report was pruned says so rather than showing an empty PDF.
 func TestVersionPDFKeptBesideTheSaveScript(t *testing.T) {
 	ctx := t.Context()
 	opts, _ := redis.ParseURL(testredis.Server(t))
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	s := redisstore.New(rdb, "rg", []byte("test-index-key-0123456789"))
+	s.PDFKeys = true
 	uploads := func() []string { k, _ := rdb.Keys(ctx, "{rg}:up:*").Result(); return k }
 	rec := storetest.Record("PDF-1", 1, "699X0")
 	if _, created, err := s.SaveReport(ctx, rec, nil); err != nil || !created {
@@ -232,20 +245,47 @@ func TestVersionPDFKeptBesideTheSaveScript(t *testing.T) {
 		t.Fatalf("uploads left after SCRIPT FLUSH: %v", k)
 	}
 
-	// As an earlier version stored it: the PDF in the version's hash.
-	rdb.HSet(ctx, "{rg}:rv:PDF-1:1", "pdf", rec.PDF)
-	rdb.Del(ctx, "{rg}:pdf:PDF-1:1")
-	if got, err := s.ReportVersion(ctx, "PDF-1", 1); err != nil || !bytes.Equal(got.PDF, rec.PDF) {
-		t.Fatalf("a version stored with its PDF in its hash: %v", err)
+	// Without PDFKeys: the PDF in the version's hash, as earlier releases
+	// wrote and read it; read whole by a store with PDFKeys too.
+	legacy := redisstore.New(rdb, "rg", []byte("test-index-key-0123456789"))
+	third := storetest.Record("PDF-2", 1, "699X0")
+	if _, created, err := legacy.SaveReport(ctx, third, nil); err != nil || !created {
+		t.Fatal(created, err)
 	}
-	if got, err := s.ReportBundle(ctx, "PDF-1", 2); err != nil || !bytes.Equal(got.Bundle, second.Bundle) {
-		t.Fatalf("ReportBundle: %v", err)
+	if got, _ := rdb.HGet(ctx, "{rg}:rv:PDF-2:1", "pdf").Bytes(); !bytes.Equal(got, third.PDF) {
+		t.Fatalf("without PDFKeys the hash's pdf holds %q", got)
+	}
+	if n, _ := rdb.Exists(ctx, "{rg}:pdf:PDF-2:1").Result(); n != 0 {
+		t.Fatal("without PDFKeys a PDF key was written")
+	}
+	for _, reader := range []*redisstore.Store{s, legacy} {
+		if got, err := reader.ReportVersion(ctx, "PDF-2", 1); err != nil || !bytes.Equal(got.PDF, third.PDF) {
+			t.Fatalf("a version with its PDF in its hash (PDFKeys %v): %v", reader.PDFKeys, err)
+		}
+		if got, err := reader.ReportBundle(ctx, "PDF-1", 2); err != nil || !bytes.Equal(got.Bundle, second.Bundle) {
+			t.Fatalf("ReportBundle (PDFKeys %v): %v", reader.PDFKeys, err)
+		}
 	}
 
+	// A message that keeps its PDF with its report, which is then pruned.
+	b64 := base64.StdEncoding.EncodeToString(rec.PDF)
+	raw := []byte(`{"id":"PDF-1","pdf":{"data":"` + b64 + `"}}`)
+	msg := &gateway.InboundMessage{ID: "MSG-PDF-1", ReceivedAt: time.Now().UTC(), Source: "json", ReportID: "PDF-1", Outcome: "accepted",
+		Raw: raw, PDF: rec.PDF, PDFOf: &gateway.VersionRef{ReportID: "PDF-1", Version: 1}, PDFAt: bytes.Index(raw, []byte(b64))}
+	if err := s.RecordMessage(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Message(ctx, "MSG-PDF-1"); err != nil || !bytes.Equal(got.Raw, raw) {
+		t.Fatalf("message before pruning: %v", err)
+	}
 	if _, err := s.Prune(ctx, map[gateway.RetentionClass]time.Time{gateway.ClassReports: time.Now().Add(time.Hour)}, 10, false); err != nil {
 		t.Fatal(err)
 	}
 	if k, _ := rdb.Keys(ctx, "{rg}:pdf:*").Result(); len(k) != 0 {
 		t.Fatalf("PDFs left after pruning their versions: %v", k)
+	}
+	got, err := s.Message(ctx, "MSG-PDF-1")
+	if err != nil || bytes.Contains(got.Raw, []byte(`"data":""`)) || !bytes.Contains(got.Raw, []byte("since been removed")) {
+		t.Fatalf("message after its report was pruned: %s %v", got.Raw, err)
 	}
 }

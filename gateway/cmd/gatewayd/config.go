@@ -35,6 +35,7 @@ type Config struct {
 	PublicBaseURL  string              `json:"publicBaseUrl"`  // how EPRs reach this gateway, for links in notices
 	RedisURL       string              `json:"redisUrl"`       // GATEWAY_REDIS_URL: use Redis instead of the embedded store
 	RedisPrefix    string              `json:"redisPrefix"`    // GATEWAY_REDIS_PREFIX: key prefix (hash tag), default "rg"
+	RedisPDFKeys   bool                `json:"redisPdfKeys"`   // GATEWAY_REDIS_PDF_KEYS: each version's PDF under its own key (see redisstore.Store.PDFKeys)
 	IndexKey       string              `json:"-"`              // GATEWAY_INDEX_KEY: names Redis's patient index keys by HMAC, never by NHS number
 	Tokens         []TokenConfig       `json:"tokens"`
 	Destinations   []DestinationConfig `json:"destinations"`
@@ -216,6 +217,13 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	cfg.IndexKey = getenv("GATEWAY_INDEX_KEY")
 	if v := getenv("GATEWAY_REDIS_PREFIX"); v != "" {
 		cfg.RedisPrefix = v
+	}
+	if v := getenv("GATEWAY_REDIS_PDF_KEYS"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("GATEWAY_REDIS_PDF_KEYS=%q: say true or false", v)
+		}
+		cfg.RedisPDFKeys = on
 	}
 	if v := getenv("GATEWAY_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

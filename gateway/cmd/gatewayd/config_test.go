@@ -54,13 +54,18 @@ func TestConfigErrorsAreReadable(t *testing.T) {
 }
 
 func TestEnvironmentOverridesFile(t *testing.T) {
-	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:9999", "GATEWAY_DATA": "/srv/gw", "GATEWAY_MAX_BODY_BYTES": "5000"}
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:9999", "GATEWAY_DATA": "/srv/gw", "GATEWAY_MAX_BODY_BYTES": "5000", "GATEWAY_REDIS_PDF_KEYS": "true"}
 	cfg, err := loadConfig("demo.json", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != "127.0.0.1:9999" || cfg.DataDir != "/srv/gw" || cfg.MaxBodyBytes != 5000 {
+	if cfg.Addr != "127.0.0.1:9999" || cfg.DataDir != "/srv/gw" || cfg.MaxBodyBytes != 5000 || !cfg.RedisPDFKeys {
 		t.Fatalf("environment did not override: %+v", cfg)
+	}
+	if _, err := loadConfig("demo.json", func(k string) string {
+		return map[string]string{"GATEWAY_REDIS_PDF_KEYS": "maybe"}[k]
+	}); err == nil || !strings.Contains(err.Error(), "GATEWAY_REDIS_PDF_KEYS") {
+		t.Fatalf("a flag that is neither true nor false accepted: %v", err)
 	}
 	if _, err := loadConfig("demo.json", func(k string) string {
 		return map[string]string{"GATEWAY_MAX_BODY_BYTES": "lots"}[k]

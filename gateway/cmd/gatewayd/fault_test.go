@@ -180,7 +180,7 @@ func storeEnv(t *testing.T, store string) []string {
 	}
 	prefix := fmt.Sprintf("fault-%d", time.Now().UnixNano())
 	t.Cleanup(func() { cleanupPrefix(prefix) }) // a per-test prefix, removed afterwards: never FLUSHDB
-	return []string{"GATEWAY_REDIS_URL=" + testRedisURL(), "GATEWAY_REDIS_PREFIX=" + prefix, "GATEWAY_INDEX_KEY=test-index-key-0123456789"}
+	return []string{"GATEWAY_REDIS_URL=" + testRedisURL(), "GATEWAY_REDIS_PREFIX=" + prefix, "GATEWAY_INDEX_KEY=test-index-key-0123456789", "GATEWAY_REDIS_PDF_KEYS=true"}
 }
 
 func testRedisURL() string {
@@ -267,7 +267,7 @@ func TestRedisRestartMidRun(t *testing.T) {
 	redisProc := startRedis()
 	t.Cleanup(func() { redisProc.Kill() })
 	dir := t.TempDir()
-	env := []string{"GATEWAY_REDIS_URL=redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789"}
+	env := []string{"GATEWAY_REDIS_URL=redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789", "GATEWAY_REDIS_PDF_KEYS=true"}
 	base, _ := gatewayProcessWith(t, dir, faultConfig(t, dir, proxy.URL), env...)
 	acc := &reportVersions{accepted: map[string]int{}}
 	client := &http.Client{Timeout: 5 * time.Second}

@@ -63,7 +63,7 @@ func BenchmarkIntakeOnRedis(b *testing.B) {
 	b.Cleanup(func() { srv.Kill(); srv.Wait() })
 	dir := b.TempDir()
 	base, cmd := gatewayProcessWith(b, dir, faultConfig(b, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0",
-		"GATEWAY_INDEX_KEY=test-index-key-0123456789", "GATEWAY_MAX_BODY_BYTES=2000000")
+		"GATEWAY_INDEX_KEY=test-index-key-0123456789", "GATEWAY_MAX_BODY_BYTES=2000000", "GATEWAY_REDIS_PDF_KEYS=true")
 	template := trioWithPDF(b)
 	bodies := make([][]byte, b.N)
 	for i := range bodies {

@@ -12,7 +12,11 @@ import (
 func openStore(ctx context.Context, cfg Config) (gateway.Store, string, error) {
 	if cfg.RedisURL != "" {
 		s, err := redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix, []byte(cfg.IndexKey))
-		return s, "redis", err
+		if err != nil {
+			return nil, "redis", err
+		}
+		s.PDFKeys = cfg.RedisPDFKeys
+		return s, "redis", nil
 	}
 	s, err := boltstore.Open(cfg.DataDir)
 	return s, "embedded", err

@@ -24,7 +24,7 @@ func BenchmarkAcceptedToDelivered(b *testing.B) {
 			port := strconv.Itoa(freePort(b))
 			redis := redisServer(b, b.TempDir(), port)
 			b.Cleanup(func() { redis.Kill(); redis.Wait() })
-			env := []string{"GATEWAY_REDIS_URL=redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789"}
+			env := []string{"GATEWAY_REDIS_URL=redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789", "GATEWAY_REDIS_PDF_KEYS=true"}
 			var bases []string
 			for p := 0; p < processes; p++ {
 				dir := b.TempDir()
@@ -78,7 +78,7 @@ func BenchmarkAcceptLatencyAtHalfRate(b *testing.B) {
 	redis := redisServer(b, b.TempDir(), port)
 	b.Cleanup(func() { redis.Kill(); redis.Wait() })
 	dir := b.TempDir()
-	base, _ := gatewayProcessWith(b, dir, faultConfig(b, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789")
+	base, _ := gatewayProcessWith(b, dir, faultConfig(b, dir, recv.URL), "GATEWAY_REDIS_URL=redis://127.0.0.1:"+port+"/0", "GATEWAY_INDEX_KEY=test-index-key-0123456789", "GATEWAY_REDIS_PDF_KEYS=true")
 	latencies := make([]time.Duration, b.N)
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / 300)
