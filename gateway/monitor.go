@@ -22,6 +22,10 @@ type Monitor struct {
 	Alerts   *Alerts
 	Clock    Clock
 	Interval time.Duration
+	// AcceptStoreDurability turns the store-durability alerts off, for a
+	// store whose durability comes from elsewhere (a managed Redis kept by
+	// replicas rather than an append-only file).
+	AcceptStoreDurability bool
 	// QueueAge is how old a destination's oldest waiting delivery may grow
 	// before an alert, by destination name; absent or zero: no alert.
 	QueueAge map[string]time.Duration
@@ -65,22 +69,29 @@ func (m *Monitor) Check(ctx context.Context) {
 	m.checkAcknowledgements(ctx)
 }
 
-// checkDurability raises an alert while the store says a restart of it
-// could lose accepted reports (Redis without its append-only file, say):
-// the gateway has told labs those reports are safe.
+// checkDurability keeps an alert open for each thing that, the store says,
+// could lose accepted reports if it restarted (Redis without its
+// append-only file, say): the gateway has told labs those reports are safe.
+// One alert per risk, so a second risk is raised while the first is open.
 func (m *Monitor) checkDurability(ctx context.Context) {
 	d, ok := m.Store.(DurabilityReporter)
-	if !ok {
+	if !ok || m.AcceptStoreDurability {
 		return
 	}
-	why, err := d.Durability(ctx)
+	risks, err := d.Durability(ctx)
 	if err != nil {
-		return // not known this time: leave the alert as it is
+		return // not known this time: leave the alerts as they are
 	}
-	if why != "" {
-		m.Alerts.Raise("store-durability", "accepted reports could be lost if the store restarts: "+why, "error", why)
-	} else {
-		m.Alerts.Resolve("store-durability", "the store keeps accepted reports across a restart again")
+	const prefix = "store-durability/"
+	current := map[string]bool{}
+	for _, r := range risks {
+		current[prefix+r.Name] = true
+		m.Alerts.Raise(prefix+r.Name, "accepted reports could be lost if the store restarts: "+r.Why, "error", r.Why)
+	}
+	for _, key := range m.Alerts.Open() {
+		if strings.HasPrefix(key, prefix) && !current[key] {
+			m.Alerts.Resolve(key, "the store no longer risks accepted reports this way")
+		}
 	}
 }
 

@@ -89,10 +89,14 @@ type Reports interface {
 // make each commit durable themselves (the embedded store) need not
 // implement it.
 type DurabilityReporter interface {
-	// Durability is "" when what the store has accepted survives its
-	// restart, or else why it may not, in words for an operator.
-	Durability(ctx context.Context) (string, error)
+	// Durability lists what could make the store lose what it has
+	// accepted if it restarted; none when nothing could.
+	Durability(ctx context.Context) ([]DurabilityRisk, error)
 }
+
+// DurabilityRisk is one such thing: Name is short and stable (it keys the
+// alert), Why says it in words for an operator.
+type DurabilityRisk struct{ Name, Why string }
 
 // HeldReports keeps the reports accepted for a trust that has no
 // destination yet: they are never bounced, and go out as soon as a route

@@ -106,10 +106,10 @@ func (s *Store) migratePatientKeys(ctx context.Context) error {
 // account of its persistence: the no-loss promise needs its append-only
 // file, written without error and fsynced at least every second. A Redis
 // that refuses CONFIG (as managed services may) is judged on INFO alone.
-func (s *Store) Durability(ctx context.Context) (string, error) {
+func (s *Store) Durability(ctx context.Context) ([]gateway.DurabilityRisk, error) {
 	info, err := s.rdb.Info(ctx, "persistence").Result()
 	if err != nil {
-		return "", unavailable(err, "read Redis persistence")
+		return nil, unavailable(err, "read Redis persistence")
 	}
 	fields := map[string]string{}
 	for _, line := range strings.Split(info, "\n") {
@@ -119,16 +119,18 @@ func (s *Store) Durability(ctx context.Context) (string, error) {
 	}
 	switch {
 	case fields["aof_enabled"] == "":
-		return "", gateway.Errorf(gateway.EUNAVAILABLE, "Redis did not report its persistence")
+		return nil, gateway.Errorf(gateway.EUNAVAILABLE, "Redis did not report its persistence")
 	case fields["aof_enabled"] != "1":
-		return "Redis runs without its append-only file (appendonly no): reports accepted since its last snapshot, and every delivery's state, would be lost", nil
-	case fields["aof_last_write_status"] == "err":
-		return "Redis's last write to its append-only file failed (is its disk full?)", nil
+		return []gateway.DurabilityRisk{{Name: "appendonly", Why: "Redis runs without its append-only file (appendonly no): reports accepted since its last snapshot, and every delivery's state, would be lost"}}, nil
+	}
+	var risks []gateway.DurabilityRisk
+	if fields["aof_last_write_status"] == "err" {
+		risks = append(risks, gateway.DurabilityRisk{Name: "aof-write", Why: "Redis's last write to its append-only file failed (is its disk full?)"})
 	}
 	if cfg, err := s.rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil && cfg["appendfsync"] == "no" {
-		return "Redis leaves fsyncing its append-only file to the operating system (appendfsync no): up to about 30 seconds of accepted reports are at risk if its host loses power", nil
+		risks = append(risks, gateway.DurabilityRisk{Name: "appendfsync", Why: "Redis leaves fsyncing its append-only file to the operating system (appendfsync no): up to about 30 seconds of accepted reports are at risk if its host loses power"})
 	}
-	return "", nil
+	return risks, nil
 }
 
 // Close closes the client.

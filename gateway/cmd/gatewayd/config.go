@@ -149,6 +149,9 @@ type AlertsConfig struct {
 	AcknowledgeWithinDays float64 `json:"acknowledgeWithinDays"`
 	// AcknowledgeScanMinutes spaces the scans for unacknowledged reports (default 10).
 	AcknowledgeScanMinutes float64 `json:"acknowledgeScanMinutes"`
+	// AcceptStoreDurability: no store-durability alerts, for a managed Redis
+	// kept by replicas rather than an append-only file.
+	AcceptStoreDurability bool `json:"acceptStoreDurability"`
 }
 
 // RetryConfig is the backoff between attempts: full jitter, doubling from base up to cap.

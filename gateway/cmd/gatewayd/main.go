@@ -187,7 +187,7 @@ flags:`)
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
 	monitor := &gateway.Monitor{Store: store, Alerts: alerts, Clock: clock, Interval: time.Duration(cfg.Alerts.CheckSeconds) * time.Second,
-		QueueAge: cfg.queueAgeLimits(), Records: store,
+		QueueAge: cfg.queueAgeLimits(), Records: store, AcceptStoreDurability: cfg.Alerts.AcceptStoreDurability,
 		AcknowledgeWithin: time.Duration(cfg.Alerts.AcknowledgeWithinDays * float64(24*time.Hour)),
 		AcknowledgeEvery:  time.Duration(cfg.Alerts.AcknowledgeScanMinutes * float64(time.Minute))}
 	monitored := make(chan struct{})
