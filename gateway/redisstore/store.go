@@ -192,10 +192,10 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	}
 	args = append(args, audit, token)
 	var res []string
-	if token == "" {
-		res, err = saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
-	} else {
+	if s.PDFKeys {
 		res, err = s.saveWithPDF(ctx, rec, token, args)
+	} else {
+		res, err = saveReport.Run(ctx, s.rdb, []string{s.keys.report(rec.ID)}, args...).StringSlice()
 	}
 	if err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "CONFLICT "); ok {
