@@ -25,6 +25,13 @@ const reportSystem = "https://fhir.results-gateway.nhs.uk/Id/report"
 // faultConfig routes trust R0A to a FHIR REST destination at url.
 func faultConfig(t testing.TB, dir, url string) string {
 	t.Helper()
+	return faultConfigWorkers(t, dir, url, 2)
+}
+
+// faultConfigWorkers is faultConfig with workers concurrent deliveries to
+// the EPR.
+func faultConfigWorkers(t testing.TB, dir, url string, workers int) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`{
   "addr": "127.0.0.1:0",
   "tokens": [
@@ -32,9 +39,9 @@ func faultConfig(t testing.TB, dir, url string) string {
     {"name": "operator", "token": %q, "role": "operator"}
   ],
   "destinations": [{"name": "epr", "trusts": ["R0A"], "kind": "fhir-rest", "format": "fhir-bundle",
-    "workers": 2, "timeoutSeconds": 2, "config": {"baseUrl": %q}}],
+    "workers": %d, "timeoutSeconds": 2, "config": {"baseUrl": %q}}],
   "retry": {"baseSeconds": 0.05, "capSeconds": 0.5}
-}`, labToken, operatorToken, url)
+}`, labToken, operatorToken, workers, url)
 	path := filepath.Join(dir, "fault-config.json")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
