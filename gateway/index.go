@@ -20,6 +20,15 @@ type ReportIndex interface {
 	// ("Type/id"); a patient or organisation can be in many.
 	ResourceReports(ctx context.Context, ref string) ([]string, error)
 
+	// ResourceHolders is ResourceReports for at most limit holders: with
+	// more (a lab's Organization is in every report it sends) it says so
+	// and lists none, without reading them.
+	ResourceHolders(ctx context.Context, ref string, limit int) (ids []string, more bool, err error)
+
+	// HoldResource says, for each id, whether that report's Bundle holds
+	// the resource.
+	HoldResource(ctx context.Context, ref string, ids []string) ([]bool, error)
+
 	// ReportMetas returns the latest version of each report without its
 	// blobs (Bundle, PDF, normalised report); missing ids are left out.
 	ReportMetas(ctx context.Context, ids []string) ([]*ReportRecord, error)

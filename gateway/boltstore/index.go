@@ -74,6 +74,42 @@ func (s *Store) ResourceReports(ctx context.Context, ref string) ([]string, erro
 	return ids, err
 }
 
+// ResourceHolders implements gateway.ReportIndex: the prefix walk stops
+// one past limit.
+func (s *Store) ResourceHolders(ctx context.Context, ref string, limit int) ([]string, bool, error) {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := append([]byte(ref), 0) // as idsWithPrefix: "Type/id" NUL report id
+		c := tx.Bucket(bucketByResource).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			ids = append(ids, string(k[len(prefix):]))
+			if len(ids) > limit {
+				return nil
+			}
+		}
+		return nil
+	})
+	if len(ids) > limit {
+		return nil, true, err
+	}
+	return ids, false, err
+}
+
+// HoldResource implements gateway.ReportIndex: one seek per id.
+func (s *Store) HoldResource(ctx context.Context, ref string, ids []string) ([]bool, error) {
+	held := make([]bool, len(ids))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketByResource).Cursor()
+		for i, id := range ids {
+			want := key([]byte(ref), []byte(id))
+			k, _ := c.Seek(want)
+			held[i] = bytes.Equal(k, want)
+		}
+		return nil
+	})
+	return held, err
+}
+
 // ReportsUpdated implements gateway.ReportIndex: a backwards walk of the
 // trust's last-updated index from the cursor.
 func (s *Store) ReportsUpdated(ctx context.Context, trust string, before time.Time, beforeID string, limit int) ([]string, error) {

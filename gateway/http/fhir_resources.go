@@ -108,12 +108,12 @@ func (s *server) locate(ctx context.Context, who gateway.Principal, ref string) 
 	if typ, id, _ := strings.Cut(ref, "/"); typ == "Binary" {
 		lookup = "DocumentReference/" + id
 	}
-	ids, err := s.Index.ResourceReports(ctx, lookup)
+	ids, many, err := s.Index.ResourceHolders(ctx, lookup, manyHolders)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(ids) > manyHolders {
-		return s.locateNewest(ctx, who, ids)
+	if many {
+		return s.locateNewest(ctx, who, lookup)
 	}
 	return s.sortHolders(ctx, who, ids)
 }
@@ -142,24 +142,22 @@ func (s *server) sortHolders(ctx context.Context, who gateway.Principal, ids []s
 	return readable, denied, nil
 }
 
-// locateNewest finds the newest holder the caller may read by paging
-// through the reports it may read (its trust's, or every trust's) newest
-// first, as search does, reading the records only of the holders it meets
-// and of each page's last report (the cursor). Holders the walk did not
-// meet are read at the end, so the answer is the one reading every holder
-// gives; only a caller who may read none of them pays that.
-func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ids []string) (readable, denied []*gateway.ReportRecord, err error) {
-	held := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		held[id] = true
-	}
+// locateNewest finds the newest holder of ref the caller may read by
+// paging through the reports it may read (its trust's, or every trust's)
+// newest first, as search does, asking the index which of each page hold
+// ref and reading the records only of those, a few at a time, and of each
+// page's last report (the cursor). If the walk finds none, every holder is
+// read the plain way, so the answer, and the audit's list of holders the
+// caller was denied, are the ones reading every holder gives; only a
+// caller who may read none of them pays that.
+func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ref string) (readable, denied []*gateway.ReportRecord, err error) {
 	trust := ""
 	if who.Role == gateway.RoleTrust && len(who.AlsoTrusts) == 0 {
 		trust = who.ODSCode
 	}
 	var at time.Time
 	var atID string
-	for len(held) > 0 {
+	for {
 		page, err := s.Index.ReportsUpdated(ctx, trust, at, atID, 256)
 		if err != nil {
 			return nil, nil, err
@@ -167,16 +165,17 @@ func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ids []
 		if len(page) == 0 {
 			break
 		}
+		held, err := s.Index.HoldResource(ctx, ref, page)
+		if err != nil {
+			return nil, nil, err
+		}
 		var hits []string
-		for _, id := range page {
-			if held[id] {
+		for i, id := range page {
+			if held[i] {
 				hits = append(hits, id)
-				delete(held, id)
 			}
 		}
-		// Newest first, a few records at a time: the first the caller may
-		// read is the answer.
-		for len(hits) > 0 {
+		for len(hits) > 0 { // newest first: the first the caller may read is the answer
 			chunk := hits[:min(len(hits), 16)]
 			hits = hits[len(chunk):]
 			metas, err := s.Index.ReportMetas(ctx, chunk)
@@ -189,9 +188,7 @@ func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ids []
 			}
 			for _, id := range chunk {
 				if m := byID[id]; m != nil && who.CanRead(m) {
-					return []*gateway.ReportRecord{m}, denied, nil
-				} else if m != nil {
-					denied = append(denied, m)
+					return []*gateway.ReportRecord{m}, nil, nil
 				}
 			}
 		}
@@ -200,17 +197,15 @@ func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ids []
 			return nil, nil, err
 		}
 		if len(last) == 0 {
-			break // pruned as we read: the rest is read the plain way
+			break // pruned as we read: the plain way below
 		}
-		cursor := last[0]
-		at, atID = cursor.ReceivedAt, cursor.ID
+		at, atID = last[0].ReceivedAt, last[0].ID
 	}
-	rest := make([]string, 0, len(held))
-	for id := range held {
-		rest = append(rest, id)
+	ids, err := s.Index.ResourceReports(ctx, ref)
+	if err != nil {
+		return nil, nil, err
 	}
-	readable, more, err := s.sortHolders(ctx, who, rest)
-	return readable, append(denied, more...), err
+	return s.sortHolders(ctx, who, ids)
 }
 
 func ids(recs []*gateway.ReportRecord) []string {

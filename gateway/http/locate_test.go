@@ -17,10 +17,17 @@ import (
 	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 )
 
-// countingIndex is the store's index, counting the records it reads.
+// countingIndex is the store's index, counting the records it reads and
+// the holders it lists.
 type countingIndex struct {
 	gateway.ReportIndex
-	read atomic.Int64
+	read, listed atomic.Int64
+}
+
+func (c *countingIndex) ResourceReports(ctx context.Context, ref string) ([]string, error) {
+	ids, err := c.ReportIndex.ResourceReports(ctx, ref)
+	c.listed.Add(int64(len(ids)))
+	return ids, err
 }
 
 func (c *countingIndex) ReportMetas(ctx context.Context, ids []string) ([]*gateway.ReportRecord, error) {
@@ -87,6 +94,7 @@ func TestSharedResourceReadsTheNewestReadableHolderOnly(t *testing.T) {
 		{"an operator", "operator-token-123", "*"},
 	} {
 		index.read.Store(0)
+		index.listed.Store(0)
 		status, org := read(c.token, "/fhir/Organization/lab-org")
 		want := fmt.Sprintf("Lab as of report %d", newest[c.scope])
 		if status != http.StatusOK || org["name"] != want {
@@ -94,6 +102,9 @@ func TestSharedResourceReadsTheNewestReadableHolderOnly(t *testing.T) {
 		}
 		if n := index.read.Load(); n > 20 {
 			t.Errorf("%s: %d of %d holders' records read to serve one", c.who, n, holders)
+		}
+		if n := index.listed.Load(); n > 0 {
+			t.Errorf("%s: all %d holders listed to serve one", c.who, n)
 		}
 	}
 	index.read.Store(0)

@@ -23,6 +23,33 @@ func (s *Store) ResourceReports(ctx context.Context, ref string) ([]string, erro
 	return ids, unavailable(err, "read")
 }
 
+// ResourceHolders implements gateway.ReportIndex: the set's size first,
+// so a lab's Organization, held by every report, is not read whole.
+func (s *Store) ResourceHolders(ctx context.Context, ref string, limit int) ([]string, bool, error) {
+	n, err := s.rdb.SCard(ctx, s.keys.resource(ref)).Result()
+	if err != nil {
+		return nil, false, unavailable(err, "read")
+	}
+	if n > int64(limit) {
+		return nil, true, nil
+	}
+	ids, err := s.ResourceReports(ctx, ref)
+	return ids, false, err
+}
+
+// HoldResource implements gateway.ReportIndex with one SMISMEMBER.
+func (s *Store) HoldResource(ctx context.Context, ref string, ids []string) ([]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		members[i] = id
+	}
+	held, err := s.rdb.SMIsMember(ctx, s.keys.resource(ref), members...).Result()
+	return held, unavailable(err, "read")
+}
+
 // ReportsUpdated implements gateway.ReportIndex with a score range on the
 // trust's last-updated sorted set; ties on the cursor's millisecond are
 // broken by id, as the embedded store does.

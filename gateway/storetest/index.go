@@ -39,6 +39,22 @@ func testIndexPatient(t *testing.T, s gateway.Store) {
 	if fmt.Sprint(ids) != "[P-3]" {
 		t.Fatalf("ResourceReports(DiagnosticReport/d3) = %v", ids)
 	}
+	if ids, more, err := s.ResourceHolders(ctx, "Patient/p1", 2); err != nil || more || fmt.Sprint(sorted(ids)) != "[P-1 P-2]" {
+		t.Fatalf("ResourceHolders(Patient/p1, 2) = %v, %v, %v", ids, more, err)
+	}
+	if ids, more, err := s.ResourceHolders(ctx, "Patient/p1", 1); err != nil || !more || len(ids) != 0 {
+		t.Fatalf("ResourceHolders(Patient/p1, 1) = %v, %v, %v: want more and none listed", ids, more, err)
+	}
+	if ids, more, err := s.ResourceHolders(ctx, "Patient/p", 5); err != nil || more || len(ids) != 0 {
+		t.Fatalf("ResourceHolders(Patient/p, a prefix of a ref) = %v, %v, %v", ids, more, err)
+	}
+	held, err := s.HoldResource(ctx, "Patient/p1", []string{"P-3", "P-2", "missing", "P-1"})
+	if err != nil || fmt.Sprint(held) != "[false true false true]" {
+		t.Fatalf("HoldResource(Patient/p1) = %v, %v", held, err)
+	}
+	if held, err := s.HoldResource(ctx, "Patient/p", []string{"P-1"}); err != nil || fmt.Sprint(held) != "[false]" {
+		t.Fatalf("HoldResource(Patient/p, a prefix of a ref) = %v, %v", held, err)
+	}
 	metas, err := s.ReportMetas(ctx, []string{"P-3", "missing", "P-1"})
 	if err != nil || len(metas) != 2 || metas[0].ID != "P-3" || metas[0].NHSNumber != "9990000026" || metas[0].Bundle != nil {
 		t.Fatalf("ReportMetas = %+v, %v", metas, err)
