@@ -110,6 +110,22 @@ if cur[1] then
 end
 redis.call("HSET", rkey, "latest", version, "lab", lab)
 redis.call("ZADD", k("versions", id), version, version)
+local trusts = ARGV[x]
+if cur[1] then
+  -- A recipient the new version drops (a copy-to taken off) leaves the
+  -- updated index, which lists who may read each report's latest version.
+  local prev = redis.call("HGET", k("rv", id, cur[1]), "meta")
+  if prev then
+    local keep = {}
+    for trust in string.gmatch(trusts, "%S+") do keep[trust] = true end
+    local m = cjson.decode(prev)
+    local old = {m["trustOds"]}
+    if type(m["copyTo"]) == "table" then for _, t in ipairs(m["copyTo"]) do old[#old + 1] = t end end
+    for _, t in ipairs(old) do
+      if type(t) == "string" and not keep[t] then redis.call("ZREM", k("idx", "upd", t), id) end
+    end
+  end
+end
 if up then
   redis.call("HSET", vkey, "meta", ARGV[6], "report", ARGV[7], "bundle", ARGV[8])
   redis.call("RENAME", up, k("pdf", id, version))
@@ -121,7 +137,7 @@ for i = 0, n - 1 do
   local b = 12 + i * 6
   enqueue(id, version, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5])
 end
-local trusts, nhs = ARGV[x], ARGV[x + 1]
+local nhs = ARGV[x + 1]
 for trust in string.gmatch(trusts, "%S+") do redis.call("ZADD", k("idx", "upd", trust), ARGV[10], id) end
 redis.call("ZADD", k("idx", "upd", "*"), ARGV[10], id)
 if nhs ~= "" then redis.call("SADD", k("idx", "pat", nhs), id) end

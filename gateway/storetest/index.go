@@ -96,6 +96,21 @@ func testIndexUpdated(t *testing.T, s gateway.Store) {
 	if len(all) != 12 || all[0] != "U-01" {
 		t.Fatalf("every trust = %v", all)
 	}
+	// A copy-to recipient the next version drops no longer lists it: left
+	// under the old time, it sent walks paging by the latest record's
+	// time back to where they had been, for ever.
+	copied := indexed("C-1", 1, "R0A", "9990000018", t0.Add(2*time.Hour))
+	copied.CopyTo = []string{"RCC", "RDD"}
+	save(t, s, copied)
+	amended := indexed("C-1", 2, "R0A", "9990000018", t0.Add(3*time.Hour))
+	amended.CopyTo = []string{"RDD"}
+	save(t, s, amended)
+	for trust, want := range map[string]string{"RCC": "[]", "RDD": "[C-1]", "R0A": "[C-1 U-01]"} {
+		ids, err := s.ReportsUpdated(ctx, trust, time.Time{}, "", 2)
+		if err != nil || fmt.Sprint(ids) != want {
+			t.Errorf("after C-1 v2 dropped RCC, %s lists %v (%v), want %s", trust, ids, err, want)
+		}
+	}
 }
 
 func sorted(s []string) []string {
