@@ -141,9 +141,9 @@ const AcknowledgeLookback = 90 * 24 * time.Hour
 func UnacknowledgedReports(ctx context.Context, s TurnaroundStore, now time.Time, within time.Duration, limit int,
 	found, settled func(rec *ReportRecord, st RecipientState)) error {
 	oldest := now.Add(-within - AcknowledgeLookback)
-	cursor, cursorID := time.Time{}, ""
+	var cur UpdatedCursor
 	for read := 0; read < limit; {
-		ids, err := s.ReportsUpdated(ctx, "", cursor, cursorID, 200)
+		ids, err := s.ReportsUpdated(ctx, "", cur.At, cur.ID, 200)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -151,8 +151,12 @@ func UnacknowledgedReports(ctx context.Context, s TurnaroundStore, now time.Time
 		if err != nil || len(metas) == 0 {
 			return err
 		}
+		moved := false
 		for _, rec := range metas {
-			cursor, cursorID = rec.ReceivedAt, rec.ID
+			if !cur.Pass(rec) {
+				continue // updated since the walk passed its time
+			}
+			moved = true
 			if rec.ReceivedAt.Before(oldest) || read == limit {
 				return nil
 			}
@@ -173,6 +177,9 @@ func UnacknowledgedReports(ctx context.Context, s TurnaroundStore, now time.Time
 					found(rec, st)
 				}
 			}
+		}
+		if !moved {
+			return nil // a page of reports all out of place: the walk can go no further
 		}
 	}
 	return nil

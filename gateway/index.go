@@ -39,3 +39,26 @@ type ReportIndex interface {
 func UpdatedBefore(a *ReportRecord, at time.Time, id string) bool {
 	return a.ReceivedAt.Before(at) || a.ReceivedAt.Equal(at) && a.ID < id
 }
+
+// UpdatedCursor is a place in a newest-first walk of ReportsUpdated: the
+// received time and id of the last report passed (zero to start).
+type UpdatedCursor struct {
+	At time.Time
+	ID string
+}
+
+// Pass moves the cursor to rec if rec lies beyond it in the index's order
+// (milliseconds, then id, both descending) and says whether it moved. It
+// may not: the index can hold a report under an earlier time than its
+// latest record has (a new version saved while the walk runs; a recipient
+// an earlier release left listed after an amendment dropped it), and a
+// cursor moved back to that time would bring the same page again, for
+// ever. A page that moves it nowhere ends the walk.
+func (c *UpdatedCursor) Pass(rec *ReportRecord) bool {
+	ms, at := rec.ReceivedAt.UnixMilli(), c.At.UnixMilli()
+	if !c.At.IsZero() && (ms > at || ms == at && rec.ID >= c.ID) {
+		return false
+	}
+	c.At, c.ID = rec.ReceivedAt, rec.ID
+	return true
+}

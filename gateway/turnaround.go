@@ -82,9 +82,9 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 	out := &TurnaroundReport{Month: start.Format("2006-01"), Trust: trust, Rows: []TurnaroundRow{}}
 	groups := map[[2]string]*turnaroundGroup{}
 	counted := 0
-	cursor, cursorID := end.Add(TurnaroundWindow), ""
+	cur := UpdatedCursor{At: end.Add(TurnaroundWindow)}
 	for done := false; !done; {
-		ids, err := s.ReportsUpdated(ctx, trust, cursor, cursorID, 500)
+		ids, err := s.ReportsUpdated(ctx, trust, cur.At, cur.ID, 500)
 		if err != nil || len(ids) == 0 {
 			return finish(out, groups, targets), err
 		}
@@ -95,8 +95,12 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 		if len(metas) == 0 {
 			break // the page's reports were pruned as we read: nothing older is left to find from here
 		}
+		moved := false
 		for _, m := range metas {
-			cursor, cursorID = m.ReceivedAt, m.ID
+			if !cur.Pass(m) {
+				continue // updated since the walk passed its time
+			}
+			moved = true
 			if m.ReceivedAt.Before(start) {
 				done = true // received before the month: neither it nor older ones were issued in it
 				break
@@ -130,6 +134,7 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 				groups[key].acked = append(groups[key].acked, days(acknowledged.Sub(issued)))
 			}
 		}
+		done = done || !moved // a page of reports all out of place: the walk can go no further
 	}
 	return finish(out, groups, targets), nil
 }

@@ -145,24 +145,28 @@ func (s *server) sortHolders(ctx context.Context, who gateway.Principal, ids []s
 // locateNewest finds the newest holder of ref the caller may read by
 // paging through the reports it may read (its trust's, or every trust's)
 // newest first, as search does, asking the index which of each page hold
-// ref and reading the records only of those, a few at a time, and of each
-// page's last report (the cursor). If the walk finds none, every holder is
-// read the plain way, so the answer, and the audit's list of holders the
-// caller was denied, are the ones reading every holder gives; only a
-// caller who may read none of them pays that.
+// ref and reading the records only of those, a few at a time. Reports of
+// one millisecond are in the index by id, so the walk reads on through
+// the millisecond of the first it may read and takes the newest by full
+// time. If the walk finds none within walkPages pages, every holder is read
+// the plain way, so the answer, and the audit's list of holders the caller
+// was denied, are the ones reading every holder gives; only a caller who
+// may read none of the newest holders pays that, as every caller did.
 func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ref string) (readable, denied []*gateway.ReportRecord, err error) {
 	trust := ""
 	if who.Role == gateway.RoleTrust && len(who.AlsoTrusts) == 0 {
 		trust = who.ODSCode
 	}
-	var at time.Time
-	var atID string
-	for {
-		page, err := s.Index.ReportsUpdated(ctx, trust, at, atID, 256)
+	var cur gateway.UpdatedCursor
+	var best *gateway.ReportRecord
+	walked := false // to the end of the index
+	for pages := 0; pages < walkPages; pages++ {
+		page, err := s.Index.ReportsUpdated(ctx, trust, cur.At, cur.ID, 256)
 		if err != nil {
 			return nil, nil, err
 		}
 		if len(page) == 0 {
+			walked = true
 			break
 		}
 		held, err := s.Index.HoldResource(ctx, ref, page)
@@ -175,20 +179,19 @@ func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ref st
 				hits = append(hits, id)
 			}
 		}
-		for len(hits) > 0 { // newest first: the first the caller may read is the answer
+		for len(hits) > 0 {
 			chunk := hits[:min(len(hits), 16)]
 			hits = hits[len(chunk):]
 			metas, err := s.Index.ReportMetas(ctx, chunk)
 			if err != nil {
 				return nil, nil, err
 			}
-			byID := make(map[string]*gateway.ReportRecord, len(metas))
-			for _, m := range metas {
-				byID[m.ID] = m
-			}
-			for _, id := range chunk {
-				if m := byID[id]; m != nil && who.CanRead(m) {
-					return []*gateway.ReportRecord{m}, nil, nil
+			for _, m := range metas { // in the index's order
+				if best != nil && m.ReceivedAt.UnixMilli() < best.ReceivedAt.UnixMilli() {
+					return []*gateway.ReportRecord{best}, nil, nil
+				}
+				if who.CanRead(m) && (best == nil || m.ReceivedAt.After(best.ReceivedAt)) {
+					best = m
 				}
 			}
 		}
@@ -196,10 +199,15 @@ func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ref st
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(last) == 0 {
-			break // pruned as we read: the plain way below
+		if len(last) == 0 || !cur.Pass(last[0]) {
+			break // pruned as we read, or out of place: the plain way below
 		}
-		at, atID = last[0].ReceivedAt, last[0].ID
+		if best != nil && cur.At.UnixMilli() < best.ReceivedAt.UnixMilli() {
+			return []*gateway.ReportRecord{best}, nil, nil
+		}
+	}
+	if best != nil && walked {
+		return []*gateway.ReportRecord{best}, nil, nil
 	}
 	ids, err := s.Index.ResourceReports(ctx, ref)
 	if err != nil {
@@ -207,6 +215,10 @@ func (s *server) locateNewest(ctx context.Context, who gateway.Principal, ref st
 	}
 	return s.sortHolders(ctx, who, ids)
 }
+
+// walkPages bounds locateNewest's walk (256 reports a page) before it
+// reads every holder instead.
+const walkPages = 8
 
 func ids(recs []*gateway.ReportRecord) []string {
 	out := make([]string, 0, len(recs))

@@ -307,14 +307,13 @@ func (s *server) walk(c *gin.Context, q *query) ([]*gateway.ReportRecord, bool, 
 	if who.Role == gateway.RoleTrust && len(who.AlsoTrusts) == 0 {
 		trust = who.ODSCode // otherwise walk every trust's reports, filtered by CanRead
 	}
-	var at time.Time
-	var id string
+	var cur gateway.UpdatedCursor
 	if q.after != nil {
-		at, id = time.Unix(0, q.after.Key), q.after.ID
+		cur = gateway.UpdatedCursor{At: time.Unix(0, q.after.Key), ID: q.after.ID}
 	}
 	var page []*gateway.ReportRecord
 	for {
-		ids, err := s.Index.ReportsUpdated(ctx, trust, at, id, 2*q.count)
+		ids, err := s.Index.ReportsUpdated(ctx, trust, cur.At, cur.ID, 2*q.count)
 		if err != nil || len(ids) == 0 {
 			return page, false, err
 		}
@@ -322,14 +321,21 @@ func (s *server) walk(c *gin.Context, q *query) ([]*gateway.ReportRecord, bool, 
 		if err != nil {
 			return nil, false, err
 		}
+		moved := false
 		for _, m := range metas {
+			if !cur.Pass(m) {
+				continue // out of place: updated since this walk passed its time
+			}
+			moved = true
 			if who.CanRead(m) && q.matches(m) {
 				if len(page) == q.count {
 					return page, true, nil
 				}
 				page = append(page, m)
 			}
-			at, id = m.ReceivedAt, m.ID
+		}
+		if !moved {
+			return page, false, nil
 		}
 	}
 }
