@@ -34,12 +34,6 @@ type ReportIndex interface {
 	ReportMetas(ctx context.Context, ids []string) ([]*ReportRecord, error)
 }
 
-// UpdatedBefore says whether a comes after the cursor (at, id) in
-// newest-first order.
-func UpdatedBefore(a *ReportRecord, at time.Time, id string) bool {
-	return a.ReceivedAt.Before(at) || a.ReceivedAt.Equal(at) && a.ID < id
-}
-
 // UpdatedCursor is a place in a newest-first walk of ReportsUpdated: the
 // received time and id of the last report passed (zero to start).
 type UpdatedCursor struct {

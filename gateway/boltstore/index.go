@@ -51,10 +51,16 @@ func index(tx *bolt.Tx, rec *gateway.ReportRecord, previous *gateway.ReportRecor
 
 // idsWithPrefix lists the last part of every key under prefix.
 func idsWithPrefix(tx *bolt.Tx, bucket, prefix []byte) []string {
+	return idsWithPrefixUpTo(tx, bucket, prefix, -1)
+}
+
+// idsWithPrefixUpTo is idsWithPrefix stopping one past limit ids (a
+// negative limit: none).
+func idsWithPrefixUpTo(tx *bolt.Tx, bucket, prefix []byte, limit int) []string {
 	var ids []string
 	prefix = append(append([]byte{}, prefix...), 0)
 	c := tx.Bucket(bucket).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && (limit < 0 || len(ids) <= limit); k, _ = c.Next() {
 		ids = append(ids, string(k[len(prefix):]))
 	}
 	return ids
@@ -78,17 +84,7 @@ func (s *Store) ResourceReports(ctx context.Context, ref string) ([]string, erro
 // one past limit.
 func (s *Store) ResourceHolders(ctx context.Context, ref string, limit int) ([]string, bool, error) {
 	var ids []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := append([]byte(ref), 0) // as idsWithPrefix: "Type/id" NUL report id
-		c := tx.Bucket(bucketByResource).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			ids = append(ids, string(k[len(prefix):]))
-			if len(ids) > limit {
-				return nil
-			}
-		}
-		return nil
-	})
+	err := s.db.View(func(tx *bolt.Tx) error { ids = idsWithPrefixUpTo(tx, bucketByResource, []byte(ref), limit); return nil })
 	if len(ids) > limit {
 		return nil, true, err
 	}

@@ -118,9 +118,9 @@ if cur[1] then
   if prev then
     local keep = {}
     for trust in string.gmatch(trusts, "%S+") do keep[trust] = true end
-    local m = cjson.decode(prev)
-    local old = {m["trustOds"]}
-    if type(m["copyTo"]) == "table" then for _, t in ipairs(m["copyTo"]) do old[#old + 1] = t end end
+    local was = cjson.decode(prev)
+    local old = {was["trustOds"]}
+    if type(was["copyTo"]) == "table" then for _, t in ipairs(was["copyTo"]) do old[#old + 1] = t end end
     for _, t in ipairs(old) do
       if type(t) == "string" and not keep[t] then redis.call("ZREM", k("idx", "upd", t), id) end
     end
