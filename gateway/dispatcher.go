@@ -141,8 +141,10 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 			d.flush(context.WithoutCancel(ctx), dest, prev)
 			prev = nil
 			var err error
+			var tried time.Time // when the lease was tried; zero if paused
 			if !d.isPaused(dest.Name) {
-				next, err = d.Queue.Lease(ctx, dest.Name, d.Clock.Now(), leaseFor(dest))
+				tried = d.Clock.Now()
+				next, err = d.Queue.Lease(ctx, dest.Name, tried, leaseFor(dest))
 			}
 			if err != nil {
 				d.Log.Error("delivery queue error", "destination", dest.Name, "error", err)
@@ -151,7 +153,7 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 				select {
 				case <-ctx.Done():
 				case <-d.wake[dest.Name]:
-				case <-time.After(d.idle(ctx, dest)):
+				case <-time.After(d.idle(ctx, dest, tried)):
 				}
 				continue
 			}
@@ -235,17 +237,24 @@ func (d *Dispatcher) flush(ctx context.Context, dest *Destination, a *attempted)
 
 // idle is how long a worker with nothing due sleeps: until the next
 // delivery falls due (a retry's backoff ends), at most PollInterval, which
-// also picks up what other replicas enqueue.
-func (d *Dispatcher) idle(ctx context.Context, dest *Destination) time.Duration {
+// also picks up what other replicas enqueue. tried is when its lease found
+// nothing (zero: paused, so it polls). A delivery due by then was passed
+// over for a reason (an older version of its report still in flight) and
+// waits for a poll; one that fell due since, while the lease ran on a busy
+// machine, is leased again at once rather than a poll later.
+func (d *Dispatcher) idle(ctx context.Context, dest *Destination, tried time.Time) time.Duration {
 	at, ok, err := d.Queue.NextDue(ctx, dest.Name)
-	if err != nil || !ok {
+	if err != nil || !ok || tried.IsZero() {
 		return d.PollInterval
 	}
 	wait := at.Sub(d.Clock.Now())
-	if wait <= 0 || wait > d.PollInterval { // due already (waiting its turn behind an older version) or later than a poll
+	switch {
+	case wait <= 0 && at.UnixMilli() > tried.UnixMilli(): // the index is in whole milliseconds, as the lease compares
+		return time.Millisecond
+	case wait <= 0 || wait > d.PollInterval: // due when the lease passed it over, or later than a poll
 		return d.PollInterval
 	}
-	return wait + time.Millisecond // the index is in whole milliseconds
+	return wait + time.Millisecond
 }
 
 // leaseFor is how long a lease lasts: the attempt's own timeout and a

@@ -613,3 +613,31 @@ func deliverAll(b *testing.B, overlapped bool, n int) float64 {
 	}
 	return float64(n) / time.Since(start).Seconds()
 }
+
+// TestIdleAfterAnEmptyLease: a worker whose lease found nothing sleeps until
+// the next delivery falls due; if it fell due after the lease looked (the
+// lease ran long on a busy machine) it leases again at once, where it once
+// slept a whole poll; if it was due when the lease looked, it was passed
+// over (an older version in flight) and waits for a poll, as a paused
+// worker does.
+func TestIdleAfterAnEmptyLease(t *testing.T) {
+	h := newHarness(t)
+	h.disp.PollInterval = time.Minute
+	due := h.clock.Now()
+	h.enqueue(t, "IDLE-1", 1)
+	for _, c := range []struct {
+		name       string
+		now, tried time.Time
+		want       time.Duration
+	}{
+		{"not due yet", due.Add(-20 * time.Millisecond), due.Add(-30 * time.Millisecond), 21 * time.Millisecond},
+		{"fell due after the lease looked", due.Add(10 * time.Millisecond), due.Add(-5 * time.Millisecond), time.Millisecond},
+		{"due when the lease looked", due.Add(10 * time.Millisecond), due.Add(5 * time.Millisecond), time.Minute},
+		{"paused", due.Add(10 * time.Millisecond), time.Time{}, time.Minute},
+	} {
+		h.clock.Set(c.now)
+		if got := h.disp.Idle(h.dest, c.tried); got != c.want {
+			t.Errorf("%s: sleeps %v, want %v", c.name, got, c.want)
+		}
+	}
+}
