@@ -167,62 +167,94 @@ redis.call("ZREM", k("held"), id)
 return 1
 `)
 
-// lease: ARGV = tag, destination, now ms, ttl ms, token, scan limit.
-// Returns the leased delivery id, or false.
-var lease = redis.NewScript(common + `
-local dest, now, ttl, token = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local due = k("due", dest)
-local ids = redis.call("ZRANGEBYSCORE", due, "-inf", now, "LIMIT", 0, tonumber(ARGV[6]))
-for _, did in ipairs(ids) do
-  local d = cjson.decode(redis.call("HGET", k("d", did), "json"))
-  local state = redis.call("HGET", k("d", did), "state")
-  local ok = k("order", dest, d["reportId"])
-  local o = redis.call("HMGET", ok, "max", "inflight")
-  local maxv, inflight = tonumber(o[1] or "0"), tonumber(o[2] or "0")
-  if maxv > d["version"] then
-    redis.call("ZREM", due, did)
-    if inflight == d["version"] then redis.call("HSET", ok, "inflight", 0) end
-    redis.call("HSET", k("d", did), "reason", "version " .. maxv .. " of the report replaces it", "lease", "")
-    setstate(did, dest, state, "superseded", now)
-  elseif inflight == 0 or inflight == d["version"] then
-    redis.call("HSET", ok, "inflight", d["version"])
-    redis.call("HSET", k("d", did), "lease", token, "lease_until", now + ttl)
-    redis.call("ZADD", due, now + ttl, did)
-    setstate(did, dest, state, "in-flight", now)
-    return did
+// leasing defines lease_next, which leases dest's first due delivery that
+// may go now, and leased, the reply that carries it: its id, the delivery
+// hash's fields load reads and its attempts, so the worker needs no second
+// round trip to learn what it leased.
+var leasing = `
+local function lease_next(dest, now, ttl, token, limit)
+  local due = k("due", dest)
+  local ids = redis.call("ZRANGEBYSCORE", due, "-inf", now, "LIMIT", 0, limit)
+  for _, did in ipairs(ids) do
+    local d = cjson.decode(redis.call("HGET", k("d", did), "json"))
+    local state = redis.call("HGET", k("d", did), "state")
+    local ok = k("order", dest, d["reportId"])
+    local o = redis.call("HMGET", ok, "max", "inflight")
+    local maxv, inflight = tonumber(o[1] or "0"), tonumber(o[2] or "0")
+    if maxv > d["version"] then
+      redis.call("ZREM", due, did)
+      if inflight == d["version"] then redis.call("HSET", ok, "inflight", 0) end
+      redis.call("HSET", k("d", did), "reason", "version " .. maxv .. " of the report replaces it", "lease", "")
+      setstate(did, dest, state, "superseded", now)
+    elseif inflight == 0 or inflight == d["version"] then
+      redis.call("HSET", ok, "inflight", d["version"])
+      redis.call("HSET", k("d", did), "lease", token, "lease_until", now + ttl)
+      redis.call("ZADD", due, now + ttl, did)
+      setstate(did, dest, state, "in-flight", now)
+      return did
+    end
   end
+  return false
 end
-return false
+local function leased(did)
+  if not did then return false end
+  return {did, redis.call("HMGET", k("d", did), ` + deliveryFieldsLua + `), redis.call("LRANGE", k("att", did), 0, -1)}
+end
+`
+
+// lease: ARGV = tag, destination, now ms, ttl ms, token, scan limit.
+// Returns what leased returns: the delivery, or false.
+var lease = redis.NewScript(common + leasing + `
+return leased(lease_next(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])))
 `)
 
-// complete: ARGV = tag, delivery id, lease token, new state (delivered,
+// completing defines complete_one, which records the outcome of a leased
+// attempt: ARGV[2..10] = delivery id, lease token, new state (delivered,
 // retrying, dead), attempt JSON, now ms, next ms, reason, receiver ref,
-// last error. Returns "ok" or "lost".
-var complete = redis.NewScript(common + `
-local did, token, new, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
-local h = redis.call("HMGET", k("d", did), "state", "lease", "json")
-if h[1] ~= "in-flight" or h[2] ~= token then return "lost" end
-local d = cjson.decode(h[3])
-local dest = d["destination"]
-clear_inflight(dest, d["reportId"], d["version"])
-redis.call("RPUSH", k("att", did), ARGV[5])
-redis.call("HSET", k("d", did), "lease", "", "lease_until", 0, "last_error", ARGV[10])
-redis.call("ZREM", k("due", dest), did)
-if new == "delivered" then
-  redis.call("HSET", k("d", did), "receiver_ref", ARGV[9])
-  local ok = k("order", dest, d["reportId"])
-  if tonumber(redis.call("HGET", ok, "delivered") or "0") < d["version"] then redis.call("HSET", ok, "delivered", d["version"]) end
-elseif new == "retrying" then
-  redis.call("HSET", k("d", did), "next", ARGV[7])
-  redis.call("ZADD", k("due", dest), tonumber(ARGV[7]), did)
-elseif new == "dead" then
-  redis.call("HSET", k("d", did), "reason", ARGV[8])
-else
-  return redis.error_reply("bad outcome state " .. new)
+// last error. It returns "ok" or "lost".
+var completing = `
+local function complete_one()
+  local did, token, new, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
+  local h = redis.call("HMGET", k("d", did), "state", "lease", "json")
+  if h[1] ~= "in-flight" or h[2] ~= token then return "lost" end
+  if new ~= "delivered" and new ~= "retrying" and new ~= "dead" then
+    return redis.error_reply("bad outcome state " .. new)
+  end
+  local d = cjson.decode(h[3])
+  local dest = d["destination"]
+  clear_inflight(dest, d["reportId"], d["version"])
+  redis.call("RPUSH", k("att", did), ARGV[5])
+  redis.call("HSET", k("d", did), "lease", "", "lease_until", 0, "last_error", ARGV[10])
+  redis.call("ZREM", k("due", dest), did)
+  if new == "delivered" then
+    redis.call("HSET", k("d", did), "receiver_ref", ARGV[9])
+    local ok = k("order", dest, d["reportId"])
+    if tonumber(redis.call("HGET", ok, "delivered") or "0") < d["version"] then redis.call("HSET", ok, "delivered", d["version"]) end
+  elseif new == "retrying" then
+    redis.call("HSET", k("d", did), "next", ARGV[7])
+    redis.call("ZADD", k("due", dest), tonumber(ARGV[7]), did)
+  else
+    redis.call("HSET", k("d", did), "reason", ARGV[8])
+  end
+  setstate(did, dest, "in-flight", new, now)
+  if new ~= "retrying" then count(now, "finished|" .. dest .. "|" .. new) end
+  return "ok"
 end
-setstate(did, dest, "in-flight", new, now)
-if new ~= "retrying" then count(now, "finished|" .. dest .. "|" .. new) end
-return "ok"
+`
+
+// complete: ARGV = tag, then complete_one's. Returns "ok" or "lost".
+var complete = redis.NewScript(common + completing + `
+return complete_one()
+`)
+
+// completeAndLease: ARGV = tag, complete_one's nine, then destination,
+// now ms, ttl ms, token and scan limit for the lease. Returns "lost", or
+// {"ok"} and what leased returns: the worker's step between attempts in
+// one round trip, leasing nothing unless the outcome was recorded.
+var completeAndLease = redis.NewScript(common + completing + leasing + `
+local done = complete_one()
+if done ~= "ok" then return done end
+return {"ok", leased(lease_next(ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14], tonumber(ARGV[15])))}
 `)
 
 // release: ARGV = tag, delivery id, lease token, now ms. Returns "ok" or "lost".

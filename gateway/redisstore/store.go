@@ -368,14 +368,32 @@ func description(d *gateway.Delivery) desc {
 // Lease implements gateway.Queue.
 func (s *Store) Lease(ctx context.Context, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
 	token := newToken()
-	id, err := lease.Run(ctx, s.rdb, []string{s.keys.due(dest)}, s.keys.tag, dest, ms(now), ttl.Milliseconds(), token, leaseScan).Text()
+	v, err := lease.Run(ctx, s.rdb, []string{s.keys.due(dest)}, s.keys.tag, dest, ms(now), ttl.Milliseconds(), token, leaseScan).Slice()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, unavailable(err, "lease")
 	}
-	d, err := s.load(ctx, id, true)
+	return s.leased(ctx, v, token)
+}
+
+// leased turns the lease scripts' reply (the delivery id, its hash's
+// deliveryFields, its attempts) into the leased delivery with its payload.
+func (s *Store) leased(ctx context.Context, reply []any, token string) (*gateway.Delivery, error) {
+	if len(reply) != 3 {
+		return nil, fmt.Errorf("lease: unexpected reply of %d parts", len(reply))
+	}
+	id, _ := reply[0].(string)
+	fields, _ := reply[1].([]any)
+	attempts, _ := reply[2].([]any)
+	atts := make([]string, 0, len(attempts))
+	for _, a := range attempts {
+		if s, ok := a.(string); ok {
+			atts = append(atts, s)
+		}
+	}
+	d, err := s.delivery(ctx, id, fields, atts, true)
 	if err != nil {
 		return nil, err
 	}
@@ -389,27 +407,46 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-// CompleteAndLease implements gateway.Queue: two scripts, each atomic;
-// Redis has no per-write fsync to share.
+// CompleteAndLease implements gateway.Queue: one script, so one round trip
+// between a worker's attempts, and nothing is leased unless the outcome
+// was recorded. Redis has no per-write fsync to share.
 func (s *Store) CompleteAndLease(ctx context.Context, id, leaseToken string, o gateway.Outcome, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
-	if err := s.Complete(ctx, id, leaseToken, o); err != nil {
+	args, err := s.completeArgs(id, leaseToken, o)
+	if err != nil {
 		return nil, err
 	}
-	next, err := s.Lease(ctx, dest, now, ttl)
-	if err != nil {
-		return nil, nil // the outcome is stored; the worker's next Lease will meet the error itself
+	token := newToken()
+	args = append(args, dest, ms(now), ttl.Milliseconds(), token, leaseScan)
+	res, err := completeAndLease.Run(ctx, s.rdb, []string{s.keys.delivery(id), s.keys.due(dest)}, args...).Result()
+	reply, ok := res.([]any)
+	if err != nil || !ok {
+		text, _ := res.(string)
+		return nil, s.leaseResult(text, err, id, "complete")
 	}
-	return next, nil
+	if len(reply) < 2 || reply[1] == nil {
+		return nil, nil // recorded; nothing is due
+	}
+	next, _ := reply[1].([]any)
+	return s.leased(ctx, next, token)
+}
+
+// completeArgs are the complete script's arguments for an outcome.
+func (s *Store) completeArgs(id, leaseToken string, o gateway.Outcome) ([]any, error) {
+	att, err := json.Marshal(o.Attempt)
+	if err != nil {
+		return nil, err
+	}
+	return []any{s.keys.tag, id, leaseToken, string(o.State), att,
+		ms(o.Attempt.At), ms(o.NextAttemptAt), o.Reason, o.Attempt.ReceiverRef, o.Attempt.Error}, nil
 }
 
 // Complete implements gateway.Queue.
 func (s *Store) Complete(ctx context.Context, id, leaseToken string, o gateway.Outcome) error {
-	att, err := json.Marshal(o.Attempt)
+	args, err := s.completeArgs(id, leaseToken, o)
 	if err != nil {
 		return err
 	}
-	res, err := complete.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, leaseToken, string(o.State), att,
-		ms(o.Attempt.At), ms(o.NextAttemptAt), o.Reason, o.Attempt.ReceiverRef, o.Attempt.Error).Text()
+	res, err := complete.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, args...).Text()
 	return s.leaseResult(res, err, id, "complete")
 }
 
@@ -460,10 +497,18 @@ func (s *Store) Delivery(ctx context.Context, id string) (*gateway.Delivery, err
 	return s.load(ctx, id, true)
 }
 
+// deliveryFields are the delivery hash fields a delivery is read from, in
+// the order delivery takes them; deliveryFieldsLua is the same list for
+// the lease scripts' HMGET.
+var (
+	deliveryFields    = []string{"json", "state", "updated", "next", "lease_until", "last_error", "receiver_ref", "reason", "payload"}
+	deliveryFieldsLua = `"` + strings.Join(deliveryFields, `", "`) + `"`
+)
+
 func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway.Delivery, error) {
-	fields := []string{"json", "state", "updated", "next", "lease_until", "last_error", "receiver_ref", "reason"}
-	if withPayload {
-		fields = append(fields, "payload")
+	fields := deliveryFields
+	if !withPayload {
+		fields = fields[:len(fields)-1]
 	}
 	pipe := s.rdb.Pipeline()
 	hm := pipe.HMGet(ctx, s.keys.delivery(id), fields...)
@@ -471,11 +516,24 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err, "read delivery")
 	}
-	v := hm.Val()
+	return s.delivery(ctx, id, hm.Val(), att.Val(), withPayload)
+}
+
+// delivery builds delivery id from its hash's deliveryFields (payload
+// last, and only withPayload) and its attempts, reading its payload from
+// the report version it belongs to where the delivery sends that
+// version's own Bundle or PDF.
+func (s *Store) delivery(ctx context.Context, id string, v []any, attempts []string, withPayload bool) (*gateway.Delivery, error) {
 	if len(v) == 0 || v[0] == nil {
 		return nil, gateway.Errorf(gateway.ENOTFOUND, "delivery %s not found", id)
 	}
-	str := func(i int) string { s, _ := v[i].(string); return s }
+	str := func(i int) string {
+		if i >= len(v) {
+			return ""
+		}
+		s, _ := v[i].(string)
+		return s
+	}
 	var dd desc
 	if err := json.Unmarshal([]byte(str(0)), &dd); err != nil {
 		return nil, fmt.Errorf("decode delivery %s: %w", id, err)
@@ -510,7 +568,7 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 			}
 		}
 	}
-	for _, a := range att.Val() {
+	for _, a := range attempts {
 		var at gateway.Attempt
 		if err := json.Unmarshal([]byte(a), &at); err == nil {
 			d.Attempts = append(d.Attempts, at)

@@ -231,12 +231,32 @@ func testCompleteAndLease(t *testing.T, s gateway.Store) {
 	if got := state(t, s, first.ID); got.State != gateway.DeliveryDelivered {
 		t.Fatalf("the first is %s", got.State)
 	}
-	if _, err := s.CompleteAndLease(ctx, next.ID, "wrong", delivered(t0, "x"), "epr", t0, time.Minute); gateway.ErrorCode(err) != gateway.ELEASELOST {
-		t.Fatalf("a lost lease: %v", err)
+	Enqueue(t, s, "CL-3", 1, "epr")
+	if lost, err := s.CompleteAndLease(ctx, next.ID, "wrong", delivered(t0, "x"), "epr", t0, time.Minute); gateway.ErrorCode(err) != gateway.ELEASELOST || lost != nil {
+		t.Fatalf("a lost lease: %+v %v", lost, err)
 	}
-	last, err := s.CompleteAndLease(ctx, next.ID, next.Lease, delivered(t0.Add(2*time.Second), "ok"), "epr", t0.Add(2*time.Second), time.Minute)
+	// The lost lease leased nothing: CL-3 is still there for the next step.
+	third, err := s.CompleteAndLease(ctx, next.ID, next.Lease, delivered(t0.Add(2*time.Second), "ok"), "epr", t0.Add(2*time.Second), time.Minute)
+	if err != nil || third == nil || third.ReportID != "CL-3" || third.State != gateway.DeliveryInFlight || len(third.Payload) == 0 {
+		t.Fatalf("the third: %+v %v", third, err)
+	}
+	if got := state(t, s, next.ID); got.State != gateway.DeliveryDelivered || len(got.Attempts) != 1 {
+		t.Fatalf("the second is %s with %d attempts", got.State, len(got.Attempts))
+	}
+	// A retry recorded with the lease: the attempt is kept, and it is not
+	// leased again before its time.
+	retry := gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(time.Hour),
+		Attempt: gateway.Attempt{At: t0.Add(3 * time.Second), Outcome: "retry", Error: "503"}}
+	last, err := s.CompleteAndLease(ctx, third.ID, third.Lease, retry, "epr", t0.Add(3*time.Second), time.Minute)
 	if err != nil || last != nil {
 		t.Fatalf("nothing left to lease: %+v %v", last, err)
+	}
+	if got := state(t, s, third.ID); got.State != gateway.DeliveryRetrying || len(got.Attempts) != 1 || got.Attempts[0].Error != "503" {
+		t.Fatalf("the third: %+v", got)
+	}
+	again, err := s.Lease(ctx, "epr", t0.Add(2*time.Hour), time.Minute)
+	if err != nil || again == nil || again.ID != third.ID || len(again.Attempts) != 1 || again.LeaseUntil.IsZero() {
+		t.Fatalf("the retry, leased when due: %+v %v", again, err)
 	}
 }
 
