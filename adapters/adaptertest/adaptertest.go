@@ -5,6 +5,7 @@ package adaptertest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +32,14 @@ type Harness struct {
 	Delivery func(n int) *gateway.Delivery
 	// CannotHang, if set, says why this transport has no hang case.
 	CannotHang string
+	// Connections, if set, counts the connections opened to the peer; the
+	// suite then checks that workers delivering in turn keep theirs.
+	Connections func() int
 }
+
+// workers is how many deliveries the connection check has in flight at
+// once, as a destination's workers would.
+const workers = 8
 
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
@@ -74,6 +82,9 @@ func Run(t *testing.T, h Harness) {
 	} else {
 		t.Run("HangPastTimeout", func(t *testing.T) { hang(t, h, deliver) })
 	}
+	if h.Connections != nil {
+		t.Run("KeepsConnections", func(t *testing.T) { keepsConnections(t, h, deliver) })
+	}
 	t.Run("ConnectionRefused", func(t *testing.T) {
 		_, _, err := deliver(t, h.Absent(t), 5, 10*time.Second)
 		if err == nil || gateway.IsPermanent(err) {
@@ -91,5 +102,39 @@ func hang(t *testing.T, h Harness, deliver func(*testing.T, gateway.Adapter, int
 	}
 	if took > 5*time.Second {
 		t.Fatalf("Deliver ignored its deadline: took %s", took)
+	}
+}
+
+// keepsConnections: workers delivering round after round through one
+// adapter reuse their connections rather than dialling (and, over HTTPS,
+// shaking hands) again. A connection may be dialled before another is
+// back in the idle pool, so up to twice the workers is allowed; a client
+// keeping two idle connections, as Go's default transport does, opens
+// about six more every round.
+func keepsConnections(t *testing.T, h Harness, deliver func(*testing.T, gateway.Adapter, int, time.Duration) (string, time.Duration, error)) {
+	h.Peer.Accept()
+	a := h.New(t)
+	before := h.Connections()
+	const rounds = 6
+	for round := 0; round < rounds; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(n int) {
+				defer wg.Done()
+				if _, _, err := deliver(t, a, n, 10*time.Second); err != nil {
+					errs <- err
+				}
+			}(100 + round*workers + w)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if opened := h.Connections() - before; opened > 2*workers {
+		t.Fatalf("%d workers delivering %d rounds opened %d connections; want at most %d", workers, rounds, opened, 2*workers)
 	}
 }

@@ -69,6 +69,7 @@ func TestConformance(t *testing.T) {
 					return &gateway.Delivery{ID: fmt.Sprint(n), ReportID: "NWGLH-2026-000101", Version: 1,
 						ContentType: "application/fhir+json", Payload: bundle}
 				},
+				Connections: recv.Connections,
 			})
 		})
 	}

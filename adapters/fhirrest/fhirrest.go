@@ -66,13 +66,11 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	default:
 		return nil, fmt.Errorf("config.mode %q is not transaction, batch or individual", c.Mode)
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	if transport.TLSClientConfig, err = c.TLS.Client(); err != nil {
+	tlsConfig, err := c.TLS.Client()
+	if err != nil {
 		return nil, err
 	}
-	client := &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse // a redirected POST would silently lose its body
-	}}
+	client := adapters.HTTPClient(tlsConfig, 0)
 	auth, err := newTokenSource(c.Auth, client)
 	if err != nil {
 		return nil, err

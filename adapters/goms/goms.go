@@ -122,12 +122,7 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = tlsConfig
-	timeout := time.Duration(orDefault(c.RequestTimeoutSeconds, 30)) * time.Second
-	client := &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse // a redirected POST would silently lose its body
-	}}
+	client := adapters.HTTPClient(tlsConfig, time.Duration(orDefault(c.RequestTimeoutSeconds, 30))*time.Second)
 	apiKey := c.APIKey
 	if apiKey == "" {
 		apiKey = c.ClientID

@@ -67,10 +67,7 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = tlsConfig
-	return &Adapter{url: c.URL, secret: []byte(c.Secret), now: time.Now,
-		client: &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+	return &Adapter{url: c.URL, secret: []byte(c.Secret), now: time.Now, client: adapters.HTTPClient(tlsConfig, 0)}, nil
 }
 
 // Sign returns the signature header value for a timestamp and body.

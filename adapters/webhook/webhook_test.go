@@ -53,7 +53,8 @@ func TestConformance(t *testing.T) {
 			ln.Close()
 			return newAdapter(t, "http://"+addr+"/notify")
 		},
-		Delivery: func(int) *gateway.Delivery { return notice() },
+		Delivery:    func(int) *gateway.Delivery { return notice() },
+		Connections: recv.Connections,
 	})
 }
 

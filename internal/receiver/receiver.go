@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -37,6 +38,14 @@ type Receiver struct {
 	forward    string        // when set, accepted requests are forwarded here (a real FHIR server)
 	delay      time.Duration // wait this long before answering
 	accepted   int           // write requests answered with success
+	conns      int           // connections opened to it
+}
+
+// Connections returns how many connections clients have opened to it.
+func (r *Receiver) Connections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns
 }
 
 // Accepted returns how many write requests were answered with success.
@@ -64,7 +73,15 @@ func (r *Receiver) ForwardTo(url string) {
 // Start starts a receiver on 127.0.0.1:0; it stops when the test ends.
 func Start(t interface{ Cleanup(func()) }) *Receiver {
 	r := &Receiver{arrivals: map[string]int{}}
-	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.Server.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.mu.Lock()
+			r.conns++
+			r.mu.Unlock()
+		}
+	}
+	r.Server.Start()
 	t.Cleanup(r.Close)
 	return r
 }

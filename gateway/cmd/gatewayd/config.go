@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
 	"github.com/nhs-genomics/results-gateway/internal/testdirectory"
@@ -390,8 +391,8 @@ func (c Config) validate() error {
 		if err := d.HL7.Check(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: hl7: %w", where, err))
 		}
-		if d.Workers < 1 || d.Workers > 64 || d.TimeoutSeconds < 1 || d.MaxAttempts < 0 || d.MaxAgeHours < 0 {
-			errs = append(errs, fmt.Errorf("%s: workers must be 1-64, timeoutSeconds positive, maxAttempts and maxAgeHours not negative", where))
+		if d.Workers < 1 || d.Workers > adapters.MaxWorkers || d.TimeoutSeconds < 1 || d.MaxAttempts < 0 || d.MaxAgeHours < 0 {
+			errs = append(errs, fmt.Errorf("%s: workers must be 1-%d, timeoutSeconds positive, maxAttempts and maxAgeHours not negative", where, adapters.MaxWorkers))
 		}
 	}
 	errs = append(errs, c.Alerts.validate()...)
