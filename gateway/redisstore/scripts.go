@@ -254,7 +254,13 @@ return complete_one()
 var completeAndLease = redis.NewScript(common + completing + leasing + `
 local done = complete_one()
 if done ~= "ok" then return done end
-return {"ok", leased(lease_next(ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14], tonumber(ARGV[15])))}
+-- The outcome is written: an error from here on must not hide that (Redis
+-- keeps a script's writes up to an error), so it leases nothing instead.
+local ok, got = pcall(function()
+  return leased(lease_next(ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14], tonumber(ARGV[15])))
+end)
+if not ok then got = false end
+return {"ok", got}
 `)
 
 // release: ARGV = tag, delivery id, lease token, now ms. Returns "ok" or "lost".

@@ -424,10 +424,17 @@ func (s *Store) CompleteAndLease(ctx context.Context, id, leaseToken string, o g
 		return nil, s.leaseResult(text, err, id, "complete")
 	}
 	if len(reply) < 2 || reply[1] == nil {
-		return nil, nil // recorded; nothing is due
+		return nil, nil // recorded; nothing is due, or the lease failed (see the script)
 	}
 	next, _ := reply[1].([]any)
-	return s.leased(ctx, next, token)
+	d, err := s.leased(ctx, next, token)
+	if err != nil {
+		// The outcome is recorded: say so, as the embedded store does. The
+		// delivery leased and not read goes back when its lease ends, and
+		// the worker's next Lease meets the error itself.
+		return nil, nil
+	}
+	return d, nil
 }
 
 // completeArgs are the complete script's arguments for an outcome.
@@ -498,11 +505,12 @@ func (s *Store) Delivery(ctx context.Context, id string) (*gateway.Delivery, err
 }
 
 // deliveryFields are the delivery hash fields a delivery is read from, in
-// the order delivery takes them; deliveryFieldsLua is the same list for
-// the lease scripts' HMGET.
+// the order delivery takes them, its payload last; deliveryFieldsLua is
+// the same list without the payload, for the lease scripts' HMGET: an
+// HL7 v2 payload holds the PDF, which is not to pass through Lua.
 var (
 	deliveryFields    = []string{"json", "state", "updated", "next", "lease_until", "last_error", "receiver_ref", "reason", "payload"}
-	deliveryFieldsLua = `"` + strings.Join(deliveryFields, `", "`) + `"`
+	deliveryFieldsLua = `"` + strings.Join(deliveryFields[:len(deliveryFields)-1], `", "`) + `"`
 )
 
 func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway.Delivery, error) {
@@ -563,7 +571,13 @@ func (s *Store) delivery(ctx context.Context, id string, v []any, attempts []str
 				return nil, err
 			}
 		default:
-			if d.Payload, err = blob.Unpack([]byte(str(8))); err != nil {
+			inline := str(8)
+			if len(v) < len(deliveryFields) { // read without it (a lease)
+				if inline, err = s.rdb.HGet(ctx, s.keys.delivery(id), "payload").Result(); err != nil && !errors.Is(err, redis.Nil) {
+					return nil, unavailable(err, "read delivery")
+				}
+			}
+			if d.Payload, err = blob.Unpack([]byte(inline)); err != nil {
 				return nil, err
 			}
 		}

@@ -32,6 +32,13 @@ func RedisURL() string {
 
 // newStore gives each test its own key prefix instead of flushing the database.
 func newStore(t *testing.T) gateway.Store {
+	s, _, _ := newStoreWithClient(t)
+	return s
+}
+
+// newStoreWithClient is newStore with its client and key prefix, for tests
+// that reach past the store.
+func newStoreWithClient(t *testing.T) (*redisstore.Store, *redis.Client, string) {
 	opts, err := redis.ParseURL(RedisURL())
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +57,35 @@ func newStore(t *testing.T) gateway.Store {
 		}
 		rdb.Close()
 	})
-	return redisstore.New(rdb, prefix, []byte("test-index-key-0123456789"))
+	return redisstore.New(rdb, prefix, []byte("test-index-key-0123456789")), rdb, prefix
+}
+
+// TestCompleteAndLeaseReportsARecordedOutcome: once the outcome is
+// written, a failure leasing the next delivery (here a delivery whose
+// description cannot be read) leases nothing and is not an error, since
+// the worker would take the recorded outcome for a lost one.
+func TestCompleteAndLeaseReportsARecordedOutcome(t *testing.T) {
+	s, rdb, prefix := newStoreWithClient(t)
+	ctx := context.Background()
+	at := time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC) // after every Enqueue'd delivery falls due
+	storetest.Enqueue(t, s, "CLR-1", 1, "epr")
+	broken := storetest.Enqueue(t, s, "CLR-2", 1, "epr")[0]
+	first, err := s.Lease(ctx, "epr", at, time.Minute)
+	if err != nil || first == nil || first.ReportID != "CLR-1" {
+		t.Fatalf("lease: %+v %v", first, err)
+	}
+	if err := rdb.HSet(ctx, "{"+prefix+"}:d:"+broken.ID, "json", "not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	out := gateway.Outcome{State: gateway.DeliveryDelivered, Attempt: gateway.Attempt{At: at, Outcome: "delivered", ReceiverRef: "ok"}}
+	next, err := s.CompleteAndLease(ctx, first.ID, first.Lease, out, "epr", at, time.Minute)
+	if err != nil || next != nil {
+		t.Fatalf("complete and lease past a broken delivery = %+v, %v; want nothing leased and no error", next, err)
+	}
+	got, err := s.Delivery(ctx, first.ID)
+	if err != nil || got.State != gateway.DeliveryDelivered || len(got.Attempts) != 1 {
+		t.Fatalf("the first: %+v %v", got, err)
+	}
 }
 
 func TestConformance(t *testing.T) {
