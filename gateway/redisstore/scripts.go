@@ -168,9 +168,10 @@ return 1
 `)
 
 // leasing defines lease_next, which leases dest's first due delivery that
-// may go now, and leased, the reply that carries it: its id, the delivery
-// hash's fields load reads and its attempts, so the worker needs no second
-// round trip to learn what it leased.
+// may go now, and leased, the reply that carries it: its id, its hash's
+// fields but the payload (deliveryFieldsLua) and its attempts, so the
+// worker needs no second round trip to learn what it leased, only one for
+// what it sends.
 var leasing = `
 local function lease_next(dest, now, ttl, token, limit)
   local due = k("due", dest)

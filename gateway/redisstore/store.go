@@ -379,7 +379,8 @@ func (s *Store) Lease(ctx context.Context, dest string, now time.Time, ttl time.
 }
 
 // leased turns the lease scripts' reply (the delivery id, its hash's
-// deliveryFields, its attempts) into the leased delivery with its payload.
+// deliveryFields but the payload, its attempts) into the leased delivery
+// with its payload.
 func (s *Store) leased(ctx context.Context, reply []any, token string) (*gateway.Delivery, error) {
 	if len(reply) != 3 {
 		return nil, fmt.Errorf("lease: unexpected reply of %d parts", len(reply))
@@ -527,10 +528,11 @@ func (s *Store) load(ctx context.Context, id string, withPayload bool) (*gateway
 	return s.delivery(ctx, id, hm.Val(), att.Val(), withPayload)
 }
 
-// delivery builds delivery id from its hash's deliveryFields (payload
-// last, and only withPayload) and its attempts, reading its payload from
-// the report version it belongs to where the delivery sends that
-// version's own Bundle or PDF.
+// delivery builds delivery id from its hash's deliveryFields and its
+// attempts. withPayload, it reads the payload from the report version it
+// belongs to where the delivery sends that version's own Bundle or PDF,
+// and otherwise takes it from v's last field, or reads it where v ends
+// before it (the lease scripts leave it out).
 func (s *Store) delivery(ctx context.Context, id string, v []any, attempts []string, withPayload bool) (*gateway.Delivery, error) {
 	if len(v) == 0 || v[0] == nil {
 		return nil, gateway.Errorf(gateway.ENOTFOUND, "delivery %s not found", id)
