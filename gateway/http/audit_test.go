@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
-	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
-	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 )
 
 // flakyAudit is the real audit log until it is told to fail, as a store
@@ -47,19 +43,9 @@ func TestReadsFailClosedWhenTheAuditCannotBeWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	audit := &flakyAudit{AuditLog: store}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
-		Reports: store, Index: store, Audit: audit, Queue: store, Held: store, Clock: gateway.SystemClock{},
-		Auth: auth.NewStaticTokens(map[string]gateway.Principal{"trust-token-123": {Subject: "trust", Role: gateway.RoleTrust, ODSCode: "R0A"}}),
-		Log:  slog.New(slog.DiscardHandler),
-	}))
-	defer srv.Close()
+	srv := readAPI(t, store, store, audit, map[string]gateway.Principal{"trust-token-123": {Subject: "trust", Role: gateway.RoleTrust, ODSCode: "R0A"}})
 	read := func(path string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer trust-token-123")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := getAs(t, srv.URL+path, "trust-token-123")
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)

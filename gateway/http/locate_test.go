@@ -5,17 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
-	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
-	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 )
 
 // countingIndex is the store's index, counting the records it reads and
@@ -49,24 +45,14 @@ func TestSharedResourceReadsTheNewestReadableHolderOnly(t *testing.T) {
 	saveHolder(t, store, "TIE-B", "R0A", top.Add(100*time.Microsecond))
 	newest["R0A"], newest["*"] = "TIE-A", "TIE-A"
 	index := &countingIndex{ReportIndex: store}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
-		Reports: store, Index: index, Audit: store, Queue: store, Held: store, Clock: gateway.SystemClock{},
-		Auth: auth.NewStaticTokens(map[string]gateway.Principal{
-			"r0a-token-123":      {Subject: "r0a", Role: gateway.RoleTrust, ODSCode: "R0A"},
-			"rzz-token-123":      {Subject: "rzz", Role: gateway.RoleTrust, ODSCode: "RZZ"},
-			"operator-token-123": {Subject: "ops", Role: gateway.RoleOperator},
-		}),
-		Log: slog.New(slog.DiscardHandler),
-	}))
-	defer srv.Close()
+	srv := readAPI(t, store, index, store, map[string]gateway.Principal{
+		"r0a-token-123":      {Subject: "r0a", Role: gateway.RoleTrust, ODSCode: "R0A"},
+		"rzz-token-123":      {Subject: "rzz", Role: gateway.RoleTrust, ODSCode: "RZZ"},
+		"operator-token-123": {Subject: "ops", Role: gateway.RoleOperator},
+	})
 	read := func(token, path string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := getAs(t, srv.URL+path, token)
 		defer resp.Body.Close()
 		var res map[string]any
 		json.NewDecoder(resp.Body).Decode(&res)
@@ -169,20 +155,10 @@ func (x *outOfPlaceIndex) ReportsUpdated(ctx context.Context, trust string, befo
 func TestWalksEndAtOutOfPlaceEntries(t *testing.T) {
 	store, _ := sharedStore(t)
 	index := &outOfPlaceIndex{ReportIndex: store}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
-		Reports: store, Index: index, Audit: store, Queue: store, Held: store, Clock: gateway.SystemClock{},
-		Auth: auth.NewStaticTokens(map[string]gateway.Principal{"rst-token-123": {Subject: "rst", Role: gateway.RoleTrust, ODSCode: "RST"}}),
-		Log:  slog.New(slog.DiscardHandler),
-	}))
-	defer srv.Close()
+	srv := readAPI(t, store, index, store, map[string]gateway.Principal{"rst-token-123": {Subject: "rst", Role: gateway.RoleTrust, ODSCode: "RST"}})
 	for path, want := range map[string]int{"/fhir/DiagnosticReport": http.StatusOK, "/fhir/Organization/lab-org": http.StatusNotFound} {
 		index.pages.Store(0)
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer rst-token-123")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := getAs(t, srv.URL+path, "rst-token-123")
 		resp.Body.Close()
 		if resp.StatusCode != want || index.pages.Load() > 2 {
 			t.Errorf("GET %s as RST = %d after %d pages, want %d after at most 2", path, resp.StatusCode, index.pages.Load(), want)
