@@ -141,46 +141,28 @@ const AcknowledgeLookback = 90 * 24 * time.Hour
 func UnacknowledgedReports(ctx context.Context, s TurnaroundStore, now time.Time, within time.Duration, limit int,
 	found, settled func(rec *ReportRecord, st RecipientState)) error {
 	oldest := now.Add(-within - AcknowledgeLookback)
-	var cur UpdatedCursor
-	for read := 0; read < limit; {
-		ids, err := s.ReportsUpdated(ctx, "", cur.At, cur.ID, 200)
-		if err != nil || len(ids) == 0 {
-			return err
+	read := 0
+	return WalkUpdated(ctx, s, "", UpdatedCursor{}, 200, func(rec *ReportRecord) (bool, error) {
+		if rec.ReceivedAt.Before(oldest) || read == limit {
+			return true, nil
 		}
-		metas, err := s.ReportMetas(ctx, ids)
-		if err != nil || len(metas) == 0 {
-			return err
+		read++
+		deliveries, err := s.Deliveries(ctx, DeliveryFilter{ReportID: rec.ID, Limit: 1000})
+		if err != nil {
+			return true, err
 		}
-		moved := false
-		for _, rec := range metas {
-			if !cur.Pass(rec) {
-				continue // updated since the walk passed its time
-			}
-			moved = true
-			if rec.ReceivedAt.Before(oldest) || read == limit {
-				return nil
-			}
-			read++
-			deliveries, err := s.Deliveries(ctx, DeliveryFilter{ReportID: rec.ID, Limit: 1000})
-			if err != nil {
-				return err
-			}
-			audit, err := s.AuditFor(ctx, rec.ID)
-			if err != nil {
-				return err
-			}
-			for _, st := range RecipientStates(rec, deliveries, audit) {
-				switch {
-				case !st.Acknowledged.IsZero():
-					settled(rec, st)
-				case !st.Delivered.IsZero() && now.Sub(st.Delivered) > within:
-					found(rec, st)
-				}
+		audit, err := s.AuditFor(ctx, rec.ID)
+		if err != nil {
+			return true, err
+		}
+		for _, st := range RecipientStates(rec, deliveries, audit) {
+			switch {
+			case !st.Acknowledged.IsZero():
+				settled(rec, st)
+			case !st.Delivered.IsZero() && now.Sub(st.Delivered) > within:
+				found(rec, st)
 			}
 		}
-		if !moved {
-			return nil // a page of reports all out of place: the walk can go no further
-		}
-	}
-	return nil
+		return false, nil
+	})
 }

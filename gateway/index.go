@@ -56,3 +56,34 @@ func (c *UpdatedCursor) Pass(rec *ReportRecord) bool {
 	c.At, c.ID = rec.ReceivedAt, rec.ID
 	return true
 }
+
+// WalkUpdated visits the reports ReportsUpdated lists for trust ("" for
+// every trust's), newest first from cur, reading size at a time with their
+// records, until visit says stop or fails, or the index runs out. A report
+// the cursor cannot pass (see UpdatedCursor.Pass) is skipped, and a page of
+// nothing but those, or of reports pruned as it was read, ends the walk.
+func WalkUpdated(ctx context.Context, ix ReportIndex, trust string, cur UpdatedCursor, size int, visit func(*ReportRecord) (stop bool, err error)) error {
+	for {
+		ids, err := ix.ReportsUpdated(ctx, trust, cur.At, cur.ID, size)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		metas, err := ix.ReportMetas(ctx, ids)
+		if err != nil {
+			return err
+		}
+		moved := false
+		for _, rec := range metas {
+			if !cur.Pass(rec) {
+				continue // updated since the walk passed its time
+			}
+			moved = true
+			if stop, err := visit(rec); stop || err != nil {
+				return err
+			}
+		}
+		if !moved {
+			return nil
+		}
+	}
+}

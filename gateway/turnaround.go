@@ -82,59 +82,42 @@ func Turnaround(ctx context.Context, s TurnaroundStore, targets TurnaroundTarget
 	out := &TurnaroundReport{Month: start.Format("2006-01"), Trust: trust, Rows: []TurnaroundRow{}}
 	groups := map[[2]string]*turnaroundGroup{}
 	counted := 0
-	cur := UpdatedCursor{At: end.Add(TurnaroundWindow)}
-	for done := false; !done; {
-		ids, err := s.ReportsUpdated(ctx, trust, cur.At, cur.ID, 500)
-		if err != nil || len(ids) == 0 {
-			return finish(out, groups, targets), err
+	err := WalkUpdated(ctx, s, trust, UpdatedCursor{At: end.Add(TurnaroundWindow)}, 500, func(m *ReportRecord) (bool, error) {
+		if m.ReceivedAt.Before(start) {
+			return true, nil // received before the month: neither it nor older ones were issued in it
 		}
-		metas, err := s.ReportMetas(ctx, ids)
+		first, err := firstVersion(ctx, s, m)
 		if err != nil {
-			return nil, err
+			return true, err
 		}
-		if len(metas) == 0 {
-			break // the page's reports were pruned as we read: nothing older is left to find from here
+		issued := first.Issued
+		if issued.IsZero() {
+			issued = first.ReceivedAt
 		}
-		moved := false
-		for _, m := range metas {
-			if !cur.Pass(m) {
-				continue // updated since the walk passed its time
-			}
-			moved = true
-			if m.ReceivedAt.Before(start) {
-				done = true // received before the month: neither it nor older ones were issued in it
-				break
-			}
-			first, err := firstVersion(ctx, s, m)
-			if err != nil {
-				return nil, err
-			}
-			issued := first.Issued
-			if issued.IsZero() {
-				issued = first.ReceivedAt
-			}
-			if issued.Before(start) || !issued.Before(end) {
-				continue
-			}
-			if counted == limit {
-				out.Truncated, done = true, true
-				break
-			}
-			counted++
-			delivered, read, acknowledged, err := milestones(ctx, s, first)
-			if err != nil {
-				return nil, err
-			}
-			key := [2]string{first.TrustODS, first.TestCode}
-			if groups[key] == nil {
-				groups[key] = &turnaroundGroup{}
-			}
-			groups[key].add(first.SampleReceived, issued, delivered, read, targets, first.TestCode)
-			if !acknowledged.IsZero() {
-				groups[key].acked = append(groups[key].acked, days(acknowledged.Sub(issued)))
-			}
+		if issued.Before(start) || !issued.Before(end) {
+			return false, nil
 		}
-		done = done || !moved // a page of reports all out of place: the walk can go no further
+		if counted == limit {
+			out.Truncated = true
+			return true, nil
+		}
+		counted++
+		delivered, read, acknowledged, err := milestones(ctx, s, first)
+		if err != nil {
+			return true, err
+		}
+		key := [2]string{first.TrustODS, first.TestCode}
+		if groups[key] == nil {
+			groups[key] = &turnaroundGroup{}
+		}
+		groups[key].add(first.SampleReceived, issued, delivered, read, targets, first.TestCode)
+		if !acknowledged.IsZero() {
+			groups[key].acked = append(groups[key].acked, days(acknowledged.Sub(issued)))
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return finish(out, groups, targets), nil
 }

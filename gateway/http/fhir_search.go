@@ -312,32 +312,21 @@ func (s *server) walk(c *gin.Context, q *query) ([]*gateway.ReportRecord, bool, 
 		cur = gateway.UpdatedCursor{At: time.Unix(0, q.after.Key), ID: q.after.ID}
 	}
 	var page []*gateway.ReportRecord
-	for {
-		ids, err := s.Index.ReportsUpdated(ctx, trust, cur.At, cur.ID, 2*q.count)
-		if err != nil || len(ids) == 0 {
-			return page, false, err
-		}
-		metas, err := s.Index.ReportMetas(ctx, ids)
-		if err != nil {
-			return nil, false, err
-		}
-		moved := false
-		for _, m := range metas {
-			if !cur.Pass(m) {
-				continue // out of place: updated since this walk passed its time
+	more := false
+	err := gateway.WalkUpdated(ctx, s.Index, trust, cur, 2*q.count, func(m *gateway.ReportRecord) (bool, error) {
+		if who.CanRead(m) && q.matches(m) {
+			if len(page) == q.count {
+				more = true
+				return true, nil
 			}
-			moved = true
-			if who.CanRead(m) && q.matches(m) {
-				if len(page) == q.count {
-					return page, true, nil
-				}
-				page = append(page, m)
-			}
+			page = append(page, m)
 		}
-		if !moved {
-			return page, false, nil
-		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, false, err
 	}
+	return page, more, nil
 }
 
 // search answers a DiagnosticReport or DocumentReference search with a searchset Bundle.
