@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jung-kurt/gofpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -44,6 +45,13 @@ var (
 	}{{"", goregular.TTF}, {"B", gobold.TTF}} // the report uses regular and bold
 	coverage = mustCoverage(goregular.TTF)
 	cp1252   = charmap.Windows1252.NewEncoder()
+	// toCP1252 is gofpdf's translator to the core fonts' code page, built
+	// once: gofpdf builds it by scanning a 256-line table, which took about
+	// a third of a report's rendering. It only reads its table, so reports
+	// rendered at once may share it.
+	toCP1252 = sync.OnceValue(func() func(string) string {
+		return gofpdf.New("P", "mm", "A4", "").UnicodeTranslatorFromDescriptor("")
+	})
 )
 
 // fonts chooses the report's font family and registers it: the core font
@@ -59,7 +67,7 @@ func fonts(f *gofpdf.Fpdf, r *gateway.Report) (family string, tr func(string) st
 		}
 	})
 	if !needUnicode {
-		latin := f.UnicodeTranslatorFromDescriptor("")
+		latin := toCP1252()
 		return coreFamily, func(s string) string { return latin(norm.NFC.String(s)) }
 	}
 	for _, face := range fontFaces {
