@@ -26,6 +26,7 @@ var (
 	bucketByState    = []byte("delivery_by_state")  // state, dest, id -> ""
 	bucketByReport   = []byte("delivery_by_report") // report id, id -> ""
 	bucketWaiting    = []byte("delivery_waiting")   // dest, waiting-since ms, id -> "" (pending, retrying, in flight)
+	bucketCounts     = []byte("delivery_counts")    // state, dest -> how many (uint64)
 )
 
 // record is a delivery as stored: the public fields plus the lease token.
@@ -73,6 +74,9 @@ func put(tx *bolt.Tx, r *record) error {
 	if err := tx.Bucket(bucketByState).Put(stateKey(r), nil); err != nil {
 		return err
 	}
+	if err := countState(tx, r, 1); err != nil {
+		return err
+	}
 	if err := putListing(tx, r); err != nil {
 		return err
 	}
@@ -85,12 +89,53 @@ func put(tx *bolt.Tx, r *record) error {
 	return nil
 }
 
+// countState moves the number of r's destination's deliveries in r's state by
+// delta, in the transaction that indexes or unindexes it, so Counts reads
+// a few keys rather than the state index of every delivery ever stored.
+func countState(tx *bolt.Tx, r *record, delta int64) error {
+	k := key([]byte(r.State), []byte(r.Destination))
+	b := tx.Bucket(bucketCounts)
+	var n int64
+	if v := b.Get(k); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	if n += delta; n <= 0 {
+		return b.Delete(k)
+	}
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// buildCounts fills the counts of a store written before they were kept,
+// from the state index.
+func buildCounts(tx *bolt.Tx) error {
+	counts := map[string]uint64{}
+	err := tx.Bucket(bucketByState).ForEach(func(k, _ []byte) error {
+		if i := bytes.LastIndexByte(k, 0); i > 0 && bytes.IndexByte(k, 0) < i {
+			counts[string(k[:i])]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b := tx.Bucket(bucketCounts)
+	for k, n := range counts {
+		if err := b.Put([]byte(k), binary.BigEndian.AppendUint64(nil, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func waitingKey(r *record) []byte {
 	return key([]byte(r.Destination), ms(r.WaitingSince()), []byte(r.ID))
 }
 
 func unindex(tx *bolt.Tx, r *record) error {
 	if err := tx.Bucket(bucketByState).Delete(stateKey(r)); err != nil {
+		return err
+	}
+	if err := countState(tx, r, -1); err != nil {
 		return err
 	}
 	if err := deleteListing(tx, r); err != nil {
@@ -448,16 +493,15 @@ func (s *Store) Deliveries(ctx context.Context, f gateway.DeliveryFilter) ([]*ga
 func (s *Store) Counts(ctx context.Context) (map[string]map[gateway.DeliveryState]int, error) {
 	counts := map[string]map[gateway.DeliveryState]int{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketByState).ForEach(func(k, _ []byte) error {
-			parts := bytes.SplitN(k, []byte{0}, 3)
-			if len(parts) != 3 {
+		return tx.Bucket(bucketCounts).ForEach(func(k, v []byte) error {
+			state, dest, ok := bytes.Cut(k, []byte{0})
+			if !ok || len(v) != 8 {
 				return nil
 			}
-			dest := string(parts[1])
-			if counts[dest] == nil {
-				counts[dest] = map[gateway.DeliveryState]int{}
+			if counts[string(dest)] == nil {
+				counts[string(dest)] = map[gateway.DeliveryState]int{}
 			}
-			counts[dest][gateway.DeliveryState(parts[0])]++
+			counts[string(dest)][gateway.DeliveryState(state)] = int(binary.BigEndian.Uint64(v))
 			return nil
 		})
 	})

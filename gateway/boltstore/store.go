@@ -31,7 +31,7 @@ var (
 	bucketPDF    = []byte("report_pdf")    // version key -> PDF
 	bucketHeld   = []byte("report_held")   // id -> held version (uint32): accepted for a trust with no destination
 	allBuckets   = [][]byte{bucketLatest, bucketMeta, bucketReport, bucketBundle, bucketPDF, bucketHeld,
-		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketByReport,
+		bucketDeliveries, bucketPayloads, bucketDue, bucketOrder, bucketByState, bucketCounts, bucketByReport,
 		bucketByPatient, bucketByUpdated, bucketByResource, bucketAudit, bucketActivity, bucketMessages, bucketMessageRaw,
 		bucketPruneMarks, bucketAuditOrphans}
 )
@@ -66,10 +66,14 @@ func Open(dir string) (*Store, error) {
 				}
 			}
 		}
+		counted := tx.Bucket(bucketCounts) != nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if !counted {
+			return buildCounts(tx)
 		}
 		return nil
 	})

@@ -16,6 +16,7 @@ import (
 
 // Run exercises a store. newStore returns a fresh, empty store for each subtest.
 func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
+	newStore = countsChecked(newStore)
 	t.Run("SaveAndRead", func(t *testing.T) { testSaveAndRead(t, newStore(t)) })
 	t.Run("ResendIsIdempotent", func(t *testing.T) { testResend(t, newStore(t)) })
 	t.Run("Conflicts", func(t *testing.T) { testConflicts(t, newStore(t)) })
@@ -29,6 +30,51 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	runHeld(t, newStore)
 	runActivity(t, newStore)
 	runPrune(t, newStore)
+}
+
+// countsChecked makes every subtest end by checking that Counts agrees with
+// the deliveries themselves, whatever transitions the subtest made: a store
+// that keeps its counts as it goes (both do) must move them on every path.
+func countsChecked(newStore func(t *testing.T) gateway.Store) func(t *testing.T) gateway.Store {
+	return func(t *testing.T) gateway.Store {
+		s := newStore(t)
+		t.Cleanup(func() { // before the store's own clean-up closes it
+			if !t.Failed() {
+				countsAgree(t, s)
+			}
+		})
+		return s
+	}
+}
+
+// countsAgree lists every delivery and compares the tally with Counts.
+func countsAgree(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	want := map[string]map[gateway.DeliveryState]int{}
+	var after gateway.DeliveryCursor
+	for {
+		page, err := s.Deliveries(ctx, gateway.DeliveryFilter{Limit: 100, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page {
+			if want[d.Destination] == nil {
+				want[d.Destination] = map[gateway.DeliveryState]int{}
+			}
+			want[d.Destination][d.State]++
+			after = gateway.DeliveryCursor{UpdatedAt: d.UpdatedAt, ID: d.ID}
+		}
+		if len(page) < 100 {
+			break
+		}
+	}
+	got, err := s.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Counts = %v, but the deliveries listed are %v", got, want)
+	}
 }
 
 // Record returns a record with recognisable blobs.
