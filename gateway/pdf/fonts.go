@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/jung-kurt/gofpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -45,13 +44,6 @@ var (
 	}{{"", goregular.TTF}, {"B", gobold.TTF}} // the report uses regular and bold
 	coverage = mustCoverage(goregular.TTF)
 	cp1252   = charmap.Windows1252.NewEncoder()
-	// toCP1252 is gofpdf's translator to the core fonts' code page, built
-	// once: gofpdf builds it by scanning a 256-line table, which took about
-	// a third of a report's rendering. It only reads its table, so reports
-	// rendered at once may share it.
-	toCP1252 = sync.OnceValue(func() func(string) string {
-		return gofpdf.New("P", "mm", "A4", "").UnicodeTranslatorFromDescriptor("")
-	})
 )
 
 // fonts chooses the report's font family and registers it: the core font
@@ -67,13 +59,33 @@ func fonts(f *gofpdf.Fpdf, r *gateway.Report) (family string, tr func(string) st
 		}
 	})
 	if !needUnicode {
-		latin := toCP1252()
-		return coreFamily, func(s string) string { return latin(norm.NFC.String(s)) }
+		return coreFamily, func(s string) string { return toCP1252(norm.NFC.String(s)) }
 	}
 	for _, face := range fontFaces {
 		f.AddUTF8FontFromBytes(unicodeFamily, face.style, face.ttf)
 	}
 	return unicodeFamily, printable
+}
+
+// toCP1252 writes s in Windows-1252, the code page gofpdf's core fonts
+// print, as gofpdf's own translator does ('.' for what the code page lacks,
+// C1 controls included). That translator is not used: it parses its table
+// again for every report, and the function it returns writes into one
+// buffer of its own, so two reports rendered at once would garble each
+// other.
+func toCP1252(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch c, ok := charmap.Windows1252.EncodeRune(r); {
+		case r < 0x80:
+			b = append(b, byte(r))
+		case r < 0xA0 || !ok:
+			b = append(b, '.')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // glyphs says which characters of the Basic Multilingual Plane a font can

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
@@ -84,6 +85,39 @@ func TestSameReportSamePDF(t *testing.T) {
 	if !bytes.Equal(a, b) || !bytes.HasPrefix(a, []byte("%PDF-")) {
 		t.Fatal("rendering the same report twice must give the same PDF")
 	}
+}
+
+// Intake renders reports on many handlers at once: each PDF must be what
+// that report alone renders, whatever else is being rendered meanwhile (a
+// translator shared between renders once garbled and crashed them).
+func TestReportsRenderedAtOnce(t *testing.T) {
+	var reports []*gateway.Report
+	var want [][]byte
+	for _, f := range fixtures.Reports() {
+		r, err := labjson.Decode(f.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, _, err := pdf.Renderer{}.Render(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports, want = append(reports, r), append(want, doc)
+	}
+	var wg sync.WaitGroup
+	for i := range reports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if doc, _, err := (pdf.Renderer{}).Render(reports[i]); err != nil || !bytes.Equal(doc, want[i]) {
+					t.Errorf("report %s rendered beside others differs from its own rendering (%v)", reports[i].ID, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func BenchmarkRender(b *testing.B) {
