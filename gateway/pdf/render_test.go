@@ -19,19 +19,26 @@ func pdfText(t testing.TB, doc []byte) string { return peers.PDFText(t, doc) }
 
 var space = regexp.MustCompile(`\s+`)
 
+// render decodes a lab JSON report and renders its PDF.
+func render(t *testing.T, body []byte) (*gateway.Report, []byte) {
+	t.Helper()
+	r, err := labjson.Decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, err := pdf.Renderer{}.Render(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, doc
+}
+
 // TestPDFShowsEverything is the coverage check: every variant, classification,
 // conclusion, test code and NHS number in the report appears in the PDF's text.
 func TestPDFShowsEverything(t *testing.T) {
 	for _, f := range fixtures.Reports() {
 		t.Run(f.Name, func(t *testing.T) {
-			r, err := labjson.Decode(f.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, _, err := pdf.Renderer{}.Render(r)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r, doc := render(t, f.Body)
 			text := pdfText(t, doc)
 			flat := space.ReplaceAllString(text, " ")
 			for _, want := range expected(r) {
@@ -94,14 +101,7 @@ func TestReportsRenderedAtOnce(t *testing.T) {
 	var reports []*gateway.Report
 	var want [][]byte
 	for _, f := range fixtures.Reports() {
-		r, err := labjson.Decode(f.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, _, err := pdf.Renderer{}.Render(r)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, doc := render(t, f.Body)
 		reports, want = append(reports, r), append(want, doc)
 	}
 	var wg sync.WaitGroup

@@ -62,7 +62,7 @@ func countsAgree(t *testing.T, s gateway.Store) {
 				want[d.Destination] = map[gateway.DeliveryState]int{}
 			}
 			want[d.Destination][d.State]++
-			after = gateway.DeliveryCursor{UpdatedAt: d.UpdatedAt, ID: d.ID}
+			after = gateway.CursorOf(d)
 		}
 		if len(page) < 100 {
 			break
