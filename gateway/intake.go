@@ -75,6 +75,13 @@ type Submission struct {
 	// in one step when it is new (a resend stores nothing, so the caller
 	// records that itself).
 	Audit *AuditEntry
+	// Message is the message log's entry for what arrived (outcome
+	// "accepted"), stored with the report in one step when it is new, as
+	// Audit is: the log then never misses a stored report, even across a
+	// crash, and the sender hears back after one durable write, not two.
+	// Intake fills in its report id, and the version in PDFOf. A resend
+	// stores nothing: the caller records the message itself, as "resent".
+	Message *InboundMessage
 }
 
 // Accept stores r for who. created is false when the same version was already
@@ -324,6 +331,14 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		e := *sub.Audit
 		e.Reports = []string{rec.ID}
 		rec.Audit = &e
+	}
+	if sub.Message != nil {
+		m := *sub.Message
+		m.ReportID = rec.ID
+		if m.PDFOf != nil { // the version as numbered here (HL7 v2 sends none)
+			m.PDFOf = &VersionRef{ReportID: rec.ID, Version: rec.Version}
+		}
+		rec.Message = &m
 	}
 	deliveries, err := in.deliveries(r, rec, routes, rec.ReceivedAt, previous)
 	if err != nil {

@@ -42,6 +42,9 @@ type ReportRecord struct {
 	// Audit is the write's audit entry: stored with the new version in the
 	// same durable step, so no report is ever stored unaudited.
 	Audit *AuditEntry `json:"-"`
+	// Message is the message log's entry for the message that brought the
+	// new version, stored with it in the same durable step (nil: none).
+	Message *InboundMessage `json:"-"`
 
 	Report []byte `json:"-"` // canonical JSON of the normalised Report, the lab's PDF left out (it is PDF): see DecodeReport
 	Bundle []byte `json:"-"` // FHIR R4 transaction Bundle JSON
@@ -60,6 +63,9 @@ type Reports interface {
 	// no moment when the report is stored but its deliveries are not. If the
 	// same id and version is already stored with the same digest it returns
 	// the stored record and created=false (a resend) and enqueues nothing.
+	// rec's Audit and Message entries, when set, are stored in the same step
+	// as a new version (as MessageLog.RecordMessage would store the message)
+	// and not at all for a resend.
 	// ECONFLICT: the id belongs to another lab, the version is stored with
 	// different content, or a newer version is stored.
 	SaveReport(ctx context.Context, rec *ReportRecord, deliveries []*Delivery) (stored *ReportRecord, created bool, err error)

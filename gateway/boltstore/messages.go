@@ -23,16 +23,21 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketMessages).Put([]byte(m.ID), meta); err != nil {
-			return err
-		}
-		raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt)
-		if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), raw); err != nil {
-			return err
-		}
-		return count(tx, m.ReceivedAt, gateway.ReceivedCounter(m.Source, m.Outcome))
-	})
+	return s.db.Batch(func(tx *bolt.Tx) error { return putMessage(tx, m, meta) })
+}
+
+// putMessage writes a message, its raw content and its arrival count in
+// tx (RecordMessage, and SaveReport for the message that brought a new
+// version). meta is m's JSON.
+func putMessage(tx *bolt.Tx, m *gateway.InboundMessage, meta []byte) error {
+	if err := tx.Bucket(bucketMessages).Put([]byte(m.ID), meta); err != nil {
+		return err
+	}
+	raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt)
+	if err := tx.Bucket(bucketMessageRaw).Put([]byte(m.ID), raw); err != nil {
+		return err
+	}
+	return count(tx, m.ReceivedAt, gateway.ReceivedCounter(m.Source, m.Outcome))
 }
 
 // Messages implements gateway.MessageLog: newest first, scanning back from

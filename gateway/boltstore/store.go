@@ -108,6 +108,12 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 	if err != nil {
 		return nil, false, err
 	}
+	var messageMeta []byte
+	if rec.Message != nil {
+		if messageMeta, err = json.Marshal(rec.Message); err != nil {
+			return nil, false, err
+		}
+	}
 	var stored *gateway.ReportRecord
 	var created bool
 	// Batch may run the function more than once: it sets its results afresh each time.
@@ -178,6 +184,11 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 				return err
 			}
 			if err := putAudit(tx, *rec.Audit, b); err != nil {
+				return err
+			}
+		}
+		if rec.Message != nil { // and the message log never misses a stored report
+			if err := putMessage(tx, rec.Message, messageMeta); err != nil {
 				return err
 			}
 		}

@@ -56,7 +56,7 @@ func (s *server) postFHIR(c *gin.Context) {
 	entry := &gateway.AuditEntry{At: s.Clock.Now().UTC(), Subject: p.Subject, Role: p.Role, ODSCode: p.ODSCode,
 		Action: "create", What: "report " + r.ID, Outcome: "success"}
 	rec, created, err := s.Intake.Accept(c.Request.Context(), p, r, gateway.Submission{Source: "fhir", Audit: entry,
-		Lenient: true, Unmapped: d.Unmapped, Warnings: d.Warnings})
+		Lenient: true, Unmapped: d.Unmapped, Warnings: d.Warnings, Message: s.inbound(c, r, body)})
 	if err != nil {
 		s.audit(c, "create", "report "+r.ID, nil, "invalid")
 		s.refused(c, r.ID, body, locateProblems(err, d.Locate))
@@ -68,7 +68,9 @@ func (s *server) postFHIR(c *gin.Context) {
 		s.audit(c, "resend", "report "+rec.ID, []string{rec.ID}, "success")
 	}
 	s.observer().Received("fhir", outcome, len(rec.Warnings), len(rec.Unmapped))
-	s.logMessage(c, rec.ID, outcome, body, nil, rec)
+	if !created {
+		s.logMessage(c, rec.ID, outcome, body, nil, rec)
+	}
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK

@@ -58,23 +58,16 @@ func (s *server) readReportBody(c *gin.Context) (*gateway.Report, []byte, error)
 	return r, body, err
 }
 
-// logMessage keeps a JSON report as it arrived, with its outcome.
+// logMessage keeps a report as it arrived, with its outcome, in the
+// message log (refused, unavailable, or resent: an accepted report's entry
+// is stored with it, see inbound).
 func (s *server) logMessage(c *gin.Context, reportID, outcome string, body []byte, err error, stored ...*gateway.ReportRecord) {
-	s.logMessageAt(c, reportID, outcome, body, 0, err, stored...)
-}
-
-// logMessageAt is logMessage told where body holds the stored PDF's
-// base64 (see gateway.Attachment.DataAt), 0 if that is not known.
-func (s *server) logMessageAt(c *gin.Context, reportID, outcome string, body []byte, pdfAt int, err error, stored ...*gateway.ReportRecord) {
 	if s.Messages == nil {
 		return
 	}
-	now := s.Clock.Now().UTC()
-	m := &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: sourceOf(c), Sender: c.GetString(subjectKey),
-		ReportID: reportID, Outcome: outcome, Raw: body}
+	m := s.newMessage(c, reportID, outcome, body)
 	if len(stored) == 1 && len(stored[0].PDF) > 0 { // the lab's PDF is stored with the report: the log need not keep it again
 		m.PDFOf, m.PDF = &gateway.VersionRef{ReportID: stored[0].ID, Version: stored[0].Version}, stored[0].PDF
-		m.PDFAt = pdfAt
 	}
 	var e *gateway.Error
 	if errors.As(err, &e) {
@@ -86,6 +79,27 @@ func (s *server) logMessageAt(c *gin.Context, reportID, outcome string, body []b
 	if err := s.Messages.RecordMessage(context.WithoutCancel(c.Request.Context()), m); err != nil {
 		s.Log.Error("message log write failed", "report_id", reportID, "error", err)
 	}
+}
+
+// inbound is the message log's entry for r as accepted, for Intake to store
+// with the report when it is new (gateway.Submission.Message); nil without
+// a message log. When r came with the lab's PDF the entry leaves its base64
+// to the stored version: the PDF is kept once.
+func (s *server) inbound(c *gin.Context, r *gateway.Report, body []byte) *gateway.InboundMessage {
+	if s.Messages == nil {
+		return nil
+	}
+	m := s.newMessage(c, r.ID, "accepted", body)
+	if r.PDF != nil && len(r.PDF.Data) > 0 {
+		m.PDFOf, m.PDF, m.PDFAt = &gateway.VersionRef{ReportID: r.ID, Version: r.Version}, r.PDF.Data, r.PDF.DataAt
+	}
+	return m
+}
+
+func (s *server) newMessage(c *gin.Context, reportID, outcome string, body []byte) *gateway.InboundMessage {
+	now := s.Clock.Now().UTC()
+	return &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: sourceOf(c), Sender: c.GetString(subjectKey),
+		ReportID: reportID, Outcome: outcome, Raw: body}
 }
 
 // postReport is POST /v1/reports: 202 once the report and everything made
@@ -100,7 +114,7 @@ func (s *server) postReport(c *gin.Context) {
 	p := principal(c)
 	entry := &gateway.AuditEntry{At: s.Clock.Now().UTC(), Subject: p.Subject, Role: p.Role, ODSCode: p.ODSCode,
 		Action: "create", What: "report " + r.ID, Outcome: "success"} // stored with the report, in one step
-	rec, created, err := s.Intake.Accept(c.Request.Context(), p, r, gateway.Submission{Source: "json", Audit: entry})
+	rec, created, err := s.Intake.Accept(c.Request.Context(), p, r, gateway.Submission{Source: "json", Audit: entry, Message: s.inbound(c, r, body)})
 	if err != nil {
 		s.audit(c, "create", "report "+r.ID, nil, "invalid")
 		s.refused(c, r.ID, body, err)
@@ -112,7 +126,9 @@ func (s *server) postReport(c *gin.Context) {
 		s.audit(c, "resend", "report "+rec.ID, []string{rec.ID}, "success")
 	}
 	s.observer().Received("json", outcome, len(rec.Warnings), 0)
-	s.logMessageAt(c, rec.ID, outcome, body, readFrom(r.PDF, rec.PDF), nil, rec)
+	if !created {
+		s.logMessage(c, rec.ID, outcome, body, nil, rec)
+	}
 	status := http.StatusAccepted
 	if !created {
 		status = http.StatusOK
@@ -120,15 +136,6 @@ func (s *server) postReport(c *gin.Context) {
 	c.Header("Location", "/v1/reports/"+rec.ID)
 	c.JSON(status, acceptedReport{ID: rec.ID, Version: rec.Version, Status: rec.Status, ReceivedAt: rec.ReceivedAt,
 		Duplicate: !created, Links: reportLinks(rec.ID)})
-}
-
-// readFrom is where the request body holds pdf's base64, if the decoder
-// said so and pdf is the very PDF it decoded there (not a stored copy).
-func readFrom(lab *gateway.Attachment, pdf []byte) int {
-	if lab == nil || len(pdf) == 0 || len(lab.Data) != len(pdf) || &lab.Data[0] != &pdf[0] {
-		return 0
-	}
-	return lab.DataAt
 }
 
 // refused answers a report that was not stored, and says so in one log

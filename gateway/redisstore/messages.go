@@ -30,6 +30,19 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 	return unavailable(err, "record message")
 }
 
+// messageArgs appends saveReport's message arguments for m (nil: none).
+func messageArgs(args []any, m *gateway.InboundMessage) ([]any, error) {
+	if m == nil {
+		return append(args, "", "", "", 0, ""), nil
+	}
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt)
+	return append(args, m.ID, meta, raw, m.ReceivedAt.UnixMilli(), gateway.ReceivedCounter(m.Source, m.Outcome)), nil
+}
+
 // Messages implements gateway.MessageLog: newest first, reading back in
 // pages (a retention policy bounds how far).
 func (s *Store) Messages(ctx context.Context, f gateway.MessageFilter) ([]*gateway.InboundMessage, error) {

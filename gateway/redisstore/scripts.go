@@ -72,7 +72,10 @@ end
 // copies) or "0", then the write's audit entry JSON (or ""), then the
 // upload token under which the same MULTI has just SET the PDF (or "": the
 // PDF is the argument and goes into the version's hash, where releases
-// before PDF keys read it). Returns {"created"} or {"duplicate"}, or an
+// before PDF keys read it), then the message log's entry for the message
+// that brought the version: its id (or "" for none), meta JSON, packed raw
+// content, received ms and arrival counter, written as RecordMessage
+// writes one. Returns {"created"} or {"duplicate"}, or an
 // error reply "CONFLICT <reason>" (or "NOUPLOAD" if the upload is not
 // there, before anything is written). An upload is renamed to the
 // version's PDF key on "created" and deleted otherwise: that way the PDF
@@ -148,6 +151,13 @@ else
   redis.call("ZREM", k("held"), id)
 end
 if ARGV[x + 4 + m] ~= "" then redis.call("RPUSH", k("audit", id), ARGV[x + 4 + m]) end
+local mid = ARGV[x + 6 + m]
+if mid ~= "" then -- the message log never misses a stored report
+  local at = tonumber(ARGV[x + 9 + m])
+  redis.call("HSET", k("msg", mid), "meta", ARGV[x + 7 + m], "raw", ARGV[x + 8 + m])
+  redis.call("ZADD", k("msgs"), at, mid)
+  count(at, ARGV[x + 10 + m])
+end
 return {"created"}
 `)
 

@@ -191,6 +191,9 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		}
 	}
 	args = append(args, audit, token)
+	if args, err = messageArgs(args, rec.Message); err != nil {
+		return nil, false, err
+	}
 	var res []string
 	if s.PDFKeys {
 		res, err = s.saveWithPDF(ctx, rec, token, args)

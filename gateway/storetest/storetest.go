@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("AuditStoredWithTheWrite", func(t *testing.T) { testAuditWithWrite(t, newStore(t)) })
 	t.Run("InboundMessages", func(t *testing.T) { testMessages(t, newStore(t)) })
+	t.Run("MessageStoredWithTheWrite", func(t *testing.T) { testMessageWithWrite(t, newStore(t)) })
 	runQueue(t, newStore)
 	runIndex(t, newStore)
 	runHeld(t, newStore)
@@ -249,6 +251,45 @@ func testAuditWithWrite(t *testing.T, s gateway.Store) {
 	}
 	if len(entries) != 1 || entries[0].Action != "create" || entries[0].Subject != "lab" {
 		t.Fatalf("audit entries %+v, want the one create stored with the report", entries)
+	}
+}
+
+// testMessageWithWrite: the message that brings a new version is logged
+// in the same step, raw content (its PDF left to the version) and arrival
+// count included; a resend, or a version refused, logs nothing.
+func testMessageWithWrite(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	rec := Record("MSGW-1", 1, "699X0")
+	rec.PDF = append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0xfe, 0x01, 0x7f}, 5000)...)
+	head := `{"id":"MSGW-1","pdf":{"contentType":"application/pdf","data":`
+	raw := []byte(head + `"` + base64.StdEncoding.EncodeToString(rec.PDF) + `"}}`)
+	message := func(rec *gateway.ReportRecord, at time.Time) *gateway.InboundMessage {
+		return &gateway.InboundMessage{ID: gateway.NewMessageID(at), ReceivedAt: at, Source: "json", Sender: "lab", Outcome: "accepted",
+			ReportID: rec.ID, Raw: raw, PDFOf: &gateway.VersionRef{ReportID: rec.ID, Version: rec.Version}, PDF: rec.PDF, PDFAt: len(head)}
+	}
+	rec.Message = message(rec, rec.ReceivedAt)
+	save(t, s, rec)
+	resend := Record("MSGW-1", 1, "699X0")
+	resend.PDF, resend.Message = rec.PDF, message(resend, rec.ReceivedAt.Add(time.Second))
+	if _, created := save(t, s, resend); created {
+		t.Fatal("a resend was stored again")
+	}
+	other := Record("MSGW-1", 1, "699X0")
+	other.Digest, other.Message = "other content", message(other, rec.ReceivedAt.Add(2*time.Second))
+	if _, _, err := s.SaveReport(ctx, other, nil); gateway.ErrorCode(err) != gateway.ECONFLICT {
+		t.Fatalf("other content under a stored version: %v, want a conflict", err)
+	}
+	all, err := s.Messages(ctx, gateway.MessageFilter{})
+	if err != nil || len(all) != 1 || all[0].ID != rec.Message.ID || all[0].ReportID != "MSGW-1" || all[0].Outcome != "accepted" {
+		t.Fatalf("messages %+v %v, want only the one stored with the report", all, err)
+	}
+	got, err := s.Message(ctx, rec.Message.ID)
+	if err != nil || !bytes.Equal(got.Raw, raw) {
+		t.Fatalf("the message as received: %v (%d bytes, want %d)", err, len(got.Raw), len(raw))
+	}
+	hours, err := s.Activity(ctx, rec.ReceivedAt.Add(-time.Hour), rec.ReceivedAt.Add(time.Hour))
+	if err != nil || len(hours) != 1 || hours[0].Counts[gateway.ReceivedCounter("json", "accepted")] != 1 {
+		t.Fatalf("arrivals counted: %+v %v, want one json accepted", hours, err)
 	}
 }
 

@@ -126,6 +126,7 @@ type Result struct {
 	reasons                     []string // their texts, for the message log
 	raw                         []byte   // the message as received
 	sentCodes                   []string // MSA-1 of each acknowledgement sent over MLLP
+	logged                      bool     // the message log's entry was stored with the report
 }
 
 func (r *Result) add(one Result) {
@@ -167,9 +168,9 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, peer *Peer
 // my message?" without patient data (control id, sender, report id,
 // outcome, error codes), and feeds the metrics.
 func (s *Service) record(who *gateway.Principal, one Result) {
-	transport, sent := "mllp", one.sentCodes
+	transport, sent := transportOf(who), one.sentCodes
 	if who != nil {
-		transport, sent = "http", []string{one.Code}
+		sent = []string{one.Code}
 	}
 	outcome := map[string]string{hl7.AA: "accepted", hl7.AE: "refused", hl7.AR: "unavailable"}[one.Code]
 	if one.Code == hl7.AA && !one.created {
@@ -180,10 +181,9 @@ func (s *Service) record(who *gateway.Principal, one Result) {
 	}
 	s.Log.Info("hl7 message", "transport", transport, "outcome", outcome, "ack", one.Code, "control_id", one.controlID,
 		"sender", one.sender, "report_id", one.reportID, "warnings", one.warnings, "unmapped", one.unmapped, "errors", one.errorCodes)
-	if s.Messages != nil {
-		now := s.Now().UTC()
-		m := &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: "hl7v2-" + transport, Sender: one.sender,
-			ControlID: one.controlID, ReportID: one.reportID, Outcome: outcome, Reasons: one.reasons, Raw: one.raw}
+	if s.Messages != nil && !one.logged {
+		m := s.newMessage(transport, one.sender, one.controlID, one.raw)
+		m.ReportID, m.Outcome, m.Reasons = one.reportID, outcome, one.reasons
 		if err := s.Messages.RecordMessage(context.Background(), m); err != nil {
 			s.Log.Error("message log write failed", "control_id", one.controlID, "error", err)
 		}
@@ -194,6 +194,28 @@ func (s *Service) record(who *gateway.Principal, one Result) {
 			s.Observer.Acknowledged(transport, c)
 		}
 	}
+}
+
+// newMessage is the message log's entry for a message, its outcome still to say.
+func (s *Service) newMessage(transport, sender, controlID string, raw []byte) *gateway.InboundMessage {
+	now := s.Now().UTC()
+	return &gateway.InboundMessage{ID: gateway.NewMessageID(now), ReceivedAt: now, Source: "hl7v2-" + transport, Sender: sender,
+		ControlID: controlID, Raw: raw}
+}
+
+// transportOf names how a message came: HTTP, from an authenticated lab
+// (who), or MLLP.
+func transportOf(who *gateway.Principal) string {
+	if who != nil {
+		return "http"
+	}
+	return "mllp"
+}
+
+// senderOf is how the message log and the log lines name a message's
+// sender: MSH-3/MSH-4.
+func senderOf(m *hl7.Message, msh *hl7.Segment) string {
+	return m.Value(msh, 3, 1) + "/" + m.Value(msh, 4, 1)
 }
 
 // handleOne files one message and builds its acknowledgements.
@@ -258,8 +280,14 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 	messageID := m.Value(msh, 3, 1) + "|" + m.Value(msh, 4, 1) + "|" + m.Value(msh, 10, 0)
 	entry := &gateway.AuditEntry{At: s.Now().UTC(), Subject: principal.Subject, Role: principal.Role, ODSCode: principal.ODSCode,
 		Action: "create", What: "report " + r.ID + " via HL7 v2 " + m.Value(msh, 10, 0), Outcome: "success"} // stored with the report, in one step
+	var logged *gateway.InboundMessage // stored with a new report, in one step
+	if s.Messages != nil {
+		logged = s.newMessage(transportOf(who), senderOf(m, msh), m.Value(msh, 10, 0), m.Bytes())
+		logged.Outcome = "accepted"
+	}
 	rec, created, err := s.Intake.Accept(ctx, principal, r, gateway.Submission{Source: "hl7v2", MessageID: messageID,
-		Unmapped: decoded.Unmapped, Lenient: true, Warnings: warnings, VolatileIssued: decoded.IssuedFromMessage, Unreadable: unreadable, Audit: entry})
+		Unmapped: decoded.Unmapped, Lenient: true, Warnings: warnings, VolatileIssued: decoded.IssuedFromMessage, Unreadable: unreadable,
+		Audit: entry, Message: logged})
 	if err != nil {
 		var e *gateway.Error
 		var errs []hl7.AckError
@@ -296,6 +324,7 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 	}
 	res := s.reply(m, hl7.AA, note, warningErrors(rec.Warnings, rec.Unmapped))
 	res.reportID, res.created, res.warnings, res.unmapped = rec.ID, created, len(rec.Warnings), len(rec.Unmapped)
+	res.logged = created && logged != nil
 	return res
 }
 
@@ -462,7 +491,7 @@ func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) 
 		accept, app = "", "" // not table 0155 values: original mode, so the sender always hears back
 	}
 	res := Result{Code: code, Unavailable: code == hl7.AR && (len(errs) == 0 || errs[0].Code != "200"),
-		controlID: m.Value(msh, 10, 0), sender: m.Value(msh, 3, 1) + "/" + m.Value(msh, 4, 1)}
+		controlID: m.Value(msh, 10, 0), sender: senderOf(m, msh)}
 	res.raw = m.Bytes()
 	for _, e := range errs {
 		if code != hl7.AA {
