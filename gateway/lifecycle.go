@@ -137,7 +137,7 @@ func (in *Intake) lineage(ctx context.Context, r *Report, previousVersion *Repor
 			why = "is about another patient"
 		}
 		if why != "" {
-			notes = append(notes, Warning{Path: "previous.id", Message: fmt.Sprintf("report %s %s: this report is not linked to it, and its recipients are not told of this one", p.ID, why)})
+			notes = append(notes, Warning{Path: previousPath, Message: fmt.Sprintf("report %s %s: this report is not linked to it, and its recipients are not told of this one", p.ID, why)})
 		} else {
 			linked, before = true, named
 			if p.Version == 0 {
@@ -151,6 +151,24 @@ func (in *Intake) lineage(ctx context.Context, r *Report, previousVersion *Repor
 	}
 	r.Changes = reclassifications(r, before)
 	return linked, notes, nil
+}
+
+// previousPath is where a report names the one it follows: every warning
+// there (an id that cannot be, its own, or one lineage could not link)
+// means the report was filed without that link.
+const previousPath = "previous.id"
+
+// NotLinked is why a report filed with warnings was not linked to the
+// earlier report it names ("" when it was, or names none): what the
+// console shows instead of a link.
+func NotLinked(warnings []Warning) string {
+	var why []string
+	for _, w := range warnings {
+		if w.Path == previousPath {
+			why = append(why, w.Message)
+		}
+	}
+	return strings.Join(why, "; ")
 }
 
 // routesFor is where r goes: the ordering trust's destinations, each

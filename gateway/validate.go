@@ -183,7 +183,7 @@ func (v *validator) report(r *Report, lenient bool) {
 	if r.SchemaVersion != SchemaVersion {
 		v.refuse("schemaVersion", "must be %d, got %d", SchemaVersion, r.SchemaVersion)
 	}
-	if !reportIDPattern.MatchString(r.ID) {
+	if !ValidReportID(r.ID) {
 		if r.ID == "" {
 			v.refuse("id", "is required")
 		} else {
@@ -215,11 +215,11 @@ func (v *validator) report(r *Report, lenient bool) {
 	if p := r.Previous; p != nil {
 		switch {
 		case p.ID == "":
-			v.refuse("previous.id", "is required: the report this one re-interprets")
+			v.refuse(previousPath, "is required: the report this one re-interprets")
 		case !reportIDPattern.MatchString(p.ID):
-			v.add("previous.id", "%q is not a valid report id", p.ID)
+			v.add(previousPath, "%q is not a valid report id", p.ID)
 		case p.ID == r.ID:
-			v.add("previous.id", "is this report's own id: a later version of the same report names no previous report")
+			v.add(previousPath, "is this report's own id: a later version of the same report names no previous report")
 		}
 		v.optionalOneOf("previous.relation", p.Relation, Relations)
 		if p.Version < 0 {
@@ -621,3 +621,7 @@ func (v *validator) condition(path string, c Condition) {
 		v.add(path+".modeOfInheritance", "%q is not one of the allowed values", c.ModeOfInheritance)
 	}
 }
+
+// ValidReportID says whether id can be a report's id: 1-64 letters,
+// digits, '.', '_' or '-', starting with a letter or digit.
+func ValidReportID(id string) bool { return reportIDPattern.MatchString(id) }

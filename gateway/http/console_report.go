@@ -43,7 +43,8 @@ func (s *server) consoleReport(c *gin.Context) {
 		}
 	}
 	s.render(c, "report.html", gin.H{"Title": "Report " + rec.ID, "Report": rec, "Versions": versions, "Journey": j,
-		"Deliveries": deliveries, "HL7": s.EncodeHL7 != nil, "Previous": previous, "Changes": changes, "FollowedBy": followedBy})
+		"Deliveries": deliveries, "HL7": s.EncodeHL7 != nil, "Previous": previous, "NotLinked": gateway.NotLinked(rec.Warnings),
+		"Changes": changes, "FollowedBy": followedBy})
 }
 
 // consoleReportHL7 shows the report as a legacy EPR would receive it:

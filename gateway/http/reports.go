@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -107,7 +108,7 @@ func (s *server) newMessage(c *gin.Context, reportID, outcome string, body []byt
 func (s *server) postReport(c *gin.Context) {
 	r, body, err := s.readReportBody(c)
 	if err != nil {
-		s.refused(c, "", body, err)
+		s.refused(c, namedReport(body), body, err)
 		return
 	}
 	c.Set(reportIDKey, r.ID)
@@ -136,6 +137,20 @@ func (s *server) postReport(c *gin.Context) {
 	c.Header("Location", "/v1/reports/"+rec.ID)
 	c.JSON(status, acceptedReport{ID: rec.ID, Version: rec.Version, Status: rec.Status, ReceivedAt: rec.ReceivedAt,
 		Duplicate: !created, Links: reportLinks(rec.ID)})
+}
+
+// namedReport is the id a report body names, if it can be read, for the
+// message log of a report refused before it was decoded: a lab asking
+// about its report then finds the refusal under that id.
+func namedReport(body []byte) string {
+	var named struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(body, &named) // a body that is not JSON names nothing; a type error elsewhere leaves the id read
+	if !gateway.ValidReportID(named.ID) {
+		return "" // nothing a report could be filed under
+	}
+	return named.ID
 }
 
 // refused answers a report that was not stored, and says so in one log

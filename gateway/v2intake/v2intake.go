@@ -271,7 +271,9 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 	}
 	if len(problems) > 0 {
 		s.Log.Info("hl7 message refused", "control_id", m.Value(msh, 10, 0), "sender", sender.LabODS, "problems", len(problems))
-		return s.reply(m, hl7.AE, "", append(problems, warningErrors(warnings, nil)...))
+		res := s.reply(m, hl7.AE, "", append(problems, warningErrors(warnings, nil)...))
+		res.reportID = r.ID // the report the message names, so the message log finds the refusal under it
+		return res
 	}
 	principal := gateway.Principal{Subject: "hl7:" + m.Value(msh, 3, 1), Role: gateway.RoleLab, ODSCode: sender.LabODS}
 	if who != nil {
@@ -306,7 +308,9 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 		if code := ackCode(err); code == hl7.AR {
 			s.Log.Warn("hl7 message not taken now", "report_id", r.ID, "error", err)
 		}
-		return s.reply(m, ackCode(err), "", errs)
+		res := s.reply(m, ackCode(err), "", errs)
+		res.reportID = r.ID
+		return res
 	}
 	if s.Audit != nil && !created { // a new report's entry was stored with it
 		e := *entry
@@ -494,7 +498,7 @@ func (s *Service) reply(m *hl7.Message, code, note string, errs []hl7.AckError) 
 		controlID: m.Value(msh, 10, 0), sender: senderOf(m, msh)}
 	res.raw = m.Bytes()
 	for _, e := range errs {
-		if code != hl7.AA {
+		if code != hl7.AA && (e.Severity == "" || e.Severity == "E") { // the warnings sent beside errors are not why it was refused
 			res.errorCodes, res.reasons = append(res.errorCodes, e.Code), append(res.reasons, e.Text)
 		}
 	}

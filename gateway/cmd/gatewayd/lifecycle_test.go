@@ -231,3 +231,29 @@ func consolePage(t *testing.T, base, path string) string {
 	}
 	return string(body)
 }
+
+// A re-interpretation of a report the gateway never stored is filed
+// unlinked, and the console says so rather than showing a link to it.
+func TestConsoleShowsAnUnlinkedPreviousAsNotLinked(t *testing.T) {
+	base := startGateway(t)
+	body := fixtures.Report("reinterpretation-likely-pathogenic")
+	var r struct {
+		ID       string `json:"id"`
+		Previous struct {
+			ID string `json:"id"`
+		} `json:"previous"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Previous.ID == "" {
+		t.Fatalf("the fixture names no previous report: %v", err)
+	}
+	if resp := post(t, base, labToken, body); resp.status != http.StatusAccepted {
+		t.Fatalf("post = %d %s", resp.status, resp.body)
+	}
+	page := html.UnescapeString(consolePage(t, base, "/console/reports/"+r.ID))
+	if strings.Contains(page, `href="/console/reports/`+r.Previous.ID) || strings.Contains(page, "<th>Follows</th>") {
+		t.Error("the console links the report to one it was not linked to")
+	}
+	if !strings.Contains(page, "not linked: report "+r.Previous.ID+" is not stored here") {
+		t.Errorf("the console does not say the report is unlinked, and why")
+	}
+}

@@ -43,6 +43,25 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := []byte(`{"id": "MSGLOG-REFUSED", "version": `) // cut short
+	// Refusals of reports that can be read are logged under the id they
+	// name, with only the errors as reasons (an AE carries warnings too).
+	ruleBroken := withID(t, fixtures.Report("panel-brca2"), "MSGLOG-RULE")
+	ruleBroken = bytes.Replace(ruleBroken, []byte(`"status":"final"`), []byte(`"status":"finished"`), 1)
+	noPatient := oru(t, "vus-inconclusive", "MSGLOG-NOPAT", func(m string) string {
+		segments := strings.Split(m, "\r")
+		for i, seg := range segments {
+			if f := strings.Split(seg, "|"); f[0] == "PID" {
+				f[3] = ""
+				segments[i] = strings.Join(f, "|")
+			}
+		}
+		// The order's trust left to MSH-6: a warning beside the error.
+		return strings.ReplaceAll(strings.Join(segments, "\r"), "GMS-000103^R0A", "GMS-000103")
+	})
+	noPatientReport, err := labjson.Decode(fixtures.Report("vus-inconclusive"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for round, want := range []int{http.StatusAccepted, http.StatusOK} {
 		if r := post(t, base, labToken, jsonBody); r.status != want {
@@ -55,8 +74,22 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 			t.Fatalf("HL7 v2, round %d: not accepted", round)
 		}
 	}
-	if r := post(t, base, labToken, refused); r.status < 400 {
-		t.Fatalf("a report without its patient: %d, want a refusal", r.status)
+	if r := post(t, base, labToken, refused); r.status != http.StatusBadRequest {
+		t.Fatalf("a body cut short: %d, want 400", r.status)
+	}
+	if r := post(t, base, labToken, ruleBroken); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("a report breaking a rule: %d, want 422", r.status)
+	}
+	ack := mllpSend(t, mllp, noPatient, 1)[0]
+	if ack.Value(ack.First("MSA"), 1, 0) != "AE" {
+		t.Fatal("HL7 v2 without the patient's identifier: not refused")
+	}
+	warned := false
+	for _, e := range ack.Segments {
+		warned = warned || e.Name() == "ERR" && ack.Value(e, 4, 0) == "W"
+	}
+	if !warned {
+		t.Fatal("the refusal carries no warning beside its error: the test cannot tell the two apart")
 	}
 	stop()
 
@@ -79,8 +112,12 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m.Outcome == "refused" {
-			if !bytes.Equal(full.Raw, refused) || len(full.Reasons) == 0 {
-				t.Errorf("the refused report: %d bytes kept of %d, reasons %q", len(full.Raw), len(refused), full.Reasons)
+			want := map[string][]byte{"": refused, "MSGLOG-RULE": ruleBroken, noPatientReport.ID: noPatient}[m.ReportID]
+			if want == nil || !bytes.Equal(full.Raw, want) || len(full.Reasons) == 0 {
+				t.Errorf("refused %s of report %q: %d bytes kept, %d sent, reasons %q", m.Source, m.ReportID, len(full.Raw), len(want), full.Reasons)
+			}
+			if m.Source == "hl7v2-mllp" && len(full.Reasons) != 1 {
+				t.Errorf("the HL7 v2 refusal's reasons %q, want its one error and not the warnings", full.Reasons)
 			}
 			continue
 		}
@@ -99,7 +136,7 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 		}
 	}
 	// Newest first: each resend, then the message that created the report.
-	for source, want := range map[string]string{"json": "refused resent accepted accepted", "fhir": "resent accepted", "hl7v2-mllp": "resent accepted"} {
+	for source, want := range map[string]string{"json": "refused refused resent accepted accepted", "fhir": "resent accepted", "hl7v2-mllp": "refused resent accepted"} {
 		if strings.Join(got[source], " ") != want {
 			t.Errorf("%s: outcomes %v, want %s", source, got[source], want)
 		}
