@@ -5,8 +5,10 @@
 // Source and version: compiled in December 2026 from the public NHS England
 // National Genomic Test Directory for Rare and Inherited Disease and for
 // Cancer, as quoted by the Genomic Laboratory Hubs' public pages and the NW
-// GMSA test messages. It is a PARTIAL copy (the indications GLHs report most
-// and every code in the project's fixtures), not the whole directory, which
+// GMSA test messages, and the re-interpretation (R442) and re-analysis
+// (R387) codes of NHS England's genomics IG examples. It is a PARTIAL copy
+// (the indications GLHs report most and the codes in the project's
+// fixtures but R54.1, for which it has no source), not the whole directory, which
 // NHS England publishes as spreadsheets. To update it, export the current
 // spreadsheets' code and name columns as "code,name,kind" rows into
 // directory.csv (kind is rare or cancer) and rebuild; set Version below.

@@ -17,6 +17,8 @@ func TestLookup(t *testing.T) {
 		"R14.1": "Acutely unwell children with a likely monogenic disorder (WGS)",
 		"R14.7": "Acutely unwell children with a likely monogenic disorder", // a test the copy lacks: its indication
 		"R240":  "Diagnostic testing for known variant(s)",
+		"R442":  "Variant Re-interpretation", // NHS England's example orders (README, Lineage)
+		"R387":  "Re-analysis",
 	} {
 		if got, ok := d.Lookup(code); !ok || got != want {
 			t.Errorf("%s: %q %v, want %q", code, got, ok, want)
