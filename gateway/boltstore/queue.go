@@ -196,7 +196,51 @@ func enqueue(tx *bolt.Tx, d *gateway.Delivery) error {
 	if err := putOrder(tx, k, o); err != nil {
 		return err
 	}
+	if err := supersedeWaiting(tx, d); err != nil {
+		return err
+	}
 	return put(tx, r)
+}
+
+// supersedeWaiting marks the deliveries of earlier versions of d's report
+// to d's destination that are waiting (pending or retrying) superseded at
+// once, not when their next attempt falls due (up to the retry cap later),
+// so the counts, the console and the oldest-waiting alert stop counting
+// them now. One in flight finishes first; Lease orders what follows it.
+func supersedeWaiting(tx *bolt.Tx, d *gateway.Delivery) error {
+	if d.Version <= 1 {
+		return nil // the first version: nothing earlier
+	}
+	prefix := key([]byte(d.ReportID), nil)
+	var ids []string
+	c := tx.Bucket(bucketByReport).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	for _, id := range ids {
+		if id == d.ID {
+			continue // d itself, not stored yet
+		}
+		r, err := get(tx, id)
+		if err != nil {
+			return err
+		}
+		if r.Destination != d.Destination || r.Version >= d.Version || (r.State != gateway.DeliveryPending && r.State != gateway.DeliveryRetrying) {
+			continue
+		}
+		if err := updateTx(tx, id, func(_ *bolt.Tx, r *record) error {
+			r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, supersededBy(d.Version), d.CreatedAt
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// supersededBy is the reason a delivery of an earlier version gives.
+func supersededBy(version int) string {
+	return fmt.Sprintf("version %d of the report replaces it", version)
 }
 
 // payload reads a delivery's payload: its own, or the report version's
@@ -285,7 +329,7 @@ func leaseTx(tx *bolt.Tx, dest string, now time.Time, ttl time.Duration) (*gatew
 		switch {
 		case o.Max > r.Version:
 			// A newer version of the report will replace this one at the receiver.
-			r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, fmt.Sprintf("version %d of the report replaces it", o.Max), now
+			r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, supersededBy(o.Max), now
 			if o.InFlight == r.Version {
 				o.InFlight = 0
 			}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ func runQueue(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("DeadLetterReplayCancel", func(t *testing.T) { testDead(t, newStore(t)) })
 	t.Run("ExpiredLeaseComesBack", func(t *testing.T) { testExpiredLease(t, newStore(t)) })
 	t.Run("VersionsInOrder", func(t *testing.T) { testVersionOrder(t, newStore(t)) })
+	t.Run("NewVersionSupersedesWaiting", func(t *testing.T) { testNewVersionSupersedesWaiting(t, newStore(t)) })
 	t.Run("DestinationsIndependent", func(t *testing.T) { testDestinations(t, newStore(t)) })
 	t.Run("OneLeaseAtATime", func(t *testing.T) { testConcurrentLeases(t, newStore(t)) })
 	t.Run("ListAndCount", func(t *testing.T) { testListCount(t, newStore(t)) })
@@ -227,6 +229,33 @@ func testVersionOrder(t *testing.T, s gateway.Store) {
 	}
 	if got := state(t, s, d.ID); got.State != gateway.DeliverySuperseded {
 		t.Fatalf("replayed v1 is %s, want superseded", got.State)
+	}
+}
+
+// testNewVersionSupersedesWaiting: a new version supersedes the earlier
+// ones waiting for the same destination at once (pending or retrying, not
+// when their retry falls due); one in flight is left to finish.
+func testNewVersionSupersedesWaiting(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	v1 := Enqueue(t, s, "Q-11", 1, "epr", "files", "other")
+	retried := lease(t, s, "epr", t0)
+	complete(t, s, retried, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(time.Hour), Attempt: gateway.Attempt{At: t0, Outcome: "retry"}})
+	inFlight := lease(t, s, "other", t0)
+	v2 := Enqueue(t, s, "Q-11", 2, "epr", "files", "other")
+	for _, c := range []struct {
+		id   string
+		want gateway.DeliveryState
+	}{{v1[0].ID, gateway.DeliverySuperseded}, {v1[1].ID, gateway.DeliverySuperseded}, {inFlight.ID, gateway.DeliveryInFlight},
+		{v2[0].ID, gateway.DeliveryPending}, {v2[1].ID, gateway.DeliveryPending}, {v2[2].ID, gateway.DeliveryPending}} {
+		if got := state(t, s, c.id); got.State != c.want || (c.want == gateway.DeliverySuperseded && !strings.Contains(got.Reason, "version 2")) {
+			t.Errorf("%s: %s %q, want %s", c.id, got.State, got.Reason, c.want)
+		}
+	}
+	if next, ok, err := s.NextDue(ctx, "epr"); err != nil || !ok || !next.Equal(t0) {
+		t.Errorf("epr's next due %v %v %v, want v2's, now (not v1's retry an hour on)", next, ok, err)
+	}
+	if d := lease(t, s, "epr", t0); d == nil || d.Version != 2 {
+		t.Errorf("epr leased %+v, want version 2", d)
 	}
 }
 
