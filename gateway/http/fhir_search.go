@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // dates without a zone are read as London's
 
 	"github.com/gin-gonic/gin"
 
@@ -35,23 +36,29 @@ func set(names ...string) map[string]bool {
 // Identifier systems a report can be searched by.
 var reportSystems = map[string]bool{"": true, "https://fhir.nhs.uk/local-identifier/diagnosticreport": true}
 
+// bound is one date search value: a prefix and the range [lo, hi) its
+// value covers at the precision it was written in (a year, a month, a
+// day, a second), as FHIR's date search defines it.
 type bound struct {
-	op string // ge, le, gt, lt, eq
-	at time.Time
+	op     string // eq, ne, gt, lt, ge, le, sa, eb
+	lo, hi time.Time
 }
 
+// ok says whether the instant t matches b.
 func (b bound) ok(t time.Time) bool {
 	switch b.op {
+	case "ne":
+		return t.Before(b.lo) || !t.Before(b.hi)
+	case "gt", "sa":
+		return !t.Before(b.hi)
+	case "lt", "eb":
+		return t.Before(b.lo)
 	case "ge":
-		return !t.Before(b.at)
+		return !t.Before(b.lo)
 	case "le":
-		return !t.After(b.at)
-	case "gt":
-		return t.After(b.at)
-	case "lt":
-		return t.Before(b.at)
+		return t.Before(b.hi)
 	}
-	return t.Equal(b.at)
+	return !t.Before(b.lo) && t.Before(b.hi) // eq
 }
 
 type query struct {
@@ -71,6 +78,15 @@ type cursor struct {
 	ID  string `json:"i"`
 }
 
+// repeatable are the parameters that may be given more than once: each
+// date bound narrows the range, and _include may name both inclusions.
+var repeatable = map[string]bool{"date": true, "_lastUpdated": true, "_include": true}
+
+// oneValue are the parameters that take no comma-separated list: the
+// gateway answers one patient or report at a time, and would rather
+// refuse a list than answer it wrongly.
+var oneValue = map[string]bool{"patient.identifier": true, "patient": true, "subject": true, "identifier": true}
+
 func (s *server) parseQuery(c *gin.Context, typ string) (*query, error) {
 	q := &query{typ: typ, count: 20}
 	var problems []gateway.Problem
@@ -86,7 +102,15 @@ func (s *server) parseQuery(c *gin.Context, typ string) (*query, error) {
 			bad(name, "is not a supported search parameter for "+typ)
 			continue
 		}
+		if len(values[name]) > 1 && !repeatable[name] {
+			bad(name, "may be given once (a report matches one patient and one identifier)")
+			continue
+		}
 		for _, v := range values[name] {
+			if oneValue[name] && strings.Contains(v, ",") {
+				bad(name, "takes one value, not a list: search once for each")
+				continue
+			}
 			switch name {
 			case "patient.identifier":
 				system, value, found := strings.Cut(v, "|")
@@ -171,24 +195,57 @@ func (s *server) parseQuery(c *gin.Context, typ string) (*query, error) {
 		bad("_sort", "sorting other than -_lastUpdated needs a patient or identifier")
 	}
 	if len(problems) > 0 {
-		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "bad search", Problems: problems}
+		return nil, &gateway.Error{Code: gateway.EMALFORMED, Message: "bad search", Problems: problems} // 400, as FHIR servers answer a search they cannot run
 	}
 	return q, nil
 }
 
+// datePrefixes are FHIR's date search prefixes the gateway answers ("ap",
+// approximately, is refused rather than guessed at).
+var datePrefixes = map[string]bool{"eq": true, "ne": true, "gt": true, "lt": true, "ge": true, "le": true, "sa": true, "eb": true}
+
+// searchZone is where a date or time written without a zone is read: the
+// gateway serves England, so a clinician's "1 September" is London's day.
+var searchZone = mustLondon()
+
+func mustLondon() *time.Location {
+	loc, err := time.LoadLocation("Europe/London") // embedded by time/tzdata
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
 func parseBound(v string) (bound, error) {
 	b := bound{op: "eq"}
-	if len(v) > 2 && strings.Contains("gelegtlteq", v[:2]) && v[0] >= 'a' {
+	if len(v) > 2 && v[0] >= 'a' && v[0] <= 'z' && v[1] >= 'a' && v[1] <= 'z' {
+		if !datePrefixes[v[:2]] {
+			return b, fmt.Errorf("%q is not a date prefix the gateway answers (eq, ne, gt, lt, ge, le, sa, eb)", v[:2])
+		}
 		b.op, v = v[:2], v[2:]
 	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", time.DateOnly, "2006-01", "2006"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			b.at = t
-			if b.op == "eq" && layout == time.DateOnly { // a day: the whole day
-				b.op = "day"
-			}
-			return b, nil
+	for _, f := range []struct {
+		layout string
+		step   func(time.Time) time.Time
+	}{
+		{time.RFC3339Nano, nil},
+		{"2006-01-02T15:04:05", nil},
+		{time.DateOnly, func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
+	} {
+		t, err := time.ParseInLocation(f.layout, v, searchZone)
+		if err != nil {
+			continue
 		}
+		b.lo, b.hi = t, t.Add(time.Second)
+		switch {
+		case f.step != nil:
+			b.hi = f.step(t)
+		case strings.Contains(v, "."): // fractional seconds: to the millisecond
+			b.hi = t.Add(time.Millisecond)
+		}
+		return b, nil
 	}
 	return b, fmt.Errorf("%q is not a FHIR date or dateTime", v)
 }
@@ -207,16 +264,12 @@ func (q *query) matches(m *gateway.ReportRecord) bool {
 		return false
 	}
 	for _, b := range q.date {
-		if b.op == "day" {
-			if m.Effective.Format(time.DateOnly) != b.at.Format(time.DateOnly) {
-				return false
-			}
-		} else if !b.ok(m.Effective) {
+		if !b.ok(m.Effective) {
 			return false
 		}
 	}
 	for _, b := range q.updated {
-		if b.op == "day" && m.ReceivedAt.Format(time.DateOnly) != b.at.Format(time.DateOnly) || b.op != "day" && !b.ok(m.ReceivedAt) {
+		if !b.ok(m.ReceivedAt) {
 			return false
 		}
 	}
@@ -349,6 +402,14 @@ func (s *server) search(c *gin.Context, typ string) {
 	}
 	base := fhirBase(c)
 	var entries []any
+	included := map[string]bool{} // a patient in several reports is included once
+	include := func(res map[string]any) {
+		e := entry(base, res, "include")
+		if url := e["fullUrl"].(string); !included[url] {
+			included[url] = true
+			entries = append(entries, e)
+		}
+	}
 	for _, m := range page {
 		rec, err := s.Reports.ReportBundle(c.Request.Context(), m.ID, m.Version)
 		if err != nil {
@@ -365,13 +426,13 @@ func (s *server) search(c *gin.Context, typ string) {
 		}
 		if q.includeResults {
 			for _, res := range b.ofType("Observation") {
-				entries = append(entries, entry(base, res, "include"))
+				include(res)
 			}
 		}
 		if q.subject {
 			for _, ref := range b.order {
 				if strings.HasPrefix(ref, "Patient/") {
-					entries = append(entries, entry(base, b.resources[ref], "include"))
+					include(b.resources[ref])
 					break // the proband: relatives follow it
 				}
 			}
