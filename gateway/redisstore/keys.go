@@ -32,6 +32,7 @@ import (
 //	                                    number under the deployment's index key, so no key name
 //	                                    (seen by SCAN, MONITOR, the slow log) holds a patient identifier
 //	{p}:idx:res:<Type/id>        set    report ids whose Bundle holds the resource
+//	{p}:indexkey                 string the fingerprint of the index key the patient index is named under (see checkIndexKey)
 type keys struct {
 	tag      string
 	indexKey []byte // the HMAC key for patient index names
@@ -54,6 +55,16 @@ func (k keys) patientToken(nhs string) string {
 	m.Write([]byte(nhs))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
+
+// fingerprint names the index key without revealing it: an HMAC, under
+// the key, of a fixed text.
+func (k keys) fingerprint() string {
+	m := hmac.New(sha256.New, k.indexKey)
+	m.Write([]byte("results-gateway index key check"))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func (k keys) indexKeyCheck() string { return k.tag + ":indexkey" }
 
 func (k keys) report(id string) string   { return k.tag + ":report:" + id }
 func (k keys) versions(id string) string { return k.tag + ":versions:" + id }

@@ -62,7 +62,7 @@ func Open(ctx context.Context, url, prefix string, indexKey []byte) (*Store, err
 		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}
 	s := New(rdb, prefix, indexKey)
-	for _, migrate := range []func(context.Context) error{s.migratePatientKeys, s.buildWaiting, s.buildDestState} {
+	for _, migrate := range []func(context.Context) error{s.checkIndexKey, s.migratePatientKeys, s.buildWaiting, s.buildDestState} {
 		if err := migrate(ctx); err != nil {
 			rdb.Close()
 			return nil, err
@@ -77,6 +77,28 @@ func New(rdb redis.UniversalClient, prefix string, indexKey []byte) *Store {
 		prefix = "rg"
 	}
 	return &Store{rdb: rdb, keys: newKeys(prefix, indexKey)}
+}
+
+// checkIndexKey refuses a store whose patient index is named under another
+// index key. Replicas started with different GATEWAY_INDEX_KEYs would each
+// file and find a patient's reports under names of their own, and answer
+// an EPR's search by NHS number with part of them, or none. The first
+// gateway to open the store records its key's fingerprint (an HMAC of a
+// fixed text, which says nothing of the key); every later one must match.
+func (s *Store) checkIndexKey(ctx context.Context) error {
+	mine := s.keys.fingerprint()
+	if err := s.rdb.SetNX(ctx, s.keys.indexKeyCheck(), mine, 0).Err(); err != nil {
+		return unavailable(err, "check the index key")
+	}
+	stored, err := s.rdb.Get(ctx, s.keys.indexKeyCheck()).Result()
+	if err != nil {
+		return unavailable(err, "check the index key")
+	}
+	if stored != mine {
+		return fmt.Errorf("GATEWAY_INDEX_KEY is not the key this Redis's patient index was built with (prefix %q): "+
+			"every replica must have the same one, or searches by NHS number miss reports filed through the others", s.keys.tag)
+	}
+	return nil
 }
 
 var rawNHSKey = regexp.MustCompile(`:idx:pat:\d{10}$`)

@@ -168,6 +168,37 @@ func TestNoPatientIdentifierInKeyNames(t *testing.T) {
 	}
 }
 
+// TestReplicasMustShareTheIndexKey: a gateway opening a store whose
+// patient index another key named refuses to start, rather than filing
+// and finding patients' reports under names of its own; the same key
+// opens it again.
+func TestReplicasMustShareTheIndexKey(t *testing.T) {
+	_, rdb, prefix := newStoreWithClient(t)
+	ctx := t.Context()
+	first, err := redisstore.Open(ctx, RedisURL(), prefix, []byte("test-index-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	if s, err := redisstore.Open(ctx, RedisURL(), prefix, []byte("another-index-key-0123456789")); err == nil || !strings.Contains(err.Error(), "GATEWAY_INDEX_KEY") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("a replica with another index key: %v, want a refusal naming GATEWAY_INDEX_KEY", err)
+	}
+	again, err := redisstore.Open(ctx, RedisURL(), prefix, []byte("test-index-key-0123456789"))
+	if err != nil {
+		t.Fatalf("the same key: %v", err)
+	}
+	again.Close()
+	keys, _ := rdb.Keys(ctx, "{"+prefix+"}:*").Result()
+	for _, k := range keys {
+		if v, _ := rdb.Get(ctx, k).Result(); strings.Contains(v, "test-index-key") {
+			t.Fatalf("%s holds the index key itself", k)
+		}
+	}
+}
+
 // TestIndexesBuiltForAnOlderStore: a store written before the waiting and
 // per-destination listing indexes existed gets them when it opens, for the
 // deliveries still in the states they index.
