@@ -3,13 +3,14 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
-// prune is POST /v1/prune {"dryRun": true}: remove now what has outlived
+// prune is POST /v1/prune {"dryRun": true} (or ?dryRun=true): remove now what has outlived
 // its retention period (the background pruner does the same every
 // interval), or with dryRun say what would go. The answer lists each
 // class's cutoff and count.
@@ -21,6 +22,18 @@ func (s *server) prune(c *gin.Context) {
 	var req struct {
 		DryRun bool `json:"dryRun"`
 	}
+	// A destructive call must not ignore what it is told: dryRun may come
+	// as a query parameter too, and any other parameter is refused.
+	for name, values := range c.Request.URL.Query() {
+		dry, err := strconv.ParseBool(values[0])
+		if name != "dryRun" || len(values) != 1 || err != nil {
+			s.fail(c, &gateway.Error{Code: gateway.EMALFORMED, Message: "bad query: nothing was removed",
+				Problems: []gateway.Problem{{Path: name, Message: "only dryRun=true or dryRun=false is taken here (or {\"dryRun\": true} as the body)"}}})
+			return
+		}
+		req.DryRun = dry
+	}
+	query := req.DryRun
 	if c.Request.ContentLength != 0 {
 		dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 4096))
 		dec.DisallowUnknownFields()
@@ -29,6 +42,7 @@ func (s *server) prune(c *gin.Context) {
 			return
 		}
 	}
+	req.DryRun = req.DryRun || query // either way of asking for a dry run is one
 	cutoffs := s.Prune.Retention.Cutoffs(s.Prune.Clock.Now())
 	var counts map[gateway.RetentionClass]int
 	var err error

@@ -45,6 +45,14 @@ func TestPruneCommand(t *testing.T) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	// Asked through the API's query rather than its body, a dry run is
+	// still one; a parameter it does not take is refused, removing nothing.
+	if r := do(t, "POST", base+"/v1/prune?dryRun=true", operatorToken, "", nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `"dryRun":true`) {
+		t.Fatalf("?dryRun=true: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", base+"/v1/prune?dryrun=1", operatorToken, "", nil); r.status != http.StatusBadRequest {
+		t.Fatalf("?dryrun=1: %d %s, want 400", r.status, r.body)
+	}
 	if r := get(t, base+"/v1/reports/PRUNE-1", operatorToken); r.status != http.StatusOK {
 		t.Fatalf("a dry run removed the report: %d", r.status)
 	}
