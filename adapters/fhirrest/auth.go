@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -18,12 +19,14 @@ import (
 type AuthConfig struct {
 	Type string `json:"type"` // none, bearer, client-credentials, smart-backend
 
-	Token string `json:"token,omitempty"` // bearer
+	Token    string `json:"token,omitempty"`    // bearer
+	TokenEnv string `json:"tokenEnv,omitempty"` // or the environment variable holding it (secrets stay out of the file)
 
-	TokenURL     string `json:"tokenUrl,omitempty"` // client-credentials, smart-backend
-	ClientID     string `json:"clientId,omitempty"`
-	ClientSecret string `json:"clientSecret,omitempty"` // client-credentials
-	Scope        string `json:"scope,omitempty"`        // e.g. system/DiagnosticReport.write
+	TokenURL        string `json:"tokenUrl,omitempty"` // client-credentials, smart-backend
+	ClientID        string `json:"clientId,omitempty"`
+	ClientSecret    string `json:"clientSecret,omitempty"`    // client-credentials
+	ClientSecretEnv string `json:"clientSecretEnv,omitempty"` // or the environment variable holding it
+	Scope           string `json:"scope,omitempty"`           // e.g. system/DiagnosticReport.write
 
 	PrivateKeyFile string `json:"privateKeyFile,omitempty"` // smart-backend: PEM, RSA or EC P-384
 	KeyID          string `json:"keyId,omitempty"`          // smart-backend: "kid" of the registered JWKS key
@@ -36,12 +39,24 @@ type tokenSource interface {
 }
 
 func newTokenSource(c AuthConfig, client *http.Client) (tokenSource, error) {
+	if c.TokenEnv != "" {
+		if c.Token != "" {
+			return nil, errors.New("auth: give token or tokenEnv, not both")
+		}
+		c.Token = os.Getenv(c.TokenEnv)
+	}
+	if c.ClientSecretEnv != "" {
+		if c.ClientSecret != "" {
+			return nil, errors.New("auth: give clientSecret or clientSecretEnv, not both")
+		}
+		c.ClientSecret = os.Getenv(c.ClientSecretEnv)
+	}
 	switch c.Type {
 	case "", "none":
 		return nil, nil
 	case "bearer":
 		if c.Token == "" {
-			return nil, errors.New("auth.token is required for bearer auth")
+			return nil, errors.New("auth.token (or a set variable named by auth.tokenEnv) is required for bearer auth")
 		}
 		return staticToken(c.Token), nil
 	case "client-credentials", "smart-backend":
@@ -50,7 +65,7 @@ func newTokenSource(c AuthConfig, client *http.Client) (tokenSource, error) {
 		}
 		o := &adapters.OAuth{TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scope: c.Scope, KeyID: c.KeyID, Client: client}
 		if c.Type == "client-credentials" && c.ClientSecret == "" {
-			return nil, errors.New("auth.clientSecret is required for client-credentials")
+			return nil, errors.New("auth.clientSecret (or a set variable named by auth.clientSecretEnv) is required for client-credentials")
 		}
 		if c.Type == "smart-backend" {
 			key, method, err := loadKey(c.PrivateKeyFile)

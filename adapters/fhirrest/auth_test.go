@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nhs-genomics/results-gateway/adapters/fhirrest"
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
@@ -214,5 +215,43 @@ func TestWrongCredentialsArePermanent(t *testing.T) {
 		"clientSecret":"wrong","scope":"system/DiagnosticReport.write"}}`, srv.URL, ts.URL+"/token"))
 	if _, err := a.Deliver(t.Context(), &gateway.Delivery{Payload: []byte(`{}`)}); !gateway.IsPermanent(err) {
 		t.Fatalf("refused credentials must dead-letter for a person to fix, got %v", err)
+	}
+}
+
+// Credentials may come from the environment, so no secret sits in the
+// configuration file: auth.tokenEnv and auth.clientSecretEnv name the
+// variables. An unset variable, or a secret given both ways, is refused.
+func TestCredentialsFromTheEnvironment(t *testing.T) {
+	t.Setenv("RG_TEST_EPR_TOKEN", "token-from-the-environment")
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		w.Write([]byte(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"200 OK","location":"DiagnosticReport/9"}}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	a := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"allowInsecure":true,"auth":{"type":"bearer","tokenEnv":"RG_TEST_EPR_TOKEN"}}`, srv.URL))
+	if _, err := a.Deliver(t.Context(), &gateway.Delivery{Payload: []byte(`{"resourceType":"Bundle","type":"transaction"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got != "Bearer token-from-the-environment" {
+		t.Fatalf("Authorization %q, want the token from RG_TEST_EPR_TOKEN", got)
+	}
+	ts := startTokenServer(t, nil)
+	fhir, _ := fhirServer(t, ts)
+	t.Setenv("RG_TEST_EPR_SECRET", "s3cret")
+	b := newAdapter(t, fmt.Sprintf(`{"baseUrl":%q,"allowInsecure":true,"auth":{"type":"client-credentials","tokenUrl":%q,"clientId":"gateway",
+		"clientSecretEnv":"RG_TEST_EPR_SECRET","scope":"system/DiagnosticReport.write"}}`, fhir.URL, ts.URL+"/token"))
+	deliverThrice(t, b)
+	if len(ts.issued) == 0 {
+		t.Fatal("no token was fetched with the secret from RG_TEST_EPR_SECRET")
+	}
+	for config, want := range map[string]string{
+		`{"baseUrl":"http://x","auth":{"type":"bearer","tokenEnv":"RG_TEST_UNSET_VARIABLE"}}`:                                                               "auth.tokenEnv",
+		`{"baseUrl":"http://x","auth":{"type":"bearer","token":"t","tokenEnv":"RG_TEST_EPR_TOKEN"}}`:                                                        "not both",
+		`{"baseUrl":"http://x","auth":{"type":"client-credentials","tokenUrl":"http://t/token","clientId":"c","clientSecretEnv":"RG_TEST_UNSET_VARIABLE"}}`: "auth.clientSecretEnv",
+	} {
+		if _, err := fhirrest.New(json.RawMessage(config)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %s: %v, want it to say %q", config, err, want)
+		}
 	}
 }

@@ -27,7 +27,7 @@ func TestConfigErrorsAreReadable(t *testing.T) {
 		`{"baseUrl":"http://x","mode":"bulk"}`: `config.mode "bulk" is not transaction, batch or individual`,
 		`{"baseUrl":"http://x","url":"http://y"}`:                                           `unknown field "url"`,
 		`{"baseUrl":"http://x","auth":{"type":"basic"}}`:                                    `auth.type "basic" is not none, bearer, client-credentials or smart-backend`,
-		`{"baseUrl":"http://x","auth":{"type":"bearer"}}`:                                   `auth.token is required`,
+		`{"baseUrl":"http://x","auth":{"type":"bearer"}}`:                                   `auth.token (or a set variable named by auth.tokenEnv) is required`,
 		`{"baseUrl":"http://epr.example.nhs.uk/fhir","auth":{"type":"bearer","token":"t"}}`: `config.baseUrl "http://epr.example.nhs.uk/fhir": credentials (auth.type bearer) would travel in clear over http://`,
 		`{"baseUrl":"https://epr.example.nhs.uk/fhir","auth":{"type":"client-credentials","tokenUrl":"http://auth/token","clientId":"c","clientSecret":"s"}}`: `config.auth.tokenUrl "http://auth/token": credentials`,
 		`{"baseUrl":"http://x","auth":{"type":"smart-backend","tokenUrl":"http://t/token","clientId":"c","privateKeyFile":"/no/such/key.pem"}}`:               `auth.privateKeyFile: open /no/such/key.pem`,
