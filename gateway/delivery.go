@@ -97,6 +97,18 @@ func (d *Delivery) sinceReplay() (failures int, from time.Time) {
 	return failures, from
 }
 
+// Sends counts the attempts that were sends: its attempts but the
+// replay markers among them.
+func (d *Delivery) Sends() int {
+	n := 0
+	for _, a := range d.Attempts {
+		if a.Outcome != OutcomeReplayed {
+			n++
+		}
+	}
+	return n
+}
+
 // WaitingSince is when the delivery started waiting: its creation, or its
 // last replay. The queue's age (the oldest waiting delivery per
 // destination) is measured from it.

@@ -17,10 +17,10 @@ import (
 // deliveryView is a delivery as operators see it; the payload stays out.
 type deliveryView struct {
 	*gateway.Delivery
-	AttemptCount int `json:"attemptCount"`
+	AttemptCount int `json:"attemptCount"` // sends: an operator's replay, listed among the attempts, is not one
 }
 
-func view(d *gateway.Delivery) deliveryView { return deliveryView{d, len(d.Attempts)} }
+func view(d *gateway.Delivery) deliveryView { return deliveryView{d, d.Sends()} }
 
 // listDeliveries is GET /v1/deliveries?state=&destination=&report=&limit=.
 func (s *server) listDeliveries(c *gin.Context) {
