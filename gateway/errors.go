@@ -48,6 +48,38 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// The conflicts a store finds when it saves a version, each located at
+// the report's field the sender has to change (its id, or its version),
+// so the answer says where as well as what.
+
+// ErrOtherLabsReport: the id is another laboratory's report.
+func ErrOtherLabsReport(id string) *Error {
+	return conflictAt("id", "report id %s belongs to another laboratory", "%s belongs to another laboratory: use an id of your own", id)
+}
+
+// ErrPruned: the version was stored and the retention policy removed it.
+func ErrPruned(id string, version int) *Error {
+	return conflictAt("version", "report %s version %d was stored and has since been removed under the retention policy: it is not accepted again",
+		"%[2]d of report %[1]s was stored and has since been removed under the retention policy: it is not accepted again", id, version)
+}
+
+// ErrOlder: a newer version is stored.
+func ErrOlder(id string, version int, stored string) *Error {
+	return conflictAt("version", "report %s version %d is older than the stored version %s",
+		"%[2]d of report %[1]s is older than the stored version %[3]s", id, version, stored)
+}
+
+// ErrOtherContent: the version is stored with other content.
+func ErrOtherContent(id string, version int) *Error {
+	return conflictAt("version", "report %s version %d is already stored with different content: send a higher version",
+		"%[2]d of report %[1]s is already stored with different content: send a higher version", id, version)
+}
+
+func conflictAt(path, message, problem string, args ...any) *Error {
+	return &Error{Code: ECONFLICT, Message: fmt.Sprintf(message, args...),
+		Problems: []Problem{{Path: path, Message: fmt.Sprintf(problem, args...)}}}
+}
+
 // ErrorCode returns the code of err's *Error, or EINTERNAL for any other error.
 func ErrorCode(err error) string {
 	var e *Error

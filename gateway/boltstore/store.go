@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -126,7 +127,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 				return err
 			}
 			if old.Digest != rec.Digest || old.LabODS != rec.LabODS {
-				return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is already stored with different content: send a higher version", rec.ID, rec.Version)
+				return gateway.ErrOtherContent(rec.ID, rec.Version)
 			}
 			stored = old
 			return nil
@@ -136,12 +137,12 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 		if cur := latest.Get([]byte(rec.ID)); cur != nil {
 			curVersion, lab := int(binary.BigEndian.Uint32(cur)), string(cur[4:])
 			if lab != rec.LabODS {
-				return gateway.Errorf(gateway.ECONFLICT, "report id %s belongs to another laboratory", rec.ID)
+				return gateway.ErrOtherLabsReport(rec.ID)
 			}
 			stored := tx.Bucket(bucketMeta).Get(versionKey(rec.ID, curVersion))
 			if stored == nil { // a tombstone: the retention policy pruned the report
 				if curVersion >= rec.Version {
-					return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was stored and has since been removed under the retention policy: it is not accepted again", rec.ID, rec.Version)
+					return gateway.ErrPruned(rec.ID, rec.Version)
 				}
 			} else {
 				previous = &gateway.ReportRecord{}
@@ -150,7 +151,7 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 				}
 			}
 			if curVersion > rec.Version {
-				return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is older than the stored version %d", rec.ID, rec.Version, curVersion)
+				return gateway.ErrOlder(rec.ID, rec.Version, strconv.Itoa(curVersion))
 			}
 		}
 		val := binary.BigEndian.AppendUint32(nil, uint32(rec.Version))

@@ -266,13 +266,13 @@ func (s *Store) saveWithPDF(ctx context.Context, rec *gateway.ReportRecord, toke
 func conflict(rec *gateway.ReportRecord, why string) error {
 	switch {
 	case why == "lab":
-		return gateway.Errorf(gateway.ECONFLICT, "report id %s belongs to another laboratory", rec.ID)
+		return gateway.ErrOtherLabsReport(rec.ID)
 	case why == "pruned":
-		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d was stored and has since been removed under the retention policy: it is not accepted again", rec.ID, rec.Version)
+		return gateway.ErrPruned(rec.ID, rec.Version)
 	case strings.HasPrefix(why, "older "):
-		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is older than the stored version %s", rec.ID, rec.Version, strings.TrimPrefix(why, "older "))
+		return gateway.ErrOlder(rec.ID, rec.Version, strings.TrimPrefix(why, "older "))
 	default:
-		return gateway.Errorf(gateway.ECONFLICT, "report %s version %d is already stored with different content: send a higher version", rec.ID, rec.Version)
+		return gateway.ErrOtherContent(rec.ID, rec.Version)
 	}
 }
 

@@ -293,7 +293,7 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 	if err != nil {
 		var e *gateway.Error
 		var errs []hl7.AckError
-		if errors.As(err, &e) {
+		if errors.As(err, &e) && e.Code != gateway.ECONFLICT { // a conflict is with what is stored: said at OBR-3 below
 			for _, p := range e.Problems {
 				errs = append(errs, hl7.AckError{Location: decoded.Locate(p.Path), Code: "102", Text: p.Path + " " + p.Message})
 			}

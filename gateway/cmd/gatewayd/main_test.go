@@ -79,8 +79,15 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("resend = %d %s", resp.status, resp.body)
 		}
 		changed := bytes.Replace(fixtures.Report("negative-wgs"), []byte("No pathogenic"), []byte("No likely pathogenic"), 1)
-		if resp := post(t, base, labToken, changed); resp.status != http.StatusConflict {
+		resp = post(t, base, labToken, changed)
+		if resp.status != http.StatusConflict {
 			t.Fatalf("same version with different content = %d, want 409", resp.status)
+		}
+		// The answer says where: the version the lab has to raise.
+		issues, _ := resp.json(t)["issue"].([]any)
+		if len(issues) != 1 || fmt.Sprint(issues[0].(map[string]any)["expression"]) != "[version]" ||
+			!strings.Contains(fmt.Sprint(issues[0].(map[string]any)["diagnostics"]), "send a higher version") {
+			t.Fatalf("the conflict's OperationOutcome: %s", resp.body)
 		}
 	})
 
