@@ -211,17 +211,14 @@ func supersedeWaiting(tx *bolt.Tx, d *gateway.Delivery) error {
 	if d.Version <= 1 {
 		return nil // the first version: nothing earlier
 	}
-	prefix := key([]byte(d.ReportID), nil)
-	var ids []string
-	c := tx.Bucket(bucketByReport).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		ids = append(ids, string(k[len(prefix):]))
-	}
-	for _, id := range ids {
+	for _, id := range idsWithPrefix(tx, bucketByReport, []byte(d.ReportID)) {
 		if id == d.ID {
 			continue // d itself, not stored yet
 		}
 		r, err := get(tx, id)
+		if gateway.ErrorCode(err) == gateway.ENOTFOUND {
+			continue // an index entry without its delivery must not stop a report being filed
+		}
 		if err != nil {
 			return err
 		}
