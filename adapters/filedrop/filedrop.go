@@ -1,5 +1,5 @@
 // Package filedrop delivers by writing files into a folder an EPR imports
-// from. Each write is atomic (temp file, fsync, rename, fsync the folder),
+// from. Each write is atomic (temp file, fsync, link into place, fsync the folder),
 // names are predictable, and a different payload never overwrites another
 // under the same name.
 package filedrop
@@ -45,7 +45,14 @@ func New(raw json.RawMessage) (gateway.Adapter, error) {
 	return &Adapter{dir: c.Dir}, nil
 }
 
-var extensions = map[string]string{"application/fhir+json": ".fhir.json", "application/pdf": ".pdf"}
+// extensions name each format's files, so destinations of different
+// formats may share a folder without their files taking one name.
+var extensions = map[string]string{"application/fhir+json": ".fhir.json", "application/pdf": ".pdf",
+	"application/hl7-v2+er7": ".hl7", "application/json": ".notice.json"}
+
+// fileMode lets an importer in the folder's group read what it finds
+// (CreateTemp's 0600 would let it list the files but not open them).
+const fileMode = 0o640
 
 // FileName is where a delivery lands: report id, version and format.
 func FileName(d *gateway.Delivery) string {
@@ -57,15 +64,13 @@ func FileName(d *gateway.Delivery) string {
 }
 
 // Deliver implements gateway.Adapter. Writing the same payload again is a
-// success (idempotent); a different payload under the same name is refused.
+// success (idempotent); a different payload under the same name is refused,
+// never written over, even by another destination writing it at once.
 func (a *Adapter) Deliver(_ context.Context, d *gateway.Delivery) (string, error) {
 	name := FileName(d)
 	target := filepath.Join(a.dir, name)
-	if existing, err := os.ReadFile(target); err == nil {
-		if bytes.Equal(existing, d.Payload) {
-			return name, nil
-		}
-		return "", gateway.Permanent(fmt.Errorf("%s already exists with different content", name))
+	if done, err := already(target, name, d.Payload); err != nil || done {
+		return published(name, done), err
 	}
 	tmp, err := os.CreateTemp(a.dir, ".incoming-*")
 	if err != nil {
@@ -80,18 +85,53 @@ func (a *Adapter) Deliver(_ context.Context, d *gateway.Delivery) (string, error
 		tmp.Close()
 		return "", fmt.Errorf("fsync %s: %w", name, err)
 	}
+	if err := tmp.Chmod(fileMode); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("chmod %s: %w", name, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
-	// Rename is atomic: an EPR polling the folder sees the whole file or none.
-	// (The temp name starts with a dot so importers that skip hidden files
-	// never pick up a half-written one.)
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return "", fmt.Errorf("publish %s: %w", name, err)
+	// A hard link publishes the whole file at once (an EPR polling the folder
+	// sees all of it or none) and, unlike a rename, fails rather than
+	// replace a file that appeared since the check above. (The temp name
+	// starts with a dot so importers that skip hidden files never pick up
+	// a half-written one.) A folder that takes no hard links (some network
+	// shares) gets the rename.
+	if err := os.Link(tmp.Name(), target); errors.Is(err, os.ErrExist) {
+		if done, err := already(target, name, d.Payload); err != nil || done {
+			return published(name, done), err
+		}
+		return "", fmt.Errorf("publish %s: it appeared and went again; trying later", name)
+	} else if err != nil {
+		if err := os.Rename(tmp.Name(), target); err != nil {
+			return "", fmt.Errorf("publish %s: %w", name, err)
+		}
 	}
 	if dir, err := os.Open(a.dir); err == nil {
 		dir.Sync()
 		dir.Close()
 	}
 	return name, nil
+}
+
+// published is the receiver's reference: the file's name once it is there.
+func published(name string, done bool) string {
+	if done {
+		return name
+	}
+	return ""
+}
+
+// already says whether target holds payload (a resend: done), or refuses
+// when it holds something else.
+func already(target, name string, payload []byte) (bool, error) {
+	existing, err := os.ReadFile(target)
+	if err != nil {
+		return false, nil
+	}
+	if bytes.Equal(existing, payload) {
+		return true, nil
+	}
+	return false, gateway.Permanent(fmt.Errorf("%s already exists with different content", name))
 }

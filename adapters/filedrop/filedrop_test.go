@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nhs-genomics/results-gateway/adapters/adaptertest"
@@ -98,6 +99,56 @@ func TestIdempotentAndAtomic(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(dir, "R-7_v1.pdf"))
 	if string(got) != string(d.Payload) {
 		t.Fatal("the first file was overwritten")
+	}
+}
+
+// Destinations may share a folder: each format has its own name (an HL7
+// ORU and a notice no longer both land as .bin), files are readable by the
+// folder's group, and two different payloads racing for one name never
+// replace each other: one is published, the other refused, whatever the
+// timing.
+func TestSharedFolder(t *testing.T) {
+	dir := t.TempDir()
+	oru, notice := newAdapter(t, dir), newAdapter(t, dir)
+	for _, c := range []struct {
+		a           gateway.Adapter
+		contentType string
+		want        string
+	}{{oru, "application/hl7-v2+er7", "R-1_v1.hl7"}, {notice, "application/json", "R-1_v1.notice.json"}} {
+		d := delivery(1)
+		d.ContentType, d.Payload = c.contentType, []byte("payload as "+c.contentType)
+		if ref, err := c.a.Deliver(t.Context(), d); err != nil || ref != c.want {
+			t.Fatalf("%s: %q %v, want %s", c.contentType, ref, err, c.want)
+		}
+		info, err := os.Stat(filepath.Join(dir, c.want))
+		if err != nil || info.Mode().Perm() != 0o640 {
+			t.Fatalf("%s: %v %v, want mode 0640", c.want, info, err)
+		}
+	}
+	for round := 0; round < 50; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		payloads := [][]byte{[]byte(fmt.Sprintf("first %d", round)), []byte(fmt.Sprintf("second %d", round))}
+		for i, a := range []gateway.Adapter{oru, notice} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := delivery(100 + round)
+				d.Payload = payloads[i]
+				_, errs[i] = a.Deliver(t.Context(), d)
+			}()
+		}
+		wg.Wait()
+		got, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("R-%d_v1.pdf", 100+round)))
+		won := -1
+		for i, p := range payloads {
+			if string(got) == string(p) {
+				won = i
+			}
+		}
+		if won < 0 || errs[won] != nil || !gateway.IsPermanent(errs[1-won]) {
+			t.Fatalf("round %d: the file holds %q; errors %v: want one published and the other refused", round, got, errs)
+		}
 	}
 }
 
