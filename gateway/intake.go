@@ -429,7 +429,7 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 		switch {
 		case rt.Encode != nil:
 			var err error
-			if payload, err = rt.Encode(r, previous, rec, id); err != nil {
+			if payload, err = rt.Encode(r, previous, rec, id, rt.Recipient); err != nil {
 				return nil, fmt.Errorf("encode report %s for %s: %w", rec.ID, rt.Destination, err)
 			}
 			of = ""

@@ -24,7 +24,9 @@ type Route struct {
 	// (HL7 v2); nil for the Bundle and the PDF, which are made once per report.
 	// previous is the version before r, if any: an HL7 v2 EPR must be told
 	// to withdraw a result from a patient a correction moves it away from.
-	Encode func(r, previous *Report, rec *ReportRecord, deliveryID string) ([]byte, error)
+	// recipient is the organisation (ODS code) the delivery serves: the
+	// ordering trust or a copy-to recipient ("" when not known).
+	Encode func(r, previous *Report, rec *ReportRecord, deliveryID, recipient string) ([]byte, error)
 }
 
 // PatientChanged reports whether two versions of a report are about

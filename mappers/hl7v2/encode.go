@@ -1,8 +1,10 @@
 package hl7v2
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +20,10 @@ type Options struct {
 	PDFLabel             string `json:"pdfLabel,omitempty"`             // AP (^AP^PDF^Base64^, default), IM (MOL^IM^PDF^Base64^) or application/pdf
 	OmitPDF              bool   `json:"omitPdf,omitempty"`              // leave the PDF out
 	ReceivingApplication string `json:"receivingApplication,omitempty"` // MSH-5
+	// ReceivingFacility is MSH-6: a code the receiver expects for itself;
+	// by default the ODS code of the organisation the message is for (the
+	// ordering trust, or a copy-to recipient).
+	ReceivingFacility string `json:"receivingFacility,omitempty"`
 }
 
 // Check reports an option a destination got wrong.
@@ -60,7 +66,7 @@ func Encode(r *gateway.Report, pdf []byte, controlID string, o Options) []byte {
 				e.specimens()
 			}
 		}
-		return e.b.Bytes()
+		return declareUTF8(e.b.Bytes())
 	}
 	e.order()
 	e.notes(r.Notes)
@@ -71,7 +77,20 @@ func Encode(r *gateway.Report, pdf []byte, controlID string, o Options) []byte {
 		e.groupOrder(i)
 		e.groupRows(i)
 	}
-	return e.b.Bytes()
+	return declareUTF8(e.b.Bytes())
+}
+
+// declareUTF8 names the character set in MSH-18 (HL7 table 0211) of a
+// message holding characters beyond ASCII, which the gateway writes as
+// UTF-8: a receiver reads a message without MSH-18 as ASCII, and would
+// show Ó'Brien as "Ã“'Brien". An all-ASCII message is left as it is. The
+// header ends at MSH-12 (see header), so MSH-18 is six fields on.
+func declareUTF8(msg []byte) []byte {
+	if !slices.ContainsFunc(msg, func(c byte) bool { return c >= 0x80 }) {
+		return msg
+	}
+	end := bytes.IndexByte(msg, '\r')
+	return slices.Concat(msg[:end], []byte("||||||UNICODE UTF-8"), msg[end:])
 }
 
 type encoder struct {
@@ -101,7 +120,11 @@ func (e *encoder) header(controlID string) {
 	if e.o.Version == "2.3" {
 		msgType = b.C("ORU", "R01")
 	}
-	b.MSH(b.V("RESULTS-GATEWAY"), b.V(r.PerformingLab.ODSCode), b.V(e.o.ReceivingApplication), b.V(r.OrderingTrust.ODSCode),
+	facility := e.o.ReceivingFacility
+	if facility == "" {
+		facility = r.OrderingTrust.ODSCode
+	}
+	b.MSH(b.V("RESULTS-GATEWAY"), b.V(r.PerformingLab.ODSCode), b.V(e.o.ReceivingApplication), b.V(facility),
 		ts(r.Issued), "", msgType, b.V(controlID), "P", e.o.Version) // original acknowledgement mode: AA means processed
 	p := r.Patient
 	ids := []string{}

@@ -120,7 +120,7 @@ func TestHTTPPortTakenStopsMLLP(t *testing.T) {
 func TestNoticeCarriesWhereToFetch(t *testing.T) {
 	r := &gateway.Report{ID: "NWGLH-1", Issued: "2026-11-02T14:30:00Z", Patient: gateway.Patient{NHSNumber: "9990000018"}}
 	rec := &gateway.ReportRecord{ID: "NWGLH-1", Version: 2, Status: gateway.StatusAmended, TrustODS: "R0A"}
-	b, err := noticeEncoder("https://gateway.example.nhs.uk", "")(r, nil, rec, "d1")
+	b, err := noticeEncoder("https://gateway.example.nhs.uk", "")(r, nil, rec, "d1", "R0A")
 	if err != nil {
 		t.Fatal(err)
 	}

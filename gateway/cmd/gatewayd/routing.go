@@ -93,8 +93,12 @@ func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destin
 // withdraws the previous version from the first patient (the same report
 // marked entered in error, OBR-25 and OBX-11 W, as HL7 v2 provides), so a
 // legacy EPR never keeps it on the wrong record.
-func oruEncoder(o hl7v2.Options) func(r, previous *gateway.Report, rec *gateway.ReportRecord, deliveryID string) ([]byte, error) {
-	return func(r, previous *gateway.Report, rec *gateway.ReportRecord, deliveryID string) ([]byte, error) {
+func oruEncoder(destination hl7v2.Options) func(r, previous *gateway.Report, rec *gateway.ReportRecord, deliveryID, recipient string) ([]byte, error) {
+	return func(r, previous *gateway.Report, rec *gateway.ReportRecord, deliveryID, recipient string) ([]byte, error) {
+		o := destination
+		if o.ReceivingFacility == "" {
+			o.ReceivingFacility = recipient // a copy-to GP's message names the GP, not the ordering trust
+		}
 		sum := sha1.Sum([]byte(deliveryID))
 		control := "RG" + hex.EncodeToString(sum[:9])
 		msg := hl7v2.Encode(r, rec.PDF, control, o)
@@ -122,11 +126,11 @@ type notice struct {
 	Links         map[string]string `json:"links"`
 }
 
-func noticeEncoder(publicBase, identifierBase string) func(*gateway.Report, *gateway.Report, *gateway.ReportRecord, string) ([]byte, error) {
+func noticeEncoder(publicBase, identifierBase string) func(*gateway.Report, *gateway.Report, *gateway.ReportRecord, string, string) ([]byte, error) {
 	if identifierBase == "" {
 		identifierBase = fhirr4.DefaultIdentifierBase
 	}
-	return func(r, _ *gateway.Report, rec *gateway.ReportRecord, _ string) ([]byte, error) {
+	return func(r, _ *gateway.Report, rec *gateway.ReportRecord, _, _ string) ([]byte, error) {
 		return json.Marshal(notice{
 			Type: "report-available", ReportID: rec.ID, Version: rec.Version, Status: rec.Status, Issued: r.Issued,
 			OrderingTrust: rec.TrustODS, Patient: map[string]string{"nhsNumber": r.Patient.NHSNumber},

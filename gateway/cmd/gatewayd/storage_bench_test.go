@@ -109,7 +109,7 @@ func benchStorage(b *testing.B, storeName string, dests int) {
 			b.Fatal(err)
 		}
 		if i == 0 {
-			oru, _ := oruEncoder(hl7v2.Options{})(&r, nil, rec, "x")
+			oru, _ := oruEncoder(hl7v2.Options{})(&r, nil, rec, "x", "")
 			distinct = int64(len(rec.Bundle) + len(rec.PDF) + len(oru))
 			bundleRatio = float64(len(blob.Pack(rec.Bundle))) / float64(len(rec.Bundle))
 			oruRatio = float64(len(blob.Pack(oru))) / float64(len(oru))
