@@ -48,7 +48,11 @@ func (s *server) postFHIR(c *gin.Context) {
 	p := principal(c)
 	d, err := s.DecodeFHIR(body, p.ODSCode)
 	if err != nil {
-		s.refused(c, "", body, err)
+		named := ""
+		if d != nil && d.Report != nil && gateway.ValidReportID(d.Report.ID) {
+			named = d.Report.ID
+		}
+		s.refused(c, named, body, err)
 		return
 	}
 	r := d.Report

@@ -20,7 +20,9 @@ type Deps struct {
 	Intake     *gateway.Intake
 	DecodeJSON func([]byte) (*gateway.Report, error) // the native lab report decoder
 	// DecodeFHIR reads a lab's FHIR Bundle as lab (its ODS code, from its
-	// credentials) sent it; nil: POST /fhir is not offered.
+	// credentials) sent it; nil: POST /fhir is not offered. With an error it
+	// may still return the report's id (FHIRDecoded.Report.ID alone), which
+	// the message log files the refusal under.
 	DecodeFHIR func(body []byte, lab string) (*FHIRDecoded, error)
 	// HL7 takes an HL7 v2 message from a lab and returns the acknowledgement
 	// to answer with, and whether the failure was temporary (503).

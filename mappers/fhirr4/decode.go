@@ -42,7 +42,8 @@ func (d *Decoded) Locate(path string) string {
 // message) holding one DiagnosticReport into a report, as lab (the
 // sender's ODS code, from its credentials) sent it. Where the Bundle is not
 // FHIR R4 JSON the error names the element; a Bundle holding no report, or
-// more than one, is refused with the reason.
+// more than one, is refused with the reason. A refusal of a report that
+// was found also returns a Decoded holding only its id.
 func Decode(body []byte, lab string) (*Decoded, error) {
 	if err := checkR4(body); err != nil {
 		return nil, err
@@ -74,8 +75,8 @@ func Decode(body []byte, lab string) (*Decoded, error) {
 		return nil, err
 	}
 	d.report(report)
-	if d.missingPatient {
-		return nil, refuse(report.path, "subject", "the patient is not in the Bundle and the reference carries no identifier: put the Patient in the Bundle, or give the reference an NHS number identifier")
+	if d.missingPatient { // refused, but with the report it names, for the message log
+		return &Decoded{Report: &gateway.Report{ID: d.r.ID}}, refuse(report.path, "subject", "the patient is not in the Bundle and the reference carries no identifier: put the Patient in the Bundle, or give the reference an NHS number identifier")
 	}
 	d.listUnused()
 	return d.out, nil

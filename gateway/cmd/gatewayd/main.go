@@ -152,6 +152,9 @@ flags:`)
 		DecodeFHIR: func(body []byte, lab string) (*httpapi.FHIRDecoded, error) {
 			d, err := fhirr4.Decode(body, lab)
 			if err != nil {
+				if d != nil { // refused, naming the report: the message log files the refusal under it
+					return &httpapi.FHIRDecoded{Report: d.Report}, err
+				}
 				return nil, err
 			}
 			return &httpapi.FHIRDecoded{Report: d.Report, Unmapped: d.Unmapped, Warnings: d.Warnings, Locate: d.Locate}, nil

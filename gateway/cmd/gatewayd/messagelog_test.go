@@ -37,6 +37,18 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 		t.Fatalf("the FHIR report's source: %d %s", r.status, r.body)
 	}
 	fhirBody := bytes.ReplaceAll(get(t, base+"/v1/reports/MSGLOG-SOURCE/fhir", operatorToken).body, []byte("MSGLOG-SOURCE"), []byte("MSGLOG-FHIR"))
+	var bundle map[string]any // the same Bundle without its Patient: refused, naming its report
+	if err := json.Unmarshal(bytes.ReplaceAll(fhirBody, []byte("MSGLOG-FHIR"), []byte("MSGLOG-FHIRNOPAT")), &bundle); err != nil {
+		t.Fatal(err)
+	}
+	var kept []any
+	for _, e := range bundle["entry"].([]any) {
+		if e.(map[string]any)["resource"].(map[string]any)["resourceType"] != "Patient" {
+			kept = append(kept, e)
+		}
+	}
+	bundle["entry"] = kept
+	fhirNoPatient, _ := json.Marshal(bundle)
 	oruBody := oru(t, "cnv-deletion", "MSGLOG-1", nil)
 	oruReport, err := labjson.Decode(fixtures.Report("cnv-deletion"))
 	if err != nil {
@@ -80,6 +92,9 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 	if r := post(t, base, labToken, ruleBroken); r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("a report breaking a rule: %d, want 422", r.status)
 	}
+	if r := postFHIR(t, base, labToken, fhirNoPatient); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("a FHIR Bundle without its patient: %d %s, want 422", r.status, r.body)
+	}
 	ack := mllpSend(t, mllp, noPatient, 1)[0]
 	if ack.Value(ack.First("MSA"), 1, 0) != "AE" {
 		t.Fatal("HL7 v2 without the patient's identifier: not refused")
@@ -112,7 +127,7 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m.Outcome == "refused" {
-			want := map[string][]byte{"": refused, "MSGLOG-RULE": ruleBroken, noPatientReport.ID: noPatient}[m.ReportID]
+			want := map[string][]byte{"": refused, "MSGLOG-RULE": ruleBroken, noPatientReport.ID: noPatient, "MSGLOG-FHIRNOPAT": fhirNoPatient}[m.ReportID]
 			if want == nil || !bytes.Equal(full.Raw, want) || len(full.Reasons) == 0 {
 				t.Errorf("refused %s of report %q: %d bytes kept, %d sent, reasons %q", m.Source, m.ReportID, len(full.Raw), len(want), full.Reasons)
 			}
@@ -136,7 +151,7 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 		}
 	}
 	// Newest first: each resend, then the message that created the report.
-	for source, want := range map[string]string{"json": "refused refused resent accepted accepted", "fhir": "resent accepted", "hl7v2-mllp": "refused resent accepted"} {
+	for source, want := range map[string]string{"json": "refused refused resent accepted accepted", "fhir": "refused resent accepted", "hl7v2-mllp": "refused resent accepted"} {
 		if strings.Join(got[source], " ") != want {
 			t.Errorf("%s: outcomes %v, want %s", source, got[source], want)
 		}
