@@ -3,7 +3,20 @@ package gateway
 import (
 	"fmt"
 	"time"
+	_ "time/tzdata" // London's rules go with the binary, whatever the host has
 )
+
+// London is where a time written without a zone is read: UK senders send
+// local times, and a clinician's "1 September" is England's day.
+var London = mustLoadLondon()
+
+func mustLoadLondon() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		panic(err) // cannot happen: time/tzdata is embedded
+	}
+	return loc
+}
 
 // DefaultClockSkew is how far in the future a report's times may be before
 // they are refused: labs' clocks drift, and some send local times with the

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // dates without a zone are read as London's
 
 	"github.com/gin-gonic/gin"
 
@@ -204,18 +203,6 @@ func (s *server) parseQuery(c *gin.Context, typ string) (*query, error) {
 // approximately, is refused rather than guessed at).
 var datePrefixes = map[string]bool{"eq": true, "ne": true, "gt": true, "lt": true, "ge": true, "le": true, "sa": true, "eb": true}
 
-// searchZone is where a date or time written without a zone is read: the
-// gateway serves England, so a clinician's "1 September" is London's day.
-var searchZone = mustLondon()
-
-func mustLondon() *time.Location {
-	loc, err := time.LoadLocation("Europe/London") // embedded by time/tzdata
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}
-
 func parseBound(v string) (bound, error) {
 	b := bound{op: "eq"}
 	if len(v) > 2 && v[0] >= 'a' && v[0] <= 'z' && v[1] >= 'a' && v[1] <= 'z' {
@@ -234,7 +221,7 @@ func parseBound(v string) (bound, error) {
 		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
 		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
 	} {
-		t, err := time.ParseInLocation(f.layout, v, searchZone)
+		t, err := time.ParseInLocation(f.layout, v, gateway.London) // a value without a zone is London's
 		if err != nil {
 			continue
 		}

@@ -15,12 +15,11 @@ import (
 // RecordMessage implements gateway.MessageLog: the message's hash and its
 // place in the arrival order, in one transaction.
 func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) error {
-	meta, err := json.Marshal(m)
+	meta, raw, err := messageFields(m)
 	if err != nil {
 		return err
 	}
 	pipe := s.rdb.TxPipeline()
-	raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt)
 	pipe.HSet(ctx, s.keys.message(m.ID), "meta", meta, "raw", raw)
 	pipe.ZAdd(ctx, s.keys.messages(), redis.Z{Score: float64(m.ReceivedAt.UnixMilli()), Member: m.ID})
 	hour := s.keys.activity(gateway.HourOf(m.ReceivedAt).UnixMilli())
@@ -30,16 +29,23 @@ func (s *Store) RecordMessage(ctx context.Context, m *gateway.InboundMessage) er
 	return unavailable(err, "record message")
 }
 
+// messageFields is a message's hash fields: its metadata JSON and its packed raw content.
+func messageFields(m *gateway.InboundMessage) (meta, raw []byte, err error) {
+	if meta, err = json.Marshal(m); err != nil {
+		return nil, nil, err
+	}
+	return meta, blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt), nil
+}
+
 // messageArgs appends saveReport's message arguments for m (nil: none).
 func messageArgs(args []any, m *gateway.InboundMessage) ([]any, error) {
 	if m == nil {
 		return append(args, "", "", "", 0, ""), nil
 	}
-	meta, err := json.Marshal(m)
+	meta, raw, err := messageFields(m)
 	if err != nil {
 		return nil, err
 	}
-	raw := blob.PackMessage(m.Raw, m.PDF, m.PDFOf != nil, m.PDFAt)
 	return append(args, m.ID, meta, raw, m.ReceivedAt.UnixMilli(), gateway.ReceivedCounter(m.Source, m.Outcome)), nil
 }
 

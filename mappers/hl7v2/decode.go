@@ -3,8 +3,6 @@ package hl7v2
 import (
 	"fmt"
 	"strings"
-	"time"
-	_ "time/tzdata" // UK senders send local times without a zone: read them as Europe/London
 
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/hl7"
@@ -49,16 +47,6 @@ func (d *Decoded) Locate(path string) hl7.ErrorLocation {
 type Refusal struct {
 	Problem gateway.Problem
 	At      hl7.ErrorLocation
-}
-
-var london = mustLocation("Europe/London")
-
-func mustLocation(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
 }
 
 // decoder holds one decoding's state. Every field it reads is marked used;

@@ -3,6 +3,8 @@ package hl7v2
 import (
 	"strings"
 	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
 // hlTime turns an HL7 TS/DTM into RFC 3339 (a bare date stays a date);
@@ -31,7 +33,7 @@ func hlTime(ts string) string {
 	if zone != "" {
 		t, err = time.Parse("20060102150405-0700", digits+zone)
 	} else {
-		t, err = time.ParseInLocation("20060102150405", digits, london)
+		t, err = time.ParseInLocation("20060102150405", digits, gateway.London) // UK senders send local times without a zone
 	}
 	if err != nil {
 		return ts
