@@ -138,7 +138,8 @@ var (
 	// Other names senders give the same condition code systems.
 	conditionAliases = map[string]string{"SNM": "snomed", "SNOMED": "snomed", "SNOMEDCT": "snomed", "SNOMED-CT": "snomed",
 		"MIM": "omim", "HP": "hpo", "MEDGEN-DIS": "medgen", "MEDGEN": "medgen", "ICD10": "icd10", "ICD-10": "icd10"}
-	// OBR-25 / report status.
+	// OBX-11 (table 0085) for a result's status; OBR-25 (table 0123) is the
+	// same but for entered-in-error, which 0123 has no code for: see obrStatus.
 	statusV2 = map[string]string{"final": "F", "amended": "C", "corrected": "C", "preliminary": "P", "cancelled": "X", "entered-in-error": "W"}
 	sexV2    = map[string]string{"male": "M", "female": "F", "other": "O", "unknown": "U"}
 )

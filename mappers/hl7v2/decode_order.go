@@ -114,7 +114,8 @@ func (d *decoder) status() {
 	obr := d.groups[0].obr
 	code := strings.ToUpper(d.val(obr, 25, 0))
 	d.at("status", obr, 25, 0)
-	if code == "" {
+	onOBR := code != ""
+	if !onOBR {
 		counts := map[string]int{}
 		best := ""
 		for _, row := range d.rows {
@@ -135,6 +136,15 @@ func (d *decoder) status() {
 	for _, row := range d.rows {
 		d.use(row.seg, 11)
 	}
+	switch {
+	case onOBR && (code == "W" || code == "D"):
+		// Table 0085's codes, not 0123's: earlier releases of this gateway wrote W here.
+		d.warn("status", obr, 25, "result status %q is not in HL7 table 0123 (it is an OBX-11 code): read as entered in error", code)
+	case code == "C" && d.allResultsWrong():
+		// A correction whose every result is posted as wrong (OBX-11 W) withdraws the report.
+		d.r.Status = gateway.StatusEnteredInError
+		return
+	}
 	if s, ok := resultStatus[code]; ok {
 		d.r.Status = s
 		return
@@ -145,6 +155,17 @@ func (d *decoder) status() {
 	} else {
 		d.warn("status", obr, 25, "result status %q is not in HL7 table 0123: filed as final", code)
 	}
+}
+
+// allResultsWrong reports whether the message has results and every
+// OBX-11 says "wrong" (W: posted to the wrong patient, or otherwise in error).
+func (d *decoder) allResultsWrong() bool {
+	for _, row := range d.rows {
+		if strings.ToUpper(d.val(row.seg, 11, 0)) != "W" {
+			return false
+		}
+	}
+	return len(d.rows) > 0
 }
 
 // person reads an XCN (ORC-12, OBR-16): id, family, given, middle, suffix,

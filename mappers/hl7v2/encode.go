@@ -234,7 +234,7 @@ func (e *encoder) order() {
 	fields := make([]string, 33)
 	fields[0], fields[1], fields[2], fields[3] = e.nextOBR(), placer, filler, b.C(test...)
 	fields[6], fields[13], fields[14], fields[15] = collected, received, source, requester
-	fields[21], fields[24], fields[31] = ts(r.Issued), statusV2[string(r.Status)], interpreter
+	fields[21], fields[24], fields[31] = ts(r.Issued), obrStatus(r.Status), interpreter
 	var copies []string
 	for _, o := range r.CopyTo { // OBR-28 result copies to: organisations by ODS code (XCN.9 "ODS")
 		copies = append(copies, b.C(o.ODSCode, b.V(o.Name), "", "", "", "", "", "", "ODS"))
@@ -272,7 +272,7 @@ func (e *encoder) obxRow(vt, code, text, system, sub, value string) {
 // obxFull adds an OBX with units, range, flag, status and time.
 func (e *encoder) obxFull(vt, code, text, system, sub, value, unit, refRange, flag, status, observed string) {
 	e.obx++
-	if status == "" {
+	if status == "" || e.r.Status == gateway.StatusEnteredInError { // every result of a withdrawn report is wrong
 		status = statusV2[string(e.r.Status)]
 	}
 	if status == "" {
@@ -538,9 +538,9 @@ func (e *encoder) groupOrder(i int) {
 	if id == "" {
 		id = r.ID
 	}
-	status := statusV2[string(g.Status)]
+	status := obrStatus(g.Status)
 	if status == "" {
-		status = statusV2[string(r.Status)]
+		status = obrStatus(r.Status)
 	}
 	fields := make([]string, 25)
 	fields[0], fields[1], fields[2] = e.nextOBR(), b.C(r.OrderNumber, r.OrderingTrust.ODSCode), b.C(id, r.PerformingLab.ODSCode)
@@ -595,6 +595,18 @@ func (e *encoder) groupRows(i int) {
 			b.V(o.Interpretation), status, ts(o.Observed))
 		e.notes(o.Notes)
 	}
+}
+
+// obrStatus is OBR-25 (table 0123) for a report or group status. An
+// entered-in-error report goes as a correction (C) whose every OBX-11 is
+// W ("post original as wrong"), the way table 0085 withdraws results
+// filed against the wrong patient: 0123 has no W, and a validating
+// receiver refuses one.
+func obrStatus(s gateway.Status) string {
+	if s == gateway.StatusEnteredInError {
+		return "C"
+	}
+	return statusV2[string(s)]
 }
 
 // ts turns an RFC 3339 time or a date into an HL7 TS.

@@ -23,7 +23,7 @@ const pid1286 = "PID|1||9990001286^^^NHS^NH||PATIENT^Test||19800101|F"
 // TestWaysLIMSDiffer: each case is a way a real LIMS writes something,
 // found by testing against new messages; each once went wrong.
 func TestWaysLIMSDiffer(t *testing.T) {
-	order := "OBR|1|ORD-1|REP-1|R208^Inherited breast and ovarian cancer^England-GenomicTestDirectory|||20260901||||||||||||||20261104120000|||F"
+	order := "OBR|1|ORD-1|REP-1|R208^Inherited breast and ovarian cancer^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||F"
 
 	t.Run("variants without sub-IDs stay two variants", func(t *testing.T) {
 		d := decodeWith(t, msg("2.5.1", pid1286, order,
@@ -43,7 +43,7 @@ func TestWaysLIMSDiffer(t *testing.T) {
 	})
 
 	t.Run("not detected is a result, not assayed is none", func(t *testing.T) {
-		d := decodeWith(t, msg("2.5.1", pid1286, "OBR|1||REP-2|HEP^Hepatitis^WINPATH|||20260901||||||||||||||20261104120000|||F",
+		d := decodeWith(t, msg("2.5.1", pid1286, "OBR|1||REP-2|HEP^Hepatitis^WINPATH|||20260901|||||||||||||||20261104120000|||F",
 			"OBX|1|CE|HBSAG^HBsAg^WINPATH||ND^Not detected^WINPATH||||||F",
 			"OBX|2|CE|HCVAB^HCV antibody^WINPATH||POS^Detected^WINPATH~REF^Referred for confirmation^WINPATH||||||F",
 			"OBX|3|NM|BIL^Bilirubin^WINPATH||.5|umol/L||||||F",
@@ -64,7 +64,7 @@ func TestWaysLIMSDiffer(t *testing.T) {
 	})
 
 	t.Run("a pathology code shaped like an R-code is the lab's own", func(t *testing.T) {
-		d := decodeWith(t, msg("2.4", pid1286, "OBR|1||REP-3|R1^Renal profile^WINPATH|||20260901||||||||||||||20261104120000|||F",
+		d := decodeWith(t, msg("2.4", pid1286, "OBR|1||REP-3|R1^Renal profile^WINPATH|||20260901|||||||||||||||20261104120000|||F",
 			"OBX|1|NM|NA^Sodium^WINPATH||140|mmol/L|133-146|N|||F"), hl7v2.SenderOptions{})
 		if d.Report.Test.Code != "" || d.Report.Kind != gateway.KindLaboratory {
 			t.Fatalf("R1 in WINPATH: test code %q, kind %q", d.Report.Test.Code, d.Report.Kind)

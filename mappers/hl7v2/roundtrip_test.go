@@ -142,3 +142,63 @@ func TestLifecycleInTheORU(t *testing.T) {
 		t.Errorf("read back: previous %+v, copy to %+v, changes %+v", back.Previous, back.CopyTo, back.Changes)
 	}
 }
+
+// TestEnteredInErrorUsesTableCodes: a withdrawn report goes as OBR-25 C
+// (table 0123 has no W) with every OBX-11 W, and reads back as entered in
+// error; OBR-25 W, which earlier releases wrote, is still read, with a
+// warning.
+func TestEnteredInErrorUsesTableCodes(t *testing.T) {
+	r, err := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Status = gateway.StatusEnteredInError
+	oru := hl7v2.Encode(r, testPDF, "RT-EIE", hl7v2.Options{})
+	m, err := hl7.Parse(oru)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obrs, obxs int
+	for _, s := range m.Segments {
+		switch s.Name() {
+		case "OBR":
+			obrs++
+			if got := m.Value(s, 25, 0); got != "C" {
+				t.Errorf("OBR-25 = %q, want C (table 0123)", got)
+			}
+		case "OBX":
+			obxs++
+			if got := m.Value(s, 11, 0); got != "W" {
+				t.Errorf("OBX-%s-11 = %q, want W", m.Value(s, 1, 0), got)
+			}
+		}
+	}
+	if obrs == 0 || obxs < 5 {
+		t.Fatalf("%d OBR and %d OBX", obrs, obxs)
+	}
+	d := decode(t, oru)
+	if d.Report.Status != gateway.StatusEnteredInError {
+		t.Errorf("read back as %q", d.Report.Status)
+	}
+	for _, w := range d.Warnings {
+		if w.Path == "status" {
+			t.Errorf("warning on our own status: %+v", w)
+		}
+	}
+
+	legacy := decodeWith(t, msg("2.5.1", pid1286, "OBR|1||REP-W|R14.1^Genome^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||W",
+		"OBX|1|TX|RES1^Result^LOCAL||Withdrawn||||||W"), hl7v2.SenderOptions{})
+	if legacy.Report.Status != gateway.StatusEnteredInError || !hasWarning(legacy.Warnings, "status", "not in HL7 table 0123") {
+		t.Errorf("OBR-25 W: status %q, warnings %+v", legacy.Report.Status, legacy.Warnings)
+	}
+	fromOBX := decodeWith(t, msg("2.5.1", pid1286, "OBR|1||REP-X|R14.1^Genome^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||",
+		"OBX|1|TX|RES1^Result^LOCAL||Withdrawn||||||W"), hl7v2.SenderOptions{})
+	if fromOBX.Report.Status != gateway.StatusEnteredInError || hasWarning(fromOBX.Warnings, "status", "not in HL7 table 0123") {
+		t.Errorf("no OBR-25, OBX-11 W: status %q, warnings %+v", fromOBX.Report.Status, fromOBX.Warnings)
+	}
+	mixed := decodeWith(t, msg("2.5.1", pid1286, "OBR|1||REP-C|R14.1^Genome^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||C",
+		"OBX|1|TX|RES1^Result^LOCAL||Wrong line||||||W", "OBX|2|TX|RES2^Result^LOCAL||Right line||||||C"), hl7v2.SenderOptions{})
+	if mixed.Report.Status != gateway.StatusCorrected {
+		t.Errorf("OBR-25 C with one OBX-11 C read as %q, want corrected", mixed.Report.Status)
+	}
+}

@@ -14,7 +14,8 @@ import (
 // TestCorrectionToAnotherPatientWithdrawsItOverHL7: when a corrected
 // version moves a result to another patient, the legacy EPR (the
 // third-party listener) first gets the result withdrawn from the first
-// patient (OBR-25 W), then the corrected report on the right one.
+// patient (OBR-25 C, table 0123's correction, with every OBX-11 W: posted
+// as wrong), then the corrected report on the right one.
 func TestCorrectionToAnotherPatientWithdrawsItOverHL7(t *testing.T) {
 	listener, logged := peers.HL7Listener(t)
 	dir := t.TempDir()
@@ -46,8 +47,8 @@ func TestCorrectionToAnotherPatientWithdrawsItOverHL7(t *testing.T) {
 	patient := func(l map[string]any) string { return l["patient"].(map[string]any)["ids"].(string) }
 	status := func(l map[string]any) string { return l["orders"].([]any)[0].(map[string]any)["status"].(string) }
 	withdrawal, corrected := lines[1], lines[2]
-	if !strings.Contains(patient(withdrawal), first) || status(withdrawal) != "W" {
-		t.Fatalf("second message: patient %s status %s, want the first patient's report withdrawn (W)", patient(withdrawal), status(withdrawal))
+	if !strings.Contains(patient(withdrawal), first) || status(withdrawal) != "C" {
+		t.Fatalf("second message: patient %s status %s, want the first patient's report withdrawn (OBR-25 C)", patient(withdrawal), status(withdrawal))
 	}
 	for _, o := range withdrawal["observations"].([]any) {
 		if s := o.(map[string]any)["status"]; s != "W" {
