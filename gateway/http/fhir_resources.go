@@ -40,7 +40,7 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 	}
 	s := &served{rec: rec, resources: map[string]map[string]any{}}
 	refs := map[string]string{}
-	var binaries []string // the PDF's Binary entry: served as Binary/<the DocumentReference's id> (binaryFor)
+	var binaries []string // the PDF's Binary entry: served as Binary/<the DocumentReference's id>/_history/<version> (binaryFor)
 	docID := ""
 	for _, e := range b.Entry {
 		if e.Resource["resourceType"] == "DocumentReference" && docID == "" {
@@ -60,7 +60,10 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 		entries = append(entries, e)
 	}
 	for _, full := range binaries {
-		refs[full] = "Binary/" + docID
+		// Version-specific: once a newer version arrives, Binary/<id> is
+		// its PDF, and an earlier version's presentedForm (its hash
+		// that PDF's) must still lead to its own.
+		refs[full] = "Binary/" + docID + "/_history/" + fmt.Sprint(rec.Version)
 	}
 	for i, e := range entries {
 		ref := s.order[i]

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -257,6 +258,36 @@ func testPull(t *testing.T, store string) {
 			if counts[fmt.Sprintf("PULL-%02d", i)] != 1 {
 				t.Fatalf("PULL-%02d was skipped while paging", i)
 			}
+		}
+	})
+
+	t.Run("each version's presentedForm leads to that version's PDF", func(t *testing.T) {
+		_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?_count=50", trustToken)
+		id := ""
+		for _, e := range s.Entry {
+			if e.Resource["meta"].(map[string]any)["versionId"] == "2" {
+				id = e.Resource["id"].(string)
+			}
+		}
+		if id == "" {
+			t.Fatal("no amended report seeded")
+		}
+		hashes := map[string]bool{}
+		for _, path := range []string{"/" + id, "/" + id + "/_history/1", "/" + id + "/_history/2"} {
+			var dr map[string]any
+			json.Unmarshal(get(t, fhir+"/DiagnosticReport"+path, trustToken).body, &dr)
+			form := dr["presentedForm"].([]any)[0].(map[string]any)
+			var bin map[string]any
+			json.Unmarshal(get(t, fhir+"/"+form["url"].(string), trustToken).body, &bin)
+			pdf, _ := base64.StdEncoding.DecodeString(fmt.Sprint(bin["data"]))
+			sum := sha1.Sum(pdf)
+			if got := base64.StdEncoding.EncodeToString(sum[:]); got != form["hash"] {
+				t.Errorf("DiagnosticReport%s: %s holds a PDF whose SHA-1 is %s, not the presentedForm's %v", path, form["url"], got, form["hash"])
+			}
+			hashes[fmt.Sprint(form["hash"])] = true
+		}
+		if len(hashes) != 2 {
+			t.Errorf("the two versions' PDFs: %d distinct hashes, want 2", len(hashes))
 		}
 	})
 
