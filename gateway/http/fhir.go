@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,43 +109,70 @@ func (s *server) fhirRead(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	deniedIDs := ids(denied)
 	notFound := func(outcome string) {
-		s.audit(c, action, ref, ids(denied), outcome)
+		s.audit(c, action, ref, deniedIDs, outcome)
 		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "%s not found", ref)) // the same answer whether absent or not yours
 	}
-	if len(readable) == 0 {
-		outcome := "not-found"
-		if len(denied) > 0 {
-			outcome = "denied"
-		}
-		notFound(outcome)
-		return
-	}
-	meta := readable[0]
-	version := meta.Version
+	// A read serves the newest report holding ref that the caller may
+	// read, at its latest version. A vread asks for one version, and who
+	// may read a report can change between versions (a copy-to added, a
+	// correction for another trust's patient): each holder's version is
+	// checked itself, as /v1/reports/{id}?version= does.
+	candidates := readable[:min(len(readable), 1)]
+	version := 0
 	if action == "vread" {
-		if version, err = strconv.Atoi(vid); err != nil || version < 1 || version > meta.Version {
+		if version, err = strconv.Atoi(vid); err != nil || version < 1 {
 			notFound("not-found")
 			return
 		}
+		candidates = append(append([]*gateway.ReportRecord{}, readable...), denied...)
 	}
 	load := s.Reports.ReportBundle // the PDF is only needed for Binary
 	if typ == "Binary" {
 		load = s.Reports.ReportVersion
 	}
-	rec, err := load(c.Request.Context(), meta.ID, version)
-	if err != nil {
+	outcome := "not-found"
+	if len(readable) == 0 && len(denied) > 0 {
+		outcome = "denied"
+	}
+	for _, meta := range candidates {
+		v := meta.Version
+		if action == "vread" {
+			if version > meta.Version {
+				continue
+			}
+			v = version
+		}
+		rec, err := load(c.Request.Context(), meta.ID, v)
 		if gateway.ErrorCode(err) == gateway.ENOTFOUND {
-			notFound("not-found")
+			continue
+		}
+		if err != nil {
+			s.fail(c, err)
 			return
 		}
-		s.fail(c, err)
-		return
+		if !principal(c).CanRead(rec) {
+			if !slices.Contains(deniedIDs, rec.ID) {
+				deniedIDs = append(deniedIDs, rec.ID)
+			}
+			outcome = "denied"
+			continue
+		}
+		if s.serveResource(c, typ, id, ref, action, rec, pdf) {
+			return
+		}
 	}
+	notFound(outcome)
+}
+
+// serveResource answers with ref as rec's Bundle holds it (Binary: its
+// PDF), reporting false when that version does not hold it.
+func (s *server) serveResource(c *gin.Context, typ, id, ref, action string, rec *gateway.ReportRecord, pdf bool) bool {
 	bundle, err := openBundle(rec)
 	if err != nil {
 		s.fail(c, err)
-		return
+		return true
 	}
 	var res map[string]any
 	if typ == "Binary" {
@@ -156,18 +184,18 @@ func (s *server) fhirRead(c *gin.Context) {
 		res = bundle.resources[ref]
 	}
 	if res == nil {
-		notFound("not-found") // not in that version
-		return
+		return false // not in that version
 	}
 	if !s.auditedRead(c, action, ref, []string{rec.ID}) {
-		return
+		return true
 	}
 	if pdf {
 		c.Data(http.StatusOK, "application/pdf", rec.PDF)
-		return
+		return true
 	}
 	c.Header("ETag", `W/"`+strconv.Itoa(rec.Version)+`"`)
 	writeFHIR(c, http.StatusOK, res)
+	return true
 }
 
 // metadata is GET /fhir/metadata.

@@ -385,6 +385,60 @@ func testPull(t *testing.T, store string) {
 		}
 	})
 
+	t.Run("a version is read by whom that version was for", func(t *testing.T) {
+		// COPY: v1 for R0A only, v2 copied to RBS. MOVED: v1 for R0A, v2 a
+		// correction for RBS's patient.
+		post2 := func(id string, second func(m map[string]any)) string {
+			for v := 1; v <= 2; v++ {
+				var m map[string]any
+				json.Unmarshal(fixtures.Report("amendment-v"+strconv.Itoa(v)), &m)
+				m["id"] = id
+				m["orderingTrust"] = map[string]any{"odsCode": "R0A"}
+				if v == 2 {
+					second(m)
+				}
+				body, _ := json.Marshal(m)
+				if r := post(t, base, labToken, body); r.status != http.StatusAccepted {
+					t.Fatalf("%s v%d: %d %s", id, v, r.status, r.body)
+				}
+			}
+			_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier="+id, operatorToken)
+			if len(s.Entry) != 1 {
+				t.Fatalf("%s: %d reports", id, len(s.Entry))
+			}
+			return s.Entry[0].Resource["id"].(string)
+		}
+		copied := post2("PULL-COPY", func(m map[string]any) { m["copyTo"] = []any{map[string]any{"odsCode": "RBS"}} })
+		moved := post2("PULL-MOVED", func(m map[string]any) {
+			m["status"] = "corrected"
+			m["orderingTrust"] = map[string]any{"odsCode": "RBS"}
+		})
+		for _, c := range []struct {
+			path, token string
+			want        int
+		}{
+			{"/DiagnosticReport/" + copied + "/_history/1", otherTrustToken, http.StatusNotFound},
+			{"/DiagnosticReport/" + copied + "/_history/2", otherTrustToken, http.StatusOK},
+			{"/DiagnosticReport/" + copied + "/_history/1", trustToken, http.StatusOK},
+			{"/DiagnosticReport/" + moved, trustToken, http.StatusNotFound},
+			{"/DiagnosticReport/" + moved + "/_history/1", trustToken, http.StatusOK},
+			{"/DiagnosticReport/" + moved + "/_history/2", trustToken, http.StatusNotFound},
+			{"/DiagnosticReport/" + moved + "/_history/1", otherTrustToken, http.StatusNotFound},
+			{"/DiagnosticReport/" + moved + "/_history/2", otherTrustToken, http.StatusOK},
+		} {
+			if status, _, body := fhirGet(t, fhir+c.path, c.token); status != c.want {
+				t.Errorf("GET %s as %s = %d, want %d: %.200s", c.path, c.token, status, c.want, body)
+			}
+		}
+		// The PDF of a version the caller may not read stays out of reach too.
+		var dr map[string]any
+		json.Unmarshal(get(t, fhir+"/DiagnosticReport/"+copied+"/_history/1", trustToken).body, &dr)
+		binary := dr["presentedForm"].([]any)[0].(map[string]any)["url"].(string)
+		if status, _, _ := fhirGet(t, fhir+"/"+binary, otherTrustToken); status != http.StatusNotFound {
+			t.Errorf("RBS read v1's PDF at %s: %d, want 404", binary, status)
+		}
+	})
+
 	t.Run("a standard FHIR client pulls a result", func(t *testing.T) {
 		cmd := peers.Command(t, "fhir-read", "--base", fhir, "--token", trustToken, "https://fhir.results-gateway.nhs.uk/Id/report|PULL-02")
 		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Testpatient") {
