@@ -1,6 +1,9 @@
 package gateway
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Role is what an authenticated caller may do.
 type Role string
@@ -20,6 +23,9 @@ type Principal struct {
 	// AlsoTrusts are other trusts whose reports this trust may read, by
 	// explicit configuration (e.g. a specialist centre and its referrers).
 	AlsoTrusts []string
+	// Expires is when the credential stops being valid (a JWT's exp); zero
+	// for a configured token. A console session ends then too.
+	Expires time.Time
 }
 
 // CanRead reports whether p may see rec. Callers answer "not found" when it

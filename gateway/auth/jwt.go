@@ -101,12 +101,21 @@ var errToken = gateway.Errorf(gateway.EUNAUTHORIZED, "the bearer token is not va
 func (j *JWT) Authenticate(token string) (gateway.Principal, error) {
 	claims := jwt.MapClaims{}
 	if _, err := j.parser.ParseWithClaims(token, claims, j.keys.Keyfunc); err != nil {
-		return gateway.Principal{}, tokenError(err)
+		return gateway.Principal{}, tokenError(err, claims)
 	}
-	p := gateway.Principal{Role: gateway.Role(str(claims[j.cfg.RoleClaim])), ODSCode: str(claims[j.cfg.ODSClaim])}
+	// ODS codes are upper case; an issuer that writes r0a means R0A.
+	p := gateway.Principal{Role: gateway.Role(str(claims[j.cfg.RoleClaim])), ODSCode: strings.ToUpper(str(claims[j.cfg.ODSClaim]))}
 	p.Subject = "jwt:" + str(claims["sub"])
-	if scope := str(claims["scope"]); scope != "" {
-		p.Scopes = strings.Fields(scope)
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		p.Expires = exp.Time
+	}
+	if scope, present := claims["scope"]; present {
+		// A token without the claim is limited by its role; one whose
+		// claim is there but names nothing grants nothing, and is refused
+		// rather than read as the first.
+		if p.Scopes = strings.Fields(str(scope)); len(p.Scopes) == 0 {
+			return gateway.Principal{}, gateway.Errorf(gateway.EUNAUTHORIZED, "the bearer token's scope claim grants nothing")
+		}
 	}
 	switch p.Role {
 	case gateway.RoleOperator:
@@ -121,11 +130,15 @@ func (j *JWT) Authenticate(token string) (gateway.Principal, error) {
 }
 
 // tokenError says why a token was refused, in words a client can act on.
-func tokenError(err error) error {
+// claims are the token's, read before it was refused: a missing claim is
+// only reported once the signature has verified.
+func tokenError(err error, claims jwt.MapClaims) error {
 	msg := "the bearer token is not valid"
 	switch {
-	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		msg = "the bearer token has expired (or carries no exp)"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		msg = "the bearer token carries no " + missingClaim(claims)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		msg = "the bearer token has expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		msg = "the bearer token is not valid yet"
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
@@ -134,6 +147,16 @@ func tokenError(err error) error {
 		msg = "the bearer token's signature does not verify"
 	}
 	return gateway.Errorf(gateway.EUNAUTHORIZED, "%s", msg)
+}
+
+// missingClaim names the required claim a token lacks.
+func missingClaim(claims jwt.MapClaims) string {
+	for _, c := range []struct{ key, words string }{{"exp", "exp (expiry)"}, {"iss", "iss (issuer)"}, {"aud", "aud (audience)"}} {
+		if _, ok := claims[c.key]; !ok {
+			return c.words
+		}
+	}
+	return "required claim"
 }
 
 func str(v any) string { s, _ := v.(string); return s }

@@ -37,13 +37,17 @@ func TestJWT(t *testing.T) {
 			t.Fatalf("%s: %+v %v", alg, p, err)
 		}
 	}
+	exp := time.Now().Add(time.Minute).Truncate(time.Second)
+	if p, err := v.Authenticate(iss.Sign("ES384", claims(map[string]any{"exp": exp.Unix(), "ods": "r0a"}))); err != nil || !p.Expires.Equal(exp) || p.ODSCode != "R0A" {
+		t.Errorf("exp and a lower-case ODS code: %+v %v, want expiry %v and R0A", p, err, exp)
+	}
 	good := iss.Sign("RS256", claims(nil))
 	parts := strings.Split(good, ".")
 	forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://auth.example.nhs.uk","aud":"results-gateway","exp":9999999999,"role":"operator"}`)) + "." + parts[2]
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"rsa-1"}`)) + "." + parts[1] + "."
 	for name, tc := range map[string]struct{ token, want string }{
 		"expired":       {iss.Sign("RS256", claims(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})), "expired"},
-		"no exp":        {iss.Sign("RS256", claims(map[string]any{"exp": nil})), "expired"},
+		"no exp":        {iss.Sign("RS256", claims(map[string]any{"exp": nil})), "no exp"},
 		"forged claims": {forged, "signature"},
 		"alg none":      {none, "signature"},
 		"wrong aud":     {iss.Sign("ES384", claims(map[string]any{"aud": "someone-else"})), "audience"},
@@ -51,6 +55,9 @@ func TestJWT(t *testing.T) {
 		"no role":       {iss.Sign("RS256", claims(map[string]any{"role": "admin"})), "no role"},
 		"trust w/o ods": {iss.Sign("RS256", claims(map[string]any{"ods": nil})), "organisation"},
 		"not a jwt":     {"abc", "not valid"},
+		"no aud":        {iss.Sign("ES384", claims(map[string]any{"aud": nil})), "no aud (audience)"},
+		"no iss":        {iss.Sign("ES384", claims(map[string]any{"iss": nil})), "no iss (issuer)"},
+		"empty scope":   {iss.Sign("ES384", claims(map[string]any{"scope": ""})), "grants nothing"},
 	} {
 		_, err := v.Authenticate(tc.token)
 		if gateway.ErrorCode(err) != gateway.EUNAUTHORIZED || !strings.Contains(err.Error(), tc.want) {

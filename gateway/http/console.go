@@ -154,21 +154,28 @@ func (s *server) consoleLoginPage(c *gin.Context) {
 func (s *server) consoleLogin(c *gin.Context) {
 	// No session yet, so no CSRF token: refuse a login posted from another
 	// site's page (login CSRF), as the browser's Origin header shows.
-	if origin := c.GetHeader("Origin"); origin != "" && origin != "null" && !sameOrigin(origin, c.Request) {
+	if crossSite(c.Request) {
 		s.fail(c, gateway.Errorf(gateway.EFORBIDDEN, "the login form was posted from another site"))
 		return
 	}
 	p, err := s.Auth.Authenticate(c.PostForm("token"))
-	if err != nil || p.Role != gateway.RoleOperator {
+	refuse := ""
+	switch {
+	case err != nil || p.Role != gateway.RoleOperator:
+		refuse = "That is not an operator's token."
+	case !consoleScopes(p):
+		refuse = "This token's scopes do not cover the console, which reads, searches and acts on every kind of resource: it needs system/*.rus (or no scope claim)."
+	}
+	if refuse != "" {
 		c.Set(subjectKey, "")
 		s.Log.Info("console login refused")
 		c.Status(http.StatusUnauthorized)
-		s.pages.ExecuteTemplate(c.Writer, "login.html", gin.H{"Title": "Log in", "Error": "That is not an operator's token."})
+		s.pages.ExecuteTemplate(c.Writer, "login.html", gin.H{"Title": "Log in", "Error": refuse})
 		return
 	}
-	id, _ := s.sessions.start(p)
+	id, sess := s.sessions.start(p)
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: id, Path: "/console", HttpOnly: true,
-		Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL.Seconds())})
+		Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(time.Until(sess.expires).Seconds())})
 	s.Log.Info("console login", "caller", p.Subject)
 	c.Redirect(http.StatusSeeOther, "/console")
 }
@@ -290,6 +297,34 @@ var pastTense = map[string]string{"replay": "replayed", "cancel": "cancelled"}
 func sameOrigin(origin string, r *http.Request) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == r.Host
+}
+
+// crossSite reports whether a request came from another site's page, by
+// what browsers send: Sec-Fetch-Site, Origin, and failing both the Referer
+// (older browsers send no Origin on a same-origin form post).
+func crossSite(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return true
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
+		return !sameOrigin(origin, r)
+	}
+	if referer := r.Header.Get("Referer"); referer != "" {
+		return !sameOrigin(referer, r)
+	}
+	return false
+}
+
+// consoleScopes reports whether p's scopes cover what the console does:
+// read and search every resource type, and act on deliveries and
+// destinations, as the /v1 operations it stands for require.
+func consoleScopes(p gateway.Principal) bool {
+	for _, a := range []gateway.Access{gateway.AccessRead, gateway.AccessSearch, gateway.AccessUpdate} {
+		if !p.Allows("*", a) {
+			return false
+		}
+	}
+	return true
 }
 
 const flashCookie = "rg_flash"

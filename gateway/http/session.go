@@ -52,7 +52,11 @@ func (s *sessions) start(who gateway.Principal) (id string, sess *session) {
 			delete(s.byID, k)
 		}
 	}
-	id, sess = randomID(), &session{who: who, csrf: randomID(), expires: now.Add(sessionTTL)}
+	expires := now.Add(sessionTTL)
+	if !who.Expires.IsZero() && who.Expires.Before(expires) {
+		expires = who.Expires // a session is worth no more than the token that opened it
+	}
+	id, sess = randomID(), &session{who: who, csrf: randomID(), expires: expires}
 	s.byID[id] = sess
 	return id, sess
 }

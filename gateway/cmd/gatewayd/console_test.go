@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -326,9 +327,68 @@ func TestConsoleLoginRefusesOtherSites(t *testing.T) {
 // a page at origin would.
 func consoleLogin(t *testing.T, base, origin string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader("token="+operatorToken))
+	return consoleLoginWith(t, base, operatorToken, map[string]string{"Origin": origin})
+}
+
+// TestConsoleLoginChecksWhereFromAndWhatTheTokenAllows: a login from
+// another site is refused whichever header shows it; a JWT whose scopes do
+// not cover the console gets no session; a session ends when its JWT does.
+func TestConsoleLoginChecksWhereFromAndWhatTheTokenAllows(t *testing.T) {
+	base, iss := pullGateway(t, "embedded")
+	for _, h := range []map[string]string{{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Referer": "https://evil.example/page"}} {
+		if resp := consoleLoginWith(t, base, operatorToken, h); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+			t.Errorf("a login with %v: %d, cookies %v", h, resp.StatusCode, resp.Cookies())
+		}
+	}
+	for _, h := range []map[string]string{{}, {"Sec-Fetch-Site": "same-origin", "Referer": base + "/console/login"}} {
+		if resp := consoleLoginWith(t, base, operatorToken, h); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+			t.Errorf("a login with %v: %d, want a session", h, resp.StatusCode)
+		}
+	}
+	operatorJWT := func(scope string, exp time.Time) string {
+		return iss.Sign("ES384", map[string]any{"iss": "https://auth.example.nhs.uk", "aud": "results-gateway", "sub": "ops",
+			"exp": exp.Unix(), "role": "operator", "scope": scope})
+	}
+	narrow := operatorJWT("system/DiagnosticReport.read", time.Now().Add(time.Hour))
+	if resp := consoleLoginWith(t, base, narrow, nil); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("an operator JWT that may only read DiagnosticReports: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	expires := time.Now().Add(3 * time.Second).Truncate(time.Second) // exp is in whole seconds
+	resp := consoleLoginWith(t, base, operatorJWT("system/*.rus", expires), nil)
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Fatalf("an operator JWT with system/*.rus: %d", resp.StatusCode)
+	}
+	page := func() int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/console/deliveries", nil)
+		req.AddCookie(resp.Cookies()[0])
+		r, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if got := page(); got != http.StatusOK && time.Now().Before(expires) {
+		t.Fatalf("the session's first page: %d", got)
+	}
+	for deadline := time.Now().Add(time.Minute); page() == http.StatusOK; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the console session outlived its JWT by a minute")
+		}
+	}
+	if time.Now().Before(expires) {
+		t.Error("the session ended before its JWT expired")
+	}
+}
+
+// consoleLoginWith posts token to the console's login form with the given headers.
+func consoleLoginWith(t *testing.T, base, token string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader("token="+url.QueryEscape(token)))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", origin)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
