@@ -22,6 +22,30 @@ func (w *writer) body(r *gateway.Report) {
 	f.MultiCell(contentW, 7, w.tr(title(r)), "", "L", false)
 	f.Ln(2)
 
+	// A name (or anything else) the PDF cannot show in full is said at
+	// once: a clinician matching the report to a patient by a name full of
+	// replacement marks must know why, and where the name is whole.
+	if len(w.unprintable) > 0 {
+		f.SetDrawColor(200, 0, 0)
+		f.SetTextColor(200, 0, 0)
+		w.font("B", 11)
+		f.CellFormat(contentW, 7, w.tr("Some characters cannot be shown in this PDF: they print as \uFFFD"), "LTR", 1, "L", false, 0, "")
+		w.font("", 10)
+		var lines []string
+		for _, u := range w.unprintable {
+			var codes []string
+			for _, c := range u.chars {
+				codes = append(codes, fmt.Sprintf("U+%04X", c))
+			}
+			lines = append(lines, "- "+fieldWords(u.path)+": "+strings.Join(codes, " "))
+		}
+		lines = append(lines, "The electronic record (FHIR and HL7 v2) holds them as written. Confirm the patient by NHS number and date of birth.")
+		f.MultiCell(contentW, lineH, w.tr(strings.Join(lines, "\n")), "LRB", "L", false)
+		f.SetTextColor(0, 0, 0)
+		f.SetDrawColor(0, 48, 135)
+		f.Ln(3)
+	}
+
 	// What changed since the report a clinician may have read comes before
 	// anything else: a reclassified variant changes what they must do.
 	if len(r.Changes) > 0 {
@@ -129,6 +153,20 @@ func (w *writer) body(r *gateway.Report) {
 			w.para("- " + strings.TrimSpace(warn.Path+" "+warn.Message) + suffix(" (", warn.Source, ")"))
 		}
 	}
+}
+
+// fieldWords names a report field for a reader: patient.name.given[0] is
+// "patient name (given name 1)".
+func fieldWords(path string) string {
+	switch {
+	case strings.HasPrefix(path, "patient.name.given"):
+		return "the patient's given name"
+	case path == "patient.name.family":
+		return "the patient's family name"
+	case strings.HasPrefix(path, "patient.name"):
+		return "the patient's name"
+	}
+	return path
 }
 
 func title(r *gateway.Report) string {

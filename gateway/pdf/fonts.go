@@ -22,8 +22,9 @@ import (
 // Romanian ș ț, Nordic, Czech), Greek, Cyrillic, and the symbols reports
 // use (≥ ≤ ± µ °). They do not cover Chinese, Japanese or Korean,
 // Vietnamese letters with two diacritics (ệ), or Arabic, Hebrew and Indic
-// scripts: such characters print as U+FFFD (a visible replacement mark)
-// and the report carries a warning naming the field.
+// scripts: such characters print as U+FFFD (a visible replacement mark),
+// the report carries a warning naming the field, and the PDF's first page
+// says which fields it cannot show in full.
 //
 // Embedding a TrueType font costs about 10 ms a report (gofpdf parses and
 // subsets it each time), so a report whose every character is in Windows-1252
@@ -130,6 +131,25 @@ func printable(s string) string {
 // report says that its PDF shows a replacement mark there.
 func Unprintable(r *gateway.Report) []gateway.Warning {
 	var out []gateway.Warning
+	for _, u := range unprintableFields(r) {
+		var chars []string
+		for _, c := range u.chars {
+			chars = append(chars, fmt.Sprintf("%c (U+%04X)", c, c))
+		}
+		out = append(out, gateway.Warning{Path: u.path, Message: "holds characters the PDF's font cannot show, printed there as \uFFFD: " +
+			strings.Join(chars, ", ") + "; the FHIR and HL7 v2 outputs carry them as written"})
+	}
+	return out
+}
+
+// unprintable is one field holding characters the fonts lack.
+type unprintable struct {
+	path  string
+	chars []rune // in code point order, each once
+}
+
+func unprintableFields(r *gateway.Report) []unprintable {
+	var out []unprintable
 	gateway.WalkStrings(r, func(path, s string) {
 		missing := map[rune]bool{}
 		for _, c := range norm.NFC.String(s) {
@@ -140,13 +160,12 @@ func Unprintable(r *gateway.Report) []gateway.Warning {
 		if len(missing) == 0 {
 			return
 		}
-		var chars []string
+		u := unprintable{path: path}
 		for c := range missing {
-			chars = append(chars, fmt.Sprintf("%c (U+%04X)", c, c))
+			u.chars = append(u.chars, c)
 		}
-		sort.Strings(chars)
-		out = append(out, gateway.Warning{Path: path, Message: "holds characters the PDF's font cannot show, printed there as \uFFFD: " +
-			strings.Join(chars, ", ") + "; the FHIR and HL7 v2 outputs carry them as written"})
+		sort.Slice(u.chars, func(i, j int) bool { return u.chars[i] < u.chars[j] })
+		out = append(out, u)
 	})
 	return out
 }

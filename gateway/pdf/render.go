@@ -48,6 +48,9 @@ func (Renderer) Render(r *gateway.Report) ([]byte, []gateway.Warning, error) {
 	f.AliasNbPages(totalPages)
 	w := &writer{f: f}
 	w.family, w.tr = fonts(f, r)
+	if w.family == unicodeFamily { // the core font prints every Windows-1252 character: nothing to warn of
+		w.unprintable = unprintableFields(r)
+	}
 	f.SetHeaderFunc(func() { w.header(r) })
 	f.SetFooterFunc(func() { w.footer(r) })
 	f.AddPage()
@@ -56,19 +59,20 @@ func (Renderer) Render(r *gateway.Report) ([]byte, []gateway.Warning, error) {
 	if err := f.Output(&buf); err != nil {
 		return nil, nil, fmt.Errorf("render pdf for report %s: %w", r.ID, err)
 	}
-	var unprintable []gateway.Warning
-	if w.family == unicodeFamily { // the core font prints every Windows-1252 character: nothing to warn of
-		unprintable = Unprintable(r)
+	var warnings []gateway.Warning
+	if len(w.unprintable) > 0 {
+		warnings = Unprintable(r)
 	}
-	return buf.Bytes(), unprintable, nil
+	return buf.Bytes(), warnings, nil
 }
 
 // writer wraps gofpdf with the few text styles the report uses. Text goes
 // through printable, so every character the font has prints as written.
 type writer struct {
-	f      *gofpdf.Fpdf
-	family string
-	tr     func(string) string
+	f           *gofpdf.Fpdf
+	family      string
+	tr          func(string) string
+	unprintable []unprintable // fields with characters the fonts lack, said on the first page
 }
 
 func (w *writer) font(style string, size float64) { w.f.SetFont(w.family, style, size) }

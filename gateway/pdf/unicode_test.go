@@ -61,8 +61,25 @@ func TestNamesPrintAsWritten(t *testing.T) {
 		if len(warnings) != 1 || warnings[0].Path != "patient.name.given[0]" || !strings.Contains(warnings[0].Message, "U+674E") {
 			t.Fatalf("warnings %+v", warnings)
 		}
-		if text := pdfText(t, doc); !strings.Contains(text, "\uFFFD "+r.Patient.Name.Family) {
+		text := pdfText(t, doc)
+		if !strings.Contains(text, "\uFFFD "+r.Patient.Name.Family) {
 			t.Fatal("the missing character is not printed as U+FFFD beside the rest of the name")
+		}
+		// The PDF itself says so, on its first page, before the result.
+		first := strings.Split(text, "\f")[0]
+		notice := strings.Index(first, "Some characters cannot be shown in this PDF")
+		if notice < 0 || notice > strings.Index(first, "Result") || !strings.Contains(first, "the patient's given name: U+674E") ||
+			!strings.Contains(space.ReplaceAllString(first, " "), "Confirm the patient by NHS number and date of birth") {
+			t.Fatalf("no notice of the unprintable name before the result on page 1:\n%s", first)
+		}
+	})
+
+	t.Run("a name the fonts show in full has no notice", func(t *testing.T) {
+		r, _ := labjson.Decode(fixtures.Report("negative-wgs"))
+		r.Patient.Name.Given = []string{"Σοφία"}
+		doc, _, _ := pdf.Renderer{}.Render(r)
+		if strings.Contains(pdfText(t, doc), "cannot be shown") {
+			t.Fatal("a notice for a printable name")
 		}
 	})
 
