@@ -72,16 +72,34 @@ type Attempt struct {
 	Outcome     string    `json:"outcome"` // delivered, retry, permanent, gave-up
 	Error       string    `json:"error,omitempty"`
 	ReceiverRef string    `json:"receiverRef,omitempty"`
+	By          string    `json:"by,omitempty"` // on an operator's replay or cancel: who
 }
 
-// OutcomeReplayed marks in a delivery's attempts where an operator
-// replayed it: its attempt budget and age count again from there.
-const OutcomeReplayed = "replayed"
+// Operators' actions are kept in a delivery's attempts as markers, so its
+// history (and the report's journey) keeps each one, with who did it, after
+// the delivery moves on. OutcomeReplayed marks a replay: its attempt
+// budget and age count again from there. OutcomeCancelled marks a cancel.
+const (
+	OutcomeReplayed  = "replayed"
+	OutcomeCancelled = "cancelled"
+)
 
-// ReplayMarker is the entry a replay adds to a delivery's attempts.
-func ReplayMarker(at time.Time) Attempt {
-	return Attempt{At: at.UTC(), Outcome: OutcomeReplayed}
+// ReplayMarker is the entry a replay by an operator adds to a delivery's attempts.
+func ReplayMarker(at time.Time, by string) Attempt {
+	return Attempt{At: at.UTC(), Outcome: OutcomeReplayed, By: by}
 }
+
+// CancelMarker is the entry a cancel by an operator adds to a delivery's
+// attempts; CancelReason is the delivery's reason then.
+func CancelMarker(at time.Time, by string) Attempt {
+	return Attempt{At: at.UTC(), Outcome: OutcomeCancelled, By: by}
+}
+
+// CancelReason is why a delivery an operator cancelled is cancelled.
+func CancelReason(by string) string { return "cancelled by " + by }
+
+// IsSend reports whether the attempt was a send, not an operator's marker.
+func (a Attempt) IsSend() bool { return a.Outcome != OutcomeReplayed && a.Outcome != OutcomeCancelled }
 
 // sinceReplay returns the attempts made since the last replay (all of them
 // if it was never replayed) and when that budget started.
@@ -90,7 +108,7 @@ func (d *Delivery) sinceReplay() (failures int, from time.Time) {
 	for _, a := range d.Attempts {
 		if a.Outcome == OutcomeReplayed {
 			failures, from = 0, a.At
-		} else {
+		} else if a.IsSend() {
 			failures++
 		}
 	}
@@ -102,7 +120,7 @@ func (d *Delivery) sinceReplay() (failures int, from time.Time) {
 func (d *Delivery) Sends() int {
 	n := 0
 	for _, a := range d.Attempts {
-		if a.Outcome != OutcomeReplayed {
+		if a.IsSend() {
 			n++
 		}
 	}
@@ -236,13 +254,15 @@ type Queue interface {
 	// started waiting (Delivery.WaitingSince): how old the queue is.
 	OldestWaiting(ctx context.Context, destinations []string) (map[string]time.Time, error)
 
-	// Replay makes a dead or cancelled delivery due now, keeping its history.
-	// ECONFLICT for a delivery in another state.
-	Replay(ctx context.Context, id string, now time.Time) error
+	// Replay makes a dead or cancelled delivery due now, keeping its history
+	// and adding a ReplayMarker naming the operator (by). ECONFLICT for a
+	// delivery in another state.
+	Replay(ctx context.Context, id string, now time.Time, by string) error
 
-	// Cancel stops a delivery that is pending, retrying or dead. ECONFLICT
-	// for one in flight or finished.
-	Cancel(ctx context.Context, id string, now time.Time, reason string) error
+	// Cancel stops a delivery that is pending, retrying or dead, adding a
+	// CancelMarker naming the operator (by); its reason is CancelReason(by).
+	// ECONFLICT for one in flight or finished.
+	Cancel(ctx context.Context, id string, now time.Time, by string) error
 
 	// SetPaused pauses or resumes a destination for every gateway sharing
 	// the store: while paused its deliveries wait, nothing is lost.

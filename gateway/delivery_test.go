@@ -12,7 +12,7 @@ import (
 func TestSendsLeaveOutReplays(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d := &gateway.Delivery{CreatedAt: t0, Attempts: []gateway.Attempt{
-		{At: t0, Outcome: "permanent"}, gateway.ReplayMarker(t0.Add(time.Hour)), {At: t0.Add(time.Hour), Outcome: "delivered"}}}
+		{At: t0, Outcome: "permanent"}, gateway.ReplayMarker(t0.Add(time.Hour), "ops"), {At: t0.Add(time.Hour), Outcome: "delivered"}}}
 	if n := d.Sends(); n != 2 {
 		t.Fatalf("%d sends, want 2 (a failure and a delivery; the replay between them is not one)", n)
 	}

@@ -297,7 +297,7 @@ func (d *Dispatcher) recorded(dest *Destination, del *Delivery, out Outcome, too
 		d.Observer.Attempted(dest.Name, out.Attempt.Outcome, took)
 	}
 	d.Log.Info("delivery attempt", "delivery_id", del.ID, "report_id", del.ReportID, "version", del.Version,
-		"destination", dest.Name, "outcome", out.Attempt.Outcome, "attempt", len(del.Attempts)+1, "duration_ms", out.Attempt.DurationMS)
+		"destination", dest.Name, "outcome", out.Attempt.Outcome, "attempt", del.Sends()+1, "duration_ms", out.Attempt.DurationMS)
 	if out.State == DeliveryDead {
 		// A dead letter needs a person: the receiver refused it or it gave up.
 		// One line per dead letter (its ids), and one alert per destination

@@ -160,7 +160,7 @@ func TestPermanentRejectionIsDeadLetteredThenReplayed(t *testing.T) {
 		t.Fatalf("a 400 must dead-letter at once with the OperationOutcome text: %+v", d)
 	}
 	h.recv.Set(receiver.Accept) // the trust fixes its EPR
-	if err := h.store.Replay(context.Background(), id, h.clock.Now()); err != nil {
+	if err := h.store.Replay(context.Background(), id, h.clock.Now(), "ops"); err != nil {
 		t.Fatal(err)
 	}
 	h.step(t)
@@ -397,7 +397,7 @@ func TestReplayIsAFreshStart(t *testing.T) {
 		t.Fatalf("after two failures: %+v", d)
 	}
 	h.clock.Add(100 * time.Hour) // beyond MaxAge too
-	if err := h.store.Replay(context.Background(), id, h.clock.Now()); err != nil {
+	if err := h.store.Replay(context.Background(), id, h.clock.Now(), "ops"); err != nil {
 		t.Fatal(err)
 	}
 	h.step(t)

@@ -96,7 +96,7 @@ func TestMonitorRaisesAndResolvesOnce(t *testing.T) {
 	if got := rec.take(); got != "+dead-letters/epr -queue-age/epr" {
 		t.Fatalf("dead letter: %q", got)
 	}
-	if err := store.Cancel(ctx, d.ID, clock.Now(), "operator"); err != nil {
+	if err := store.Cancel(ctx, d.ID, clock.Now(), "ops"); err != nil {
 		t.Fatal(err)
 	}
 	m.Check(ctx)

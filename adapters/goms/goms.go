@@ -160,7 +160,7 @@ func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, err
 	// no Task: the report is not posted again (a new version of every
 	// resource, and notices downstream) when GOMS already has this version.
 	report := ""
-	if len(d.Attempts) > 0 {
+	if d.Sends() > 0 {
 		if report, err = c.storedReport(ctx, b); err != nil {
 			return "", c.wrap("look for the report", err)
 		}

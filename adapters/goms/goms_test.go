@@ -235,7 +235,7 @@ func TestNoTask(t *testing.T) {
 		t.Fatalf("after taskWaitMinutes the delivery must be parked, got %v", err)
 	}
 	task := e.stub.AddTask(orderSystem, orderValue, "in-progress")
-	d.Attempts = append(d.Attempts, gateway.ReplayMarker(time.Now()))
+	d.Attempts = append(d.Attempts, gateway.ReplayMarker(time.Now(), "ops"))
 	if _, err := deliver(t, a, d); err != nil {
 		t.Fatalf("replayed after the order arrived: %v", err)
 	}

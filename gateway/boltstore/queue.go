@@ -441,26 +441,27 @@ func (s *Store) Release(ctx context.Context, id, lease string) error {
 }
 
 // Replay implements gateway.Queue.
-func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
+func (s *Store) Replay(ctx context.Context, id string, now time.Time, by string) error {
 	return s.update(id, func(tx *bolt.Tx, r *record) error {
 		if r.State != gateway.DeliveryDead && r.State != gateway.DeliveryCancelled {
 			return gateway.Errorf(gateway.ECONFLICT, "only a dead or cancelled delivery can be replayed; %s is %s", id, r.State)
 		}
 		r.State, r.NextAttemptAt, r.UpdatedAt, r.Reason = gateway.DeliveryRetrying, now, now, ""
-		r.Attempts = append(r.Attempts, gateway.ReplayMarker(now))
+		r.Attempts = append(r.Attempts, gateway.ReplayMarker(now, by))
 		return nil
 	})
 }
 
 // Cancel implements gateway.Queue.
-func (s *Store) Cancel(ctx context.Context, id string, now time.Time, reason string) error {
+func (s *Store) Cancel(ctx context.Context, id string, now time.Time, by string) error {
 	return s.update(id, func(tx *bolt.Tx, r *record) error {
 		switch r.State {
 		case gateway.DeliveryPending, gateway.DeliveryRetrying, gateway.DeliveryDead:
 		default:
 			return gateway.Errorf(gateway.ECONFLICT, "a delivery that is %s cannot be cancelled", r.State)
 		}
-		r.State, r.UpdatedAt, r.Reason = gateway.DeliveryCancelled, now, reason
+		r.State, r.UpdatedAt, r.Reason = gateway.DeliveryCancelled, now, gateway.CancelReason(by)
+		r.Attempts = append(r.Attempts, gateway.CancelMarker(now, by))
 		return nil
 	})
 }

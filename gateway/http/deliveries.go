@@ -117,7 +117,7 @@ func (s *server) getDelivery(c *gin.Context) {
 // replayDelivery is POST /v1/deliveries/{id}/replay: a dead or cancelled delivery goes again.
 func (s *server) replayDelivery(c *gin.Context) {
 	id := c.Param("delivery")
-	if err := s.Queue.Replay(c.Request.Context(), id, s.Clock.Now()); err != nil {
+	if err := s.Queue.Replay(c.Request.Context(), id, s.Clock.Now(), c.GetString(subjectKey)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -194,9 +194,9 @@ func (s *server) bulkAct(c *gin.Context, action string, req bulkRequest) (done i
 		for _, id := range ids {
 			var err error
 			if action == "replay" {
-				err = s.Queue.Replay(ctx, id, s.Clock.Now())
+				err = s.Queue.Replay(ctx, id, s.Clock.Now(), c.GetString(subjectKey))
 			} else {
-				err = s.Queue.Cancel(ctx, id, s.Clock.Now(), "cancelled by "+c.GetString(subjectKey))
+				err = s.Queue.Cancel(ctx, id, s.Clock.Now(), c.GetString(subjectKey))
 			}
 			if err != nil {
 				failed = append(failed, gin.H{"id": id, "error": err.Error()})
@@ -277,8 +277,7 @@ func (s *server) selection(ctx context.Context, req bulkRequest) (pages func() (
 // cancelDelivery is POST /v1/deliveries/{id}/cancel.
 func (s *server) cancelDelivery(c *gin.Context) {
 	id := c.Param("delivery")
-	reason := "cancelled by " + c.GetString(subjectKey)
-	if err := s.Queue.Cancel(c.Request.Context(), id, s.Clock.Now(), reason); err != nil {
+	if err := s.Queue.Cancel(c.Request.Context(), id, s.Clock.Now(), c.GetString(subjectKey)); err != nil {
 		s.fail(c, err)
 		return
 	}

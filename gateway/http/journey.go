@@ -15,7 +15,7 @@ import (
 // journeyEvent is one step of a report's journey.
 type journeyEvent struct {
 	At          time.Time `json:"at"`
-	Event       string    `json:"event"` // received, queued, attempt, delivered, retrying, dead, superseded, cancelled, accessed
+	Event       string    `json:"event"` // received, queued, attempt, retrying, dead, superseded, cancelled, replayed, accessed
 	Version     int       `json:"version,omitempty"`
 	Destination string    `json:"destination,omitempty"`
 	Outcome     string    `json:"outcome,omitempty"`
@@ -71,20 +71,37 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 	}
 	for _, d := range deliveries {
 		j.Events = append(j.Events, journeyEvent{At: d.CreatedAt, Event: "queued", Version: d.Version, Destination: d.Destination})
+		// The history, not the state, gives the dead letters and the
+		// operators' cancels and replays: a replay moves the state on, and
+		// what happened before must stay in the journey.
+		cancelled, dead := false, false
 		for _, a := range d.Attempts {
-			detail := a.Error
-			if a.ReceiverRef != "" {
-				detail = "receiver: " + a.ReceiverRef
+			ev := journeyEvent{At: a.At, Version: d.Version, Destination: d.Destination}
+			switch {
+			case !a.IsSend():
+				ev.Event, ev.Actor = a.Outcome, a.By // replayed, cancelled
+				cancelled = cancelled || a.Outcome == gateway.OutcomeCancelled
+			default:
+				ev.Event, ev.Outcome, ev.Detail = "attempt", a.Outcome, a.Error
+				if a.ReceiverRef != "" {
+					ev.Detail = "receiver: " + a.ReceiverRef
+				}
 			}
-			j.Events = append(j.Events, journeyEvent{At: a.At, Event: "attempt", Version: d.Version, Destination: d.Destination, Outcome: a.Outcome, Detail: detail})
+			j.Events = append(j.Events, ev)
+			if a.Outcome == "permanent" || a.Outcome == "gave-up" {
+				dead = true
+				j.Events = append(j.Events, journeyEvent{At: a.At, Event: "dead", Version: d.Version, Destination: d.Destination, Detail: "dead letter: " + a.Error})
+			}
 			if a.Outcome == "delivered" && d.Version == rec.Version {
 				j.Turnaround[d.Destination] = a.At.Sub(received[d.Version]).Seconds()
 			}
 		}
-		switch d.State {
-		case gateway.DeliverySuperseded, gateway.DeliveryDead, gateway.DeliveryCancelled:
+		switch {
+		case d.State == gateway.DeliverySuperseded,
+			d.State == gateway.DeliveryDead && !dead,           // no failed attempt says so (stored before attempts named it)
+			d.State == gateway.DeliveryCancelled && !cancelled: // cancelled before cancels were kept in the history
 			j.Events = append(j.Events, journeyEvent{At: d.UpdatedAt, Event: string(d.State), Version: d.Version, Destination: d.Destination, Detail: d.Reason})
-		case gateway.DeliveryRetrying:
+		case d.State == gateway.DeliveryRetrying:
 			j.Events = append(j.Events, journeyEvent{At: d.UpdatedAt, Event: "retrying", Version: d.Version, Destination: d.Destination,
 				Detail: "next attempt " + d.NextAttemptAt.Format(time.RFC3339)})
 		}
@@ -200,7 +217,7 @@ func auditEvent(e journeyEvent, ref string) map[string]any {
 		"recorded":     e.At.UTC().Format(time.RFC3339Nano),
 		"outcome":      outcome,
 		"outcomeDesc":  desc,
-		"agent":        []any{map[string]any{"who": map[string]any{"display": who}, "requestor": e.Event == "accessed"}},
+		"agent":        []any{map[string]any{"who": map[string]any{"display": who}, "requestor": e.Event == "accessed" || e.Event == gateway.OutcomeReplayed || e.Event == gateway.OutcomeCancelled}},
 		"source":       map[string]any{"observer": map[string]any{"display": "Results Gateway"}},
 		"entity":       []any{map[string]any{"what": map[string]any{"reference": ref}, "description": fmt.Sprintf("version %d", e.Version)}},
 	}

@@ -319,7 +319,8 @@ setstate(did, d["destination"], h[1], "retrying", now)
 return "ok"
 `)
 
-// cancel: ARGV = tag, delivery id, now ms, reason. Returns "ok", "missing" or the current state.
+// cancel: ARGV = tag, delivery id, now ms, reason, the "cancelled" marker
+// attempt. Returns "ok", "missing" or the current state.
 var cancel = redis.NewScript(common + `
 local did, now = ARGV[2], tonumber(ARGV[3])
 local h = redis.call("HMGET", k("d", did), "state", "json")
@@ -328,6 +329,7 @@ if h[1] ~= "pending" and h[1] ~= "retrying" and h[1] ~= "dead" then return h[1] 
 local d = cjson.decode(h[2])
 redis.call("ZREM", k("due", d["destination"]), did)
 redis.call("HSET", k("d", did), "reason", ARGV[4])
+redis.call("RPUSH", k("att", did), ARGV[5])
 setstate(did, d["destination"], h[1], "cancelled", now)
 return "ok"
 `)

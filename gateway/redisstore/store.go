@@ -500,15 +500,16 @@ func (s *Store) leaseResult(res string, err error, id, what string) error {
 }
 
 // Replay implements gateway.Queue.
-func (s *Store) Replay(ctx context.Context, id string, now time.Time) error {
-	marker, _ := json.Marshal(gateway.ReplayMarker(now))
+func (s *Store) Replay(ctx context.Context, id string, now time.Time, by string) error {
+	marker, _ := json.Marshal(gateway.ReplayMarker(now, by))
 	res, err := replay.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now), marker).Text()
 	return s.transition(res, err, id, "replayed", "only a dead or cancelled delivery can be replayed")
 }
 
 // Cancel implements gateway.Queue.
-func (s *Store) Cancel(ctx context.Context, id string, now time.Time, reason string) error {
-	res, err := cancel.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now), reason).Text()
+func (s *Store) Cancel(ctx context.Context, id string, now time.Time, by string) error {
+	marker, _ := json.Marshal(gateway.CancelMarker(now, by))
+	res, err := cancel.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now), gateway.CancelReason(by), marker).Text()
 	return s.transition(res, err, id, "cancelled", "only a pending, retrying or dead delivery can be cancelled")
 }
 

@@ -107,13 +107,13 @@ func testOldestWaiting(t *testing.T, s gateway.Store) {
 		t.Fatal("a dead delivery counted as waiting")
 	}
 	replayAt := t0.Add(2 * time.Hour)
-	if err := s.Replay(ctx, d.ID, replayAt); err != nil {
+	if err := s.Replay(ctx, d.ID, replayAt, "ops"); err != nil {
 		t.Fatal(err)
 	}
 	if got := oldest(); !got["files"].Equal(replayAt) {
 		t.Fatalf("after replay: %v", got)
 	}
-	if err := s.Cancel(ctx, d.ID, replayAt, "operator"); err != nil {
+	if err := s.Cancel(ctx, d.ID, replayAt, "ops"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := oldest()["files"]; ok {

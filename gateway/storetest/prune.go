@@ -82,7 +82,7 @@ func testPrune(t *testing.T, s gateway.Store) {
 	finish(t, s, "OLD-DONE", "epr", t0.Add(time.Hour), gateway.DeliveryDelivered)
 	finish(t, s, "OLD-DONE", "epr-oru", t0.Add(time.Hour), gateway.DeliveryDelivered)
 	saveAt(t, s, "OLD-CANCELLED", t0.Add(time.Minute), false, "files")
-	if err := s.Cancel(ctx, gateway.DeliveryID("OLD-CANCELLED", 1, "files"), t0.Add(2*time.Minute), "operator"); err != nil {
+	if err := s.Cancel(ctx, gateway.DeliveryID("OLD-CANCELLED", 1, "files"), t0.Add(2*time.Minute), "ops"); err != nil {
 		t.Fatal(err)
 	}
 	saveAt(t, s, "NEW", t0.Add(30*day), false, "epr", "epr-oru")

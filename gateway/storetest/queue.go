@@ -160,26 +160,40 @@ func testDead(t *testing.T, s gateway.Store) {
 	if lease(t, s, "epr", t0.Add(time.Hour)) != nil {
 		t.Fatal("a dead letter was leased")
 	}
-	if err := s.Replay(ctx, d.ID, t0.Add(time.Hour)); err != nil {
+	if err := s.Replay(ctx, d.ID, t0.Add(time.Hour), "ops-anna"); err != nil {
 		t.Fatal(err)
 	}
 	d = lease(t, s, "epr", t0.Add(time.Hour))
 	if d == nil || len(d.Attempts) != 2 || d.Attempts[0].Outcome != "permanent" || d.Attempts[1].Outcome != gateway.OutcomeReplayed ||
-		!d.Attempts[1].At.Equal(t0.Add(time.Hour)) {
+		!d.Attempts[1].At.Equal(t0.Add(time.Hour)) || d.Attempts[1].By != "ops-anna" {
 		t.Fatalf("replayed delivery not leased, or its history (the failure, then the replay) lost: %+v", d)
 	}
-	if err := s.Cancel(ctx, d.ID, t0, "no"); gateway.ErrorCode(err) != gateway.ECONFLICT {
+	if err := s.Cancel(ctx, d.ID, t0, "ops-anna"); gateway.ErrorCode(err) != gateway.ECONFLICT {
 		t.Fatalf("cancelled a delivery in flight: %v", err)
 	}
-	if err := s.Replay(ctx, d.ID, t0); gateway.ErrorCode(err) != gateway.ECONFLICT {
+	if err := s.Replay(ctx, d.ID, t0, "ops-anna"); gateway.ErrorCode(err) != gateway.ECONFLICT {
 		t.Fatalf("replayed a delivery in flight: %v", err)
 	}
 	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(2 * time.Hour), Attempt: gateway.Attempt{At: t0, Outcome: "retry"}})
-	if err := s.Cancel(ctx, d.ID, t0, "operator: trust decommissioned this EPR"); err != nil {
+	if err := s.Cancel(ctx, d.ID, t0.Add(90*time.Minute), "ops-ben"); err != nil {
 		t.Fatal(err)
 	}
-	if got := state(t, s, d.ID); got.State != gateway.DeliveryCancelled || lease(t, s, "epr", t0.Add(3*time.Hour)) != nil {
+	got = state(t, s, d.ID)
+	if got.State != gateway.DeliveryCancelled || lease(t, s, "epr", t0.Add(3*time.Hour)) != nil {
 		t.Fatalf("cancel did not stop the delivery: %+v", got)
+	}
+	// The history keeps each operator's action, with who, after the delivery moves on.
+	if err := s.Replay(ctx, d.ID, t0.Add(100*time.Minute), "ops-anna"); err != nil {
+		t.Fatal(err)
+	}
+	got = state(t, s, d.ID)
+	var outcomes []string
+	for _, a := range got.Attempts {
+		outcomes = append(outcomes, a.Outcome+"/"+a.By)
+	}
+	if fmt.Sprint(outcomes) != "[permanent/ replayed/ops-anna retry/ cancelled/ops-ben replayed/ops-anna]" || got.Sends() != 2 ||
+		!got.Attempts[3].At.Equal(t0.Add(90*time.Minute)) {
+		t.Fatalf("history after cancel and replay: %v (%d sends)", outcomes, got.Sends())
 	}
 }
 
@@ -221,7 +235,7 @@ func testVersionOrder(t *testing.T, s gateway.Store) {
 	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryDead, Reason: "x", Attempt: gateway.Attempt{At: t0, Outcome: "permanent"}})
 	Enqueue(t, s, "Q-7", 2, "epr")
 	complete(t, s, lease(t, s, "epr", t0), delivered(t0, "ok"))
-	if err := s.Replay(context.Background(), d.ID, t0); err != nil {
+	if err := s.Replay(context.Background(), d.ID, t0, "ops"); err != nil {
 		t.Fatal(err)
 	}
 	if got := lease(t, s, "epr", t0); got != nil {

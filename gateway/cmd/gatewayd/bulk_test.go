@@ -95,3 +95,77 @@ func rejectingEPR(t *testing.T, ids ...string) (base string, epr *receiver.Recei
 	}
 	return base, epr
 }
+
+// TestJourneyKeepsOperatorsActions: a dead letter cancelled, then replayed
+// and delivered, keeps every step in the report's journey and its audit
+// trail (the dead letter, who cancelled, who replayed), and the console
+// counts only the sends as attempts.
+func TestJourneyKeepsOperatorsActions(t *testing.T) {
+	base, epr := rejectingEPR(t, "JRNY-1")
+	id := "JRNY-1~v1~r0a-epr"
+	state := func() (d struct {
+		State        string
+		AttemptCount int
+	}) {
+		json.Unmarshal(get(t, base+"/v1/deliveries/"+id, operatorToken).body, &d)
+		return d
+	}
+	for i := 0; state().State != "dead"; i++ {
+		if i > 400 {
+			t.Fatalf("delivery %s is %s, want dead", id, state().State)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	for _, action := range []string{"cancel", "replay"} {
+		if action == "replay" {
+			epr.Set(receiver.Accept) // the trust fixes its EPR
+		}
+		if r := do(t, http.MethodPost, base+"/v1/deliveries/"+id+"/"+action, operatorToken, "application/json", nil); r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", action, r.status, r.body)
+		}
+	}
+	for i := 0; state().State != "delivered"; i++ {
+		if i > 400 {
+			t.Fatalf("delivery %s is %s, want delivered", id, state().State)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if n := state().AttemptCount; n != 2 {
+		t.Errorf("attemptCount %d, want 2 sends", n)
+	}
+	var j struct {
+		Events []struct{ Event, Outcome, Actor, Destination string }
+	}
+	json.Unmarshal(get(t, base+"/v1/reports/JRNY-1/journey", operatorToken).body, &j)
+	var steps []string
+	for _, e := range j.Events {
+		if e.Destination == "r0a-epr" {
+			step := e.Event
+			if e.Outcome != "" {
+				step += ":" + e.Outcome
+			}
+			if e.Actor != "" {
+				step += "(" + e.Actor + ")"
+			}
+			steps = append(steps, step)
+		}
+	}
+	if got := strings.Join(steps, " "); got != "queued attempt:permanent dead cancelled(operator) replayed(operator) attempt:delivered" {
+		t.Errorf("journey at r0a-epr: %s", got)
+	}
+	var found searchset
+	json.Unmarshal(get(t, base+"/fhir/DiagnosticReport?identifier=JRNY-1", operatorToken).body, &found)
+	if len(found.Entry) != 1 {
+		t.Fatalf("JRNY-1: %d reports found", len(found.Entry))
+	}
+	audit := string(get(t, base+"/fhir/AuditEvent?entity=DiagnosticReport/"+found.Entry[0].Resource["id"].(string), operatorToken).body)
+	for _, code := range []string{`"code":"dead"`, `"code":"cancelled"`, `"code":"replayed"`} {
+		if !strings.Contains(audit, code) {
+			t.Errorf("the audit trail lacks %s", code)
+		}
+	}
+	page := consolePage(t, base, "/console/reports/JRNY-1")
+	if !strings.Contains(page, `data-destination="r0a-epr" data-state="delivered"`) || !strings.Contains(page, `>delivered</td><td>2</td>`) {
+		t.Errorf("the console's deliveries table does not show 2 attempts:\n%s", page)
+	}
+}
