@@ -151,13 +151,19 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, peer *Peer
 	if err != nil {
 		m, perr := hl7.Parse(data)
 		if perr != nil {
-			return s.reply(fallback(), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: perr.Error()}})
+			// Not HL7 at all (no MSH): still answered, logged and counted, so
+			// "what happened to my message?" has an answer.
+			res := s.reply(fallback(), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: perr.Error()}})
+			res.raw, res.sender = s.kept(who, peer, data), s.unparsedSender(who, peer)
+			s.record(who, res)
+			return res
 		}
 		msgs = []*hl7.Message{m}
 	}
 	var res Result
 	for _, m := range msgs {
 		one := s.handleOne(ctx, who, peer, m, charsetNote)
+		one.raw = s.kept(who, peer, one.raw)
 		s.record(who, one)
 		res.add(one)
 	}
@@ -216,6 +222,44 @@ func transportOf(who *gateway.Principal) string {
 // sender: MSH-3/MSH-4.
 func senderOf(m *hl7.Message, msh *hl7.Segment) string {
 	return m.Value(msh, 3, 1) + "/" + m.Value(msh, 4, 1)
+}
+
+// unparsedSender names the sender of a message with no MSH to name it:
+// the lab's token over HTTP; over MLLP the senders the connection is bound
+// to, or the address of a connection bound to none.
+func (s *Service) unparsedSender(who *gateway.Principal, peer *Peer) string {
+	if who != nil {
+		return who.Subject
+	}
+	if bound := s.boundTo(peer); len(bound) > 0 {
+		return strings.Join(bound, " or ")
+	}
+	if peer != nil && peer.Addr.IsValid() {
+		return "unbound connection from " + peer.Addr.String()
+	}
+	return "unbound connection"
+}
+
+// boundTo names the senders an MLLP connection is bound to.
+func (s *Service) boundTo(peer *Peer) []string {
+	var bound []string
+	for _, snd := range s.Senders {
+		if peer != nil && snd.Bound(*peer) {
+			bound = append(bound, snd.Application+"/"+snd.Facility)
+		}
+	}
+	return bound
+}
+
+// kept is the content the message log keeps of a message: all of it from
+// an authenticated lab (HTTP) or a connection bound to a sender; nothing
+// from a connection bound to none, whose messages (a spoof, a scan, a
+// misconfigured LIMS) are logged as refused but not stored.
+func (s *Service) kept(who *gateway.Principal, peer *Peer, raw []byte) []byte {
+	if who == nil && len(s.boundTo(peer)) == 0 {
+		return nil
+	}
+	return raw
 }
 
 // handleOne files one message and builds its acknowledgements.

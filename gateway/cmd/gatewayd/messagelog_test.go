@@ -106,6 +106,14 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 	if !warned {
 		t.Fatal("the refusal carries no warning beside its error: the test cannot tell the two apart")
 	}
+	// Not HL7 at all: refused, and logged like any other refusal.
+	notHL7 := []byte("HELLO NOT HL7")
+	if ack := mllpSend(t, mllp, notHL7, 1)[0]; ack.Value(ack.First("MSA"), 1, 0) != "AE" {
+		t.Fatal("a message with no MSH over MLLP: not refused")
+	}
+	if r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", notHL7); !strings.Contains(string(r.body), "MSA|AE") {
+		t.Fatalf("a message with no MSH over HTTP: %d %s", r.status, r.body)
+	}
 	stop()
 
 	store, err := boltstore.Open(filepath.Join(dir, "data"))
@@ -128,10 +136,16 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 		}
 		if m.Outcome == "refused" {
 			want := map[string][]byte{"": refused, "MSGLOG-RULE": ruleBroken, noPatientReport.ID: noPatient, "MSGLOG-FHIRNOPAT": fhirNoPatient}[m.ReportID]
+			if strings.HasPrefix(m.Source, "hl7v2") && m.ReportID == "" {
+				want = notHL7
+				if m.Sender == "" || m.Sender == "/" {
+					t.Errorf("the %s message with no MSH names no sender", m.Source)
+				}
+			}
 			if want == nil || !bytes.Equal(full.Raw, want) || len(full.Reasons) == 0 {
 				t.Errorf("refused %s of report %q: %d bytes kept, %d sent, reasons %q", m.Source, m.ReportID, len(full.Raw), len(want), full.Reasons)
 			}
-			if m.Source == "hl7v2-mllp" && len(full.Reasons) != 1 {
+			if m.Source == "hl7v2-mllp" && m.ReportID != "" && len(full.Reasons) != 1 {
 				t.Errorf("the HL7 v2 refusal's reasons %q, want its one error and not the warnings", full.Reasons)
 			}
 			continue
@@ -151,7 +165,7 @@ func TestMessageLogKeepsEachMessageAsSent(t *testing.T) {
 		}
 	}
 	// Newest first: each resend, then the message that created the report.
-	for source, want := range map[string]string{"json": "refused refused resent accepted accepted", "fhir": "refused resent accepted", "hl7v2-mllp": "refused resent accepted"} {
+	for source, want := range map[string]string{"json": "refused refused resent accepted accepted", "fhir": "refused resent accepted", "hl7v2-mllp": "refused refused resent accepted", "hl7v2-http": "refused"} {
 		if strings.Join(got[source], " ") != want {
 			t.Errorf("%s: outcomes %v, want %s", source, got[source], want)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
+	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
 	"github.com/nhs-genomics/results-gateway/hl7"
 	"github.com/nhs-genomics/results-gateway/internal/testpki"
 )
@@ -98,15 +101,41 @@ func TestMLLPSenderIsWhoItsCertificateSays(t *testing.T) {
 // addresses is heard only from them.
 func TestMLLPSenderBoundToItsAddress(t *testing.T) {
 	dir := t.TempDir()
-	base, addr, _ := startWithConfigFull(t, dir, mllpConfig(dir, `"hl7": {"mllpAddr": "127.0.0.1:0", "maxBytes": 1000000, "idleTimeoutSeconds": 5,
-    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0", "sourceAddresses": ["192.0.2.0/24"]},
-      {"application": "LIMS", "facility": "LOCAL", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1"]}]}`))
+	onlyRemote := mllpConfig(dir, `"hl7": {"mllpAddr": "127.0.0.1:0", "maxBytes": 1000000, "idleTimeoutSeconds": 5,
+    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0", "sourceAddresses": ["192.0.2.0/24"]}]}`)
+	base, addr, stop := startWithConfigFull(t, dir, onlyRemote)
 	if code, _, text := ackOf(t, mllpSend(t, addr, forged("SPOOF-3"), 1)[0]); code != "AR" && code != "CR" { // CR: the message asks for enhanced mode
 		t.Fatalf("a sender bound to 192.0.2.0/24 heard from loopback: %s %q", code, text)
 	}
 	if r := get(t, base+"/v1/reports/SYN-1200", operatorToken); r.status != http.StatusNotFound {
 		t.Fatalf("the refused message was stored: %d", r.status)
 	}
+	// Not HL7 at all, from a connection bound to no sender: answered and
+	// logged as refused, its content not kept.
+	if code, _, _ := ackOf(t, mllpSend(t, addr, []byte("HELLO NOT HL7"), 1)[0]); code != "AE" {
+		t.Fatalf("a message with no MSH: %s", code)
+	}
+	stop()
+	store, err := boltstore.Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := store.Messages(context.Background(), gateway.MessageFilter{Source: "hl7v2-mllp"})
+	if err != nil || len(kept) != 2 {
+		t.Fatalf("the log has %d MLLP messages (%v), want the spoof and the message with no MSH", len(kept), err)
+	}
+	for _, m := range kept {
+		full, err := store.Message(context.Background(), m.ID)
+		if err != nil || m.Outcome != "refused" || len(full.Raw) != 0 {
+			t.Errorf("an unknown connection's message %q: %s, %d bytes of it kept (%v)", m.ControlID, m.Outcome, len(full.Raw), err)
+		}
+	}
+	store.Close()
+
+	dir = t.TempDir()
+	base, addr, _ = startWithConfigFull(t, dir, mllpConfig(dir, `"hl7": {"mllpAddr": "127.0.0.1:0", "maxBytes": 1000000, "idleTimeoutSeconds": 5,
+    "senders": [{"application": "LIMS", "facility": "699X0", "labOdsCode": "699X0", "sourceAddresses": ["192.0.2.0/24"]},
+      {"application": "LIMS", "facility": "LOCAL", "labOdsCode": "699X0", "sourceAddresses": ["127.0.0.1"]}]}`))
 	local := strings.Replace(string(fixtures.HL7Message("lri-variant-cwe")), "|LIMS|699X0|", "|LIMS|LOCAL|", 1)
 	if code, _, text := ackOf(t, mllpSend(t, addr, []byte(local), 1)[0]); code != "AA" && code != "CA" {
 		t.Fatalf("the sender bound to 127.0.0.1: %s %q", code, text)
