@@ -50,6 +50,16 @@ func (a *Alerts) Resolve(key, summary string, attrs ...any) {
 	a.emit(Alert{Key: key, Resolved: true, Summary: summary, Attrs: attrs})
 }
 
+// Settle closes the alert for key and says so even if this process never
+// raised it: an earlier run, or another replica, may have, and a condition
+// ended at start-up (held reports released once their trust has a route)
+// would otherwise leave that alert open for good. Receivers take a
+// resolution of an alert they do not have as a no-op.
+func (a *Alerts) Settle(key, summary string, attrs ...any) {
+	a.set(key, false)
+	a.emit(Alert{Key: key, Resolved: true, Summary: summary, Attrs: attrs})
+}
+
 // Open lists the keys of the alerts open now.
 func (a *Alerts) Open() []string {
 	a.mu.Lock()

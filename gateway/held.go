@@ -15,6 +15,14 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	queued := 0
+	releasedFor := map[string]bool{} // trusts
+	defer func() {
+		for trust := range releasedFor {
+			if in.Alerts != nil {
+				in.Alerts.Settle("unrouted/"+trust, "the reports held for the trust were queued: it has a destination now", "trust", trust)
+			}
+		}
+	}()
 	for _, meta := range held {
 		routes := in.Router.Routes(meta.TrustODS)
 		if len(routes) == 0 {
@@ -70,6 +78,7 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 			continue
 		}
 		queued++
+		releasedFor[rec.TrustODS] = true
 		in.Log.Info("held report queued: its trust now has a destination", "report_id", rec.ID, "version", rec.Version,
 			"trust", rec.TrustODS, "deliveries", len(deliveries))
 		if in.Enqueued != nil {

@@ -160,8 +160,15 @@ func TestHeldForTheTrustWhileCopiesGo(t *testing.T) {
 	}
 	routes["R0A"] = []string{"r0a"}
 	routes["A81001"] = []string{"gp", "r0a"} // a destination serving both: not queued twice
+	// Released at start-up by a new process, which never raised the held
+	// alert itself: it resolves it all the same.
+	rec2 := &recorded{}
+	e.in.Alerts = &gateway.Alerts{Log: slog.New(slog.DiscardHandler), Notifier: rec2}
 	if n, err := e.in.RouteHeld(context.Background()); err != nil || n != 1 {
 		t.Fatalf("released %d: %v", n, err)
+	}
+	if got := rec2.take(); got != "-unrouted/R0A" {
+		t.Errorf("alerts on release: %q, want the held alert resolved", got)
 	}
 	if got := e.destinations(t, rec.ID); !slices.Equal(got, []string{"gp", "r0a"}) {
 		t.Errorf("after release: %v", got)

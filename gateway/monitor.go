@@ -152,10 +152,15 @@ func (m *Monitor) checkQueues(ctx context.Context) {
 	}
 	now := m.Clock.Now()
 	for _, name := range names {
+		if paused[name] {
+			m.Alerts.Raise("paused/"+name, "a destination is paused: its deliveries wait until it is resumed", "destination", name)
+		} else {
+			m.Alerts.Resolve("paused/"+name, "the destination is running again", "destination", name)
+		}
 		limit, key := m.QueueAge[name], "queue-age/"+name
 		since, waiting := oldest[name]
 		age := now.Sub(since)
-		// A paused destination is meant to wait: its pause was an alert already.
+		// A paused destination is meant to wait: its pause is an alert of its own.
 		if limit > 0 && waiting && age > limit && !paused[name] {
 			m.Alerts.Raise(key, "a destination's queue is older than its limit", "destination", name,
 				"oldest_waiting_seconds", int(age.Seconds()), "limit_seconds", int(limit.Seconds()))

@@ -74,12 +74,13 @@ func TestMonitorRaisesAndResolvesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Check(ctx)
-	if got := rec.take(); got != "-queue-age/epr" {
+	m.Check(ctx)
+	if got := rec.take(); got != "+paused/epr -queue-age/epr" {
 		t.Fatalf("paused: %q", got)
 	}
 	store.SetPaused(ctx, "epr", false)
 	m.Check(ctx)
-	if got := rec.take(); got != "+queue-age/epr" {
+	if got := rec.take(); got != "-paused/epr +queue-age/epr" {
 		t.Fatalf("resumed: %q", got)
 	}
 

@@ -329,7 +329,9 @@ func (s *server) setPaused(c *gin.Context, name string, pause bool) error {
 	if s.PauseChanged != nil {
 		s.PauseChanged(c.Request.Context())
 	}
-	s.Log.Warn("destination paused or resumed", "destination", name, "paused", pause, "caller", c.GetString(subjectKey), "alert", true)
+	// The alert is the Monitor's (paused/<destination>), raised while the
+	// store says the destination is paused, on every replica alike.
+	s.Log.Info("destination paused or resumed", "destination", name, "paused", pause, "caller", c.GetString(subjectKey))
 	if !pause && s.Notify != nil {
 		s.Notify([]string{name})
 	}
