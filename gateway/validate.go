@@ -371,7 +371,11 @@ func (v *validator) test(r *Report) {
 	t := r.Test
 	if r.IsGenomic() {
 		v.match("test.code", t.Code, testCodePattern, "National Genomic Test Directory code (R- or M-code such as R14.1, or DGTS GT/TP code)")
-		v.required("test.name", t.Name)
+		name := t.Name
+		if name == "" && t.LocalCode != nil {
+			name = t.LocalCode.Display // the lab's own code's name names the test
+		}
+		v.required("test.name", name)
 		v.oneOf("test.method", t.Method, TestMethods)
 	} else {
 		if t.Code != "" && !testCodePattern.MatchString(t.Code) {

@@ -201,7 +201,11 @@ func (d *fhirDecoder) testCode(cc jnode, at string) {
 					t.Name = c.str("display")
 				}
 			}
-		case systemLOINC, systemSNOMED: // the report's own kind (genetic analysis report)
+		case systemLOINC, systemSNOMED:
+			if reportKindCodes[c.str("code")] {
+				continue // the report's own kind (genetic analysis report), not the test
+			}
+			fallthrough // a LOINC or SNOMED test code: the lab's code for the test
 		default:
 			if t.LocalCode == nil {
 				lc := d.codingBack(c, "")
@@ -210,6 +214,10 @@ func (d *fhirDecoder) testCode(cc jnode, at string) {
 		}
 	}
 }
+
+// reportKindCodes are the LOINC and SNOMED codes the gateway writes for what
+// kind of report it is, beside the test's own codes.
+var reportKindCodes = map[string]bool{"51969-4": true, "1054161000000101": true, "4241000179101": true}
 
 // codingBack is a report coding from a FHIR coding: a system the gateway
 // made for a lab's local codes goes back to the name the lab gave it.

@@ -206,7 +206,7 @@ func (d *decoder) testCode() {
 	case testCodeSpec.MatchString(code) && directory(system):
 		t.Code, t.Name = code, first(d.val(obr, 4, 9), name) // CWE-9 original text is the lab's own words
 		if alt := d.val(obr, 4, 4); alt != "" {
-			t.LocalCode = &gateway.Coding{Code: alt, Display: d.val(obr, 4, 5), System: d.val(obr, 4, 6)}
+			t.LocalCode = &gateway.Coding{Code: alt, Display: d.val(obr, 4, 5), System: systemURI(d.val(obr, 4, 6))}
 		}
 		return
 	case testCodeSpec.MatchString(d.val(obr, 4, 4)) && directory(d.val(obr, 4, 6)):
@@ -214,7 +214,8 @@ func (d *decoder) testCode() {
 		d.at("test.code", obr, 4, 4)
 	}
 	if code != "" || name != "" {
-		t.LocalCode = &gateway.Coding{Code: code, Display: name, System: system}
+		// A known system (LN: a LOINC test code) by its URI; a lab's own stays its own.
+		t.LocalCode = &gateway.Coding{Code: code, Display: name, System: systemURI(system)}
 	}
 	if t.Code != "" {
 		return
@@ -244,6 +245,12 @@ func (d *decoder) testCode() {
 	if m := directoryInText.FindStringSubmatch(name); m != nil {
 		t.Code = m[1]
 		d.warn("test.code", obr, 4, "the test directory code %s is read from the test's name %q", m[1], name)
+		return
+	}
+	if l := t.LocalCode; l != nil && l.Code != "" {
+		// Said here, where the code is, rather than as a bare "missing".
+		d.warn("test.code", obr, 4, "no National Genomic Test Directory code: the test is filed under the code OBR-4 gives (%s in %s), and %s",
+			l.Code, first(systemName(l.System), "the lab's own system"), "a sender's testCodes setting can map it to one")
 	}
 }
 

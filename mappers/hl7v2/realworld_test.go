@@ -146,6 +146,19 @@ func TestRealWorldUKMessages(t *testing.T) {
 		})
 	}
 
+	t.Run("a LOINC test code is LOINC's, and said to be no directory code", func(t *testing.T) {
+		raw, _ := os.ReadFile(filepath.Join(dir, "testing-LRI-GeneVariant-1.txt"))
+		got := decodeAndMap(t, raw, ukSender)
+		if !strings.Contains(got.bundle, `{"code":"42318-6","display":"GALT gene targeted mutation analysis","system":"http://loinc.org"}`) ||
+			strings.Contains(got.bundle, "local-code/699X0/LN") {
+			t.Error("OBR-4's LOINC code is not coded in LOINC")
+		}
+		_, lenient := gateway.ValidateLenient(got.d.Report)
+		if hasWarning(append(got.d.Warnings, lenient...), "test.name", "") || !hasWarning(got.d.Warnings, "test.code", "42318-6 in LN") {
+			t.Errorf("warnings %v %v: want test.code's to name the LOINC code, and none that the name is missing", got.d.Warnings, lenient)
+		}
+	})
+
 	t.Run("histotrac: an MRN without its assigning authority identifies no patient", func(t *testing.T) {
 		raw, _ := os.ReadFile(filepath.Join(dir, "testing-histotrac.txt"))
 		got := decodeAndMap(t, raw, hl7v2.SenderOptions{})
