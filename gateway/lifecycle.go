@@ -143,7 +143,7 @@ func (in *Intake) lineage(ctx context.Context, r *Report, previousVersion *Repor
 			if p.Version == 0 {
 				p.Version = named.Version
 			}
-			p.OrderNumber, p.OrderingTrust = named.OrderNumber, named.OrderingTrust.ODSCode
+			p.OrderNumber, p.OrderNumberLocal, p.OrderingTrust = named.OrderNumber, named.OrderNumberLocal, named.OrderingTrust.ODSCode
 		}
 	}
 	if previousVersion != nil {

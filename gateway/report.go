@@ -24,14 +24,19 @@ type Report struct {
 	OrderingTrust       Organisation `json:"orderingTrust"`
 	RequestingClinician *Clinician   `json:"requestingClinician,omitempty"`
 	OrderNumber         string       `json:"orderNumber,omitempty"`
-	Patient             Patient      `json:"patient"`
-	Test                Test         `json:"test"`
-	Specimens           []Specimen   `json:"specimens"`
-	Relatives           []Relative   `json:"relatives,omitempty"`
-	Result              Result       `json:"result"`
-	Variants            []Variant    `json:"variants,omitempty"`
-	Authorisers         []Authoriser `json:"authorisers"`
-	PDF                 *Attachment  `json:"pdf,omitempty"`
+	// OrderNumberLocal says OrderNumber is the ordering system's own number
+	// (an EPR's placer order number, HL7 ORC-2/OBR-2), not the Genomic
+	// Medicine Service's order number that NHS England's GMSOrder
+	// identifier names, which GOMS assigns and matches reports by.
+	OrderNumberLocal bool         `json:"orderNumberLocal,omitempty"`
+	Patient          Patient      `json:"patient"`
+	Test             Test         `json:"test"`
+	Specimens        []Specimen   `json:"specimens"`
+	Relatives        []Relative   `json:"relatives,omitempty"`
+	Result           Result       `json:"result"`
+	Variants         []Variant    `json:"variants,omitempty"`
+	Authorisers      []Authoriser `json:"authorisers"`
+	PDF              *Attachment  `json:"pdf,omitempty"`
 	// Unstructured marks a report that is only a PDF and text (common from
 	// HL7 v2 senders): no outcome, variants or authorisers are required.
 	Unstructured bool `json:"unstructured,omitempty"`
@@ -305,8 +310,9 @@ type PreviousReport struct {
 	Relation string `json:"relation,omitempty"`
 	// OrderNumber and OrderingTrust are the earlier report's order, so the
 	// new order can point at it; the gateway fills them from what it stored.
-	OrderNumber   string `json:"orderNumber,omitempty"`
-	OrderingTrust string `json:"orderingTrust,omitempty"`
+	OrderNumber      string `json:"orderNumber,omitempty"`
+	OrderNumberLocal bool   `json:"orderNumberLocal,omitempty"`
+	OrderingTrust    string `json:"orderingTrust,omitempty"`
 }
 
 // Change is one finding that changed since the earlier report.

@@ -40,8 +40,10 @@ var cannotCarry = map[string]map[string]string{
 		"resultGroups.observations.valueType": "how a result's value is written: FHIR says it by the value[x] it uses",
 		"previous.relation":                   "FHIR says it in words, as the Provenance's reason (Variant re-interpretation, Re-analysis), which FHIR intake reads back",
 		"unstructured":                        "says the report came as text and documents only; that text and those documents are checked",
+		"orderNumberLocal":                    "says whose number the order number is: FHIR says it by the identifier's system (the gateway's order identifier, not NHS England's GMSOrder), which FHIR intake reads back",
 	},
 	"pdf": {
+		"orderNumberLocal":                    "whose number the order number is: the PDF prints the number as the orderer knows it",
 		"resultGroups.observations.valueType": "how a result's value is written: the PDF prints the value",
 		"unstructured":                        "says the report came as text and documents only; that text is checked",
 		"*.system":                            "code systems are for machines; the PDF prints each code and its name",

@@ -26,6 +26,9 @@ func (d *fhirDecoder) previousOrder(sr bundleEntry) {
 		case strings.HasSuffix(id.str("system"), "/Id/order"):
 			if trust, ok := strings.CutSuffix(id.str("value"), "-"+p.ID); ok && p.ID != "" {
 				p.OrderingTrust = trust
+			} else if trust, number, ok := strings.Cut(id.str("value"), "-"); ok && p.OrderNumber == "" {
+				// The orderer's own number, as trust-number (ODS codes have no dashes).
+				p.OrderingTrust, p.OrderNumber, p.OrderNumberLocal = trust, number, true
 			}
 		}
 	}

@@ -168,7 +168,7 @@ func (d *fhirDecoder) order(dr bundleEntry) {
 				if strings.HasSuffix(id.str("system"), "/Id/order") {
 					n := strings.TrimPrefix(id.str("value"), r.OrderingTrust.ODSCode+"-")
 					if n != r.ID { // the gateway numbers an order without one by its report
-						r.OrderNumber = n
+						r.OrderNumber, r.OrderNumberLocal = n, true // not NHS England's GMSOrder: the orderer's own
 					}
 				}
 			}

@@ -86,7 +86,7 @@ func (b *builder) serviceRequestEntry() {
 	}
 	id := identifier{b.m.system("order"), b.r.OrderingTrust.ODSCode + "-" + number}
 	ids := []*d4pb.Identifier{ident(id.system, id.value)}
-	if b.r.OrderNumber != "" { // the Genomic Medicine Service's order number, as NHS England names it
+	if b.r.OrderNumber != "" && !b.r.OrderNumberLocal { // the Genomic Medicine Service's order number, as NHS England names it
 		ids = append(ids, ident(systemGMSOrder, b.r.OrderNumber))
 	}
 	sr := &srpb.ServiceRequest{
@@ -103,9 +103,12 @@ func (b *builder) serviceRequestEntry() {
 		// earlier one, as NHS England's R442 and R387 examples link them: by
 		// its order, which the receiver holds already.
 		prev := &d4pb.Reference{Type: uri("ServiceRequest"), Display: str(relationWords[p.Relation] + " of report " + p.ID)}
-		if p.OrderNumber != "" {
+		switch {
+		case p.OrderNumber != "" && !p.OrderNumberLocal:
 			prev.Identifier = ident(systemGMSOrder, p.OrderNumber)
-		} else {
+		case p.OrderNumber != "":
+			prev.Identifier = ident(b.m.system("order"), p.OrderingTrust+"-"+p.OrderNumber)
+		default:
 			prev.Identifier = ident(b.m.system("order"), p.OrderingTrust+"-"+p.ID)
 		}
 		sr.BasedOn = []*d4pb.Reference{prev}
@@ -135,11 +138,15 @@ func (b *builder) serviceRequestEntry() {
 
 // orderReference points at the ServiceRequest, and carries the order
 // number as NHS England's GMSOrder identifier, so a receiver that has the
-// order already (GOMS, an order-comms EPR) can match it without the Bundle.
+// order already (GOMS, an order-comms EPR) can match it without the
+// Bundle; an EPR's own order number goes as the gateway's order identifier.
 func (b *builder) orderReference() *d4pb.Reference {
 	r := ref(b.serviceRequest, "")
-	if b.r.OrderNumber != "" {
+	switch {
+	case b.r.OrderNumber != "" && !b.r.OrderNumberLocal:
 		r.Identifier = ident(systemGMSOrder, b.r.OrderNumber)
+	case b.r.OrderNumber != "":
+		r.Identifier = ident(b.m.system("order"), b.r.OrderingTrust.ODSCode+"-"+b.r.OrderNumber)
 	}
 	return r
 }

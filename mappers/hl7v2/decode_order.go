@@ -48,6 +48,8 @@ func (d *decoder) order() {
 	}
 	d.reportID()
 	r.OrderNumber = first(d.val(obr, 2, 1), d.val(orc, 2, 1))
+	gms := d.val(obr, 2, 3) == GMSOrderSystem || d.val(orc, 2, 3) == GMSOrderSystem || d.o.GMSOrderNumbers
+	r.OrderNumberLocal = r.OrderNumber != "" && !gms
 	d.copyTo(obr)
 	if parent := first(d.val(obr, 29, 2), d.val(obr, 29, 1)); parent != "" { // OBR-29: the report this one follows
 		r.Previous = &gateway.PreviousReport{ID: parent}

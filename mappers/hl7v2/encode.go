@@ -196,10 +196,22 @@ func (e *encoder) requester() string {
 	return e.b.C(id, c.Name, "", "", "", "", "", "", body)
 }
 
+// placer is ORC-2/OBR-2: the order number with the ordering trust as its
+// namespace, and, for a Genomic Medicine Service order number, NHS
+// England's system as its universal id, so a reader can tell it from an
+// EPR's own number.
+func (e *encoder) placer() string {
+	r := e.r
+	if r.OrderNumber != "" && !r.OrderNumberLocal {
+		return e.b.C(r.OrderNumber, r.OrderingTrust.ODSCode, GMSOrderSystem, "URI")
+	}
+	return e.b.C(r.OrderNumber, r.OrderingTrust.ODSCode)
+}
+
 // order writes the ORC and the report's OBR.
 func (e *encoder) order() {
 	b, r := e.b, e.r
-	placer := b.C(r.OrderNumber, r.OrderingTrust.ODSCode)
+	placer := e.placer()
 	filler := b.C(r.ID, r.PerformingLab.ODSCode)
 	requester := e.requester()
 	b.Add("ORC", "RE", placer, filler, "", "CM", "", "", "", "", "", "", requester)
@@ -543,7 +555,7 @@ func (e *encoder) groupOrder(i int) {
 		status = obrStatus(r.Status)
 	}
 	fields := make([]string, 25)
-	fields[0], fields[1], fields[2] = e.nextOBR(), b.C(r.OrderNumber, r.OrderingTrust.ODSCode), b.C(id, r.PerformingLab.ODSCode)
+	fields[0], fields[1], fields[2] = e.nextOBR(), e.placer(), b.C(id, r.PerformingLab.ODSCode)
 	fields[3], fields[6], fields[21], fields[24] = e.coding(&g.Code), ts(g.Collected), ts(r.Issued), status
 	if i == 0 && !r.IsGenomic() { // a laboratory report's first OBR carries the order
 		e.b.Add("ORC", "RE", fields[1], fields[2], "", "CM", "", "", "", "", "", "", e.requester())

@@ -38,6 +38,11 @@ type SenderOptions struct {
 	ReportKind string `json:"reportKind,omitempty"`
 	// LabName is the performing laboratory's name, for the outputs.
 	LabName string `json:"labName,omitempty"`
+	// GMSOrderNumbers says the placer order numbers (ORC-2/OBR-2) this
+	// sender writes are the Genomic Medicine Service's order numbers. By
+	// default they are the ordering EPR's own, unless the EI names NHS
+	// England's GMSOrder system (EI-3), as the gateway's own ORUs do.
+	GMSOrderNumbers bool `json:"gmsOrderNumbers,omitempty"`
 }
 
 // DefaultTrustFields are where UK messages carry the ordering trust.

@@ -159,6 +159,26 @@ func TestRealWorldUKMessages(t *testing.T) {
 		}
 	})
 
+	t.Run("an EPR's placer order number is not a GMS order number", func(t *testing.T) {
+		raw, _ := os.ReadFile(filepath.Join(dir, "testing-LRI-GeneVariant-1.txt"))
+		got := decodeAndMap(t, raw, ukSender)
+		if strings.Contains(got.bundle, "GMSOrder") || !strings.Contains(got.bundle, `"value":"R0A-LRI-1601716017"`) {
+			t.Error("ORC-2's Epic order number LRI-1601716017 is written as NHS England's GMSOrder, or not as the order's own identifier")
+		}
+		// A sender whose LIMS writes GMS order numbers there says so.
+		gms := ukSender
+		gms.GMSOrderNumbers = true
+		got = decodeAndMap(t, raw, gms)
+		if !strings.Contains(got.bundle, `{"system":"https://fhir.nhs.uk/Id/GMSOrder","value":"LRI-1601716017"}`) {
+			t.Error("with gmsOrderNumbers the placer number is not a GMSOrder identifier")
+		}
+		// As does the order's EI naming NHS England's system (EI-3), as the gateway's own ORUs do.
+		named := strings.Replace(string(raw), "|LRI-1601716017|", "|LRI-1601716017^^https://fhir.nhs.uk/Id/GMSOrder^URI|", 1)
+		if got = decodeAndMap(t, []byte(named), ukSender); !strings.Contains(got.bundle, `{"system":"https://fhir.nhs.uk/Id/GMSOrder","value":"LRI-1601716017"}`) {
+			t.Error("an EI naming the GMSOrder system is not read as a GMS order number")
+		}
+	})
+
 	t.Run("histotrac: an MRN without its assigning authority identifies no patient", func(t *testing.T) {
 		raw, _ := os.ReadFile(filepath.Join(dir, "testing-histotrac.txt"))
 		got := decodeAndMap(t, raw, hl7v2.SenderOptions{})

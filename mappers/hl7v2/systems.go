@@ -21,6 +21,11 @@ var systemURIs = map[string]string{
 	"ENGLAND-DIGITALGENOMICTESTSERVICE": "https://fhir.nhs.uk/CodeSystem/England-DigitalGenomicTestService",
 }
 
+// GMSOrderSystem is NHS England's system for the Genomic Medicine Service's
+// order numbers: in an EI's universal id (EI-3, type URI) it says the
+// placer order number is one.
+const GMSOrderSystem = "https://fhir.nhs.uk/Id/GMSOrder"
+
 // systemNames is the name written for each URI.
 var systemNames = map[string]string{
 	"http://loinc.org": "LN", "http://snomed.info/sct": "SCT", "http://www.genenames.org": "HGNC",
