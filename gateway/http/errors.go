@@ -49,7 +49,7 @@ type issue struct {
 func (s *server) fail(c *gin.Context, err error) {
 	var e *gateway.Error
 	if !errors.As(err, &e) {
-		s.Log.Error("request failed", "route", c.FullPath(), "report_id", c.Param("id"), "error", err)
+		s.Log.Error("request failed", "route", c.FullPath(), "report_id", c.GetString(reportIDKey), "error", err)
 		e = gateway.Errorf(gateway.EINTERNAL, "internal error")
 	}
 	st, ok := statuses[e.Code]

@@ -186,6 +186,7 @@ func (s *server) serveResource(c *gin.Context, typ, id, ref, action string, rec 
 	if res == nil {
 		return false // not in that version
 	}
+	c.Set(reportIDKey, rec.ID) // the report served, not the resource id asked for
 	if !s.auditedRead(c, action, ref, []string{rec.ID}) {
 		return true
 	}

@@ -311,6 +311,7 @@ func (s *server) readable(c *gin.Context) (*gateway.ReportRecord, bool) {
 			return nil, false
 		}
 	}
+	c.Set(reportIDKey, rec.ID) // found and the caller's: its id may be logged
 	if !s.auditedRead(c, "read", what, []string{id}) {
 		return nil, false
 	}

@@ -75,16 +75,15 @@ func NewServer(d Deps) http.Handler {
 	return r
 }
 
-// logRequests logs one line per request: the route template and report id,
-// never the query string (searches carry NHS numbers) or bodies.
+// logRequests logs one line per request: the route template and the id of
+// the report served or filed, never the query string (searches carry NHS
+// numbers), bodies, or ids from the path as the caller wrote them: a
+// Patient's id is derived from its NHS number, and a mistyped report id
+// may be anything (an NHS number and a name, say).
 func (s *server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	reportID := c.Param("id")
-	if reportID == "" {
-		reportID = c.GetString(reportIDKey) // set by a handler that learnt it from the body (POST /v1/reports)
-	}
-	s.Log.Info("http request", "method", c.Request.Method, "route", c.FullPath(), "report_id", reportID,
+	s.Log.Info("http request", "method", c.Request.Method, "route", c.FullPath(), "report_id", c.GetString(reportIDKey),
 		"delivery_id", c.Param("delivery"), "status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds(),
 		"caller", c.GetString(subjectKey))
 }
@@ -92,7 +91,7 @@ func (s *server) logRequests(c *gin.Context) {
 func (s *server) recover(c *gin.Context) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.Log.Error("panic in handler", "route", c.FullPath(), "report_id", c.Param("id"), "panic", v)
+			s.Log.Error("panic in handler", "route", c.FullPath(), "report_id", c.GetString(reportIDKey), "panic", v)
 			s.fail(c, gateway.Errorf(gateway.EINTERNAL, "internal error"))
 		}
 	}()
@@ -100,5 +99,5 @@ func (s *server) recover(c *gin.Context) {
 }
 
 // reportIDKey carries, for the request log, the id of the report a
-// request's body named.
+// request's body named, or of the report it found and served.
 const reportIDKey = "rg-report-id"

@@ -45,6 +45,34 @@ func TestRequestLogNamesThePostedReport(t *testing.T) {
 	if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), "LOG-1")); r.status != http.StatusAccepted {
 		t.Fatalf("post: %d", r.status)
 	}
+	// Reads by ids a caller wrote: a Patient's id is derived from the NHS
+	// number, a mistyped report id may hold anything. Neither is logged;
+	// the report served is.
+	var found searchset
+	json.Unmarshal(get(t, base+"/fhir/DiagnosticReport?identifier=LOG-1&_include=DiagnosticReport:subject", operatorToken).body, &found)
+	patientID := ""
+	for _, e := range found.Entry {
+		if e.Resource["resourceType"] == "Patient" {
+			patientID = e.Resource["id"].(string)
+		}
+	}
+	if patientID == "" {
+		t.Fatal("no Patient included")
+	}
+	if r := get(t, base+"/fhir/Patient/"+patientID, operatorToken); r.status != http.StatusOK {
+		t.Fatalf("read the Patient: %d", r.status)
+	}
+	get(t, base+"/v1/reports/9990000026Testpatient", operatorToken)
+	if strings.Contains(logs.String(), patientID) || strings.Contains(logs.String(), "Testpatient") {
+		t.Errorf("a log line holds a Patient id or a path id as the caller wrote it:\n%s", logs.String())
+	}
+	servedLogged := false
+	for _, line := range strings.Split(logs.String(), "\n") {
+		servedLogged = servedLogged || strings.Contains(line, `"route":"/fhir/:type/:id"`) && strings.Contains(line, `"report_id":"LOG-1"`)
+	}
+	if !servedLogged {
+		t.Error("the Patient read's request line does not name the report it was served from")
+	}
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var entry map[string]any
 		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "http request" || entry["route"] != "/v1/reports" {
