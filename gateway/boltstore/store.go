@@ -126,7 +126,10 @@ func (s *Store) SaveReport(ctx context.Context, rec *gateway.ReportRecord, deliv
 			if err != nil {
 				return err
 			}
-			if old.Digest != rec.Digest || old.LabODS != rec.LabODS {
+			if old.LabODS != rec.LabODS { // before content: "send a higher version" is no advice to another lab
+				return gateway.ErrOtherLabsReport(rec.ID)
+			}
+			if old.Digest != rec.Digest {
 				return gateway.ErrOtherContent(rec.ID, rec.Version)
 			}
 			stored = old

@@ -112,9 +112,8 @@ end
 local vkey = k("rv", id, version)
 if redis.call("EXISTS", vkey) == 1 then
   local meta = cjson.decode(redis.call("HGET", vkey, "meta"))
-  if meta["digest"] ~= digest or meta["labOds"] ~= lab then
-    return refuse(redis.error_reply("CONFLICT content"))
-  end
+  if meta["labOds"] ~= lab then return refuse(redis.error_reply("CONFLICT lab")) end
+  if meta["digest"] ~= digest then return refuse(redis.error_reply("CONFLICT content")) end
   return refuse({"duplicate"})
 end
 local rkey = k("report", id)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -138,13 +139,19 @@ func testConflicts(t *testing.T, s gateway.Reports) {
 	save(t, s, Record("R-3", 2, "699X0"))
 	changed := Record("R-3", 2, "699X0")
 	changed.Digest = "other"
-	for name, rec := range map[string]*gateway.ReportRecord{
-		"same version, different content": changed,
-		"older version":                   Record("R-3", 1, "699X0"),
-		"another lab's id":                Record("R-3", 3, "7A1X0"),
+	for name, c := range map[string]struct {
+		rec  *gateway.ReportRecord
+		want string // the conflict's location (gateway.Error's problem path)
+	}{
+		"same version, different content":  {changed, "version"},
+		"older version":                    {Record("R-3", 1, "699X0"), "version"},
+		"another lab's id":                 {Record("R-3", 3, "7A1X0"), "id"},
+		"another lab's id, at its version": {Record("R-3", 2, "7A1X0"), "id"}, // not "send a higher version"
 	} {
-		if _, _, err := s.SaveReport(ctx, rec, nil); gateway.ErrorCode(err) != gateway.ECONFLICT {
-			t.Errorf("%s: err = %v, want %s", name, err, gateway.ECONFLICT)
+		_, _, err := s.SaveReport(ctx, c.rec, nil)
+		var e *gateway.Error
+		if gateway.ErrorCode(err) != gateway.ECONFLICT || !errors.As(err, &e) || len(e.Problems) == 0 || e.Problems[0].Path != c.want {
+			t.Errorf("%s: err = %v, want %s at %s", name, err, gateway.ECONFLICT, c.want)
 		}
 	}
 	got, err := s.Report(ctx, "R-3")
