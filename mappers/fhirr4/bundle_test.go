@@ -235,3 +235,39 @@ func TestEncodeWritesTheLabsOwnBase64(t *testing.T) {
 		t.Fatalf("a short Encoded was written: %v", err)
 	}
 }
+
+// TestAlleleRangeSpansTheReferenceAllele: in 1-based character counting
+// (LA30102-0) a reference allele of several bases ends where its last base
+// is, so a deletion's range is not a single position.
+func TestAlleleRangeSpansTheReferenceAllele(t *testing.T) {
+	r, b := mapFixture(t, fixtures.Report("panel-brca2"))
+	v := r.Variants[0]
+	if len(v.Ref) < 2 || v.End != 0 {
+		t.Fatalf("the fixture's first variant no longer has a multi-base reference and no end: %q %d", v.Ref, v.End)
+	}
+	var bundle struct {
+		Entry []struct {
+			Resource struct {
+				Component []struct {
+					Code       struct{ Coding []struct{ Code string } }
+					ValueRange *struct{ Low, High struct{ Value float64 } }
+				}
+			}
+		}
+	}
+	json.Unmarshal(b, &bundle)
+	found := false
+	for _, e := range bundle.Entry {
+		for _, c := range e.Resource.Component {
+			if len(c.Code.Coding) > 0 && c.Code.Coding[0].Code == "81254-5" && int64(c.ValueRange.Low.Value) == v.Start {
+				found = true
+				if got, want := int64(c.ValueRange.High.Value), v.Start+int64(len(v.Ref))-1; got != want {
+					t.Errorf("81254-5 %d..%d for ref %q, want the end at %d", v.Start, got, v.Ref, want)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no 81254-5 component for the variant")
+	}
+}

@@ -156,6 +156,9 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 	if c := one("69547-8"); c != nil {
 		v.Ref = c.str("valueString")
 	}
+	if v.End != 0 && v.End == impliedEnd(&v) {
+		v.End = 0 // the end the reference allele implies: the report gave only the start
+	}
 	if c := one("69551-0"); c != nil {
 		v.Alt = c.str("valueString")
 	}

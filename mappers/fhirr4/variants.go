@@ -109,7 +109,7 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 		c.concept("92822-6", "Genomic coordinate system", loinc("LA30102-0", "1-based character counting"))
 		end := v.End
 		if end == 0 {
-			end = v.Start
+			end = impliedEnd(v)
 		}
 		positions := &d4pb.Range{Low: simpleQuantity(float64(v.Start)), High: simpleQuantity(float64(end))}
 		if v.Type == "cnv" || v.Type == "sv" {
@@ -381,3 +381,14 @@ func decimal(f float64) *d4pb.Decimal {
 }
 
 func simpleQuantity(f float64) *d4pb.SimpleQuantity { return &d4pb.SimpleQuantity{Value: decimal(f)} }
+
+// impliedEnd is where the reference allele ends (1-based, inclusive) when
+// the report gives only its start: a reference of several bases spans
+// them (a deletion's GT at 32340300 ends at 32340301); otherwise the
+// start itself.
+func impliedEnd(v *gateway.Variant) int64 {
+	if n := len(v.Ref); n > 1 && strings.Trim(strings.ToUpper(v.Ref), "ACGTN") == "" {
+		return v.Start + int64(n) - 1
+	}
+	return v.Start
+}
