@@ -77,9 +77,11 @@ func (s *server) fhirType(c *gin.Context) {
 		s.search(c, typ)
 	case "AuditEvent":
 		s.auditSearch(c)
+	case "Provenance":
+		s.provenanceSearch(c)
 	default:
 		s.fail(c, &gateway.Error{Code: gateway.EINVALID, Message: "search is not supported on " + typ,
-			Problems: []gateway.Problem{{Path: typ, Message: "searchable types: DiagnosticReport, DocumentReference, AuditEvent"}}})
+			Problems: []gateway.Problem{{Path: typ, Message: "searchable types: DiagnosticReport, DocumentReference, Provenance, AuditEvent"}}})
 	}
 }
 

@@ -23,13 +23,15 @@ func capabilityStatement() map[string]any {
 		param("date", "date", "DiagnosticReport.effective; prefixes ge, le, gt, lt"),
 		param("_lastUpdated", "date", "when the gateway received the version; prefixes ge, le, gt, lt"))
 	dr["searchInclude"] = []string{"DiagnosticReport:result", "DiagnosticReport:subject"}
+	dr["searchRevInclude"] = []string{"Provenance:target"}
 	docs := read("DocumentReference", param("patient.identifier", "token", "NHS number"),
-		param("patient", "reference", "Patient/<id>"), param("type", "token", "1054161000000101"),
-		param("_lastUpdated", "date", "prefixes ge, le, gt, lt"))
+		param("patient", "reference", "Patient/<id>"), param("subject", "reference", "Patient/<id>"),
+		param("type", "token", "1054161000000101"), param("_lastUpdated", "date", "prefixes ge, le, gt, lt"))
+	provenance := read("Provenance", param("target", "reference", "DiagnosticReport/<id>: the Provenance of each version of the report the caller may read"))
 	audit := map[string]any{"type": "AuditEvent", "interaction": []any{map[string]any{"code": "search-type"}},
 		"searchParam": []any{param("entity", "reference", "DiagnosticReport/<id>: the report's journey and every access (operators)")}}
-	resources := []any{dr, docs, audit}
-	for _, typ := range []string{"Observation", "Patient", "Specimen", "ServiceRequest", "Provenance", "Binary", "Organization", "Practitioner", "PractitionerRole", "Procedure"} {
+	resources := []any{dr, docs, provenance, audit}
+	for _, typ := range []string{"Observation", "Patient", "Specimen", "ServiceRequest", "Binary", "Organization", "Practitioner", "PractitionerRole", "Procedure"} {
 		resources = append(resources, read(typ))
 	}
 	return map[string]any{

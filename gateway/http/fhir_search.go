@@ -20,7 +20,7 @@ import (
 // 400, never ignored (an ignored filter would return other patients' results).
 var searchParams = map[string]map[string]bool{
 	"DiagnosticReport": set("patient.identifier", "patient", "subject", "identifier", "code", "status", "date",
-		"_lastUpdated", "_include", "_count", "_sort", "_format", "_cursor"),
+		"_lastUpdated", "_include", "_revinclude", "_count", "_sort", "_format", "_cursor"),
 	"DocumentReference": set("patient.identifier", "patient", "subject", "type", "_lastUpdated", "_count", "_format", "_cursor"),
 }
 
@@ -66,6 +66,7 @@ type query struct {
 	codes, statuses, docType []string
 	date, updated            []bound
 	includeResults, subject  bool
+	provenance               bool // _revinclude=Provenance:target
 	count                    int
 	sortByDate, ascending    bool
 	after                    *cursor
@@ -163,6 +164,11 @@ func (s *server) parseQuery(c *gin.Context, typ string) (*query, error) {
 				default:
 					bad(name, "supported: DiagnosticReport:result, DiagnosticReport:subject")
 				}
+			case "_revinclude":
+				if v != "Provenance:target" {
+					bad(name, "supported: Provenance:target")
+				}
+				q.provenance = true
 			case "_count":
 				n, err := strconv.Atoi(v)
 				if err != nil || n < 1 || n > 100 {
@@ -382,6 +388,10 @@ func (s *server) search(c *gin.Context, typ string) {
 		s.deny(c, "_include asks for Observation or Patient resources, which the token's scopes do not allow reading")
 		return
 	}
+	if q.provenance && !p.Allows("Provenance", gateway.AccessRead) {
+		s.deny(c, "_revinclude asks for Provenance resources, which the token's scopes do not allow reading")
+		return
+	}
 	page, more, err := s.candidates(c, q)
 	if err != nil {
 		s.fail(c, err)
@@ -413,6 +423,11 @@ func (s *server) search(c *gin.Context, typ string) {
 		}
 		if q.includeResults {
 			for _, res := range b.ofType("Observation") {
+				include(res)
+			}
+		}
+		if q.provenance { // who issued the version, and for an update what it revised
+			for _, res := range b.ofType("Provenance") {
 				include(res)
 			}
 		}

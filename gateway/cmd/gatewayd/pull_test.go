@@ -439,6 +439,65 @@ func testPull(t *testing.T, store string) {
 		}
 	})
 
+	t.Run("an amended report's Provenance is found by its target", func(t *testing.T) {
+		_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?_count=50", trustToken)
+		id := ""
+		for _, e := range s.Entry {
+			if e.Resource["meta"].(map[string]any)["versionId"] == "2" {
+				id = e.Resource["id"].(string)
+			}
+		}
+		if id == "" {
+			t.Fatal("no amended report seeded")
+		}
+		status, found, body := fhirGet(t, fhir+"/Provenance?target=DiagnosticReport/"+id, trustToken)
+		if status != http.StatusOK || len(found.Entry) != 2 {
+			t.Fatalf("Provenance?target: %d, %d entries, want one per version: %.300s", status, len(found.Entry), body)
+		}
+		updates := 0
+		for _, e := range found.Entry {
+			if e.Resource["resourceType"] != "Provenance" || !strings.Contains(fmt.Sprint(e.Resource["target"]), "DiagnosticReport/"+id) {
+				t.Errorf("not a Provenance of the report: %.200v", e.Resource)
+			}
+			if strings.Contains(fmt.Sprint(e.Resource["activity"]), "UPDATE") {
+				updates++
+			}
+		}
+		if updates != 1 {
+			t.Errorf("%d of the two versions' Provenance record an update, want 1 (the amendment)", updates)
+		}
+		if _, other, _ := fhirGet(t, fhir+"/Provenance?target=DiagnosticReport/"+id, otherTrustToken); len(other.Entry) != 0 {
+			t.Errorf("another trust found %d Provenance of the report", len(other.Entry))
+		}
+		// With the reports: each matched version's own Provenance.
+		status, withRev, body := fhirGet(t, fhir+"/DiagnosticReport?_count=50&_revinclude=Provenance:target", trustToken)
+		matched, provenance := map[string]bool{}, map[string]bool{}
+		for _, e := range withRev.Entry {
+			switch e.Resource["resourceType"] {
+			case "DiagnosticReport":
+				matched[e.Resource["id"].(string)] = true
+			case "Provenance":
+				for _, tgt := range e.Resource["target"].([]any) {
+					ref, _ := tgt.(map[string]any)["reference"].(string)
+					provenance[strings.Split(strings.TrimPrefix(ref, "DiagnosticReport/"), "/")[0]] = true
+				}
+			}
+		}
+		if status != http.StatusOK || len(matched) == 0 || len(provenance) != len(matched) {
+			t.Errorf("_revinclude=Provenance:target: %d, %d reports, Provenance for %d: %.300s", status, len(matched), len(provenance), body)
+		}
+		for id := range matched {
+			if !provenance[id] {
+				t.Errorf("no Provenance included for DiagnosticReport/%s", id)
+			}
+		}
+		for _, q := range []string{"/Provenance?target=Patient/x", "/Provenance", "/Provenance?target=DiagnosticReport/" + id + "&agent=x"} {
+			if status, _, _ := fhirGet(t, fhir+q, trustToken); status != http.StatusBadRequest {
+				t.Errorf("%s = %d, want 400", q, status)
+			}
+		}
+	})
+
 	t.Run("a standard FHIR client pulls a result", func(t *testing.T) {
 		cmd := peers.Command(t, "fhir-read", "--base", fhir, "--token", trustToken, "https://fhir.results-gateway.nhs.uk/Id/report|PULL-02")
 		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Testpatient") {
