@@ -235,10 +235,15 @@ func (v *validator) report(r *Report, lenient bool) {
 	}
 	v.relatives(r.Relatives)
 	v.result(r)
-	genes := map[string]string{} // HGNC id -> symbol, to catch a symbol that disagrees with its id
+	genes := map[string]string{} // HGNC id -> symbol and "symbol "+symbol -> HGNC id, to catch the two disagreeing
 	for i, p := range r.Test.Panels {
 		for j, g := range p.Genes {
 			v.gene(fmt.Sprintf("test.panels[%d].genes[%d]", i, j), g, genes)
+		}
+	}
+	for i, g := range r.Test.GenesStudied { // as sent, often without an id: only their agreement is checked
+		if symbolPattern.MatchString(g.Symbol) && hgncPattern.MatchString(g.HGNCID) {
+			v.genesAgree(fmt.Sprintf("test.genesStudied[%d]", i), g, genes)
 		}
 	}
 	ids := map[string]bool{}
@@ -509,14 +514,23 @@ func (v *validator) observation(path string, o *Observation) {
 func (v *validator) gene(path string, g Gene, genes map[string]string) {
 	okSym := v.match(path+".symbol", g.Symbol, symbolPattern, "HGNC gene symbol")
 	okID := v.match(path+".hgncId", g.HGNCID, hgncPattern, "HGNC id (HGNC:<digits>)")
-	if !okSym || !okID {
-		return
+	if okSym && okID {
+		v.genesAgree(path, g, genes)
 	}
+}
+
+// genesAgree checks g against the genes named before it in the report: an
+// HGNC id has one symbol, a symbol one HGNC id.
+func (v *validator) genesAgree(path string, g Gene, genes map[string]string) {
 	if known, ok := genes[g.HGNCID]; ok && known != g.Symbol {
 		v.add(path+".symbol", "%q disagrees with %s named %q elsewhere in the report", g.Symbol, g.HGNCID, known)
 		return
 	}
-	genes[g.HGNCID] = g.Symbol
+	if known, ok := genes["symbol "+g.Symbol]; ok && known != g.HGNCID {
+		v.add(path+".hgncId", "%s disagrees with %s, the HGNC id %q has elsewhere in the report", g.HGNCID, known, g.Symbol)
+		return
+	}
+	genes[g.HGNCID], genes["symbol "+g.Symbol] = g.Symbol, g.HGNCID
 }
 
 func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes map[string]string) {

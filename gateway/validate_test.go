@@ -124,3 +124,30 @@ func TestClassifyNationalNumber(t *testing.T) {
 		t.Errorf("a number not starting with the birth date is not a CHI number: %q", got)
 	}
 }
+
+// TestGenesAgreeAcrossTheReport: an HGNC id named by two symbols, or a
+// symbol given two HGNC ids, is said (a warning in lenient mode, where the
+// LRI sample's 3614^GALT beside GALT's HGNC:4135 was passed through silently).
+func TestGenesAgreeAcrossTheReport(t *testing.T) {
+	for name, second := range map[string]gateway.Gene{
+		"one id, two symbols": {Symbol: "GALK1", HGNCID: "HGNC:4135"},
+		"one symbol, two ids": {Symbol: "GALT", HGNCID: "HGNC:3614"},
+	} {
+		r := minimal()
+		r.Result.Outcome = "positive"
+		v := gateway.Variant{Type: "snv", Transcript: "NM_000155.3", HGVS: gateway.HGVS{C: "NM_000155.3:c.563A>G"}, Zygosity: "heterozygous",
+			Classification: gateway.Classification{ACMG: "pathogenic"}}
+		v.ID, v.Gene = "v1", gateway.Gene{Symbol: "GALT", HGNCID: "HGNC:4135"}
+		r.Variants = append(r.Variants, v)
+		v.ID, v.Gene = "v2", second
+		r.Variants = append(r.Variants, v)
+		refuse, warnings := gateway.ValidateLenient(r)
+		found := false
+		for _, w := range warnings {
+			found = found || strings.HasPrefix(w.Path, "variants[1].") && strings.Contains(w.Message, "elsewhere in the report")
+		}
+		if len(refuse) != 0 || !found {
+			t.Errorf("%s: refused %v, warnings %v", name, refuse, warnings)
+		}
+	}
+}

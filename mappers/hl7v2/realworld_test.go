@@ -154,6 +154,10 @@ func TestRealWorldUKMessages(t *testing.T) {
 			t.Error("OBR-4's LOINC code is not coded in LOINC")
 		}
 		_, lenient := gateway.ValidateLenient(got.d.Report)
+		// The sample's variant names GALT 3614 (HGNC-Symb), where its gene studied is GALT HGNC:4135.
+		if !hasWarning(lenient, "variants[0].gene.hgncId", "HGNC:4135") {
+			t.Errorf("no warning that the variant's GALT id disagrees with the gene studied: %v", lenient)
+		}
 		if hasWarning(append(got.d.Warnings, lenient...), "test.name", "") || !hasWarning(got.d.Warnings, "test.code", "42318-6 in LN") {
 			t.Errorf("warnings %v %v: want test.code's to name the LOINC code, and none that the name is missing", got.d.Warnings, lenient)
 		}
