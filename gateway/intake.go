@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -421,12 +422,25 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 // deliveries encodes one delivery per route: the payload in the
 // destination's format, so delivering never re-encodes anything. previous
 // is the version before r, if any.
+//
+// When r moves the result to another patient, a destination that had the
+// earlier version only for an organisation that is not one of r's
+// recipients (the wrong patient's trust) gets the earlier version
+// withdrawn, and not r: it must take the result off the wrong record, and
+// has no business with the right patient's.
 func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, at time.Time, previous *Report) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
+	moved := previous != nil && PatientChanged(previous, r)
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
 		payload, of := rec.Bundle, PayloadBundle
 		switch {
+		case moved && !slices.Contains(r.Recipients(), rt.Recipient):
+			var err error
+			if payload, err = in.withdrawal(previous, r, rec, rt, id); err != nil {
+				return nil, fmt.Errorf("encode the withdrawal of report %s for %s: %w", rec.ID, rt.Destination, err)
+			}
+			of = ""
 		case rt.Encode != nil:
 			var err error
 			if payload, err = rt.Encode(r, previous, rec, id, rt.Recipient); err != nil {
@@ -443,6 +457,28 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 		})
 	}
 	return out, nil
+}
+
+// withdrawal is what a destination gets when r moves the result away from
+// the patient it had it for: the earlier version, marked entered in error
+// and saying why, in the destination's format.
+func (in *Intake) withdrawal(previous, r *Report, rec *ReportRecord, rt addressed, deliveryID string) ([]byte, error) {
+	w := *previous
+	w.Status = StatusEnteredInError
+	w.PDF = nil
+	w.Warnings = []Warning{{Message: fmt.Sprintf("WITHDRAWN from this patient: version %d of report %s moves the result to another patient", r.Version, r.ID)}}
+	if rt.Encode != nil {
+		// The record as it was for that patient: no newer PDF, the earlier version and trust.
+		old := *rec
+		old.PDF, old.Bundle, old.Version, old.Status, old.TrustODS = nil, nil, previous.Version, StatusEnteredInError, previous.OrderingTrust.ODSCode
+		return rt.Encode(&w, nil, &old, deliveryID, rt.Recipient)
+	}
+	pdf, _, err := in.Renderer.Render(&w)
+	if err != nil || rt.Format == FormatPDF {
+		return pdf, err
+	}
+	bundle, err := in.Bundles.Encode(&w, pdf)
+	return bundle.JSON, err
 }
 
 // build validates and maps r. trustRouted says the ordering trust has a

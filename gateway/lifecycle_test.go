@@ -192,3 +192,40 @@ func TestReinterpretationReachesWaitingDestinations(t *testing.T) {
 		t.Errorf("changes %+v", back.Changes)
 	}
 }
+
+// A correction that moves a result to another trust's patient: the first
+// trust's destination gets the earlier version withdrawn, never the other
+// patient's report; the second trust's destination gets the report.
+func TestCorrectionForAnotherTrustsPatientWithdrawsOnly(t *testing.T) {
+	e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}, "RBS": {"rbs"}})
+	v1 := report(t, "negative-wgs")
+	e.accept(t, v1)
+	first := v1.Patient.NHSNumber
+	v2 := report(t, "negative-wgs")
+	v2.Version, v2.Status = 2, gateway.StatusCorrected
+	v2.Patient.NHSNumber, v2.Patient.MRN = "9990001316", "MRN01316"
+	v2.OrderingTrust = gateway.Organisation{ODSCode: "RBS"}
+	rec, _ := e.accept(t, v2)
+	ctx := context.Background()
+	for dest, want := range map[string]struct {
+		has, lacks []string
+	}{
+		"r0a": {has: []string{first, `"status":"entered-in-error"`, "WITHDRAWN from this patient"}, lacks: []string{"9990001316"}},
+		"rbs": {has: []string{"9990001316", `"status":"corrected"`}, lacks: []string{first}},
+	} {
+		d, err := e.store.Delivery(ctx, gateway.DeliveryID(rec.ID, 2, dest))
+		if err != nil {
+			t.Fatalf("%s: %v", dest, err)
+		}
+		for _, s := range want.has {
+			if !strings.Contains(string(d.Payload), s) {
+				t.Errorf("%s's payload lacks %s", dest, s)
+			}
+		}
+		for _, s := range want.lacks {
+			if strings.Contains(string(d.Payload), s) {
+				t.Errorf("%s's payload holds %s", dest, s)
+			}
+		}
+	}
+}

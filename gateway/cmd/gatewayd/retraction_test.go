@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/internal/peers"
@@ -57,5 +59,61 @@ func TestCorrectionToAnotherPatientWithdrawsItOverHL7(t *testing.T) {
 	}
 	if !strings.Contains(patient(corrected), "9990001316") || status(corrected) != "C" {
 		t.Fatalf("third message: patient %s status %s, want the corrected report on the new patient", patient(corrected), status(corrected))
+	}
+}
+
+// TestCorrectionForAnotherTrustsPatientOnlyWithdraws: when the corrected
+// version is another trust's patient, the first trust's legacy EPR gets the
+// result withdrawn from its patient and nothing of the other patient; the
+// other trust's destination gets the corrected report.
+func TestCorrectionForAnotherTrustsPatientOnlyWithdraws(t *testing.T) {
+	listener, logged := peers.HL7Listener(t)
+	dir := t.TempDir()
+	cfg := strings.Replace(strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox")), `"destinations": [`,
+		`"destinations": [{"name": "r0a-hl7", "trusts": ["R0A"], "kind": "mllp", "format": "hl7v2-oru", "config": {"address": "`+listener+`"}},`, 1)
+	base, _ := startWithConfig(t, dir, cfg)
+
+	v1 := withID(t, fixtures.Report("negative-wgs"), "MOVED-2")
+	if r := post(t, base, labToken, v1); r.status != http.StatusAccepted {
+		t.Fatalf("v1 = %d %s", r.status, r.body)
+	}
+	if lines := peers.WaitLogged(logged, 1); len(lines) != 1 {
+		t.Fatalf("v1 did not reach the listener: %d messages", len(lines))
+	}
+	var m map[string]any
+	json.Unmarshal(v1, &m)
+	m["version"], m["status"] = 2, "corrected"
+	m["patient"].(map[string]any)["nhsNumber"] = "9990001316"
+	m["patient"].(map[string]any)["mrn"] = "MRN01316"
+	m["orderingTrust"] = map[string]any{"odsCode": "RBS"}
+	v2, _ := json.Marshal(m)
+	if r := post(t, base, labToken, v2); r.status != http.StatusAccepted {
+		t.Fatalf("v2 = %d %s", r.status, r.body)
+	}
+	lines := peers.WaitLogged(logged, 2)
+	for i := 0; ; i++ { // every delivery of v2 done, so nothing more is on its way
+		var list struct{ Deliveries []struct{ State string } }
+		json.Unmarshal(get(t, base+"/v1/deliveries?destination=r0a-hl7", operatorToken).body, &list)
+		done := len(list.Deliveries) == 2
+		for _, d := range list.Deliveries {
+			done = done && d.State == "delivered"
+		}
+		if done {
+			break
+		}
+		if i > 400 {
+			t.Fatalf("r0a-hl7's deliveries: %+v", list.Deliveries)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if lines = logged(); len(lines) != 2 {
+		t.Fatalf("the R0A listener got %d messages, want v1 and the withdrawal only", len(lines))
+	}
+	withdrawal := fmt.Sprint(lines[1])
+	if strings.Contains(withdrawal, "9990001316") || !strings.Contains(withdrawal, "WITHDRAWN") {
+		t.Errorf("the second message is not the withdrawal alone: %.400s", withdrawal)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "outbox", "RBS", "*")); len(files) == 0 {
+		t.Error("the corrected report did not reach RBS's destination")
 	}
 }
