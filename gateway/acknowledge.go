@@ -32,6 +32,10 @@ type RecipientState struct {
 	Filed          time.Time `json:"filed,omitzero"`
 	Acknowledged   time.Time `json:"acknowledged,omitzero"`
 	AcknowledgedBy string    `json:"acknowledgedBy,omitempty"`
+	// NotDelivered are its destinations that have not accepted this version
+	// ("r0a-hl7 dead"): one destination's delivery says the organisation
+	// has the report, and these say where it still does not.
+	NotDelivered []string `json:"notDelivered,omitempty"`
 }
 
 // State is the furthest step reached: acknowledged, filed, delivered or waiting.
@@ -84,6 +88,9 @@ func RecipientStates(rec *ReportRecord, deliveries []*Delivery, audit []AuditEnt
 		s := &out[add(who, RecipientEarlier)]
 		if !slices.Contains(s.Destinations, d.Destination) {
 			s.Destinations = append(s.Destinations, d.Destination)
+		}
+		if d.State != DeliveryDelivered && d.State != DeliverySuperseded {
+			s.NotDelivered = append(s.NotDelivered, d.Destination+" "+string(d.State))
 		}
 		for _, a := range d.Attempts {
 			if a.Outcome != "delivered" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -116,6 +117,32 @@ func TestJourneyKeepsOperatorsActions(t *testing.T) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	// The trust has the report through its other destinations; the page
+	// says where it still does not.
+	notDelivered := func() string {
+		var j struct {
+			Recipients []struct {
+				ODSCode, Delivered string
+				NotDelivered       []string
+			}
+		}
+		json.Unmarshal(get(t, base+"/v1/reports/JRNY-1/journey", operatorToken).body, &j)
+		for _, r := range j.Recipients {
+			if r.ODSCode == "R0A" {
+				return fmt.Sprintf("delivered %v: %s", r.Delivered != "", strings.Join(r.NotDelivered, ","))
+			}
+		}
+		return "no R0A"
+	}
+	for i := 0; notDelivered() != "delivered true: r0a-epr dead"; i++ { // its file destinations may still be at work
+		if i > 400 {
+			t.Fatalf("R0A's state with r0a-epr dead: %q", notDelivered())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if page := consolePage(t, base, "/console/reports/JRNY-1"); !strings.Contains(page, "not yet at r0a-epr dead") {
+		t.Error("the console's recipients table does not say the report is not yet at r0a-epr")
+	}
 	for _, action := range []string{"cancel", "replay"} {
 		if action == "replay" {
 			epr.Set(receiver.Accept) // the trust fixes its EPR
@@ -129,6 +156,9 @@ func TestJourneyKeepsOperatorsActions(t *testing.T) {
 			t.Fatalf("delivery %s is %s, want delivered", id, state().State)
 		}
 		time.Sleep(25 * time.Millisecond)
+	}
+	if got := notDelivered(); got != "delivered true: " {
+		t.Errorf("R0A after the replay was delivered: %q", got)
 	}
 	if n := state().AttemptCount; n != 2 {
 		t.Errorf("attemptCount %d, want 2 sends", n)
