@@ -219,3 +219,21 @@ func TestReportKindOption(t *testing.T) {
 		t.Fatalf("forced laboratory: %q", d.Report.Kind)
 	}
 }
+
+// TestNoteTypes: a note's comment type (NTE-4) that only says "remark" is
+// part of the note; another (patient instructions) is listed as unmapped,
+// never dropped.
+func TestNoteTypes(t *testing.T) {
+	order := "OBR|1||REP-N|R208^Inherited breast and ovarian cancer^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||F"
+	for typ, listed := range map[string]bool{"Remark^HL70364": false, "RE^Remark^HL70364": false, "": false, "PI^Patient Instructions^HL70364": true} {
+		d := decodeWith(t, msg("2.5.1", pid1286, order, "NTE|1|L|Fasting sample.|"+typ,
+			"OBX|1|TX|RES1^Result^LOCAL||No variant detected.||||||F"), hl7v2.SenderOptions{})
+		found := false
+		for _, u := range d.Unmapped {
+			found = found || strings.HasPrefix(u.Location, "NTE[1]-4")
+		}
+		if found != listed {
+			t.Errorf("NTE-4 %q: listed as unmapped %v, want %v (%+v)", typ, found, listed, d.Unmapped)
+		}
+	}
+}

@@ -281,7 +281,13 @@ func (d *decoder) noteSegment(s *hl7.Segment, label string) {
 // noteText is an NTE's comment (NTE-3, every repetition); "" for a
 // warning another Results Gateway wrote, which is kept as a warning.
 func (d *decoder) noteText(s *hl7.Segment) string {
-	d.use(s, 1, 2, 3, 4)
+	d.use(s, 1, 2, 3)
+	// NTE-4 (comment type, table 0364): a remark is what a note is; any
+	// other type (patient instructions, a reason) is left for the list of
+	// what was not mapped rather than dropped.
+	if plainNote[strings.ToUpper(d.m.Value(s, 4, 1))] || d.m.Value(s, 4, 1) == gatewayWarning && d.m.Value(s, 4, 3) == Local {
+		d.use(s, 4)
+	}
 	if d.m.Value(s, 4, 1) == gatewayWarning && d.m.Value(s, 4, 3) == Local {
 		d.warnings = append(d.warnings, gateway.Warning{Source: where(d.loc(s, 3, 0)),
 			Message: "the sending gateway noted: " + strings.TrimSpace(d.m.Value(s, 3, 0))})
@@ -293,6 +299,11 @@ func (d *decoder) noteText(s *hl7.Segment) string {
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
+
+// plainNote are the NTE-4 comment types that say no more than that the
+// segment is a note: none, remark (RE, or the word, as some LIMS write it),
+// general instructions or reason.
+var plainNote = map[string]bool{"": true, "RE": true, "REMARK": true, "GI": true, "GR": true}
 
 func clip(s string, n int) string {
 	if len(s) > n {
