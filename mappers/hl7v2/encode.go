@@ -24,6 +24,10 @@ type Options struct {
 	// by default the ODS code of the organisation the message is for (the
 	// ordering trust, or a copy-to recipient).
 	ReceivingFacility string `json:"receivingFacility,omitempty"`
+	// MessageTime is MSH-7, when the message was made: the gateway gives
+	// the time it queued the delivery (a resend repeats the same bytes).
+	// Zero: the report's issue time, for a message made on demand.
+	MessageTime time.Time `json:"-"`
 }
 
 // Check reports an option a destination got wrong.
@@ -124,8 +128,12 @@ func (e *encoder) header(controlID string) {
 	if facility == "" {
 		facility = r.OrderingTrust.ODSCode
 	}
+	made := ts(r.Issued)
+	if !e.o.MessageTime.IsZero() {
+		made = e.o.MessageTime.In(gateway.London).Format("20060102150405-0700")
+	}
 	b.MSH(b.V("RESULTS-GATEWAY"), b.V(r.PerformingLab.ODSCode), b.V(e.o.ReceivingApplication), b.V(facility),
-		ts(r.Issued), "", msgType, b.V(controlID), "P", e.o.Version) // original acknowledgement mode: AA means processed
+		made, "", msgType, b.V(controlID), "P", e.o.Version) // original acknowledgement mode: AA means processed
 	p := r.Patient
 	ids := []string{}
 	pid2 := ""

@@ -63,6 +63,15 @@ func TestORUNamesItsReceiverAndCharacterSet(t *testing.T) {
 	if m, h := msh("oru", id(vus)); m.Value(h, 18, 0) != "" {
 		t.Errorf("an all-ASCII ORU: MSH-18 %q, want none", m.Value(h, 18, 0))
 	}
+	// MSH-7 is when the message was made (queued), not the report's issue time.
+	{
+		m, h := msh("oru", id(vus))
+		made, err := time.Parse("20060102150405-0700", m.Value(h, 7, 0))
+		issued := m.Value(m.First("OBR"), 22, 0)
+		if err != nil || time.Since(made) > 10*time.Minute || time.Since(made) < -time.Minute || m.Value(h, 7, 0) == issued {
+			t.Errorf("MSH-7 %q (OBR-22 %q): want the time the message was made", m.Value(h, 7, 0), issued)
+		}
+	}
 	if m, h := msh("oru", id(unicode)); m.Value(h, 18, 0) != "UNICODE UTF-8" {
 		t.Errorf("an ORU with names beyond ASCII: MSH-18 %q, want UNICODE UTF-8", m.Value(h, 18, 0))
 	}
