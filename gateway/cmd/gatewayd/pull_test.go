@@ -126,6 +126,17 @@ func reportIDs(s searchset) []string {
 	return out
 }
 
+// amendedReport is the id of PULL-03's DiagnosticReport: seeded for R0A
+// (the trust's token) and amended, so at version 2, and shared with no one.
+func amendedReport(t *testing.T, fhir string) string {
+	t.Helper()
+	_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-03", trustToken)
+	if len(s.Entry) != 1 || s.Entry[0].Resource["meta"].(map[string]any)["versionId"] != "2" {
+		t.Fatalf("PULL-03 is not seeded as an amended report of R0A's: %d entries", len(s.Entry))
+	}
+	return s.Entry[0].Resource["id"].(string)
+}
+
 func TestPullAPI(t *testing.T) {
 	for _, store := range []string{"embedded", "redis"} {
 		t.Run(store, func(t *testing.T) { testPull(t, store) })
@@ -262,16 +273,7 @@ func testPull(t *testing.T, store string) {
 	})
 
 	t.Run("each version's presentedForm leads to that version's PDF", func(t *testing.T) {
-		_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?_count=50", trustToken)
-		id := ""
-		for _, e := range s.Entry {
-			if e.Resource["meta"].(map[string]any)["versionId"] == "2" {
-				id = e.Resource["id"].(string)
-			}
-		}
-		if id == "" {
-			t.Fatal("no amended report seeded")
-		}
+		id := amendedReport(t, fhir)
 		hashes := map[string]bool{}
 		for _, path := range []string{"/" + id, "/" + id + "/_history/1", "/" + id + "/_history/2"} {
 			var dr map[string]any
@@ -440,16 +442,7 @@ func testPull(t *testing.T, store string) {
 	})
 
 	t.Run("an amended report's Provenance is found by its target", func(t *testing.T) {
-		_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?_count=50", trustToken)
-		id := ""
-		for _, e := range s.Entry {
-			if e.Resource["meta"].(map[string]any)["versionId"] == "2" {
-				id = e.Resource["id"].(string)
-			}
-		}
-		if id == "" {
-			t.Fatal("no amended report seeded")
-		}
+		id := amendedReport(t, fhir)
 		status, found, body := fhirGet(t, fhir+"/Provenance?target=DiagnosticReport/"+id, trustToken)
 		if status != http.StatusOK || len(found.Entry) != 2 {
 			t.Fatalf("Provenance?target: %d, %d entries, want one per version: %.300s", status, len(found.Entry), body)

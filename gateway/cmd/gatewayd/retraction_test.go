@@ -19,11 +19,7 @@ import (
 // patient (OBR-25 C, table 0123's correction, with every OBX-11 W: posted
 // as wrong), then the corrected report on the right one.
 func TestCorrectionToAnotherPatientWithdrawsItOverHL7(t *testing.T) {
-	listener, logged := peers.HL7Listener(t)
-	dir := t.TempDir()
-	cfg := strings.Replace(strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox")), `"destinations": [`,
-		`"destinations": [{"name": "r0a-hl7", "trusts": ["R0A"], "kind": "mllp", "format": "hl7v2-oru", "config": {"address": "`+listener+`"}},`, 1)
-	base, _ := startWithConfig(t, dir, cfg)
+	base, _, logged := hl7ListenerGateway(t)
 
 	v1 := withID(t, fixtures.Report("negative-wgs"), "MOVED-1")
 	if r := post(t, base, labToken, v1); r.status != http.StatusAccepted {
@@ -67,11 +63,7 @@ func TestCorrectionToAnotherPatientWithdrawsItOverHL7(t *testing.T) {
 // result withdrawn from its patient and nothing of the other patient; the
 // other trust's destination gets the corrected report.
 func TestCorrectionForAnotherTrustsPatientOnlyWithdraws(t *testing.T) {
-	listener, logged := peers.HL7Listener(t)
-	dir := t.TempDir()
-	cfg := strings.Replace(strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox")), `"destinations": [`,
-		`"destinations": [{"name": "r0a-hl7", "trusts": ["R0A"], "kind": "mllp", "format": "hl7v2-oru", "config": {"address": "`+listener+`"}},`, 1)
-	base, _ := startWithConfig(t, dir, cfg)
+	base, dir, logged := hl7ListenerGateway(t)
 
 	v1 := withID(t, fixtures.Report("negative-wgs"), "MOVED-2")
 	if r := post(t, base, labToken, v1); r.status != http.StatusAccepted {
@@ -116,4 +108,16 @@ func TestCorrectionForAnotherTrustsPatientOnlyWithdraws(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(dir, "outbox", "RBS", "*")); len(files) == 0 {
 		t.Error("the corrected report did not reach RBS's destination")
 	}
+}
+
+// hl7ListenerGateway runs the gateway with R0A's reports also going, as
+// ORU^R01 over MLLP, to the third-party listener (destination r0a-hl7),
+// whose log of messages logged returns. dir is the gateway's directory.
+func hl7ListenerGateway(t *testing.T) (base, dir string, logged func() []map[string]any) {
+	listener, logged := peers.HL7Listener(t)
+	dir = t.TempDir()
+	cfg := strings.Replace(strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox")), `"destinations": [`,
+		`"destinations": [{"name": "r0a-hl7", "trusts": ["R0A"], "kind": "mllp", "format": "hl7v2-oru", "config": {"address": "`+listener+`"}},`, 1)
+	base, _ = startWithConfig(t, dir, cfg)
+	return base, dir, logged
 }
