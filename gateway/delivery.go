@@ -41,7 +41,12 @@ type Delivery struct {
 	PayloadOf string `json:"payloadOf,omitempty"`
 	// Recipient is the organisation (ODS code) this delivery is for: the
 	// ordering trust, a copy-to recipient, or one that had an earlier version.
-	Recipient     string        `json:"recipient,omitempty"`
+	Recipient string `json:"recipient,omitempty"`
+	// Withdrawal says the payload withdraws an earlier version from a
+	// patient this version moved the result away from, and holds nothing
+	// of this version: its destination is told no more of the report
+	// unless it is a recipient again.
+	Withdrawal    bool          `json:"withdrawal,omitempty"`
 	State         DeliveryState `json:"state"`
 	CreatedAt     time.Time     `json:"createdAt"`
 	UpdatedAt     time.Time     `json:"updatedAt"`

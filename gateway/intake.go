@@ -434,8 +434,9 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
 		payload, of := rec.Bundle, PayloadBundle
+		withdrawal := moved && !slices.Contains(r.Recipients(), rt.Recipient)
 		switch {
-		case moved && !slices.Contains(r.Recipients(), rt.Recipient):
+		case withdrawal:
 			var err error
 			if payload, err = in.withdrawal(previous, r, rec, rt, id); err != nil {
 				return nil, fmt.Errorf("encode the withdrawal of report %s for %s: %w", rec.ID, rt.Destination, err)
@@ -451,7 +452,7 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 			payload, of = rec.PDF, PayloadPDF
 		}
 		out = append(out, &Delivery{
-			ID: id, ReportID: rec.ID, Version: rec.Version, PayloadOf: of, Recipient: rt.Recipient,
+			ID: id, ReportID: rec.ID, Version: rec.Version, PayloadOf: of, Recipient: rt.Recipient, Withdrawal: withdrawal,
 			Destination: rt.Destination, ContentType: Formats[rt.Format], Payload: payload,
 			State: DeliveryPending, CreatedAt: at, UpdatedAt: at, NextAttemptAt: at,
 		})

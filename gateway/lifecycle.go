@@ -215,8 +215,18 @@ func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes
 		if err != nil {
 			return nil, false, nil, err
 		}
+		// A destination whose latest delivery of the report withdrew it
+		// (the result moved to a patient that is not its organisation's)
+		// has been told all it may be told.
+		latest := map[string]*Delivery{}
 		for _, d := range ds {
-			if d.ReportID != id || d.State == DeliveryCancelled || d.ReportID == r.ID && d.Version >= r.Version || seen[d.Destination] {
+			if d.ReportID == id && (latest[d.Destination] == nil || d.Version > latest[d.Destination].Version) {
+				latest[d.Destination] = d
+			}
+		}
+		for _, d := range ds {
+			if d.ReportID != id || d.State == DeliveryCancelled || d.ReportID == r.ID && d.Version >= r.Version || seen[d.Destination] ||
+				latest[d.Destination].Withdrawal {
 				continue
 			}
 			rt, ok := byName.Destination(d.Destination)

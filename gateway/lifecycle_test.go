@@ -228,4 +228,22 @@ func TestCorrectionForAnotherTrustsPatientWithdrawsOnly(t *testing.T) {
 			}
 		}
 	}
+	// A further correction for the same patient: the first trust, told
+	// already, hears nothing of it; the second trust gets it.
+	v3 := report(t, "negative-wgs")
+	v3.Version, v3.Status = 3, gateway.StatusCorrected
+	v3.Patient.NHSNumber, v3.Patient.MRN = "9990001316", "MRN01316"
+	v3.OrderingTrust = gateway.Organisation{ODSCode: "RBS"}
+	v3.Result.Conclusion += " Corrected again."
+	rec, _ = e.accept(t, v3)
+	var got []string
+	ds, _ := e.store.Deliveries(ctx, gateway.DeliveryFilter{ReportID: rec.ID})
+	for _, d := range ds {
+		if d.Version == 3 {
+			got = append(got, d.Destination)
+		}
+	}
+	if slices.Sort(got); !slices.Equal(got, []string{"rbs"}) {
+		t.Errorf("version 3 went to %v, want rbs only", got)
+	}
 }

@@ -384,10 +384,11 @@ type desc struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	PayloadOf   string    `json:"payloadOf,omitempty"` // the payload is the version's own Bundle or PDF
 	Recipient   string    `json:"recipient,omitempty"`
+	Withdrawal  bool      `json:"withdrawal,omitempty"`
 }
 
 func description(d *gateway.Delivery) desc {
-	return desc{d.ID, d.ReportID, d.Version, d.Destination, d.ContentType, d.CreatedAt, d.PayloadOf, d.Recipient}
+	return desc{d.ID, d.ReportID, d.Version, d.Destination, d.ContentType, d.CreatedAt, d.PayloadOf, d.Recipient, d.Withdrawal}
 }
 
 // Lease implements gateway.Queue.
@@ -575,7 +576,7 @@ func (s *Store) delivery(ctx context.Context, id string, v []any, attempts []str
 		return nil, fmt.Errorf("decode delivery %s: %w", id, err)
 	}
 	d := &gateway.Delivery{ID: dd.ID, ReportID: dd.ReportID, Version: dd.Version, Destination: dd.Destination,
-		ContentType: dd.ContentType, CreatedAt: dd.CreatedAt, PayloadOf: dd.PayloadOf, Recipient: dd.Recipient, State: gateway.DeliveryState(str(1)),
+		ContentType: dd.ContentType, CreatedAt: dd.CreatedAt, PayloadOf: dd.PayloadOf, Recipient: dd.Recipient, Withdrawal: dd.Withdrawal, State: gateway.DeliveryState(str(1)),
 		UpdatedAt: fromMS(str(2)), LastError: str(5), ReceiverRef: str(6), Reason: str(7), Attempts: []gateway.Attempt{}}
 	if d.State == gateway.DeliveryRetrying || d.State == gateway.DeliveryPending {
 		d.NextAttemptAt = fromMS(str(3))

@@ -79,12 +79,24 @@ func testCreatedWithReport(t *testing.T, s gateway.Store) {
 	ds := Enqueue(t, s, "Q-1", 1, "epr", "files")
 	for _, d := range ds {
 		got := state(t, s, d.ID)
-		if got.State != gateway.DeliveryPending || string(got.Payload) != string(d.Payload) || got.ContentType != d.ContentType {
+		if got.State != gateway.DeliveryPending || string(got.Payload) != string(d.Payload) || got.ContentType != d.ContentType || got.Withdrawal {
 			t.Fatalf("delivery %s stored as %+v", d.ID, got)
 		}
 	}
+	// What a delivery says of itself is kept: whom it is for, and that it
+	// only withdraws an earlier version.
+	rec := Record("Q-1W", 1, "699X0")
+	rec.ReceivedAt = t0
+	w := &gateway.Delivery{ID: "Q-1W~v1~epr", ReportID: "Q-1W", Version: 1, Destination: "epr", Recipient: "R0A", Withdrawal: true,
+		ContentType: "application/fhir+json", Payload: []byte("withdrawn"), State: gateway.DeliveryPending, CreatedAt: t0, UpdatedAt: t0, NextAttemptAt: t0}
+	if _, _, err := s.SaveReport(context.Background(), rec, []*gateway.Delivery{w}); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, w.ID); !got.Withdrawal || got.Recipient != "R0A" {
+		t.Fatalf("a withdrawal stored as %+v", got)
+	}
 	// A resend of the report creates no new deliveries.
-	rec := Record("Q-1", 1, "699X0")
+	rec = Record("Q-1", 1, "699X0")
 	rec.ReceivedAt = t0
 	if _, created, err := s.SaveReport(context.Background(), rec, []*gateway.Delivery{{ID: "extra", ReportID: "Q-1", Version: 1, Destination: "other", State: gateway.DeliveryPending}}); err != nil || created {
 		t.Fatalf("resend: created=%v err=%v", created, err)
