@@ -275,6 +275,7 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 			Text: fmt.Sprintf("sender %s/%s may not send from this connection (its client certificate or address is not the one configured for it)",
 				m.Value(msh, 3, 1), m.Value(msh, 4, 1))}})
 		res.Unavailable = false
+		res.raw = nil // logged as refused, its content not kept: it is not who it says it is
 		return res
 	}
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,16 @@ func TestMLLPSenderIsWhoItsCertificateSays(t *testing.T) {
 			t.Fatalf("spoof: %s %q", code, text)
 		}
 		unchanged(t)
+		// Logged as refused, its content not kept, though the connection is
+		// another sender's.
+		list := consolePage(t, base, "/console/messages?control=SPOOF-1")
+		ids := regexp.MustCompile(`/console/messages/([0-9]+-[0-9]+)`).FindStringSubmatch(list)
+		if ids == nil {
+			t.Fatalf("the spoof is not in the message log:\n%s", list)
+		}
+		if page := consolePage(t, base, "/console/messages/"+ids[1]); strings.Contains(page, "FORGED") || strings.Contains(page, "PID") {
+			t.Errorf("the message log shows the spoof's content:\n%s", page)
+		}
 	})
 
 	t.Run("plain TCP or TLS without a client certificate gets no hearing", func(t *testing.T) {
