@@ -128,6 +128,7 @@ func Decode(m *hl7.Message, lab string, o SenderOptions) (*Decoded, error) {
 	d.results()
 	d.specimens()
 	d.authorisers()
+	d.noDirectoryCode() // once the report's kind is known
 	d.finish()
 	d.leftovers()
 	out := &Decoded{Report: d.r, Unmapped: d.unmapped, Warnings: d.warnings, Refusals: d.refusals, origins: d.origins,

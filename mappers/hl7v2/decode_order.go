@@ -247,11 +247,16 @@ func (d *decoder) testCode() {
 	if m := directoryInText.FindStringSubmatch(name); m != nil {
 		t.Code = m[1]
 		d.warn("test.code", obr, 4, "the test directory code %s is read from the test's name %q", m[1], name)
-		return
 	}
-	if l := t.LocalCode; l != nil && l.Code != "" {
-		// Said here, where the code is, rather than as a bare "missing".
-		d.warn("test.code", obr, 4, "no National Genomic Test Directory code: the test is filed under the code OBR-4 gives (%s in %s), and %s",
+}
+
+// noDirectoryCode says, for a genomic report, that its test has no
+// directory code but the lab's own in OBR-4, where the code is, rather
+// than as a bare "missing". A laboratory report (a blood count) needs none.
+func (d *decoder) noDirectoryCode() {
+	t := d.r.Test
+	if l := t.LocalCode; d.r.IsGenomic() && t.Code == "" && l != nil && l.Code != "" {
+		d.warn("test.code", d.groups[0].obr, 4, "no National Genomic Test Directory code: the test is filed under the code OBR-4 gives (%s in %s), and %s",
 			l.Code, first(systemName(l.System), "the lab's own system"), "a sender's testCodes setting can map it to one")
 	}
 }

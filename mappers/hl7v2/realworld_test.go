@@ -233,3 +233,15 @@ func TestRealWorldBundlesValidate(t *testing.T) {
 		t.Fatalf("validator rejected the Bundles: %v\n%s", err, out)
 	}
 }
+
+// TestLaboratoryReportsNeedNoDirectoryCode: a blood count's local test code
+// is no cause for a warning about the genomic test directory.
+func TestLaboratoryReportsNeedNoDirectoryCode(t *testing.T) {
+	d := decode(t, fixtures.HL7Message("pathology-fbc"))
+	if d.Report.IsGenomic() {
+		t.Fatal("the blood count is read as a genomic report")
+	}
+	if hasWarning(d.Warnings, "test.code", "") {
+		t.Errorf("a laboratory report warned of its test code: %v", d.Warnings)
+	}
+}
