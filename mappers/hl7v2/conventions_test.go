@@ -225,7 +225,7 @@ func TestReportKindOption(t *testing.T) {
 // never dropped.
 func TestNoteTypes(t *testing.T) {
 	order := "OBR|1||REP-N|R208^Inherited breast and ovarian cancer^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||F"
-	for typ, listed := range map[string]bool{"Remark^HL70364": false, "RE^Remark^HL70364": false, "": false, "PI^Patient Instructions^HL70364": true} {
+	for typ, listed := range map[string]bool{"Remark^HL70364": false, "RE^Remark^HL70364": false, "": false, "PI^Patient Instructions^HL70364": true, "GI^General Instructions^HL70364": true} {
 		d := decodeWith(t, msg("2.5.1", pid1286, order, "NTE|1|L|Fasting sample.|"+typ,
 			"OBX|1|TX|RES1^Result^LOCAL||No variant detected.||||||F"), hl7v2.SenderOptions{})
 		found := false

@@ -302,9 +302,8 @@ func (d *decoder) noteText(s *hl7.Segment) string {
 }
 
 // plainNote are the NTE-4 comment types that say no more than that the
-// segment is a note: none, remark (RE, or the word, as some LIMS write it),
-// general instructions or reason.
-var plainNote = map[string]bool{"": true, "RE": true, "REMARK": true, "GI": true, "GR": true}
+// segment is a note: none, or remark (RE, or the word, as some LIMS write it).
+var plainNote = map[string]bool{"": true, "RE": true, "REMARK": true}
 
 func clip(s string, n int) string {
 	if len(s) > n {
