@@ -138,7 +138,20 @@ func (s *server) fhirRead(c *gin.Context) {
 	if len(readable) == 0 && len(denied) > 0 {
 		outcome = "denied"
 	}
+	// Each version's Provenance has an id of its own, held by that version
+	// alone: a read of an earlier version's Provenance is served from it.
+	var versions []*gateway.ReportRecord
 	for _, meta := range candidates {
+		versions = append(versions, meta)
+		if action == "read" && typ == "Provenance" {
+			for v := meta.Version - 1; v >= 1; v-- {
+				older := *meta
+				older.Version = v
+				versions = append(versions, &older)
+			}
+		}
+	}
+	for _, meta := range versions {
 		v := meta.Version
 		if action == "vread" {
 			if version > meta.Version {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -35,7 +36,7 @@ func (s *server) provenanceSearch(c *gin.Context) {
 		return
 	}
 	ctx, who := c.Request.Context(), principal(c)
-	readable, _, err := s.locate(ctx, who, target)
+	readable, denied, err := s.locate(ctx, who, target)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -43,33 +44,48 @@ func (s *server) provenanceSearch(c *gin.Context) {
 	base := fhirBase(c)
 	entries := []any{}
 	var served []string
-	if len(readable) > 0 {
-		meta := readable[0]
-		for v := 1; v <= meta.Version; v++ {
-			rec, err := s.Reports.ReportBundle(ctx, meta.ID, v)
-			if gateway.ErrorCode(err) == gateway.ENOTFOUND {
-				continue // pruned
-			}
-			if err != nil {
-				s.fail(c, err)
-				return
-			}
-			if !who.CanRead(rec) { // that version was for someone else
-				continue
-			}
-			b, err := openBundle(rec)
-			if err != nil {
-				s.fail(c, err)
-				return
-			}
-			for _, res := range b.ofType("Provenance") {
-				entries = append(entries, entry(base, res, "match"))
-			}
-			served = []string{meta.ID}
+	// One report holds a DiagnosticReport. Whether its latest version is
+	// the caller's or not, each version is the caller's or not on its own
+	// (a copy added later, a correction for another trust's patient).
+	if holders := append(append([]*gateway.ReportRecord{}, readable...), denied...); len(holders) > 0 {
+		found, err := s.versionsProvenance(ctx, who, holders[0])
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for _, res := range found {
+			entries = append(entries, entry(base, res, "match"))
+		}
+		if len(found) > 0 {
+			served = []string{holders[0].ID}
 		}
 	}
 	if !s.auditedRead(c, "search", "Provenance?target", served) {
 		return
 	}
 	writeFHIR(c, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries})
+}
+
+// versionsProvenance is the Provenance of each stored version of a report
+// that who may read, oldest first.
+func (s *server) versionsProvenance(ctx context.Context, who gateway.Principal, meta *gateway.ReportRecord) ([]map[string]any, error) {
+	var out []map[string]any
+	for v := 1; v <= meta.Version; v++ {
+		rec, err := s.Reports.ReportBundle(ctx, meta.ID, v)
+		if gateway.ErrorCode(err) == gateway.ENOTFOUND {
+			continue // pruned
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !who.CanRead(rec) { // that version was for someone else
+			continue
+		}
+		b, err := openBundle(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b.ofType("Provenance")...)
+	}
+	return out, nil
 }

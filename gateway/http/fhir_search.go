@@ -426,8 +426,13 @@ func (s *server) search(c *gin.Context, typ string) {
 				include(res)
 			}
 		}
-		if q.provenance { // who issued the version, and for an update what it revised
-			for _, res := range b.ofType("Provenance") {
+		if q.provenance { // who issued each version, and for an update what it revised
+			found, err := s.versionsProvenance(c.Request.Context(), p, m)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			for _, res := range found {
 				include(res)
 			}
 		}

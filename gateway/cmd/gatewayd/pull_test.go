@@ -97,6 +97,7 @@ type searchset struct {
 		Relation, URL string
 	} `json:"link"`
 	Entry []struct {
+		FullURL  string                `json:"fullUrl"`
 		Resource map[string]any        `json:"resource"`
 		Search   struct{ Mode string } `json:"search"`
 	} `json:"entry"`
@@ -462,7 +463,45 @@ func testPull(t *testing.T, store string) {
 		if _, other, _ := fhirGet(t, fhir+"/Provenance?target=DiagnosticReport/"+id, otherTrustToken); len(other.Entry) != 0 {
 			t.Errorf("another trust found %d Provenance of the report", len(other.Entry))
 		}
-		// With the reports: each matched version's own Provenance.
+		// Each is read at its address, an earlier version's too.
+		for _, e := range found.Entry {
+			if r := get(t, e.FullURL, trustToken); r.status != http.StatusOK || !strings.Contains(string(r.body), `"Provenance"`) {
+				t.Errorf("GET %s = %d", e.FullURL, r.status)
+			}
+		}
+		// A report moved to another trust's patient: each trust finds the
+		// Provenance of the versions that were its own.
+		for v := 1; v <= 2; v++ {
+			var m map[string]any
+			json.Unmarshal(fixtures.Report("amendment-v"+strconv.Itoa(v)), &m)
+			m["id"], m["orderingTrust"] = "PULL-PROV", map[string]any{"odsCode": "R0A"}
+			if v == 2 {
+				m["status"], m["orderingTrust"] = "corrected", map[string]any{"odsCode": "RBS"}
+			}
+			body, _ := json.Marshal(m)
+			if r := post(t, base, labToken, body); r.status != http.StatusAccepted {
+				t.Fatalf("PULL-PROV v%d: %d %s", v, r.status, r.body)
+			}
+		}
+		_, moved, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-PROV", operatorToken)
+		if len(moved.Entry) != 1 {
+			t.Fatal("PULL-PROV not found")
+		}
+		movedID := moved.Entry[0].Resource["id"].(string)
+		for token, want := range map[string]string{trustToken: "1", otherTrustToken: "2"} {
+			_, s, _ := fhirGet(t, fhir+"/Provenance?target=DiagnosticReport/"+movedID, token)
+			var versions []string
+			for _, e := range s.Entry {
+				versions = append(versions, fmt.Sprint(e.Resource["meta"].(map[string]any)["versionId"]))
+			}
+			if strings.Join(versions, ",") != want {
+				t.Errorf("%s found the Provenance of versions %v of the moved report, want %s", token, versions, want)
+			}
+		}
+		// With the reports: the Provenance of each of their versions.
+		if _, one, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-03&_revinclude=Provenance:target", trustToken); len(one.Entry) != 3 {
+			t.Errorf("PULL-03 with _revinclude: %d entries, want the report and both versions' Provenance", len(one.Entry))
+		}
 		status, withRev, body := fhirGet(t, fhir+"/DiagnosticReport?_count=50&_revinclude=Provenance:target", trustToken)
 		matched, provenance := map[string]bool{}, map[string]bool{}
 		for _, e := range withRev.Entry {
