@@ -99,7 +99,7 @@ func oruEncoder(destination hl7v2.Options) func(r, previous *gateway.Report, rec
 		if o.ReceivingFacility == "" {
 			o.ReceivingFacility = recipient // a copy-to GP's message names the GP, not the ordering trust
 		}
-		o.MessageTime = rec.ReceivedAt // made as the delivery is queued
+		o.MessageTime = time.Now() // made now, as the delivery is queued (a held report's when it is released)
 		sum := sha1.Sum([]byte(deliveryID))
 		control := "RG" + hex.EncodeToString(sum[:9])
 		msg := hl7v2.Encode(r, rec.PDF, control, o)
