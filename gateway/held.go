@@ -57,7 +57,7 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 		var trustRoutes []addressed
 		for _, rt := range routes {
 			if !queuedTo[rt.Destination] {
-				trustRoutes = append(trustRoutes, addressed{rt, meta.TrustODS})
+				trustRoutes = append(trustRoutes, addressed{Route: rt, Recipient: meta.TrustODS})
 			}
 		}
 		var previous *Report

@@ -458,7 +458,11 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 			of = ""
 		case rt.Encode != nil:
 			var err error
-			if payload, err = rt.Encode(r, previous, rec, id, rt.Recipient); err != nil {
+			prev := previous
+			if rt.withdrawn {
+				prev = nil // the destination was told to withdraw it already: it holds nothing of it
+			}
+			if payload, err = rt.Encode(r, prev, rec, id, rt.Recipient); err != nil {
 				return nil, fmt.Errorf("encode report %s for %s: %w", rec.ID, rt.Destination, err)
 			}
 			of = ""

@@ -99,6 +99,10 @@ func (r *Report) Recipients() []string {
 type addressed struct {
 	Route
 	Recipient string
+	// withdrawn says the destination's latest delivery of the report only
+	// withdrew it: it holds nothing of the version before this one, so
+	// there is nothing of it to withdraw there.
+	withdrawn bool
 }
 
 // DeliveryHistory lists a report's deliveries (both stores implement it).
@@ -182,7 +186,7 @@ func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes
 	add := func(rt Route, who string) {
 		if !seen[rt.Destination] {
 			seen[rt.Destination] = true
-			routes = append(routes, addressed{rt, who})
+			routes = append(routes, addressed{Route: rt, Recipient: who})
 		}
 	}
 	for i, ods := range r.Recipients() {
@@ -222,6 +226,11 @@ func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes
 		for _, d := range ds {
 			if d.ReportID == id && (latest[d.Destination] == nil || d.Version > latest[d.Destination].Version) {
 				latest[d.Destination] = d
+			}
+		}
+		if id == r.ID {
+			for i := range routes { // a recipient's destination again, after a withdrawal
+				routes[i].withdrawn = latest[routes[i].Destination] != nil && latest[routes[i].Destination].Withdrawal
 			}
 		}
 		for _, d := range ds {

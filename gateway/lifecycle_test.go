@@ -284,3 +284,70 @@ func TestVersionlessCorrectionOfAPrunedReport(t *testing.T) {
 		t.Fatalf("a correction of the pruned report: %+v %v, want version 2", got, err)
 	}
 }
+
+// encodingRoutes are trustRoutes whose destinations encode their own
+// payload, as HL7 v2 ones do: it names the report's patient and the
+// previous version's the encoder was given.
+type encodingRoutes struct{ trustRoutes }
+
+func encodeNames(r, previous *gateway.Report, _ *gateway.ReportRecord, _, _ string) ([]byte, error) {
+	prev := ""
+	if previous != nil {
+		prev = previous.Patient.NHSNumber
+	}
+	return []byte("patient " + r.Patient.NHSNumber + " " + string(r.Status) + "; previous " + prev), nil
+}
+
+func (e encodingRoutes) Routes(trust string) []gateway.Route {
+	out := e.trustRoutes.Routes(trust)
+	for i := range out {
+		out[i].Encode = encodeNames
+	}
+	return out
+}
+
+func (e encodingRoutes) Destination(name string) (gateway.Route, bool) {
+	rt, ok := e.trustRoutes.Destination(name)
+	rt.Encode = encodeNames
+	return rt, ok
+}
+
+// Moved to another trust's patient and back: the first trust's destination
+// gets the withdrawal, then the report again, never anything of the other
+// patient; the other trust's gets its version, then its withdrawal.
+func TestCorrectionMovedAwayAndBack(t *testing.T) {
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	mapper, _ := fhirr4.New("")
+	in := &gateway.Intake{Reports: store, Held: store, Router: encodingRoutes{trustRoutes{"R0A": {"r0a"}, "RBS": {"rbs"}}}, History: store,
+		Audit: store, Bundles: mapper, Renderer: pdf.Renderer{}, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	e := &lifecycleEnv{store, in}
+	first, other := "9990000026", "9990001316"
+	for v, c := range []struct{ trust, nhs string }{{"R0A", first}, {"RBS", other}, {"R0A", first}} {
+		r := report(t, "negative-wgs")
+		r.Version, r.OrderingTrust, r.Patient.NHSNumber = v+1, gateway.Organisation{ODSCode: c.trust}, c.nhs
+		if v > 0 {
+			r.Status = gateway.StatusCorrected
+			r.Result.Conclusion += strings.Repeat(" Corrected.", v)
+		}
+		e.accept(t, r)
+	}
+	ctx := context.Background()
+	for id, want := range map[string]string{
+		"NWGLH-2026-000102~v2~r0a": "patient " + first + " entered-in-error; previous ",
+		"NWGLH-2026-000102~v3~r0a": "patient " + first + " corrected; previous ",
+		"NWGLH-2026-000102~v2~rbs": "patient " + other + " corrected; previous " + first,
+		"NWGLH-2026-000102~v3~rbs": "patient " + other + " entered-in-error; previous ",
+	} {
+		d, err := store.Delivery(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if string(d.Payload) != want {
+			t.Errorf("%s: %q, want %q", id, d.Payload, want)
+		}
+	}
+}
