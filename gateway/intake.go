@@ -129,20 +129,6 @@ func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) 
 	}
 	if len(versions) == 0 {
 		r.Version = 1
-		latest, lab, err := in.Reports.LatestNumbered(ctx, r.ID)
-		if err != nil {
-			return nil, false, 0, err
-		}
-		// Every version was removed under the retention policy. A correction
-		// (or amendment, withdrawal, cancellation) cannot be a resend of
-		// what was stored: it is the next version. Anything else may be a
-		// resend, and is numbered as the last, which SaveReport refuses.
-		if latest > 0 && lab == r.PerformingLab.ODSCode {
-			r.Version = latest
-			if r.Status != StatusFinal && r.Status != StatusPreliminary {
-				r.Version = latest + 1
-			}
-		}
 		return nil, false, 0, nil
 	}
 	status := r.Status

@@ -248,43 +248,6 @@ func TestCorrectionForAnotherTrustsPatientWithdrawsOnly(t *testing.T) {
 	}
 }
 
-// A versionless sender (HL7 v2) whose report was removed under the
-// retention policy: a resend of it is refused, a correction of it is the
-// next version.
-func TestVersionlessCorrectionOfAPrunedReport(t *testing.T) {
-	e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}})
-	ctx := context.Background()
-	original := report(t, "negative-wgs")
-	original.Version = 0 // as HL7 v2 sends it
-	rec, _ := e.accept(t, original)
-	d, err := e.store.Lease(ctx, "r0a", time.Now().Add(time.Hour), time.Minute)
-	if err != nil || d == nil {
-		t.Fatal(d, err)
-	}
-	if err := e.store.Complete(ctx, d.ID, d.Lease, gateway.Outcome{State: gateway.DeliveryDelivered, Attempt: gateway.Attempt{At: time.Now(), Outcome: "delivered"}}); err != nil {
-		t.Fatal(err)
-	}
-	far := time.Now().Add(1000 * 24 * time.Hour)
-	if n, err := e.store.Prune(ctx, map[gateway.RetentionClass]time.Time{gateway.ClassReports: far}, 100, false); err != nil || n[gateway.ClassReports] != 1 {
-		t.Fatalf("prune: %v %v", n, err)
-	}
-	accept := func(r *gateway.Report) (*gateway.ReportRecord, error) {
-		got, _, err := e.in.Accept(ctx, gateway.Principal{Role: gateway.RoleLab, ODSCode: r.PerformingLab.ODSCode}, r, gateway.Submission{Source: "hl7v2-mllp", Lenient: true})
-		return got, err
-	}
-	again := report(t, "negative-wgs")
-	again.Version = 0
-	if _, err := accept(again); gateway.ErrorCode(err) != gateway.ECONFLICT || !strings.Contains(err.Error(), "retention") {
-		t.Errorf("a resend of the pruned report: %v, want refused under the retention policy", err)
-	}
-	correction := report(t, "negative-wgs")
-	correction.Version, correction.Status = 0, gateway.StatusCorrected
-	correction.Result.Conclusion = "Corrected: " + correction.Result.Conclusion
-	if got, err := accept(correction); err != nil || got.ID != rec.ID || got.Version != 2 {
-		t.Fatalf("a correction of the pruned report: %+v %v, want version 2", got, err)
-	}
-}
-
 // encodingRoutes are trustRoutes whose destinations encode their own
 // payload, as HL7 v2 ones do: it names the report's patient and the
 // previous version's the encoder was given.

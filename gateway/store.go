@@ -83,11 +83,6 @@ type Reports interface {
 	// ReportVersions lists the stored versions of id, oldest first.
 	ReportVersions(ctx context.Context, id string) ([]int, error)
 
-	// LatestNumbered is the highest version ever stored for id and its lab
-	// (0 and "" if id was never stored), whether or not the retention
-	// policy has removed it since: the number outlives the version.
-	LatestNumbered(ctx context.Context, id string) (version int, lab string, err error)
-
 	// Ping reports whether the store can take writes now.
 	Ping(ctx context.Context) error
 

@@ -253,17 +253,6 @@ func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gate
 	return &rec, nil
 }
 
-// LatestNumbered implements gateway.Reports.
-func (s *Store) LatestNumbered(ctx context.Context, id string) (version int, lab string, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		if cur := tx.Bucket(bucketLatest).Get([]byte(id)); len(cur) >= 4 {
-			version, lab = int(binary.BigEndian.Uint32(cur)), string(cur[4:])
-		}
-		return nil
-	})
-	return version, lab, err
-}
-
 // ReportVersions implements gateway.Reports.
 func (s *Store) ReportVersions(ctx context.Context, id string) ([]int, error) {
 	var versions []int

@@ -360,18 +360,6 @@ func (s *Store) ReportBundle(ctx context.Context, id string, version int) (*gate
 	return &rec, nil
 }
 
-// LatestNumbered implements gateway.Reports.
-func (s *Store) LatestNumbered(ctx context.Context, id string) (version int, lab string, err error) {
-	v, err := s.rdb.HMGet(ctx, s.keys.report(id), "latest", "lab").Result()
-	if err != nil {
-		return 0, "", unavailable(err, "read the report's latest version")
-	}
-	latest, _ := v[0].(string)
-	lab, _ = v[1].(string)
-	version, _ = strconv.Atoi(latest)
-	return version, lab, nil
-}
-
 // ReportVersions implements gateway.Reports.
 func (s *Store) ReportVersions(ctx context.Context, id string) ([]int, error) {
 	vs, err := s.rdb.ZRange(ctx, s.keys.versions(id), 0, -1).Result()
