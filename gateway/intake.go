@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
-	"slices"
 	"time"
 )
 
@@ -421,32 +420,26 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 
 // deliveries encodes one delivery per route: the payload in the
 // destination's format, so delivering never re-encodes anything. previous
-// is the version before r, if any.
-//
-// When r moves the result to another patient, a destination that had the
-// earlier version only for an organisation that is not one of r's
-// recipients (the wrong patient's trust) gets the earlier version
-// withdrawn, and not r: it must take the result off the wrong record, and
-// has no business with the right patient's.
+// is the version before r, if any. A route routesFor marked to withdraw
+// gets that version withdrawn (it holds the result for a patient r is not
+// about) and nothing of r.
 func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, at time.Time, previous *Report) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
-	moved := previous != nil && PatientChanged(previous, r)
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
 		payload, of := rec.Bundle, PayloadBundle
-		withdrawal := moved && !slices.Contains(r.Recipients(), rt.Recipient)
 		switch {
-		case withdrawal:
+		case rt.withdraw != nil:
 			var err error
-			if payload, err = in.withdrawal(previous, r, rec, rt, id); err != nil {
+			if payload, err = in.withdrawal(rt.withdraw, r, rec, rt, id); err != nil {
 				return nil, fmt.Errorf("encode the withdrawal of report %s for %s: %w", rec.ID, rt.Destination, err)
 			}
 			of = ""
 		case rt.Encode != nil:
 			var err error
 			prev := previous
-			if rt.withdrawn {
-				prev = nil // the destination was told to withdraw it already: it holds nothing of it
+			if rt.known {
+				prev = rt.holds // what it holds, if anything, is what a move withdraws
 			}
 			if payload, err = rt.Encode(r, prev, rec, id, rt.Recipient); err != nil {
 				return nil, fmt.Errorf("encode report %s for %s: %w", rec.ID, rt.Destination, err)
@@ -456,7 +449,7 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 			payload, of = rec.PDF, PayloadPDF
 		}
 		out = append(out, &Delivery{
-			ID: id, ReportID: rec.ID, Version: rec.Version, PayloadOf: of, Recipient: rt.Recipient, Withdrawal: withdrawal,
+			ID: id, ReportID: rec.ID, Version: rec.Version, PayloadOf: of, Recipient: rt.Recipient, Withdrawal: rt.withdraw != nil,
 			Destination: rt.Destination, ContentType: Formats[rt.Format], Payload: payload,
 			State: DeliveryPending, CreatedAt: at, UpdatedAt: at, NextAttemptAt: at,
 		})
@@ -465,17 +458,17 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 }
 
 // withdrawal is what a destination gets when r moves the result away from
-// the patient it had it for: the earlier version, marked entered in error
-// and saying why, in the destination's format.
-func (in *Intake) withdrawal(previous, r *Report, rec *ReportRecord, rt addressed, deliveryID string) ([]byte, error) {
-	w := *previous
+// the patient it holds it for: the version it holds (held), marked entered
+// in error and saying why, in the destination's format.
+func (in *Intake) withdrawal(held, r *Report, rec *ReportRecord, rt addressed, deliveryID string) ([]byte, error) {
+	w := *held
 	w.Status = StatusEnteredInError
 	w.PDF = nil
 	w.Warnings = []Warning{{Message: fmt.Sprintf("WITHDRAWN from this patient: version %d of report %s moves the result to another patient", r.Version, r.ID)}}
 	if rt.Encode != nil {
 		// The record as it was for that patient: no newer PDF, the earlier version and trust.
 		old := *rec
-		old.PDF, old.Bundle, old.Version, old.Status, old.TrustODS = nil, nil, previous.Version, StatusEnteredInError, previous.OrderingTrust.ODSCode
+		old.PDF, old.Bundle, old.Version, old.Status, old.TrustODS = nil, nil, held.Version, StatusEnteredInError, held.OrderingTrust.ODSCode
 		return rt.Encode(&w, nil, &old, deliveryID, rt.Recipient)
 	}
 	pdf, _, err := in.Renderer.Render(&w)

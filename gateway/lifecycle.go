@@ -99,10 +99,16 @@ func (r *Report) Recipients() []string {
 type addressed struct {
 	Route
 	Recipient string
-	// withdrawn says the destination's latest delivery of the report only
-	// withdrew it: it holds nothing of the version before this one, so
-	// there is nothing of it to withdraw there.
-	withdrawn bool
+	// holds is the version of the report the destination was last sent in
+	// full (nil: none, or it was told to withdraw it); known says the
+	// history was read. An HL7 v2 destination is told to withdraw what it
+	// holds, not what it never had.
+	holds *Report
+	known bool
+	// withdraw, when set, is the version the destination holds for a
+	// patient the new version is not about: it gets that version
+	// withdrawn, and nothing of the new one.
+	withdraw *Report
 }
 
 // DeliveryHistory lists a report's deliveries (both stores implement it).
@@ -176,11 +182,14 @@ func NotLinked(warnings []Warning) string {
 }
 
 // routesFor is where r goes: the ordering trust's destinations, each
-// copy-to recipient's, and every destination that received an earlier
-// version of r or of the report it re-interprets (so everyone who had the
-// old result hears of the new one, wherever routing points now). Each
-// destination once. trustRouted says the ordering trust has a destination
-// of its own (else the report is held for it).
+// copy-to recipient's, and every destination that holds an earlier version
+// of r or of the report it re-interprets for r's patient (so everyone who
+// had the old result hears of the new one, wherever routing points now).
+// A destination holding a version of r for another patient (a correction
+// moved the result) is routed to withdraw it, and gets nothing of r; one
+// told to withdraw it already gets nothing more. Each destination once.
+// trustRouted says the ordering trust has a destination of its own (else
+// the report is held for it).
 func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes []addressed, trustRouted bool, notes []Warning, err error) {
 	seen := map[string]bool{}
 	add := func(rt Route, who string) {
@@ -211,39 +220,75 @@ func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes
 	if linked {
 		earlier = append(earlier, r.Previous.ID)
 	}
+	versions := map[string]*Report{}
+	versionOf := func(id string, v int) (*Report, error) {
+		key := fmt.Sprint(id, "/", v)
+		if got, ok := versions[key]; ok {
+			return got, nil
+		}
+		rec, err := in.Reports.ReportVersion(ctx, id, v)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, nil // pruned: nothing of it is held to speak of
+		}
+		if err != nil {
+			return nil, err
+		}
+		got, err := rec.DecodeReport()
+		versions[key] = got
+		return got, err
+	}
 	for _, id := range earlier {
-		// Every destination that had it, or is still to get it (pending,
-		// retrying, dead: a later version supersedes it there), except one
-		// an operator cancelled.
+		// What each destination holds: the version it was last sent (or is
+		// still to be sent), leaving aside deliveries an operator cancelled.
 		ds, err := in.History.Deliveries(ctx, DeliveryFilter{ReportID: id, Limit: 1000})
 		if err != nil {
 			return nil, false, nil, err
 		}
-		// A destination whose latest delivery of the report withdrew it
-		// (the result moved to a patient that is not its organisation's)
-		// has been told all it may be told.
-		latest := map[string]*Delivery{}
+		last := map[string]*Delivery{}
+		var order []string
 		for _, d := range ds {
-			if d.ReportID == id && (latest[d.Destination] == nil || d.Version > latest[d.Destination].Version) {
-				latest[d.Destination] = d
-			}
-		}
-		if id == r.ID {
-			for i := range routes { // a recipient's destination again, after a withdrawal
-				routes[i].withdrawn = latest[routes[i].Destination] != nil && latest[routes[i].Destination].Withdrawal
-			}
-		}
-		for _, d := range ds {
-			if d.ReportID != id || d.State == DeliveryCancelled || d.ReportID == r.ID && d.Version >= r.Version || seen[d.Destination] ||
-				latest[d.Destination].Withdrawal {
+			if d.ReportID != id || d.State == DeliveryCancelled || id == r.ID && d.Version >= r.Version {
 				continue
 			}
-			rt, ok := byName.Destination(d.Destination)
+			if last[d.Destination] == nil {
+				order = append(order, d.Destination)
+			}
+			if last[d.Destination] == nil || d.Version > last[d.Destination].Version {
+				last[d.Destination] = d
+			}
+		}
+		for _, dest := range order {
+			d := last[dest]
+			var held *Report
+			if !d.Withdrawal {
+				if held, err = versionOf(id, d.Version); err != nil {
+					return nil, false, nil, err
+				}
+			}
+			if id == r.ID {
+				for i := range routes {
+					if routes[i].Destination == dest {
+						routes[i].holds, routes[i].known = held, true
+					}
+				}
+			}
+			if seen[dest] || held == nil {
+				continue // a recipient's own destination; or it holds nothing of the report
+			}
+			rt, ok := byName.Destination(dest)
 			if !ok {
-				notes = append(notes, Warning{Path: "previous", Message: fmt.Sprintf("destination %s, which had report %s version %d, is no longer configured: it is not told of this one", d.Destination, d.ReportID, d.Version)})
+				notes = append(notes, Warning{Path: "previous", Message: fmt.Sprintf("destination %s, which had report %s version %d, is no longer configured: it is not told of this one", dest, d.ReportID, d.Version)})
 				continue
 			}
-			add(rt, d.Recipient)
+			switch {
+			case !PatientChanged(held, r): // it has the result for this patient: it hears of the new one
+				add(rt, d.Recipient)
+			case id == r.ID: // it has the result for another patient: it is told to take it off
+				add(rt, d.Recipient)
+				routes[len(routes)-1].withdraw = held
+			}
+			// A re-interpretation of a report it holds for another patient
+			// is not its business.
 		}
 	}
 	return routes, trustRouted, notes, nil

@@ -314,3 +314,43 @@ func TestCorrectionMovedAwayAndBack(t *testing.T) {
 		}
 	}
 }
+
+// A re-interpretation naming a version of a report that a later correction
+// moved to another trust's patient goes to the first patient's recipients,
+// not to the destination that holds the report for the other patient. And
+// a withdrawal an operator cancelled leaves the destination holding the
+// result, so the next move withdraws it again.
+func TestHistoryFollowsThePatientEachDestinationHolds(t *testing.T) {
+	e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}, "RBS": {"rbs"}, "A81001": {"gp"}})
+	ctx := context.Background()
+	v1 := report(t, "vus-inconclusive") // for 9990000034 at R0A, copied to GP A81001
+	e.accept(t, v1)
+	v2 := report(t, "vus-inconclusive")
+	v2.Version, v2.Status = 2, gateway.StatusCorrected
+	v2.Patient.NHSNumber, v2.Patient.MRN = "9990001316", "MRN01316"
+	v2.OrderingTrust, v2.CopyTo = gateway.Organisation{ODSCode: "RBS"}, nil
+	e.accept(t, v2)
+	ri := report(t, "reinterpretation-likely-pathogenic") // names NWGLH-2026-000103 version 1, for 9990000034
+	rec, _ := e.accept(t, ri)
+	if got := e.destinations(t, rec.ID); !slices.Equal(got, []string{"gp", "r0a"}) {
+		t.Errorf("the re-interpretation went to %v, want gp and r0a (not rbs, which holds the report for another patient)", got)
+	}
+
+	// The GP's withdrawal of v2 is cancelled: it still holds v1.
+	if err := e.store.Cancel(ctx, gateway.DeliveryID(v1.ID, 2, "gp"), time.Now(), "ops"); err != nil {
+		t.Fatal(err)
+	}
+	v3 := report(t, "vus-inconclusive")
+	v3.Version, v3.Status = 3, gateway.StatusCorrected
+	v3.Patient.NHSNumber, v3.Patient.MRN = "9990001316", "MRN01316"
+	v3.OrderingTrust, v3.CopyTo = gateway.Organisation{ODSCode: "RBS"}, nil
+	v3.Result.Conclusion += " Corrected again."
+	e.accept(t, v3)
+	d, err := e.store.Delivery(ctx, gateway.DeliveryID(v1.ID, 3, "gp"))
+	if err != nil || !d.Withdrawal || strings.Contains(string(d.Payload), "9990001316") {
+		t.Errorf("the GP, still holding v1, was not sent its withdrawal of version 3: %v %+v", err, d)
+	}
+	if _, err := e.store.Delivery(ctx, gateway.DeliveryID(v1.ID, 3, "r0a")); gateway.ErrorCode(err) != gateway.ENOTFOUND {
+		t.Errorf("r0a, told of the withdrawal, was sent version 3: %v", err)
+	}
+}

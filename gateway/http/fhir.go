@@ -129,6 +129,8 @@ func (s *server) fhirRead(c *gin.Context) {
 			return
 		}
 		candidates = append(append([]*gateway.ReportRecord{}, readable...), denied...)
+	} else if typ == "Provenance" { // each version's own: whoever may read that version may read it
+		candidates = append(append([]*gateway.ReportRecord{}, readable...), denied...)
 	}
 	load := s.Reports.ReportBundle // the PDF is only needed for Binary
 	if typ == "Binary" {

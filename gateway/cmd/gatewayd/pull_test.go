@@ -497,6 +497,11 @@ func testPull(t *testing.T, store string) {
 			if strings.Join(versions, ",") != want {
 				t.Errorf("%s found the Provenance of versions %v of the moved report, want %s", token, versions, want)
 			}
+			for _, e := range s.Entry { // and reads each at the address given
+				if r := get(t, e.FullURL, token); r.status != http.StatusOK {
+					t.Errorf("%s: GET %s = %d", token, e.FullURL, r.status)
+				}
+			}
 		}
 		// With the reports: the Provenance of each of their versions.
 		if _, one, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-03&_revinclude=Provenance:target", trustToken); len(one.Entry) != 3 {
