@@ -49,7 +49,7 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 				return queued, err
 			}
 			for _, d := range ds {
-				if d.Version == rec.Version {
+				if d.Version == rec.Version && !d.Withdrawal { // a withdrawal there is of another patient's version
 					queuedTo[d.Destination] = true
 				}
 			}

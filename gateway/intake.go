@@ -427,6 +427,12 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 	out := make([]*Delivery, 0, len(routes))
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)
+		if rt.withdraw != nil {
+			// Its own id: should the destination come to serve a recipient of
+			// this version (a held report's trust routed to it), the version
+			// itself is queued there under the plain one.
+			id += "~withdrawal"
+		}
 		payload, of := rec.Bundle, PayloadBundle
 		switch {
 		case rt.withdraw != nil:
@@ -436,12 +442,10 @@ func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, a
 			}
 			of = ""
 		case rt.Encode != nil:
+			// What the destination holds, if anything, is what a move
+			// withdraws there: never a version it was not sent.
 			var err error
-			prev := previous
-			if rt.known {
-				prev = rt.holds // what it holds, if anything, is what a move withdraws
-			}
-			if payload, err = rt.Encode(r, prev, rec, id, rt.Recipient); err != nil {
+			if payload, err = rt.Encode(r, rt.holds, rec, id, rt.Recipient); err != nil {
 				return nil, fmt.Errorf("encode report %s for %s: %w", rec.ID, rt.Destination, err)
 			}
 			of = ""

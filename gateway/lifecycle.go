@@ -100,11 +100,9 @@ type addressed struct {
 	Route
 	Recipient string
 	// holds is the version of the report the destination was last sent in
-	// full (nil: none, or it was told to withdraw it); known says the
-	// history was read. An HL7 v2 destination is told to withdraw what it
-	// holds, not what it never had.
+	// full (nil: none, or it was told to withdraw it). An HL7 v2
+	// destination is told to withdraw what it holds, not what it never had.
 	holds *Report
-	known bool
 	// withdraw, when set, is the version the destination holds for a
 	// patient the new version is not about: it gets that version
 	// withdrawn, and nothing of the new one.
@@ -268,7 +266,7 @@ func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes
 			if id == r.ID {
 				for i := range routes {
 					if routes[i].Destination == dest {
-						routes[i].holds, routes[i].known = held, true
+						routes[i].holds = held
 					}
 				}
 			}

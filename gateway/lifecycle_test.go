@@ -213,7 +213,11 @@ func TestCorrectionForAnotherTrustsPatientWithdrawsOnly(t *testing.T) {
 		"r0a": {has: []string{first, `"status":"entered-in-error"`, "WITHDRAWN from this patient"}, lacks: []string{"9990001316"}},
 		"rbs": {has: []string{"9990001316", `"status":"corrected"`}, lacks: []string{first}},
 	} {
-		d, err := e.store.Delivery(ctx, gateway.DeliveryID(rec.ID, 2, dest))
+		id := gateway.DeliveryID(rec.ID, 2, dest)
+		if dest == "r0a" {
+			id += "~withdrawal"
+		}
+		d, err := e.store.Delivery(ctx, id)
 		if err != nil {
 			t.Fatalf("%s: %v", dest, err)
 		}
@@ -300,10 +304,10 @@ func TestCorrectionMovedAwayAndBack(t *testing.T) {
 	}
 	ctx := context.Background()
 	for id, want := range map[string]string{
-		"NWGLH-2026-000102~v2~r0a": "patient " + first + " entered-in-error; previous ",
-		"NWGLH-2026-000102~v3~r0a": "patient " + first + " corrected; previous ",
-		"NWGLH-2026-000102~v2~rbs": "patient " + other + " corrected; previous " + first,
-		"NWGLH-2026-000102~v3~rbs": "patient " + other + " entered-in-error; previous ",
+		"NWGLH-2026-000102~v2~r0a~withdrawal": "patient " + first + " entered-in-error; previous ",
+		"NWGLH-2026-000102~v3~r0a":            "patient " + first + " corrected; previous ",
+		"NWGLH-2026-000102~v2~rbs":            "patient " + other + " corrected; previous ", // it never held the first patient's
+		"NWGLH-2026-000102~v3~rbs~withdrawal": "patient " + other + " entered-in-error; previous ",
 	} {
 		d, err := store.Delivery(ctx, id)
 		if err != nil {
@@ -337,7 +341,7 @@ func TestHistoryFollowsThePatientEachDestinationHolds(t *testing.T) {
 	}
 
 	// The GP's withdrawal of v2 is cancelled: it still holds v1.
-	if err := e.store.Cancel(ctx, gateway.DeliveryID(v1.ID, 2, "gp"), time.Now(), "ops"); err != nil {
+	if err := e.store.Cancel(ctx, gateway.DeliveryID(v1.ID, 2, "gp")+"~withdrawal", time.Now(), "ops"); err != nil {
 		t.Fatal(err)
 	}
 	v3 := report(t, "vus-inconclusive")
@@ -346,11 +350,47 @@ func TestHistoryFollowsThePatientEachDestinationHolds(t *testing.T) {
 	v3.OrderingTrust, v3.CopyTo = gateway.Organisation{ODSCode: "RBS"}, nil
 	v3.Result.Conclusion += " Corrected again."
 	e.accept(t, v3)
-	d, err := e.store.Delivery(ctx, gateway.DeliveryID(v1.ID, 3, "gp"))
+	d, err := e.store.Delivery(ctx, gateway.DeliveryID(v1.ID, 3, "gp")+"~withdrawal")
 	if err != nil || !d.Withdrawal || strings.Contains(string(d.Payload), "9990001316") {
 		t.Errorf("the GP, still holding v1, was not sent its withdrawal of version 3: %v %+v", err, d)
 	}
-	if _, err := e.store.Delivery(ctx, gateway.DeliveryID(v1.ID, 3, "r0a")); gateway.ErrorCode(err) != gateway.ENOTFOUND {
-		t.Errorf("r0a, told of the withdrawal, was sent version 3: %v", err)
+	if ds, _ := e.store.Deliveries(ctx, gateway.DeliveryFilter{ReportID: v1.ID, Destination: "r0a"}); len(ds) != 2 { // v1, the withdrawal
+		t.Errorf("r0a, told of the withdrawal, has %d deliveries of the report, want 2 (nothing of version 3)", len(ds))
+	}
+}
+
+// A destination that never held the report gets no withdrawal of another
+// patient's version in front of its own (a copy-to added with the move),
+// and a held report released to a destination that was sent a withdrawal
+// of this version is queued there all the same.
+func TestNoWithdrawalOfWhatADestinationNeverHeld(t *testing.T) {
+	routes := trustRoutes{"R0A": {"r0a"}, "A81001": {"gp"}}
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	mapper, _ := fhirr4.New("")
+	in := &gateway.Intake{Reports: store, Held: store, Router: encodingRoutes{routes}, History: store,
+		Audit: store, Bundles: mapper, Renderer: pdf.Renderer{}, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	e := &lifecycleEnv{store, in}
+	v1 := report(t, "negative-wgs")
+	e.accept(t, v1)
+	v2 := report(t, "negative-wgs")
+	v2.Version, v2.Status = 2, gateway.StatusCorrected
+	v2.Patient.NHSNumber, v2.Patient.MRN = "9990001316", "MRN01316"
+	v2.OrderingTrust, v2.CopyTo = gateway.Organisation{ODSCode: "RBS"}, []gateway.Organisation{{ODSCode: "A81001"}} // RBS: no route, held
+	rec, _ := e.accept(t, v2)
+	ctx := context.Background()
+	d, err := store.Delivery(ctx, gateway.DeliveryID(rec.ID, 2, "gp"))
+	if err != nil || string(d.Payload) != "patient 9990001316 corrected; previous " {
+		t.Errorf("the GP, new to the report: %v %q", err, d.Payload)
+	}
+	routes["RBS"] = []string{"r0a"} // RBS's reports now go where R0A's do
+	if n, err := in.RouteHeld(ctx); err != nil || n != 1 {
+		t.Fatalf("released %d: %v", n, err)
+	}
+	if d, err := store.Delivery(ctx, gateway.DeliveryID(rec.ID, 2, "r0a")); err != nil || string(d.Payload) != "patient 9990001316 corrected; previous " {
+		t.Errorf("the held report at r0a: %v %+v", err, d)
 	}
 }
