@@ -60,13 +60,7 @@ func (in *Intake) RouteHeld(ctx context.Context) (int, error) {
 				trustRoutes = append(trustRoutes, addressed{Route: rt, Recipient: meta.TrustODS})
 			}
 		}
-		var previous *Report
-		if r.Version > 1 {
-			if previous, err = in.previous(ctx, r); err != nil {
-				return queued, err
-			}
-		}
-		deliveries, err := in.deliveries(r, rec, trustRoutes, in.Now().UTC(), previous)
+		deliveries, err := in.deliveries(r, rec, trustRoutes, in.Now().UTC())
 		if err != nil {
 			return queued, err
 		}

@@ -305,8 +305,7 @@ func (w *withoutNewline) Write(p []byte) (int, error) {
 
 func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *ReportRecord, created bool, err error) {
 	source := sub.Source
-	// The version before r, read once: lineage states what changed since it,
-	// and an HL7 v2 destination is told if a correction moves the result.
+	// The version before r: lineage states what changed since it.
 	var previous *Report
 	if r.Version > 1 {
 		if previous, err = in.previous(ctx, r); err != nil {
@@ -340,7 +339,7 @@ func (in *Intake) save(ctx context.Context, r *Report, sub Submission) (rec *Rep
 		}
 		rec.Message = &m
 	}
-	deliveries, err := in.deliveries(r, rec, routes, rec.ReceivedAt, previous)
+	deliveries, err := in.deliveries(r, rec, routes, rec.ReceivedAt)
 	if err != nil {
 		return nil, false, err
 	}
@@ -419,11 +418,10 @@ func (in *Intake) Preview(r *Report) (bundle []byte, err error) {
 }
 
 // deliveries encodes one delivery per route: the payload in the
-// destination's format, so delivering never re-encodes anything. previous
-// is the version before r, if any. A route routesFor marked to withdraw
-// gets that version withdrawn (it holds the result for a patient r is not
+// destination's format, so delivering never re-encodes anything. A route
+// routesFor marked to withdraw gets the version it holds withdrawn (it holds the result for a patient r is not
 // about) and nothing of r.
-func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, at time.Time, previous *Report) ([]*Delivery, error) {
+func (in *Intake) deliveries(r *Report, rec *ReportRecord, routes []addressed, at time.Time) ([]*Delivery, error) {
 	out := make([]*Delivery, 0, len(routes))
 	for _, rt := range routes {
 		id := DeliveryID(rec.ID, rec.Version, rt.Destination)

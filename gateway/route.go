@@ -22,8 +22,10 @@ type Route struct {
 	Format      string
 	// Encode makes the payload for formats with per-destination choices
 	// (HL7 v2); nil for the Bundle and the PDF, which are made once per report.
-	// previous is the version before r, if any: an HL7 v2 EPR must be told
-	// to withdraw a result from a patient a correction moves it away from.
+	// previous is the version of the report the destination holds, if any
+	// (nil when it was never sent one, or was told to withdraw it): an HL7
+	// v2 EPR must be told to withdraw a result from a patient a correction
+	// moves it away from.
 	// recipient is the organisation (ODS code) the delivery serves: the
 	// ordering trust or a copy-to recipient ("" when not known).
 	Encode func(r, previous *Report, rec *ReportRecord, deliveryID, recipient string) ([]byte, error)

@@ -235,7 +235,7 @@ func (v *validator) report(r *Report, lenient bool) {
 	}
 	v.relatives(r.Relatives)
 	v.result(r)
-	genes := map[string]string{} // HGNC id -> symbol and "symbol "+symbol -> HGNC id, to catch the two disagreeing
+	genes := geneNames{symbolOf: map[string]string{}, idOf: map[string]string{}}
 	for i, p := range r.Test.Panels {
 		for j, g := range p.Genes {
 			v.gene(fmt.Sprintf("test.panels[%d].genes[%d]", i, j), g, genes)
@@ -511,7 +511,7 @@ func (v *validator) observation(path string, o *Observation) {
 	}
 }
 
-func (v *validator) gene(path string, g Gene, genes map[string]string) {
+func (v *validator) gene(path string, g Gene, genes geneNames) {
 	okSym := v.match(path+".symbol", g.Symbol, symbolPattern, "HGNC gene symbol")
 	okID := v.match(path+".hgncId", g.HGNCID, hgncPattern, "HGNC id (HGNC:<digits>)")
 	if okSym && okID {
@@ -519,21 +519,25 @@ func (v *validator) gene(path string, g Gene, genes map[string]string) {
 	}
 }
 
+// geneNames are the genes named so far in a report, both ways, to catch a
+// symbol and an HGNC id that disagree.
+type geneNames struct{ symbolOf, idOf map[string]string }
+
 // genesAgree checks g against the genes named before it in the report: an
 // HGNC id has one symbol, a symbol one HGNC id.
-func (v *validator) genesAgree(path string, g Gene, genes map[string]string) {
-	if known, ok := genes[g.HGNCID]; ok && known != g.Symbol {
+func (v *validator) genesAgree(path string, g Gene, genes geneNames) {
+	if known, ok := genes.symbolOf[g.HGNCID]; ok && known != g.Symbol {
 		v.add(path+".symbol", "%q disagrees with %s named %q elsewhere in the report", g.Symbol, g.HGNCID, known)
 		return
 	}
-	if known, ok := genes["symbol "+g.Symbol]; ok && known != g.HGNCID {
+	if known, ok := genes.idOf[g.Symbol]; ok && known != g.HGNCID {
 		v.add(path+".hgncId", "%s disagrees with %s, the HGNC id %q has elsewhere in the report", g.HGNCID, known, g.Symbol)
 		return
 	}
-	genes[g.HGNCID], genes["symbol "+g.Symbol] = g.Symbol, g.HGNCID
+	genes.symbolOf[g.HGNCID], genes.idOf[g.Symbol] = g.Symbol, g.HGNCID
 }
 
-func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes map[string]string) {
+func (v *validator) variant(path string, vr *Variant, ids map[string]bool, genes geneNames) {
 	if v.match(path+".id", vr.ID, reportIDPattern, "variant id (1-64 letters, digits, '.', '_' or '-')") {
 		if ids[vr.ID] {
 			v.add(path+".id", "%q is used by another variant", vr.ID)

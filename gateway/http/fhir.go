@@ -121,15 +121,15 @@ func (s *server) fhirRead(c *gin.Context) {
 	// may read a report can change between versions (a copy-to added, a
 	// correction for another trust's patient): each holder's version is
 	// checked itself, as /v1/reports/{id}?version= does.
-	candidates := readable[:min(len(readable), 1)]
 	version := 0
 	if action == "vread" {
 		if version, err = strconv.Atoi(vid); err != nil || version < 1 {
 			notFound("not-found")
 			return
 		}
-		candidates = append(append([]*gateway.ReportRecord{}, readable...), denied...)
-	} else if typ == "Provenance" { // each version's own: whoever may read that version may read it
+	}
+	candidates := readable[:min(len(readable), 1)]
+	if action == "vread" || typ == "Provenance" { // one version's, or each version's own Provenance
 		candidates = append(append([]*gateway.ReportRecord{}, readable...), denied...)
 	}
 	load := s.Reports.ReportBundle // the PDF is only needed for Binary

@@ -48,7 +48,7 @@ func (s *server) provenanceSearch(c *gin.Context) {
 	// the caller's or not, each version is the caller's or not on its own
 	// (a copy added later, a correction for another trust's patient).
 	if holders := append(append([]*gateway.ReportRecord{}, readable...), denied...); len(holders) > 0 {
-		found, err := s.versionsProvenance(ctx, who, holders[0])
+		found, err := s.versionsProvenance(ctx, who, holders[0], holders[0].Version)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -67,10 +67,10 @@ func (s *server) provenanceSearch(c *gin.Context) {
 }
 
 // versionsProvenance is the Provenance of each stored version of a report
-// that who may read, oldest first.
-func (s *server) versionsProvenance(ctx context.Context, who gateway.Principal, meta *gateway.ReportRecord) ([]map[string]any, error) {
+// up to upTo that who may read, oldest first.
+func (s *server) versionsProvenance(ctx context.Context, who gateway.Principal, meta *gateway.ReportRecord, upTo int) ([]map[string]any, error) {
 	var out []map[string]any
-	for v := 1; v <= meta.Version; v++ {
+	for v := 1; v <= upTo; v++ {
 		rec, err := s.Reports.ReportBundle(ctx, meta.ID, v)
 		if gateway.ErrorCode(err) == gateway.ENOTFOUND {
 			continue // pruned

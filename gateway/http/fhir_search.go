@@ -427,12 +427,12 @@ func (s *server) search(c *gin.Context, typ string) {
 			}
 		}
 		if q.provenance { // who issued each version, and for an update what it revised
-			found, err := s.versionsProvenance(c.Request.Context(), p, m)
+			found, err := s.versionsProvenance(c.Request.Context(), p, m, m.Version-1) // the earlier ones; this one is open
 			if err != nil {
 				s.fail(c, err)
 				return
 			}
-			for _, res := range found {
+			for _, res := range append(found, b.ofType("Provenance")...) {
 				include(res)
 			}
 		}

@@ -90,7 +90,7 @@ func destinations(cfg Config, reg *adapters.Registry) (router, []*gateway.Destin
 // same one, so the EPR can recognise it.
 //
 // When this version moves the result to another patient, the payload first
-// withdraws the previous version from the first patient (the same report
+// withdraws the version the destination holds from the first patient (the same report
 // marked entered in error, OBR-25 and OBX-11 W, as HL7 v2 provides), so a
 // legacy EPR never keeps it on the wrong record.
 func oruEncoder(destination hl7v2.Options) func(r, previous *gateway.Report, rec *gateway.ReportRecord, deliveryID, recipient string) ([]byte, error) {
