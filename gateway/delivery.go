@@ -106,6 +106,13 @@ func CancelReason(by string) string { return "cancelled by " + by }
 // IsSend reports whether the attempt was a send, not an operator's marker.
 func (a Attempt) IsSend() bool { return a.Outcome != OutcomeReplayed && a.Outcome != OutcomeCancelled }
 
+// Replayable says whether an operator can replay a delivery in state st:
+// dead or cancelled (it goes again), or retrying (it goes now rather than
+// when its backoff ends).
+func Replayable(st DeliveryState) bool {
+	return st == DeliveryDead || st == DeliveryCancelled || st == DeliveryRetrying
+}
+
 // sinceReplay returns the attempts made since the last replay (all of them
 // if it was never replayed) and when that budget started.
 func (d *Delivery) sinceReplay() (failures int, from time.Time) {
@@ -259,9 +266,12 @@ type Queue interface {
 	// started waiting (Delivery.WaitingSince): how old the queue is.
 	OldestWaiting(ctx context.Context, destinations []string) (map[string]time.Time, error)
 
-	// Replay makes a dead or cancelled delivery due now, keeping its history
-	// and adding a ReplayMarker naming the operator (by). ECONFLICT for a
-	// delivery in another state.
+	// Replay makes a dead, cancelled or retrying delivery due now ("retry
+	// now" for a retrying one: the receiver is back before the backoff is
+	// over), keeping its history and adding a ReplayMarker naming the
+	// operator (by); attempts and age count again from it. ECONFLICT for a
+	// delivery in another state (pending is due already; in flight is being
+	// sent).
 	Replay(ctx context.Context, id string, now time.Time, by string) error
 
 	// Cancel stops a delivery that is pending, retrying or dead, adding a

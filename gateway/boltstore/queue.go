@@ -443,8 +443,8 @@ func (s *Store) Release(ctx context.Context, id, lease string) error {
 // Replay implements gateway.Queue.
 func (s *Store) Replay(ctx context.Context, id string, now time.Time, by string) error {
 	return s.update(id, func(tx *bolt.Tx, r *record) error {
-		if r.State != gateway.DeliveryDead && r.State != gateway.DeliveryCancelled {
-			return gateway.Errorf(gateway.ECONFLICT, "only a dead or cancelled delivery can be replayed; %s is %s", id, r.State)
+		if !gateway.Replayable(r.State) {
+			return gateway.Errorf(gateway.ECONFLICT, "only a dead, cancelled or retrying delivery can be replayed; %s is %s", id, r.State)
 		}
 		r.State, r.NextAttemptAt, r.UpdatedAt, r.Reason = gateway.DeliveryRetrying, now, now, ""
 		r.Attempts = append(r.Attempts, gateway.ReplayMarker(now, by))

@@ -303,18 +303,21 @@ return "ok"
 `)
 
 // replay: ARGV = tag, delivery id, now ms, the "replayed" marker attempt
-// JSON (attempts and age count again from it). Returns "ok", "missing" or
-// the current state.
+// JSON (attempts and age count again from it). A dead, cancelled or
+// retrying delivery is due now. Returns "ok", "missing" or the current
+// state.
 var replay = redis.NewScript(common + `
 local did, now = ARGV[2], tonumber(ARGV[3])
 local h = redis.call("HMGET", k("d", did), "state", "json")
 if not h[1] then return "missing" end
-if h[1] ~= "dead" and h[1] ~= "cancelled" then return h[1] end
+if h[1] ~= "dead" and h[1] ~= "cancelled" and h[1] ~= "retrying" then return h[1] end
 local d = cjson.decode(h[2])
 redis.call("RPUSH", k("att", did), ARGV[4])
 redis.call("HSET", k("d", did), "next", now, "reason", "")
 redis.call("ZADD", k("due", d["destination"]), now, did)
 setstate(did, d["destination"], h[1], "retrying", now)
+-- it waits from the replay (Delivery.WaitingSince), as the embedded store keeps it
+redis.call("ZADD", k("waiting", d["destination"]), now, did)
 return "ok"
 `)
 

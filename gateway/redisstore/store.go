@@ -504,7 +504,7 @@ func (s *Store) leaseResult(res string, err error, id, what string) error {
 func (s *Store) Replay(ctx context.Context, id string, now time.Time, by string) error {
 	marker, _ := json.Marshal(gateway.ReplayMarker(now, by))
 	res, err := replay.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now), marker).Text()
-	return s.transition(res, err, id, "replayed", "only a dead or cancelled delivery can be replayed")
+	return s.transition(res, err, id, "replayed", "only a dead, cancelled or retrying delivery can be replayed")
 }
 
 // Cancel implements gateway.Queue.

@@ -187,6 +187,25 @@ func testDead(t *testing.T, s gateway.Store) {
 		t.Fatalf("replayed a delivery in flight: %v", err)
 	}
 	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(2 * time.Hour), Attempt: gateway.Attempt{At: t0, Outcome: "retry"}})
+	// "Retry now": a retrying delivery replayed goes at once, not at the
+	// end of its backoff, and waits from the replay.
+	if lease(t, s, "epr", t0.Add(80*time.Minute)) != nil {
+		t.Fatal("leased before its retry time")
+	}
+	if err := s.Replay(ctx, d.ID, t0.Add(80*time.Minute), "ops-cara"); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, s, d.ID); got.State != gateway.DeliveryRetrying || !got.NextAttemptAt.Equal(t0.Add(80*time.Minute)) {
+		t.Fatalf("after retry now: %+v", got)
+	}
+	if old, err := s.OldestWaiting(ctx, []string{"epr"}); err != nil || !old["epr"].Equal(t0.Add(80*time.Minute)) {
+		t.Fatalf("a replayed delivery waits from its replay: %v %v", old, err)
+	}
+	d = lease(t, s, "epr", t0.Add(80*time.Minute))
+	if d == nil {
+		t.Fatal("a retrying delivery replayed was not leased at once")
+	}
+	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(2 * time.Hour), Attempt: gateway.Attempt{At: t0.Add(80 * time.Minute), Outcome: "retry"}})
 	if err := s.Cancel(ctx, d.ID, t0.Add(90*time.Minute), "ops-ben"); err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +222,8 @@ func testDead(t *testing.T, s gateway.Store) {
 	for _, a := range got.Attempts {
 		outcomes = append(outcomes, a.Outcome+"/"+a.By)
 	}
-	if fmt.Sprint(outcomes) != "[permanent/ replayed/ops-anna retry/ cancelled/ops-ben replayed/ops-anna]" || got.Sends() != 2 ||
-		!got.Attempts[3].At.Equal(t0.Add(90*time.Minute)) {
+	if fmt.Sprint(outcomes) != "[permanent/ replayed/ops-anna retry/ replayed/ops-cara retry/ cancelled/ops-ben replayed/ops-anna]" || got.Sends() != 3 ||
+		!got.Attempts[5].At.Equal(t0.Add(90*time.Minute)) {
 		t.Fatalf("history after cancel and replay: %v (%d sends)", outcomes, got.Sends())
 	}
 }
