@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,12 @@ var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
 	"percent":  func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 	"seconds": func(s float64) string {
 		return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+	},
+	"until": func(t time.Time) string { // "in 4m10s", or "now" when due
+		if d := time.Until(t).Truncate(time.Second); d > 0 {
+			return "in " + d.String()
+		}
+		return "now"
 	},
 	"since": func(t time.Time) string {
 		if t.IsZero() {
@@ -212,8 +219,10 @@ func (s *server) consoleDashboard(c *gin.Context) {
 }
 
 // consoleDeliveries lists deliveries by destination and state, 200 to a
-// page, with the bulk actions for everything the filter matches (the
-// count shown and confirmed is the store's count of them all).
+// page, with the bulk actions for everything the filter matches, at one
+// destination or all (the count shown and confirmed is the store's count
+// of them all): replay for dead, cancelled and retrying deliveries (for
+// these, "retry now"), cancel for pending, retrying and dead ones.
 func (s *server) consoleDeliveries(c *gin.Context) {
 	f, problems := deliveryFilter(c)
 	if len(problems) > 0 {
@@ -237,10 +246,15 @@ func (s *server) consoleDeliveries(c *gin.Context) {
 		next = "/console/deliveries?" + url.Values{"destination": {f.Destination}, "state": {string(f.State)},
 			"after": {formatCursor(gateway.CursorOf(list[len(list)-1]))}}.Encode()
 	}
+	destinations := slices.Sorted(slices.Values(s.Destinations))
+	if f.Destination != "" && !slices.Contains(destinations, f.Destination) {
+		destinations = append(destinations, f.Destination) // no longer configured, still holding deliveries
+	}
 	s.render(c, "deliveries.html", gin.H{"Title": "Deliveries", "Deliveries": list, "Destination": f.Destination, "State": string(f.State),
-		"Count": counts[f.Destination][f.State], "Next": next, "Paged": !f.After.UpdatedAt.IsZero(),
-		"Bulk": f.Destination != "" && (f.State == gateway.DeliveryDead || f.State == gateway.DeliveryCancelled ||
-			f.State == gateway.DeliveryPending || f.State == gateway.DeliveryRetrying)})
+		"Destinations": destinations, "States": gateway.DeliveryStates,
+		"Count": matching(counts, f.Destination, f.State), "Next": next, "Paged": !f.After.UpdatedAt.IsZero(),
+		"ReplayAll": f.State != "" && gateway.Replayable(f.State),
+		"CancelAll": f.State == gateway.DeliveryDead || f.State == gateway.DeliveryPending || f.State == gateway.DeliveryRetrying})
 }
 
 // consoleBulk replays or cancels everything a filter matches, if it still
@@ -269,6 +283,10 @@ func (s *server) consoleBulk(action string) gin.HandlerFunc {
 			msg += "; more match: " + action + " again"
 		}
 		flash(c, msg)
+		if report := c.PostForm("report"); report != "" { // acted on from the report's page: back to it
+			c.Redirect(http.StatusSeeOther, "/console/reports/"+url.PathEscape(report))
+			return
+		}
 		c.Redirect(http.StatusSeeOther, "/console/deliveries?destination="+template.URLQueryEscaper(req.Destination)+
 			"&state="+template.URLQueryEscaper(string(req.State)))
 	}

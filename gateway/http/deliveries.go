@@ -114,7 +114,8 @@ func (s *server) getDelivery(c *gin.Context) {
 	c.JSON(http.StatusOK, view(d))
 }
 
-// replayDelivery is POST /v1/deliveries/{id}/replay: a dead or cancelled delivery goes again.
+// replayDelivery is POST /v1/deliveries/{id}/replay: a dead or cancelled
+// delivery goes again, a retrying one now.
 func (s *server) replayDelivery(c *gin.Context) {
 	id := c.Param("delivery")
 	if err := s.Queue.Replay(c.Request.Context(), id, s.Clock.Now(), c.GetString(subjectKey)); err != nil {
@@ -131,7 +132,8 @@ func (s *server) replayDelivery(c *gin.Context) {
 }
 
 // bulkRequest selects deliveries for a bulk replay or cancel: the listed
-// ids, or every delivery of a destination in a state. Expect, when set, is
+// ids, or every delivery in a state, at one destination or (Destination
+// "") at all of them. Expect, when set, is
 // the count the operator was shown and confirmed: if the selection has
 // changed since, nothing is done and the answer says how many it is now.
 type bulkRequest struct {
@@ -248,15 +250,15 @@ func (s *server) selection(ctx context.Context, req bulkRequest) (pages func() (
 			return req.IDs, false, nil
 		}, nil
 	}
-	if req.Destination == "" || req.State == "" || !validState(req.State) {
+	if req.State == "" || !validState(req.State) {
 		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "name the deliveries",
-			Problems: []gateway.Problem{{Path: "ids", Message: "list ids, or give destination and state (e.g. dead) to act on every delivery matching them"}}}
+			Problems: []gateway.Problem{{Path: "ids", Message: "list ids, or give a state (e.g. dead), and a destination or none for all, to act on every delivery matching them"}}}
 	}
 	counts, err := s.Queue.Counts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if n := counts[req.Destination][req.State]; req.Expect != nil && *req.Expect != n {
+	if n := matching(counts, req.Destination, req.State); req.Expect != nil && *req.Expect != n {
 		return nil, gateway.Errorf(gateway.ECONFLICT, "the selection is now %d deliveries, not the %d confirmed: look again", n, *req.Expect)
 	}
 	f := gateway.DeliveryFilter{Destination: req.Destination, State: req.State, Limit: bulkPage}
@@ -272,6 +274,19 @@ func (s *server) selection(ctx context.Context, req bulkRequest) (pages func() (
 		}
 		return ids, false, nil
 	}, nil
+}
+
+// matching counts the deliveries in state at destination, or at every
+// destination when it is "".
+func matching(counts map[string]map[gateway.DeliveryState]int, destination string, state gateway.DeliveryState) int {
+	if destination != "" {
+		return counts[destination][state]
+	}
+	n := 0
+	for _, byState := range counts {
+		n += byState[state]
+	}
+	return n
 }
 
 // cancelDelivery is POST /v1/deliveries/{id}/cancel.

@@ -73,8 +73,8 @@ func TestBulkReplayOfADestinationsDeadLetters(t *testing.T) {
 		t.Fatalf("bulk replay: %d %s", r.status, r.body)
 	}
 	waitFor("delivered", 2)
-	if r := replay(`{"state": "dead"}`); r.status != http.StatusUnprocessableEntity && r.status != http.StatusBadRequest {
-		t.Fatalf("a bulk replay naming nothing: %d", r.status)
+	if r := replay(`{"destination": "r0a-epr"}`); r.status != http.StatusUnprocessableEntity && r.status != http.StatusBadRequest {
+		t.Fatalf("a bulk replay naming no state: %d", r.status)
 	}
 }
 
@@ -83,8 +83,14 @@ func TestBulkReplayOfADestinationsDeadLetters(t *testing.T) {
 // given ids: they become dead letters there.
 func rejectingEPR(t *testing.T, ids ...string) (base string, epr *receiver.Receiver) {
 	t.Helper()
+	return withEPR(t, func(epr *receiver.Receiver) { epr.Set(receiver.Reject) }, ids...)
+}
+
+// withEPR is rejectingEPR with the EPR answering as set tells it.
+func withEPR(t *testing.T, set func(*receiver.Receiver), ids ...string) (base string, epr *receiver.Receiver) {
+	t.Helper()
 	epr = receiver.Start(t)
-	epr.Set(receiver.Reject)
+	set(epr)
 	dir := t.TempDir()
 	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
 	cfg = strings.Replace(cfg, `"destinations": [`, `"destinations": [{"name": "r0a-epr", "trusts": ["R0A"], "kind": "fhir-rest", "format": "fhir-bundle", "config": {"baseUrl": "`+epr.URL+`"}},`, 1)

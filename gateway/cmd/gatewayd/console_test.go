@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -63,6 +64,16 @@ func browser(t *testing.T) (context.Context, *dialogs) {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return ctx, asked
+}
+
+// pageText is the text of the element sel finds on the browser's page.
+func pageText(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("%s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
 }
 
 // screenshotOnFailure keeps what the browser showed when a step failed.
@@ -226,14 +237,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	until(base+"/console/deliveries?destination=r0a-epr&state=delivered", "delivered", 2)
 
 	// The dashboard counts what came in by source and what each destination delivered today.
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("%s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
+	text := func(sel string) string { t.Helper(); return pageText(t, ctx, sel) }
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console"), chromedp.WaitVisible(chromedp.ID("sources"))); err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +311,104 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	if got := text(row + " td.out"); got == "" {
 		t.Error("no issued -> delivered time")
+	}
+}
+
+// TestConsoleRetryNowAndActingFromAReport: an EPR answers 503 with
+// Retry-After of an hour, so two deliveries wait an hour to retry. The
+// operator, told the EPR is back, sends one now from its report's page
+// and the other from the list of every destination's retrying
+// deliveries; both are delivered at once. Pausing asks first.
+func TestConsoleRetryNowAndActingFromAReport(t *testing.T) {
+	ctx, asked := browser(t)
+	base, epr := withEPR(t, func(epr *receiver.Receiver) { epr.FailFirst(2, "3600") }, "RETRY-1", "RETRY-2")
+	defer screenshotOnFailure(t, ctx, "console-retry-now")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console/login"),
+		chromedp.SendKeys(chromedp.ID("token"), operatorToken),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("destinations")),
+	); err != nil {
+		t.Fatalf("log in: %v", err)
+	}
+	text := func(sel string) string { t.Helper(); return pageText(t, ctx, sel) }
+	state := func(report string) string {
+		t.Helper()
+		var d struct{ State string }
+		json.Unmarshal(get(t, base+"/v1/deliveries/"+report+"~v1~r0a-epr", operatorToken).body, &d)
+		return d.State
+	}
+	waitState := func(report, want string) {
+		t.Helper()
+		for i := 0; state(report) != want; i++ {
+			if i > 400 {
+				t.Fatalf("%s is %s at r0a-epr, want %s", report, state(report), want)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	waitState("RETRY-1", "retrying")
+	waitState("RETRY-2", "retrying")
+
+	// From the report's page: it says when the next attempt is, and sends it now.
+	reportRow := `#report-deliveries tr[data-destination="r0a-epr"]`
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/reports/RETRY-1"), chromedp.WaitVisible(chromedp.ID("report-deliveries"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(reportRow); !strings.Contains(got, "next attempt in 59m") {
+		t.Errorf("the report page's delivery: %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(reportRow+" button.replay")), chromedp.WaitVisible(chromedp.ID("flash"))); err != nil {
+		t.Fatalf("retry now: %v", err)
+	}
+	if got := asked.last(); got != "Send version 1 to r0a-epr now?" {
+		t.Errorf("the confirmation asked %q", got)
+	}
+	if f := text("#flash"); !strings.Contains(f, "1 deliveries replayed") {
+		t.Errorf("after retry now the report page says %q", f)
+	}
+	waitState("RETRY-1", "delivered")
+	if state("RETRY-2") != "retrying" {
+		t.Fatalf("retrying one report's delivery moved the other's: %s", state("RETRY-2"))
+	}
+
+	// Every destination's retrying deliveries, chosen from the lists, with
+	// the next attempt shown, all sent now.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console/deliveries"),
+		chromedp.SetValue(chromedp.CSS(`select[name="state"]`), "retrying"),
+		chromedp.Click(chromedp.CSS(`form[action="/console/deliveries"] button`)),
+		chromedp.WaitVisible(chromedp.ID("replay")),
+	); err != nil {
+		t.Fatalf("list the retrying deliveries: %v", err)
+	}
+	if got := text(`#deliveries tr[data-report="RETRY-2"] td.next`); !strings.HasPrefix(got, "in 59m") {
+		t.Errorf("next attempt shown as %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("replay")), chromedp.WaitVisible(chromedp.ID("flash"))); err != nil {
+		t.Fatalf("retry all now: %v", err)
+	}
+	if got := asked.last(); got != "Retry all 1 retrying deliveries to every destination now?" {
+		t.Errorf("the confirmation asked %q", got)
+	}
+	waitState("RETRY-2", "delivered")
+	if n, _ := epr.Requests(); n != 4 {
+		t.Errorf("the EPR had %d requests, want 4: two failures, then each report once", n)
+	}
+
+	// Pausing a destination asks first.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console"),
+		chromedp.Click(chromedp.CSS(`#destinations tr[data-destination="r0a-epr"] button`)),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if got := asked.last(); got != "Pause r0a-epr? Nothing is sent to it until it is resumed." {
+		t.Errorf("the confirmation asked %q", got)
+	}
+	if got := text(`#destinations tr[data-destination="r0a-epr"]`); !strings.Contains(got, "paused") {
+		t.Errorf("after pausing: %q", got)
 	}
 }
 
