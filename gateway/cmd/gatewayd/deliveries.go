@@ -28,8 +28,10 @@ import (
 
 const deliveriesUsage = `usage:
   gatewayd deliveries ls     [-destination D] [-state S] [-report ID] [-limit N] [-json]
-  gatewayd deliveries replay (-destination D -state S [-yes] | ID...)
-  gatewayd deliveries cancel (-destination D -state S [-yes] | ID...)
+  gatewayd deliveries replay (-state S [-destination D] [-yes] | ID...)
+  gatewayd deliveries cancel (-state S [-destination D] [-yes] | ID...)
+replay sends dead or cancelled deliveries again and retrying ones now; without -destination,
+a state's deliveries at every destination
 environment: GATEWAY_URL (default http://127.0.0.1:8080), GATEWAY_TOKEN (an operator's token),
              GATEWAY_CA_FILE (the CA that signed the gateway's certificate, if not a public one)`
 
@@ -148,12 +150,12 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 			}
 			return bulkDeliveries(ctx, api, verb, map[string]any{"ids": ids, "expect": len(ids)}, stdout)
 		}
-		if *dest == "" || *state == "" {
-			return fmt.Errorf("%s: name delivery ids, or -destination and -state\n%s", verb, deliveriesUsage)
+		if *state == "" {
+			return fmt.Errorf("%s: name delivery ids, or -state (and -destination, or none for all)\n%s", verb, deliveriesUsage)
 		}
-		allowed := map[string][]string{"replay": {"dead", "cancelled"}, "cancel": {"pending", "retrying", "dead"}}[verb]
+		allowed := map[string][]string{"replay": {"dead", "cancelled", "retrying"}, "cancel": {"pending", "retrying", "dead"}}[verb]
 		if !slices.Contains(allowed, *state) {
-			return fmt.Errorf("%s: only %s deliveries can be %s", verb, strings.Join(allowed, " or "), pastTense[verb])
+			return fmt.Errorf("%s: only %s or %s deliveries can be %s", verb, strings.Join(allowed[:2], ", "), allowed[2], pastTense[verb])
 		}
 		var counts struct {
 			Counts map[string]map[string]int `json:"counts"`
@@ -161,12 +163,19 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 		if err := api.call(ctx, http.MethodGet, "/v1/delivery-counts", nil, &counts); err != nil {
 			return err
 		}
-		if err := knownDestination(ctx, api, *dest); err != nil {
-			return err
+		n, where := 0, "every destination"
+		if *dest != "" {
+			if err := knownDestination(ctx, api, *dest); err != nil {
+				return err
+			}
+			n, where = counts.Counts[*dest][*state], *dest
+		} else {
+			for _, byState := range counts.Counts {
+				n += byState[*state]
+			}
 		}
-		n := counts.Counts[*dest][*state]
 		if !*yes {
-			return fmt.Errorf("%d %s deliveries to %s match: add -yes to %s them all", n, *state, *dest, verb)
+			return fmt.Errorf("%d %s deliveries to %s match: add -yes to %s them all", n, *state, where, verb)
 		}
 		return bulkDeliveries(ctx, api, verb, map[string]any{"destination": *dest, "state": *state, "expect": n}, stdout)
 	}

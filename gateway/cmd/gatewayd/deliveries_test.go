@@ -43,14 +43,17 @@ func TestDeliveriesCommand(t *testing.T) {
 	if _, err := cli("ls", "-destination", "r0a-eppr"); err == nil || !strings.Contains(err.Error(), `no destination "r0a-eppr"`) {
 		t.Fatalf("a misspelt destination: %v", err)
 	}
-	if _, err := cli("replay", "-destination", "r0a-epr", "-state", "retrying", "-yes"); err == nil || !strings.Contains(err.Error(), "only dead or cancelled deliveries can be replayed") {
+	if _, err := cli("replay", "-destination", "r0a-epr", "-state", "pending", "-yes"); err == nil || !strings.Contains(err.Error(), "only dead, cancelled or retrying deliveries can be replayed") {
 		t.Fatalf("replaying a state that cannot be replayed: %v", err)
 	}
 	if _, err := cli("replay", "-destination", "r0a-epr", "-state", "dead"); err == nil || !strings.Contains(err.Error(), "2 dead deliveries to r0a-epr match: add -yes") {
 		t.Fatalf("replay without -yes: %v", err)
 	}
+	if _, err := cli("replay", "-state", "dead"); err == nil || !strings.Contains(err.Error(), "2 dead deliveries to every destination match: add -yes") {
+		t.Fatalf("replay of every destination's without -yes: %v", err)
+	}
 	epr.Set(receiver.Accept)
-	out, err := cli("replay", "-destination", "r0a-epr", "-state", "dead", "-yes")
+	out, err := cli("replay", "-state", "dead", "-yes")
 	if err != nil || !strings.Contains(out, "2 deliveries replayed") {
 		t.Fatalf("replay -yes: %q %v", out, err)
 	}
