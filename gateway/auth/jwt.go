@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -19,9 +18,10 @@ import (
 
 // JWTConfig says which JWTs to trust and how their claims become a principal.
 type JWTConfig struct {
-	// The issuer's public keys: a JWKS file, or (better) its URL, fetched at
-	// start-up, refreshed every hour and again when a token names a key not
-	// yet seen (at most once a minute), so a key rotation needs no restart.
+	// The issuer's public keys: a JWKS file, re-read when it changes, or
+	// (better) its URL, fetched at start-up, refreshed every hour and again
+	// when a token names a key not yet seen (at most once a minute). Either
+	// way a key rotation needs no restart.
 	JWKSFile   string `json:"jwksFile,omitempty"`
 	JWKSURL    string `json:"jwksUrl,omitempty"`
 	Issuer     string `json:"issuer"`    // required "iss"
@@ -46,12 +46,18 @@ var unknownKeyRefresh = time.Minute
 // refreshing the key set are github.com/MicahParks/keyfunc/v3.
 type JWT struct {
 	cfg    JWTConfig
-	keys   keyfunc.Keyfunc
+	keys   keySet
 	parser *jwt.Parser
 }
 
-// NewJWT loads the JWKS (a file now; a URL now and in the background until
-// ctx ends) and checks the configuration.
+// keySet finds the key a token is signed with: keyfunc's, over a URL, or
+// jwksFile's.
+type keySet interface {
+	Keyfunc(token *jwt.Token) (any, error)
+}
+
+// NewJWT loads the JWKS (a file now and when it changes; a URL now and in
+// the background until ctx ends) and checks the configuration.
 func NewJWT(ctx context.Context, c JWTConfig, now func() time.Time, log *slog.Logger) (*JWT, error) {
 	if c.Issuer == "" || c.Audience == "" {
 		return nil, errors.New("jwt: issuer and audience are required")
@@ -65,14 +71,11 @@ func NewJWT(ctx context.Context, c JWTConfig, now func() time.Time, log *slog.Lo
 	if c.ODSClaim == "" {
 		c.ODSClaim = "ods"
 	}
-	var keys keyfunc.Keyfunc
+	var keys keySet
 	if c.JWKSFile != "" {
-		raw, err := os.ReadFile(c.JWKSFile)
-		if err != nil {
-			return nil, fmt.Errorf("jwt.jwksFile: %w", err)
-		}
-		if keys, err = keyfunc.NewJWKSetJSON(raw); err != nil {
-			return nil, fmt.Errorf("jwt.jwksFile %s: %w", c.JWKSFile, err)
+		var err error
+		if keys, err = newJWKSFile(c.JWKSFile, log); err != nil {
+			return nil, err
 		}
 	} else {
 		if !strings.HasPrefix(c.JWKSURL, "https://") && !strings.HasPrefix(c.JWKSURL, "http://127.0.0.1") && !strings.HasPrefix(c.JWKSURL, "http://localhost") {

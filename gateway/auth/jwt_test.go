@@ -3,6 +3,7 @@ package auth_test
 import (
 	"encoding/base64"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,57 @@ func TestJWT(t *testing.T) {
 		if gateway.ErrorCode(err) != gateway.EUNAUTHORIZED || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want unauthorized mentioning %q", name, err, tc.want)
 		}
+	}
+}
+
+// TestJWKSFileReread: a key rotation written to the JWKS file is taken
+// without a restart; a bad file in between is logged and the keys before
+// it kept, so callers are not locked out.
+func TestJWKSFileReread(t *testing.T) {
+	iss := testjwt.NewIssuer(t)
+	var logs strings.Builder
+	v, err := auth.NewJWT(t.Context(), auth.JWTConfig{JWKSFile: iss.JWKS, Issuer: "https://auth.example.nhs.uk", Audience: "results-gateway"},
+		time.Now, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := iss.Sign("RS256", claims(nil))
+	iss.Rotate()
+	rotated := iss.Sign("RS256", claims(nil))
+	if _, err := v.Authenticate(rotated); err == nil {
+		t.Fatal("a token signed with a key not yet in the file was accepted")
+	}
+	// accepted waits (bounded) for the file's next check to take token.
+	accepted := func(token string) bool {
+		for i := 0; i < 100; i++ {
+			if _, err := v.Authenticate(token); err == nil {
+				return true
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return false
+	}
+	if err := os.WriteFile(iss.JWKS, []byte(`{"keys": [`), 0o600); err != nil { // half-written
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(logs.String(), "jwks file not reloaded"); i++ {
+		if i > 100 {
+			t.Fatalf("a bad JWKS file was not reported: %s", logs.String())
+		}
+		v.Authenticate(old)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := v.Authenticate(old); err != nil {
+		t.Fatalf("a bad JWKS file locked out a token its previous keys verify: %v", err)
+	}
+	if err := iss.WriteFile(); err != nil {
+		t.Fatal(err)
+	}
+	if !accepted(rotated) {
+		t.Fatal("a token signed with the rotated key was still refused after the file was rewritten")
+	}
+	if !accepted(old) {
+		t.Fatal("the key still published was dropped")
 	}
 }
 

@@ -55,6 +55,17 @@ func (i *Issuer) Rotate() string {
 	return kid
 }
 
+// WriteFile publishes the JWKS, with every key so far, to its file (as an
+// issuer's rotation job would), replacing the file rather than rewriting
+// it in place.
+func (i *Issuer) WriteFile() error {
+	tmp := i.JWKS + ".new"
+	if err := os.WriteFile(tmp, i.jwks(), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, i.JWKS)
+}
+
 // Serve publishes the JWKS over HTTP on loopback and returns its URL and
 // how many times it was fetched.
 func (i *Issuer) Serve(t testing.TB) (url string, fetches func() int64) {
