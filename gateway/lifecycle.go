@@ -251,7 +251,10 @@ func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes
 			if last[d.Destination] == nil {
 				order = append(order, d.Destination)
 			}
-			if last[d.Destination] == nil || d.Version > last[d.Destination].Version {
+			// The latest version it was sent; of one version sent both ways
+			// (a PDF destination told to withdraw the old patient's copy and
+			// given the new one), the report itself.
+			if l := last[d.Destination]; l == nil || d.Version > l.Version || d.Version == l.Version && l.Withdrawal && !d.Withdrawal {
 				last[d.Destination] = d
 			}
 		}
@@ -289,7 +292,23 @@ func (in *Intake) routesFor(ctx context.Context, r *Report, linked bool) (routes
 			// is not its business.
 		}
 	}
-	return routes, trustRouted, notes, nil
+	return withdrawPDFs(routes, r), trustRouted, notes, nil
+}
+
+// withdrawPDFs adds, for each PDF destination of a current recipient that
+// holds the report for another patient (a correction moved the result
+// between patients of one trust), a withdrawal of what it holds beside
+// the new version. An HL7 v2 EPR is told within the new message, and a
+// FHIR one moves its DiagnosticReport by identifier; a PDF is a document
+// filed under the patient it names, and stays there unless a withdrawal
+// notice is filed under that patient too.
+func withdrawPDFs(routes []addressed, r *Report) []addressed {
+	for _, rt := range routes {
+		if rt.Format == FormatPDF && rt.withdraw == nil && rt.holds != nil && PatientChanged(rt.holds, r) {
+			routes = append(routes, addressed{Route: rt.Route, Recipient: rt.Recipient, withdraw: rt.holds})
+		}
+	}
+	return routes
 }
 
 // linkBack records on the report r re-interprets that r now follows it,

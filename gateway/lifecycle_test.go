@@ -12,6 +12,7 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
 	"github.com/nhs-genomics/results-gateway/gateway/pdf"
+	"github.com/nhs-genomics/results-gateway/internal/peers"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
 	"github.com/nhs-genomics/results-gateway/mappers/labjson"
 )
@@ -83,6 +84,24 @@ func report(t *testing.T, name string) *gateway.Report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// acceptFirst files version 1 of the negative-wgs fixture and returns its
+// patient's NHS number.
+func (e *lifecycleEnv) acceptFirst(t *testing.T) string {
+	t.Helper()
+	v1 := report(t, "negative-wgs")
+	e.accept(t, v1)
+	return v1.Patient.NHSNumber
+}
+
+// movedTo9990001316 is version 2 of the negative-wgs fixture, a
+// correction that moves the result to another patient.
+func movedTo9990001316(t *testing.T) *gateway.Report {
+	v2 := report(t, "negative-wgs")
+	v2.Version, v2.Status = 2, gateway.StatusCorrected
+	v2.Patient.NHSNumber, v2.Patient.MRN = "9990001316", "MRN01316"
+	return v2
 }
 
 func hasWarning(rec *gateway.ReportRecord, text string) bool {
@@ -198,12 +217,8 @@ func TestReinterpretationReachesWaitingDestinations(t *testing.T) {
 // patient's report; the second trust's destination gets the report.
 func TestCorrectionForAnotherTrustsPatientWithdrawsOnly(t *testing.T) {
 	e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}, "RBS": {"rbs"}})
-	v1 := report(t, "negative-wgs")
-	e.accept(t, v1)
-	first := v1.Patient.NHSNumber
-	v2 := report(t, "negative-wgs")
-	v2.Version, v2.Status = 2, gateway.StatusCorrected
-	v2.Patient.NHSNumber, v2.Patient.MRN = "9990001316", "MRN01316"
+	first := e.acceptFirst(t)
+	v2 := movedTo9990001316(t)
 	v2.OrderingTrust = gateway.Organisation{ODSCode: "RBS"}
 	rec, _ := e.accept(t, v2)
 	ctx := context.Background()
@@ -392,5 +407,84 @@ func TestNoWithdrawalOfWhatADestinationNeverHeld(t *testing.T) {
 	}
 	if d, err := store.Delivery(ctx, gateway.DeliveryID(rec.ID, 2, "r0a")); err != nil || string(d.Payload) != "patient 9990001316 corrected; previous " {
 		t.Errorf("the held report at r0a: %v %+v", err, d)
+	}
+}
+
+// pdfRoutes are trustRoutes whose destinations take the PDF.
+type pdfRoutes struct{ trustRoutes }
+
+func (p pdfRoutes) Routes(trust string) []gateway.Route {
+	out := p.trustRoutes.Routes(trust)
+	for i := range out {
+		out[i].Format = gateway.FormatPDF
+	}
+	return out
+}
+
+func (p pdfRoutes) Destination(name string) (gateway.Route, bool) {
+	rt, ok := p.trustRoutes.Destination(name)
+	rt.Format = gateway.FormatPDF
+	return rt, ok
+}
+
+// A correction that moves a result between two patients of one trust: the
+// trust's PDF destination, which filed the first patient's PDF under that
+// patient, gets a withdrawal for the first patient beside the corrected
+// report's PDF for the second; a further correction for the second patient
+// goes as a PDF alone.
+func TestCorrectionWithinATrustWithdrawsTheFirstPatientsPDF(t *testing.T) {
+	e := newLifecycle(t, nil)
+	e.in.Router = pdfRoutes{trustRoutes{"R0A": {"r0a-pdf"}}}
+	first := e.acceptFirst(t)
+	rec, _ := e.accept(t, movedTo9990001316(t))
+	ctx := context.Background()
+	spaced := func(nhs string) string { return nhs[:3] + " " + nhs[3:6] + " " + nhs[6:] } // as the PDF prints it
+	for id, want := range map[string]struct {
+		withdrawal bool
+		has, lacks []string
+	}{
+		gateway.DeliveryID(rec.ID, 2, "r0a-pdf"):                 {false, []string{spaced("9990001316")}, []string{spaced(first), "WITHDRAWN"}},
+		gateway.DeliveryID(rec.ID, 2, "r0a-pdf") + "~withdrawal": {true, []string{spaced(first), "WITHDRAWN from this patient"}, []string{spaced("9990001316")}},
+	} {
+		d, err := e.store.Delivery(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		text := peers.PDFText(t, d.Payload)
+		if d.Withdrawal != want.withdrawal || d.ContentType != "application/pdf" {
+			t.Errorf("%s: withdrawal %v, %s", id, d.Withdrawal, d.ContentType)
+		}
+		for _, s := range want.has {
+			if !strings.Contains(text, s) {
+				t.Errorf("%s's PDF lacks %q", id, s)
+			}
+		}
+		for _, s := range want.lacks {
+			if strings.Contains(text, s) {
+				t.Errorf("%s's PDF holds %q", id, s)
+			}
+		}
+	}
+	// Back to the first patient: the destination holds version 2, the
+	// second patient's (not the withdrawal sent beside it), so that is
+	// withdrawn in turn; then a correction for the same patient goes alone.
+	for v := 3; v <= 4; v++ {
+		r := report(t, "negative-wgs")
+		r.Version, r.Status = v, gateway.StatusCorrected
+		r.Result.Conclusion += strings.Repeat(" Corrected again.", v)
+		e.accept(t, r)
+	}
+	versions := map[int][]string{}
+	ds, _ := e.store.Deliveries(ctx, gateway.DeliveryFilter{ReportID: rec.ID})
+	for _, d := range ds {
+		versions[d.Version] = append(versions[d.Version], strings.TrimPrefix(d.ID, gateway.DeliveryID(rec.ID, d.Version, "r0a-pdf")))
+	}
+	for v, want := range map[int][]string{3: {"", "~withdrawal"}, 4: {""}} {
+		if slices.Sort(versions[v]); !slices.Equal(versions[v], want) {
+			t.Errorf("version %d went as %q, want %q", v, versions[v], want)
+		}
+	}
+	if d, err := e.store.Delivery(ctx, gateway.DeliveryID(rec.ID, 3, "r0a-pdf")+"~withdrawal"); err != nil || !strings.Contains(peers.PDFText(t, d.Payload), spaced("9990001316")) {
+		t.Errorf("version 3's withdrawal is not of the second patient's: %v", err)
 	}
 }

@@ -54,11 +54,17 @@ var extensions = map[string]string{"application/fhir+json": ".fhir.json", "appli
 // (CreateTemp's 0600 would let it list the files but not open them).
 const fileMode = 0o640
 
-// FileName is where a delivery lands: report id, version and format.
+// FileName is where a delivery lands: report id, version and format; a
+// withdrawal (of an earlier version, from a patient this one is not about)
+// is named as one, beside the version's own file should the folder get
+// both.
 func FileName(d *gateway.Delivery) string {
 	ext, ok := extensions[d.ContentType]
 	if !ok {
 		ext = ".bin"
+	}
+	if d.Withdrawal {
+		ext = ".withdrawal" + ext
 	}
 	return fmt.Sprintf("%s_v%d%s", d.ReportID, d.Version, ext)
 }

@@ -160,3 +160,24 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
+
+// A withdrawal of an earlier version and the new version's own file, sent
+// to one folder as two deliveries of one version, both land, each under
+// its own name.
+func TestWithdrawalBesideTheVersion(t *testing.T) {
+	dir := t.TempDir()
+	a := newAdapter(t, dir)
+	own := delivery(7)
+	withdrawal := delivery(7)
+	withdrawal.Withdrawal, withdrawal.Payload = true, []byte("%PDF-1.4 withdrawn from the first patient")
+	for _, d := range []*gateway.Delivery{withdrawal, own} {
+		if _, err := a.Deliver(t.Context(), d); err != nil {
+			t.Fatalf("withdrawal %v: %v", d.Withdrawal, err)
+		}
+	}
+	for name, want := range map[string]*gateway.Delivery{"R-7_v1.pdf": own, "R-7_v1.withdrawal.pdf": withdrawal} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != string(want.Payload) {
+			t.Errorf("%s: %q %v", name, got, err)
+		}
+	}
+}
