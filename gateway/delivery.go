@@ -106,6 +106,13 @@ func CancelReason(by string) string { return "cancelled by " + by }
 // IsSend reports whether the attempt was a send, not an operator's marker.
 func (a Attempt) IsSend() bool { return a.Outcome != OutcomeReplayed && a.Outcome != OutcomeCancelled }
 
+// ReplacedMessage is the refusal of a replay of a version the report has
+// moved on from (delivery id, its version, the latest): it would send an
+// outdated result, perhaps to an EPR that the newer version took it away
+// from. A withdrawal, which tells a destination to take a result off,
+// can still be replayed.
+const ReplacedMessage = "%s is of version %d, and the report is at version %d: an earlier version is never sent again (the latest goes to its recipients)"
+
 // Replayable says whether an operator can replay a delivery in state st:
 // dead or cancelled (it goes again), or retrying (it goes now rather than
 // when its backoff ends).
@@ -271,7 +278,9 @@ type Queue interface {
 	// over), keeping its history and adding a ReplayMarker naming the
 	// operator (by); attempts and age count again from it. ECONFLICT for a
 	// delivery in another state (pending is due already; in flight is being
-	// sent).
+	// sent), and for one of a version older than the report's latest that
+	// is not a withdrawal (ReplacedMessage). Leasing likewise supersedes
+	// such a delivery rather than send it.
 	Replay(ctx context.Context, id string, now time.Time, by string) error
 
 	// Cancel stops a delivery that is pending, retrying or dead, adding a

@@ -236,6 +236,14 @@ func supersedeWaiting(tx *bolt.Tx, d *gateway.Delivery) error {
 }
 
 // supersededBy is the reason a delivery of an earlier version gives.
+// latestVersion is the report's latest stored version (0 if none).
+func latestVersion(tx *bolt.Tx, reportID string) int {
+	if cur := tx.Bucket(bucketLatest).Get([]byte(reportID)); len(cur) >= 4 {
+		return int(binary.BigEndian.Uint32(cur))
+	}
+	return 0
+}
+
 func supersededBy(version int) string {
 	return fmt.Sprintf("version %d of the report replaces it", version)
 }
@@ -323,10 +331,17 @@ func leaseTx(tx *bolt.Tx, dest string, now time.Time, ttl time.Duration) (*gatew
 		if err := unindex(tx, r); err != nil {
 			return nil, err
 		}
+		newer := o.Max
+		if !r.Withdrawal {
+			newer = max(newer, latestVersion(tx, r.ReportID))
+		}
 		switch {
-		case o.Max > r.Version:
-			// A newer version of the report will replace this one at the receiver.
-			r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, supersededBy(o.Max), now
+		case newer > r.Version:
+			// A newer version of the report will replace this one at the
+			// receiver; or, not queued here, it is no longer this receiver's
+			// to have (a correction moved it to another patient): either way
+			// this one is not sent.
+			r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, supersededBy(newer), now
 			if o.InFlight == r.Version {
 				o.InFlight = 0
 			}
@@ -445,6 +460,9 @@ func (s *Store) Replay(ctx context.Context, id string, now time.Time, by string)
 	return s.update(id, func(tx *bolt.Tx, r *record) error {
 		if !gateway.Replayable(r.State) {
 			return gateway.Errorf(gateway.ECONFLICT, "only a dead, cancelled or retrying delivery can be replayed; %s is %s", id, r.State)
+		}
+		if latest := latestVersion(tx, r.ReportID); !r.Withdrawal && latest > r.Version {
+			return gateway.Errorf(gateway.ECONFLICT, gateway.ReplacedMessage, id, r.Version, latest)
 		}
 		r.State, r.NextAttemptAt, r.UpdatedAt, r.Reason = gateway.DeliveryRetrying, now, now, ""
 		r.Attempts = append(r.Attempts, gateway.ReplayMarker(now, by))

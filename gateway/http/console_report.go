@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -42,7 +43,11 @@ func (s *server) consoleReport(c *gin.Context) {
 			}
 		}
 	}
-	s.render(c, "report.html", gin.H{"Title": "Report " + rec.ID, "Report": rec, "Versions": versions, "Journey": j,
+	latest := 0
+	if len(versions) > 0 {
+		latest = slices.Max(versions)
+	}
+	s.render(c, "report.html", gin.H{"Title": "Report " + rec.ID, "Report": rec, "Versions": versions, "Latest": latest, "Journey": j,
 		"Deliveries": deliveries, "HL7": s.EncodeHL7 != nil, "Previous": previous, "NotLinked": gateway.NotLinked(rec.Warnings),
 		"Changes": changes, "FollowedBy": followedBy})
 }

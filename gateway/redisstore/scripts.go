@@ -205,6 +205,10 @@ local function lease_next(dest, now, ttl, token, limit)
     local ok = k("order", dest, d["reportId"])
     local o = redis.call("HMGET", ok, "max", "inflight")
     local maxv, inflight = tonumber(o[1] or "0"), tonumber(o[2] or "0")
+    if not d["withdrawal"] then
+      -- a newer version not queued here is no longer this receiver's to have
+      maxv = math.max(maxv, tonumber(redis.call("HGET", k("report", d["reportId"]), "latest") or "0"))
+    end
     if maxv > d["version"] then
       redis.call("ZREM", due, did)
       if inflight == d["version"] then redis.call("HSET", ok, "inflight", 0) end
@@ -304,14 +308,17 @@ return "ok"
 
 // replay: ARGV = tag, delivery id, now ms, the "replayed" marker attempt
 // JSON (attempts and age count again from it). A dead, cancelled or
-// retrying delivery is due now. Returns "ok", "missing" or the current
-// state.
+// retrying delivery is due now, unless the report has moved on to a newer
+// version and it is not a withdrawal. Returns "ok", "missing", "replaced
+// <latest>" or the current state.
 var replay = redis.NewScript(common + `
 local did, now = ARGV[2], tonumber(ARGV[3])
 local h = redis.call("HMGET", k("d", did), "state", "json")
 if not h[1] then return "missing" end
 if h[1] ~= "dead" and h[1] ~= "cancelled" and h[1] ~= "retrying" then return h[1] end
 local d = cjson.decode(h[2])
+local latest = tonumber(redis.call("HGET", k("report", d["reportId"]), "latest") or "0")
+if not d["withdrawal"] and latest > d["version"] then return "replaced " .. latest end
 redis.call("RPUSH", k("att", did), ARGV[4])
 redis.call("HSET", k("d", did), "next", now, "reason", "")
 redis.call("ZADD", k("due", d["destination"]), now, did)

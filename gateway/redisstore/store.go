@@ -504,6 +504,14 @@ func (s *Store) leaseResult(res string, err error, id, what string) error {
 func (s *Store) Replay(ctx context.Context, id string, now time.Time, by string) error {
 	marker, _ := json.Marshal(gateway.ReplayMarker(now, by))
 	res, err := replay.Run(ctx, s.rdb, []string{s.keys.delivery(id)}, s.keys.tag, id, ms(now), marker).Text()
+	if latest, ok := strings.CutPrefix(res, "replaced "); ok && err == nil {
+		d, err := s.load(ctx, id, false)
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(latest)
+		return gateway.Errorf(gateway.ECONFLICT, gateway.ReplacedMessage, id, d.Version, n)
+	}
 	return s.transition(res, err, id, "replayed", "only a dead, cancelled or retrying delivery can be replayed")
 }
 

@@ -260,20 +260,56 @@ func testVersionOrder(t *testing.T, s gateway.Store) {
 		t.Fatalf("the retried v1 must be superseded, not sent after v2: %+v", got)
 	}
 	complete(t, s, v2, delivered(t0, "ok"))
-	// A dead v1 replayed after v2 was delivered is superseded too.
+	// A dead v1 is not replayed after v2 was delivered.
 	Enqueue(t, s, "Q-7", 1, "epr")
 	d := lease(t, s, "epr", t0)
 	complete(t, s, d, gateway.Outcome{State: gateway.DeliveryDead, Reason: "x", Attempt: gateway.Attempt{At: t0, Outcome: "permanent"}})
 	Enqueue(t, s, "Q-7", 2, "epr")
 	complete(t, s, lease(t, s, "epr", t0), delivered(t0, "ok"))
-	if err := s.Replay(context.Background(), d.ID, t0, "ops"); err != nil {
-		t.Fatal(err)
+	if err := s.Replay(context.Background(), d.ID, t0, "ops"); gateway.ErrorCode(err) != gateway.ECONFLICT {
+		t.Fatalf("replayed v1 after v2: %v", err)
 	}
 	if got := lease(t, s, "epr", t0); got != nil {
-		t.Fatalf("replayed v1 was sent after v2: %+v", got)
+		t.Fatalf("v1 was sent after v2: %+v", got)
 	}
-	if got := state(t, s, d.ID); got.State != gateway.DeliverySuperseded {
-		t.Fatalf("replayed v1 is %s, want superseded", got.State)
+
+	// A version the report has moved on from is not sent again where the
+	// newer one was not queued (a correction moved the result to another
+	// trust's patient): its replay is refused, and a retrying one is
+	// superseded at its turn. A withdrawal still goes.
+	Enqueue(t, s, "Q-8", 1, "epr")
+	dead := lease(t, s, "epr", t0)
+	complete(t, s, dead, gateway.Outcome{State: gateway.DeliveryDead, Reason: "x", Attempt: gateway.Attempt{At: t0, Outcome: "permanent"}})
+	Enqueue(t, s, "Q-9", 1, "epr")
+	retrying := lease(t, s, "epr", t0)
+	complete(t, s, retrying, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(time.Minute), Attempt: gateway.Attempt{At: t0, Outcome: "retry"}})
+	rec := Record("Q-10", 2, "699X0")
+	rec.ReceivedAt = t0
+	w := &gateway.Delivery{ID: "Q-10~v2~epr~withdrawal", ReportID: "Q-10", Version: 2, Destination: "epr", Withdrawal: true,
+		ContentType: "application/fhir+json", Payload: []byte("withdrawn"), State: gateway.DeliveryPending, CreatedAt: t0, UpdatedAt: t0, NextAttemptAt: t0}
+	if _, _, err := s.SaveReport(context.Background(), rec, []*gateway.Delivery{w}); err != nil {
+		t.Fatal(err)
+	}
+	complete(t, s, lease(t, s, "epr", t0), gateway.Outcome{State: gateway.DeliveryDead, Reason: "x", Attempt: gateway.Attempt{At: t0, Outcome: "permanent"}})
+	for _, id := range []string{"Q-8", "Q-9"} {
+		Enqueue(t, s, id, 2, "other")
+	}
+	Enqueue(t, s, "Q-10", 3, "other")
+	if err := s.Replay(context.Background(), dead.ID, t0, "ops"); gateway.ErrorCode(err) != gateway.ECONFLICT || !strings.Contains(err.Error(), "at version 2") {
+		t.Fatalf("a replay of version 1 after version 2 went elsewhere: %v", err)
+	}
+	if err := s.Replay(context.Background(), w.ID, t0, "ops"); err != nil {
+		t.Fatalf("a withdrawal of an earlier version could not be replayed: %v", err)
+	}
+	got := lease(t, s, "epr", t0.Add(time.Minute))
+	if got == nil || got.ID != w.ID {
+		t.Fatalf("leased %+v, want the withdrawal", got)
+	}
+	if got := lease(t, s, "epr", t0.Add(time.Minute)); got != nil {
+		t.Fatalf("leased %s after the withdrawal, want nothing", got.ID)
+	}
+	if st := state(t, s, retrying.ID); st.State != gateway.DeliverySuperseded || !strings.Contains(st.Reason, "version 2") {
+		t.Fatalf("a retrying version 1 after version 2 went elsewhere is %s (%s), want superseded", st.State, st.Reason)
 	}
 }
 
