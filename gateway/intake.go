@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -131,6 +132,7 @@ func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) 
 		return nil, false, 0, nil
 	}
 	status := r.Status
+	released := false // the latest stored version was released as final (or amended since)
 	for i := len(versions) - 1; i >= 0; i-- {
 		stored, err := in.Reports.ReportVersion(ctx, r.ID, versions[i])
 		if err != nil {
@@ -139,11 +141,19 @@ func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) 
 		if stored.LabODS != r.PerformingLab.ODSCode {
 			break // another lab's id: SaveReport refuses it
 		}
-		r.Version, r.Status = stored.Version, versionStatus(status, stored.Version)
+		if i == len(versions)-1 {
+			released = stored.Status == StatusFinal || stored.Status == StatusAmended || stored.Status == StatusCorrected
+		}
+		// A final report is filed as final, or as amended when it followed a
+		// released version: compare it as the stored one was labelled.
+		r.Version, r.Status = stored.Version, status
+		if status == StatusFinal && stored.Status == StatusAmended {
+			r.Status = StatusAmended
+		}
 		candidate := *r
 		if sub.VolatileIssued { // the message's own time, and the sign-off dated by it
 			was := storedIssued(stored)
-			candidate.Authorisers = append([]Authoriser{}, r.Authorisers...)
+			candidate.Authorisers = slices.Clone(r.Authorisers) // nil stays nil: the digest tells null from []
 			for i := range candidate.Authorisers {
 				if candidate.Authorisers[i].AuthorisedAt == r.Issued {
 					candidate.Authorisers[i].AuthorisedAt = was
@@ -159,7 +169,7 @@ func (in *Intake) assignVersion(ctx context.Context, r *Report, sub Submission) 
 		}
 	}
 	r.Version = versions[len(versions)-1] + 1
-	r.Status = versionStatus(status, r.Version)
+	r.Status = versionStatus(status, released)
 	return nil, false, reused, nil
 }
 
@@ -172,9 +182,11 @@ func storedIssued(rec *ReportRecord) string {
 	return v.Issued
 }
 
-// versionStatus: a later version of a final report is an amendment.
-func versionStatus(s Status, version int) Status {
-	if version > 1 && s == StatusFinal {
+// versionStatus: a final version following one that was released (final,
+// amended or corrected) is an amendment; following a preliminary one, it
+// is the final report.
+func versionStatus(s Status, followsReleased bool) Status {
+	if followsReleased && s == StatusFinal {
 		return StatusAmended
 	}
 	return s

@@ -47,6 +47,7 @@ func TestRealWorldMessagesFiled(t *testing.T) {
 			if code, _, text := ackOf(t, ack); code != "AA" && code != "CA" {
 				t.Fatalf("over MLLP: %s %q", code, text)
 			}
+			before := get(t, base+"/v1/reports/"+c.id, operatorToken).json(t)["version"]
 			r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", raw)
 			httpAck, err := hl7.Parse(r.body)
 			if err != nil || r.status != http.StatusOK {
@@ -55,10 +56,10 @@ func TestRealWorldMessagesFiled(t *testing.T) {
 			if code, _, _ := hl7.AckCode(httpAck); code != "AA" && code != "CA" {
 				t.Fatalf("over HTTP: %s", r.body)
 			}
-			if !strings.Contains(string(r.body), "already stored as report "+c.id) && !strings.Contains(string(r.body), "NE") {
-				t.Errorf("the HTTP resend was not recognised as the same report: %q", r.body)
-			}
 			st := get(t, base+"/v1/reports/"+c.id, operatorToken).json(t)
+			if st["version"] != before {
+				t.Errorf("the HTTP resend was filed as version %v after %v, not recognised as the same report: %q", st["version"], before, r.body)
+			}
 			if st["source"] != "hl7v2" {
 				t.Fatalf("report %s: %v", c.id, st)
 			}
@@ -152,6 +153,31 @@ func TestHL7Conventions(t *testing.T) {
 		st := get(t, base+"/v1/reports/SYN-1200", operatorToken).json(t)
 		if st["version"] != float64(1) || len(st["versions"].([]any)) != 1 {
 			t.Fatalf("identical resends made versions %v", st["versions"])
+		}
+	})
+
+	t.Run("a final report after a preliminary one is final, not amended", func(t *testing.T) {
+		prelim := func(m string) string {
+			return strings.NewReplacer("|LRI-CWE-1|", "|PRELIM-1|", "SYN-1200", "SYN-PRELIM").Replace(m)
+		}
+		for i, status := range []string{"P", "F"} {
+			_, code := send(t, "lri-variant-cwe", func(m string) string {
+				lines := strings.Split(prelim(m), "\n")
+				for j, l := range lines {
+					if f := strings.Split(l, "|"); f[0] == "OBR" {
+						f[25] = status // result status
+						lines[j] = strings.Join(f, "|")
+					}
+				}
+				return strings.Join(lines, "\n")
+			})
+			if code != "AA" && code != "CA" {
+				t.Fatalf("send %d (%s): %s", i, status, code)
+			}
+		}
+		st := get(t, base+"/v1/reports/SYN-PRELIM", operatorToken).json(t)
+		if st["version"] != float64(2) || st["status"] != "final" {
+			t.Fatalf("after preliminary then final: version %v status %v", st["version"], st["status"])
 		}
 	})
 
