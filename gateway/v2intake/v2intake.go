@@ -519,7 +519,7 @@ func decodeErrors(err error) []hl7.AckError {
 	}
 	var out []hl7.AckError
 	for _, p := range e.Problems {
-		out = append(out, hl7.AckError{Location: hl7.ErrorLocation{Segment: p.Path, Sequence: 1}, Code: "100", Text: p.Message})
+		out = append(out, hl7.AckError{Location: location(p.Path), Code: "100", Text: p.Message})
 	}
 	return out
 }

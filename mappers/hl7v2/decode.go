@@ -114,6 +114,13 @@ func Decode(m *hl7.Message, lab string, o SenderOptions) (*Decoded, error) {
 		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the message identifies no patient",
 			Problems: []gateway.Problem{{Path: "PID", Message: "the PID segment is missing"}}}
 	}
+	if pids := countSegments(m, "PID"); pids > 1 {
+		// ORU^R01 may carry several patients' results, but a report is one
+		// patient's: filed as one, the second patient's results would be
+		// read as the first's. Refused whole rather than half-filed.
+		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "the message holds more than one patient's results",
+			Problems: []gateway.Problem{{Path: "PID[2]", Message: fmt.Sprintf("%d PID segments: a report is one patient's; send each patient's results in a message of its own", pids)}}}
+	}
 	d.header(msh)
 	d.at("result", d.groups[0].obr, 0, 0) // "nothing to file" points at the order, or the first result
 	if len(d.rows) > 0 {
@@ -137,6 +144,17 @@ func Decode(m *hl7.Message, lab string, o SenderOptions) (*Decoded, error) {
 		out.Carried = out.Carried || strings.Trim(row.value, "^~&\\ ") != ""
 	}
 	return out, nil
+}
+
+// countSegments counts the message's segments named name.
+func countSegments(m *hl7.Message, name string) int {
+	n := 0
+	for _, s := range m.Segments {
+		if s.Name() == name {
+			n++
+		}
+	}
+	return n
 }
 
 // structure splits the message into OBR groups and numbers the segments.

@@ -181,6 +181,28 @@ func TestHL7OverMLLP(t *testing.T) {
 		}
 	})
 
+	t.Run("AE when the message holds two patients' results, located at the second PID", func(t *testing.T) {
+		two := oru(t, "panel-brca2", "TWO-1", func(m string) string {
+			// the patient's groups again, for another patient: what an ORU^R01 may carry
+			rest := m[strings.Index(m, "\rPID|")+1:]
+			other := strings.NewReplacer("9990000077^^^NHS^NH", "9990001316^^^NHS^NH", "MRN00077", "MRN01316").Replace(rest)
+			return m + other
+		})
+		ack := mllpSend(t, addr, two, 1)[0]
+		code, ctrl, text := ackOf(t, ack)
+		if code != "AE" || ctrl != "TWO-1" || !strings.Contains(text, "2 PID segments: a report is one patient's") {
+			t.Fatalf("MSA %s %s %q", code, ctrl, text)
+		}
+		for _, s := range ack.Segments {
+			if s.Name() == "ERR" && ack.Value(s, 4, 0) == "E" && (ack.Value(s, 2, 1) != "PID" || ack.Value(s, 2, 2) != "2") {
+				t.Fatalf("ERR at %s, want PID^2", s.Field(2))
+			}
+		}
+		if r := get(t, base+"/v1/reports/NWGLH-2026-000107", operatorToken); r.status != http.StatusNotFound {
+			t.Fatal("a refused message left a report behind")
+		}
+	})
+
 	t.Run("odd content is a warning on the AA and on the report, located at its OBX", func(t *testing.T) {
 		odd := oru(t, "panel-brca2", "ODD-1", func(m string) string {
 			return strings.Replace(m, "NP_000050.3:p.(Ser1982ArgfsTer22)", "p.S1982Rfs*22", 1) // one-letter amino acids
