@@ -237,3 +237,33 @@ func TestNoteTypes(t *testing.T) {
 		}
 	}
 }
+
+// Lab numbers an id cannot hold as written stay apart once made safe: two
+// numbers that differ only in a character replaced, or after the 64th, are
+// two reports; the same number is always the same id; a clean number is
+// the id as written.
+func TestUnsafeReportNumbersStayApart(t *testing.T) {
+	msg := string(fixtures.HL7Message("lri-variant-cwe")) // OBR-3 SYN-1200^699X0
+	idOf := func(number string) string {
+		t.Helper()
+		return decodeWith(t, strings.ReplaceAll(msg, "|SYN-1200^699X0|", "|"+number+"^699X0|"), hl7v2.SenderOptions{}).Report.ID
+	}
+	long := strings.Repeat("G", 64)
+	ids := map[string]string{}
+	for _, number := range []string{"T-COL/1", "T-COL 1", "T-COL-1", long + "A", long + "B"} {
+		id := idOf(number)
+		if other, ok := ids[id]; ok {
+			t.Errorf("%q and %q are both filed as %s", other, number, id)
+		}
+		ids[id] = number
+		if again := idOf(number); again != id {
+			t.Errorf("%q is %s once and %s again", number, id, again)
+		}
+		if len(id) > 64 || strings.ContainsAny(id, "/ ") {
+			t.Errorf("%q filed as %q: not a safe id", number, id)
+		}
+	}
+	if id := idOf("T-COL-1"); id != "T-COL-1" {
+		t.Errorf("a clean number became %s", id)
+	}
+}

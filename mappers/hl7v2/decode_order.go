@@ -98,16 +98,27 @@ func (d *decoder) reportID() {
 		d.warn("id", d.m.First("MSH"), 10, "the message has no order or report number (OBR-2, OBR-3, ORC-2, ORC-3): the report id %s is derived from its content", r.ID)
 		return
 	}
-	safe := strings.Trim(idUnsafe.ReplaceAllString(r.ID, "-"), "-._")
-	if len(safe) > 64 {
-		safe = safe[:64]
-	}
-	if safe != r.ID {
+	if safe := safeID(r.ID); safe != r.ID {
 		loc := d.origins["id"]
 		d.warnings = append(d.warnings, gateway.Warning{Path: "id", Source: where(loc),
-			Message: "the report number " + r.ID + " holds characters an id cannot: filed as " + safe})
+			Message: "the report number " + r.ID + " holds characters an id cannot, or is longer than 64: filed as " + safe})
 		r.ID = safe
 	}
+}
+
+// safeID is the lab's number as an id: unchanged when it is one, else its
+// safe characters, cut to fit, and a digest of the number as the lab wrote
+// it. Without the digest "T-COL/1" and "T-COL 1", two patients' reports,
+// would both be T-COL-1, and the second filed as a correction of the
+// first that moves its result to another patient; with it, each number
+// is its own report, and the same number always the same id.
+func safeID(number string) string {
+	safe := strings.Trim(idUnsafe.ReplaceAllString(number, "-"), "-._")
+	if safe == number && len(safe) <= 64 {
+		return number
+	}
+	sum := sha256.Sum256([]byte(number))
+	return strings.TrimRight(safe[:min(len(safe), 55)], "-._") + "-" + hex.EncodeToString(sum[:4])
 }
 
 // status reads OBR-25, else the OBX result statuses; a message with neither
