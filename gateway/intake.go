@@ -98,6 +98,13 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 	if r.Version != 0 {
 		return in.save(ctx, r, sub)
 	}
+	if r.Withdraws() && !r.HasContent() {
+		withdrawn, notes, err := in.withdrawnContent(ctx, r)
+		if err != nil {
+			return nil, false, err
+		}
+		r, sub.Warnings = withdrawn, append(slices.Clone(sub.Warnings), notes...)
+	}
 	for try := 0; ; try++ {
 		next := *r
 		stored, resend, reused, err := in.assignVersion(ctx, &next, sub)
@@ -115,6 +122,41 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 		}
 		return rec, created, err
 	}
+}
+
+// withdrawnContent is what an HL7 v2 withdrawal (OBR-25 W, or X for a
+// cancellation) that carries no results files: the report's latest stored
+// version, withdrawn. Its results are filed again marked so, and its PDF
+// made again with the banner, so an EPR that filed them learns which to
+// take back, not only that something was. The message's own status, issue
+// time and sign-off are kept.
+func (in *Intake) withdrawnContent(ctx context.Context, r *Report) (*Report, []Warning, error) {
+	rec, err := in.Reports.Report(ctx, r.ID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: []Problem{{Path: "result",
+			Message: fmt.Sprintf("%s: the message withdraws report %s, which the gateway does not hold", nothingToFile, r.ID)}}}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.LabODS != r.PerformingLab.ODSCode {
+		return r, nil, nil // another lab's id: SaveReport refuses it
+	}
+	held, err := rec.DecodeReport()
+	if err != nil {
+		return nil, nil, err
+	}
+	w := *held
+	w.Version, w.Status, w.Issued, w.PDF, w.Changes = 0, r.Status, r.Issued, nil, nil
+	if len(r.Authorisers) > 0 {
+		w.Authorisers = r.Authorisers
+	}
+	notes := []Warning{{Path: "result", Message: fmt.Sprintf("the message carries no results: version %d's are filed again as %s", rec.Version, r.Status)}}
+	if PatientChanged(held, r) {
+		notes = append(notes, Warning{Path: "patient",
+			Message: fmt.Sprintf("the message names another patient than version %d's: the withdrawal is filed for version %d's patient, who has the result", rec.Version, rec.Version)})
+	}
+	return &w, notes, nil
 }
 
 // assignVersion numbers a versionless report: 1 if new; the stored version

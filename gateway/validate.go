@@ -273,7 +273,7 @@ func (v *validator) report(r *Report, lenient bool) {
 			v.add(fmt.Sprintf("attachments[%d]", i), "needs data or a url")
 		}
 	}
-	if !r.HasContent() {
+	if !r.HasContent() && !(lenient && r.Withdraws()) { // an HL7 withdrawal may name the report alone: intake fills it in
 		v.refuse("result", nothingToFile)
 	}
 	v.framing(r)
@@ -297,6 +297,12 @@ func FileUnreadable(problems []Problem) (kept []Problem, warning *Warning) {
 		kept = append(kept, p)
 	}
 	return kept, warning
+}
+
+// Withdraws reports whether r takes a result back: entered in error or
+// cancelled.
+func (r *Report) Withdraws() bool {
+	return r.Status == StatusEnteredInError || r.Status == StatusCancelled
 }
 
 // HasContent reports whether there is anything to file: a finding, a

@@ -203,6 +203,52 @@ func TestHL7OverMLLP(t *testing.T) {
 		}
 	})
 
+	t.Run("a withdrawal or cancellation with no results withdraws the stored report's", func(t *testing.T) {
+		bare := func(id, ctrl, status string) []byte {
+			return oru(t, "vus-inconclusive", ctrl, func(m string) string {
+				var kept []string
+				for _, seg := range strings.Split(m, "\r") {
+					f := strings.Split(seg, "|")
+					switch f[0] {
+					case "OBX", "NTE":
+						continue // no results at all
+					case "OBR":
+						f[25] = status
+					}
+					kept = append(kept, strings.Join(f, "|"))
+				}
+				return strings.ReplaceAll(strings.Join(kept, "\r"), "NWGLH-2026-000103", id)
+			})
+		}
+		if code, _, _ := ackOf(t, mllpSend(t, addr, oru(t, "vus-inconclusive", "WD-1", func(m string) string {
+			return strings.ReplaceAll(m, "NWGLH-2026-000103", "WD-REPORT")
+		}), 1)[0]); code != "AA" {
+			t.Fatalf("the report: %s", code)
+		}
+		ack := mllpSend(t, addr, bare("WD-REPORT", "WD-2", "W"), 1)[0]
+		if code, _, text := ackOf(t, ack); code != "AA" {
+			t.Fatalf("a withdrawal with no OBX: %s %q", code, text)
+		}
+		st := get(t, base+"/v1/reports/WD-REPORT", operatorToken).json(t)
+		if st["version"] != float64(2) || st["status"] != "entered-in-error" {
+			t.Fatalf("after the withdrawal: version %v status %v", st["version"], st["status"])
+		}
+		bundle := string(get(t, base+"/v1/reports/WD-REPORT/fhir", operatorToken).body)
+		if !strings.Contains(bundle, `"status":"entered-in-error"`) || !strings.Contains(bundle, "NM_001165963.4") {
+			t.Fatalf("the withdrawal does not name what it withdraws: %.300s", bundle)
+		}
+		if code, _, _ := ackOf(t, mllpSend(t, addr, bare("WD-REPORT", "WD-2", "W"), 1)[0]); code != "AA" {
+			t.Fatalf("a resend of the withdrawal: %s", code)
+		}
+		if st := get(t, base+"/v1/reports/WD-REPORT", operatorToken).json(t); st["version"] != float64(2) {
+			t.Fatalf("a resend of the withdrawal was filed as version %v", st["version"])
+		}
+		ack = mllpSend(t, addr, bare("WD-NEVER-SENT", "WD-3", "X"), 1)[0]
+		if code, _, text := ackOf(t, ack); code != "AE" || !strings.Contains(text, "which the gateway does not hold") {
+			t.Fatalf("cancelling a report never sent: %s %q", code, text)
+		}
+	})
+
 	t.Run("odd content is a warning on the AA and on the report, located at its OBX", func(t *testing.T) {
 		odd := oru(t, "panel-brca2", "ODD-1", func(m string) string {
 			return strings.Replace(m, "NP_000050.3:p.(Ser1982ArgfsTer22)", "p.S1982Rfs*22", 1) // one-letter amino acids
