@@ -19,6 +19,11 @@ type AuditEntry struct {
 	Outcome string    `json:"outcome"` // success, not-found, denied, invalid
 }
 
+// GatewaySubject is the Subject of the entries the gateway records itself
+// (with RoleOperator and no organisation), e.g. that a later report
+// follows this one.
+const GatewaySubject = "gateway"
+
 // AuditLog keeps access records per report. Implementations: both stores.
 type AuditLog interface {
 	Audit(ctx context.Context, e AuditEntry) error

@@ -317,7 +317,7 @@ func (in *Intake) linkBack(ctx context.Context, r *Report, linked bool) {
 	if !linked || in.Audit == nil {
 		return
 	}
-	e := AuditEntry{At: in.Now().UTC(), Subject: "gateway", Role: RoleOperator, Action: "followed-by",
+	e := AuditEntry{At: in.Now().UTC(), Subject: GatewaySubject, Role: RoleOperator, Action: "followed-by",
 		What: fmt.Sprintf("report %s version %d (%s)", r.ID, r.Version, r.Previous.relation()), Reports: []string{r.Previous.ID}, Outcome: "success"}
 	if err := in.Audit.Audit(ctx, e); err != nil {
 		in.Log.Error("could not link the earlier report to the new one", "report_id", r.ID, "previous_report_id", r.Previous.ID, "error", err)

@@ -10,7 +10,8 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
-// recipientStates is each recipient's state for rec's version.
+// recipientStates is the state for rec's version of each recipient the
+// caller may see (as in the journey: a trust its own, see visibility).
 func (s *server) recipientStates(c *gin.Context, rec *gateway.ReportRecord) ([]gateway.RecipientState, error) {
 	ctx := c.Request.Context()
 	deliveries, err := s.Queue.Deliveries(ctx, gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
@@ -21,7 +22,7 @@ func (s *server) recipientStates(c *gin.Context, rec *gateway.ReportRecord) ([]g
 	if err != nil {
 		return nil, err
 	}
-	return gateway.RecipientStates(rec, deliveries, audit), nil
+	return newVisibility(principal(c), rec).recipients(gateway.RecipientStates(rec, deliveries, audit), rec), nil
 }
 
 // postAcknowledgement is POST /v1/reports/{id}/acknowledgements: a

@@ -37,9 +37,13 @@ type journey struct {
 
 // buildJourney derives the journey from what is stored: each version's
 // receipt, every delivery and attempt, and every access from the audit log.
+// A caller other than an operator sees only what its visibility allows:
+// the versions it may read, its own deliveries of them, and its own, the
+// lab's and the gateway's accesses (see visibility).
 func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journey, error) {
 	ctx := c.Request.Context()
 	j := &journey{ReportID: rec.ID, Turnaround: map[string]float64{}}
+	vis := newVisibility(principal(c), rec)
 	versions, err := s.Reports.ReportVersions(ctx, rec.ID)
 	if err != nil {
 		return nil, err
@@ -49,6 +53,10 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 		meta, err := s.Reports.ReportVersion(ctx, rec.ID, v)
 		if err != nil {
 			return nil, err
+		}
+		vis.add(meta)
+		if !vis.version(v) {
+			continue // another patient's, or another trust's: not the caller's to see
 		}
 		received[v] = meta.ReceivedAt
 		detail := fmt.Sprintf("%s report %s, validated and mapped", meta.Source, meta.Status)
@@ -65,11 +73,11 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 				Detail: "no destination is configured for trust " + meta.TrustODS + ": held until one is"})
 		}
 	}
-	deliveries, err := s.Queue.Deliveries(ctx, gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
+	all, err := s.Queue.Deliveries(ctx, gateway.DeliveryFilter{ReportID: rec.ID, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range deliveries {
+	for _, d := range vis.deliveries(all) {
 		j.Events = append(j.Events, journeyEvent{At: d.CreatedAt, Event: "queued", Version: d.Version, Destination: d.Destination})
 		// The history, not the state, gives the dead letters and the
 		// operators' cancels and replays: a replay moves the state on, and
@@ -111,6 +119,9 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 		return nil, err
 	}
 	for _, a := range accesses {
+		if !vis.access(a) {
+			continue
+		}
 		actor := a.Subject + " (" + string(a.Role)
 		if a.ODSCode != "" {
 			actor += " " + a.ODSCode
@@ -122,7 +133,9 @@ func (s *server) buildJourney(c *gin.Context, rec *gateway.ReportRecord) (*journ
 		j.Events = append(j.Events, journeyEvent{At: a.At, Event: event, Outcome: a.Outcome, Detail: a.Action + " " + a.What, Actor: actor + ")"})
 	}
 	sort.SliceStable(j.Events, func(a, b int) bool { return j.Events[a].At.Before(j.Events[b].At) })
-	j.Recipients = gateway.RecipientStates(rec, deliveries, accesses)
+	// The states are derived from every delivery and access, then shown
+	// for the recipients the caller may see.
+	j.Recipients = vis.recipients(gateway.RecipientStates(rec, all, accesses), rec)
 	return j, nil
 }
 

@@ -217,7 +217,7 @@ type reportStatus struct {
 	Held       bool               `json:"held,omitempty"`
 	Warnings   []gateway.Warning  `json:"warnings"`   // what was missing or odd in the current version
 	Unmapped   []gateway.Unmapped `json:"unmapped"`   // what the gateway could not map, with where it was
-	Deliveries []deliveryView     `json:"deliveries"` // every version's delivery to every destination
+	Deliveries []deliveryView     `json:"deliveries"` // the deliveries of the versions the caller may read (for a trust, its own); an operator's: all
 }
 
 // versionsAndDeliveries is what a report's status shows besides its record:
@@ -241,13 +241,23 @@ func (s *server) getReport(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	views := make([]deliveryView, 0, len(deliveries))
 	held := rec.Held
 	for _, d := range deliveries {
-		views = append(views, view(d))
 		if d.Version == rec.Version {
 			held = false // released to a destination since
 		}
+	}
+	// Only the deliveries of versions the caller may read, and of those a
+	// trust's own (see visibility): a correction may have sent the report
+	// to another trust's patient.
+	vis := newVisibility(principal(c), rec)
+	if err := s.loadFor(c.Request.Context(), vis, deliveries); err != nil {
+		s.fail(c, err)
+		return
+	}
+	views := make([]deliveryView, 0, len(deliveries))
+	for _, d := range vis.deliveries(deliveries) {
+		views = append(views, view(d))
 	}
 	st := reportStatus{ID: rec.ID, Version: rec.Version, Versions: versions, Status: rec.Status,
 		Outcome: rec.Outcome, LabODS: rec.LabODS, TrustODS: rec.TrustODS, Source: rec.Source,
