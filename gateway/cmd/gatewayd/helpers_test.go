@@ -245,3 +245,40 @@ func startWith(t testing.TB, dir, cfg string, extraEnv map[string]string, stderr
 	addrs := waitAddresses(t, pr, "listening on ", "mllp listening on ")
 	return "http://" + addrs[0], addrs[1], stop
 }
+
+// waitDeliveriesDone waits (bounded) until the deliveries the query selects
+// (e.g. "report=ID") are n, every one delivered.
+func waitDeliveriesDone(t *testing.T, base, query string, n int) {
+	t.Helper()
+	for i := 0; ; i++ {
+		var list struct{ Deliveries []struct{ ID, State string } }
+		json.Unmarshal(get(t, base+"/v1/deliveries?"+query, operatorToken).body, &list)
+		done := len(list.Deliveries) == n
+		for _, d := range list.Deliveries {
+			done = done && d.State == "delivered"
+		}
+		if done {
+			return
+		}
+		if i > 400 {
+			t.Fatalf("deliveries of %s: %+v, want %d delivered", query, list.Deliveries, n)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// postMovedToRBS posts version 2 of the JSON report v1: corrected, for
+// another patient (9990001316), ordered by RBS.
+func postMovedToRBS(t *testing.T, base string, v1 []byte) {
+	t.Helper()
+	var m map[string]any
+	json.Unmarshal(v1, &m)
+	m["version"], m["status"] = 2, "corrected"
+	m["patient"].(map[string]any)["nhsNumber"] = "9990001316"
+	m["patient"].(map[string]any)["mrn"] = "MRN01316"
+	m["orderingTrust"] = map[string]any{"odsCode": "RBS"}
+	v2, _ := json.Marshal(m)
+	if r := post(t, base, labToken, v2); r.status != http.StatusAccepted {
+		t.Fatalf("v2 = %d %s", r.status, r.body)
+	}
+}

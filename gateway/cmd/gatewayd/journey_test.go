@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
 )
@@ -100,33 +99,10 @@ func TestJourneyAfterCorrectionToAnotherTrust(t *testing.T) {
 		t.Fatalf("the second MRN is not kept as unmapped: %s", st.body)
 	}
 	// v2 in JSON: corrected, another patient, ordered by RBS.
-	var m map[string]any
-	json.Unmarshal(withID(t, fixtures.Report("negative-wgs"), id), &m)
-	m["version"], m["status"] = 2, "corrected"
-	m["patient"].(map[string]any)["nhsNumber"] = "9990001316"
-	m["patient"].(map[string]any)["mrn"] = "MRN01316"
-	m["orderingTrust"] = map[string]any{"odsCode": "RBS"}
-	v2, _ := json.Marshal(m)
-	if r := post(t, base, labToken, v2); r.status != http.StatusAccepted {
-		t.Fatalf("v2 = %d %s", r.status, r.body)
-	}
+	postMovedToRBS(t, base, withID(t, fixtures.Report("negative-wgs"), id))
 	// v1 to R0A's two destinations, v2 to RBS's, and R0A's told to withdraw v1.
 	all := []string{"v1 r0a-files", "v1 r0a-pdf", "v2 r0a-files withdrawal", "v2 r0a-pdf withdrawal", "v2 rbs-files"}
-	for i := 0; ; i++ {
-		var list struct{ Deliveries []struct{ State string } }
-		json.Unmarshal(get(t, base+"/v1/deliveries?report="+id, operatorToken).body, &list)
-		done := len(list.Deliveries) == len(all)
-		for _, d := range list.Deliveries {
-			done = done && d.State == "delivered"
-		}
-		if done {
-			break
-		}
-		if i > 400 {
-			t.Fatalf("deliveries: %+v", list.Deliveries)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitDeliveriesDone(t, base, "report="+id, len(all))
 	// Each organisation reads what it may.
 	for _, rd := range []struct{ url, token string }{
 		{"/v1/reports/" + id + "?version=1", trustToken}, {"/v1/reports/" + id + "/fhir?version=1", trustToken},

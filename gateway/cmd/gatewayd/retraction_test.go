@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/internal/peers"
@@ -72,32 +71,9 @@ func TestCorrectionForAnotherTrustsPatientOnlyWithdraws(t *testing.T) {
 	if lines := peers.WaitLogged(logged, 1); len(lines) != 1 {
 		t.Fatalf("v1 did not reach the listener: %d messages", len(lines))
 	}
-	var m map[string]any
-	json.Unmarshal(v1, &m)
-	m["version"], m["status"] = 2, "corrected"
-	m["patient"].(map[string]any)["nhsNumber"] = "9990001316"
-	m["patient"].(map[string]any)["mrn"] = "MRN01316"
-	m["orderingTrust"] = map[string]any{"odsCode": "RBS"}
-	v2, _ := json.Marshal(m)
-	if r := post(t, base, labToken, v2); r.status != http.StatusAccepted {
-		t.Fatalf("v2 = %d %s", r.status, r.body)
-	}
+	postMovedToRBS(t, base, v1)
 	lines := peers.WaitLogged(logged, 2)
-	for i := 0; ; i++ { // every delivery of v2 done, so nothing more is on its way
-		var list struct{ Deliveries []struct{ State string } }
-		json.Unmarshal(get(t, base+"/v1/deliveries?destination=r0a-hl7", operatorToken).body, &list)
-		done := len(list.Deliveries) == 2
-		for _, d := range list.Deliveries {
-			done = done && d.State == "delivered"
-		}
-		if done {
-			break
-		}
-		if i > 400 {
-			t.Fatalf("r0a-hl7's deliveries: %+v", list.Deliveries)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitDeliveriesDone(t, base, "destination=r0a-hl7", 2) // every delivery of v2 done, so nothing more is on its way
 	if lines = logged(); len(lines) != 2 {
 		t.Fatalf("the R0A listener got %d messages, want v1 and the withdrawal only", len(lines))
 	}
