@@ -287,7 +287,11 @@ func (s *server) consoleBulk(action string) gin.HandlerFunc {
 			c.Redirect(http.StatusSeeOther, "/console/reports/"+url.PathEscape(report))
 			return
 		}
-		c.Redirect(http.StatusSeeOther, "/console/deliveries?destination="+template.URLQueryEscaper(req.Destination)+
+		back := req.Destination
+		if back == everyDestination {
+			back = "" // the list of every destination's
+		}
+		c.Redirect(http.StatusSeeOther, "/console/deliveries?destination="+template.URLQueryEscaper(back)+
 			"&state="+template.URLQueryEscaper(string(req.State)))
 	}
 }

@@ -133,7 +133,7 @@ func (s *server) replayDelivery(c *gin.Context) {
 
 // bulkRequest selects deliveries for a bulk replay or cancel: the listed
 // ids, or every delivery in a state, at one destination or (Destination
-// "") at all of them. Expect, when set, is
+// "*", with Expect) at all of them. Expect, when set, is
 // the count the operator was shown and confirmed: if the selection has
 // changed since, nothing is done and the answer says how many it is now.
 type bulkRequest struct {
@@ -142,6 +142,10 @@ type bulkRequest struct {
 	State       gateway.DeliveryState `json:"state"`
 	Expect      *int                  `json:"expect"`
 }
+
+// everyDestination, as a bulk request's destination, selects deliveries at
+// every destination.
+const everyDestination = "*"
 
 // bulkLimit caps one bulk action; the answer says when more match.
 const bulkLimit = 1000
@@ -182,7 +186,7 @@ func (s *server) bulkAct(c *gin.Context, action string, req bulkRequest) (done i
 	destinations := map[string]bool{}
 	deadline := time.Now().Add(bulkTime)
 	for {
-		ids, last, err := pages()
+		ids, withdrawals, last, err := pages()
 		if err != nil {
 			return done, failed, false, err
 		}
@@ -195,6 +199,12 @@ func (s *server) bulkAct(c *gin.Context, action string, req bulkRequest) (done i
 		}
 		for _, id := range ids {
 			var err error
+			if action == "cancel" && withdrawals[id] {
+				// Cancelled, it leaves the result with a patient it is not
+				// about: an operator does that one delivery at a time.
+				failed = append(failed, gin.H{"id": id, "error": "a withdrawal (" + id + "): cancel it on its own, from its report's page, if the EPR has taken the result off already"})
+				continue
+			}
 			if action == "replay" {
 				err = s.Queue.Replay(ctx, id, s.Clock.Now(), c.GetString(subjectKey))
 			} else {
@@ -232,8 +242,9 @@ const (
 
 // selection checks a bulk request and returns its pages: the ids it
 // names (one page), or a page at a time of the deliveries matching its
-// filter; last is true when there are no more.
-func (s *server) selection(ctx context.Context, req bulkRequest) (pages func() (ids []string, last bool, err error), err error) {
+// filter, saying which are withdrawals; last is true when there are no
+// more.
+func (s *server) selection(ctx context.Context, req bulkRequest) (pages func() (ids []string, withdrawals map[string]bool, last bool, err error), err error) {
 	if len(req.IDs) > 0 {
 		if len(req.IDs) > bulkLimit {
 			return nil, gateway.Errorf(gateway.EINVALID, "at most %d ids at once", bulkLimit)
@@ -242,37 +253,47 @@ func (s *server) selection(ctx context.Context, req bulkRequest) (pages func() (
 			return nil, gateway.Errorf(gateway.ECONFLICT, "%d ids are listed, not the %d confirmed", len(req.IDs), *req.Expect)
 		}
 		given := false
-		return func() ([]string, bool, error) {
+		return func() ([]string, map[string]bool, bool, error) {
 			if given {
-				return nil, true, nil
+				return nil, nil, true, nil
 			}
 			given = true
-			return req.IDs, false, nil
+			return req.IDs, nil, false, nil
 		}, nil
 	}
-	if req.State == "" || !validState(req.State) {
+	if req.State == "" || !validState(req.State) || req.Destination == "" {
 		return nil, &gateway.Error{Code: gateway.EINVALID, Message: "name the deliveries",
-			Problems: []gateway.Problem{{Path: "ids", Message: "list ids, or give a state (e.g. dead), and a destination or none for all, to act on every delivery matching them"}}}
+			Problems: []gateway.Problem{{Path: "ids", Message: `list ids, or give a state (e.g. dead) and a destination ("*" for every one) to act on every delivery matching them`}}}
+	}
+	destination := req.Destination
+	if destination == everyDestination {
+		if req.Expect == nil { // an unset variable must not reach every EPR unconfirmed
+			return nil, &gateway.Error{Code: gateway.EINVALID, Message: "confirm the count",
+				Problems: []gateway.Problem{{Path: "expect", Message: "acting on every destination's deliveries needs the count confirmed (expect)"}}}
+		}
+		destination = ""
 	}
 	counts, err := s.Queue.Counts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if n := matching(counts, req.Destination, req.State); req.Expect != nil && *req.Expect != n {
+	if n := matching(counts, destination, req.State); req.Expect != nil && *req.Expect != n {
 		return nil, gateway.Errorf(gateway.ECONFLICT, "the selection is now %d deliveries, not the %d confirmed: look again", n, *req.Expect)
 	}
-	f := gateway.DeliveryFilter{Destination: req.Destination, State: req.State, Limit: bulkPage}
-	return func() ([]string, bool, error) {
+	f := gateway.DeliveryFilter{Destination: destination, State: req.State, Limit: bulkPage}
+	return func() ([]string, map[string]bool, bool, error) {
 		list, err := s.Queue.Deliveries(ctx, f)
 		if err != nil || len(list) == 0 {
-			return nil, true, err
+			return nil, nil, true, err
 		}
 		f.After = gateway.CursorOf(list[len(list)-1]) // past the ones that could not be done
 		ids := make([]string, len(list))
+		withdrawals := map[string]bool{}
 		for i, d := range list {
 			ids[i] = d.ID
+			withdrawals[d.ID] = d.Withdrawal
 		}
-		return ids, false, nil
+		return ids, withdrawals, false, nil
 	}, nil
 }
 

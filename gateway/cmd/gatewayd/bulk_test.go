@@ -73,8 +73,13 @@ func TestBulkReplayOfADestinationsDeadLetters(t *testing.T) {
 		t.Fatalf("bulk replay: %d %s", r.status, r.body)
 	}
 	waitFor("delivered", 2)
-	if r := replay(`{"destination": "r0a-epr"}`); r.status != http.StatusUnprocessableEntity && r.status != http.StatusBadRequest {
-		t.Fatalf("a bulk replay naming no state: %d", r.status)
+	for _, body := range []string{`{"destination": "r0a-epr"}`, `{"state": "dead"}`, `{"destination": "", "state": "dead"}`, `{"destination": "*", "state": "dead"}`} {
+		if r := replay(body); r.status != http.StatusUnprocessableEntity && r.status != http.StatusBadRequest {
+			t.Fatalf("a bulk replay naming no state, or no destination, or every one without a confirmed count (%s): %d", body, r.status)
+		}
+	}
+	if r := replay(`{"destination": "*", "state": "dead", "expect": 0}`); r.status != http.StatusOK {
+		t.Fatalf("every destination's, confirmed: %d %s", r.status, r.body)
 	}
 }
 
@@ -203,5 +208,47 @@ func TestJourneyKeepsOperatorsActions(t *testing.T) {
 	page := consolePage(t, base, "/console/reports/JRNY-1")
 	if !strings.Contains(page, `data-destination="r0a-epr" data-state="delivered"`) || !strings.Contains(page, `>delivered</td><td>2</td>`) {
 		t.Errorf("the console's deliveries table does not show 2 attempts:\n%s", page)
+	}
+}
+
+// TestBulkCancelLeavesWithdrawals: a correction moves a report to RBS's
+// patient, and R0A's EPR, which rejects everything, dead-letters both the
+// report and the withdrawal of it. Cancelling every dead letter there
+// cancels the report's but not the withdrawal (cancelled, it would leave
+// the result with a patient it is not about): that is named as not done,
+// and an operator can still cancel it on its own.
+func TestBulkCancelLeavesWithdrawals(t *testing.T) {
+	base, _ := rejectingEPR(t, "WDBULK-1")
+	waitState := func(id, want string) {
+		t.Helper()
+		for i := 0; ; i++ {
+			var d struct{ State string }
+			json.Unmarshal(get(t, base+"/v1/deliveries/"+id, operatorToken).body, &d)
+			if d.State == want {
+				return
+			}
+			if i > 400 {
+				t.Fatalf("%s is %s, want %s", id, d.State, want)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	waitState("WDBULK-1~v1~r0a-epr", "dead")
+	postMovedToRBS(t, base, withID(t, fixtures.Report("negative-wgs"), "WDBULK-1"))
+	withdrawal := "WDBULK-1~v2~r0a-epr~withdrawal"
+	waitState(withdrawal, "dead")
+	r := do(t, http.MethodPost, base+"/v1/deliveries/cancel", operatorToken, "application/json", []byte(`{"destination": "r0a-epr", "state": "dead", "expect": 2}`))
+	var res struct {
+		Done   int
+		Failed []struct{ ID, Error string }
+	}
+	if json.Unmarshal(r.body, &res); r.status != http.StatusOK || res.Done != 1 || len(res.Failed) != 1 || res.Failed[0].ID != withdrawal ||
+		!strings.Contains(res.Failed[0].Error, "cancel it on its own") {
+		t.Fatalf("bulk cancel: %d %s", r.status, r.body)
+	}
+	waitState("WDBULK-1~v1~r0a-epr", "cancelled")
+	waitState(withdrawal, "dead")
+	if r := do(t, http.MethodPost, base+"/v1/deliveries/"+withdrawal+"/cancel", operatorToken, "application/json", nil); r.status != http.StatusOK {
+		t.Fatalf("cancelling the withdrawal on its own: %d %s", r.status, r.body)
 	}
 }

@@ -28,10 +28,10 @@ import (
 
 const deliveriesUsage = `usage:
   gatewayd deliveries ls     [-destination D] [-state S] [-report ID] [-limit N] [-json]
-  gatewayd deliveries replay (-state S [-destination D] [-yes] | ID...)
-  gatewayd deliveries cancel (-state S [-destination D] [-yes] | ID...)
-replay sends dead or cancelled deliveries again and retrying ones now; without -destination,
-a state's deliveries at every destination
+  gatewayd deliveries replay (-state S (-destination D | -all) [-yes] | ID...)
+  gatewayd deliveries cancel (-state S (-destination D | -all) [-yes] | ID...)
+replay sends dead or cancelled deliveries again and retrying ones now; -all acts on a state's
+deliveries at every destination
 environment: GATEWAY_URL (default http://127.0.0.1:8080), GATEWAY_TOKEN (an operator's token),
              GATEWAY_CA_FILE (the CA that signed the gateway's certificate, if not a public one)`
 
@@ -128,6 +128,7 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 	limit := flags.Int("limit", 100, "how many to list (ls; 0: all)")
 	asJSON := flags.Bool("json", false, "one JSON object per line (ls)")
 	yes := flags.Bool("yes", false, "act on every delivery the filter matches (replay, cancel)")
+	every := flags.Bool("all", false, "every destination's deliveries in the state (replay, cancel)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w\n%s", err, deliveriesUsage)
 	}
@@ -151,7 +152,7 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 			return bulkDeliveries(ctx, api, verb, map[string]any{"ids": ids, "expect": len(ids)}, stdout)
 		}
 		if *state == "" {
-			return fmt.Errorf("%s: name delivery ids, or -state (and -destination, or none for all)\n%s", verb, deliveriesUsage)
+			return fmt.Errorf("%s: name delivery ids, or -state and -destination (or -all)\n%s", verb, deliveriesUsage)
 		}
 		allowed := map[string][]string{"replay": {"dead", "cancelled", "retrying"}, "cancel": {"pending", "retrying", "dead"}}[verb]
 		if !slices.Contains(allowed, *state) {
@@ -163,12 +164,15 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 		if err := api.call(ctx, http.MethodGet, "/v1/delivery-counts", nil, &counts); err != nil {
 			return err
 		}
-		n, where := 0, "every destination"
+		if *dest == "" && !*every {
+			return fmt.Errorf("%s: name -destination, or -all for every destination's %s deliveries", verb, *state)
+		}
+		n, where, target := 0, "every destination", "*"
 		if *dest != "" {
 			if err := knownDestination(ctx, api, *dest); err != nil {
 				return err
 			}
-			n, where = counts.Counts[*dest][*state], *dest
+			n, where, target = counts.Counts[*dest][*state], *dest, *dest
 		} else {
 			for _, byState := range counts.Counts {
 				n += byState[*state]
@@ -177,7 +181,7 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 		if !*yes {
 			return fmt.Errorf("%d %s deliveries to %s match: add -yes to %s them all", n, *state, where, verb)
 		}
-		return bulkDeliveries(ctx, api, verb, map[string]any{"destination": *dest, "state": *state, "expect": n}, stdout)
+		return bulkDeliveries(ctx, api, verb, map[string]any{"destination": target, "state": *state, "expect": n}, stdout)
 	}
 	return fmt.Errorf("unknown command %q\n%s", verb, deliveriesUsage)
 }

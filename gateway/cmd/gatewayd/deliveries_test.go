@@ -49,11 +49,14 @@ func TestDeliveriesCommand(t *testing.T) {
 	if _, err := cli("replay", "-destination", "r0a-epr", "-state", "dead"); err == nil || !strings.Contains(err.Error(), "2 dead deliveries to r0a-epr match: add -yes") {
 		t.Fatalf("replay without -yes: %v", err)
 	}
-	if _, err := cli("replay", "-state", "dead"); err == nil || !strings.Contains(err.Error(), "2 dead deliveries to every destination match: add -yes") {
+	if _, err := cli("replay", "-state", "dead", "-yes"); err == nil || !strings.Contains(err.Error(), "name -destination, or -all") {
+		t.Fatalf("replay naming no destination: %v", err)
+	}
+	if _, err := cli("replay", "-state", "dead", "-all"); err == nil || !strings.Contains(err.Error(), "2 dead deliveries to every destination match: add -yes") {
 		t.Fatalf("replay of every destination's without -yes: %v", err)
 	}
 	epr.Set(receiver.Accept)
-	out, err := cli("replay", "-state", "dead", "-yes")
+	out, err := cli("replay", "-state", "dead", "-all", "-yes")
 	if err != nil || !strings.Contains(out, "2 deliveries replayed") {
 		t.Fatalf("replay -yes: %q %v", out, err)
 	}
