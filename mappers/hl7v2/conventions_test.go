@@ -186,6 +186,20 @@ func TestPathologyResults(t *testing.T) {
 	if refuse, _ := gateway.ValidateLenient(r); len(refuse) != 0 {
 		t.Errorf("refused: %v", refuse)
 	}
+	if r.Status != gateway.StatusFinal {
+		t.Errorf("both tests final: status %s", r.Status)
+	}
+	// The second test still running: the report is preliminary, said at its OBR-25.
+	lines := strings.Split(string(fixtures.HL7Message("pathology-fbc")), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "OBR|2|") {
+			lines[i] = strings.TrimSuffix(l, "|F") + "|P"
+		}
+	}
+	d = decodeWith(t, strings.Join(lines, "\n"), hl7v2.SenderOptions{})
+	if d.Report.Status != gateway.StatusPreliminary || !hasWarning(d.Warnings, "status", "OBR[2]-25") {
+		t.Errorf("the second test preliminary: status %s, warnings %v", d.Report.Status, d.Warnings)
+	}
 }
 
 // TestPDFsWhereverLabsPutThem: ED, CE/CWE/TX carrying a Base64 marker, a

@@ -124,6 +124,30 @@ func safeID(number string) string {
 // status reads OBR-25, else the OBX result statuses; a message with neither
 // is a finished result (an ORU), filed as final with a warning.
 func (d *decoder) status() {
+	d.firstStatus()
+	d.laterGroupStatuses()
+}
+
+// laterGroupStatuses reads OBR-25 of the groups after the first: while any
+// test's results are preliminary the report as a whole is, whatever the
+// first group says (a panel whose second test is still running).
+func (d *decoder) laterGroupStatuses() {
+	for _, g := range d.groups[1:] {
+		if g.obr == nil {
+			continue
+		}
+		code := strings.ToUpper(d.val(g.obr, 25, 0))
+		d.use(g.obr, 25)
+		released := d.r.Status == gateway.StatusFinal || d.r.Status == gateway.StatusAmended || d.r.Status == gateway.StatusCorrected
+		if resultStatus[code] == gateway.StatusPreliminary && released {
+			d.r.Status = gateway.StatusPreliminary
+			d.warn("status", g.obr, 25, "%s is %q: one test's results are not final yet, so the report is filed as preliminary", where(d.loc(g.obr, 25, 0)), code)
+		}
+	}
+}
+
+// firstStatus reads the first group's status.
+func (d *decoder) firstStatus() {
 	obr := d.groups[0].obr
 	code := strings.ToUpper(d.val(obr, 25, 0))
 	d.at("status", obr, 25, 0)

@@ -604,8 +604,8 @@ func (e *encoder) groupRows(i int) {
 			}
 		}
 		status := statusV2[string(o.Status)]
-		if o.AbsentReason == "not-performed" {
-			status = "X" // results cannot be obtained for this observation
+		if o.AbsentReason == "not-performed" && status == "" {
+			status = "X" // results cannot be obtained for this observation; a status the lab gave is kept
 		}
 		unit := b.C(o.Unit)
 		if o.UnitCode != "" {
