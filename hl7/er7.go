@@ -87,17 +87,11 @@ func parse(data []byte, needMSH bool) (*Message, error) {
 	} else if needMSH {
 		return nil, ErrNoMSH
 	}
+	crEnded := strings.Contains(body, "\r")
 	for pos := 0; pos < len(body); {
-		end := strings.IndexAny(body[pos:], "\r\n")
-		line, next := body[pos:], len(body)
-		if end >= 0 {
-			line = body[pos : pos+end]
-			next = pos + end
-			for next < len(body) && (body[next] == '\r' || body[next] == '\n') {
-				next++
-			}
-		}
-		seg := &Segment{Fields: strings.Split(line, string(m.Delims.Field)), Index: len(m.Segments) + 1, terminator: body[pos+len(line) : next]}
+		end := segmentEnd(body, pos, crEnded, m.Delims.Field)
+		line, next := body[pos:end], skipTerminators(body, end)
+		seg := &Segment{Fields: strings.Split(line, string(m.Delims.Field)), Index: len(m.Segments) + 1, terminator: body[end:next]}
 		if len(seg.Fields[0]) != 3 {
 			return nil, fmt.Errorf("hl7: segment %d %q does not start with a three-character segment id", seg.Index, truncate(line))
 		}
@@ -108,6 +102,64 @@ func parse(data []byte, needMSH bool) (*Message, error) {
 		return nil, errors.New("hl7: no segments")
 	}
 	return m, nil
+}
+
+// segmentEnd is where the segment starting at pos ends: at the next CR or
+// LF. In a message whose segments end with CR (as HL7 says they do), a
+// lone LF is a line break a LIMS let into a field (Enter typed in a
+// comment), part of the content, unless a segment id and the field
+// separator follow it. Junk after the last segment (an end-of-file
+// 0x1A, NULs) is not part of it.
+func segmentEnd(body string, pos int, crEnded bool, field byte) int {
+	for i := pos; i < len(body); i++ {
+		switch body[i] {
+		case '\r':
+			return i
+		case '\n':
+			lone := (i == 0 || body[i-1] != '\r') && (i+1 == len(body) || body[i+1] != '\r')
+			if !crEnded || !lone || startsSegment(body[i+1:], field) {
+				return i
+			}
+		}
+	}
+	return max(pos, len(strings.TrimRight(body, junk)))
+}
+
+// junk is what may trail a message without being part of it: an MS-DOS
+// end-of-file, NULs, blanks.
+const junk = "\x1a\x00 \t"
+
+// startsSegment says whether s starts like a segment: a three-character
+// upper-case id, then the field separator (or the end).
+func startsSegment(s string, field byte) bool {
+	if len(s) < 3 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for _, c := range []byte(s[1:3]) {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return len(s) == 3 || s[3] == field || s[3] == '\r' || s[3] == '\n'
+}
+
+// skipTerminators passes the CRs and LFs that end a segment, and any
+// lines of nothing but blanks (or junk) among them.
+func skipTerminators(body string, i int) int {
+	for {
+		for i < len(body) && (body[i] == '\r' || body[i] == '\n') {
+			i++
+		}
+		rest := body[i:]
+		j := strings.IndexAny(rest, "\r\n")
+		if j < 0 {
+			j = len(rest)
+		}
+		if j == 0 || strings.Trim(rest[:j], junk) != "" {
+			return i
+		}
+		i += j
+	}
 }
 
 func truncate(s string) string {

@@ -172,3 +172,43 @@ func (o iotestOneByte) Read(p []byte) (int, error) {
 	}
 	return o.r.Read(p[:1])
 }
+
+// TestLineBreaksAndJunkLIMSLeave: in a message whose segments end with CR,
+// a lone LF typed into a field stays in it, even before a word and the
+// field separator ("The|"); an LF before a segment id still ends the
+// segment (a message with both endings); lines of blanks and an
+// end-of-file byte after the last segment are not segments. The message
+// still writes back byte for byte.
+func TestLineBreaksAndJunkLIMSLeave(t *testing.T) {
+	msg := "MSH|^~\\&|LIMS|699X0|EPR|R0A|20261105093000||ORU^R01|C-1|P|2.5.1\r" +
+		"OBX|1|TX|51969-4^Narrative^LN||No variant was detected.\nSecond line typed with Enter.||||||F\r" +
+		"OBX|2|TX|51969-4^Narrative^LN||First line\nThe|variant list was reviewed.||||||F\n" +
+		"NTE|1|L|after an LF\r   \r\n\x1a"
+	m, err := hl7.Parse([]byte(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range m.Segments {
+		names = append(names, s.Name())
+	}
+	if strings.Join(names, " ") != "MSH OBX OBX NTE" {
+		t.Fatalf("segments %v", names)
+	}
+	if got := m.Value(m.Segments[1], 5, 0); got != "No variant was detected.\nSecond line typed with Enter." {
+		t.Errorf("OBX[1]-5 = %q", got)
+	}
+	if got := m.Segments[2].Field(5); got != "First line\nThe" || m.Segments[2].Field(6) != "variant list was reviewed." {
+		t.Errorf("OBX[2]-5 %q, -6 %q: the lone LF's line is the field's", got, m.Segments[2].Field(6))
+	}
+	if got := m.Value(m.Segments[3], 3, 0); got != "after an LF" {
+		t.Errorf("NTE-3 = %q", got)
+	}
+	if string(m.Bytes()) != msg {
+		t.Errorf("not written back as read:\n%q\n%q", m.Bytes(), msg)
+	}
+	lf := "MSH|^~\\&|LIMS|699X0\nPID|1||9990000093^^^NHS^NH\nOBX|1|TX|x||text||||||F\n" // LF-ended throughout: each LF ends a segment
+	if m, err := hl7.Parse([]byte(lf)); err != nil || len(m.Segments) != 3 {
+		t.Errorf("an LF-ended message: %v", err)
+	}
+}

@@ -7,6 +7,7 @@
 package v2intake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -153,7 +154,7 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, peer *Peer
 		if perr != nil {
 			// Not HL7 at all (no MSH): still answered, logged and counted, so
 			// "what happened to my message?" has an answer.
-			res := s.reply(fallback(), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: perr.Error()}})
+			res := s.reply(headerOf(data), hl7.AE, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "100", Text: perr.Error()}})
 			res.raw, res.sender = s.kept(who, peer, data), s.unparsedSender(who, peer)
 			s.record(who, res)
 			return res
@@ -599,6 +600,20 @@ func withNote(m *hl7.Message, ack []byte, note string) []byte {
 }
 
 // fallback gives an unparseable message a header to acknowledge against.
+// headerOf is what an acknowledgement of a message that cannot be parsed
+// answers: its MSH, if that line parses, so the ACK names the message's
+// control id and sender (a LIMS matches ACKs by MSH-10, and waits for an
+// ACK that never matches otherwise); else a bare header.
+func headerOf(data []byte) *hl7.Message {
+	data = bytes.TrimLeft(data, "\ufeff\r\n\t ")
+	if end := bytes.IndexAny(data, "\r\n"); end > 0 {
+		if m, err := hl7.Parse(data[:end]); err == nil && m.First("MSH") != nil {
+			return m
+		}
+	}
+	return fallback()
+}
+
 func fallback() *hl7.Message {
 	m, _ := hl7.Parse([]byte("MSH|^~\\&|||||||ACK||P|2.5.1\r"))
 	return m

@@ -203,6 +203,19 @@ func TestHL7OverMLLP(t *testing.T) {
 		}
 	})
 
+	t.Run("a message that cannot be parsed is answered AE naming its control id", func(t *testing.T) {
+		broken := oru(t, "panel-brca2", "BROKEN-1", func(m string) string {
+			return strings.Replace(m, "\rOBX|", "\rthis line is no segment\rOBX|", 1)
+		})
+		ack := mllpSend(t, addr, broken, 1)[0]
+		if code, ctrl, text := ackOf(t, ack); code != "AE" || ctrl != "BROKEN-1" || !strings.Contains(text, "three-character segment id") {
+			t.Fatalf("MSA %s %s %q", code, ctrl, text)
+		}
+		if to := ack.Value(ack.First("MSH"), 5, 0); to != "LIMS" {
+			t.Fatalf("the ACK is addressed to %q, not the sender", to)
+		}
+	})
+
 	t.Run("a withdrawal or cancellation with no results withdraws the stored report's", func(t *testing.T) {
 		bare := func(id, ctrl, status string) []byte {
 			return oru(t, "vus-inconclusive", ctrl, func(m string) string {
