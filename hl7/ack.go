@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Acknowledgement codes (MSA-1): original mode AA/AE/AR, enhanced mode
@@ -50,8 +51,9 @@ func Ack(msg *Message, code, controlID string, errs []AckError, now time.Time) [
 	b := NewBuilder()
 	version := msg.Value(msh, 12, 1)
 	trigger := msg.Value(msh, 9, 2)
-	b.MSH(msh.Field(5), msh.Field(6), msh.Field(3), msh.Field(4), now.UTC().Format("20060102150405"),
-		"", b.C("ACK", trigger, "ACK"), b.V(controlID), msh.Field(11), msh.Field(12))
+	field := func(n int) string { return msg.Delims.Recode(msh.Field(n), b.d) }
+	b.MSH(field(5), field(6), field(3), field(4), now.UTC().Format("20060102150405"),
+		"", b.C("ACK", trigger, "ACK"), b.V(controlID), field(11), field(12))
 	text := ""
 	for _, e := range errs {
 		if e.Severity == "" || e.Severity == "E" {
@@ -59,11 +61,13 @@ func Ack(msg *Message, code, controlID string, errs []AckError, now time.Time) [
 			break
 		}
 	}
-	b.Add("MSA", code, msh.Field(10), b.V(clip(text, 80)))
+	b.Add("MSA", code, field(10), b.V(clip(text, 80)))
 	old := strings.HasPrefix(version, "2.3") || strings.HasPrefix(version, "2.4")
 	for _, e := range errs {
-		loc := b.CRaw(e.Location.Segment, itoa(e.Location.Sequence), itoa(e.Location.Field), "", itoa(e.Location.Component))
-		err1 := ""
+		loc, err1 := "", ""
+		if e.Location.Segment != "" { // a problem with no place in the message has no location
+			loc = b.CRaw(e.Location.Segment, itoa(e.Location.Sequence), itoa(e.Location.Field), "", itoa(e.Location.Component))
+		}
 		if old {
 			err1 = b.CRaw(e.Location.Segment, itoa(e.Location.Sequence), itoa(e.Location.Field), b.S(e.Code, e.Text))
 		}
@@ -89,11 +93,16 @@ func itoa(n int) string {
 	return fmt.Sprint(n)
 }
 
+// clip cuts s to at most n bytes, at a character's start: cut inside a
+// UTF-8 sequence, the acknowledgement would not be valid UTF-8.
 func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // AckCode reads MSA-1 and MSA-2 of an acknowledgement, and the text of its

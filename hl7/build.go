@@ -54,3 +54,28 @@ func (b *Builder) R(reps ...string) string { return strings.Join(reps, string(b.
 
 // Bytes returns the message, segments ended with CR as the standard says.
 func (b *Builder) Bytes() []byte { return []byte(strings.Join(b.segs, "\r") + "\r") }
+
+// Recode rewrites raw (a field as written with d) for delimiters to: each
+// separator and the escape character take their counterparts in to, and a
+// character that is a delimiter in to but plain text in d is escaped. So a
+// sender's component written with '!' stays a component in an ACK that
+// uses '^'.
+func (d Delimiters) Recode(raw string, to Delimiters) string {
+	if d == to {
+		return raw
+	}
+	roles := map[byte]byte{d.Component: to.Component, d.Repetition: to.Repetition, d.Subcomponent: to.Subcomponent, d.Escape: to.Escape}
+	escapes := map[byte]string{to.Field: "F", to.Component: "S", to.Repetition: "R", to.Subcomponent: "T", to.Escape: "E"}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if r, ok := roles[c]; ok {
+			b.WriteByte(r)
+		} else if e, ok := escapes[c]; ok {
+			b.WriteString(string(to.Escape) + e + string(to.Escape))
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nhs-genomics/results-gateway/hl7"
 )
@@ -210,5 +211,35 @@ func TestLineBreaksAndJunkLIMSLeave(t *testing.T) {
 	lf := "MSH|^~\\&|LIMS|699X0\nPID|1||9990000093^^^NHS^NH\nOBX|1|TX|x||text||||||F\n" // LF-ended throughout: each LF ends a segment
 	if m, err := hl7.Parse([]byte(lf)); err != nil || len(m.Segments) != 3 {
 		t.Errorf("an LF-ended message: %v", err)
+	}
+}
+
+// TestAckWritesItsOwnDelimitersAndWholeCharacters: a sender's MSH written
+// with other delimiters is answered in the ACK's own (a component stays a
+// component, a literal '^' is escaped); MSA-3, cut to 80 bytes, is cut
+// between characters; a problem with no place in the message has no ERR-2.
+func TestAckWritesItsOwnDelimitersAndWholeCharacters(t *testing.T) {
+	m, err := hl7.Parse([]byte("MSH$!*?#$LIMS!A^B$699X0$GW$RG$20261102$$ORU!R01$CTRL1$P$2.5.1\rPID$1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "a" + strings.Repeat("é", 60) // 121 bytes: byte 80 is inside a character
+	ack := hl7.Ack(m, hl7.AE, "ACK1", []hl7.AckError{{Location: hl7.ErrorLocation{Sequence: 1}, Code: "207", Text: long}}, time.Now())
+	if !utf8.Valid(ack) {
+		t.Fatalf("the ACK is not valid UTF-8: %q", ack)
+	}
+	a, err := hl7.Parse(ack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msh := a.First("MSH")
+	if a.Value(msh, 5, 1) != "LIMS" || a.Value(msh, 5, 2) != "A^B" {
+		t.Errorf("MSH-5 = %q, want LIMS as component 1 and a literal A^B as component 2", msh.Field(5))
+	}
+	if got := a.Value(a.First("MSA"), 3, 0); got != "a"+strings.Repeat("é", 39) {
+		t.Errorf("MSA-3 = %q", got)
+	}
+	if loc := a.First("ERR").Field(2); loc != "" {
+		t.Errorf("ERR-2 = %q for a problem with no place", loc)
 	}
 }
