@@ -223,11 +223,13 @@ func (d *decoder) identifier(pid *hl7.Segment, field, i int, rep string) {
 	if value == "" {
 		return
 	}
-	authority := strings.TrimSpace(d.m.Unescape(d.m.Subcomponent(d.m.Component(rep, 4), 1)))
+	hd := d.m.Component(rep, 4)
+	authority := strings.TrimSpace(d.m.Unescape(d.m.Subcomponent(hd, 1)))
+	issuer := first(authority, strings.TrimSpace(d.m.Unescape(d.m.Subcomponent(hd, 2)))) // HD-1, else its universal id
 	idType := strings.ToUpper(strings.TrimSpace(d.m.Unescape(d.m.Component(rep, 5))))
 	upperAuth := strings.ToUpper(authority)
 	switch {
-	case idType == "NH" || idType == "NHS" || idType == "NHSNMBR" || upperAuth == "NHS" || strings.HasPrefix(upperAuth, "NHS "):
+	case idType == "NH" || idType == "NHS" || idType == "NHSNMBR" || d.namesNHS(hd):
 		d.national(pid, field, value, gateway.NumberNHS)
 	case idType == "CHI" || upperAuth == "CHI":
 		d.national(pid, field, value, gateway.NumberCHI)
@@ -240,25 +242,62 @@ func (d *decoder) identifier(pid *hl7.Segment, field, i int, rep string) {
 			d.unmap(pid, field, idType, value, "a further pedigree number: only the first is kept")
 		}
 	case idType == "MR" || idType == "MRN" || idType == "PI" || idType == "PT" || idType == "HOSP":
-		if d.r.Patient.MRN == "" {
-			d.r.Patient.MRN, d.r.Patient.MRNAuthority = value, authority
-			if code, ok := d.aliased(authority); ok {
-				d.r.Patient.MRNAuthority = code
-			}
-		} else if d.r.Patient.MRN != value {
-			d.unmap(pid, field, idType, value, "a further local identifier: only the first MRN is kept")
-		}
+		d.mrn(pid, field, idType, value, authority)
+	case idType == "" && issuer != "":
+		// Untyped, but issued by someone other than the NHS (a trust's ODS
+		// code, its PAS): its local number, however much it looks like an
+		// NHS number. Ten digits pass the check digit one time in eleven,
+		// and filing a hospital number as an NHS number files the result
+		// against whoever holds that NHS number.
+		d.warn("patient.mrn", pid, field, "PID-3 repetition %d has no identifier type: kept as a local identifier (MRN) of its assigning authority %s, not as a national number", i+1, issuer)
+		d.mrn(pid, field, idType, value, issuer)
 	default:
-		// An untyped number: a valid ten-digit number is a national number
-		// (which one, by its range); anything else is listed.
+		// A number with no assigning authority and no type this decoder
+		// knows: a valid ten-digit number is a national number (which one,
+		// by its range); anything else is listed. One whose authority is
+		// not the NHS is never guessed to be national.
 		n := gateway.NormaliseNHSNumber(value)
-		if kind := gateway.ClassifyNationalNumber(n, d.r.Patient.BirthDate); kind != "" {
+		if kind := gateway.ClassifyNationalNumber(n, d.r.Patient.BirthDate); kind != "" && issuer == "" {
 			d.warn("patient.nhsNumber", pid, field, "PID-3 repetition %d has identifier type %q: read as a national number because it is ten digits with a valid check digit", i+1, idType)
 			d.national(pid, field, value, kind)
 			return
 		}
 		d.unmap(pid, field, idType, value, "identifier type "+strconv.Quote(idType)+" not recognised")
 	}
+}
+
+// mrn keeps the first local identifier (MRN) with its assigning
+// authority, mapped through the sender's facility aliases; a different
+// further one is listed.
+func (d *decoder) mrn(pid *hl7.Segment, field int, idType, value, authority string) {
+	p := &d.r.Patient
+	switch {
+	case p.MRN == "":
+		p.MRN, p.MRNAuthority = value, authority
+		if code, ok := d.aliased(authority); ok {
+			p.MRNAuthority = code
+		}
+	case p.MRN != value:
+		d.unmap(pid, field, idType, value, "a further local identifier: only the first MRN is kept")
+	}
+}
+
+// nhsAuthorities are the ways a CX's assigning authority (HD-1 namespace
+// or HD-2 universal id) names the NHS number's issuer in England and Wales.
+var nhsAuthorities = map[string]bool{"NHS": true, "NHSNBR": true, "NHSNMBR": true, "NHS NUMBER": true,
+	"2.16.840.1.113883.2.1.4.1": true, "HTTPS://FHIR.NHS.UK/ID/NHS-NUMBER": true}
+
+// namesNHS reports whether an assigning authority (an HD, as sent) is the
+// NHS number's issuer: "NHS", "NHS&2.16.840.1.113883.2.1.4.1&ISO", the OID
+// alone, or a name beginning "NHS " ("NHS England").
+func (d *decoder) namesNHS(hd string) bool {
+	for c := 1; c <= 2; c++ {
+		v := strings.ToUpper(strings.TrimSpace(d.m.Unescape(d.m.Subcomponent(hd, c))))
+		if nhsAuthorities[v] || c == 1 && strings.HasPrefix(v, "NHS ") {
+			return true
+		}
+	}
+	return false
 }
 
 // national keeps a national number after checking it. kind "" means the
