@@ -288,7 +288,7 @@ func (d *decoder) variant(i int, rows []*obx, defaults map[string]*obx, usedDefa
 		case lnAlleleFreq:
 			frequency = d.fraction(row)
 		case lnSignificance:
-			v.Classification.ACMG = d.answer(row, path+".classification.acmg", fromACMG)
+			v.Classification.ACMG = d.answerBy(row, path+".classification.acmg", fromACMG, acmgClass)
 			at(".classification.acmg")
 		case rgwCriteria:
 			if c := d.text(row); c != "" {
@@ -430,6 +430,12 @@ func (d *decoder) text(row *obx) string {
 // answer reads a coded answer by its LOINC answer code or its text. One it
 // does not know is a warning, and the row is listed as unmapped.
 func (d *decoder) answer(row *obx, path string, vocab map[string]string) string {
+	return d.answerBy(row, path, vocab, nil)
+}
+
+// answerBy is answer with a further reader, more, for the ways labs write
+// an answer that no list of words covers (ACMG classes: "VUS (Class 3)").
+func (d *decoder) answerBy(row *obx, path string, vocab map[string]string, more func(string) (string, bool)) string {
 	code, text := d.comp(row.value, 1), d.comp(row.value, 2)
 	if k, ok := vocab[code]; ok {
 		return k
@@ -437,6 +443,18 @@ func (d *decoder) answer(row *obx, path string, vocab map[string]string) string 
 	k, ok := vocab[strings.ToLower(first(text, code))]
 	if !ok {
 		k, ok = vocab[answerAliases[strings.ToLower(first(text, code))]]
+	}
+	if !ok && more != nil {
+		k, ok = more(first(text, code))
+	}
+	if ok && more != nil && text != "" {
+		// "C5^Uncertain significance": a code and a text that name two
+		// different answers; neither is filed as if the other were not there.
+		if byCode, known := more(code); known && byCode != k {
+			d.unreadable(row, fmt.Sprintf("the answer code %s and its text %q disagree", code, text))
+			d.warn(path, row.seg, 5, "OBX %s %s answer code %s and text %q name different answers: left out of the outputs, listed as unmapped", row.code, first(row.codeText, "value"), code, text)
+			return ""
+		}
 	}
 	if ok {
 		if text != "" && code != "" && !strings.EqualFold(code, text) {
