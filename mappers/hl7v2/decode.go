@@ -284,6 +284,40 @@ func (d *decoder) unmap(s *hl7.Segment, field int, code, text, reason string) {
 	d.unmapped = append(d.unmapped, gateway.Unmapped{Location: where(d.loc(s, field, 0)), Code: code, Text: clip(text, 200), Reason: reason})
 }
 
+// unmapRep lists repetition rep (1-based) of a field, at "PID[1]-5[2]";
+// rep 0 is a field sent without repetitions, at "PID[1]-5".
+func (d *decoder) unmapRep(s *hl7.Segment, field, rep int, code, text, reason string) {
+	loc := where(d.loc(s, field, 0))
+	if rep > 0 {
+		loc += fmt.Sprintf("[%d]", rep)
+	}
+	d.unmapped = append(d.unmapped, gateway.Unmapped{Location: loc, Code: code, Text: clip(text, 200), Reason: reason})
+}
+
+// repetition numbers repetition i (0-based) of n for unmapRep: 0 when the
+// field has only the one.
+func repetition(i, n int) int {
+	if n > 1 {
+		return i + 1
+	}
+	return 0
+}
+
+// unmapComponents lists the components of one repetition (numbered as
+// for unmapRep) that nothing reads (those not in read), as "PID-11.6 GBR",
+// so a field read in part is not dropped in part.
+func (d *decoder) unmapComponents(s *hl7.Segment, field, rep int, value string, read map[int]bool, what string) {
+	var left []string
+	for c, v := range strings.Split(value, string(d.m.Delims.Component)) {
+		if v = strings.TrimSpace(d.m.Unescape(v)); v != "" && !read[c+1] {
+			left = append(left, fmt.Sprintf("%s-%d.%d %s", s.Name(), field, c+1, v))
+		}
+	}
+	if len(left) > 0 {
+		d.unmapRep(s, field, rep, "", strings.Join(left, "; "), what+" not mapped")
+	}
+}
+
 // noteSegment adds an NTE's text to the report notes, labelled when it
 // comments on something that has no notes of its own.
 func (d *decoder) noteSegment(s *hl7.Segment, label string) {

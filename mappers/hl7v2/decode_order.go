@@ -65,7 +65,7 @@ func (d *decoder) order() {
 		d.at("issued", msh, 7, 0)
 		d.warn("issued", obr, 22, "no report time in OBR-22: the message time (MSH-7) is used")
 	}
-	orderedBy, onOBR := d.person(d.raw(orc, 12)), d.person(d.raw(obr, 16))
+	orderedBy, onOBR := d.person(orc, 12), d.person(obr, 16)
 	switch {
 	case orderedBy != nil:
 		r.RequestingClinician = orderedBy
@@ -206,10 +206,18 @@ func (d *decoder) allResultsWrong() bool {
 }
 
 // person reads an XCN (ORC-12, OBR-16): id, family, given, middle, suffix,
-// prefix ... and assigning authority (component 9). nil when no name.
-func (d *decoder) person(field string) *gateway.Clinician {
+// prefix ... and assigning authority (component 9). nil when no name. The
+// report has one requesting clinician: a further repetition (a second
+// clinician to copy the result to) is listed, not dropped.
+func (d *decoder) person(s *hl7.Segment, f int) *gateway.Clinician {
+	field := d.raw(s, f)
 	if field == "" {
 		return nil
+	}
+	for i, rep := range d.m.Repetitions(field)[1:] {
+		if strings.Trim(rep, "^&~ ") != "" {
+			d.unmapRep(s, f, i+2, strings.TrimSpace(d.m.Unescape(d.m.Component(rep, 1))), d.m.Unescape(rep), "a further clinician: only the first is kept")
+		}
 	}
 	id, given, middle, prefix := d.comp(field, 1), d.comp(field, 3), d.comp(field, 4), d.comp(field, 6)
 	rep := strings.Split(field, string(d.m.Delims.Repetition))[0]

@@ -171,8 +171,40 @@ func (d *decoder) patient() {
 			d.national(pid, f, v, "")
 		}
 	}
-	name := pid.Field(5)
-	d.use(pid, 5)
+	d.name(pid)
+	switch sex := strings.ToUpper(d.val(pid, 8, 1)); sex {
+	case "":
+	case "M", "F", "O", "U":
+		p.Gender = fromSex[sex]
+	case "A", "N":
+		p.Gender = "other"
+	default:
+		d.warn("patient.gender", pid, 8, "PID-8 %q is not an administrative sex (M, F, O, U): left out", sex)
+	}
+	d.at("patient.gender", pid, 8, 0)
+	d.address(pid)
+	if p.MRN != "" && p.MRNAuthority == "" {
+		p.MRNAuthority = d.o.MRNAuthority
+	}
+}
+
+// name reads PID-5. Of its repetitions the legal name (XPN-7 "L") is the
+// patient's, else one of no stated type, else the first: a LIMS that
+// sends the alias first must not have the alias filed as the name. The
+// other repetitions (an alias, a maiden name) are listed, not dropped.
+func (d *decoder) name(pid *hl7.Segment) {
+	p := &d.r.Patient
+	reps := d.m.Repetitions(d.raw(pid, 5))
+	chosen := preferredName(d.m, reps)
+	for i, rep := range reps {
+		if i != chosen && strings.Trim(rep, "^&~ ") != "" {
+			d.unmapRep(pid, 5, repetition(i, len(reps)), strings.ToUpper(d.comp(rep, 7)), d.m.Unescape(rep), "a further name ("+nameType(d.comp(rep, 7))+"): only the patient's "+nameType(d.comp(reps[chosen], 7))+" is kept")
+		}
+	}
+	if chosen < 0 {
+		return
+	}
+	name := reps[chosen]
 	p.Name.Family = d.comp(name, 1)
 	for c := 2; c <= 3; c++ {
 		if g := d.comp(name, c); g != "" {
@@ -184,31 +216,69 @@ func (d *decoder) patient() {
 		if titles[strings.ToLower(strings.TrimSuffix(t, "."))] && p.Name.Prefix == "" {
 			p.Name.Prefix = t
 		} else {
-			d.unmap(pid, 5, "", t, "name suffix (PID-5.4) not mapped")
+			d.unmapRep(pid, 5, repetition(chosen, len(reps)), "", t, "name suffix (PID-5.4) not mapped")
 		}
 	}
-	d.at("patient.name", pid, 5, 0)
-	switch sex := strings.ToUpper(d.val(pid, 8, 1)); sex {
-	case "":
-	case "M", "F", "O", "U":
-		p.Gender = fromSex[sex]
-	case "A", "N":
-		p.Gender = "other"
-	default:
-		d.warn("patient.gender", pid, 8, "PID-8 %q is not an administrative sex (M, F, O, U): left out", sex)
+	// Family, given, middle, suffix (above), prefix; the type chose it.
+	d.unmapComponents(pid, 5, repetition(chosen, len(reps)), name, map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 7: true}, "name components")
+}
+
+// preferredName is the index of the repetition to file as the patient's
+// name: typed L (legal), else untyped, else the first; -1 for none.
+func preferredName(m *hl7.Message, reps []string) int {
+	best, rank := -1, 3
+	for i, rep := range reps {
+		if strings.Trim(rep, "^&~ ") == "" {
+			continue
+		}
+		r := 2
+		switch strings.ToUpper(strings.TrimSpace(m.Component(rep, 7))) {
+		case "L":
+			r = 0
+		case "":
+			r = 1
+		}
+		if r < rank {
+			best, rank = i, r
+		}
 	}
-	d.at("patient.gender", pid, 8, 0)
-	if addr := d.raw(pid, 11); strings.Trim(addr, "^&~ ") != "" {
-		a := &gateway.Address{City: d.comp(addr, 3), District: d.comp(addr, 4), Postcode: d.comp(addr, 5)}
+	return best
+}
+
+// nameType says what an XPN-7 code (HL7 table 0200) is, for the list of
+// what was not mapped.
+func nameType(code string) string {
+	if t, ok := nameTypes[strings.ToUpper(code)]; ok {
+		return t
+	}
+	return "name type " + strconv.Quote(code)
+}
+
+var nameTypes = map[string]string{"": "name of no stated type", "L": "legal name", "A": "alias", "B": "name at birth",
+	"M": "maiden name", "D": "display name", "N": "nickname", "C": "adopted name", "P": "name of partner/spouse",
+	"S": "coded pseudo-name", "T": "indigenous/tribal name", "U": "name of unspecified type", "I": "licensing name"}
+
+// address reads PID-11's first address (street, other designation,
+// city, district, postcode); its other components (country, address
+// type) and further addresses are listed, not dropped.
+func (d *decoder) address(pid *hl7.Segment) {
+	reps := d.m.Repetitions(d.raw(pid, 11))
+	for i, rep := range reps {
+		if strings.Trim(rep, "^&~ ") == "" {
+			continue
+		}
+		if d.r.Patient.Address != nil {
+			d.unmapRep(pid, 11, repetition(i, len(reps)), "", d.m.Unescape(rep), "a further address: only the first is kept")
+			continue
+		}
+		a := &gateway.Address{City: d.comp(rep, 3), District: d.comp(rep, 4), Postcode: d.comp(rep, 5)}
 		for c := 1; c <= 2; c++ {
-			if l := d.comp(addr, c); l != "" {
+			if l := d.comp(rep, c); l != "" {
 				a.Lines = append(a.Lines, l)
 			}
 		}
-		p.Address = a
-	}
-	if p.MRN != "" && p.MRNAuthority == "" {
-		p.MRNAuthority = d.o.MRNAuthority
+		d.r.Patient.Address = a
+		d.unmapComponents(pid, 11, repetition(i, len(reps)), rep, map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true}, "address components (PID-11.6 is the country)")
 	}
 }
 

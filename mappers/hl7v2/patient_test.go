@@ -64,3 +64,73 @@ func hasUnmapped(us []gateway.Unmapped, location string) bool {
 	}
 	return false
 }
+
+// TestRepeatedFieldsListedNotDropped: of PID-5's names the legal one (XPN-7
+// L) is filed, whatever its place; every repetition or component the
+// report has no place for (an alias, a second address, its country, a
+// second clinician in ORC-12 or OBR-16) is listed as unmapped at its
+// repetition, never dropped.
+func TestRepeatedFieldsListedNotDropped(t *testing.T) {
+	pid := func(name, address string) string {
+		return "PID|1||9990000093^^^NHS^NH||" + name + "||19800101|F|||" + address
+	}
+	order := "OBR|1|ORD-1|REP-1|R240.1^Diagnostic testing for known variant(s)^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||F"
+	result := "OBX|1|TX|RES^Result^L||No variant detected.||||||F"
+	cases := []struct {
+		name, pid, orc, obr string
+		family, given       string   // the name filed
+		listed              []string // unmapped entries: location and a part of the text
+	}{
+		{name: "the alias sent first", pid: pid("BLOGGS^Joe^^^^^A~SMITH^Jane^^^Mrs^^L", ""),
+			family: "SMITH", given: "Jane", listed: []string{"PID[1]-5[1] BLOGGS^Joe"}},
+		{name: "legal, maiden and alias names; two addresses with countries", pid: pid("SMITH^Jane^^^Mrs^^L~JONES^Jane^^^Miss^^M~SMYTHE^Janey^^^^^A",
+			"1 High Street^^Manchester^^M1 1AA^GBR^H~PO Box 9^^Leeds^^LS1 1AA^GBR^M"),
+			family: "SMITH", given: "Jane", listed: []string{"PID[1]-5[2] JONES^Jane", "PID[1]-5[3] SMYTHE^Janey",
+				"PID[1]-11[1] PID-11.6 GBR; PID-11.7 H", "PID[1]-11[2] PO Box 9^^Leeds^^LS1 1AA^GBR^M"}},
+		{name: "no legal name: the untyped one", pid: pid("BLOGGS^Joe^^^^^A~SMITH^Jane", ""), family: "SMITH", given: "Jane",
+			listed: []string{"PID[1]-5[1] BLOGGS^Joe"}},
+		{name: "no types: the first", pid: pid("SMITH^Jane~SMYTHE^Janey", ""), family: "SMITH", given: "Jane",
+			listed: []string{"PID[1]-5[2] SMYTHE^Janey"}},
+		{name: "one name with a degree; one address with its country", pid: pid("SMITH^Jane^^^Dr^PhD", "1 High Street^^Manchester^^M1 1AA^GBR"),
+			family: "SMITH", given: "Jane", listed: []string{"PID[1]-5 PID-5.6 PhD", "PID[1]-11 PID-11.6 GBR"}},
+		{name: "a second clinician in ORC-12 and OBR-16", pid: pid("SMITH^Jane", ""),
+			orc:    "ORC|RE|ORD-1|REP-1|||||||||C1234567^Darwin^Samuel^^^Dr^^^GMC~C7654321^Other^Olive^^^Dr^^^GMC",
+			obr:    strings.Replace(order, "|20260901|||||||||", "|20260901|||||||||C1234567^Darwin^Samuel^^^Dr^^^GMC~G1234567^Smith^Sam^^^Dr", 1),
+			family: "SMITH", given: "Jane", listed: []string{"ORC[1]-12[2] C7654321^Other^Olive", "OBR[1]-16[2] G1234567^Smith^Sam"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lines := []string{}
+			if c.orc != "" {
+				lines = append(lines, c.orc)
+			}
+			lines = append(lines, first(c.obr, order), result)
+			d := decodeWith(t, msg("2.5.1", c.pid, lines...), hl7v2.SenderOptions{})
+			if n := d.Report.Patient.Name; n.Family != c.family || strings.Join(n.Given, " ") != c.given {
+				t.Errorf("name %+v, want %s %s", n, c.given, c.family)
+			}
+			for _, want := range c.listed {
+				loc, text, _ := strings.Cut(want, " ")
+				found := false
+				for _, u := range d.Unmapped {
+					found = found || u.Location == loc && strings.Contains(u.Text, text)
+				}
+				if !found {
+					t.Errorf("%s %q is not listed as unmapped: %+v", loc, text, d.Unmapped)
+				}
+			}
+			if c.orc != "" && (d.Report.RequestingClinician == nil || d.Report.RequestingClinician.Name != "Dr Samuel Darwin") {
+				t.Errorf("requesting clinician %+v", d.Report.RequestingClinician)
+			}
+		})
+	}
+}
+
+func first(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
