@@ -67,8 +67,7 @@ var base64Text = regexp.MustCompile(`^[A-Za-z0-9+/]+=*$`)
 // documents finds PDFs and other files wherever labs put them: ED rows,
 // CE/CWE/TX rows carrying "^...^application/pdf^Base64^...", a bare base64
 // body (a PDF is recognised by its decoded %PDF- header), and RP pointers.
-// An ED row that continues the previous one (same code and sub-ID, data
-// that does not start a file) is joined to it.
+// An ED row that continues the previous one (see continues) is joined to it.
 func (d *decoder) documents() {
 	d.kind()
 	var docs []*document
@@ -88,8 +87,7 @@ func (d *decoder) documents() {
 			continue
 		}
 		row.used = true
-		if n := len(docs); n > 0 && doc.url == "" && !strings.HasPrefix(doc.encoded, "JVBERi0") &&
-			docs[n-1].row.code == row.code && docs[n-1].row.sub == row.sub && docs[n-1].url == "" {
+		if n := len(docs); n > 0 && continues(docs[n-1], doc) {
 			docs[n-1].encoded += doc.encoded
 			continue
 		}
@@ -98,6 +96,39 @@ func (d *decoder) documents() {
 	for _, doc := range docs {
 		d.file(doc)
 	}
+}
+
+// continues reports whether doc is the rest of prev, split over OBX rows:
+// a LIMS that cannot fit a PDF in one OBX-5 repeats the row (with its ED
+// header) with the next part of the data. The rows must share code and
+// sub-ID, and doc's data must not start a file of its own: two images of
+// a pedigree sent one after the other, each beginning with its PNG
+// signature, are two documents, not one. (Only the data's start tells:
+// the ED header is repeated on every part, and some LIMSs give only the
+// first part a type.)
+func continues(prev, doc *document) bool {
+	return doc.url == "" && prev.url == "" && prev.row.code == doc.row.code && prev.row.sub == doc.row.sub && !startsFile(doc.encoded)
+}
+
+// fileSignatures are the first bytes of the file types labs send: PDF,
+// PNG, JPEG, GIF, TIFF (both byte orders), RTF, ZIP (DOCX) and OLE (DOC).
+var fileSignatures = [][]byte{[]byte("%PDF-"), []byte("\x89PNG\r\n\x1a\n"), {0xFF, 0xD8, 0xFF}, []byte("GIF87a"), []byte("GIF89a"),
+	[]byte("II*\x00"), []byte("MM\x00*"), []byte("{\\rtf"), []byte("PK\x03\x04"), {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}}
+
+// startsFile reports whether base64 data begins with a file's signature.
+// A continuation's data is the middle of a file, which a signature starts
+// only by a chance of one in millions.
+func startsFile(encoded string) bool {
+	head, err := base64.StdEncoding.DecodeString(encoded[:min(len(encoded), 16)&^3]) // whole 4-character groups
+	if err != nil {
+		return false
+	}
+	for _, sig := range fileSignatures {
+		if bytes.HasPrefix(head, sig) {
+			return true
+		}
+	}
+	return false
 }
 
 var base64Marker = regexp.MustCompile(`(?i)^base64$`)
