@@ -2,13 +2,19 @@ package hl7
 
 import (
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
 // Unescape turns an escaped value into text: \F\ \S\ \T\ \R\ \E\ become the
 // delimiters, \Xhh..\ the bytes, \.br\ a line break; formatting escapes
-// (\H\ \N\ and other \.xx\) are dropped. An unterminated escape stays as is.
+// that separate text become what separates it (\.sp n\ and \.ce\ line
+// breaks, \.sk n\ spaces); others (\H\ \N\ \.in\ ...) are dropped. A
+// line ending sent as hex (\X0D\, \X0A\, \X0D0A\, \X0D\\X0A\) is a line
+// break, "\n", as \.br\ is: a bare CR in a value is a segment terminator
+// to every later reader, which drops it ("Line2Line3"). An unterminated
+// escape stays as is.
 func (m *Message) Unescape(s string) string {
 	esc := m.Delims.Escape
 	if strings.IndexByte(s, esc) < 0 {
@@ -38,8 +44,12 @@ func (m *Message) Unescape(s string) string {
 			b.WriteByte(m.Delims.Repetition)
 		case seq == "E":
 			b.WriteByte(esc)
-		case seq == ".br":
+		case seq == ".br" || seq == ".ce": // .ce ends the line and centres the next
 			b.WriteByte('\n')
+		case strings.HasPrefix(seq, ".sp"): // end the line and skip n lines (1 if absent)
+			b.WriteString(strings.Repeat("\n", repeats(seq[3:])))
+		case strings.HasPrefix(seq, ".sk"): // skip n spaces to the right
+			b.WriteString(strings.Repeat(" ", repeats(seq[3:])))
 		case strings.HasPrefix(seq, "X"):
 			if raw, err := hex.DecodeString(seq[1:]); err == nil {
 				b.WriteString(hexText(raw))
@@ -50,7 +60,30 @@ func (m *Message) Unescape(s string) string {
 			b.WriteString(string(esc) + seq + string(esc))
 		}
 	}
-	return b.String()
+	return lineBreaks(b.String())
+}
+
+// maxRepeats bounds \.sp n\ and \.sk n\: a sender's typo (or worse) must
+// not make a value a million lines long.
+const maxRepeats = 20
+
+// repeats reads the count of a \.sp n\ or \.sk n\ (after the command):
+// absent (or not a number) is 1, as HL7 says.
+func repeats(arg string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(arg))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return min(n, maxRepeats)
+}
+
+// lineBreaks makes each CR, CRLF or LF that hex escapes wrote one "\n".
+// A value holds no CR otherwise: CR ends a segment.
+func lineBreaks(s string) string {
+	if strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
 // Escape makes text safe inside a field: delimiters and the escape

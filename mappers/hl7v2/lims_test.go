@@ -108,6 +108,14 @@ func TestWaysLIMSDiffer(t *testing.T) {
 		}
 	})
 
+	t.Run("line breaks sent as hex escapes or spacing commands", func(t *testing.T) {
+		d := decodeWith(t, msg("2.5.1", pid1286, order,
+			"OBX|1|TX|51969-4^Full narrative report^LN||Line1\\.br\\Line2\\X0D\\Line3\\X0A\\Line4 normal\\.sp\\next||||||F"), hl7v2.SenderOptions{})
+		if got := d.Report.Result.Conclusion; got != "Line1\nLine2\nLine3\nLine4 normal\nnext" {
+			t.Errorf("conclusion %q", got)
+		}
+	})
+
 	t.Run("an ordering organisation named but not coded is held, never routed by MSH-6", func(t *testing.T) {
 		m := strings.Replace(msg("2.3", pid1286,
 			"ORC|RE|5521-RR8"+strings.Repeat("|", 19)+"Leeds Teaching Hospitals NHS Trust", order,
