@@ -313,6 +313,10 @@ func (d *decoder) identifier(pid *hl7.Segment, field, i int, rep string) {
 		}
 	case idType == "MR" || idType == "MRN" || idType == "PI" || idType == "PT" || idType == "HOSP":
 		d.mrn(pid, field, idType, value, authority)
+	case localTypes[idType]:
+		// Not in table 0203, but what UK PAS feeds call the hospital number.
+		d.warn("patient.mrn", pid, field, "PID-3 repetition %d has identifier type %q, which HL7 table 0203 does not have: read as the hospital's local number (MRN)", i+1, idType)
+		d.mrn(pid, field, idType, value, authority)
 	case idType == "" && issuer != "":
 		// Untyped, but issued by someone other than the NHS (a trust's ODS
 		// code, its PAS): its local number, however much it looks like an
@@ -335,6 +339,10 @@ func (d *decoder) identifier(pid *hl7.Segment, field, i int, rep string) {
 		d.unmap(pid, field, idType, value, "identifier type "+strconv.Quote(idType)+" not recognised")
 	}
 }
+
+// localTypes are identifier types outside HL7 table 0203 that UK systems
+// write for a hospital (PAS) number.
+var localTypes = map[string]bool{"PAS": true, "HN": true, "HOSPNO": true, "HOSPITAL": true, "LOCAL": true}
 
 // mrn keeps the first local identifier (MRN) with its assigning
 // authority, mapped through the sender's facility aliases; a different

@@ -25,7 +25,11 @@ func TestPatientIdentifiers(t *testing.T) {
 		{cx: "9990000093^^^RR8", mrn: "9990000093", auth: "RR8", warning: "patient.mrn"},
 		{cx: "9990000093^^^&2.16.840.1.113883.2.1.4.1.1.1&ISO", mrn: "9990000093", auth: "2.16.840.1.113883.2.1.4.1.1.1", warning: "patient.mrn"},
 		{cx: "MRN556^^^RR8", mrn: "MRN556", auth: "RR8", warning: "patient.mrn"},
-		{cx: "9990000093^^^RR8^PAS", unmapped: true}, // a type the decoder does not know, from a trust: listed, never an NHS number
+		{cx: "9990000093^^^RR8^XX", unmapped: true}, // a type the decoder does not know, from a trust: listed, never an NHS number
+		// What UK PAS feeds call the hospital number: its MRN, with a warning.
+		{cx: "PAS558^^^R0A^PAS", mrn: "PAS558", auth: "R0A", warning: "patient.mrn"},
+		{cx: "9990000093^^^RR8^PAS", mrn: "9990000093", auth: "RR8", warning: "patient.mrn"},
+		{cx: "H123456^^^RR8^HN", mrn: "H123456", auth: "RR8", warning: "patient.mrn"},
 		// The NHS named as the authority, however it is spelt.
 		{cx: "9990000093^^^NHS", nhs: "9990000093"},
 		{cx: "9990000093^^^NHSNBR", nhs: "9990000093"},
