@@ -178,6 +178,9 @@ func (d *decoder) patient() {
 		p.Gender = fromSex[sex]
 	case "A", "N":
 		p.Gender = "other"
+	case "MALE", "FEMALE", "OTHER", "UNKNOWN": // the word, as some PAS feeds write it
+		p.Gender = strings.ToLower(sex)
+		d.warn("patient.gender", pid, 8, "PID-8 %q is a word, not an administrative sex code (M, F, O, U): read as %s", sex, p.Gender)
 	default:
 		d.warn("patient.gender", pid, 8, "PID-8 %q is not an administrative sex (M, F, O, U): left out", sex)
 	}

@@ -138,3 +138,20 @@ func first(values ...string) string {
 	}
 	return ""
 }
+
+// TestSexWrittenAsAWord: PID-8 "Female" (a word, not a table 0001 code) is
+// read as female, with a warning; a value that is neither is left out,
+// with a warning.
+func TestSexWrittenAsAWord(t *testing.T) {
+	order := "OBR|1|ORD-1|REP-1|R240.1^Diagnostic testing for known variant(s)^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||F"
+	result := "OBX|1|TX|RES^Result^L||No variant detected.||||||F"
+	for sex, want := range map[string]string{"Female": "female", "MALE": "male", "F": "female", "Woman": ""} {
+		d := decodeWith(t, msg("2.5.1", "PID|1||9990000093^^^NHS^NH||PATIENT^Test||19800101|"+sex, order, result), hl7v2.SenderOptions{})
+		if got := d.Report.Patient.Gender; got != want {
+			t.Errorf("PID-8 %q read as %q, want %q", sex, got, want)
+		}
+		if warned := hasWarning(d.Warnings, "patient.gender", "PID-8"); warned != (sex != "F") {
+			t.Errorf("PID-8 %q: warned %v", sex, warned)
+		}
+	}
+}
