@@ -210,7 +210,7 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 		}
 	}
 	for _, c := range comps["81258-6"] {
-		f := number(c.obj("valueQuantity")["value"]) / 100
+		f := d.fraction(c.obj("valueQuantity"), e.path+".component")
 		if v.Zygosity == "heteroplasmic" || v.Zygosity == "homoplasmic" || v.Chromosome == "" && v.HeteroplasmyFraction == nil && isMito(o) {
 			v.HeteroplasmyFraction = &f
 		} else {
@@ -301,6 +301,28 @@ func (d *fhirDecoder) conceptBack(cc jnode) *gateway.Coding {
 		return &gateway.Coding{Display: t}
 	}
 	return nil
+}
+
+// fraction reads an allele or heteroplasmy frequency by its UCUM unit: %
+// (as the gateway writes it) or 1, a fraction (as the Genomics IG's
+// examples write it). With neither, a value above 1 can only be a
+// percentage; one of 1 or below is read as a fraction, with a warning:
+// read the wrong way it is a hundred times out, a germline call reading as
+// a low-level mosaic.
+func (d *fhirDecoder) fraction(q jnode, path string) float64 {
+	f := number(q["value"])
+	switch code, unit := q.str("code"), q.str("unit"); {
+	case code == "%" || code == "" && unit == "%":
+		return f / 100
+	case code == "1":
+		return f
+	case f > 1:
+		d.warn("variants", path, "allele frequency %v has no UCUM unit (%% or 1): read as a percentage", f)
+		return f / 100
+	default:
+		d.warn("variants", path, "allele frequency %v has no UCUM unit (%% or 1): read as a fraction", f)
+		return f
+	}
 }
 
 // implication reads a diagnostic implication into its variant: the ACMG

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,4 +219,45 @@ func TestFHIRDecodeForeignDerivationIsNoPreviousReport(t *testing.T) {
 	if !strings.Contains(s, "GMS-OTHER") || !strings.Contains(s, "VCF-1") {
 		t.Fatal("the test Bundle was not changed")
 	}
+}
+
+// TestAlleleFrequencyByItsUnit: a variant's allele frequency is read by its
+// UCUM unit: 48 % (as the gateway writes it) and 0.48 of unit 1 (as the
+// Genomics IG's examples write it) are both 0.48; without a unit, 0.48 is
+// a fraction and 48 a percentage, each with a warning. Read the wrong way,
+// a heterozygous call is a hundred times out.
+func TestAlleleFrequencyByItsUnit(t *testing.T) {
+	var fixture map[string]any
+	json.Unmarshal(fixtures.Report("trio-wgs-denovo-positive"), &fixture)
+	fixture["variants"].([]any)[0].(map[string]any)["alleleFrequency"] = 0.48
+	body, _ := json.Marshal(fixture)
+	_, bundle := mapFixture(t, body)
+	written := `{"code":"%","system":"http://unitsofmeasure.org","unit":"%","value":48}`
+	if !strings.Contains(string(bundle), written) {
+		t.Fatalf("the gateway's own Bundle does not write %s", written)
+	}
+	for quantity, warned := range map[string]bool{
+		written: false,
+		`{"value":0.48,"system":"http://unitsofmeasure.org","code":"1"}`: false,
+		`{"value":0.48}`: true,
+		`{"value":48}`:   true,
+	} {
+		d, err := fhirr4.Decode([]byte(strings.Replace(string(bundle), written, quantity, 1)), "699X0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := d.Report.Variants[0].AlleleFrequency; f == nil || *f != 0.48 {
+			t.Errorf("%s read as %v, want 0.48", quantity, deref(f))
+		}
+		if got := slices.ContainsFunc(d.Warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, "no UCUM unit") }); got != warned {
+			t.Errorf("%s: warned %v, want %v", quantity, got, warned)
+		}
+	}
+}
+
+func deref(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
 }
