@@ -303,6 +303,31 @@ func (d *fhirDecoder) conceptBack(cc jnode) *gateway.Coding {
 	return nil
 }
 
+// classification reads a variant's ACMG class: LOINC's answer code, else
+// the lab's words for it in the text, a coding's display or code ("Likely
+// pathogenic", "Class 5", an ACGS code). One it cannot read is warned of
+// and listed, never dropped: a positive report's variant with a blank
+// class reads as nothing to act on.
+func (d *fhirDecoder) classification(c jnode, path string) string {
+	if class, ok := answerOf(c, acmgAnswers); ok {
+		return class
+	}
+	cc := c.obj("valueCodeableConcept")
+	words := []string{cc.str("text")}
+	for _, cd := range cc.list("coding") {
+		words = append(words, cd.str("display"), cd.str("code"))
+	}
+	for _, w := range words {
+		if class, ok := gateway.ACMGClass(w); ok && w != "" {
+			d.warn("variants", path, "the classification %q is not a LOINC answer code: read as %s", w, class)
+			return class
+		}
+	}
+	d.warn("variants", path, "the classification %q could not be read as an ACMG class: the variant is filed without one", cc.text())
+	d.unmap(path, firstCode(cc), cc.text(), "an ACMG classification the gateway cannot read")
+	return ""
+}
+
 // fraction reads an allele or heteroplasmy frequency by its UCUM unit: %
 // (as the gateway writes it) or 1, a fraction (as the Genomics IG's
 // examples write it). With neither, a value above 1 can only be a
@@ -333,7 +358,7 @@ func (d *fhirDecoder) implication(e bundleEntry, v *gateway.Variant) {
 		code := firstCode(c.obj("code"))
 		switch code {
 		case "53037-8":
-			v.Classification.ACMG, _ = answerOf(c, acmgAnswers)
+			v.Classification.ACMG = d.classification(c, e.path+".component")
 		case "81259-4":
 			cc := c.obj("valueCodeableConcept")
 			cond := gateway.Condition{Name: cc.text()}

@@ -261,3 +261,36 @@ func deref(f *float64) any {
 	}
 	return *f
 }
+
+// TestClassificationInTheLabsWords: a classification without LOINC's
+// answer code is read from the lab's words (text, a coding's display or
+// code), with a warning; one that cannot be read is warned of and listed
+// as unmapped, never dropped without a word.
+func TestClassificationInTheLabsWords(t *testing.T) {
+	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	written := `"valueCodeableConcept":{"coding":[{"code":"LA6668-3","display":"Pathogenic","system":"http://loinc.org"}]}`
+	if !strings.Contains(string(bundle), written) {
+		t.Fatalf("the gateway's own Bundle does not write %s", written)
+	}
+	for concept, want := range map[string]string{
+		`{"text":"Likely pathogenic"}`:                                           "likely-pathogenic",
+		`{"coding":[{"system":"https://example.nhs.uk/acgs","code":"Class 5"}]}`: "pathogenic",
+		`{"text":"Pathogenic (ACMG Class 5)"}`:                                   "pathogenic",
+		`{"text":"Awaiting family studies"}`:                                     "",
+	} {
+		d, err := fhirr4.Decode([]byte(strings.Replace(string(bundle), written, `"valueCodeableConcept":`+concept, 1)), "699X0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Report.Variants[0].Classification.ACMG; got != want {
+			t.Errorf("%s read as %q, want %q", concept, got, want)
+		}
+		if !slices.ContainsFunc(d.Warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, "classification") }) {
+			t.Errorf("%s: no warning", concept)
+		}
+		listed := slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool { return strings.Contains(u.Reason, "ACMG classification") })
+		if listed != (want == "") {
+			t.Errorf("%s: listed as unmapped %v", concept, listed)
+		}
+	}
+}

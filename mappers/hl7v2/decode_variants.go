@@ -288,7 +288,7 @@ func (d *decoder) variant(i int, rows []*obx, defaults map[string]*obx, usedDefa
 		case lnAlleleFreq:
 			frequency = d.fraction(row)
 		case lnSignificance:
-			v.Classification.ACMG = d.answerBy(row, path+".classification.acmg", fromACMG, acmgClass)
+			v.Classification.ACMG = d.answerBy(row, path+".classification.acmg", fromACMG, gateway.ACMGClass)
 			at(".classification.acmg")
 		case rgwCriteria:
 			if c := d.text(row); c != "" {

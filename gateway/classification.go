@@ -1,4 +1,4 @@
-package hl7v2
+package gateway
 
 import (
 	"regexp"
@@ -34,13 +34,13 @@ var acmgByWords = map[string]string{
 	"b": "benign", "benign": "benign",
 }
 
-// acmgClass reads a UK wording of an ACMG/ACGS class, case-insensitive:
+// ACMGClass reads a UK wording of an ACMG/ACGS class, case-insensitive:
 // a number ("Class 4", "C4"), a name or abbreviation ("Likely pathogenic",
 // "LP"), or both ("LP (Class 4)"). Both must name the same class: "Likely
 // pathogenic (Class 5)" contradicts itself and is not read. Anything left
 // over that is not a scheme's word ("Class 5 - see note") is not read
 // either, so a qualified classification is never filed as a plain one.
-func acmgClass(s string) (string, bool) {
+func ACMGClass(s string) (string, bool) {
 	t := strings.ToLower(classPunctuation.ReplaceAllString(s, " "))
 	byNumber := ""
 	for _, m := range classNumber.FindAllStringSubmatch(t, -1) {
@@ -58,6 +58,9 @@ func acmgClass(s string) (string, bool) {
 	case byWords != "" && byNumber != "" && byWords != byNumber:
 		return "", false
 	}
-	class := first(byWords, byNumber)
+	class := byWords
+	if class == "" {
+		class = byNumber
+	}
 	return class, class != ""
 }
