@@ -143,7 +143,17 @@ func (w *writer) body(r *gateway.Report) {
 	if len(r.Authorisers) > 0 {
 		w.heading("Authorised by")
 		for _, a := range r.Authorisers {
-			w.para(strings.TrimSuffix(fmt.Sprintf("%s, %s (%s %s), authorised %s", a.Name, a.Role, a.Registration.Body, a.Registration.Number, a.AuthorisedAt), ", authorised "))
+			line := a.Name
+			if a.Role != "" {
+				line += ", " + a.Role
+			}
+			if reg := strings.TrimSpace(a.Registration.Body + " " + a.Registration.Number); reg != "" {
+				line += " (" + reg + ")"
+			}
+			if a.AuthorisedAt != "" {
+				line += ", authorised " + a.AuthorisedAt
+			}
+			w.para(line) // nothing empty printed: "Name, , ()" reads as something missing
 		}
 	}
 	if len(r.Warnings) > 0 {

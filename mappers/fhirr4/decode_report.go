@@ -303,9 +303,24 @@ func (d *fhirDecoder) conclusion(dr bundleEntry) {
 // off (the Provenance's verification signatures).
 func (d *fhirDecoder) interpreters(dr bundleEntry) {
 	signed := d.signatures()
-	for _, ri := range dr.res.list("resultsInterpreter") {
+	for i, ri := range dr.res.list("resultsInterpreter") {
+		path := fmt.Sprintf("%s.resultsInterpreter[%d]", dr.path, i)
 		e, ok := d.resolve(ri, dr)
 		a := gateway.Authoriser{Name: ri.str("display")}
+		if ok && e.res.str("resourceType") == "Organization" {
+			// An organisation vouching for the report is not a person who
+			// signed it off: kept, as what it is, in the unmapped list.
+			d.warn("authorisers", path, "the results interpreter is an organisation, not a person: not filed as an authoriser")
+			d.unmap(path, "", first(ri.str("display"), e.res.str("name"), ri.str("reference")), "a results interpreter that is an organisation")
+			continue
+		}
+		if !ok {
+			// Not in the Bundle: what the reference itself says (a display,
+			// a logical identifier such as an HCPC number).
+			if reg, found := d.registration(jnode{"identifier": []any{map[string]any(ri.obj("identifier"))}}); found {
+				a.Registration = reg
+			}
+		}
 		if ok {
 			a.AuthorisedAt = signed[ri.str("reference")]
 			person := e
@@ -322,7 +337,15 @@ func (d *fhirDecoder) interpreters(dr bundleEntry) {
 			}
 			a.Registration, _ = d.registration(person.res)
 		}
-		d.at(fmt.Sprintf("authorisers[%d]", len(d.r.Authorisers)), e.path)
+		if a.Name == "" {
+			d.warn("authorisers", path, "the results interpreter could not be read: no name in the Bundle or on the reference")
+			d.unmap(path, a.Registration.Number, ri.str("reference"), "a results interpreter the gateway cannot name")
+			continue
+		}
+		if !ok {
+			d.warn("authorisers", path, "the results interpreter %s is not in the Bundle: filed by the reference's display name", ri.str("reference"))
+		}
+		d.at(fmt.Sprintf("authorisers[%d]", len(d.r.Authorisers)), first(e.path, path))
 		d.r.Authorisers = append(d.r.Authorisers, a)
 	}
 }
@@ -371,4 +394,14 @@ func unescapePath(s string) string {
 		return u
 	}
 	return s
+}
+
+// first is the first of values that is not empty.
+func first(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

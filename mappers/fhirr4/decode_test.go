@@ -294,3 +294,57 @@ func TestClassificationInTheLabsWords(t *testing.T) {
 		}
 	}
 }
+
+// TestInterpretersOutsideTheBundle: a results interpreter the Bundle does
+// not hold is filed by the reference's display and identifier (an HCPC
+// number), with a warning; an organisation, or a reference with nothing to
+// name anyone by, is warned of and listed, not filed as a blank person.
+// Written back, no identifier is empty and two people are two roles.
+func TestInterpretersOutsideTheBundle(t *testing.T) {
+	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	for _, e := range b["entry"].([]any) {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] == "DiagnosticReport" {
+			res["resultsInterpreter"] = []any{
+				map[string]any{"reference": "Practitioner/elsewhere", "display": "Dr Sam Outside",
+					"identifier": map[string]any{"system": "https://fhir.hl7.org.uk/Id/hcpc-number", "value": "CS055555"}},
+				map[string]any{"display": "Alex Unregistered"},
+				map[string]any{"reference": "Practitioner/nowhere"},
+			}
+		}
+	}
+	body, _ := json.Marshal(b)
+	d, err := fhirr4.Decode(body, "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := d.Report.Authorisers
+	if len(as) != 2 || as[0].Name != "Dr Sam Outside" || as[0].Registration.Body != "HCPC" || as[0].Registration.Number != "CS055555" || as[1].Name != "Alex Unregistered" {
+		t.Fatalf("authorisers %+v", as)
+	}
+	if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool { return strings.HasSuffix(u.Location, "resultsInterpreter[2]") }) {
+		t.Errorf("the interpreter with no name is not listed: %v", d.Unmapped)
+	}
+	m, _ := fhirr4.New("")
+	out, _, err := m.EncodeBundle(d.Report, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), `"value":""`) {
+		t.Error("an identifier with an empty value was written")
+	}
+	roles := map[string]bool{}
+	var written map[string]any
+	json.Unmarshal(out, &written)
+	for _, e := range written["entry"].([]any) {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] == "PractitionerRole" {
+			roles[fmt.Sprint(res["identifier"])] = true
+		}
+	}
+	if len(roles) != 2 {
+		t.Errorf("%d distinct PractitionerRole identifiers for two authorisers: %v", len(roles), roles)
+	}
+}

@@ -1,8 +1,11 @@
 package fhirr4
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"regexp"
+	"strings"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
@@ -151,7 +154,11 @@ func humanName(n gateway.Name) *d4pb.HumanName {
 func (b *builder) practitioners() {
 	for i, a := range b.r.Authorisers {
 		practitioner := b.practitioner("authoriser-"+itoa(i), a.Name, a.Registration)
-		roleID := identifier{b.m.system("practitioner-role"), b.r.PerformingLab.ODSCode + "-" + a.Registration.Body + "-" + a.Registration.Number}
+		who := a.Registration.Body + "-" + a.Registration.Number
+		if a.Registration.Number == "" {
+			who = "unregistered-" + nameKey(a.Name)
+		}
+		roleID := identifier{b.m.system("practitioner-role"), b.r.PerformingLab.ODSCode + "-" + who}
 		role := &prrpb.PractitionerRole{
 			Identifier:   []*d4pb.Identifier{ident(roleID.system, roleID.value)},
 			Practitioner: ref(practitioner, a.Name),
@@ -168,7 +175,14 @@ func (b *builder) practitioners() {
 
 func (b *builder) practitioner(key, name string, reg gateway.Registration) string {
 	id := identifier{registrationSystems[reg.Body], reg.Number}
-	if reg.Body == "LOCAL" { // the lab's own staff number, unique only within the lab
+	switch {
+	case reg.Number == "":
+		// No registration given (an HL7 OBR-32 name, a FHIR reference with a
+		// display only): the gateway's own identifier, from the lab and the
+		// name, so the resource is found again on a resend and two such
+		// people are two, never an identifier with an empty value.
+		id = identifier{b.m.system("unregistered/" + b.r.PerformingLab.ODSCode), nameKey(name)}
+	case reg.Body == "LOCAL": // the lab's own staff number, unique only within the lab
 		id = identifier{b.m.system("staff/" + b.r.PerformingLab.ODSCode), reg.Number}
 	}
 	p := &prpb.Practitioner{
@@ -180,4 +194,11 @@ func (b *builder) practitioner(key, name string, reg gateway.Registration) strin
 	}
 	return b.conditionalCreate(key, "Practitioner", id,
 		&r4pb.ContainedResource{OneofResource: &r4pb.ContainedResource_Practitioner{Practitioner: p}})
+}
+
+// nameKey is a person's name as an identifier value: a digest, since a
+// name holds characters an identifier should not.
+func nameKey(name string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.Join(strings.Fields(name), " "))))
+	return hex.EncodeToString(sum[:8])
 }
