@@ -95,25 +95,36 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 	if who.Role != RoleLab || who.ODSCode != r.PerformingLab.ODSCode {
 		return nil, false, Errorf(EFORBIDDEN, "this sender may only submit reports performed by laboratory %s", who.ODSCode)
 	}
+	bare := r.Withdraws() && !r.HasResults()
 	if r.Version != 0 {
-		return in.save(ctx, r, sub)
-	}
-	if r.Withdraws() && !r.HasContent() {
-		withdrawn, notes, err := in.withdrawnContent(ctx, r)
-		if err != nil {
-			return nil, false, err
+		if bare && sub.Lenient {
+			withdrawn, notes, resent, err := in.withdrawnContent(ctx, r, sub)
+			if err != nil || resent != nil {
+				return resent, false, err
+			}
+			withdrawn.Version, sub.Warnings = r.Version, append(slices.Clone(sub.Warnings), notes...)
+			r = withdrawn
 		}
-		r, sub.Warnings = withdrawn, append(slices.Clone(sub.Warnings), notes...)
+		return in.save(ctx, r, sub)
 	}
 	for try := 0; ; try++ {
 		next := *r
-		stored, resend, reused, err := in.assignVersion(ctx, &next, sub)
+		s := sub
+		if bare {
+			// Made afresh on each try: a correction filed meanwhile is what
+			// the withdrawal must name.
+			withdrawn, notes, resent, err := in.withdrawnContent(ctx, r, sub)
+			if err != nil || resent != nil {
+				return resent, false, err
+			}
+			next, s.Warnings = *withdrawn, append(slices.Clone(sub.Warnings), notes...)
+		}
+		stored, resend, reused, err := in.assignVersion(ctx, &next, s)
 		if err != nil || resend {
 			return stored, false, err
 		}
-		s := sub
 		if reused != 0 {
-			s.Warnings = append(append([]Warning{}, sub.Warnings...), Warning{Path: "version", Source: "MSH[1]-10",
+			s.Warnings = append(slices.Clone(s.Warnings), Warning{Path: "version", Source: "MSH[1]-10",
 				Message: fmt.Sprintf("this message id was used before for version %d with different content: filed as version %d", reused, next.Version)})
 		}
 		rec, created, err := in.save(ctx, &next, s)
@@ -124,39 +135,62 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 	}
 }
 
-// withdrawnContent is what an HL7 v2 withdrawal (OBR-25 W, or X for a
-// cancellation) that carries no results files: the report's latest stored
-// version, withdrawn. Its results are filed again marked so, and its PDF
-// made again with the banner, so an EPR that filed them learns which to
-// take back, not only that something was. The message's own status, issue
-// time and sign-off are kept.
-func (in *Intake) withdrawnContent(ctx context.Context, r *Report) (*Report, []Warning, error) {
-	rec, err := in.Reports.Report(ctx, r.ID)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: []Problem{{Path: "result",
-			Message: fmt.Sprintf("%s: the message withdraws report %s, which the gateway does not hold", nothingToFile, r.ID)}}}
-	}
+// withdrawnContent is what a withdrawal (OBR-25 W, or X for a
+// cancellation; a FHIR DiagnosticReport entered in error) that carries no
+// results files: the results of the report's latest version that was not
+// itself withdrawn, marked withdrawn, so an EPR that filed them learns
+// which to take back, not only that something was. Its PDF is made again
+// with the banner; the message's own status, issue time, sign-off and
+// notes (a reason) are kept. resent is the stored withdrawal this one
+// repeats: the same message, or the report withdrawn already with no
+// newer version since, so nothing new is filed. A withdrawal naming
+// another patient than the results it would withdraw is refused: that is
+// a reused or mistaken number, and acting on it would take a valid result
+// from the patient who has it.
+func (in *Intake) withdrawnContent(ctx context.Context, r *Report, sub Submission) (w *Report, notes []Warning, resent *ReportRecord, err error) {
+	versions, err := in.Reports.ReportVersions(ctx, r.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if rec.LabODS != r.PerformingLab.ODSCode {
-		return r, nil, nil // another lab's id: SaveReport refuses it
+	var source *ReportRecord
+	for i := len(versions) - 1; i >= 0; i-- {
+		rec, err := in.Reports.ReportVersion(ctx, r.ID, versions[i])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if rec.LabODS != r.PerformingLab.ODSCode {
+			return r, nil, nil, nil // another lab's id: SaveReport refuses it
+		}
+		withdrawal := rec.Status == StatusEnteredInError || rec.Status == StatusCancelled
+		switch {
+		case rec.Status == r.Status && sub.MessageID != "" && rec.MessageID == sub.MessageID:
+			return nil, nil, rec, nil // this very message, filed before: even if a correction followed it
+		case rec.Status == r.Status && i == len(versions)-1:
+			return nil, nil, rec, nil // withdrawn already, nothing since
+		case !withdrawal && source == nil:
+			source = rec // the latest results; earlier versions are still read for the message id
+		}
 	}
-	held, err := rec.DecodeReport()
+	if source == nil {
+		return nil, nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: []Problem{{Path: "result",
+			Message: fmt.Sprintf("%s: the message withdraws report %s, of which the gateway holds no results to withdraw", nothingToFile, r.ID)}}}
+	}
+	held, err := source.DecodeReport()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	w := *held
-	w.Version, w.Status, w.Issued, w.PDF, w.Changes = 0, r.Status, r.Issued, nil, nil
-	if len(r.Authorisers) > 0 {
-		w.Authorisers = r.Authorisers
-	}
-	notes := []Warning{{Path: "result", Message: fmt.Sprintf("the message carries no results: version %d's are filed again as %s", rec.Version, r.Status)}}
 	if PatientChanged(held, r) {
-		notes = append(notes, Warning{Path: "patient",
-			Message: fmt.Sprintf("the message names another patient than version %d's: the withdrawal is filed for version %d's patient, who has the result", rec.Version, rec.Version)})
+		return nil, nil, nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: []Problem{{Path: "patient",
+			Message: fmt.Sprintf("the message withdraws report %s but names another patient than version %d's: check the report number and the patient", r.ID, source.Version)}}}
 	}
-	return &w, notes, nil
+	copied := *held
+	copied.Version, copied.Status, copied.Issued, copied.PDF, copied.Changes = 0, r.Status, r.Issued, nil, nil
+	copied.Notes = append(slices.Clone(held.Notes), r.Notes...)
+	if len(r.Authorisers) > 0 {
+		copied.Authorisers = r.Authorisers
+	}
+	notes = []Warning{{Path: "result", Message: fmt.Sprintf("the message carries no results: version %d's are filed again as %s", source.Version, r.Status)}}
+	return &copied, notes, nil, nil
 }
 
 // assignVersion numbers a versionless report: 1 if new; the stored version

@@ -273,7 +273,7 @@ func (v *validator) report(r *Report, lenient bool) {
 			v.add(fmt.Sprintf("attachments[%d]", i), "needs data or a url")
 		}
 	}
-	if !r.HasContent() && !(lenient && r.Withdraws()) { // an HL7 withdrawal may name the report alone: intake fills it in
+	if !r.HasContent() && !(lenient && r.Withdraws()) { // a lab's withdrawal may name the report alone: intake fills it in
 		v.refuse("result", nothingToFile)
 	}
 	v.framing(r)
@@ -303,6 +303,21 @@ func FileUnreadable(problems []Problem) (kept []Problem, warning *Warning) {
 // cancelled.
 func (r *Report) Withdraws() bool {
 	return r.Status == StatusEnteredInError || r.Status == StatusCancelled
+}
+
+// HasResults reports whether r carries results: findings, observations,
+// a conclusion or a PDF. Notes alone (a withdrawal's reason) are not.
+func (r *Report) HasResults() bool {
+	if len(r.Variants) > 0 || r.PDF != nil || len(r.Attachments) > 0 || r.Result.Outcome != "" ||
+		strings.TrimSpace(r.Result.Conclusion+r.Result.Interpretation) != "" {
+		return true
+	}
+	for _, g := range r.ResultGroups {
+		if len(g.Observations) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // HasContent reports whether there is anything to file: a finding, a

@@ -217,7 +217,9 @@ func TestHL7OverMLLP(t *testing.T) {
 	})
 
 	t.Run("a withdrawal or cancellation with no results withdraws the stored report's", func(t *testing.T) {
-		bare := func(id, ctrl, status string) []byte {
+		// bare is the report's message with no results: its OBX and NTE
+		// rows gone, OBR-25 status, and a reason after the OBR if given.
+		bare := func(id, ctrl, status, reason string, edit func(string) string) []byte {
 			return oru(t, "vus-inconclusive", ctrl, func(m string) string {
 				var kept []string
 				for _, seg := range strings.Split(m, "\r") {
@@ -227,37 +229,84 @@ func TestHL7OverMLLP(t *testing.T) {
 						continue // no results at all
 					case "OBR":
 						f[25] = status
+						if reason != "" {
+							kept = append(kept, strings.Join(f, "|"), "NTE|1|L|"+reason)
+							continue
+						}
 					}
 					kept = append(kept, strings.Join(f, "|"))
 				}
-				return strings.ReplaceAll(strings.Join(kept, "\r"), "NWGLH-2026-000103", id)
+				m = strings.ReplaceAll(strings.Join(kept, "\r"), "NWGLH-2026-000103", id)
+				if edit != nil {
+					m = edit(m)
+				}
+				return m
 			})
 		}
-		if code, _, _ := ackOf(t, mllpSend(t, addr, oru(t, "vus-inconclusive", "WD-1", func(m string) string {
-			return strings.ReplaceAll(m, "NWGLH-2026-000103", "WD-REPORT")
-		}), 1)[0]); code != "AA" {
+		send := func(msg []byte) (string, string) {
+			t.Helper()
+			code, _, text := ackOf(t, mllpSend(t, addr, msg, 1)[0])
+			return code, text
+		}
+		state := func() (float64, string) {
+			st := get(t, base+"/v1/reports/WD-REPORT", operatorToken).json(t)
+			v, _ := st["version"].(float64)
+			s, _ := st["status"].(string)
+			return v, s
+		}
+		if code, _ := send(oru(t, "vus-inconclusive", "WD-1", func(m string) string { return strings.ReplaceAll(m, "NWGLH-2026-000103", "WD-REPORT") })); code != "AA" {
 			t.Fatalf("the report: %s", code)
 		}
-		ack := mllpSend(t, addr, bare("WD-REPORT", "WD-2", "W"), 1)[0]
-		if code, _, text := ackOf(t, ack); code != "AA" {
-			t.Fatalf("a withdrawal with no OBX: %s %q", code, text)
+		if code, text := send(bare("WD-REPORT", "WD-2", "W", "Withdrawn: sample mix-up", nil)); code != "AA" {
+			t.Fatalf("a withdrawal with a reason and no OBX: %s %q", code, text)
 		}
-		st := get(t, base+"/v1/reports/WD-REPORT", operatorToken).json(t)
-		if st["version"] != float64(2) || st["status"] != "entered-in-error" {
-			t.Fatalf("after the withdrawal: version %v status %v", st["version"], st["status"])
+		if v, st := state(); v != 2 || st != "entered-in-error" {
+			t.Fatalf("after the withdrawal: version %v status %v", v, st)
 		}
 		bundle := string(get(t, base+"/v1/reports/WD-REPORT/fhir", operatorToken).body)
-		if !strings.Contains(bundle, `"status":"entered-in-error"`) || !strings.Contains(bundle, "NM_001165963.4") {
-			t.Fatalf("the withdrawal does not name what it withdraws: %.300s", bundle)
+		if !strings.Contains(bundle, `"status":"entered-in-error"`) || !strings.Contains(bundle, "NM_001165963.4") || !strings.Contains(bundle, "sample mix-up") {
+			t.Fatalf("the withdrawal does not name what it withdraws, and why: %.300s", bundle)
 		}
-		if code, _, _ := ackOf(t, mllpSend(t, addr, bare("WD-REPORT", "WD-2", "W"), 1)[0]); code != "AA" {
+		if code, _ := send(bare("WD-REPORT", "WD-2", "W", "Withdrawn: sample mix-up", nil)); code != "AA" {
 			t.Fatalf("a resend of the withdrawal: %s", code)
 		}
-		if st := get(t, base+"/v1/reports/WD-REPORT", operatorToken).json(t); st["version"] != float64(2) {
-			t.Fatalf("a resend of the withdrawal was filed as version %v", st["version"])
+		if v, _ := state(); v != 2 {
+			t.Fatalf("a resend of the withdrawal was filed as version %v", v)
 		}
-		ack = mllpSend(t, addr, bare("WD-NEVER-SENT", "WD-3", "X"), 1)[0]
-		if code, _, text := ackOf(t, ack); code != "AE" || !strings.Contains(text, "which the gateway does not hold") {
+		// Re-issued, corrected; then the withdrawal's message again, late: nothing is withdrawn.
+		if code, text := send(oru(t, "vus-inconclusive", "WD-3", func(m string) string {
+			var segs []string
+			for _, seg := range strings.Split(strings.ReplaceAll(m, "NWGLH-2026-000103", "WD-REPORT"), "\r") {
+				switch f := strings.Split(seg, "|"); {
+				case f[0] == "OBX" && strings.Contains(f[3], "Report version"):
+					continue // numbered by the gateway, as a LIMS's correction is
+				case f[0] == "OBR":
+					f[25] = "C"
+					seg = strings.Join(f, "|") + "\rNTE|1|L|Corrected: re-issued after the sample was checked."
+				}
+				segs = append(segs, seg)
+			}
+			return strings.Join(segs, "\r")
+		})); code != "AA" {
+			t.Fatalf("the correction: %s %q", code, text)
+		}
+		_, reissued := state()
+		if v, st := state(); v != 3 || st == "entered-in-error" {
+			t.Fatalf("after the correction: version %v status %v", v, st)
+		}
+		if code, _ := send(bare("WD-REPORT", "WD-2", "W", "Withdrawn: sample mix-up", nil)); code != "AA" {
+			t.Fatalf("a late resend of the withdrawal: %s", code)
+		}
+		if v, st := state(); v != 3 || st != reissued {
+			t.Fatalf("a late resend of the withdrawal withdrew the re-issued report: version %v status %v", v, st)
+		}
+		// A cancellation naming another patient than the one with the results.
+		if code, text := send(bare("WD-REPORT", "WD-5", "X", "", func(m string) string {
+			return strings.ReplaceAll(m, "9990000034", "9990001316")
+		})); code != "AE" || !strings.Contains(text, "names another patient") {
+			t.Fatalf("a cancellation for another patient: %s %q", code, text)
+		}
+		if code, text := send(bare("WD-NEVER-SENT", "WD-6", "X", "", nil)); code != "AE" || !strings.Contains(text, "holds no results to withdraw") {
 			t.Fatalf("cancelling a report never sent: %s %q", code, text)
 		}
 	})
