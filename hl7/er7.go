@@ -87,14 +87,18 @@ func parse(data []byte, needMSH bool) (*Message, error) {
 	} else if needMSH {
 		return nil, ErrNoMSH
 	}
-	crEnded := strings.Contains(body, "\r")
+	// The message's own segment ending is its first segment's: an
+	// LF-ended message with one stray CR is still LF-ended.
+	crEnded := strings.IndexAny(body, "\r\n") >= 0 && body[strings.IndexAny(body, "\r\n")] == '\r'
+	seen := map[string]bool{}
 	for pos := 0; pos < len(body); {
-		end := segmentEnd(body, pos, crEnded, m.Delims.Field)
+		end := segmentEnd(body, pos, crEnded, m.Delims.Field, seen)
 		line, next := body[pos:end], skipTerminators(body, end)
 		seg := &Segment{Fields: strings.Split(line, string(m.Delims.Field)), Index: len(m.Segments) + 1, terminator: body[end:next]}
 		if len(seg.Fields[0]) != 3 {
 			return nil, fmt.Errorf("hl7: segment %d %q does not start with a three-character segment id", seg.Index, truncate(line))
 		}
+		seen[seg.Fields[0]] = true
 		m.Segments = append(m.Segments, seg)
 		pos = next
 	}
@@ -107,40 +111,50 @@ func parse(data []byte, needMSH bool) (*Message, error) {
 // segmentEnd is where the segment starting at pos ends: at the next CR or
 // LF. In a message whose segments end with CR (as HL7 says they do), a
 // lone LF is a line break a LIMS let into a field (Enter typed in a
-// comment), part of the content, unless a segment id and the field
-// separator follow it. Junk after the last segment (an end-of-file
-// 0x1A, NULs) is not part of it.
-func segmentEnd(body string, pos int, crEnded bool, field byte) int {
+// comment), part of the content, unless a segment follows it: an id HL7
+// defines, a Z-segment's, or one the message has used already, then the
+// field separator. (A comment line "VUS" or "JMS" is not a segment.)
+// An end-of-file byte or NULs after the last segment are not part of it.
+func segmentEnd(body string, pos int, crEnded bool, field byte, seen map[string]bool) int {
 	for i := pos; i < len(body); i++ {
 		switch body[i] {
 		case '\r':
 			return i
 		case '\n':
 			lone := (i == 0 || body[i-1] != '\r') && (i+1 == len(body) || body[i+1] != '\r')
-			if !crEnded || !lone || startsSegment(body[i+1:], field) {
+			if !crEnded || !lone || startsSegment(body[i+1:], field, seen) {
 				return i
 			}
 		}
 	}
-	return max(pos, len(strings.TrimRight(body, junk)))
+	return max(pos, len(strings.TrimRight(body, "\x1a\x00")))
 }
 
 // junk is what may trail a message without being part of it: an MS-DOS
 // end-of-file, NULs, blanks.
 const junk = "\x1a\x00 \t"
 
-// startsSegment says whether s starts like a segment: a three-character
-// upper-case id, then the field separator (or the end).
-func startsSegment(s string, field byte) bool {
-	if len(s) < 3 || s[0] < 'A' || s[0] > 'Z' {
+// startsSegment says whether s starts with a segment: a known id (see
+// segmentEnd), then the field separator.
+func startsSegment(s string, field byte, seen map[string]bool) bool {
+	if len(s) < 4 || s[3] != field {
 		return false
 	}
-	for _, c := range []byte(s[1:3]) {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
+	id := s[:3]
+	return knownSegments[id] || seen[id] || id[0] == 'Z' && isUpperAlnum(id[1]) && isUpperAlnum(id[2])
+}
+
+func isUpperAlnum(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+
+// knownSegments are the segment ids a lab's result message may carry.
+var knownSegments = map[string]bool{}
+
+func init() {
+	for _, id := range strings.Fields(`MSH MSA ERR SFT UAC EVN PID PD1 PV1 PV2 NK1 PRT ROL CTD AL1 DG1 IN1 IN2 IN3 GT1
+		ORC OBR OBX NTE SPM SAC TQ1 TQ2 CTI FT1 TXA TCD MRG FHS FTS BHS BTS DSC QRD QAK QPD RCP ARQ SCH RGS AIS AIG AIL AIP
+		BLG ODS ODT RXO RXR RXC RXE RXA RXD RXG FAC CSR CSP CSS OM1 PRB GOL PTH VAR IAM`) {
+		knownSegments[id] = true
 	}
-	return len(s) == 3 || s[3] == field || s[3] == '\r' || s[3] == '\n'
 }
 
 // skipTerminators passes the CRs and LFs that end a segment, and any

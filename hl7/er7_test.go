@@ -211,6 +211,28 @@ func TestLineBreaksAndJunkLIMSLeave(t *testing.T) {
 	if string(m.Bytes()) != msg {
 		t.Errorf("not written back as read:\n%q\n%q", m.Bytes(), msg)
 	}
+	// A comment line of capitals is not a segment, nor a word before the
+	// field separator; a Z-segment is.
+	m, err = hl7.Parse([]byte("MSH|^~\\&|LIMS|699X0\rOBX|1|TX|x||Classification:\nVUS||||||F\rNTE|1|L|Reported by\nJMS\nZRG|1|local\r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Value(m.Segments[1], 5, 0); got != "Classification:\nVUS" || m.Value(m.Segments[1], 11, 0) != "F" {
+		t.Errorf("OBX-5 %q, OBX-11 %q", got, m.Value(m.Segments[1], 11, 0))
+	}
+	if len(m.Segments) != 4 || m.Value(m.Segments[2], 3, 0) != "Reported by\nJMS" || m.Segments[3].Name() != "ZRG" {
+		t.Errorf("NTE-3 %q, %d segments", m.Value(m.Segments[2], 3, 0), len(m.Segments))
+	}
+	// LF-ended, with a stray CRLF at the end: still LF-ended; and a last
+	// field's trailing blanks are the field's.
+	m, err = hl7.Parse([]byte("MSH|^~\\&|LIMS|699X0\nPID|1||42\nOBX|1|TX|x||text  \r\n"))
+	if err != nil || len(m.Segments) != 3 || m.Value(m.Segments[1], 3, 0) != "42" {
+		t.Fatalf("an LF-ended message with a stray CR: %v", err)
+	}
+	m, _ = hl7.Parse([]byte("MSH|^~\\&|LIMS|699X0\rOBX|1|TX|x||text  "))
+	if got := m.Value(m.Segments[1], 5, 0); got != "text  " {
+		t.Errorf("the last field %q lost its blanks", got)
+	}
 	lf := "MSH|^~\\&|LIMS|699X0\nPID|1||9990000093^^^NHS^NH\nOBX|1|TX|x||text||||||F\n" // LF-ended throughout: each LF ends a segment
 	if m, err := hl7.Parse([]byte(lf)); err != nil || len(m.Segments) != 3 {
 		t.Errorf("an LF-ended message: %v", err)
