@@ -288,6 +288,11 @@ func (s *Service) handleOne(ctx context.Context, who *gateway.Principal, peer *P
 		return s.reply(m, ackCode(err), "", decodeErrors(err))
 	}
 	r := decoded.Report
+	if decoded.EarlierID != "" {
+		if err := s.earlierID(ctx, r, decoded); err != nil {
+			return s.reply(m, hl7.AR, "", []hl7.AckError{{Location: hl7.ErrorLocation{Segment: "MSH", Sequence: 1}, Code: "207", Text: "the store is unavailable: send again later"}})
+		}
+	}
 	refuse, warnings := gateway.ValidateLenient(r)
 	unreadable := false
 	if decoded.Carried {
@@ -600,6 +605,36 @@ func withNote(m *hl7.Message, ack []byte, note string) []byte {
 }
 
 // fallback gives an unparseable message a header to acknowledge against.
+// earlierID files a report under the id an earlier release gave its lab
+// number (Decoded.EarlierID) when one is stored there, from this lab, for
+// the same patient, and none under the id this release gives it: so a
+// correction of a report filed before the upgrade still corrects it. For
+// another patient it is another report, under its own id.
+func (s *Service) earlierID(ctx context.Context, r *gateway.Report, d *hl7v2.Decoded) error {
+	if _, err := s.Intake.Reports.Report(ctx, r.ID); gateway.ErrorCode(err) != gateway.ENOTFOUND {
+		return ignoreNotFound(err)
+	}
+	rec, err := s.Intake.Reports.Report(ctx, d.EarlierID)
+	if err != nil {
+		return ignoreNotFound(err)
+	}
+	old, err := rec.DecodeReport()
+	if err != nil || rec.LabODS != r.PerformingLab.ODSCode || gateway.PatientChanged(old, r) {
+		return nil
+	}
+	d.Warnings = append(d.Warnings, gateway.Warning{Path: "id", Source: "OBR[1]-3",
+		Message: fmt.Sprintf("filed under %s, the id an earlier release gave this number, where this patient's report is", d.EarlierID)})
+	r.ID = d.EarlierID
+	return nil
+}
+
+func ignoreNotFound(err error) error {
+	if gateway.ErrorCode(err) == gateway.ENOTFOUND {
+		return nil
+	}
+	return err
+}
+
 // headerOf is what an acknowledgement of a message that cannot be parsed
 // answers: its MSH, if that line parses, so the ACK names the message's
 // control id and sender (a LIMS matches ACKs by MSH-10, and waits for an

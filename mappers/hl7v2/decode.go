@@ -24,7 +24,12 @@ type Decoded struct {
 	// IssuedFromMessage says the report carried no time of its own (OBR-22)
 	// and the message's (MSH-7) stands in: a resend changes it.
 	IssuedFromMessage bool
-	origins           map[string]hl7.ErrorLocation
+	// EarlierID is the id releases before 2 December 2026 gave a lab
+	// number an id cannot hold as written (its safe characters, without
+	// the digest that keeps two such numbers apart); "" when the id is the
+	// number as written. A report filed under it before is still this one.
+	EarlierID string
+	origins   map[string]hl7.ErrorLocation
 }
 
 // Locate says where in the message a report field (a JSON path such as
@@ -53,19 +58,20 @@ type Refusal struct {
 // what carries content and was never read is listed as unmapped at the end,
 // so nothing in a message is dropped without a trace.
 type decoder struct {
-	m        *hl7.Message
-	o        SenderOptions
-	lab      string // the authenticated lab's ODS code
-	r        *gateway.Report
-	origins  map[string]hl7.ErrorLocation
-	used     map[*hl7.Segment]map[int]bool
-	seq      map[*hl7.Segment]int // position among segments of the same name, 1-based
-	groups   []*group
-	rows     []*obx
-	claimed  map[*hl7.Segment]bool // NTEs already kept with what they comment on
-	unmapped []gateway.Unmapped
-	warnings []gateway.Warning
-	refusals []Refusal
+	earlierID string // see Decoded.EarlierID
+	m         *hl7.Message
+	o         SenderOptions
+	lab       string // the authenticated lab's ODS code
+	r         *gateway.Report
+	origins   map[string]hl7.ErrorLocation
+	used      map[*hl7.Segment]map[int]bool
+	seq       map[*hl7.Segment]int // position among segments of the same name, 1-based
+	groups    []*group
+	rows      []*obx
+	claimed   map[*hl7.Segment]bool // NTEs already kept with what they comment on
+	unmapped  []gateway.Unmapped
+	warnings  []gateway.Warning
+	refusals  []Refusal
 	// narrative is free text for the conclusion: 51969-4 rows and the like.
 	narrative []string
 }
@@ -139,7 +145,7 @@ func Decode(m *hl7.Message, lab string, o SenderOptions) (*Decoded, error) {
 	d.finish()
 	d.leftovers()
 	out := &Decoded{Report: d.r, Unmapped: d.unmapped, Warnings: d.warnings, Refusals: d.refusals, origins: d.origins,
-		IssuedFromMessage: d.origins["issued"].Segment == "MSH"}
+		IssuedFromMessage: d.origins["issued"].Segment == "MSH", EarlierID: d.earlierID}
 	for _, row := range d.rows {
 		out.Carried = out.Carried || strings.Trim(row.value, "^~&\\ ") != ""
 	}

@@ -99,6 +99,8 @@ func (d *decoder) reportID() {
 		return
 	}
 	if safe := safeID(r.ID); safe != r.ID {
+		earlier := strings.Trim(idUnsafe.ReplaceAllString(r.ID, "-"), "-._")
+		d.earlierID = earlier[:min(len(earlier), 64)]
 		loc := d.origins["id"]
 		d.warnings = append(d.warnings, gateway.Warning{Path: "id", Source: where(loc),
 			Message: "the report number " + r.ID + " holds characters an id cannot, or is longer than 64: filed as " + safe})

@@ -311,6 +311,46 @@ func TestHL7OverMLLP(t *testing.T) {
 		}
 	})
 
+	t.Run("a number filed under an earlier release's id is still that report, for its patient only", func(t *testing.T) {
+		// T-COL-1 is what releases before the id digest made of T-COL/1.
+		if r := post(t, base, labToken, withID(t, fixtures.Report("vus-inconclusive"), "T-COL-1")); r.status != http.StatusAccepted {
+			t.Fatalf("the earlier report: %d %s", r.status, r.body)
+		}
+		correction := func(ctrl, number string, edit func(string) string) []byte {
+			return oru(t, "vus-inconclusive", ctrl, func(m string) string {
+				var segs []string
+				for _, seg := range strings.Split(strings.ReplaceAll(m, "NWGLH-2026-000103", number), "\r") {
+					if f := strings.Split(seg, "|"); f[0] == "OBX" && strings.Contains(f[3], "Report version") {
+						continue // numbered by the gateway
+					} else if f[0] == "OBR" {
+						seg += "\rNTE|1|L|Corrected."
+					}
+					segs = append(segs, seg)
+				}
+				m = strings.Join(segs, "\r")
+				if edit != nil {
+					m = edit(m)
+				}
+				return m
+			})
+		}
+		if code, _, text := ackOf(t, mllpSend(t, addr, correction("TCOL-2", "T-COL/1", nil), 1)[0]); code != "AA" {
+			t.Fatalf("the correction: %s %q", code, text)
+		}
+		if st := get(t, base+"/v1/reports/T-COL-1", operatorToken).json(t); st["version"] != float64(2) {
+			t.Fatalf("the correction of T-COL/1 did not correct T-COL-1: version %v", st["version"])
+		}
+		ack := mllpSend(t, addr, correction("TCOL-3", "T-COL 1", func(m string) string {
+			return strings.ReplaceAll(m, "9990000034", "9990001316") // another patient's report, its number alike once made safe
+		}), 1)[0]
+		if code, _, text := ackOf(t, ack); code != "AA" {
+			t.Fatalf("another patient's T-COL 1: %s %q", code, text)
+		}
+		if st := get(t, base+"/v1/reports/T-COL-1", operatorToken).json(t); st["version"] != float64(2) {
+			t.Fatalf("another patient's report was filed as version %v of T-COL-1", st["version"])
+		}
+	})
+
 	t.Run("odd content is a warning on the AA and on the report, located at its OBX", func(t *testing.T) {
 		odd := oru(t, "panel-brca2", "ODD-1", func(m string) string {
 			return strings.Replace(m, "NP_000050.3:p.(Ser1982ArgfsTer22)", "p.S1982Rfs*22", 1) // one-letter amino acids
