@@ -164,6 +164,9 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 		if err := api.call(ctx, http.MethodGet, "/v1/delivery-counts", nil, &counts); err != nil {
 			return err
 		}
+		if *dest != "" && *every {
+			return fmt.Errorf("%s: name -destination or -all, not both", verb)
+		}
 		if *dest == "" && !*every {
 			return fmt.Errorf("%s: name -destination, or -all for every destination's %s deliveries", verb, *state)
 		}

@@ -52,6 +52,9 @@ func TestDeliveriesCommand(t *testing.T) {
 	if _, err := cli("replay", "-state", "dead", "-yes"); err == nil || !strings.Contains(err.Error(), "name -destination, or -all") {
 		t.Fatalf("replay naming no destination: %v", err)
 	}
+	if _, err := cli("replay", "-state", "dead", "-destination", "r0a-epr", "-all", "-yes"); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("replay naming a destination and -all: %v", err)
+	}
 	if _, err := cli("replay", "-state", "dead", "-all"); err == nil || !strings.Contains(err.Error(), "2 dead deliveries to every destination match: add -yes") {
 		t.Fatalf("replay of every destination's without -yes: %v", err)
 	}
