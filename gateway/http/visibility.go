@@ -97,6 +97,12 @@ func (v *visibility) delivery(d *gateway.Delivery) bool {
 	if v.all() {
 		return true
 	}
+	if d.Withdrawal && d.ReportID == v.reportID && v.p.Role == gateway.RoleTrust && d.Recipient != "" && d.Recipient == v.p.ODSCode {
+		// The trust's own destination told to take back what it holds of
+		// an earlier version: about the trust's own patient, and what the
+		// trust must know went (or is dead) there.
+		return true
+	}
 	rec, ok := v.readable[d.Version]
 	if !ok || d.ReportID != v.reportID {
 		return false
