@@ -473,6 +473,24 @@ func (in *Intake) nameTest(r *Report) []Warning {
 	return nil
 }
 
+// outcomeAgainstVariants warns of a negative result that reports a
+// pathogenic or likely pathogenic variant: the PDF would head a finding
+// to act on with "NEGATIVE". Which is wrong only the lab can say, so the
+// report is filed as sent, with the warning on it.
+func outcomeAgainstVariants(r *Report) []Warning {
+	if r.Result.Outcome != "negative" {
+		return nil
+	}
+	var out []Warning
+	for i, v := range r.Variants {
+		if c := v.Classification.ACMG; c == "pathogenic" || c == "likely-pathogenic" {
+			out = append(out, Warning{Path: fmt.Sprintf("variants[%d].classification.acmg", i),
+				Message: fmt.Sprintf("the result is negative, but variant %s is classified %s: ask the laboratory which is right", v.ID, c)})
+		}
+	}
+	return out
+}
+
 // alertHeld raises the trust's unrouted alert (once while it is open), so
 // an operator adds the route; GET /v1/held lists the held reports.
 func (in *Intake) alertHeld(rec *ReportRecord) {
@@ -589,7 +607,7 @@ func (in *Intake) build(r *Report, sub Submission, trustRouted bool) (*ReportRec
 	if len(problems) > 0 {
 		return nil, &Error{Code: EINVALID, Message: "the report is not valid", Problems: problems}
 	}
-	r.Warnings = append(append([]Warning{}, sub.Warnings...), in.nameTest(r)...)
+	r.Warnings = append(append(append([]Warning{}, sub.Warnings...), in.nameTest(r)...), outcomeAgainstVariants(r)...)
 	digest, canonical, shared := digestAndStoredJSON(r)
 	var err error
 	if !shared {

@@ -488,3 +488,19 @@ func TestCorrectionWithinATrustWithdrawsTheFirstPatientsPDF(t *testing.T) {
 		t.Errorf("version 3's withdrawal is not of the second patient's: %v", err)
 	}
 }
+
+// A negative result reporting a pathogenic variant is filed as sent, with
+// a warning naming the variant; a positive one has no such warning.
+func TestNegativeWithAPathogenicVariantIsWarnedOf(t *testing.T) {
+	e := newLifecycle(t, trustRoutes{"R0A": {"r0a"}})
+	r := report(t, "trio-wgs-denovo-positive")
+	if rec, _ := e.accept(t, r); hasWarning(rec, "the result is negative") {
+		t.Fatal("a positive report was warned of as negative")
+	}
+	r = report(t, "trio-wgs-denovo-positive")
+	r.ID, r.Result.Outcome = "NEG-PATH-1", "negative"
+	rec, _ := e.accept(t, r)
+	if !hasWarning(rec, "the result is negative, but variant "+r.Variants[0].ID+" is classified pathogenic") {
+		t.Fatalf("no warning: %v", rec.Warnings)
+	}
+}
