@@ -189,13 +189,13 @@ func (d *fhirDecoder) patientIdentifier(id jnode, at string) {
 	switch {
 	case value == "":
 	case system == systemNHSNumber:
-		p.NHSNumber = value
+		p.NHSNumber = d.national(value, at)
 		d.at("patient.nhsNumber", at)
 	case system == systemCHINumber:
-		p.CHINumber = value
+		p.CHINumber = d.national(value, at)
 		d.at("patient.chiNumber", at)
 	case system == systemHCNumber:
-		p.HCNumber = value
+		p.HCNumber = d.national(value, at)
 		d.at("patient.hcNumber", at)
 	case system == systemPedigreeNumber:
 		p.PedigreeNumber = value
@@ -216,4 +216,15 @@ func (d *fhirDecoder) patientIdentifier(id jnode, at string) {
 	default:
 		d.unmap(at, system, "", "a patient identifier system the gateway does not file under")
 	}
+}
+
+// national is a national number as its ten digits: written "999 000 2045"
+// or with dashes, as on letters and in the gateway's own PDF, it is the
+// same number, with a warning.
+func (d *fhirDecoder) national(value, at string) string {
+	n := gateway.NormaliseNHSNumber(strings.TrimSpace(value))
+	if n != value {
+		d.warn("patient", at, "the national number is written with spaces or dashes: read without them")
+	}
+	return n
 }

@@ -348,3 +348,22 @@ func TestInterpretersOutsideTheBundle(t *testing.T) {
 		t.Errorf("%d distinct PractitionerRole identifiers for two authorisers: %v", len(roles), roles)
 	}
 }
+
+// TestNHSNumberWrittenWithSpaces: "999 000 2045", as letters and the PDF
+// print it, is the NHS number 9990002045, with a warning.
+func TestNHSNumberWrittenWithSpaces(t *testing.T) {
+	want, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	nhs := want.Patient.NHSNumber
+	spaced := nhs[:3] + " " + nhs[3:6] + " " + nhs[6:]
+	written := `"system":"https://fhir.nhs.uk/Id/nhs-number","value":"` + nhs + `"`
+	if !strings.Contains(string(bundle), written) {
+		t.Fatalf("the Bundle does not write %s", written)
+	}
+	d, err := fhirr4.Decode([]byte(strings.ReplaceAll(string(bundle), written, `"system":"https://fhir.nhs.uk/Id/nhs-number","value":"`+spaced+`"`)), "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Report.Patient.NHSNumber != nhs || !slices.ContainsFunc(d.Warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, "spaces or dashes") }) {
+		t.Fatalf("NHS number %q, warnings %v", d.Report.Patient.NHSNumber, d.Warnings)
+	}
+}
