@@ -133,6 +133,11 @@ func (d *fhirDecoder) order(dr bundleEntry) {
 		}
 		if id := b.obj("identifier"); id.str("system") == systemGMSOrder {
 			r.OrderNumber = id.str("value")
+		} else if v := id.str("value"); v != "" && r.OrderNumber == "" {
+			// An order the Bundle does not hold, named by its orderer's own
+			// number (an EPR's): kept as that, not as NHS England's.
+			r.OrderNumber, r.OrderNumberLocal = v, true
+			d.at("orderNumber", dr.path+".basedOn")
 		}
 	}
 	test, testAt := jnode(nil), ""
@@ -176,6 +181,9 @@ func (d *fhirDecoder) order(dr bundleEntry) {
 	}
 	if r.OrderingTrust.ODSCode == "" {
 		d.trustFromBundle()
+	}
+	if r.OrderingTrust.ODSCode == "" {
+		d.warn("orderingTrust.odsCode", dr.path+".basedOn", "no ordering organisation with an ODS code (ServiceRequest.requester, or an Organization in the Bundle): the report is held until an operator routes it")
 	}
 	d.testCode(test, testAt)
 	if lc := r.Test.LocalCode; lc != nil && r.Test.Name == lc.Display {

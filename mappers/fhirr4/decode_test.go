@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/nhs-genomics/results-gateway/fixtures"
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/internal/peers"
 	"github.com/nhs-genomics/results-gateway/mappers/fhirr4"
 )
 
@@ -365,5 +368,28 @@ func TestNHSNumberWrittenWithSpaces(t *testing.T) {
 	}
 	if d.Report.Patient.NHSNumber != nhs || !slices.ContainsFunc(d.Warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, "spaces or dashes") }) {
 		t.Fatalf("NHS number %q, warnings %v", d.Report.Patient.NHSNumber, d.Warnings)
+	}
+}
+
+// TestOrderNamedOnlyByIdentifier: NHS England's minimal report names its
+// order by the EPR's own number and no ordering organisation: the number
+// is kept as the orderer's (local) one, and a warning says the report is
+// held for want of an ordering trust.
+func TestOrderNamedOnlyByIdentifier(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join(peers.DataDir(t), "nhse-genomics-ig", "DiagnosticReport", "UKCore-DiagnosticReport-MichaelJonesReport-Example-minimal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := fhirr4.Decode(body, "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Report; r.OrderNumber != "LabOrder123456" || !r.OrderNumberLocal {
+		t.Errorf("order number %q (local %v)", r.OrderNumber, r.OrderNumberLocal)
+	}
+	if !slices.ContainsFunc(d.Warnings, func(w gateway.Warning) bool {
+		return w.Path == "orderingTrust.odsCode" && strings.Contains(w.Message, "held")
+	}) {
+		t.Errorf("no warning that the report is held: %v", d.Warnings)
 	}
 }
