@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -92,9 +93,29 @@ func checkR4(body []byte) error {
 	}
 	if _, err := u.Unmarshal(body); err != nil {
 		return &gateway.Error{Code: gateway.EMALFORMED, Message: "the body is not a FHIR R4 resource",
-			Problems: []gateway.Problem{{Path: "Bundle", Message: err.Error()}}}
+			Problems: []gateway.Problem{{Path: parserPath(err.Error()), Message: err.Error()}}}
 	}
 	return nil
+}
+
+var (
+	// parserAt finds the element google/fhir's parser names: error at
+	// "Bundle.entry[0].resource.DiagnosticReport.presentedForm[0].data".
+	parserAt = regexp.MustCompile(`"([A-Z][A-Za-z]+(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?)*)"`)
+	// resourceType is the type the parser writes after "resource", which
+	// a FHIRPath leaves out.
+	resourceType = regexp.MustCompile(`\.resource\.[A-Z][A-Za-z]+`)
+)
+
+// parserPath is the FHIRPath of the element the parser's error names
+// (Bundle.entry[0].resource.presentedForm[0].data), or the resource type
+// when it names none.
+func parserPath(msg string) string {
+	m := parserAt.FindStringSubmatch(msg)
+	if m == nil {
+		return "Bundle"
+	}
+	return resourceType.ReplaceAllString(m[1], ".resource")
 }
 
 func refuse(at, field, format string, args ...any) error {

@@ -3,6 +3,7 @@ package fhirr4_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -391,5 +392,27 @@ func TestOrderNamedOnlyByIdentifier(t *testing.T) {
 		return w.Path == "orderingTrust.odsCode" && strings.Contains(w.Message, "held")
 	}) {
 		t.Errorf("no warning that the report is held: %v", d.Warnings)
+	}
+}
+
+// TestParseErrorsSayWhere: JSON that is not R4 is refused at the FHIRPath
+// of the element the parser failed at, not at the Bundle.
+func TestParseErrorsSayWhere(t *testing.T) {
+	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	at := ""
+	for i, e := range b["entry"].([]any) {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] == "DiagnosticReport" {
+			res["presentedForm"].([]any)[0].(map[string]any)["data"] = "not base64!"
+			at = fmt.Sprintf("Bundle.entry[%d].resource.presentedForm[0].data", i)
+		}
+	}
+	body, _ := json.Marshal(b)
+	_, err := fhirr4.Decode(body, "699X0")
+	var e *gateway.Error
+	if !errors.As(err, &e) || len(e.Problems) != 1 || e.Problems[0].Path != at {
+		t.Fatalf("refused %v, want the problem at %s", err, at)
 	}
 }
