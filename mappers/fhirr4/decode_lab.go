@@ -31,6 +31,7 @@ func (d *fhirDecoder) labGroup(e bundleEntry) gateway.ResultGroup {
 			continue
 		}
 		g.Observations = append(g.Observations, d.labResult(member.res))
+		d.labComponents(member)
 	}
 	return g
 }
@@ -109,11 +110,42 @@ func (d *fhirDecoder) labResult(o jnode) gateway.Observation {
 	return r
 }
 
+// firstRangeText is the first reference range as text: its own, else
+// its low and high ("115-165", "<5", ">30") in the result's unit.
 func firstRangeText(o jnode) string {
 	for _, rr := range o.list("referenceRange") {
-		return rr.str("text")
+		if t := rr.str("text"); t != "" {
+			return t
+		}
+		low, high := decimalText(rr.obj("low")["value"]), decimalText(rr.obj("high")["value"])
+		switch {
+		case low != "" && high != "":
+			return low + "-" + high
+		case high != "":
+			return "<" + high
+		case low != "":
+			return ">" + low
+		}
 	}
 	return ""
+}
+
+// labComponents lists a result's components (a blood pressure's systolic
+// and diastolic), which a laboratory result has no place for, as
+// unmapped with their values: never dropped without a word.
+func (d *fhirDecoder) labComponents(e bundleEntry) {
+	for i, c := range e.res.list("component") {
+		value := ""
+		if q := c.obj("valueQuantity"); q != nil {
+			value = strings.TrimSpace(decimalText(q["value"]) + " " + q.str("unit"))
+		} else if cc := c.obj("valueCodeableConcept"); cc != nil {
+			value = cc.text()
+		} else {
+			value = c.str("valueString")
+		}
+		d.unmap(fmt.Sprintf("%s.component[%d]", e.path, i), firstCode(c.obj("code")), strings.TrimSpace(c.obj("code").text()+" "+value),
+			"a component of a laboratory result: the gateway files a result's own value only")
+	}
 }
 
 // firstRangeUnit is the unit the reference range was written in, for a

@@ -416,3 +416,49 @@ func TestParseErrorsSayWhere(t *testing.T) {
 		t.Fatalf("refused %v, want the problem at %s", err, at)
 	}
 }
+
+// TestLabResultRangesAndComponents: a laboratory result's reference range
+// given as low and high (no text) is kept as "low-high"; its components,
+// which a laboratory result has no place for, are listed as unmapped with
+// their values.
+func TestLabResultRangesAndComponents(t *testing.T) {
+	m, err := fhirr4.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filedHL7Report(t, fixtures.HL7Message("pathology-fbc"))
+	bundle, _, err := m.EncodeBundle(want, testPDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	member := ""
+	for i, e := range b["entry"].([]any) {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] == "Observation" && fmt.Sprint(res["referenceRange"]) != "<nil>" && member == "" {
+			res["referenceRange"] = []any{map[string]any{"low": map[string]any{"value": 115}, "high": map[string]any{"value": 165}}}
+			res["component"] = []any{map[string]any{"code": map[string]any{"text": "Systolic"}, "valueQuantity": map[string]any{"value": 120, "unit": "mm[Hg]"}}}
+			member = fmt.Sprintf("Bundle.entry[%d].resource", i)
+		}
+	}
+	body, _ := json.Marshal(b)
+	d, err := fhirr4.Decode(body, want.PerformingLab.ODSCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range d.Report.ResultGroups {
+		for _, o := range g.Observations {
+			found = found || o.ReferenceRange == "115-165"
+		}
+	}
+	if !found {
+		t.Errorf("no result kept the range 115-165: %+v", d.Report.ResultGroups)
+	}
+	if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool {
+		return u.Location == member+".component[0]" && strings.Contains(u.Text, "Systolic 120 mm[Hg]")
+	}) {
+		t.Errorf("the component is not listed at %s.component[0]: %v", member, d.Unmapped)
+	}
+}
