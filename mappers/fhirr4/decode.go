@@ -300,6 +300,7 @@ func (d *fhirDecoder) findReport() (bundleEntry, error) {
 func (d *fhirDecoder) listUnused() {
 	for i, e := range d.entries {
 		if d.used[i] {
+			d.listExtensions(e)
 			continue
 		}
 		t := e.res.str("resourceType")
@@ -310,4 +311,44 @@ func (d *fhirDecoder) listUnused() {
 		}
 		d.unmap(e.path, t, e.res.str("id"), reason)
 	}
+}
+
+// extensionsRead are the extensions the decoder reads (or, under the
+// Genomics IG's base, may): any other on a resource it reads is listed.
+func extensionRead(url string) bool {
+	return strings.HasPrefix(url, igBase) || url == extNoteR5 || url == extPatientRecord || url == extTestCodeVersion
+}
+
+// listExtensions lists the extensions of a resource the report was read
+// from (the report, the patient, the order, a specimen, a result) that the
+// gateway does not read: a UK Core ethnic category, a lab's own QC flag.
+func (d *fhirDecoder) listExtensions(e bundleEntry) {
+	switch e.res.str("resourceType") {
+	case "DiagnosticReport", "Patient", "ServiceRequest", "Specimen", "Observation":
+	default:
+		return
+	}
+	for _, field := range []string{"extension", "modifierExtension"} {
+		for i, ext := range e.res.list(field) {
+			if url := ext.str("url"); !extensionRead(url) {
+				d.unmap(fmt.Sprintf("%s.%s[%d]", e.path, field, i), url, extensionValue(ext), "an extension the gateway does not read")
+			}
+		}
+	}
+}
+
+// extensionValue is an extension's value as text: its value[x] as JSON,
+// or its nested extensions'.
+func extensionValue(ext jnode) string {
+	for k, v := range ext {
+		if strings.HasPrefix(k, "value") {
+			b, _ := json.Marshal(v)
+			return strings.Trim(string(b), `"`)
+		}
+	}
+	if subs, ok := ext["extension"]; ok {
+		b, _ := json.Marshal(subs)
+		return string(b)
+	}
+	return ""
 }

@@ -462,3 +462,44 @@ func TestLabResultRangesAndComponents(t *testing.T) {
 		t.Errorf("the component is not listed at %s.component[0]: %v", member, d.Unmapped)
 	}
 }
+
+// TestUnreadExtensionsListed: an extension the gateway does not read, on
+// the report or the patient, is listed as unmapped with its place and
+// value; the gateway's own Bundles, read back, list none.
+func TestUnreadExtensionsListed(t *testing.T) {
+	for _, f := range fixtures.Reports() {
+		name := f.Name
+		_, bundle := mapFixture(t, f.Body)
+		d, err := fhirr4.Decode(bundle, "699X0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range d.Unmapped {
+			if strings.Contains(u.Reason, "extension") {
+				t.Errorf("%s: its own extension listed as unread: %+v", name, u)
+			}
+		}
+	}
+	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	ethnic := "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"
+	at := ""
+	for i, e := range b["entry"].([]any) {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] == "Patient" && at == "" {
+			res["extension"] = []any{map[string]any{"url": ethnic, "valueCodeableConcept": map[string]any{"text": "White British"}}}
+			at = fmt.Sprintf("Bundle.entry[%d].resource.extension[0]", i)
+		}
+	}
+	body, _ := json.Marshal(b)
+	d, err := fhirr4.Decode(body, "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool {
+		return u.Location == at && u.Code == ethnic && strings.Contains(u.Text, "White British")
+	}) {
+		t.Errorf("the patient's extension is not listed at %s: %v", at, d.Unmapped)
+	}
+}
