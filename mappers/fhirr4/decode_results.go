@@ -109,12 +109,22 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 		}
 	}
 	comps := componentsByCode(o)
+	read := map[string]bool{} // the component codes looked for: any other is listed below
+	all := func(code string) []jnode {
+		read[code] = true
+		return comps[code]
+	}
 	one := func(code string) jnode {
-		if list := comps[code]; len(list) > 0 {
+		if list := all(code); len(list) > 0 {
 			return list[0]
 		}
 		return nil
 	}
+	defer d.unreadVariantParts(e, read)
+	// Implied by what is read, never a fact of their own: the coordinate
+	// system (HGVS counts from 1) and a repeat's motif (in its HGVS).
+	all("92822-6")
+	all("repeat-motif")
 	if g := one("48018-6"); g != nil {
 		cc := g.obj("valueCodeableConcept")
 		if code, display, ok := cc.coding(systemHGNC); ok {
@@ -182,7 +192,7 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 	if c := one("83005-9"); c != nil {
 		v.Category = d.conceptBack(c.obj("valueCodeableConcept"))
 	}
-	for _, c := range comps["81252-9"] {
+	for _, c := range all("81252-9") {
 		if cc := d.conceptBack(c.obj("valueCodeableConcept")); cc != nil {
 			v.Identifiers = append(v.Identifiers, *cc)
 		}
@@ -209,7 +219,7 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 			v.Inheritance = "biparental"
 		}
 	}
-	for _, c := range comps["81258-6"] {
+	for _, c := range all("81258-6") {
 		f := d.fraction(c.obj("valueQuantity"), e.path+".component")
 		if v.Zygosity == "heteroplasmic" || v.Zygosity == "homoplasmic" || v.Chromosome == "" && v.HeteroplasmyFraction == nil && isMito(o) {
 			v.HeteroplasmyFraction = &f
@@ -223,7 +233,7 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 	}
 	v.ISCN = conceptCode(one("81291-7"), systemISCN)
 	var counts []string
-	for _, c := range comps["repeat-number"] {
+	for _, c := range all("repeat-number") {
 		counts = append(counts, decimalText(c.obj("valueQuantity")["value"]))
 	}
 	if len(counts) > 0 { // stated in the FHIR, so stated in the report (the HGVS may say it too)
@@ -240,6 +250,44 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 		v.Type = typeFromSO(one("48019-4"))
 	}
 	return v
+}
+
+// unreadVariantParts lists what a variant Observation carries that the
+// gateway does not read: components whose codes it never looked for (a
+// read depth, a lab's QC), and the Observation's interpretation.
+func (d *fhirDecoder) unreadVariantParts(e bundleEntry, read map[string]bool) {
+	for i, c := range e.res.list("component") {
+		known := false
+		for _, cd := range c.obj("code").list("coding") {
+			known = known || read[cd.str("code")]
+		}
+		if !known {
+			d.unmap(fmt.Sprintf("%s.component[%d]", e.path, i), firstCode(c.obj("code")), strings.TrimSpace(c.obj("code").text()+" "+componentValue(c)),
+				"a component of a variant the gateway does not read")
+		}
+	}
+	for i, in := range e.res.list("interpretation") {
+		d.unmap(fmt.Sprintf("%s.interpretation[%d]", e.path, i), firstCode(in), in.text(), "a variant's interpretation: its classification is read from its diagnostic implication")
+	}
+}
+
+// componentValue is a component's value as text.
+func componentValue(c jnode) string {
+	switch {
+	case c.obj("valueQuantity") != nil:
+		q := c.obj("valueQuantity")
+		return strings.TrimSpace(decimalText(q["value"]) + " " + q.str("unit"))
+	case c.obj("valueCodeableConcept") != nil:
+		return c.obj("valueCodeableConcept").text()
+	case c.obj("valueRange") != nil:
+		return decimalText(c.obj("valueRange").obj("low")["value"]) + "-" + decimalText(c.obj("valueRange").obj("high")["value"])
+	}
+	for k, v := range c {
+		if strings.HasPrefix(k, "value") {
+			return fmt.Sprint(v)
+		}
+	}
+	return ""
 }
 
 // isMito says the variant is on the mitochondrial chromosome (noted, as

@@ -398,18 +398,14 @@ func TestOrderNamedOnlyByIdentifier(t *testing.T) {
 // TestParseErrorsSayWhere: JSON that is not R4 is refused at the FHIRPath
 // of the element the parser failed at, not at the Bundle.
 func TestParseErrorsSayWhere(t *testing.T) {
-	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
-	var b map[string]any
-	json.Unmarshal(bundle, &b)
-	at := ""
-	for i, e := range b["entry"].([]any) {
-		res := e.(map[string]any)["resource"].(map[string]any)
-		if res["resourceType"] == "DiagnosticReport" {
-			res["presentedForm"].([]any)[0].(map[string]any)["data"] = "not base64!"
-			at = fmt.Sprintf("Bundle.entry[%d].resource.presentedForm[0].data", i)
+	body, at := editTrio(t, func(res map[string]any) bool {
+		if res["resourceType"] != "DiagnosticReport" {
+			return false
 		}
-	}
-	body, _ := json.Marshal(b)
+		res["presentedForm"].([]any)[0].(map[string]any)["data"] = "not base64!"
+		return true
+	})
+	at += ".presentedForm[0].data"
 	_, err := fhirr4.Decode(body, "699X0")
 	var e *gateway.Error
 	if !errors.As(err, &e) || len(e.Problems) != 1 || e.Problems[0].Path != at {
@@ -502,4 +498,53 @@ func TestUnreadExtensionsListed(t *testing.T) {
 	}) {
 		t.Errorf("the patient's extension is not listed at %s: %v", at, d.Unmapped)
 	}
+}
+
+// TestUnreadVariantPartsListed: a variant's component the gateway does
+// not read (a read depth) and its Observation.interpretation are listed as
+// unmapped with their places and values; the gateway's own Bundles list
+// none (TestFHIRRoundTrip).
+func TestUnreadVariantPartsListed(t *testing.T) {
+	body, at := editTrio(t, func(res map[string]any) bool {
+		if res["resourceType"] != "Observation" || !strings.Contains(fmt.Sprint(res["code"]), "69548-6") {
+			return false
+		}
+		res["component"] = append(res["component"].([]any), map[string]any{
+			"code":          map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "82121-5", "display": "Allelic read depth"}}},
+			"valueQuantity": map[string]any{"value": 35}})
+		res["interpretation"] = []any{map[string]any{"text": "Abnormal"}}
+		return true
+	})
+	if at == "" {
+		t.Fatal("no variant Observation (69548-6) in the Bundle")
+	}
+	d, err := fhirr4.Decode(body, "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ suffix, text string }{{".component[", "Allelic read depth 35"}, {".interpretation[0]", "Abnormal"}} {
+		if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool {
+			return strings.HasPrefix(u.Location, at+want.suffix) && u.Text == want.text
+		}) {
+			t.Errorf("%s%s (%s) not listed: %v", at, want.suffix, want.text, d.Unmapped)
+		}
+	}
+}
+
+// editTrio maps the trio fixture to its Bundle and lets edit change the
+// first resource it accepts; it returns the Bundle and that resource's
+// FHIRPath ("" when edit accepted none).
+func editTrio(t *testing.T, edit func(res map[string]any) bool) (body []byte, at string) {
+	t.Helper()
+	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	for i, e := range b["entry"].([]any) {
+		if edit(e.(map[string]any)["resource"].(map[string]any)) {
+			at = fmt.Sprintf("Bundle.entry[%d].resource", i)
+			break
+		}
+	}
+	body, _ = json.Marshal(b)
+	return body, at
 }
