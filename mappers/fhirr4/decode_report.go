@@ -44,6 +44,7 @@ func (d *fhirDecoder) report(dr bundleEntry) {
 	d.interpreters(dr)
 	d.results(dr)
 	d.presentedForm(dr)
+	d.labDocument(dr)
 	d.study(dr)
 	d.family()
 	d.document()
@@ -394,6 +395,50 @@ func (d *fhirDecoder) presentedForm(dr bundleEntry) {
 			continue
 		}
 		d.r.Attachments = append(d.r.Attachments, att)
+	}
+}
+
+// labDocument reads the lab's PDF from a DocumentReference that names the
+// report as its context (as NHS England's examples send a report's PDF)
+// when the report carries none of its own: the lab's signed document is
+// the report's, not one the gateway renders in its place.
+func (d *fhirDecoder) labDocument(dr bundleEntry) {
+	if d.r.PDF != nil {
+		return
+	}
+	for i, e := range d.entries {
+		if e.res.str("resourceType") != "DocumentReference" || d.used[i] {
+			continue
+		}
+		related := false
+		for _, rel := range e.res.obj("context").list("related") {
+			target, ok := d.resolve(rel, e)
+			related = related || ok && target.path == dr.path
+		}
+		if !related {
+			continue
+		}
+		for j, c := range e.res.list("content") {
+			a := c.obj("attachment")
+			if a.str("contentType") != "application/pdf" {
+				continue
+			}
+			att := gateway.Attachment{Title: first(a.str("title"), e.res.str("description")), ContentType: "application/pdf"}
+			if a.str("data") != "" {
+				att.Data, _ = base64.StdEncoding.DecodeString(a.str("data"))
+			} else if b, ok := d.resolve(jnode{"reference": a.str("url")}, e); ok && b.res.str("resourceType") == "Binary" {
+				att.Data, _ = base64.StdEncoding.DecodeString(b.res.str("data"))
+			}
+			if att.Data == nil {
+				continue
+			}
+			d.used[i] = true
+			d.r.PDF = &att
+			at := fmt.Sprintf("%s.content[%d].attachment", e.path, j)
+			d.at("pdf", at)
+			d.warn("pdf", at, "the report's PDF is read from a DocumentReference whose context is the report, not from DiagnosticReport.presentedForm")
+			return
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package fhirr4_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -547,4 +548,46 @@ func editTrio(t *testing.T, edit func(res map[string]any) bool) (body []byte, at
 	}
 	body, _ = json.Marshal(b)
 	return body, at
+}
+
+// TestLabPDFInADocumentReference: a report whose PDF comes as a
+// DocumentReference naming the report as its context (and no
+// presentedForm) files that PDF as the report's, with a warning saying
+// where it was read from.
+func TestLabPDFInADocumentReference(t *testing.T) {
+	_, bundle := mapFixture(t, fixtures.Report("trio-wgs-denovo-positive"))
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	report := ""
+	var kept []any
+	for _, e := range b["entry"].([]any) {
+		e := e.(map[string]any)
+		res := e["resource"].(map[string]any)
+		switch res["resourceType"] {
+		case "DiagnosticReport":
+			delete(res, "presentedForm")
+			report = e["fullUrl"].(string)
+		case "DocumentReference", "Binary": // the gateway's own index of its PDF: not this case
+			continue
+		}
+		kept = append(kept, e)
+	}
+	b["entry"] = kept
+	labPDF := []byte("%PDF-1.4 the lab's own signed report")
+	b["entry"] = append(b["entry"].([]any), map[string]any{"fullUrl": "urn:uuid:5b1f0d3e-0000-4000-8000-000000000001", "resource": map[string]any{
+		"resourceType": "DocumentReference", "status": "current",
+		"context": map[string]any{"related": []any{map[string]any{"reference": report}}},
+		"content": []any{map[string]any{"attachment": map[string]any{"contentType": "application/pdf", "data": base64.StdEncoding.EncodeToString(labPDF)}}},
+	}})
+	body, _ := json.Marshal(b)
+	d, err := fhirr4.Decode(body, "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Report.PDF == nil || !bytes.Equal(d.Report.PDF.Data, labPDF) {
+		t.Fatalf("the lab's PDF was not filed as the report's: %+v", d.Report.PDF)
+	}
+	if !slices.ContainsFunc(d.Warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, "read from a DocumentReference") }) {
+		t.Errorf("no warning: %v", d.Warnings)
+	}
 }
