@@ -279,6 +279,10 @@ func (v *validator) report(r *Report, lenient bool) {
 	v.framing(r)
 }
 
+// partialDate is a date known to the year or month only, as HL7 v2 and
+// FHIR allow for a birth date.
+var partialDate = regexp.MustCompile(`^\d{4}(-\d{2})?$`)
+
 // nothingToFile is the message of the refusal for a report with no content.
 const nothingToFile = "the report carries nothing to file: no result, no text and no PDF"
 
@@ -383,7 +387,9 @@ func (v *validator) patient(p Patient, issued time.Time, issuedOK bool) {
 		v.add("patient.mrnAuthority", "%q is not an ODS code: the MRN cannot be tied to an organisation", p.MRNAuthority)
 	}
 	v.required("patient.name.family", p.Name.Family)
-	if born, ok := v.dateTime("patient.birthDate", p.BirthDate, true); ok {
+	if partialDate.MatchString(p.BirthDate) {
+		v.add("patient.birthDate", "%q is a partial date: a year, or a month, only", p.BirthDate)
+	} else if born, ok := v.dateTime("patient.birthDate", p.BirthDate, true); ok {
 		if len(p.BirthDate) != len(time.DateOnly) {
 			v.add("patient.birthDate", "must be a date (YYYY-MM-DD)")
 		} else if issuedOK && born.After(issued) {

@@ -93,12 +93,18 @@ func dateTime(s string) *d4pb.DateTime {
 	return &d4pb.DateTime{ValueUs: t.UnixMicro(), Timezone: "UTC", Precision: d4pb.DateTime_DAY}
 }
 
+// date is a FHIR date: a day, or as HL7 v2 and FHIR allow, a month or a
+// year alone (a birth date known only so far).
 func date(s string) *d4pb.Date {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return nil
+	for _, p := range []struct {
+		layout    string
+		precision d4pb.Date_Precision
+	}{{time.DateOnly, d4pb.Date_DAY}, {"2006-01", d4pb.Date_MONTH}, {"2006", d4pb.Date_YEAR}} {
+		if t, err := time.Parse(p.layout, s); err == nil {
+			return &d4pb.Date{ValueUs: t.UnixMicro(), Timezone: "UTC", Precision: p.precision}
+		}
 	}
-	return &d4pb.Date{ValueUs: t.UnixMicro(), Timezone: "UTC", Precision: d4pb.Date_DAY}
+	return nil
 }
 
 // optStr is a FHIR string, or nil for an empty one (FHIR has no empty strings).

@@ -591,3 +591,31 @@ func TestLabPDFInADocumentReference(t *testing.T) {
 		t.Errorf("no warning: %v", d.Warnings)
 	}
 }
+
+// TestPartialBirthDates: a birth date known to the year or month only
+// (PID-7 1980, 198005) is kept as given, written as a FHIR date of that
+// precision, and warned of.
+func TestPartialBirthDates(t *testing.T) {
+	m, err := fhirr4.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pid7, want := range map[string]string{"1980": "1980", "198005": "1980-05", "19800101": "1980-01-01"} {
+		raw := strings.Replace(string(fixtures.HL7Message("lri-variant-cwe")), "||19800101|F|", "||"+pid7+"|F|", 1)
+		r := filedHL7Report(t, []byte(raw))
+		if r.Patient.BirthDate != want {
+			t.Errorf("PID-7 %s filed as %q, want %q", pid7, r.Patient.BirthDate, want)
+		}
+		_, warnings := gateway.ValidateLenient(r)
+		if partial := slices.ContainsFunc(warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, "partial date") }); partial != (len(want) < 10) {
+			t.Errorf("PID-7 %s: warned of a partial date %v", pid7, partial)
+		}
+		bundle, _, err := m.EncodeBundle(r, testPDF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(bundle), `"birthDate":"`+want+`"`) {
+			t.Errorf("PID-7 %s: the Patient has no birthDate %s", pid7, want)
+		}
+	}
+}

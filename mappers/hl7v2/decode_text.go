@@ -44,8 +44,11 @@ func hlTime(ts string) string {
 // hlDate turns YYYYMMDD (or a longer TS) into YYYY-MM-DD.
 func hlDate(s string) string {
 	s = strings.TrimSpace(s)
-	if len(s) < 8 {
-		return s
+	switch {
+	case len(s) >= 8:
+		return s[:4] + "-" + s[4:6] + "-" + s[6:8]
+	case len(s) == 6: // a month: YYYYMM
+		return s[:4] + "-" + s[4:6]
 	}
-	return s[:4] + "-" + s[4:6] + "-" + s[6:8]
+	return s // a year, or as written
 }
