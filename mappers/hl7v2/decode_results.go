@@ -3,6 +3,7 @@ package hl7v2
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -144,15 +145,42 @@ func (d *decoder) documentIn(row *obx) *document {
 		url := d.comp(row.value, 1)
 		return &document{row: row, title: title, url: url, contentType: contentTypeOf(d.comp(row.value, 4), url), own: own}
 	}
-	comps := strings.Split(strings.Split(row.value, string(d.m.Delims.Repetition))[0], string(d.m.Delims.Component))
+	reps := strings.Split(row.value, string(d.m.Delims.Repetition))
+	comps := strings.Split(reps[0], string(d.m.Delims.Component))
 	for k, c := range comps {
-		if base64Marker.MatchString(strings.TrimSpace(c)) && k+1 < len(comps) {
-			subtype := ""
-			if k > 0 {
-				subtype = comps[k-1]
-			}
-			return &document{row: row, title: title, contentType: contentTypeOf(d.m.Unescape(subtype), ""), encoded: cleanBase64(d.m.Unescape(comps[k+1])), own: own}
+		enc := strings.ToLower(strings.TrimSpace(c))
+		if k+1 >= len(comps) || !(base64Marker.MatchString(enc) || row.valueType == "ED" && (enc == "hex" || enc == "a")) {
+			continue
 		}
+		subtype := ""
+		if k > 0 {
+			subtype = comps[k-1]
+		}
+		// A long document may come as repetitions of the ED, each with its
+		// part of the data: joined in order.
+		var data strings.Builder
+		for _, rep := range reps {
+			if rc := strings.Split(rep, string(d.m.Delims.Component)); k+1 < len(rc) && strings.EqualFold(strings.TrimSpace(rc[k]), strings.TrimSpace(c)) {
+				data.WriteString(d.m.Unescape(rc[k+1]))
+			}
+		}
+		doc := &document{row: row, title: title, contentType: contentTypeOf(d.m.Unescape(subtype), ""), own: own}
+		switch enc {
+		case "hex":
+			raw, err := hex.DecodeString(cleanBase64(data.String()))
+			doc.encoded = base64.StdEncoding.EncodeToString(raw)
+			if err != nil {
+				doc.encoded = "not hex" // filed as a corrupt document, with its warning
+			}
+		case "a": // text as it is
+			doc.encoded = base64.StdEncoding.EncodeToString([]byte(data.String()))
+			if doc.contentType == "application/octet-stream" {
+				doc.contentType = "text/plain"
+			}
+		default:
+			doc.encoded = cleanBase64(data.String())
+		}
+		return doc
 	}
 	for _, c := range comps {
 		if strings.HasPrefix(strings.TrimSpace(c), "JVBERi0") {

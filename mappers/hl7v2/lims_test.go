@@ -1,7 +1,9 @@
 package hl7v2_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -166,4 +168,27 @@ func odsLike(s string) bool {
 
 func pdfBase64(text string) string {
 	return base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n% " + text + "\n" + strings.Repeat("x", 40) + "\n%%EOF\n"))
+}
+
+// TestEDEncodings: an ED's data in Base64 split across OBX-5 repetitions
+// (each a whole ED with its part), in Hex, or as ASCII text ("A") is
+// filed: the PDF as the report's, the text as a text attachment.
+func TestEDEncodings(t *testing.T) {
+	pdf := []byte("%PDF-1.4\n% a lab's report, long enough to be split\n%%EOF\n")
+	b64 := base64.StdEncoding.EncodeToString(pdf)
+	order := "OBR|1|ORD-1|REP-ED|R240.1^Diagnostic testing for known variant(s)^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||F"
+	narrative := "OBX|1|TX|51969-4^Full narrative report^LN||No pathogenic variant was detected.||||||F"
+	for name, ed := range map[string]string{
+		"base64 in repetitions": "^AP^PDF^Base64^" + b64[:20] + "~^AP^PDF^Base64^" + b64[20:40] + "~^AP^PDF^Base64^" + b64[40:],
+		"hex":                   "^AP^PDF^Hex^" + strings.ToUpper(hex.EncodeToString(pdf)),
+	} {
+		d := decodeWith(t, msg("2.5.1", pid1286, order, narrative, "OBX|2|ED|1054161000000101^Genetic report^SCT||"+ed+"||||||F"), hl7v2.SenderOptions{})
+		if d.Report.PDF == nil || !bytes.Equal(d.Report.PDF.Data, pdf) {
+			t.Errorf("%s: the PDF was not filed whole: %+v", name, d.Report.PDF)
+		}
+	}
+	d := decodeWith(t, msg("2.5.1", pid1286, order, narrative, `OBX|2|ED|LETTER^Clinic letter^L||^TEXT^PLAIN^A^Dear Dr Darwin\.br\Result attached.||||||F`), hl7v2.SenderOptions{})
+	if as := d.Report.Attachments; len(as) != 1 || as[0].ContentType != "text/plain" || string(as[0].Data) != "Dear Dr Darwin\nResult attached." {
+		t.Errorf("the ASCII ED: %+v", as)
+	}
 }
