@@ -483,6 +483,9 @@ func outcomeAgainstVariants(r *Report) []Warning {
 	}
 	var out []Warning
 	for i, v := range r.Variants {
+		if v.Assessment != "" && v.Assessment != "present" {
+			continue // a cascade test's familial variant reported absent: rightly negative
+		}
 		if c := v.Classification.ACMG; c == "pathogenic" || c == "likely-pathogenic" {
 			out = append(out, Warning{Path: fmt.Sprintf("variants[%d].classification.acmg", i),
 				Message: fmt.Sprintf("the result is negative, but variant %s is classified %s: ask the laboratory which is right", v.ID, c)})

@@ -503,4 +503,13 @@ func TestNegativeWithAPathogenicVariantIsWarnedOf(t *testing.T) {
 	if !hasWarning(rec, "the result is negative, but variant "+r.Variants[0].ID+" is classified pathogenic") {
 		t.Fatalf("no warning: %v", rec.Warnings)
 	}
+	// A cascade test reporting the family's pathogenic variant absent is rightly negative.
+	r = report(t, "trio-wgs-denovo-positive")
+	r.ID, r.Result.Outcome = "NEG-CASCADE-1", "negative"
+	for i := range r.Variants {
+		r.Variants[i].Assessment = "absent"
+	}
+	if rec, _ := e.accept(t, r); hasWarning(rec, "the result is negative") {
+		t.Fatalf("a variant reported absent was warned of: %v", rec.Warnings)
+	}
 }
