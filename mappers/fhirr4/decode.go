@@ -313,11 +313,16 @@ func (d *fhirDecoder) listUnused() {
 	}
 }
 
-// extensionsRead are the extensions the decoder reads (or, under the
-// Genomics IG's base, may): any other on a resource it reads is listed.
+// extensionRead says whether the decoder reads an extension: any other on
+// a resource it reads is listed.
 func extensionRead(url string) bool {
-	return strings.HasPrefix(url, igBase) || url == extNoteR5 || url == extPatientRecord || url == extTestCodeVersion
+	return extensionsRead[url]
 }
+
+// extensionsRead are the extensions the decoder reads on the resources
+// listExtensions looks at.
+var extensionsRead = map[string]bool{igBase + "genomic-report-note": true, extNoteR5: true, igBase + "genomic-study-reference": true,
+	extPatientRecord: true, extTestCodeVersion: true}
 
 // listExtensions lists the extensions of a resource the report was read
 // from (the report, the patient, the order, a specimen, a result) that the
@@ -331,7 +336,11 @@ func (d *fhirDecoder) listExtensions(e bundleEntry) {
 	for _, field := range []string{"extension", "modifierExtension"} {
 		for i, ext := range e.res.list(field) {
 			if url := ext.str("url"); !extensionRead(url) {
-				d.unmap(fmt.Sprintf("%s.%s[%d]", e.path, field, i), url, extensionValue(ext), "an extension the gateway does not read")
+				value := extensionValue(ext)
+				if e.res.str("resourceType") == "Patient" {
+					value = "" // a patient's extension may be personal (a mother's maiden name): its place and url say enough
+				}
+				d.unmap(fmt.Sprintf("%s.%s[%d]", e.path, field, i), url, value, "an extension the gateway does not read")
 			}
 		}
 	}
