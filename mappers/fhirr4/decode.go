@@ -245,6 +245,17 @@ func (d *fhirDecoder) resolve(ref jnode, within bundleEntry) (bundleEntry, bool)
 		}
 		return bundleEntry{}, false
 	}
+	n, ok := d.entryOf(r)
+	if !ok {
+		return bundleEntry{}, false
+	}
+	d.used[n] = true
+	return d.entries[n], true
+}
+
+// entryOf is the index of the Bundle entry a (not contained) reference
+// names, without marking it read.
+func (d *fhirDecoder) entryOf(r string) (int, bool) {
 	r, _, _ = strings.Cut(r, "/_history/") // a versioned reference names the same resource
 	n, ok := d.byRef[r]
 	if !ok {
@@ -253,11 +264,7 @@ func (d *fhirDecoder) resolve(ref jnode, within bundleEntry) (bundleEntry, bool)
 			n, ok = d.byRef[parts[len(parts)-2]+"/"+parts[len(parts)-1]]
 		}
 	}
-	if !ok {
-		return bundleEntry{}, false
-	}
-	d.used[n] = true
-	return d.entries[n], true
+	return n, ok
 }
 
 func (d *fhirDecoder) at(reportPath, fhirPath string) { d.out.origins[reportPath] = fhirPath }

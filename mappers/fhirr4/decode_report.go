@@ -407,13 +407,13 @@ func (d *fhirDecoder) labDocument(dr bundleEntry) {
 		return
 	}
 	for i, e := range d.entries {
-		if e.res.str("resourceType") != "DocumentReference" || d.used[i] {
-			continue
+		if e.res.str("resourceType") != "DocumentReference" || d.used[i] || e.res.str("status") != "current" || e.res.str("docStatus") == "entered-in-error" {
+			continue // a superseded or withdrawn document is not the report's
 		}
 		related := false
 		for _, rel := range e.res.obj("context").list("related") {
-			target, ok := d.resolve(rel, e)
-			related = related || ok && target.path == dr.path
+			n, ok := d.entryOf(rel.str("reference"))
+			related = related || ok && d.entries[n].path == dr.path
 		}
 		if !related {
 			continue

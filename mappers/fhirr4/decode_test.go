@@ -575,11 +575,15 @@ func TestLabPDFInADocumentReference(t *testing.T) {
 	}
 	b["entry"] = kept
 	labPDF := []byte("%PDF-1.4 the lab's own signed report")
-	b["entry"] = append(b["entry"].([]any), map[string]any{"fullUrl": "urn:uuid:5b1f0d3e-0000-4000-8000-000000000001", "resource": map[string]any{
-		"resourceType": "DocumentReference", "status": "current",
-		"context": map[string]any{"related": []any{map[string]any{"reference": report}}},
-		"content": []any{map[string]any{"attachment": map[string]any{"contentType": "application/pdf", "data": base64.StdEncoding.EncodeToString(labPDF)}}},
-	}})
+	document := func(n int, status string, pdf []byte) any {
+		return map[string]any{"fullUrl": fmt.Sprintf("urn:uuid:5b1f0d3e-0000-4000-8000-00000000000%d", n), "resource": map[string]any{
+			"resourceType": "DocumentReference", "status": status,
+			"context": map[string]any{"related": []any{map[string]any{"reference": report}}},
+			"content": []any{map[string]any{"attachment": map[string]any{"contentType": "application/pdf", "data": base64.StdEncoding.EncodeToString(pdf)}}},
+		}}
+	}
+	// the lab's earlier, superseded document first, then the current one
+	b["entry"] = append(b["entry"].([]any), document(1, "superseded", []byte("%PDF-1.4 an earlier draft")), document(2, "current", labPDF))
 	body, _ := json.Marshal(b)
 	d, err := fhirr4.Decode(body, "699X0")
 	if err != nil {
