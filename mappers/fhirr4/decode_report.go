@@ -133,7 +133,7 @@ func (d *fhirDecoder) order(dr bundleEntry) {
 			break
 		}
 		if id := b.obj("identifier"); id.str("system") == systemGMSOrder {
-			r.OrderNumber = id.str("value")
+			r.OrderNumber, r.OrderNumberLocal = id.str("value"), false
 		} else if v := id.str("value"); v != "" && r.OrderNumber == "" {
 			// An order the Bundle does not hold, named by its orderer's own
 			// number (an EPR's): kept as that, not as NHS England's.
@@ -149,7 +149,7 @@ func (d *fhirDecoder) order(dr bundleEntry) {
 		d.at("orderNumber", sr.path+".identifier")
 		for _, id := range sr.res.list("identifier") {
 			if id.str("system") == systemGMSOrder {
-				r.OrderNumber = id.str("value")
+				r.OrderNumber, r.OrderNumberLocal = id.str("value"), false
 			}
 		}
 		if c := sr.res.obj("code"); c != nil {

@@ -624,3 +624,26 @@ func TestPartialBirthDates(t *testing.T) {
 		}
 	}
 }
+
+// TestGMSOrderNumberIsNotLocal: an order named by the EPR's number and by
+// NHS England's GMS order number is filed under the GMS number, marked as
+// that, not as the orderer's own.
+func TestGMSOrderNumberIsNotLocal(t *testing.T) {
+	body, _ := editTrio(t, func(res map[string]any) bool {
+		if res["resourceType"] != "DiagnosticReport" {
+			return false
+		}
+		res["basedOn"] = []any{
+			map[string]any{"identifier": map[string]any{"system": "https://epr.example.nhs.uk/orders", "value": "LOCAL1"}},
+			map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/GMSOrder", "value": "r24000000001"}},
+		}
+		return true
+	})
+	d, err := fhirr4.Decode(body, "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Report; r.OrderNumber != "r24000000001" || r.OrderNumberLocal {
+		t.Errorf("order number %q, local %v", r.OrderNumber, r.OrderNumberLocal)
+	}
+}
