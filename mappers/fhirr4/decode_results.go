@@ -121,10 +121,16 @@ func (d *fhirDecoder) variant(e bundleEntry, n int) gateway.Variant {
 		return nil
 	}
 	defer d.unreadVariantParts(e, read)
-	// Implied by what is read, never a fact of their own: the coordinate
-	// system (HGVS counts from 1) and a repeat's motif (in its HGVS).
-	all("92822-6")
+	// A repeat's motif is in its HGVS, which is read. The positions are
+	// filed 1-based, as HGVS counts: another coordinate system is said.
 	all("repeat-motif")
+	if c := one("92822-6"); c != nil {
+		if code, _, _ := c.obj("valueCodeableConcept").coding(systemLOINC); code != "LA30102-0" {
+			at := e.path + ".component"
+			d.warn("variants", at, "the variant's coordinates are %q, not 1-based character counting: its positions are filed as given, which the report reads as 1-based", c.obj("valueCodeableConcept").text())
+			d.unmap(at, code, c.obj("valueCodeableConcept").text(), "a coordinate system other than 1-based: the positions were not converted")
+		}
+	}
 	if g := one("48018-6"); g != nil {
 		cc := g.obj("valueCodeableConcept")
 		if code, display, ok := cc.coding(systemHGNC); ok {

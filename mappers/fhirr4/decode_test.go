@@ -647,3 +647,33 @@ func TestGMSOrderNumberIsNotLocal(t *testing.T) {
 		t.Errorf("order number %q, local %v", r.OrderNumber, r.OrderNumberLocal)
 	}
 }
+
+// TestZeroBasedCoordinatesSaid: a variant whose coordinate system is not
+// 1-based character counting is filed with a warning and listed, its
+// positions not silently taken as 1-based.
+func TestZeroBasedCoordinatesSaid(t *testing.T) {
+	body, at := editTrio(t, func(res map[string]any) bool {
+		if res["resourceType"] != "Observation" || !strings.Contains(fmt.Sprint(res["code"]), "69548-6") {
+			return false
+		}
+		for _, c := range res["component"].([]any) {
+			c := c.(map[string]any)
+			if strings.Contains(fmt.Sprint(c["code"]), "92822-6") {
+				c["valueCodeableConcept"] = map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "LA30100-4", "display": "0-based interval counting"}}}
+				return true
+			}
+		}
+		return false
+	})
+	if at == "" {
+		t.Fatal("no variant with a coordinate system")
+	}
+	d, err := fhirr4.Decode(body, "699X0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(d.Warnings, func(w gateway.Warning) bool { return strings.Contains(w.Message, "0-based interval counting") }) ||
+		!slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool { return u.Code == "LA30100-4" }) {
+		t.Errorf("a 0-based coordinate system was not said: %v %v", d.Warnings, d.Unmapped)
+	}
+}
