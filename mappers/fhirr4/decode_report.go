@@ -316,11 +316,13 @@ func (d *fhirDecoder) interpreters(dr bundleEntry) {
 		path := fmt.Sprintf("%s.resultsInterpreter[%d]", dr.path, i)
 		e, ok := d.resolve(ri, dr)
 		a := gateway.Authoriser{Name: ri.str("display")}
-		if ok && e.res.str("resourceType") == "Organization" {
+		id := ri.obj("identifier")
+		if ok && e.res.str("resourceType") == "Organization" || strings.Contains(ri.str("reference"), "Organization/") ||
+			ri.str("type") == "Organization" || id.str("system") == systemODS {
 			// An organisation vouching for the report is not a person who
 			// signed it off: kept, as what it is, in the unmapped list.
 			d.warn("authorisers", path, "the results interpreter is an organisation, not a person: not filed as an authoriser")
-			d.unmap(path, "", first(ri.str("display"), e.res.str("name"), ri.str("reference")), "a results interpreter that is an organisation")
+			d.unmap(path, id.str("value"), first(ri.str("display"), e.res.str("name"), ri.str("reference"), id.str("system")+"|"+id.str("value")), "a results interpreter that is an organisation")
 			continue
 		}
 		if !ok {

@@ -317,6 +317,8 @@ func TestInterpretersOutsideTheBundle(t *testing.T) {
 					"identifier": map[string]any{"system": "https://fhir.hl7.org.uk/Id/hcpc-number", "value": "CS055555"}},
 				map[string]any{"display": "Alex Unregistered"},
 				map[string]any{"reference": "Practitioner/nowhere"},
+				map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "REP"}},
+				map[string]any{"reference": "Organization/x", "display": "North West GLH"},
 			}
 		}
 	}
@@ -331,6 +333,13 @@ func TestInterpretersOutsideTheBundle(t *testing.T) {
 	}
 	if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool { return strings.HasSuffix(u.Location, "resultsInterpreter[2]") }) {
 		t.Errorf("the interpreter with no name is not listed: %v", d.Unmapped)
+	}
+	for i, want := range map[int]string{3: "REP", 4: "North West GLH"} { // organisations, not people
+		if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool {
+			return strings.HasSuffix(u.Location, fmt.Sprintf("resultsInterpreter[%d]", i)) && strings.Contains(u.Code+" "+u.Text, want)
+		}) {
+			t.Errorf("the organisation interpreter %s is not listed: %v", want, d.Unmapped)
+		}
 	}
 	m, _ := fhirr4.New("")
 	out, _, err := m.EncodeBundle(d.Report, nil)
