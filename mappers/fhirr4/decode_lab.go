@@ -24,6 +24,13 @@ func (d *fhirDecoder) labGroup(e bundleEntry) gateway.ResultGroup {
 	for _, n := range p.list("note") {
 		g.Notes = append(g.Notes, n.str("text"))
 	}
+	if len(p.list("hasMember")) == 0 && hasValue(p) {
+		// A single result named directly by the report (a blood pressure, an
+		// HbA1c), not a panel: its own group of one.
+		g.Observations = append(g.Observations, d.labResult(p))
+		d.labComponents(e)
+		return g
+	}
 	for i, m := range p.list("hasMember") {
 		member, ok := d.resolve(m, e)
 		if !ok {
@@ -34,6 +41,17 @@ func (d *fhirDecoder) labGroup(e bundleEntry) gateway.ResultGroup {
 		d.labComponents(member)
 	}
 	return g
+}
+
+// hasValue says an Observation holds a result of its own: a value[x], a
+// reason it has none, or components.
+func hasValue(o jnode) bool {
+	for k := range o {
+		if strings.HasPrefix(k, "value") || k == "dataAbsentReason" || k == "component" {
+			return true
+		}
+	}
+	return false
 }
 
 // statusIfDifferent is an Observation's status when it differs from the

@@ -686,3 +686,38 @@ func TestZeroBasedCoordinatesSaid(t *testing.T) {
 		t.Errorf("a 0-based coordinate system was not said: %v %v", d.Warnings, d.Unmapped)
 	}
 }
+
+// TestSingleLabResultNamedByTheReport: a laboratory result the report
+// names directly (no panel, no hasMember) is filed with its value, and
+// its components are listed, not dropped.
+func TestSingleLabResultNamedByTheReport(t *testing.T) {
+	m, _ := fhirr4.New("")
+	want := filedHL7Report(t, fixtures.HL7Message("pathology-fbc"))
+	bundle, _, err := m.EncodeBundle(want, testPDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	at := ""
+	for i, e := range b["entry"].([]any) {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] == "Observation" && res["hasMember"] != nil && at == "" {
+			delete(res, "hasMember")
+			res["code"] = map[string]any{"text": "Blood pressure"}
+			res["component"] = []any{map[string]any{"code": map[string]any{"text": "Systolic"}, "valueQuantity": map[string]any{"value": 120, "unit": "mm[Hg]"}}}
+			at = fmt.Sprintf("Bundle.entry[%d].resource", i)
+		}
+	}
+	body, _ := json.Marshal(b)
+	d, err := fhirr4.Decode(body, want.PerformingLab.ODSCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := d.Report.ResultGroups[0]; len(g.Observations) != 1 || g.Code.Display != "Blood pressure" {
+		t.Errorf("the single result's group: %+v", g)
+	}
+	if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool { return u.Location == at+".component[0]" }) {
+		t.Errorf("its component is not listed at %s.component[0]: %v", at, d.Unmapped)
+	}
+}
