@@ -428,17 +428,7 @@ func TestParseErrorsSayWhere(t *testing.T) {
 // which a laboratory result has no place for, are listed as unmapped with
 // their values.
 func TestLabResultRangesAndComponents(t *testing.T) {
-	m, err := fhirr4.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := filedHL7Report(t, fixtures.HL7Message("pathology-fbc"))
-	bundle, _, err := m.EncodeBundle(want, testPDF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b map[string]any
-	json.Unmarshal(bundle, &b)
+	want, b := pathologyBundle(t)
 	member := ""
 	for i, e := range b["entry"].([]any) {
 		res := e.(map[string]any)["resource"].(map[string]any)
@@ -691,14 +681,7 @@ func TestZeroBasedCoordinatesSaid(t *testing.T) {
 // names directly (no panel, no hasMember) is filed with its value, and
 // its components are listed, not dropped.
 func TestSingleLabResultNamedByTheReport(t *testing.T) {
-	m, _ := fhirr4.New("")
-	want := filedHL7Report(t, fixtures.HL7Message("pathology-fbc"))
-	bundle, _, err := m.EncodeBundle(want, testPDF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b map[string]any
-	json.Unmarshal(bundle, &b)
+	want, b := pathologyBundle(t)
 	at := ""
 	for i, e := range b["entry"].([]any) {
 		res := e.(map[string]any)["resource"].(map[string]any)
@@ -720,4 +703,22 @@ func TestSingleLabResultNamedByTheReport(t *testing.T) {
 	if !slices.ContainsFunc(d.Unmapped, func(u gateway.Unmapped) bool { return u.Location == at+".component[0]" }) {
 		t.Errorf("its component is not listed at %s.component[0]: %v", at, d.Unmapped)
 	}
+}
+
+// pathologyBundle is the Welsh-style FBC message's report and its Bundle,
+// as JSON to edit.
+func pathologyBundle(t *testing.T) (*gateway.Report, map[string]any) {
+	t.Helper()
+	m, err := fhirr4.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filedHL7Report(t, fixtures.HL7Message("pathology-fbc"))
+	bundle, _, err := m.EncodeBundle(want, testPDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	json.Unmarshal(bundle, &b)
+	return want, b
 }
