@@ -129,7 +129,7 @@ func (d *fhirDecoder) labResult(o jnode) gateway.Observation {
 }
 
 // firstRangeText is the first reference range as text: its own, else
-// its low and high ("115-165", "<5", ">30") in the result's unit.
+// its low and high ("115-165", "<=5", ">=30") in the result's unit.
 func firstRangeText(o jnode) string {
 	for _, rr := range o.list("referenceRange") {
 		if t := rr.str("text"); t != "" {
@@ -139,10 +139,10 @@ func firstRangeText(o jnode) string {
 		switch {
 		case low != "" && high != "":
 			return low + "-" + high
-		case high != "":
-			return "<" + high
+		case high != "": // FHIR's bounds are inclusive
+			return "<=" + high
 		case low != "":
-			return ">" + low
+			return ">=" + low
 		}
 	}
 	return ""
