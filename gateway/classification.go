@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"regexp"
 	"strings"
 )
@@ -58,9 +59,6 @@ func ACMGClass(s string) (string, bool) {
 	case byWords != "" && byNumber != "" && byWords != byNumber:
 		return "", false
 	}
-	class := byWords
-	if class == "" {
-		class = byNumber
-	}
+	class := cmp.Or(byWords, byNumber)
 	return class, class != ""
 }

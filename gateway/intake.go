@@ -98,26 +98,25 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 	bare := r.Withdraws() && !r.HasResults()
 	if r.Version != 0 {
 		if bare && sub.Lenient {
-			withdrawn, notes, resent, err := in.withdrawnContent(ctx, r, sub)
+			withdrawn, s, resent, err := in.bareWithdrawal(ctx, r, sub)
 			if err != nil || resent != nil {
 				return resent, false, err
 			}
-			withdrawn.Version, sub.Warnings = r.Version, append(slices.Clone(sub.Warnings), notes...)
-			r = withdrawn
+			withdrawn.Version = r.Version
+			r, sub = withdrawn, s
 		}
 		return in.save(ctx, r, sub)
 	}
 	for try := 0; ; try++ {
-		next := *r
-		s := sub
+		next, s := *r, sub
 		if bare {
 			// Made afresh on each try: a correction filed meanwhile is what
 			// the withdrawal must name.
-			withdrawn, notes, resent, err := in.withdrawnContent(ctx, r, sub)
+			withdrawn, ws, resent, err := in.bareWithdrawal(ctx, r, sub)
 			if err != nil || resent != nil {
 				return resent, false, err
 			}
-			next, s.Warnings = *withdrawn, append(slices.Clone(sub.Warnings), notes...)
+			next, s = *withdrawn, ws
 		}
 		stored, resend, reused, err := in.assignVersion(ctx, &next, s)
 		if err != nil || resend {
@@ -133,6 +132,17 @@ func (in *Intake) Accept(ctx context.Context, who Principal, r *Report, sub Subm
 		}
 		return rec, created, err
 	}
+}
+
+// bareWithdrawal is withdrawnContent with its notes added to the
+// submission's warnings.
+func (in *Intake) bareWithdrawal(ctx context.Context, r *Report, sub Submission) (*Report, Submission, *ReportRecord, error) {
+	w, notes, resent, err := in.withdrawnContent(ctx, r, sub)
+	if err != nil || resent != nil {
+		return nil, sub, resent, err
+	}
+	sub.Warnings = append(slices.Clone(sub.Warnings), notes...)
+	return w, sub, nil, nil
 }
 
 // withdrawnContent is what a withdrawal (OBR-25 W, or X for a

@@ -327,12 +327,11 @@ func (r *Report) HasResults() bool {
 // HasContent reports whether there is anything to file: a finding, a
 // result, text or a document.
 func (r *Report) HasContent() bool {
-	if len(r.Variants) > 0 || r.PDF != nil || len(r.Attachments) > 0 || len(r.Notes) > 0 ||
-		strings.TrimSpace(r.Result.Conclusion+r.Result.Interpretation) != "" || r.Result.Outcome != "" {
+	if r.HasResults() || len(r.Notes) > 0 {
 		return true
 	}
 	for _, g := range r.ResultGroups {
-		if len(g.Observations) > 0 || len(g.Notes) > 0 {
+		if len(g.Notes) > 0 {
 			return true
 		}
 	}

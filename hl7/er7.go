@@ -89,7 +89,8 @@ func parse(data []byte, needMSH bool) (*Message, error) {
 	}
 	// The message's own segment ending is its first segment's: an
 	// LF-ended message with one stray CR is still LF-ended.
-	crEnded := strings.IndexAny(body, "\r\n") >= 0 && body[strings.IndexAny(body, "\r\n")] == '\r'
+	firstEnd := strings.IndexAny(body, "\r\n")
+	crEnded := firstEnd >= 0 && body[firstEnd] == '\r'
 	seen := map[string]bool{}
 	for pos := 0; pos < len(body); {
 		end := segmentEnd(body, pos, crEnded, m.Delims.Field, seen)

@@ -604,7 +604,6 @@ func withNote(m *hl7.Message, ack []byte, note string) []byte {
 	return a.Bytes()
 }
 
-// fallback gives an unparseable message a header to acknowledge against.
 // earlierID files a report under the id an earlier release gave its lab
 // number (Decoded.EarlierID) when one is stored there, from this lab, for
 // the same patient, and none under the id this release gives it: so a
@@ -649,6 +648,7 @@ func headerOf(data []byte) *hl7.Message {
 	return fallback()
 }
 
+// fallback gives an unparseable message a header to acknowledge against.
 func fallback() *hl7.Message {
 	m, _ := hl7.Parse([]byte("MSH|^~\\&|||||||ACK||P|2.5.1\r"))
 	return m

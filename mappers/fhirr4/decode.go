@@ -320,14 +320,8 @@ func (d *fhirDecoder) listUnused() {
 	}
 }
 
-// extensionRead says whether the decoder reads an extension: any other on
-// a resource it reads is listed.
-func extensionRead(url string) bool {
-	return extensionsRead[url]
-}
-
 // extensionsRead are the extensions the decoder reads on the resources
-// listExtensions looks at.
+// listExtensions looks at: any other there is listed.
 var extensionsRead = map[string]bool{igBase + "genomic-report-note": true, extNoteR5: true, igBase + "genomic-study-reference": true,
 	extPatientRecord: true, extTestCodeVersion: true}
 
@@ -342,7 +336,7 @@ func (d *fhirDecoder) listExtensions(e bundleEntry) {
 	}
 	for _, field := range []string{"extension", "modifierExtension"} {
 		for i, ext := range e.res.list(field) {
-			if url := ext.str("url"); !extensionRead(url) {
+			if url := ext.str("url"); !extensionsRead[url] {
 				value := extensionValue(ext)
 				if e.res.str("resourceType") == "Patient" {
 					value = "" // a patient's extension may be personal (a mother's maiden name): its place and url say enough

@@ -153,15 +153,7 @@ func firstRangeText(o jnode) string {
 // unmapped with their values: never dropped without a word.
 func (d *fhirDecoder) labComponents(e bundleEntry) {
 	for i, c := range e.res.list("component") {
-		value := ""
-		if q := c.obj("valueQuantity"); q != nil {
-			value = strings.TrimSpace(decimalText(q["value"]) + " " + q.str("unit"))
-		} else if cc := c.obj("valueCodeableConcept"); cc != nil {
-			value = cc.text()
-		} else {
-			value = c.str("valueString")
-		}
-		d.unmap(fmt.Sprintf("%s.component[%d]", e.path, i), firstCode(c.obj("code")), strings.TrimSpace(c.obj("code").text()+" "+value),
+		d.unmap(fmt.Sprintf("%s.component[%d]", e.path, i), firstCode(c.obj("code")), strings.TrimSpace(c.obj("code").text()+" "+componentValue(c)),
 			"a component of a laboratory result: the gateway files a result's own value only")
 	}
 }

@@ -1,6 +1,7 @@
 package fhirr4
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -322,7 +323,7 @@ func (d *fhirDecoder) interpreters(dr bundleEntry) {
 			// An organisation vouching for the report is not a person who
 			// signed it off: kept, as what it is, in the unmapped list.
 			d.warn("authorisers", path, "the results interpreter is an organisation, not a person: not filed as an authoriser")
-			d.unmap(path, id.str("value"), first(ri.str("display"), e.res.str("name"), ri.str("reference"), id.str("system")+"|"+id.str("value")), "a results interpreter that is an organisation")
+			d.unmap(path, id.str("value"), cmp.Or(ri.str("display"), e.res.str("name"), ri.str("reference"), id.str("system")+"|"+id.str("value")), "a results interpreter that is an organisation")
 			continue
 		}
 		if !ok {
@@ -356,7 +357,7 @@ func (d *fhirDecoder) interpreters(dr bundleEntry) {
 		if !ok {
 			d.warn("authorisers", path, "the results interpreter %s is not in the Bundle: filed by the reference's display name", ri.str("reference"))
 		}
-		d.at(fmt.Sprintf("authorisers[%d]", len(d.r.Authorisers)), first(e.path, path))
+		d.at(fmt.Sprintf("authorisers[%d]", len(d.r.Authorisers)), cmp.Or(e.path, path))
 		d.r.Authorisers = append(d.r.Authorisers, a)
 	}
 }
@@ -425,7 +426,7 @@ func (d *fhirDecoder) labDocument(dr bundleEntry) {
 			if a.str("contentType") != "application/pdf" {
 				continue
 			}
-			att := gateway.Attachment{Title: first(a.str("title"), e.res.str("description")), ContentType: "application/pdf"}
+			att := gateway.Attachment{Title: cmp.Or(a.str("title"), e.res.str("description")), ContentType: "application/pdf"}
 			if a.str("data") != "" {
 				att.Data, _ = base64.StdEncoding.DecodeString(a.str("data"))
 			} else if b, ok := d.resolve(jnode{"reference": a.str("url")}, e); ok && b.res.str("resourceType") == "Binary" {
@@ -449,14 +450,4 @@ func unescapePath(s string) string {
 		return u
 	}
 	return s
-}
-
-// first is the first of values that is not empty.
-func first(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
