@@ -29,6 +29,10 @@ type Message struct {
 	Delims   Delimiters
 	Segments []*Segment
 	prefix   string // anything before the first segment (a byte-order mark, blank lines)
+	// HexCharset reads the bytes of a \Xhh..\ escape that are not UTF-8:
+	// they are in the character set MSH-18 declares (ISO 8859-2's \XB3\
+	// is ł). Nil reads them as Windows-1252, what undeclared senders mean.
+	HexCharset func(raw []byte) string
 }
 
 // Segment is one segment. Fields holds the raw (still escaped) fields;

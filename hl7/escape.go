@@ -52,7 +52,7 @@ func (m *Message) Unescape(s string) string {
 			b.WriteString(strings.Repeat(" ", repeats(seq[3:])))
 		case strings.HasPrefix(seq, "X"):
 			if raw, err := hex.DecodeString(seq[1:]); err == nil {
-				b.WriteString(hexText(raw))
+				b.WriteString(m.hexText(raw))
 			}
 		case seq == "H" || seq == "N" || strings.HasPrefix(seq, "."):
 			// formatting: no text
@@ -117,11 +117,14 @@ func (d Delimiters) EscapeText(s string) string {
 }
 
 // hexText is the text of a \Xhh..\ escape: UTF-8 when the bytes are, else
-// Windows-1252 (what senders mean by \XE2\ for â), so the result is always
-// valid UTF-8.
-func hexText(raw []byte) string {
+// the message's declared character set, else Windows-1252 (what senders
+// mean by \XE2\ for â), so the result is always valid UTF-8.
+func (m *Message) hexText(raw []byte) string {
 	if utf8.Valid(raw) {
 		return string(raw)
+	}
+	if m.HexCharset != nil {
+		return m.HexCharset(raw)
 	}
 	var b strings.Builder
 	for _, c := range raw {

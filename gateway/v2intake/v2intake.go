@@ -161,8 +161,10 @@ func (s *Service) Handle(ctx context.Context, who *gateway.Principal, peer *Peer
 		}
 		msgs = []*hl7.Message{m}
 	}
+	hexCharset := hl7v2.HexCharset(data)
 	var res Result
 	for _, m := range msgs {
+		m.HexCharset = hexCharset
 		one := s.handleOne(ctx, who, peer, m, charsetNote)
 		one.raw = s.kept(who, peer, one.raw)
 		s.record(who, one)

@@ -140,3 +140,22 @@ func ascii(data []byte) bool {
 }
 
 func quote(s string) string { return `"` + clip(s, 40) + `"` }
+
+// HexCharset reads the bytes of a message's \Xhh..\ escapes in the
+// single-byte set its MSH-18 declares (for hl7.Message.HexCharset): HL7
+// defines them in the message's character set, so 8859/2's \XB3\ is ł,
+// where Windows-1252 would make it ³. Nil where MSH-18 declares UTF-8,
+// ASCII, nothing, or a set the gateway does not know.
+func HexCharset(data []byte) func(raw []byte) string {
+	cs := charsets[charsetKey(msh18(data))]
+	if cs == nil {
+		return nil
+	}
+	return func(raw []byte) string {
+		out, err := cs.NewDecoder().Bytes(raw)
+		if err != nil { // cannot happen: every byte of a single-byte set decodes
+			return string(windows1252(raw))
+		}
+		return string(out)
+	}
+}

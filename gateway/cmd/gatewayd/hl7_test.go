@@ -452,3 +452,24 @@ func TestHL7ARWhenStoreDown(t *testing.T) {
 		t.Fatalf("HTTP with the store down = %d %q", r.status, r.body)
 	}
 }
+
+// TestHL7HexEscapesInDeclaredCharset: a \Xhh\ escape's bytes are in the
+// character set MSH-18 declares, as the message's own bytes are: 8859/2's
+// \XA3\ is Ł (Windows-1252, the reading for undeclared sets, makes it £).
+func TestHL7HexEscapesInDeclaredCharset(t *testing.T) {
+	base, _, _ := startGatewayFull(t, nil)
+	msg := "MSH|^~\\&|LIMS|699X0|EPR|R0A|20261105093000||ORU^R01^ORU_R01|HEX-1|P|2.5.1|||AL|NE||8859/2\r" +
+		"PID|1||9990000093^^^NHS^NH||\\XA3\\UKASIEWICZ^\xafaneta||19800101|F\r" +
+		"OBR|1|ORD-HEX|REP-HEX|R240.1^Diagnostic testing for known variant(s)^England-GenomicTestDirectory|||20260901|||||||||||||||20261104120000|||F\r" +
+		"OBX|1|TX|RES^Result^L||No variant detected.||||||F\r"
+	r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", []byte(msg))
+	if ack, err := hl7.Parse(r.body); err != nil {
+		t.Fatalf("%d %q", r.status, r.body)
+	} else if code, _, text := ackOf(t, ack); code != "AA" {
+		t.Fatalf("%s %q", code, text)
+	}
+	bundle := get(t, base+"/v1/reports/REP-HEX/fhir", operatorToken)
+	if body := string(bundle.body); !strings.Contains(body, `"ŁUKASIEWICZ"`) || !strings.Contains(body, `"Żaneta"`) {
+		t.Fatalf("the patient's name is not as written: %s", bundle.body)
+	}
+}
