@@ -395,7 +395,7 @@ func (w *writer) variants(r *gateway.Report) {
 			w.field("Database ids", strings.Join(ids, "; "))
 		}
 		if v.AlleleFrequency != nil {
-			w.field("Allele frequency", fmt.Sprintf("%g%%", *v.AlleleFrequency*100))
+			w.field("Allele frequency", gateway.FormatPercent(*v.AlleleFrequency))
 		}
 		if motif, counts := v.Repeats(); len(counts) > 0 {
 			w.field("Repeat count", strings.TrimSpace(strings.Join(counts, " and ")+" repeats"+suffix(" of ", motif)))
@@ -404,7 +404,7 @@ func (w *writer) variants(r *gateway.Report) {
 			w.field("Copy number", fmt.Sprint(*v.CopyNumber))
 		}
 		if v.HeteroplasmyFraction != nil {
-			w.field("Heteroplasmy", fmt.Sprintf("%.0f%%", *v.HeteroplasmyFraction*100))
+			w.field("Heteroplasmy", gateway.FormatPercent(*v.HeteroplasmyFraction))
 		}
 		class := classWords[v.Classification.ACMG]
 		if len(v.Classification.Criteria) > 0 {

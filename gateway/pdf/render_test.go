@@ -2,6 +2,7 @@ package pdf_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -129,6 +130,33 @@ func BenchmarkRender(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := (pdf.Renderer{}).Render(r); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestPercentagesAsWritten: a heteroplasmy of 0.004 (0.4 %) printed "0%",
+// as if the variant were not there, and 0.125 printed "12%"; an allele
+// fraction of 0.07 printed "7.000000000000001%".
+func TestPercentagesAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		fixture, field string
+		fraction       float64
+		want           string
+	}{
+		{"mito-heteroplasmy", "heteroplasmyFraction", 0.004, "0.4%"},
+		{"mito-heteroplasmy", "heteroplasmyFraction", 0.125, "12.5%"},
+		{"panel-brca2", "alleleFrequency", 0.07, "7%"},
+	} {
+		var report map[string]any
+		if err := json.Unmarshal(fixtures.Report(tc.fixture), &report); err != nil {
+			t.Fatal(err)
+		}
+		report["variants"].([]any)[0].(map[string]any)[tc.field] = tc.fraction
+		body, _ := json.Marshal(report)
+		_, doc := render(t, body)
+		flat := space.ReplaceAllString(pdfText(t, doc), " ")
+		if !strings.Contains(flat, " "+tc.want+" ") {
+			t.Errorf("%s %v: PDF lacks the value %q", tc.field, tc.fraction, tc.want)
 		}
 	}
 }

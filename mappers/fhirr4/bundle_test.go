@@ -271,3 +271,53 @@ func TestAlleleRangeSpansTheReferenceAllele(t *testing.T) {
 		t.Fatal("no 81254-5 component for the variant")
 	}
 }
+
+// TestAlleleFrequencyAsWritten: a variant allele fraction of 0.07 is 7 %
+// in the Bundle, not 7.000000000000001 (0.07*100 in float64), and a
+// heteroplasmy of 0.29 is 29 %, not 28.999999999999996.
+func TestAlleleFrequencyAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		fixture, field string
+		fraction       float64
+		want           string
+	}{
+		{"panel-brca2", "alleleFrequency", 0.07, "7"},
+		{"panel-brca2", "alleleFrequency", 0.57, "57"},
+		{"mito-heteroplasmy", "heteroplasmyFraction", 0.29, "29"},
+		{"mito-heteroplasmy", "heteroplasmyFraction", 0.004, "0.4"},
+	} {
+		var report map[string]any
+		if err := json.Unmarshal(fixtures.Report(tc.fixture), &report); err != nil {
+			t.Fatal(err)
+		}
+		report["variants"].([]any)[0].(map[string]any)[tc.field] = tc.fraction
+		body, _ := json.Marshal(report)
+		_, b := mapFixture(t, body)
+		var bundle struct {
+			Entry []struct {
+				Resource struct {
+					Component []struct {
+						Code          struct{ Coding []struct{ Code string } }
+						ValueQuantity *struct{ Value json.Number }
+					}
+				}
+			}
+		}
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(&bundle); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range bundle.Entry {
+			for _, c := range e.Resource.Component {
+				if len(c.Code.Coding) > 0 && c.Code.Coding[0].Code == "81258-6" {
+					got = append(got, string(c.ValueQuantity.Value))
+				}
+			}
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s %s %v: 81258-6 values %q, want [%q]", tc.fixture, tc.field, tc.fraction, got, tc.want)
+		}
+	}
+}

@@ -162,7 +162,7 @@ func (b *builder) variantObservation(v *gateway.Variant, key string) *obspb.Obse
 	}
 	for _, f := range []*float64{v.HeteroplasmyFraction, v.AlleleFrequency} {
 		if f != nil {
-			c.quantity("81258-6", "Sample variant allelic frequency [NFr]", *f*100, "%", "%")
+			c.quantity("81258-6", "Sample variant allelic frequency [NFr]", gateway.Percent(*f), "%", "%")
 		}
 	}
 	if v.CopyNumber != nil {
