@@ -160,3 +160,25 @@ func TestPercentagesAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestAbsentVariantNotTabledAsFound: a familial variant looked for and not
+// found (assessment absent, with the zygosity the schema requires) was a
+// row "BRCA2 heterozygous ... Pathogenic" in the variants table, the line
+// a reader scans, with "absent" only in the details below.
+func TestAbsentVariantNotTabledAsFound(t *testing.T) {
+	var report map[string]any
+	if err := json.Unmarshal(fixtures.Report("panel-brca2"), &report); err != nil {
+		t.Fatal(err)
+	}
+	report["variants"].([]any)[0].(map[string]any)["assessment"] = "absent"
+	body, _ := json.Marshal(report)
+	_, doc := render(t, body)
+	flat := space.ReplaceAllString(pdfText(t, doc), " ")
+	start, end := strings.Index(flat, "Gene Zygosity"), strings.Index(flat, "1. BRCA2")
+	if start < 0 || end < start {
+		t.Fatalf("no variants table followed by the variant's details:\n%s", flat)
+	}
+	if table := flat[start:end]; strings.Contains(table, "heterozygous") || !strings.Contains(table, "NOT DETECTED") {
+		t.Errorf("the absent variant is tabled as %q", table)
+	}
+}
