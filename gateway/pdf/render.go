@@ -111,18 +111,16 @@ func (w *writer) field(label, value string) {
 
 func (w *writer) header(r *gateway.Report) {
 	f := w.f
-	f.SetY(10)
-	w.font("B", 13)
-	f.CellFormat(contentW*0.6, 6, w.tr(r.PerformingLab.Name), "", 0, "L", false, 0, "")
-	w.font("", 9)
-	f.CellFormat(contentW*0.4, 6, w.tr("Lab ODS "+r.PerformingLab.ODSCode+"  |  Report "+r.ID), "", 1, "R", false, 0, "")
-	w.font("B", 10)
+	f.SetTextColor(0, 0, 0) // a page break inside a coloured heading must not colour the header
+	// Each row: the right-hand text at its own width, the left-hand text in
+	// the rest, made smaller (and wrapped, at worst) until it fits: a long
+	// lab or patient name once ran over the NHS number and date of birth,
+	// and off the page.
+	w.headerRow(10, 6, 13, w.tr(r.PerformingLab.Name), w.tr("Lab ODS "+r.PerformingLab.ODSCode+"  |  Report "+r.ID))
 	// The name exactly as written, on every page: a clinician matches the
 	// printed report to the patient by it.
 	name := strings.TrimSpace(strings.Join(r.Patient.Name.Given, " ") + " " + r.Patient.Name.Family)
-	f.CellFormat(contentW*0.6, 5, w.tr(name), "", 0, "L", false, 0, "")
-	w.font("", 9)
-	f.CellFormat(contentW*0.4, 5, w.tr(patientID(r.Patient)+"  |  DOB "+r.Patient.BirthDate), "", 1, "R", false, 0, "")
+	w.headerRow(16, 5, 10, w.tr(name), w.tr(patientID(r.Patient)+"  |  DOB "+r.Patient.BirthDate))
 	f.SetDrawColor(0, 48, 135)
 	f.Line(margin, 23, pageWidth-margin, 23)
 	f.SetY(26)
@@ -135,9 +133,37 @@ func (w *writer) header(r *gateway.Report) {
 	f.SetY(36)
 }
 
+// headerRow prints left (bold, at most size points) and right (9 points,
+// right-aligned) on one header row at y: right whole, left in what is left
+// of the width, in a smaller size if it needs one, wrapped if even the
+// smallest is too wide.
+func (w *writer) headerRow(y, h, size float64, left, right string) {
+	const minSize, gap = 6.0, 3.0
+	f := w.f
+	w.font("", 9)
+	rightW := f.GetStringWidth(right) + 2
+	f.SetXY(pageWidth-margin-rightW, y)
+	f.CellFormat(rightW, h, right, "", 0, "R", false, 0, "")
+	leftW := contentW - rightW - gap
+	for ; size > minSize; size -= 0.5 {
+		w.font("B", size)
+		if f.GetStringWidth(left)+2 <= leftW {
+			break
+		}
+	}
+	w.font("B", size)
+	f.SetXY(margin, y)
+	if f.GetStringWidth(left)+2 <= leftW {
+		f.CellFormat(leftW, h, left, "", 0, "L", false, 0, "")
+		return
+	}
+	f.MultiCell(leftW, h/2, left, "", "L", false)
+}
+
 func (w *writer) footer(r *gateway.Report) {
 	f := w.f
 	f.SetY(-15)
+	f.SetTextColor(0, 0, 0)
 	w.font("", 8)
 	f.CellFormat(contentW/2, 5, w.tr(fmt.Sprintf("Report %s version %d (%s), issued %s", r.ID, r.Version, r.Status, r.Issued)), "T", 0, "L", false, 0, "")
 	f.CellFormat(contentW/2, 5, fmt.Sprintf("Page %d of %s", f.PageNo(), totalPages), "T", 0, "R", false, 0, "")

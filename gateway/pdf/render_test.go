@@ -182,3 +182,44 @@ func TestAbsentVariantNotTabledAsFound(t *testing.T) {
 		t.Errorf("the absent variant is tabled as %q", table)
 	}
 }
+
+// TestLongNamesKeepTheHeaderReadable: a long patient name ran over the NHS
+// number and date of birth in every page's header, and off the page; a
+// long lab name over the report id. Each stays whole and on its own.
+func TestLongNamesKeepTheHeaderReadable(t *testing.T) {
+	var report map[string]any
+	if err := json.Unmarshal(fixtures.Report("panel-brca2"), &report); err != nil {
+		t.Fatal(err)
+	}
+	name := report["patient"].(map[string]any)["name"].(map[string]any)
+	name["given"] = []string{"Maximiliana-Bartholomew-Christabel-Wilhelmina", "Anastasia-Konstantinopoulou"}
+	name["family"] = "Featherstonehaugh-Cholmondeley-Marjoribanks"
+	report["performingLab"].(map[string]any)["name"] = "North West Genomic Laboratory Hub at Manchester University NHS Foundation Trust"
+	body, _ := json.Marshal(report)
+	r, doc := render(t, body)
+	boxes := peers.PDFWords(t, doc)
+	header := func(word string) []peers.Box {
+		var out []peers.Box
+		for _, b := range boxes {
+			if b.Page == 1 && b.YMax < 23/25.4*72 && b.Text == word {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	for _, word := range []string{"Featherstonehaugh-Cholmondeley-Marjoribanks", "Trust", pdf.FormatNHSNumber(r.Patient.NHSNumber)[8:], "DOB", r.ID} {
+		if len(header(word)) == 0 {
+			t.Errorf("page 1's header lacks %q", word)
+		}
+	}
+	for i, a := range boxes {
+		for _, b := range boxes[i+1:] {
+			if a.Page == b.Page && a.XMin < b.XMax && b.XMin < a.XMax && a.YMin < b.YMax && b.YMin < a.YMax {
+				t.Errorf("page %d: %q and %q overlap", a.Page, a.Text, b.Text)
+			}
+		}
+		if a.XMax > 210/25.4*72 {
+			t.Errorf("page %d: %q runs off the page", a.Page, a.Text)
+		}
+	}
+}
