@@ -52,3 +52,36 @@ func TestDateSearchCoversTheValuesPrecision(t *testing.T) {
 		}
 	}
 }
+
+// An EPR polls with _lastUpdated=gt<the meta.lastUpdated it last saw>,
+// which the gateway writes to the nanosecond. A value's range is its own
+// precision (FHIR search "date" precision): a report stored a few hundred
+// microseconds after the one the EPR saw is after that value and must be
+// found, or the poller never sees it.
+func TestLastUpdatedFractionalSecondsKeepTheirPrecision(t *testing.T) {
+	seen, err := time.Parse(time.RFC3339Nano, "2026-12-02T06:32:15.916177794Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := seen.Add(300 * time.Microsecond)
+	for _, c := range []struct {
+		param string
+		at    time.Time
+		want  bool
+	}{
+		{"gt2026-12-02T06:32:15.916177794Z", next, true},
+		{"gt2026-12-02T06:32:15.916177794Z", seen, false},
+		{"ge2026-12-02T06:32:15.916177794Z", seen, true},
+		{"eq2026-12-02T06:32:15.916177794Z", next, false},
+		{"gt2026-12-02T06:32:15.916Z", seen.Truncate(time.Millisecond).Add(999 * time.Microsecond), false}, // milliseconds still cover their millisecond
+		{"gt2026-12-02T06:32:15.9Z", seen, false},                                                          // and tenths their tenth
+	} {
+		b, err := parseBound(c.param)
+		if err != nil {
+			t.Fatalf("%s: %v", c.param, err)
+		}
+		if got := b.ok(c.at); got != c.want {
+			t.Errorf("_lastUpdated=%s against %s: %v, want %v", c.param, c.at.Format(time.RFC3339Nano), got, c.want)
+		}
+	}
+}

@@ -235,12 +235,29 @@ func parseBound(v string) (bound, error) {
 		switch {
 		case f.step != nil:
 			b.hi = f.step(t)
-		case strings.Contains(v, "."): // fractional seconds: to the millisecond
-			b.hi = t.Add(time.Millisecond)
+		case strings.Contains(v, "."): // fractional seconds: to as many digits as were written
+			b.hi = t.Add(fractionStep(v))
 		}
 		return b, nil
 	}
 	return b, fmt.Errorf("%q is not a FHIR date or dateTime", v)
+}
+
+// fractionStep is the precision of a time's fractional seconds as written
+// ("15.9" a tenth, "15.916177794" a nanosecond): an EPR polling with
+// _lastUpdated=gt<the meta.lastUpdated it last saw> must not skip what was
+// stored within the millisecond after it.
+func fractionStep(v string) time.Duration {
+	_, frac, _ := strings.Cut(v, ".")
+	digits := 0
+	for digits < len(frac) && frac[digits] >= '0' && frac[digits] <= '9' {
+		digits++
+	}
+	step := time.Second
+	for i := 0; i < digits && step > time.Nanosecond; i++ {
+		step /= 10
+	}
+	return step
 }
 
 func (q *query) matches(m *gateway.ReportRecord) bool {
