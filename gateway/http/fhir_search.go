@@ -137,13 +137,7 @@ func (s *server) parseQuery(c *gin.Context, typ string) (*query, error) {
 				if name == "type" {
 					list = &q.docType
 				}
-				for _, part := range strings.Split(v, ",") {
-					_, code, found := strings.Cut(part, "|")
-					if !found {
-						code = part
-					}
-					*list = append(*list, code)
-				}
+				*list = append(*list, strings.Split(v, ",")...) // each [system|]code, matched by tokenMatches
 			case "status":
 				q.statuses = append(q.statuses, strings.Split(v, ",")...)
 			case "date", "_lastUpdated":
@@ -267,10 +261,11 @@ func (q *query) matches(m *gateway.ReportRecord) bool {
 	if len(q.statuses) > 0 && !contains(q.statuses, string(m.Status)) {
 		return false
 	}
-	if len(q.codes) > 0 && !contains(q.codes, "51969-4") && !contains(q.codes, "1054161000000101") && !contains(q.codes, m.TestCode) {
+	if len(q.codes) > 0 && !tokenMatches(q.codes, systemLOINC, "51969-4") && !tokenMatches(q.codes, systemSNOMED, "1054161000000101") &&
+		(m.TestCode == "" || !tokenMatches(q.codes, systemTestDirectory, m.TestCode) && !tokenMatches(q.codes, systemDGTS, m.TestCode)) {
 		return false
 	}
-	if len(q.docType) > 0 && !contains(q.docType, "1054161000000101") {
+	if len(q.docType) > 0 && !tokenMatches(q.docType, systemSNOMED, "1054161000000101") {
 		return false
 	}
 	for _, b := range q.date {
@@ -284,6 +279,31 @@ func (q *query) matches(m *gateway.ReportRecord) bool {
 		}
 	}
 	return true
+}
+
+// The code systems of the codes a report can be searched by.
+const (
+	systemLOINC         = "http://loinc.org"
+	systemSNOMED        = "http://snomed.info/sct"
+	systemTestDirectory = "https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory"
+	systemDGTS          = "https://fhir.nhs.uk/CodeSystem/England-DigitalGenomicTestService"
+)
+
+// tokenMatches says whether any of a token search's values matches the
+// coding system|code as FHIR's token search defines it: "code" matches the
+// code in any system, "system|code" only in that system, "|code" only a
+// coding without a system (none here), "system|" any code of the system.
+func tokenMatches(values []string, system, code string) bool {
+	for _, v := range values {
+		s, c, qualified := strings.Cut(v, "|")
+		if !qualified {
+			s, c = system, v
+		}
+		if s == system && (c == code || qualified && c == "") {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

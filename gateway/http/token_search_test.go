@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
+)
+
+// FHIR token search: "system|code" matches the code only in that system,
+// "|code" only a coding without a system, "code" in any system. The search
+// once dropped the system, so code=http://snomed.info/sct|51969-4 (a LOINC
+// code under SNOMED) or code=http://example.org|51969-4 answered every
+// report, and an EPR filtering by a coded test got results it did not ask for.
+func TestCodeSearchHonoursTheSystem(t *testing.T) {
+	report := &gateway.ReportRecord{TestCode: "R208.1"}
+	matches := func(typ, param, value string) bool {
+		t.Helper()
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("GET", "/fhir/"+typ+"?"+url.Values{param: {value}}.Encode(), nil)
+		q, err := (&server{}).parseQuery(c, typ)
+		if err != nil {
+			t.Fatalf("%s=%s: %v", param, value, err)
+		}
+		return q.matches(report)
+	}
+	for _, c := range []struct {
+		value string
+		want  bool
+	}{
+		{"51969-4", true},
+		{"http://loinc.org|51969-4", true},
+		{"http://snomed.info/sct|1054161000000101", true},
+		{"R208.1", true},
+		{"https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory|R208.1", true},
+		{"http://example.org/nonsense|R999,R208.1", true},
+		{"http://snomed.info/sct|51969-4", false},
+		{"http://example.org/nonsense|51969-4", false},
+		{"http://loinc.org|R208.1", false},
+		{"|51969-4", false},
+		{"R14.1", false},
+		{"https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory|R14.1", false},
+	} {
+		if got := matches("DiagnosticReport", "code", c.value); got != c.want {
+			t.Errorf("DiagnosticReport?code=%s: %v, want %v", c.value, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		value string
+		want  bool
+	}{
+		{"1054161000000101", true}, {"http://snomed.info/sct|1054161000000101", true},
+		{"http://loinc.org|1054161000000101", false}, {"|1054161000000101", false},
+	} {
+		if got := matches("DocumentReference", "type", c.value); got != c.want {
+			t.Errorf("DocumentReference?type=%s: %v, want %v", c.value, got, c.want)
+		}
+	}
+}
