@@ -77,6 +77,18 @@ func (v *Variant) IsMitochondrial() bool {
 		strings.HasPrefix(v.Gene.Symbol, "MT-")
 }
 
+// NotFound is what a reader is told, in place of a zygosity, of a variant
+// that was looked for and not found (a pertinent negative, such as the
+// familial variant a relative does not carry) or not called: "" for one
+// that was found. A row "BRCA2 heterozygous pathogenic" reads as a finding.
+func (v *Variant) NotFound() string {
+	return notFoundWords[v.Assessment]
+}
+
+var notFoundWords = map[string]string{
+	"absent": "NOT DETECTED", "no-call": "NO CALL", "indeterminate": "INDETERMINATE",
+}
+
 var repeatHGVS = regexp.MustCompile(`([ACGTN]*)\[(\d+)\](?:;\[(\d+)\])?$`)
 
 // Repeats returns a repeat expansion's unit and repeat counts (one per

@@ -11,14 +11,6 @@ var outcomeWords = map[string]string{
 	"positive": "POSITIVE", "negative": "NEGATIVE", "inconclusive": "INCONCLUSIVE", "failed": "TEST FAILED",
 }
 
-// assessmentWords are what the variants table says, in place of a
-// zygosity, of a variant that was looked for and not found (a pertinent
-// negative, such as a familial variant the relative does not carry) or not
-// called: a row "BRCA2 heterozygous Pathogenic" reads as a finding.
-var assessmentWords = map[string]string{
-	"absent": "NOT DETECTED", "no-call": "NO CALL", "indeterminate": "INDETERMINATE",
-}
-
 var classWords = map[string]string{
 	"pathogenic": "Pathogenic", "likely-pathogenic": "Likely pathogenic", "uncertain-significance": "Uncertain significance (VUS)",
 	"likely-benign": "Likely benign", "benign": "Benign",
@@ -350,7 +342,7 @@ func (w *writer) variants(r *gateway.Report) {
 		w.font("B", 9)
 		f.CellFormat(cols[0].width, 6, w.tr(v.Gene.Symbol), "1", 0, "L", false, 0, "")
 		w.font("", 9)
-		zygosity := first(assessmentWords[v.Assessment], v.Zygosity)
+		zygosity := first(v.NotFound(), v.Zygosity)
 		for j, val := range []string{zygosity, inheritance(v), classWords[v.Classification.ACMG], cond} {
 			f.CellFormat(cols[j+1].width, 6, w.tr(fit(w, val, cols[j+1].width)), "1", 0, "L", false, 0, "")
 		}

@@ -321,3 +321,25 @@ func TestAlleleFrequencyAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestNarrativeSaysAbsentVariantNotFound: the DiagnosticReport's narrative,
+// what many EPRs show a clinician, tabled a familial variant looked for and
+// not found as "heterozygous ... pathogenic", as if the relative carried it.
+func TestNarrativeSaysAbsentVariantNotFound(t *testing.T) {
+	r, err := labjson.Decode(fixtures.Report("panel-brca2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Variants[0].Assessment = "absent"
+	m, _ := fhirr4.New("")
+	div := ""
+	for _, e := range m.Bundle(r, testPDF).GetEntry() {
+		if dr := e.GetResource().GetDiagnosticReport(); dr != nil {
+			div = dr.GetText().GetDiv().GetValue()
+		}
+	}
+	_, table, _ := strings.Cut(div, "<th>Zygosity</th>")
+	if table, _, _ = strings.Cut(table, "</table>"); !strings.Contains(table, "NOT DETECTED") || strings.Contains(table, r.Variants[0].Zygosity) {
+		t.Errorf("the absent variant's row: %q", table)
+	}
+}

@@ -1,6 +1,7 @@
 package fhirr4
 
 import (
+	"cmp"
 	"html"
 	"strings"
 
@@ -63,7 +64,7 @@ func narrative(r *gateway.Report) *d4pb.Narrative {
 		for i := range r.Variants {
 			v := &r.Variants[i]
 			w.WriteString("<tr><td>" + e(v.Gene.Symbol) + "</td><td>" + e(variantName(v)) + "</td><td>" + e(v.HGVS.P) +
-				"</td><td>" + e(v.Zygosity) + "</td><td>" + e(v.Origin) + "</td><td>" + e(v.Inheritance) + "</td><td>" + e(v.Classification.ACMG) + "</td></tr>")
+				"</td><td>" + e(cmp.Or(v.NotFound(), v.Zygosity)) + "</td><td>" + e(v.Origin) + "</td><td>" + e(v.Inheritance) + "</td><td>" + e(v.Classification.ACMG) + "</td></tr>")
 		}
 		w.WriteString("</table>")
 	}
