@@ -476,7 +476,7 @@ func (e *encoder) variantGroups() {
 		e.coded(lnInheritance, "Variant inheritance", "LN", sub, inheritanceLA[v.Inheritance], "LN")
 		for _, f := range []*float64{v.HeteroplasmyFraction, v.AlleleFrequency} {
 			if f != nil { // a fraction (UCUM 1); a mitochondrial variant's is its heteroplasmy
-				e.obxFull("NM", lnAlleleFreq, "Sample variant allelic frequency", "LN", sub, strconv.FormatFloat(*f, 'f', -1, 64), "1", "", "", "", "")
+				e.obxFull("NM", lnAlleleFreq, "Sample variant allelic frequency", "LN", sub, strconv.FormatFloat(*f, 'f', -1, 64), e.b.C("1", "", "UCUM"), "", "", "", "")
 			}
 		}
 		e.coded(lnSignificance, "Genetic variation clinical significance", "LN", sub, acmgLA[v.Classification.ACMG], "LN")

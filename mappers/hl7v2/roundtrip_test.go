@@ -114,6 +114,26 @@ func TestVariantGroupsUseLOINC(t *testing.T) {
 	}
 }
 
+// TestAlleleFrequencyUnitIsUCUM: the allele fraction's unit is UCUM "1",
+// coded as such in OBX-6 (CE/CWE), as an EPR reading units by their system
+// needs; a bare "1" named no system.
+func TestAlleleFrequencyUnitIsUCUM(t *testing.T) {
+	r, _ := labjson.Decode(fixtures.Report("mito-heteroplasmy"))
+	m, _ := hl7.Parse(hl7v2.Encode(r, nil, "X", hl7v2.Options{}))
+	rows := 0
+	for _, s := range m.Segments {
+		if s.Name() == "OBX" && m.Value(s, 3, 1) == "81258-6" {
+			rows++
+			if m.Value(s, 6, 1) != "1" || m.Value(s, 6, 3) != "UCUM" {
+				t.Errorf("OBX-6 %q, want 1^^UCUM", s.Fields[6])
+			}
+		}
+	}
+	if rows == 0 {
+		t.Fatal("no allele frequency row")
+	}
+}
+
 // The lifecycle rides in the ORU: copy-to recipients in OBR-28, the report
 // re-interpreted in OBR-29, and the gateway's statement of what changed
 // first among the results; it reads back to the same report (the statement
