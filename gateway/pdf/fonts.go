@@ -60,13 +60,30 @@ func fonts(f *gofpdf.Fpdf, r *gateway.Report) (family string, tr func(string) st
 		}
 	})
 	if !needUnicode {
-		return coreFamily, func(s string) string { return toCP1252(norm.NFC.String(s)) }
+		return coreFamily, func(s string) string { return toCP1252(norm.NFC.String(spaceControls(s))) }
 	}
 	for _, face := range fontFaces {
 		f.AddUTF8FontFromBytes(unicodeFamily, face.style, face.ttf)
 	}
 	return unicodeFamily, printable
 }
+
+// spaceControls turns tabs into spaces and other control characters but
+// the line break into one space: no font draws them, and dropped, "Tab\there"
+// printed as "Tabhere".
+func spaceControls(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' }) {
+		return s
+	}
+	return tabsAsSpaces.Replace(strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' {
+			return ' '
+		}
+		return r
+	}, s))
+}
+
+var tabsAsSpaces = strings.NewReplacer("\t", "    ")
 
 // toCP1252 writes s in Windows-1252, the code page gofpdf's core fonts
 // print, as gofpdf's own translator does ('.' for what the code page lacks,
@@ -117,7 +134,7 @@ func (g *glyphs) has(r rune) bool {
 // printable is s as it will print: composed (NFC, so e + ◌́ is é) with
 // each character the font lacks replaced by U+FFFD.
 func printable(s string) string {
-	s = norm.NFC.String(s)
+	s = norm.NFC.String(spaceControls(s))
 	return strings.Map(func(r rune) rune {
 		if coverage.has(r) {
 			return r
@@ -152,7 +169,7 @@ func unprintableFields(r *gateway.Report) []unprintable {
 	var out []unprintable
 	gateway.WalkStrings(r, func(path, s string) {
 		missing := map[rune]bool{}
-		for _, c := range norm.NFC.String(s) {
+		for _, c := range norm.NFC.String(spaceControls(s)) {
 			if !coverage.has(c) {
 				missing[c] = true
 			}

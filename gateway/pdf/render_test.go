@@ -161,6 +161,28 @@ func TestPercentagesAsWritten(t *testing.T) {
 	}
 }
 
+// TestTabsPrintAsSpaces: no font draws a tab, so "Tab<TAB>here" printed as
+// "Tabhere" in the core font and with a replacement mark in the embedded
+// one (a name outside Windows-1252 chooses it).
+func TestTabsPrintAsSpaces(t *testing.T) {
+	for _, family := range []string{"Smith", "Łukasiewicz"} {
+		var report map[string]any
+		if err := json.Unmarshal(fixtures.Report("panel-brca2"), &report); err != nil {
+			t.Fatal(err)
+		}
+		report["patient"].(map[string]any)["name"].(map[string]any)["family"] = family
+		report["result"].(map[string]any)["interpretation"] = "Tab\there\x07and\x00there"
+		body, _ := json.Marshal(report)
+		r, doc := render(t, body)
+		if flat := space.ReplaceAllString(pdfText(t, doc), " "); !strings.Contains(flat, "Tab here and there") {
+			t.Errorf("%s: the note prints as %q", family, flat)
+		}
+		if w := pdf.Unprintable(r); len(w) != 0 {
+			t.Errorf("%s: spaces are said to be unprintable: %+v", family, w)
+		}
+	}
+}
+
 // TestAbsentVariantNotTabledAsFound: a familial variant looked for and not
 // found (assessment absent, with the zygosity the schema requires) was a
 // row "BRCA2 heterozygous ... Pathogenic" in the variants table, the line
