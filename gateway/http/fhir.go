@@ -121,11 +121,14 @@ func (s *server) fhirRead(c *gin.Context) {
 	// may read a report can change between versions (a copy-to added, a
 	// correction for another trust's patient): each holder's version is
 	// checked itself, as /v1/reports/{id}?version= does.
+	// A report's own resources are versioned with it, so their vread names
+	// the report's version; a shared one's (a patient's) names a version
+	// of its content (contentVersion), which any version of any report
+	// holding it may be.
 	version := 0
 	if action == "vread" {
-		if version, err = strconv.Atoi(vid); err != nil || version < 1 {
-			notFound("not-found")
-			return
+		if n, err := strconv.Atoi(vid); err == nil && n >= 1 {
+			version = n
 		}
 	}
 	candidates := readable[:min(len(readable), 1)]
@@ -145,7 +148,7 @@ func (s *server) fhirRead(c *gin.Context) {
 	var versions []*gateway.ReportRecord
 	for _, meta := range candidates {
 		versions = append(versions, meta)
-		if action == "read" && typ == "Provenance" {
+		if action == "read" && typ == "Provenance" || action == "vread" && version == 0 {
 			for v := meta.Version - 1; v >= 1; v-- {
 				older := *meta
 				older.Version = v
@@ -155,7 +158,7 @@ func (s *server) fhirRead(c *gin.Context) {
 	}
 	for _, meta := range versions {
 		v := meta.Version
-		if action == "vread" {
+		if action == "vread" && version > 0 {
 			if version > meta.Version {
 				continue
 			}
@@ -176,7 +179,7 @@ func (s *server) fhirRead(c *gin.Context) {
 			outcome = "denied"
 			continue
 		}
-		if s.serveResource(c, typ, id, ref, action, rec, pdf) {
+		if s.serveResource(c, typ, id, ref, action, vid, rec, pdf) {
 			return
 		}
 	}
@@ -184,8 +187,9 @@ func (s *server) fhirRead(c *gin.Context) {
 }
 
 // serveResource answers with ref as rec's Bundle holds it (Binary: its
-// PDF), reporting false when that version does not hold it.
-func (s *server) serveResource(c *gin.Context, typ, id, ref, action string, rec *gateway.ReportRecord, pdf bool) bool {
+// PDF), reporting false when that version does not hold it, or, for a
+// vread, holds another version of it.
+func (s *server) serveResource(c *gin.Context, typ, id, ref, action, vid string, rec *gateway.ReportRecord, pdf bool) bool {
 	bundle, err := openBundle(rec)
 	if err != nil {
 		s.fail(c, err)
@@ -203,6 +207,10 @@ func (s *server) serveResource(c *gin.Context, typ, id, ref, action string, rec 
 	if res == nil {
 		return false // not in that version
 	}
+	versionID, _ := res["meta"].(map[string]any)["versionId"].(string)
+	if action == "vread" && versionID != vid {
+		return false
+	}
 	c.Set(reportIDKey, rec.ID) // the report served, not the resource id asked for
 	if !s.auditedRead(c, action, ref, []string{rec.ID}) {
 		return true
@@ -211,9 +219,30 @@ func (s *server) serveResource(c *gin.Context, typ, id, ref, action string, rec 
 		c.Data(http.StatusOK, "application/pdf", rec.PDF)
 		return true
 	}
-	c.Header("ETag", `W/"`+strconv.Itoa(rec.Version)+`"`)
+	// What is served depends on who asks (the newest report each may read),
+	// so a cache must not hand one caller's answer to another.
+	c.Header("Vary", "Authorization")
+	etag := `W/"` + versionID + `"`
+	c.Header("ETag", etag)
+	c.Header("Last-Modified", rec.ReceivedAt.UTC().Format(http.TimeFormat))
+	if notModified(c.GetHeader("If-None-Match"), etag) {
+		c.Status(http.StatusNotModified)
+		return true
+	}
 	writeFHIR(c, http.StatusOK, res)
 	return true
+}
+
+// notModified says whether an If-None-Match header names etag (weakly
+// compared, as RFC 9110 has it for GET), or is "*".
+func notModified(ifNoneMatch, etag string) bool {
+	for _, tag := range strings.Split(ifNoneMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
 }
 
 // metadata is GET /fhir/metadata.

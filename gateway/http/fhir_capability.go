@@ -4,7 +4,7 @@ package httpapi
 func capabilityStatement() map[string]any {
 	read := func(typ string, search ...map[string]any) map[string]any {
 		r := map[string]any{"type": typ, "interaction": []any{map[string]any{"code": "read"}, map[string]any{"code": "vread"}},
-			"versioning": "versioned", "readHistory": false}
+			"versioning": "versioned", "readHistory": false, "conditionalRead": "not-match"}
 		if len(search) > 0 {
 			r["interaction"] = append(r["interaction"].([]any), map[string]any{"code": "search-type"})
 			r["searchParam"] = search

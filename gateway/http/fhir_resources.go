@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +36,9 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 		Entry []struct {
 			FullURL  string         `json:"fullUrl"`
 			Resource map[string]any `json:"resource"`
+			Request  struct {
+				IfNoneExist string `json:"ifNoneExist"`
+			} `json:"request"`
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(rec.Bundle, &b); err != nil {
@@ -74,11 +80,31 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 			meta = map[string]any{}
 		}
 		meta["versionId"] = fmt.Sprint(rec.Version)
+		if e.Request.IfNoneExist != "" {
+			// Shared by every report that names it (a patient, an
+			// organisation, a practitioner: conditionally created, with an id
+			// from its identifier): each report's copy is a version of its
+			// own, told apart by its content, not by one report's version.
+			meta["versionId"] = contentVersion(e.Resource)
+		}
 		meta["lastUpdated"] = rec.ReceivedAt.UTC().Format(time.RFC3339Nano)
 		e.Resource["meta"] = meta
 		s.resources[ref] = e.Resource
 	}
 	return s, nil
+}
+
+// contentVersion is the versionId of a resource shared between reports: a
+// digest of its content (meta aside), so a change of content is a new
+// version and the same content in two reports is one. base32, so it is
+// never a report's version number, which a vread of a report's own
+// resources names.
+func contentVersion(res map[string]any) string {
+	without := maps.Clone(res)
+	delete(without, "meta")
+	content, _ := json.Marshal(without) // sorted keys: the same content is the same bytes
+	sum := sha256.Sum256(content)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
 }
 
 // ofType lists the resources of a type in Bundle order.

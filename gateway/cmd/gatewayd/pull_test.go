@@ -542,3 +542,75 @@ func testPull(t *testing.T, store string) {
 		}
 	})
 }
+
+// TestSharedPatientVersions: a Patient is shared by every report of that
+// patient, so its version follows its content, not one report's version:
+// a second report that renames the patient made the Patient say the new
+// name under the same versionId and ETag, and its first version could no
+// longer be read. A client holding an ETag is told 304 while it is current.
+func TestSharedPatientVersions(t *testing.T) {
+	base, _ := pullGateway(t, "embedded")
+	fhir := base + "/fhir"
+	postAs := func(id, family string) {
+		var m map[string]any
+		json.Unmarshal(fixtures.Report("panel-brca2"), &m)
+		m["id"] = id
+		m["orderingTrust"] = map[string]any{"odsCode": "R0A"}
+		m["patient"].(map[string]any)["nhsNumber"] = "9990000077"
+		m["patient"].(map[string]any)["name"].(map[string]any)["family"] = family
+		body, _ := json.Marshal(m)
+		if r := post(t, base, labToken, body); r.status != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", id, r.status, r.body)
+		}
+	}
+	patient := func(path string, header ...string) (response, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, fhir+"/"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+trustToken)
+		if len(header) == 2 {
+			req.Header.Set(header[0], header[1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var p map[string]any
+		json.Unmarshal(body, &p)
+		return response{status: resp.StatusCode, header: resp.Header, body: body}, p
+	}
+	family := func(p map[string]any) any { return p["name"].([]any)[0].(map[string]any)["family"] }
+
+	postAs("SHARED-1", "Firstname")
+	_, s, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=SHARED-1", trustToken)
+	if len(s.Entry) != 1 {
+		t.Fatalf("SHARED-1: %d entries", len(s.Entry))
+	}
+	ref := s.Entry[0].Resource["subject"].(map[string]any)["reference"].(string)
+	r1, p1 := patient(ref)
+	v1 := p1["meta"].(map[string]any)["versionId"].(string)
+	if r1.status != http.StatusOK || family(p1) != "Firstname" || r1.header.Get("ETag") != `W/"`+v1+`"` {
+		t.Fatalf("%s: %d %s ETag %s", ref, r1.status, r1.body, r1.header.Get("ETag"))
+	}
+	if r, _ := patient(ref, "If-None-Match", r1.header.Get("ETag")); r.status != http.StatusNotModified {
+		t.Fatalf("If-None-Match the current ETag: %d", r.status)
+	}
+
+	postAs("SHARED-2", "Renamed")
+	r2, p2 := patient(ref)
+	v2 := p2["meta"].(map[string]any)["versionId"].(string)
+	if family(p2) != "Renamed" || v2 == v1 || r2.header.Get("ETag") == r1.header.Get("ETag") {
+		t.Fatalf("after the rename: %v version %s (was %s), ETag %s", family(p2), v2, v1, r2.header.Get("ETag"))
+	}
+	if r, _ := patient(ref, "If-None-Match", r1.header.Get("ETag")); r.status != http.StatusOK {
+		t.Fatalf("If-None-Match the old ETag: %d", r.status)
+	}
+	for v, want := range map[string]string{v1: "Firstname", v2: "Renamed"} {
+		if r, p := patient(ref + "/_history/" + v); r.status != http.StatusOK || family(p) != want || p["meta"].(map[string]any)["versionId"] != v {
+			t.Errorf("vread %s: %d %s", v, r.status, r.body)
+		}
+	}
+	if r, _ := patient(ref + "/_history/1"); r.status != http.StatusNotFound {
+		t.Errorf("vread of a report's version number on a shared Patient: %d", r.status)
+	}
+}
