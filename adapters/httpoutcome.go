@@ -20,13 +20,15 @@ func HTTPOutcome(resp *http.Response, body []byte, what string) error {
 	case code >= 200 && code < 300:
 		return nil
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		err := fmt.Errorf("receiver answered %s%s", resp.Status, Diagnostics(body))
+		said := Diagnostics(body)
+		err := gateway.ReceiverSaid(fmt.Errorf("receiver answered %s%s", resp.Status, said), said)
 		if wait, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
 			return gateway.RetryAfter(err, wait)
 		}
 		return err
 	default:
-		return gateway.Permanent(fmt.Errorf("receiver rejected %s: %s%s", what, resp.Status, Diagnostics(body)))
+		said := Diagnostics(body)
+		return gateway.Permanent(gateway.ReceiverSaid(fmt.Errorf("receiver rejected %s: %s%s", what, resp.Status, said), said))
 	}
 }
 

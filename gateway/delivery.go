@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -160,6 +161,7 @@ type Outcome struct {
 	Attempt       Attempt
 	NextAttemptAt time.Time // when State is DeliveryRetrying
 	Reason        string    // when State is DeliveryDead
+	logReason     string    // Reason without the receiver's words (LogSafe)
 }
 
 // DeliveryFilter selects deliveries to list. Empty fields match everything.
@@ -345,6 +347,60 @@ func Permanent(err error) error { return &permanentError{err} }
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
+}
+
+// saidError marks words in err's text as the receiver's own: an
+// OperationOutcome's diagnostics, an ACK's ERR text.
+type saidError struct {
+	err   error
+	words []string
+}
+
+func (e *saidError) Error() string { return e.err.Error() }
+func (e *saidError) Unwrap() error { return e.err }
+
+// ReceiverSaid marks words, which err's text includes, as what the
+// receiver answered. They are kept with the delivery's attempt for
+// operators but never logged: an EPR may echo the patient's name or
+// NHS number ("Patient 9990000018 (SMITH^JOHN) not registered").
+func ReceiverSaid(err error, words ...string) error {
+	var kept []string
+	for _, w := range words {
+		if w = strings.TrimLeft(w, ": "); w != "" { // Diagnostics' ": text"
+			kept = append(kept, w)
+		}
+	}
+	if err == nil || len(kept) == 0 {
+		return err
+	}
+	return &saidError{err, kept}
+}
+
+// ReceiverWords lists the words marked with ReceiverSaid anywhere in
+// err's chain (errors.Join's branches too).
+func ReceiverWords(err error) []string {
+	var out []string
+	if s, ok := err.(*saidError); ok {
+		out = append(out, s.words...)
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		out = append(out, ReceiverWords(u.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			out = append(out, ReceiverWords(e)...)
+		}
+	}
+	return out
+}
+
+// LogSafe is text (err's, or what was made of it) with the receiver's
+// words in err withheld, for the log.
+func LogSafe(err error, text string) string {
+	for _, w := range ReceiverWords(err) {
+		text = strings.ReplaceAll(text, w, "[withheld from the log: the receiver's words, kept with the delivery]")
+	}
+	return text
 }
 
 type retryAfterError struct {

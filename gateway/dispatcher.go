@@ -303,7 +303,7 @@ func (d *Dispatcher) recorded(dest *Destination, del *Delivery, out Outcome, too
 		// One line per dead letter (its ids), and one alert per destination
 		// until its dead letters are replayed or cancelled (the Monitor resolves it).
 		d.Log.Error("delivery dead-lettered: replay it once the cause is fixed", "delivery_id", del.ID,
-			"report_id", del.ReportID, "version", del.Version, "destination", dest.Name, "reason", out.Reason)
+			"report_id", del.ReportID, "version", del.Version, "destination", dest.Name, "reason", out.logReason)
 		d.alerts().Raise("dead-letters/"+dest.Name, "dead letters wait for an operator: replay them once the cause is fixed",
 			"destination", dest.Name, "delivery_id", del.ID)
 	}
@@ -319,9 +319,12 @@ func (d *Dispatcher) outcome(dest *Destination, del *Delivery, start, end time.T
 	a.Error = err.Error()
 	failures, since := del.sinceReplay() // a replay is a fresh start: a new budget of attempts and age
 	failures++
+	dead := func(reason string) Outcome {
+		return Outcome{State: DeliveryDead, Attempt: a, Reason: reason, logReason: LogSafe(err, reason)}
+	}
 	if IsPermanent(err) {
 		a.Outcome = "permanent"
-		return Outcome{State: DeliveryDead, Attempt: a, Reason: "the receiver rejected it: " + err.Error()}
+		return dead("the receiver rejected it: " + err.Error())
 	}
 	wait := d.Retry.Backoff(failures)
 	if after, ok := RetryAfterOf(err); ok && after > wait {
@@ -331,10 +334,10 @@ func (d *Dispatcher) outcome(dest *Destination, del *Delivery, start, end time.T
 	switch {
 	case dest.MaxAttempts > 0 && failures >= dest.MaxAttempts:
 		a.Outcome = "gave-up"
-		return Outcome{State: DeliveryDead, Attempt: a, Reason: fmt.Sprintf("gave up after %d attempts; last error: %s", failures, err)}
+		return dead(fmt.Sprintf("gave up after %d attempts; last error: %s", failures, err))
 	case dest.MaxAge > 0 && next.Sub(since) > dest.MaxAge:
 		a.Outcome = "gave-up"
-		return Outcome{State: DeliveryDead, Attempt: a, Reason: fmt.Sprintf("gave up after %s (%d attempts); last error: %s", dest.MaxAge, failures, err)}
+		return dead(fmt.Sprintf("gave up after %s (%d attempts); last error: %s", dest.MaxAge, failures, err))
 	}
 	a.Outcome = "retry"
 	return Outcome{State: DeliveryRetrying, Attempt: a, NextAttemptAt: next}
@@ -346,7 +349,7 @@ func (d *Dispatcher) health(dest *Destination, err error) {
 	key := "failing/" + dest.Name
 	switch {
 	case err != nil && !IsPermanent(err):
-		d.alerts().Raise(key, "destination failing: deliveries are retrying", "destination", dest.Name, "error", err)
+		d.alerts().Raise(key, "destination failing: deliveries are retrying", "destination", dest.Name, "error", LogSafe(err, err.Error()))
 	case err == nil:
 		d.alerts().Resolve(key, "destination recovered", "destination", dest.Name)
 	}

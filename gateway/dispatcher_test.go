@@ -159,6 +159,11 @@ func TestPermanentRejectionIsDeadLetteredThenReplayed(t *testing.T) {
 	if d.State != gateway.DeliveryDead || !strings.Contains(d.Reason, "unknown NHS number system") || len(d.Attempts) != 1 {
 		t.Fatalf("a 400 must dead-letter at once with the OperationOutcome text: %+v", d)
 	}
+	// The receiver's words stay with the delivery, out of the log: an EPR
+	// may echo the patient's name or number in them.
+	if logs := h.logs.String(); !strings.Contains(logs, "dead-lettered") || strings.Contains(logs, "unknown NHS number system") {
+		t.Fatalf("the log line of the dead letter: %s", logs)
+	}
 	h.recv.Set(receiver.Accept) // the trust fixes its EPR
 	if err := h.store.Replay(context.Background(), id, h.clock.Now(), "ops"); err != nil {
 		t.Fatal(err)

@@ -172,7 +172,7 @@ func summarise(resp *http.Response, body []byte) (string, error) {
 		return resp.Header.Get("Location"), nil
 	}
 	report, counts := "", map[string]int{}
-	var failed []string
+	var failed, said []string
 	for i, e := range tr.Entry {
 		code, _, _ := strings.Cut(e.Response.Status, " ")
 		counts[code]++
@@ -180,11 +180,12 @@ func summarise(resp *http.Response, body []byte) (string, error) {
 			report = e.Response.Location
 		}
 		if n, _ := strconv.Atoi(code); n >= 400 {
-			failed = append(failed, fmt.Sprintf("entry %d: %s%s", i, e.Response.Status, diagnostics(e.Response.Outcome)))
+			d := diagnostics(e.Response.Outcome)
+			failed, said = append(failed, fmt.Sprintf("entry %d: %s%s", i, e.Response.Status, d)), append(said, d)
 		}
 	}
 	if len(failed) > 0 {
-		return "", gateway.Permanent(fmt.Errorf("FHIR server refused %d of %d entries: %s", len(failed), len(tr.Entry), strings.Join(failed, "; ")))
+		return "", gateway.Permanent(gateway.ReceiverSaid(fmt.Errorf("FHIR server refused %d of %d entries: %s", len(failed), len(tr.Entry), strings.Join(failed, "; ")), said...))
 	}
 	var parts []string
 	for _, code := range []string{"200", "201"} {

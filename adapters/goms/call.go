@@ -107,7 +107,8 @@ func (c *call) do(ctx context.Context, method, path string, body []byte) (*http.
 			}
 			// A freshly issued token refused too: more likely a lag between
 			// the token service and the API than a fault retrying cannot fix.
-			return nil, nil, fmt.Errorf("%s %s: GOMS refused a freshly issued token: %s%s", method, path, resp.Status, adapters.Diagnostics(respBody))
+			said := adapters.Diagnostics(respBody)
+			return nil, nil, gateway.ReceiverSaid(fmt.Errorf("%s %s: GOMS refused a freshly issued token: %s%s", method, path, resp.Status, said), said)
 		}
 		return resp, respBody, adapters.HTTPOutcome(resp, respBody, method+" "+strings.SplitN(path, "?", 2)[0])
 	}
@@ -187,7 +188,8 @@ var transientIssues = map[string]bool{"transient": true, "lock-error": true, "no
 // entryError classifies one failed transaction entry: 5xx, 408, 429 or a
 // transient issue code are worth retrying; any other status is permanent.
 func entryError(code int, status string, outcome json.RawMessage, what string) error {
-	err := fmt.Errorf("%s: %s%s", what, status, adapters.Diagnostics(outcome))
+	said := adapters.Diagnostics(outcome)
+	err := gateway.ReceiverSaid(fmt.Errorf("%s: %s%s", what, status, said), said)
 	if code >= 500 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code == 0 {
 		return err
 	}
@@ -205,8 +207,11 @@ func entryError(code int, status string, outcome json.RawMessage, what string) e
 	return gateway.Permanent(err)
 }
 
-// stripPermanent returns the error text without its class (the caller decides).
-func stripPermanent(err error) error { return errors.New(err.Error()) }
+// stripPermanent returns the error text without its class (the caller
+// decides), still marking the receiver's words in it.
+func stripPermanent(err error) error {
+	return gateway.ReceiverSaid(errors.New(err.Error()), gateway.ReceiverWords(err)...)
+}
 
 // conflictError is a write refused because the resource changed meanwhile
 // (409, 412): retryable, and worth reading again at once.

@@ -120,9 +120,9 @@ func (a *Adapter) send(ctx context.Context, msg *hl7.Message) (string, error) {
 	case hl7.AA, hl7.CA:
 		return fmt.Sprintf("%s %s (ACK %s)", code, controlID, ack.Value(ack.First("MSH"), 10, 0)), nil
 	case hl7.AE, hl7.CE:
-		return "", gateway.Permanent(fmt.Errorf("EPR answered %s: %s", code, text))
+		return "", gateway.Permanent(gateway.ReceiverSaid(fmt.Errorf("EPR answered %s: %s", code, text), text))
 	default:
-		return "", fmt.Errorf("EPR answered %s: %s", code, text)
+		return "", gateway.ReceiverSaid(fmt.Errorf("EPR answered %s: %s", code, text), text)
 	}
 }
 

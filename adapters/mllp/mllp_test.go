@@ -242,3 +242,19 @@ func outboundReports(t *testing.T) []namedReport {
 	}
 	return out
 }
+
+// TestACKTextIsTheReceiversWords: an AE's ERR text is the EPR's own words
+// (it may name the patient), kept in the error for the delivery's record
+// but marked so the log withholds it.
+func TestACKTextIsTheReceiversWords(t *testing.T) {
+	p := startPeer(t)
+	a := newAdapter(t, p.ln.Addr().String())
+	p.Reject()
+	_, err := a.Deliver(t.Context(), &gateway.Delivery{Payload: oru(t, "negative-wgs", "W1")})
+	if err == nil || !strings.Contains(err.Error(), "unknown patient") {
+		t.Fatalf("the AE's text is not in the error: %v", err)
+	}
+	if logged := gateway.LogSafe(err, err.Error()); strings.Contains(logged, "unknown patient") || !strings.Contains(logged, "EPR answered AE") {
+		t.Fatalf("for the log: %q", logged)
+	}
+}
