@@ -135,6 +135,32 @@ func (s *server) consoleMessage(c *gin.Context) {
 }
 
 func (s *server) render(c *gin.Context, page string, data gin.H) {
+	s.renderStatus(c, http.StatusOK, page, data)
+}
+
+// consolePath reports whether path is a console page, whose errors are
+// pages too rather than the API's OperationOutcome JSON.
+func consolePath(path string) bool {
+	return path == "/console" || strings.HasPrefix(path, "/console/")
+}
+
+// consoleError shows what went wrong as a console page, with its header,
+// so the operator keeps the navigation (and, for a report not found, a
+// way on to the messages that name that id).
+func (s *server) consoleError(c *gin.Context, status int, oo operationOutcome) {
+	var problems []string
+	for _, i := range oo.Issue {
+		problems = append(problems, i.Diagnostics)
+	}
+	missing := ""
+	if c.FullPath() == "/console/reports/:id" && status == http.StatusNotFound {
+		missing = c.Param("id")
+	}
+	s.renderStatus(c, status, "error.html", gin.H{"Title": http.StatusText(status), "Problems": problems, "Missing": missing})
+	c.Abort()
+}
+
+func (s *server) renderStatus(c *gin.Context, status int, page string, data gin.H) {
 	data["CSRF"] = c.GetString("csrf")
 	data["Who"] = c.GetString(subjectKey)
 	// The outcome of the action that led here, from a cookie the action set
@@ -145,7 +171,7 @@ func (s *server) render(c *gin.Context, page string, data gin.H) {
 	}
 	c.Header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
 	c.Header("X-Frame-Options", "DENY")
-	c.Status(http.StatusOK)
+	c.Status(status)
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	if err := s.pages.ExecuteTemplate(c.Writer, page, data); err != nil {
 		s.Log.Error("console page failed", "page", page, "error", err)

@@ -57,6 +57,10 @@ func (s *server) fail(c *gin.Context, err error) {
 		st = statuses[gateway.EINTERNAL]
 	}
 	oo := outcome(e, st.issueType)
+	if consolePath(c.Request.URL.Path) {
+		s.consoleError(c, st.status, oo)
+		return
+	}
 	if st.status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="results-gateway"`)
 	}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// consoleGet fetches a console page with the session cookie and returns
+// its status, content type and body.
+func consoleGet(t *testing.T, base string, session *http.Cookie, path string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.AddCookie(session)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+// consolePost posts a console form with the session cookie and returns
+// the response (redirects not followed).
+func consolePost(t *testing.T, base string, session *http.Cookie, path string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(session)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func consoleSession(t *testing.T, base string) *http.Cookie {
+	t.Helper()
+	resp := consoleLogin(t, base, base)
+	for _, c := range resp.Cookies() {
+		if c.Name == "rg_session" {
+			return c
+		}
+	}
+	t.Fatalf("no session cookie: %v", resp.Cookies())
+	return nil
+}
+
+// A console page that cannot be shown (a report id mistyped in the Find
+// box, a search with a bad date, a form with a stale CSRF token) is a
+// console page with its header, saying what went wrong, not the API's
+// raw OperationOutcome JSON that leaves the operator without navigation.
+func TestConsoleErrorsArePages(t *testing.T) {
+	base := startGateway(t)
+	session := consoleSession(t, base)
+	for _, tc := range []struct {
+		path   string
+		status int
+		says   string
+	}{
+		{"/console/reports/NO-SUCH-REPORT", http.StatusNotFound, "report NO-SUCH-REPORT not found"},
+		{"/console/messages?from=2026-13-01", http.StatusUnprocessableEntity, "must be a date"},
+		{"/console/reports/a%2Fb", http.StatusNotFound, "no such endpoint"},
+	} {
+		status, ctype, body := consoleGet(t, base, session, tc.path)
+		if status != tc.status || !strings.HasPrefix(ctype, "text/html") || !strings.Contains(body, tc.says) ||
+			!strings.Contains(body, `href="/console/messages"`) {
+			t.Errorf("%s: %d %s\n%s", tc.path, status, ctype, body)
+		}
+	}
+	_, _, page := consoleGet(t, base, session, "/console")
+	if m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page); m == nil {
+		t.Fatalf("no CSRF token on the dashboard:\n%s", page)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/console/destinations/epr-files/pause", strings.NewReader("csrf=stale"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(session)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(b), "reload the page") {
+		t.Errorf("stale CSRF: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	// The API still answers OperationOutcomes.
+	req, _ = http.NewRequest(http.MethodGet, base+"/v1/reports/NO-SUCH-REPORT", nil)
+	req.Header.Set("Authorization", "Bearer "+operatorToken)
+	if resp, err := noRedirects.Do(req); err != nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/fhir+json") {
+		t.Errorf("the API's 404: %v %v", err, resp.Header)
+	}
+}
