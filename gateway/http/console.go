@@ -303,7 +303,7 @@ func (s *server) consoleBulk(action string) gin.HandlerFunc {
 		if err != nil {
 			msg = err.Error()
 		} else if len(failed) > 0 {
-			msg += ", " + strconv.Itoa(len(failed)) + " could not be"
+			msg += ", " + strconv.Itoa(len(failed)) + " could not be: " + failures(failed)
 		}
 		if more {
 			msg += "; more match: " + action + " again"
@@ -335,6 +335,26 @@ func (s *server) consolePause(c *gin.Context) {
 	}
 	flash(c, name+" "+action+"d")
 	c.Redirect(http.StatusSeeOther, "/console")
+}
+
+// failures says why the first few deliveries a bulk action could not act
+// on were refused (the flash is a cookie, so not all of them), as the
+// API's answer lists them.
+func failures(failed []gin.H) string {
+	const shown = 3
+	var why []string
+	for _, f := range failed[:min(len(failed), shown)] {
+		e := fmt.Sprint(f["error"])
+		if len(e) > 300 {
+			e = e[:300] + "…"
+		}
+		why = append(why, e)
+	}
+	s := strings.Join(why, "; ")
+	if len(failed) > shown {
+		s += fmt.Sprintf("; and %d more", len(failed)-shown)
+	}
+	return s
 }
 
 // pastTense names what a bulk action did.

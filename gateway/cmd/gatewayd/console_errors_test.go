@@ -97,3 +97,31 @@ func TestConsoleErrorsArePages(t *testing.T) {
 		t.Errorf("the API's 404: %v %v", err, resp.Header)
 	}
 }
+
+// A bulk action that could not act on some deliveries says which and why
+// (the API's answer lists them), not just how many: the operator must see
+// e.g. that an earlier version is never sent again, or that an id is gone.
+func TestConsoleBulkSaysWhyDeliveriesCouldNotBeActedOn(t *testing.T) {
+	base := startGateway(t)
+	session := consoleSession(t, base)
+	_, _, page := consoleGet(t, base, session, "/console/deliveries")
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the deliveries page:\n%s", page)
+	}
+	resp := consolePost(t, base, session, "/console/deliveries/replay",
+		url.Values{"csrf": {m[1]}, "id": {"GONE-1~v1~epr-files", "GONE-2~v1~epr-files"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("replay ticked: %d", resp.StatusCode)
+	}
+	flash := ""
+	for _, c := range resp.Cookies() {
+		if c.Name == "rg_flash" {
+			flash, _ = url.QueryUnescape(c.Value)
+		}
+	}
+	if !strings.Contains(flash, "2 could not be") || !strings.Contains(flash, "GONE-1~v1~epr-files not found") ||
+		!strings.Contains(flash, "GONE-2~v1~epr-files not found") {
+		t.Errorf("flash %q", flash)
+	}
+}
