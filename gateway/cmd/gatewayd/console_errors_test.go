@@ -125,3 +125,20 @@ func TestConsoleBulkSaysWhyDeliveriesCouldNotBeActedOn(t *testing.T) {
 		t.Errorf("flash %q", flash)
 	}
 }
+
+// Every control has an accessible name that says what it acts on: the
+// header's Find box (a placeholder is not a label), and each destination's
+// Pause button (five buttons all named "Pause" tell a screen reader
+// nothing).
+func TestConsoleControlsHaveNames(t *testing.T) {
+	base := startGateway(t)
+	session := consoleSession(t, base)
+	_, _, page := consoleGet(t, base, session, "/console")
+	if !regexp.MustCompile(`<label for="find-report"[^>]*>|<input[^>]*id="find-report"[^>]*aria-label="[^"]+"`).MatchString(page) &&
+		!regexp.MustCompile(`<input[^>]*aria-label="[^"]+"[^>]*id="find-report"`).MatchString(page) {
+		t.Errorf("the Find box has no label:\n%s", page)
+	}
+	if !strings.Contains(page, `aria-label="Pause r0a-files"`) {
+		t.Errorf("the Pause buttons do not name their destination:\n%s", page)
+	}
+}
