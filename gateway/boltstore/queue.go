@@ -207,6 +207,8 @@ func enqueue(tx *bolt.Tx, d *gateway.Delivery) error {
 // once, not when their next attempt falls due (up to the retry cap later),
 // so the counts, the console and the oldest-waiting alert stop counting
 // them now. One in flight finishes first; Lease orders what follows it.
+// A dead letter there is superseded too: it may not be replayed once a
+// newer version exists, and would hold the dead-letter alert open for good.
 func supersedeWaiting(tx *bolt.Tx, d *gateway.Delivery) error {
 	if d.Version <= 1 {
 		return nil // the first version: nothing earlier
@@ -222,7 +224,7 @@ func supersedeWaiting(tx *bolt.Tx, d *gateway.Delivery) error {
 		if err != nil {
 			return err
 		}
-		if r.Destination != d.Destination || r.Version >= d.Version || (r.State != gateway.DeliveryPending && r.State != gateway.DeliveryRetrying) {
+		if r.Destination != d.Destination || r.Version >= d.Version || (r.State != gateway.DeliveryPending && r.State != gateway.DeliveryRetrying && r.State != gateway.DeliveryDead) {
 			continue
 		}
 		if err := updateTx(tx, id, func(_ *bolt.Tx, r *record) error {

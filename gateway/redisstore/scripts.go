@@ -60,11 +60,13 @@ local function enqueue(id, version, did, dest, json, payload, created, due)
   local ok = k("order", dest, id)
   if tonumber(redis.call("HGET", ok, "max") or "0") < version then redis.call("HSET", ok, "max", version) end
   -- Earlier versions waiting for dest (pending or retrying) are superseded
-  -- now, not when their next attempt falls due; one in flight finishes.
+  -- now, not when their next attempt falls due; one in flight finishes. A
+  -- dead letter there too: it may not be replayed once a newer version
+  -- exists, and would hold the dead-letter alert open for good.
   if version <= 1 then return end
   for _, old in ipairs(redis.call("SMEMBERS", k("byreport", id))) do
     local f = redis.call("HMGET", k("d", old), "json", "state")
-    if f[1] and (f[2] == "pending" or f[2] == "retrying") then
+    if f[1] and (f[2] == "pending" or f[2] == "retrying" or f[2] == "dead") then
       local o = cjson.decode(f[1])
       if o["destination"] == dest and o["version"] < version then
         redis.call("ZREM", k("due", dest), old)

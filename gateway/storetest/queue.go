@@ -315,18 +315,23 @@ func testVersionOrder(t *testing.T, s gateway.Store) {
 
 // testNewVersionSupersedesWaiting: a new version supersedes the earlier
 // ones waiting for the same destination at once (pending or retrying, not
-// when their retry falls due); one in flight is left to finish.
+// when their retry falls due), and an earlier dead letter there, which may
+// never be replayed once a newer version exists (it kept its destination's
+// dead-letter alert open for good); one in flight is left to finish.
 func testNewVersionSupersedesWaiting(t *testing.T, s gateway.Store) {
 	ctx := context.Background()
-	v1 := Enqueue(t, s, "Q-11", 1, "epr", "files", "other")
+	v1 := Enqueue(t, s, "Q-11", 1, "epr", "files", "other", "refusing")
 	retried := lease(t, s, "epr", t0)
 	complete(t, s, retried, gateway.Outcome{State: gateway.DeliveryRetrying, NextAttemptAt: t0.Add(time.Hour), Attempt: gateway.Attempt{At: t0, Outcome: "retry"}})
+	refused := lease(t, s, "refusing", t0)
+	complete(t, s, refused, gateway.Outcome{State: gateway.DeliveryDead, Reason: "the receiver rejected it", Attempt: gateway.Attempt{At: t0, Outcome: "permanent"}})
 	inFlight := lease(t, s, "other", t0)
-	v2 := Enqueue(t, s, "Q-11", 2, "epr", "files", "other")
+	v2 := Enqueue(t, s, "Q-11", 2, "epr", "files", "other", "refusing")
 	for _, c := range []struct {
 		id   string
 		want gateway.DeliveryState
 	}{{v1[0].ID, gateway.DeliverySuperseded}, {v1[1].ID, gateway.DeliverySuperseded}, {inFlight.ID, gateway.DeliveryInFlight},
+		{v1[3].ID, gateway.DeliverySuperseded},
 		{v2[0].ID, gateway.DeliveryPending}, {v2[1].ID, gateway.DeliveryPending}, {v2[2].ID, gateway.DeliveryPending}} {
 		if got := state(t, s, c.id); got.State != c.want || (c.want == gateway.DeliverySuperseded && !strings.Contains(got.Reason, "version 2")) {
 			t.Errorf("%s: %s %q, want %s", c.id, got.State, got.Reason, c.want)
@@ -337,6 +342,9 @@ func testNewVersionSupersedesWaiting(t *testing.T, s gateway.Store) {
 	}
 	if d := lease(t, s, "epr", t0); d == nil || d.Version != 2 {
 		t.Errorf("epr leased %+v, want version 2", d)
+	}
+	if counts, err := s.Counts(ctx); err != nil || counts["refusing"][gateway.DeliveryDead] != 0 {
+		t.Errorf("dead letters counted at refusing: %v %v", counts["refusing"], err)
 	}
 }
 

@@ -212,11 +212,12 @@ func TestJourneyKeepsOperatorsActions(t *testing.T) {
 }
 
 // TestBulkCancelLeavesWithdrawals: a correction moves a report to RBS's
-// patient, and R0A's EPR, which rejects everything, dead-letters both the
-// report and the withdrawal of it. Cancelling every dead letter there
-// cancels the report's but not the withdrawal (cancelled, it would leave
-// the result with a patient it is not about): that is named as not done,
-// and an operator can still cancel it on its own.
+// patient, and R0A's EPR, which rejects everything, dead-letters the
+// report, then the withdrawal of it (which supersedes the report's dead
+// letter), and another report. Cancelling every dead letter there cancels
+// the other report's but not the withdrawal (cancelled, it would leave the
+// result with a patient it is not about): that is named as not done, and
+// an operator can still cancel it on its own.
 func TestBulkCancelLeavesWithdrawals(t *testing.T) {
 	base, _ := rejectingEPR(t, "WDBULK-1")
 	waitState := func(id, want string) {
@@ -237,6 +238,11 @@ func TestBulkCancelLeavesWithdrawals(t *testing.T) {
 	postMovedToRBS(t, base, withID(t, fixtures.Report("negative-wgs"), "WDBULK-1"))
 	withdrawal := "WDBULK-1~v2~r0a-epr~withdrawal"
 	waitState(withdrawal, "dead")
+	waitState("WDBULK-1~v1~r0a-epr", "superseded")
+	if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), "WDBULK-2")); r.status != http.StatusAccepted {
+		t.Fatalf("WDBULK-2: %d %s", r.status, r.body)
+	}
+	waitState("WDBULK-2~v1~r0a-epr", "dead")
 	r := do(t, http.MethodPost, base+"/v1/deliveries/cancel", operatorToken, "application/json", []byte(`{"destination": "r0a-epr", "state": "dead", "expect": 2}`))
 	var res struct {
 		Done   int
@@ -246,7 +252,7 @@ func TestBulkCancelLeavesWithdrawals(t *testing.T) {
 		!strings.Contains(res.Failed[0].Error, "cancel it on its own") {
 		t.Fatalf("bulk cancel: %d %s", r.status, r.body)
 	}
-	waitState("WDBULK-1~v1~r0a-epr", "cancelled")
+	waitState("WDBULK-2~v1~r0a-epr", "cancelled")
 	waitState(withdrawal, "dead")
 	if r := do(t, http.MethodPost, base+"/v1/deliveries/"+withdrawal+"/cancel", operatorToken, "application/json", nil); r.status != http.StatusOK {
 		t.Fatalf("cancelling the withdrawal on its own: %d %s", r.status, r.body)
