@@ -72,21 +72,22 @@ func parseBundle(payload []byte) (*bundle, error) {
 	if b.reportEntry < 0 {
 		return nil, errors.New("the Bundle holds no DiagnosticReport")
 	}
+	// GOMS knows an order by NHS England's GMS order number alone. A report
+	// without one is refused before anything is sent: posted under the
+	// gateway's own order identifier, it created an order on GOMS that no
+	// requester placed, then waited an hour for a Task that never came.
 	for _, ref := range heads[b.reportEntry].BasedOn {
-		if i, ok := byURL[ref.Reference]; ok && b.entries[i].typ == "ServiceRequest" && len(heads[i].Identifier) > 0 {
-			// GOMS knows an order by NHS England's GMS order number; the
-			// gateway's own order identifier is the fallback.
-			b.order = heads[i].Identifier[0]
+		if i, ok := byURL[ref.Reference]; ok && b.entries[i].typ == "ServiceRequest" {
 			for _, id := range heads[i].Identifier {
-				if id.System == gmsOrderSystem {
+				if id.System == gmsOrderSystem && id.Value != "" {
 					b.order = id
 				}
 			}
-			break
 		}
 	}
 	if b.order.Value == "" {
-		return nil, errors.New("the DiagnosticReport is not basedOn a ServiceRequest with an identifier: GOMS cannot match the report to its order")
+		return nil, errors.New("the report carries no GMS order number (" + gmsOrderSystem + "): GOMS cannot match it to an order. " +
+			"Route only GMS reports to this destination, or have the lab send the order number and resend the report")
 	}
 	return b, nil
 }
@@ -105,8 +106,7 @@ func (b *bundle) describe(i int) string {
 //   - with a Bundle.identifier, which the API's request schema requires
 //     (urn:uuid derived from the delivery, so a resend carries the same one);
 //   - the ServiceRequest entries as conditional creates (POST, ifNoneExist
-//     on the order's identifier, the GMS order number where the report has
-//     one), not conditional updates: on GOMS the order belongs to the
+//     on the GMS order number), not conditional updates: on GOMS the order belongs to the
 //     requester, and the lab's copy must not overwrite or duplicate it.
 func (b *bundle) forGOMS(correlation string) ([]byte, error) {
 	out := make(map[string]json.RawMessage, len(b.raw)+1)
@@ -122,11 +122,8 @@ func (b *bundle) forGOMS(correlation string) ([]byte, error) {
 		}
 		if method, _ := e.Request["method"].(string); method == "PUT" {
 			url, _ := e.Request["url"].(string)
-			if path, query, ok := strings.Cut(url, "?"); ok {
-				if b.order.System == gmsOrderSystem {
-					query = "identifier=" + b.order.token()
-				}
-				e.Request = map[string]any{"method": "POST", "url": path, "ifNoneExist": query}
+			if path, _, ok := strings.Cut(url, "?"); ok {
+				e.Request = map[string]any{"method": "POST", "url": path, "ifNoneExist": "identifier=" + b.order.token()}
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,10 +38,27 @@ var correlationSpace = [16]byte{0x6b, 0x1e, 0x2f, 0x0c, 0x5d, 0x4a, 0x4e, 0x8b, 
 // (version 5) of its id, since the API requires the UUID form. Every
 // attempt at a delivery carries the same one, so GOMS's support desk can
 // find them all; it says nothing about the patient.
-func CorrelationID(deliveryID string) string {
+func CorrelationID(deliveryID string) string { return nameUUID(deliveryID) }
+
+// requestID is a call's X-Request-ID. GOMS de-duplicates repeated requests
+// by it, and asks that a failed request sent again carry the same one: a
+// write (one body to one path, for one delivery) has a name-based UUID of
+// those, the same on every attempt, so a transaction GOMS applied before
+// its answer was lost is not applied twice; a read has a new one, so a
+// search repeated for news is never answered as a repeat.
+func (c *call) requestID(method, path string, body []byte) string {
+	if method == http.MethodGet {
+		return newRequestID()
+	}
+	sum := sha256.Sum256(body)
+	return nameUUID(c.delivery + "\x00" + method + " " + path + "\x00" + hex.EncodeToString(sum[:]))
+}
+
+// nameUUID is a name-based (version 5) UUID of name.
+func nameUUID(name string) string {
 	h := sha1.New()
 	h.Write(correlationSpace[:])
-	h.Write([]byte(deliveryID))
+	h.Write([]byte(name))
 	var u [16]byte
 	copy(u[:], h.Sum(nil))
 	u[6] = u[6]&0x0f | 0x50
@@ -47,7 +66,7 @@ func CorrelationID(deliveryID string) string {
 	return format(u)
 }
 
-// newRequestID is a random (version 4) UUID: X-Request-ID, new for every call.
+// newRequestID is a random (version 4) UUID.
 func newRequestID() string {
 	var u [16]byte
 	rand.Read(u[:])
@@ -81,7 +100,7 @@ func (c *call) do(ctx context.Context, method, path string, body []byte) (*http.
 		}
 		req.Header.Set("Accept", "application/fhir+json")
 		req.Header.Set("apikey", c.apiKey)
-		req.Header.Set("X-Request-ID", newRequestID())
+		req.Header.Set("X-Request-ID", c.requestID(method, path, body))
 		req.Header.Set("X-Correlation-ID", c.correlation)
 		tok, err := c.auth.Token(ctx)
 		if err != nil {

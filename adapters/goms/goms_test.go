@@ -127,7 +127,7 @@ func TestWrongKeyRefused(t *testing.T) {
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// Every call carries a new X-Request-ID and the delivery's X-Correlation-ID, and the apikey.
+// Every call carries an X-Request-ID of its own and the delivery's X-Correlation-ID, and the apikey.
 func TestHeaders(t *testing.T) {
 	e := newEnv(t, true)
 	a := newAdapter(t, e.config(""))
@@ -185,6 +185,18 @@ func TestThrottledAndUnavailable(t *testing.T) {
 	e.stub.Set(gomsstub.Accept, "")
 	if _, err := deliver(t, a, delivery(t, "r1~v1~goms")); err != nil {
 		t.Fatalf("after GOMS came back: %v", err)
+	}
+	// GOMS de-duplicates by X-Request-ID and asks that a failed request sent
+	// again carry the same one: every post of the report did; the Task's
+	// update is another request.
+	posts := map[string]int{}
+	for _, s := range e.stub.Seen() {
+		if s.Method == http.MethodPost && s.Path == gomsstub.Prefix+"/FHIR/R4" {
+			posts[s.RequestID]++
+		}
+	}
+	if len(posts) != 2 {
+		t.Errorf("X-Request-IDs of the transactions posted: %v, want the report's five posts under one and the Task's under another", posts)
 	}
 }
 
@@ -285,5 +297,27 @@ func TestTaskChangedMeanwhile(t *testing.T) {
 		if task["status"] != "completed" || task["meta"].(map[string]any)["versionId"] != "3" {
 			t.Fatalf("HTTP 412: %v; Task %v version %v, want completed at version 3 (seeded, changed, completed)", asStatus, task["status"], task["meta"])
 		}
+	}
+}
+
+// TestNoGMSOrderNumber: GOMS knows an order by its GMS order number alone.
+// A report without one was posted under the gateway's own order
+// identifier, creating an order no requester placed; it is refused, for a
+// person, before anything is sent.
+func TestNoGMSOrderNumber(t *testing.T) {
+	e := newEnv(t, true)
+	a := newAdapter(t, e.config(""))
+	orders := e.stub.Count("ServiceRequest") // the orders GOMS holds already
+	d := delivery(t, "r9~v1~goms")
+	d.Payload = mappedBundle(t, "trio-wgs-denovo-positive", func(m map[string]any) { delete(m, "orderNumber") })
+	_, err := deliver(t, a, d)
+	if !gateway.IsPermanent(err) || !strings.Contains(err.Error(), "no GMS order number") {
+		t.Fatalf("want a permanent refusal naming the missing GMS order number, got %v", err)
+	}
+	if n := e.stub.Count("DiagnosticReport"); n != 0 {
+		t.Errorf("%d DiagnosticReports stored on GOMS", n)
+	}
+	if n := e.stub.Count("ServiceRequest"); n != orders {
+		t.Errorf("%d orders on GOMS, %d before", n, orders)
 	}
 }

@@ -109,6 +109,27 @@ func newAdapter(t testing.TB, config string) gateway.Adapter {
 	return a
 }
 
+// mappedBundle is a fixture, edited, mapped by the gateway's FHIR mapper.
+func mappedBundle(t testing.TB, fixture string, edit func(map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(fixtures.Report(fixture), &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	body, _ := json.Marshal(m)
+	r, err := labjson.Decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper, _ := fhirr4.New("")
+	payload, _, err := mapper.EncodeBundle(r, []byte("%PDF-1.4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
+}
+
 func delivery(t testing.TB, id string) *gateway.Delivery {
 	return &gateway.Delivery{ID: id, ReportID: "NWGLH-2026-000101", Version: 1, Destination: "goms",
 		ContentType: "application/fhir+json", PayloadOf: gateway.PayloadBundle, Payload: trioBundle(t), CreatedAt: time.Now()}
