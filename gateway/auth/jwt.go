@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,6 +30,10 @@ type JWTConfig struct {
 	RoleClaim  string `json:"roleClaim"` // default "role": lab, trust or operator
 	ODSClaim   string `json:"odsClaim"`  // default "ods": the organisation's ODS code
 	LeewaySecs int    `json:"leewaySeconds"`
+	// TokenEndpoint is where clients get their tokens (the issuer's OAuth
+	// token endpoint): published in /fhir/.well-known/smart-configuration
+	// and the CapabilityStatement, so a SMART client can find it.
+	TokenEndpoint string `json:"tokenEndpoint,omitempty"`
 }
 
 // The algorithms accepted: asymmetric only, so a public key can never be
@@ -64,6 +69,9 @@ func NewJWT(ctx context.Context, c JWTConfig, now func() time.Time, log *slog.Lo
 	}
 	if (c.JWKSFile == "") == (c.JWKSURL == "") {
 		return nil, errors.New("jwt: set one of jwksFile and jwksUrl")
+	}
+	if u, err := url.Parse(c.TokenEndpoint); c.TokenEndpoint != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		return nil, fmt.Errorf("jwt.tokenEndpoint %q is not an http(s) URL", c.TokenEndpoint)
 	}
 	if c.RoleClaim == "" {
 		c.RoleClaim = "role"

@@ -49,6 +49,8 @@ func (s *server) authorize(r rule) gin.HandlerFunc {
 				res = c.Param("type")
 			}
 			if !p.Allows(res, r.access) {
+				// RFC 6750 3.1: a client can tell a scope it lacks from a role it lacks.
+				c.Header("WWW-Authenticate", fmt.Sprintf(`Bearer realm="results-gateway", error="insufficient_scope", scope="system/%s.%s"`, res, scopeLetter[r.access]))
 				s.deny(c, fmt.Sprintf("the token's scopes do not allow %s of %s", accessWords[r.access], res))
 				return
 			}
@@ -60,6 +62,12 @@ func (s *server) authorize(r rule) gin.HandlerFunc {
 var accessWords = map[gateway.Access]string{
 	gateway.AccessCreate: "create", gateway.AccessRead: "read", gateway.AccessUpdate: "update",
 	gateway.AccessDelete: "delete", gateway.AccessSearch: "search",
+}
+
+// scopeLetter is the SMART v2 permission an access needs (system/Type.r).
+var scopeLetter = map[gateway.Access]string{
+	gateway.AccessCreate: "c", gateway.AccessRead: "r", gateway.AccessUpdate: "u",
+	gateway.AccessDelete: "d", gateway.AccessSearch: "s",
 }
 
 func hasRole(roles []gateway.Role, r gateway.Role) bool {

@@ -248,6 +248,29 @@ func notModified(ifNoneMatch, etag string) bool {
 // metadata is GET /fhir/metadata.
 func (s *server) metadata(c *gin.Context) {
 	if _, ok := s.acceptable(c, false); ok {
-		writeFHIR(c, http.StatusOK, capabilityStatement())
+		writeFHIR(c, http.StatusOK, capabilityStatement(s.SMART))
 	}
+}
+
+// smartConfiguration is GET /fhir/.well-known/smart-configuration: how a
+// SMART Backend Services client gets a token the gateway accepts.
+func (s *server) smartConfiguration(c *gin.Context) {
+	if s.SMART == nil {
+		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "this gateway publishes no token endpoint (jwt.tokenEndpoint is not configured)"))
+		return
+	}
+	conf := gin.H{
+		"issuer":                                s.SMART.Issuer,
+		"token_endpoint":                        s.SMART.TokenEndpoint,
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS384", "ES384"},
+		"scopes_supported": []string{"system/DiagnosticReport.rs", "system/Observation.rs", "system/Patient.r",
+			"system/DocumentReference.rs", "system/Binary.r", "system/Provenance.rs", "system/*.rs"},
+		"capabilities": []string{"client-confidential-asymmetric", "permission-v1", "permission-v2"},
+	}
+	if s.SMART.JWKSURL != "" {
+		conf["jwks_uri"] = s.SMART.JWKSURL
+	}
+	c.JSON(http.StatusOK, conf)
 }

@@ -1,7 +1,7 @@
 package httpapi
 
 // capabilityStatement says exactly what the pull API supports.
-func capabilityStatement() map[string]any {
+func capabilityStatement(smart *SMART) map[string]any {
 	read := func(typ string, search ...map[string]any) map[string]any {
 		r := map[string]any{"type": typ, "interaction": []any{map[string]any{"code": "read"}, map[string]any{"code": "vread"}},
 			"versioning": "versioned", "readHistory": false, "conditionalRead": "not-match"}
@@ -34,15 +34,20 @@ func capabilityStatement() map[string]any {
 	for _, typ := range []string{"Observation", "Patient", "Specimen", "ServiceRequest", "Binary", "Organization", "Practitioner", "PractitionerRole", "Procedure"} {
 		resources = append(resources, read(typ))
 	}
+	security := map[string]any{"description": "Bearer token: a configured token or a JWT verified against the configured JWKS (SMART Backend Services); SMART system scopes are honoured. Resources of other trusts answer 404.",
+		"service": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}}}
+	if smart != nil {
+		security["extension"] = []any{map[string]any{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			"extension": []any{map[string]any{"url": "token", "valueUri": smart.TokenEndpoint}}}}
+	}
 	return map[string]any{
 		"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-23", "kind": "instance",
 		"fhirVersion": "4.0.1", "format": []string{"application/fhir+json", "json"},
 		"software":       map[string]any{"name": "Results Gateway"},
 		"implementation": map[string]any{"description": "Genomic results pulled by EPRs; each trust sees only the reports it ordered"},
 		"rest": []any{map[string]any{
-			"mode": "server",
-			"security": map[string]any{"description": "Bearer token: a configured token or a JWT verified against the configured JWKS (SMART Backend Services); SMART system scopes are honoured. Resources of other trusts answer 404.",
-				"service": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}}},
+			"mode":        "server",
+			"security":    security,
 			"resource":    resources,
 			"searchParam": []any{param("_count", "number", "1 to 100, default 20"), param("_sort", "string", "-date, date, -_lastUpdated (default), _lastUpdated")},
 		}},

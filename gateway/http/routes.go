@@ -22,6 +22,7 @@ func (s *server) routes(r *gin.Engine) {
 	// The CapabilityStatement holds no patient data, and clients read it
 	// before they have a token.
 	r.GET("/fhir/metadata", s.metadata)
+	r.GET("/fhir/.well-known/smart-configuration", s.smartConfiguration)
 
 	v1 := r.Group("/v1", s.authenticate)
 	report := []string{"DiagnosticReport"}
@@ -71,4 +72,5 @@ func (s *server) routes(r *gin.Engine) {
 }
 
 // Public lists the endpoints anyone may call, unauthenticated.
-var Public = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /fhir/metadata": true}
+var Public = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /fhir/metadata": true,
+	"GET /fhir/.well-known/smart-configuration": true}

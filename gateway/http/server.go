@@ -51,6 +51,15 @@ type Deps struct {
 	Activity       gateway.ActivityLog // hourly intake and delivery counts (dashboard, /v1/activity)
 	Prune          *gateway.PruneLoop  // POST /v1/prune; nil: 404
 	Metrics        http.Handler        // GET /metrics (Prometheus text), for operators; nil: 404
+	// SMART is where clients get tokens the gateway accepts, for SMART
+	// discovery (/fhir/.well-known/smart-configuration); nil: not published.
+	SMART *SMART
+}
+
+// SMART is what SMART Backend Services clients discover: the issuer whose
+// tokens the gateway takes, its token endpoint and (if known) its keys.
+type SMART struct {
+	Issuer, TokenEndpoint, JWKSURL string
 }
 
 type server struct {

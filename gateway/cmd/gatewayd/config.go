@@ -16,6 +16,7 @@ import (
 
 	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/gateway/auth"
+	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 	"github.com/nhs-genomics/results-gateway/gateway/v2intake"
 	"github.com/nhs-genomics/results-gateway/internal/testdirectory"
 	"github.com/nhs-genomics/results-gateway/mappers/hl7v2"
@@ -292,6 +293,14 @@ func (a AlertsConfig) validate() []error {
 }
 
 // queueAgeLimits is each destination's queue-age alert limit (0: none).
+// smart is what SMART discovery publishes: nil without a token endpoint.
+func (c Config) smart() *httpapi.SMART {
+	if c.JWT == nil || c.JWT.TokenEndpoint == "" {
+		return nil
+	}
+	return &httpapi.SMART{Issuer: c.JWT.Issuer, TokenEndpoint: c.JWT.TokenEndpoint, JWKSURL: c.JWT.JWKSURL}
+}
+
 func (c Config) queueAgeLimits() map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for _, d := range c.Destinations {

@@ -182,6 +182,7 @@ flags:`)
 		EncodeHL7: func(r *gateway.Report, pdf []byte) []byte {
 			return hl7v2.Encode(r, pdf, "RG-VIEW-"+r.ID, hl7v2.Options{})
 		},
+		SMART: cfg.smart(),
 	})
 
 	// The dispatcher stops after the HTTP server, and finishes attempts in flight.

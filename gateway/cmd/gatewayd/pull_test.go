@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ func pullGateway(t *testing.T, store string) (base string, iss *testjwt.Issuer) 
 	dir := t.TempDir()
 	iss = testjwt.NewIssuer(t)
 	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
-	cfg = strings.Replace(cfg, `"retry":`, fmt.Sprintf(`"jwt": {"jwksFile": %q, "issuer": "https://auth.example.nhs.uk", "audience": "results-gateway"},
+	cfg = strings.Replace(cfg, `"retry":`, fmt.Sprintf(`"jwt": {"jwksFile": %q, "issuer": "https://auth.example.nhs.uk", "audience": "results-gateway", "tokenEndpoint": "https://auth.example.nhs.uk/token"},
   "sharing": {"RXS": ["R0A"]},
   "retry":`, iss.JWKS), 1)
 	cfg = strings.Replace(cfg, `"tokens": [`, `"tokens": [
@@ -358,8 +359,9 @@ func testPull(t *testing.T, store string) {
 		if status, s, _ := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-01", iss.Sign("ES384", claims)); status != 200 || len(s.Entry) != 1 {
 			t.Errorf("a valid JWT = %d, %d entries", status, len(s.Entry))
 		}
-		if status, _, _ := fhirGet(t, fhir+"/DocumentReference?identifier=x", iss.Sign("ES384", claims)); status != http.StatusForbidden {
-			t.Errorf("a JWT without DocumentReference scope = %d, want 403", status)
+		if r := get(t, fhir+"/DocumentReference?identifier=x", iss.Sign("ES384", claims)); r.status != http.StatusForbidden ||
+			!strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope", scope="system/DocumentReference.s"`) {
+			t.Errorf("a JWT without DocumentReference scope = %d, WWW-Authenticate %q; want 403 naming the scope (RFC 6750)", r.status, r.header.Get("WWW-Authenticate"))
 		}
 		claims["exp"] = time.Now().Add(-time.Hour).Unix()
 		if status, _, body := fhirGet(t, fhir+"/DiagnosticReport", iss.Sign("RS256", claims)); status != http.StatusUnauthorized || !strings.Contains(string(body), "expired") {
@@ -612,5 +614,22 @@ func TestSharedPatientVersions(t *testing.T) {
 	}
 	if r, _ := patient(ref + "/_history/1"); r.status != http.StatusNotFound {
 		t.Errorf("vread of a report's version number on a shared Patient: %d", r.status)
+	}
+}
+
+// TestSMARTDiscovery: a SMART Backend Services client finds the token
+// endpoint without a token, from .well-known/smart-configuration and the
+// CapabilityStatement, which declared SMART-on-FHIR but named no endpoint.
+func TestSMARTDiscovery(t *testing.T) {
+	base, _ := pullGateway(t, "embedded")
+	r := get(t, base+"/fhir/.well-known/smart-configuration", "")
+	conf := r.json(t)
+	if r.status != http.StatusOK || conf["token_endpoint"] != "https://auth.example.nhs.uk/token" || conf["issuer"] != "https://auth.example.nhs.uk" ||
+		!slices.Contains(conf["grant_types_supported"].([]any), any("client_credentials")) || !slices.Contains(conf["capabilities"].([]any), any("client-confidential-asymmetric")) {
+		t.Fatalf("smart-configuration: %d %s", r.status, r.body)
+	}
+	meta := get(t, base+"/fhir/metadata", "")
+	if !strings.Contains(string(meta.body), `oauth-uris`) || !strings.Contains(string(meta.body), `"valueUri":"https://auth.example.nhs.uk/token"`) {
+		t.Fatalf("the CapabilityStatement names no token endpoint: %s", meta.body)
 	}
 }
