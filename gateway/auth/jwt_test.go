@@ -153,3 +153,16 @@ func TestJWKSByURL(t *testing.T) {
 		t.Fatalf("a JWKS over plain http from another host: %v", err)
 	}
 }
+
+// TestTokenEndpointMustBeAURL: the token endpoint is published for SMART
+// discovery; one that is not an http(s) URL is a configuration error.
+func TestTokenEndpointMustBeAURL(t *testing.T) {
+	iss := testjwt.NewIssuer(t)
+	for endpoint, ok := range map[string]bool{"https://auth.example.nhs.uk/token": true, "": true, "auth.example.nhs.uk/token": false, "ftp://x/token": false} {
+		_, err := auth.NewJWT(t.Context(), auth.JWTConfig{JWKSFile: iss.JWKS, Issuer: "i", Audience: "a", TokenEndpoint: endpoint},
+			time.Now, slog.New(slog.DiscardHandler))
+		if (err == nil) != ok {
+			t.Errorf("tokenEndpoint %q: %v", endpoint, err)
+		}
+	}
+}
