@@ -665,7 +665,7 @@ func (in *Intake) build(r *Report, sub Submission, trustRouted bool) (*ReportRec
 		LabODS: r.PerformingLab.ODSCode, TrustODS: r.OrderingTrust.ODSCode, CopyTo: copyTo(r), Source: sub.Source,
 		Warnings: r.Warnings, Held: !trustRouted,
 		Digest: digest, ReceivedAt: in.Now().UTC(),
-		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Issued: issued.UTC(), Effective: effective.UTC(), SampleReceived: sampleReceived.UTC(), Resources: bundle.Resources,
+		NHSNumber: r.Patient.NHSNumber, TestCode: r.Test.Code, Kind: r.Kind, Issued: issued.UTC(), Effective: effective.UTC(), SampleReceived: sampleReceived.UTC(), Resources: bundle.Resources,
 		Report: canonical, Bundle: bundle.JSON, BundlePDFAt: bundle.PDFAt, PDF: pdf,
 	}, nil
 }

@@ -33,6 +33,7 @@ type ReportRecord struct {
 	// For the pull API's indexes.
 	NHSNumber string    `json:"nhsNumber,omitempty"`
 	TestCode  string    `json:"testCode,omitempty"`
+	Kind      string    `json:"kind,omitempty"` // Report.Kind: "" (genomic, as before it was kept) or another kind of laboratory report
 	Issued    time.Time `json:"issued,omitzero"`
 	// SampleReceived: the lab received the first specimen (turnaround starts).
 	SampleReceived time.Time `json:"sampleReceived,omitzero"`

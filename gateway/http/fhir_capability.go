@@ -18,7 +18,7 @@ func capabilityStatement(smart *SMART) map[string]any {
 		param("patient.identifier", "token", "NHS number: https://fhir.nhs.uk/Id/nhs-number|<number>"),
 		param("patient", "reference", "Patient/<id>"), param("subject", "reference", "Patient/<id>"),
 		param("identifier", "token", "the report's business identifier"),
-		param("code", "token", "51969-4, 1054161000000101 or the test directory code (R14.1, GT...)"),
+		param("code", "token", "a genomic report's 51969-4, 1054161000000101 or test directory code (R14.1, GT...); another laboratory report's 4241000179101"),
 		param("status", "token", "comma-separated statuses"),
 		param("date", "date", "DiagnosticReport.effective; prefixes ge, le, gt, lt"),
 		param("_lastUpdated", "date", "when the gateway received the version; prefixes ge, le, gt, lt"))
@@ -26,7 +26,7 @@ func capabilityStatement(smart *SMART) map[string]any {
 	dr["searchRevInclude"] = []string{"Provenance:target"}
 	docs := read("DocumentReference", param("patient.identifier", "token", "NHS number"),
 		param("patient", "reference", "Patient/<id>"), param("subject", "reference", "Patient/<id>"),
-		param("type", "token", "1054161000000101"), param("_lastUpdated", "date", "prefixes ge, le, gt, lt"))
+		param("type", "token", "1054161000000101 (genetic report) or 4241000179101 (laboratory report)"), param("_lastUpdated", "date", "prefixes ge, le, gt, lt"))
 	provenance := read("Provenance", param("target", "reference", "DiagnosticReport/<id>: the Provenance of each version of the report the caller may read"))
 	audit := map[string]any{"type": "AuditEvent", "interaction": []any{map[string]any{"code": "search-type"}},
 		"searchParam": []any{param("entity", "reference", "DiagnosticReport/<id>: the report's journey and every access (operators)")}}

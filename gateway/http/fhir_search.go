@@ -261,11 +261,22 @@ func (q *query) matches(m *gateway.ReportRecord) bool {
 	if len(q.statuses) > 0 && !contains(q.statuses, string(m.Status)) {
 		return false
 	}
-	if len(q.codes) > 0 && !tokenMatches(q.codes, systemLOINC, "51969-4") && !tokenMatches(q.codes, systemSNOMED, "1054161000000101") &&
-		(m.TestCode == "" || !tokenMatches(q.codes, systemTestDirectory, m.TestCode) && !tokenMatches(q.codes, systemDGTS, m.TestCode)) {
-		return false
+	// The codes the mapper gives the report (mappers/fhirr4): a genomic
+	// report's, with the test ordered, or a laboratory report's.
+	genomic := m.Kind == "" || m.Kind == gateway.KindGenomic
+	if len(q.codes) > 0 {
+		found := !genomic && tokenMatches(q.codes, systemSNOMED, snomedLabReport) ||
+			genomic && (tokenMatches(q.codes, systemLOINC, "51969-4") || tokenMatches(q.codes, systemSNOMED, snomedGeneticReport) ||
+				m.TestCode != "" && (tokenMatches(q.codes, systemTestDirectory, m.TestCode) || tokenMatches(q.codes, systemDGTS, m.TestCode)))
+		if !found {
+			return false
+		}
 	}
-	if len(q.docType) > 0 && !tokenMatches(q.docType, systemSNOMED, "1054161000000101") {
+	docType := snomedGeneticReport
+	if !genomic {
+		docType = snomedLabReport
+	}
+	if len(q.docType) > 0 && !tokenMatches(q.docType, systemSNOMED, docType) {
 		return false
 	}
 	for _, b := range q.date {
@@ -287,6 +298,9 @@ const (
 	systemSNOMED        = "http://snomed.info/sct"
 	systemTestDirectory = "https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory"
 	systemDGTS          = "https://fhir.nhs.uk/CodeSystem/England-DigitalGenomicTestService"
+
+	snomedGeneticReport = "1054161000000101"
+	snomedLabReport     = "4241000179101"
 )
 
 // tokenMatches says whether any of a token search's values matches the

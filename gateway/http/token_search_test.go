@@ -19,13 +19,7 @@ func TestCodeSearchHonoursTheSystem(t *testing.T) {
 	report := &gateway.ReportRecord{TestCode: "R208.1"}
 	matches := func(typ, param, value string) bool {
 		t.Helper()
-		c, _ := gin.CreateTestContext(httptest.NewRecorder())
-		c.Request = httptest.NewRequest("GET", "/fhir/"+typ+"?"+url.Values{param: {value}}.Encode(), nil)
-		q, err := (&server{}).parseQuery(c, typ)
-		if err != nil {
-			t.Fatalf("%s=%s: %v", param, value, err)
-		}
-		return q.matches(report)
+		return searchMatches(t, report, typ, param, value)
 	}
 	for _, c := range []struct {
 		value string
@@ -58,5 +52,44 @@ func TestCodeSearchHonoursTheSystem(t *testing.T) {
 		if got := matches("DocumentReference", "type", c.value); got != c.want {
 			t.Errorf("DocumentReference?type=%s: %v, want %v", c.value, got, c.want)
 		}
+	}
+}
+
+// searchMatches says whether a search of typ with one parameter matches
+// the report.
+func searchMatches(t *testing.T, report *gateway.ReportRecord, typ, param, value string) bool {
+	t.Helper()
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("GET", "/fhir/"+typ+"?"+url.Values{param: {value}}.Encode(), nil)
+	q, err := (&server{}).parseQuery(c, typ)
+	if err != nil {
+		t.Fatalf("%s=%s: %v", param, value, err)
+	}
+	return q.matches(report)
+}
+
+// TestLaboratoryReportCodes: a laboratory report that is not genomic (a
+// pathology ORU) is coded SNOMED 4241000179101 Laboratory report, and its
+// document too; searches for genetic reports (51969-4, 1054161000000101)
+// found it all the same.
+func TestLaboratoryReportCodes(t *testing.T) {
+	lab := &gateway.ReportRecord{Kind: "laboratory", TestCode: "FBC"}
+	for _, c := range []struct {
+		typ, param, value string
+		want              bool
+	}{
+		{"DiagnosticReport", "code", "51969-4", false},
+		{"DiagnosticReport", "code", "http://snomed.info/sct|1054161000000101", false},
+		{"DiagnosticReport", "code", "http://snomed.info/sct|4241000179101", true},
+		{"DiagnosticReport", "code", "4241000179101", true},
+		{"DocumentReference", "type", "1054161000000101", false},
+		{"DocumentReference", "type", "http://snomed.info/sct|4241000179101", true},
+	} {
+		if got := searchMatches(t, lab, c.typ, c.param, c.value); got != c.want {
+			t.Errorf("%s?%s=%s: %v, want %v", c.typ, c.param, c.value, got, c.want)
+		}
+	}
+	if searchMatches(t, &gateway.ReportRecord{TestCode: "R208.1"}, "DiagnosticReport", "code", "4241000179101") {
+		t.Error("a genomic report matched the laboratory report code")
 	}
 }

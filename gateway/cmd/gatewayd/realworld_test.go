@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,6 +74,16 @@ func TestRealWorldMessagesFiled(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the Welsh pathology report is found by its own code, not a genetic report's", func(t *testing.T) {
+		for code, want := range map[string]int{"51969-4": 0, "http://snomed.info/sct|4241000179101": 1} {
+			r := get(t, base+"/fhir/DiagnosticReport?identifier=914694928301&code="+url.QueryEscape(code), operatorToken)
+			var s struct{ Entry []any }
+			if json.Unmarshal(r.body, &s); r.status != http.StatusOK || len(s.Entry) != want {
+				t.Errorf("code=%s: %d, %d entries, want %d", code, r.status, len(s.Entry), want)
+			}
+		}
+	})
 
 	t.Run("histotrac: no patient identity is AE at PID-3, nothing stored", func(t *testing.T) {
 		raw, _ := os.ReadFile(filepath.Join(dir, "testing-histotrac.txt"))
