@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -321,26 +322,37 @@ func (w *writer) variants(r *gateway.Report) {
 		return
 	}
 	f := w.f
+	// Each row is numbered as its full description below is: two variants
+	// in one gene, or a hundred, are otherwise told apart by nothing.
 	cols := []struct {
 		title string
 		width float64
-	}{{"Gene", 22}, {"Zygosity", 28}, {"Inheritance", 26}, {"Classification", 48}, {"Condition", 56}}
-	w.font("B", 9)
-	f.SetFillColor(0, 48, 135)
-	f.SetTextColor(255, 255, 255)
-	for _, c := range cols {
-		f.CellFormat(c.width, 6, c.title, "1", 0, "L", true, 0, "")
+	}{{"Gene", 30}, {"Zygosity", 28}, {"Inheritance", 26}, {"Classification", 44}, {"Condition", 52}}
+	titles := func() {
+		w.font("B", 9)
+		f.SetFillColor(0, 48, 135)
+		f.SetTextColor(255, 255, 255)
+		for _, c := range cols {
+			f.CellFormat(c.width, 6, c.title, "1", 0, "L", true, 0, "")
+		}
+		f.Ln(-1)
+		f.SetTextColor(0, 0, 0)
 	}
-	f.Ln(-1)
-	f.SetTextColor(0, 0, 0)
+	titles()
+	_, pageH := f.GetPageSize()
+	_, _, _, bottom := f.GetMargins()
 	for i := range r.Variants {
+		if f.GetY()+6 > pageH-bottom { // the table goes on over the page: its titles again
+			f.AddPage()
+			titles()
+		}
 		v := &r.Variants[i]
 		cond := ""
 		if v.Condition != nil {
 			cond = v.Condition.Name
 		}
 		w.font("B", 9)
-		f.CellFormat(cols[0].width, 6, w.tr(v.Gene.Symbol), "1", 0, "L", false, 0, "")
+		f.CellFormat(cols[0].width, 6, w.tr(fit(w, strconv.Itoa(i+1)+". "+v.Gene.Symbol, cols[0].width)), "1", 0, "L", false, 0, "")
 		w.font("", 9)
 		zygosity := first(v.NotFound(), v.Zygosity)
 		for j, val := range []string{zygosity, inheritance(v), classWords[v.Classification.ACMG], cond} {

@@ -3,6 +3,7 @@ package pdf_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -183,6 +184,37 @@ func TestTabsPrintAsSpaces(t *testing.T) {
 	}
 }
 
+// TestVariantsTableNumberedAcrossPages: with many variants in one gene the
+// table's rows could not be matched to the numbered details below it, and
+// on later pages its columns had no titles.
+func TestVariantsTableNumberedAcrossPages(t *testing.T) {
+	var report map[string]any
+	if err := json.Unmarshal(fixtures.Report("panel-brca2"), &report); err != nil {
+		t.Fatal(err)
+	}
+	variants := report["variants"].([]any)
+	for i := len(variants); i < 70; i++ {
+		v := map[string]any{}
+		for k, val := range variants[0].(map[string]any) {
+			v[k] = val
+		}
+		v["id"] = fmt.Sprintf("v%d", i+1)
+		variants = append(variants, v)
+	}
+	report["variants"] = variants
+	body, _ := json.Marshal(report)
+	_, doc := render(t, body)
+	flat := space.ReplaceAllString(pdfText(t, doc), " ")
+	if n := strings.Count(flat, "Gene Zygosity Inheritance Classification Condition"); n < 2 {
+		t.Errorf("the table's titles appear %d times over 70 rows, want on every page it covers", n)
+	}
+	for _, row := range []string{"Condition 1. BRCA2 heterozygous", " 69. BRCA2 heterozygous", " 70. BRCA2 heterozygous"} {
+		if !strings.Contains(flat, row) {
+			t.Errorf("no table row %q", row)
+		}
+	}
+}
+
 // TestAbsentVariantNotTabledAsFound: a familial variant looked for and not
 // found (assessment absent, with the zygosity the schema requires) was a
 // row "BRCA2 heterozygous ... Pathogenic" in the variants table, the line
@@ -196,7 +228,7 @@ func TestAbsentVariantNotTabledAsFound(t *testing.T) {
 	body, _ := json.Marshal(report)
 	_, doc := render(t, body)
 	flat := space.ReplaceAllString(pdfText(t, doc), " ")
-	start, end := strings.Index(flat, "Gene Zygosity"), strings.Index(flat, "1. BRCA2")
+	start, end := strings.Index(flat, "Gene Zygosity"), strings.Index(flat, "1. BRCA2 (HGNC")
 	if start < 0 || end < start {
 		t.Fatalf("no variants table followed by the variant's details:\n%s", flat)
 	}
