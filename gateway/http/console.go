@@ -20,7 +20,7 @@ import (
 // only), embedded so it works offline. Every number comes from the same
 // store queries the API uses.
 
-//go:embed console/*.html console/console.js
+//go:embed console/*.html console/console.js console/favicon.svg
 var consoleFiles embed.FS
 
 var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
@@ -44,12 +44,21 @@ var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 }).ParseFS(consoleFiles, "console/*.html"))
 
+// refreshSeconds is how often the pages that watch the flow (the
+// destinations, deliveries and a report's page) reload themselves, while
+// the operator is not in the middle of something (console.js).
+const refreshSeconds = 30
+
 // consoleRoutes registers the console; routes.go calls it.
 func (s *server) consoleRoutes(r *gin.Engine) {
 	r.GET("/console/login", s.consoleLoginPage)
 	r.GET("/console/console.js", func(c *gin.Context) {
 		c.Header("Cache-Control", "no-cache")
 		c.FileFromFS("console/console.js", http.FS(consoleFiles))
+	})
+	r.GET("/console/favicon.svg", func(c *gin.Context) {
+		c.Header("Cache-Control", "max-age=86400")
+		c.FileFromFS("console/favicon.svg", http.FS(consoleFiles))
 	})
 	r.POST("/console/login", s.consoleLogin)
 	c := r.Group("/console", s.consoleAuth)
@@ -169,6 +178,9 @@ func (s *server) renderStatus(c *gin.Context, status int, page string, data gin.
 		data["Flash"], _ = url.QueryUnescape(f)
 		http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: "/console", MaxAge: -1, HttpOnly: true})
 	}
+	if refresh, ok := data["Refresh"]; ok && refresh != 0 {
+		data["AsOf"] = s.Clock.Now().UTC().Format("15:04:05")
+	}
 	c.Header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
 	c.Header("X-Frame-Options", "DENY")
 	c.Status(status)
@@ -240,7 +252,7 @@ func (s *server) consoleDashboard(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, "dashboard.html", gin.H{"Title": "Destinations", "Destinations": rows, "Held": held, "States": gateway.DeliveryStates,
+	s.render(c, "dashboard.html", gin.H{"Title": "Destinations", "Refresh": refreshSeconds, "Destinations": rows, "Held": held, "States": gateway.DeliveryStates,
 		"Activity": act, "Sources": sourceRows(act), "Chart": throughputChart(act)})
 }
 
@@ -272,11 +284,17 @@ func (s *server) consoleDeliveries(c *gin.Context) {
 		next = "/console/deliveries?" + url.Values{"destination": {f.Destination}, "state": {string(f.State)},
 			"after": {formatCursor(gateway.CursorOf(list[len(list)-1]))}}.Encode()
 	}
+	paused, err := s.Queue.Paused(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	destinations := slices.Sorted(slices.Values(s.Destinations))
 	if f.Destination != "" && !slices.Contains(destinations, f.Destination) {
 		destinations = append(destinations, f.Destination) // no longer configured, still holding deliveries
 	}
-	s.render(c, "deliveries.html", gin.H{"Title": "Deliveries", "Deliveries": list, "Destination": f.Destination, "State": string(f.State),
+	s.render(c, "deliveries.html", gin.H{"Title": "Deliveries", "Refresh": refreshSeconds, "Deliveries": list, "Destination": f.Destination, "State": string(f.State),
+		"Paused":       paused,
 		"Destinations": destinations, "States": gateway.DeliveryStates,
 		"Count": matching(counts, f.Destination, f.State), "Next": next, "Paged": !f.After.UpdatedAt.IsZero(),
 		"ReplayAll": f.State != "" && gateway.Replayable(f.State),

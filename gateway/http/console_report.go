@@ -47,9 +47,14 @@ func (s *server) consoleReport(c *gin.Context) {
 	if len(versions) > 0 {
 		latest = slices.Max(versions)
 	}
-	s.render(c, "report.html", gin.H{"Title": "Report " + rec.ID, "Report": rec, "Versions": versions, "Latest": latest, "Journey": j,
+	paused, err := s.Queue.Paused(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, "report.html", gin.H{"Title": "Report " + rec.ID, "Refresh": refreshSeconds, "Report": rec, "Versions": versions, "Latest": latest, "Journey": j,
 		"Deliveries": deliveries, "HL7": s.EncodeHL7 != nil, "Previous": previous, "NotLinked": gateway.NotLinked(rec.Warnings),
-		"Changes": changes, "FollowedBy": followedBy})
+		"Changes": changes, "FollowedBy": followedBy, "Paused": paused})
 }
 
 // consoleReportHL7 shows the report as a legacy EPR would receive it:

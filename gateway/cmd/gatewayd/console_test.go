@@ -410,6 +410,23 @@ func TestConsoleRetryNowAndActingFromAReport(t *testing.T) {
 	if got := text(`#destinations tr[data-destination="r0a-epr"]`); !strings.Contains(got, "paused") {
 		t.Errorf("after pausing: %q", got)
 	}
+	// The pause shows where its deliveries are looked at, not only on the
+	// dashboard: a retry there waits for the resume.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/deliveries?destination=r0a-epr"), chromedp.WaitVisible(chromedp.ID("paused"))); err != nil {
+		t.Fatalf("the deliveries to a paused destination do not say it is paused: %v", err)
+	}
+	if got := text(`#deliveries tr[data-report="RETRY-1"]`); !strings.Contains(got, "r0a-epr paused") {
+		t.Errorf("a delivery to the paused destination: %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/reports/RETRY-1"), chromedp.WaitVisible(chromedp.ID("report-deliveries"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(reportRow); !strings.Contains(got, "paused") {
+		t.Errorf("the report page's delivery to the paused destination: %q", got)
+	}
+	if got := text("#as-of"); !strings.Contains(got, "refreshes itself every 30 seconds") {
+		t.Errorf("the report page says nothing of when it was drawn: %q", got)
+	}
 }
 
 // TestConsoleLoginRefusesOtherSites: a login form posted from another

@@ -17,3 +17,20 @@ document.addEventListener("submit", function (e) {
   }
   if (!confirm(message)) e.preventDefault();
 });
+
+// Pages that watch the flow (<main data-refresh="N">) reload themselves
+// every N seconds, as an integration engine's dashboard does, but never
+// while the operator is in the middle of something: a box ticked, a field
+// or list being used, or the tab in the background.
+(function () {
+  var main = document.querySelector("main[data-refresh]");
+  if (!main) return;
+  var seconds = parseInt(main.dataset.refresh, 10);
+  if (!(seconds > 0)) return;
+  setInterval(function () {
+    if (document.hidden || document.querySelector('input[type="checkbox"]:checked')) return;
+    var active = document.activeElement;
+    if (active && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) return;
+    location.reload();
+  }, seconds * 1000);
+})();
