@@ -10,9 +10,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -88,11 +90,16 @@ func (w *Webhook) post(body []byte) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return errors.New("the webhook URL does not parse")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.client.Do(req)
 	if err != nil {
+		// A chat webhook's URL is its credential (Slack's and Teams' paths
+		// carry the secret): net/http's error names it, the log must not.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			return fmt.Errorf("post to the webhook: %w", ue.Err)
+		}
 		return err
 	}
 	resp.Body.Close()

@@ -77,3 +77,21 @@ func TestTextLeavesErrorsOut(t *testing.T) {
 		t.Fatalf("posted %q", text)
 	}
 }
+
+// A webhook's URL is its credential (Slack's and Teams' carry the secret in
+// the path): when it cannot be reached, the log line says why, not where.
+func TestUnreachableWebhookKeepsItsURLOutOfTheLog(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/services/T000/B000/XXXSECRETXXX"
+	srv.Close() // nothing listens there now: connection refused
+	var logs strings.Builder
+	hook := alerthook.New(url, "GLH", &http.Client{Timeout: time.Second}, slog.New(slog.NewTextHandler(&logs, nil)))
+	hook.Notify(gateway.Alert{Key: "k", Summary: "s"})
+	hook.Close()
+	if !strings.Contains(logs.String(), "could not post") {
+		t.Fatalf("no log line for the failed post: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), "XXXSECRETXXX") {
+		t.Fatalf("the webhook's secret URL was logged: %s", logs.String())
+	}
+}
