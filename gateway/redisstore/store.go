@@ -152,7 +152,27 @@ func (s *Store) Durability(ctx context.Context) ([]gateway.DurabilityRisk, error
 	if cfg, err := s.rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil && cfg["appendfsync"] == "no" {
 		risks = append(risks, gateway.DurabilityRisk{Name: "appendfsync", Why: "Redis leaves fsyncing its append-only file to the operating system (appendfsync no): up to about 30 seconds of accepted reports are at risk if its host loses power"})
 	}
+	// Under maxmemory an evicting policy drops keys to make room: stored
+	// reports, queued deliveries, held reports, whatever it picks, with
+	// nothing refused and nothing logged. Only noeviction refuses the
+	// write instead (intake answers 503). INFO memory has the policy even
+	// where CONFIG is refused.
+	if mem, err := s.rdb.Info(ctx, "memory").Result(); err == nil {
+		if policy := infoField(mem, "maxmemory_policy"); policy != "" && policy != "noeviction" {
+			risks = append(risks, gateway.DurabilityRisk{Name: "eviction", Why: "Redis evicts keys when it reaches maxmemory (maxmemory-policy " + policy + "): stored reports and queued deliveries can vanish without an error; set maxmemory-policy noeviction"})
+		}
+	}
 	return risks, nil
+}
+
+// infoField is one field of an INFO reply, or "".
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }
 
 // Close closes the client.

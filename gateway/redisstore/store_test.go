@@ -355,3 +355,31 @@ func TestVersionPDFKeptBesideTheSaveScript(t *testing.T) {
 		t.Fatalf("message after its report was pruned: %s %v", got.Raw, err)
 	}
 }
+
+// An evicting maxmemory policy drops whatever keys it picks (stored
+// reports, queued deliveries) without refusing a write: a risk to accepted
+// reports like running without the append-only file. noeviction is none.
+// The private Redis listens on 23901 (this package's tests may be run where
+// only a fixed range of ports is free).
+func TestDurabilityFlagsAnEvictingRedis(t *testing.T) {
+	ctx := context.Background()
+	proc := testredis.Start(t, t.TempDir(), 23901, "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru")
+	t.Cleanup(func() { proc.Kill(); proc.Wait() })
+	store, err := redisstore.Open(ctx, "redis://127.0.0.1:23901/0", "eviction", []byte("test-index-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	risks, err := store.Durability(ctx)
+	if err != nil || len(risks) != 1 || risks[0].Name != "eviction" || !strings.Contains(risks[0].Why, "allkeys-lru") {
+		t.Fatalf("allkeys-lru: %+v %v", risks, err)
+	}
+	admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:23901"})
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if risks, err := store.Durability(ctx); err != nil || len(risks) != 0 {
+		t.Fatalf("noeviction: %+v %v", risks, err)
+	}
+}
