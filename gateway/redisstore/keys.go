@@ -33,6 +33,7 @@ import (
 //	                                    (seen by SCAN, MONITOR, the slow log) holds a patient identifier
 //	{p}:idx:res:<Type/id>        set    report ids whose Bundle holds the resource
 //	{p}:indexkey                 string the fingerprint of the index key the patient index is named under (see checkIndexKey)
+//	{p}:ready                    string written by Ping (readiness, the store alert) to prove Redis takes writes; expires in a minute
 type keys struct {
 	tag      string
 	indexKey []byte // the HMAC key for patient index names
@@ -65,6 +66,7 @@ func (k keys) fingerprint() string {
 }
 
 func (k keys) indexKeyCheck() string { return k.tag + ":indexkey" }
+func (k keys) ready() string         { return k.tag + ":ready" }
 
 func (k keys) report(id string) string   { return k.tag + ":report:" + id }
 func (k keys) versions(id string) string { return k.tag + ":versions:" + id }

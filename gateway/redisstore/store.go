@@ -178,8 +178,14 @@ func infoField(info, name string) string {
 // Close closes the client.
 func (s *Store) Close() error { return s.rdb.Close() }
 
-// Ping implements gateway.Reports.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+// Ping implements gateway.Reports: whether the store takes writes now, so
+// a write. Redis answers PING while it refuses every write (over maxmemory
+// with noeviction, a read-only replica, a failed snapshot with
+// stop-writes-on-bgsave-error), and readiness and the store alert would
+// say all is well while intake answers 503.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.rdb.Set(ctx, s.keys.ready(), "1", time.Minute).Err()
+}
 
 // unavailable turns a connection failure into EUNAVAILABLE, so intake answers
 // 503 and the sender retries, rather than a 500.

@@ -383,3 +383,35 @@ func TestDurabilityFlagsAnEvictingRedis(t *testing.T) {
 		t.Fatalf("noeviction: %+v %v", risks, err)
 	}
 }
+
+// Ping says whether the store takes writes: a Redis over its maxmemory
+// with noeviction still answers PING but refuses every save, and readiness
+// (GET /readyz) and the store alert rely on Ping to say so.
+func TestPingFailsWhileRedisRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	proc := testredis.Start(t, t.TempDir(), 23902)
+	t.Cleanup(func() { proc.Kill(); proc.Wait() })
+	store, err := redisstore.Open(ctx, "redis://127.0.0.1:23902/0", "oom", []byte("test-index-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Ping(ctx); err != nil {
+		t.Fatalf("a writable Redis: %v", err)
+	}
+	admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:23902"})
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil { // far below what it uses: every write is refused
+		t.Fatal(err)
+	}
+	if err := admin.Set(ctx, "probe", "x", 0).Err(); err == nil || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("the test needs a Redis that refuses writes: %v", err)
+	}
+	if err := store.Ping(ctx); err == nil {
+		t.Fatal("Ping is fine while Redis refuses every write")
+	}
+	admin.ConfigSet(ctx, "maxmemory", "0")
+	if err := store.Ping(ctx); err != nil {
+		t.Fatalf("writable again: %v", err)
+	}
+}
