@@ -222,6 +222,9 @@ func (d *Dispatcher) recordAndLeaseAhead(ctx context.Context, dest *Destination,
 		default:
 			r.next, r.err = d.Queue.CompleteAndLease(store, prev.del.ID, prev.del.Lease, prev.out, dest.Name, d.Clock.Now(), ttl)
 		}
+		if prev != nil {
+			r.err = d.recordAgain(ctx, prev, r.err)
+		}
 		ahead <- r
 	}()
 	return ahead
@@ -232,7 +235,30 @@ func (d *Dispatcher) flush(ctx context.Context, dest *Destination, a *attempted)
 	if a == nil {
 		return
 	}
-	d.afterRecording(dest, a, d.Queue.Complete(ctx, a.del.ID, a.del.Lease, a.out))
+	d.afterRecording(dest, a, d.recordAgain(ctx, a, d.Queue.Complete(context.WithoutCancel(ctx), a.del.ID, a.del.Lease, a.out)))
+}
+
+// recordPause is how long a worker waits before trying again to record an
+// outcome the store could not take.
+const recordPause = 200 * time.Millisecond
+
+// recordAgain tries again to record a's outcome while the store is
+// unavailable (err) and a's lease still holds. An outcome left unrecorded
+// is attempted again once the lease ends: a store outage of a second or two
+// (a Redis restart or failover) would send each delivery then in flight a
+// second time, which an HL7 v2 EPR files twice. Once the lease has ended
+// (or the gateway is stopping) it gives up, as before: another worker may
+// have the delivery now.
+func (d *Dispatcher) recordAgain(ctx context.Context, a *attempted, err error) error {
+	for ErrorCode(err) == EUNAVAILABLE && !a.del.LeaseUntil.IsZero() && d.Clock.Now().Before(a.del.LeaseUntil) {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(recordPause):
+		}
+		err = d.Queue.Complete(context.WithoutCancel(ctx), a.del.ID, a.del.Lease, a.out)
+	}
+	return err
 }
 
 // idle is how long a worker with nothing due sleeps: until the next

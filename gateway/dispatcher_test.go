@@ -646,3 +646,77 @@ func TestIdleAfterAnEmptyLease(t *testing.T) {
 		}
 	}
 }
+
+// unavailableQueue refuses the first fails recordings of an outcome, as a
+// store does while Redis restarts.
+type unavailableQueue struct {
+	gateway.Queue
+	mu    sync.Mutex
+	fails int
+}
+
+func (q *unavailableQueue) down() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fails > 0 {
+		q.fails--
+		return true
+	}
+	return false
+}
+
+func (q *unavailableQueue) Complete(ctx context.Context, id, lease string, o gateway.Outcome) error {
+	if q.down() {
+		return gateway.Errorf(gateway.EUNAVAILABLE, "the store is not available: complete")
+	}
+	return q.Queue.Complete(ctx, id, lease, o)
+}
+
+func (q *unavailableQueue) CompleteAndLease(ctx context.Context, id, lease string, o gateway.Outcome, dest string, now time.Time, ttl time.Duration) (*gateway.Delivery, error) {
+	if q.down() {
+		return nil, gateway.Errorf(gateway.EUNAVAILABLE, "the store is not available: complete")
+	}
+	return q.Queue.CompleteAndLease(ctx, id, lease, o, dest, now, ttl)
+}
+
+// countingAdapter delivers at once and counts what it was sent, by report.
+type countingAdapter struct {
+	mu   sync.Mutex
+	sent map[string]int
+}
+
+func (a *countingAdapter) Deliver(_ context.Context, d *gateway.Delivery) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sent[d.ReportID]++
+	return "ok", nil
+}
+
+func (a *countingAdapter) count(id string) int { a.mu.Lock(); defer a.mu.Unlock(); return a.sent[id] }
+
+// A store outage shorter than a lease (Redis restarting) while an outcome
+// is being recorded does not send the delivery again: the worker records
+// the outcome once the store is back, while its lease still holds, rather
+// than leaving the delivery in flight to be leased and sent once more
+// when the lease ends. The receiver here is not replay-safe (HL7 v2).
+func TestOutcomeRecordedAfterAStoreBlipIsNotSentAgain(t *testing.T) {
+	h := newHarness(t)
+	id := h.enqueue(t, "BLIP-1", 1)
+	a := &countingAdapter{sent: map[string]int{}}
+	h.dest.Adapter, h.disp.Queue = a, &unavailableQueue{Queue: h.store, fails: 3}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.disp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; a.count("BLIP-1") == 0 || h.get(t, id).State == gateway.DeliveryInFlight; i++ {
+		if i == 150 { // 1.5 s: the outcome was not recorded once the store was back
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.clock.Add(time.Minute) // any lease is over: an unrecorded delivery is due again
+	time.Sleep(300 * time.Millisecond)
+	if n, st := a.count("BLIP-1"), h.get(t, id).State; n != 1 || st != gateway.DeliveryDelivered {
+		t.Fatalf("sent %d times, state %s: want sent once, delivered", n, st)
+	}
+}
