@@ -34,7 +34,13 @@ type Error struct {
 	Code     string
 	Message  string
 	Problems []Problem
+	// Cause is what went wrong underneath (a store's own error), for the
+	// log, never for the caller: "OOM command not allowed" tells the
+	// operator why Redis refused; the lab needs only "send it again".
+	Cause error
 }
+
+func (e *Error) Unwrap() error { return e.Cause }
 
 func (e *Error) Error() string {
 	if len(e.Problems) > 0 {

@@ -161,7 +161,11 @@ func (s *server) refused(c *gin.Context, reportID string, body []byte, err error
 	if code := gateway.ErrorCode(err); code == gateway.EUNAVAILABLE || code == gateway.EINTERNAL {
 		outcome = "unavailable"
 	}
-	s.Log.Info("report not stored", "report_id", reportID, "outcome", outcome, "code", gateway.ErrorCode(err), "caller", c.GetString(subjectKey))
+	args := []any{"report_id", reportID, "outcome", outcome, "code", gateway.ErrorCode(err), "caller", c.GetString(subjectKey)}
+	if e, ok := errors.AsType[*gateway.Error](err); ok && e.Cause != nil && outcome == "unavailable" {
+		args = append(args, "cause", e.Cause.Error()) // the store's own words (Redis out of memory, a refused connection): no report content
+	}
+	s.Log.Info("report not stored", args...)
 	s.observer().Received(sourceOf(c), outcome, 0, 0)
 	s.logMessage(c, reportID, outcome, body, err)
 	s.fail(c, err)

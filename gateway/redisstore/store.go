@@ -197,7 +197,7 @@ func unavailable(err error, what string) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return &gateway.Error{Code: gateway.EUNAVAILABLE, Message: "the store is not available: " + what}
+	return &gateway.Error{Code: gateway.EUNAVAILABLE, Message: "the store is not available: " + what, Cause: err}
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

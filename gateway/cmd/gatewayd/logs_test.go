@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,4 +103,42 @@ func TestHealthWithoutAConfigurationFile(t *testing.T) {
 	if err := run(t.Context(), []string{"health"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
 		t.Fatal("health passed with no gateway")
 	}
+}
+
+// TestStoreDownLogSaysWhy: a report refused because Redis cannot take it
+// logs the store's own reason beside the report id (the lab is told only
+// to send it again): "the store is not available" alone left an operator
+// guessing between a stopped Redis and one out of memory.
+func TestStoreDownLogSaysWhy(t *testing.T) {
+	port := strconv.Itoa(freePort(t))
+	redis := redisServer(t, t.TempDir(), port)
+	t.Cleanup(func() { redis.Kill(); redis.Wait() })
+	dir := t.TempDir()
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data"), "GATEWAY_MLLP_ADDR": "-",
+		"GATEWAY_REDIS_URL": "redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY": "test-index-key-0123456789"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", writeConfig(t, dir)}, func(k string) string { return env[k] }, pw, logs)
+		pw.Close()
+	}()
+	defer func() { cancel(); <-done }()
+	base := "http://" + waitListening(t, pr)
+	redis.Kill()
+	redis.Wait()
+	if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), "DOWN-LOG-1")); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("post with Redis down: %d", r.status)
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["msg"] == "report not stored" && entry["report_id"] == "DOWN-LOG-1" {
+			if cause, _ := entry["cause"].(string); !strings.Contains(cause, "connect") && !strings.Contains(cause, "refused") && !strings.Contains(cause, "EOF") {
+				t.Fatalf("the refusal's log line gives no cause: %s", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no 'report not stored' line for DOWN-LOG-1:\n%s", logs.String())
 }
