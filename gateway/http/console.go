@@ -191,7 +191,11 @@ func (s *server) renderStatus(c *gin.Context, status int, page string, data gin.
 }
 
 func (s *server) consoleLoginPage(c *gin.Context) {
-	s.render(c, "login.html", gin.H{"Title": "Log in"})
+	next := c.Query("next")
+	if !localConsolePath(next) {
+		next = ""
+	}
+	s.render(c, "login.html", gin.H{"Title": "Log in", "Next": next, "Ended": c.Query("ended")})
 }
 
 // consoleLogin takes an operator's token (configured or JWT) once and
@@ -215,14 +219,18 @@ func (s *server) consoleLogin(c *gin.Context) {
 		c.Set(subjectKey, "")
 		s.Log.Info("console login refused")
 		c.Status(http.StatusUnauthorized)
-		s.pages.ExecuteTemplate(c.Writer, "login.html", gin.H{"Title": "Log in", "Error": refuse})
+		s.pages.ExecuteTemplate(c.Writer, "login.html", gin.H{"Title": "Log in", "Error": refuse, "Next": c.PostForm("next")})
 		return
 	}
 	id, sess := s.sessions.start(p)
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: id, Path: "/console", HttpOnly: true,
 		Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(time.Until(sess.expires).Seconds())})
 	s.Log.Info("console login", "caller", p.Subject)
-	c.Redirect(http.StatusSeeOther, "/console")
+	next := c.PostForm("next")
+	if !localConsolePath(next) {
+		next = "/console"
+	}
+	c.Redirect(http.StatusSeeOther, next)
 }
 
 func (s *server) consoleLogout(c *gin.Context) {

@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,7 +86,24 @@ func (s *server) consoleAuth(c *gin.Context) {
 	id, _ := c.Cookie(sessionCookie)
 	sess := s.sessions.get(id)
 	if sess == nil {
-		c.Redirect(http.StatusSeeOther, "/console/login")
+		// Back to the page asked for once logged in; a form posted after the
+		// session ended cannot be replayed, so its page, and the login says
+		// why the action did not happen.
+		next := c.Request.URL.RequestURI()
+		if c.Request.Method != http.MethodGet {
+			next = "/console"
+			if ref, err := url.Parse(c.Request.Referer()); err == nil && ref.Host == c.Request.Host && localConsolePath(ref.RequestURI()) {
+				next = ref.RequestURI()
+			}
+		}
+		q := url.Values{"next": {next}}
+		switch {
+		case id != "" && c.Request.Method != http.MethodGet:
+			q.Set("ended", "action")
+		case id != "":
+			q.Set("ended", "1")
+		}
+		c.Redirect(http.StatusSeeOther, "/console/login?"+q.Encode())
 		c.Abort()
 		return
 	}
@@ -96,4 +115,13 @@ func (s *server) consoleAuth(c *gin.Context) {
 	c.Set(subjectKey, sess.who.Subject)
 	c.Set("csrf", sess.csrf)
 	c.Next()
+}
+
+// localConsolePath says whether next, from a query or form, is a console
+// page on this gateway: never another site ("//evil.example", "https://...")
+// to send a freshly logged-in operator to.
+func localConsolePath(next string) bool {
+	u, err := url.Parse(next)
+	return err == nil && u.Scheme == "" && u.Host == "" && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") &&
+		(u.Path == "/console" || strings.HasPrefix(u.Path, "/console/")) && u.Path != "/console/login"
 }

@@ -133,7 +133,7 @@ func TestAuthorizationTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/login" {
+			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login?next=") {
 				t.Errorf("%s without a session = %d %s, want a redirect to the login page", e, resp.StatusCode, resp.Header.Get("Location"))
 			}
 			continue

@@ -515,3 +515,67 @@ func consoleLoginWith(t *testing.T, base, token string, headers map[string]strin
 	resp.Body.Close()
 	return resp
 }
+
+// TestConsoleLoginReturnsToThePageAsked: a link to a console page, opened
+// without a session (a bookmark, a link in an alert), leads back to that
+// page after the login, never to another site; a session that has ended
+// says so, and says an action posted with it was not done.
+func TestConsoleLoginReturnsToThePageAsked(t *testing.T) {
+	base := startGateway(t)
+	open := func(method, path string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader("csrf=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Referer", base+"/console/deliveries?state=dead")
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := open(http.MethodGet, "/console/reports/LINKED-1?x=1", nil)
+	loginAt := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loginAt, "/console/login?") {
+		t.Fatalf("no session: %d %s", resp.StatusCode, loginAt)
+	}
+	u, _ := url.Parse(loginAt)
+	if next := u.Query().Get("next"); next != "/console/reports/LINKED-1?x=1" || u.Query().Get("ended") != "" {
+		t.Fatalf("the login is sent next=%q ended=%q", next, u.Query().Get("ended"))
+	}
+	if page := string(get(t, base+loginAt, "").body); !strings.Contains(page, `name="next" value="/console/reports/LINKED-1?x=1"`) {
+		t.Fatalf("the login form does not carry the page asked for:\n%s", page)
+	}
+	for next, want := range map[string]string{"/console/reports/LINKED-1?x=1": "/console/reports/LINKED-1?x=1",
+		"https://evil.example/console": "/console", "//evil.example/console": "/console", "/consolex": "/console", "/v1/reports": "/console"} {
+		form := "token=" + url.QueryEscape(operatorToken) + "&next=" + url.QueryEscape(next)
+		req, _ := http.NewRequest(http.MethodPost, base+"/console/login", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", base)
+		r, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if got := r.Header.Get("Location"); r.StatusCode != http.StatusSeeOther || got != want {
+			t.Errorf("login with next=%q: %d to %q, want %q", next, r.StatusCode, got, want)
+		}
+	}
+	ended := &http.Cookie{Name: "rg_session", Value: "a-session-that-ended"}
+	for _, c := range []struct{ method, path, ended, next string }{
+		{http.MethodGet, "/console/deliveries", "1", "/console/deliveries"},
+		{http.MethodPost, "/console/deliveries/replay", "action", "/console/deliveries?state=dead"},
+	} {
+		u, _ := url.Parse(open(c.method, c.path, ended).Header.Get("Location"))
+		if u.Query().Get("ended") != c.ended || u.Query().Get("next") != c.next {
+			t.Errorf("%s %s with an ended session: to %s", c.method, c.path, u)
+		}
+		if page := string(get(t, base+u.String(), "").body); !strings.Contains(page, "Your session has ended") ||
+			strings.Contains(page, "was not done") != (c.ended == "action") {
+			t.Errorf("%s %s: the login page does not say what happened:\n%s", c.method, c.path, page)
+		}
+	}
+}
