@@ -75,9 +75,35 @@ func (s *server) consoleRoutes(r *gin.Engine) {
 	c.GET("/reports/:id/fhir", s.getReportBundle)
 	c.GET("/reports/:id/pdf", s.getReportPDF)
 	c.GET("/reports/:id/hl7", s.consoleReportHL7)
-	c.POST("/reports", func(c *gin.Context) { // the header's "find a report" box
-		c.Redirect(http.StatusSeeOther, "/console/reports/"+url.PathEscape(strings.TrimSpace(c.PostForm("id"))))
-	})
+	c.POST("/reports", s.consoleFind) // the header's Find box
+}
+
+// consoleFind takes what an operator has to hand: a report id (as
+// written, or in capitals, as LIMS numbers mostly are), else an HL7
+// message's control id (MSH-10) or a report id the message log names
+// (a refused report was never stored). Nothing found: the report page
+// says so, with a way on.
+func (s *server) consoleFind(c *gin.Context) {
+	ctx := c.Request.Context()
+	q := strings.TrimSpace(c.PostForm("id"))
+	for _, id := range slices.Compact([]string{q, strings.ToUpper(q)}) {
+		if _, err := s.Reports.Report(ctx, id); err == nil {
+			c.Redirect(http.StatusSeeOther, "/console/reports/"+url.PathEscape(id))
+			return
+		}
+	}
+	if s.Messages != nil && q != "" {
+		for _, f := range []struct {
+			param  string
+			filter gateway.MessageFilter
+		}{{"control", gateway.MessageFilter{ControlID: q, Limit: 1}}, {"report", gateway.MessageFilter{ReportID: q, Limit: 1}}} {
+			if found, err := s.Messages.Messages(ctx, f.filter); err == nil && len(found) > 0 {
+				c.Redirect(http.StatusSeeOther, "/console/messages?"+url.Values{f.param: {q}}.Encode())
+				return
+			}
+		}
+	}
+	c.Redirect(http.StatusSeeOther, "/console/reports/"+url.PathEscape(q))
 }
 
 // consoleMessages lists inbound messages, newest first, by outcome,

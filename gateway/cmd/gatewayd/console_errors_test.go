@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nhs-genomics/results-gateway/fixtures"
 )
 
 // consoleGet fetches a console page with the session cookie and returns
@@ -140,5 +142,35 @@ func TestConsoleControlsHaveNames(t *testing.T) {
 	}
 	if !strings.Contains(page, `aria-label="Pause r0a-files"`) {
 		t.Errorf("the Pause buttons do not name their destination:\n%s", page)
+	}
+}
+
+// TestConsoleFindTakesWhatTheOperatorHas: the Find box takes a report id as
+// typed in lower case, an HL7 message's control id, or the id of a report
+// that was refused (never stored, so only the message log names it).
+func TestConsoleFindTakesWhatTheOperatorHas(t *testing.T) {
+	base, _, _ := startGatewayFull(t, nil)
+	if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), "FIND-1")); r.status != http.StatusAccepted {
+		t.Fatalf("post: %d", r.status)
+	}
+	if r := do(t, http.MethodPost, base+"/v1/hl7v2", labToken, "application/hl7-v2+er7", oru(t, "compound-het-ar", "FIND-CTRL-7", nil)); r.status != http.StatusOK {
+		t.Fatalf("hl7: %d", r.status)
+	}
+	refused := withID(t, fixtures.Report("negative-wgs"), "FIND-REFUSED")
+	refused = []byte(strings.Replace(string(refused), `"status":"final"`, `"status":"no-such-status"`, 1))
+	if r := post(t, base, labToken, refused); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("the refused report: %d %s", r.status, r.body)
+	}
+	session := consoleSession(t, base)
+	_, _, page := consoleGet(t, base, session, "/console")
+	csrf := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)[1]
+	for typed, want := range map[string]string{
+		"FIND-1": "/console/reports/FIND-1", " find-1 ": "/console/reports/FIND-1",
+		"FIND-CTRL-7": "/console/messages?control=FIND-CTRL-7", "FIND-REFUSED": "/console/messages?report=FIND-REFUSED",
+		"NOTHING-HERE": "/console/reports/NOTHING-HERE",
+	} {
+		if got := consolePost(t, base, session, "/console/reports", url.Values{"csrf": {csrf}, "id": {typed}}).Header.Get("Location"); got != want {
+			t.Errorf("Find %q went to %q, want %q", typed, got, want)
+		}
 	}
 }
