@@ -508,10 +508,14 @@ func (s *server) search(c *gin.Context, typ string) {
 	if !s.auditedRead(c, "search", typ+"?"+paramNames(c.Request.URL.Query()), ids(page)) {
 		return
 	}
-	if entries == nil {
-		entries = []any{}
+	bundle := map[string]any{"resourceType": "Bundle", "type": "searchset", "link": links}
+	if len(entries) > 0 { // FHIR JSON has no empty arrays: no match, no entry
+		bundle["entry"] = entries
 	}
-	writeFHIR(c, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries})
+	if !more && c.Query("_cursor") == "" { // every match is on this one page: their number is known
+		bundle["total"] = len(page)
+	}
+	writeFHIR(c, http.StatusOK, bundle)
 }
 
 func entry(base string, res map[string]any, mode string) map[string]any {

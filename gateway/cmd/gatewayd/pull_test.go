@@ -193,9 +193,17 @@ func testPull(t *testing.T, store string) {
 		if len(s.Entry) != 0 {
 			t.Fatal("a code that does not match was ignored")
 		}
-		_, s, _ = fhirGet(t, fhir+"/DiagnosticReport?_lastUpdated=ge2999-01-01", trustToken)
+		_, s, body := fhirGet(t, fhir+"/DiagnosticReport?_lastUpdated=ge2999-01-01", trustToken)
 		if len(s.Entry) != 0 {
 			t.Fatal("_lastUpdated=ge2999 matched")
+		}
+		// FHIR JSON has no empty arrays; a search whose matches fit one page says how many.
+		var raw map[string]any
+		if json.Unmarshal(body, &raw); raw["entry"] != nil || raw["total"] != float64(0) {
+			t.Errorf("an empty searchset: %s", body)
+		}
+		if _, _, body := fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-01", trustToken); !strings.Contains(string(body), `"total":1`) {
+			t.Errorf("a one-match searchset has no total of 1: %.300s", body)
 		}
 		_, s, _ = fhirGet(t, fhir+"/DiagnosticReport?identifier=PULL-01&_include=DiagnosticReport:result&_include=DiagnosticReport:subject", trustToken)
 		modes := map[string]int{}
