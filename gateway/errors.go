@@ -18,6 +18,7 @@ const (
 	EMETHOD        = "method_not_allowed"
 	ENOTACCEPTABLE = "not_acceptable" // asked for a format the server does not speak
 	EUNAVAILABLE   = "unavailable"    // cannot take it now; retry later
+	EGONE          = "gone"           // was stored, and the retention policy has removed it
 	EINTERNAL      = "internal"
 )
 
@@ -67,6 +68,24 @@ func ErrOtherLabsReport(id string) *Error {
 func ErrPruned(id string, version int) *Error {
 	return conflictAt("version", "report %s version %d was stored and has since been removed under the retention policy: it is not accepted again",
 		"%[2]d of report %[1]s was stored and has since been removed under the retention policy: it is not accepted again", id, version)
+}
+
+// PrunedReport is why a report is not found when it was stored, by Lab,
+// and the retention policy has since removed it. A store says so as the
+// Cause of its ENOTFOUND; the HTTP layer tells only those who may know the
+// report existed (its lab, operators), to everyone else it is not found.
+type PrunedReport struct {
+	ID, Lab string
+	Version int // its latest version
+}
+
+func (p *PrunedReport) Error() string {
+	return fmt.Sprintf("report %s (version %d) has been removed under the retention policy", p.ID, p.Version)
+}
+
+// ErrReportPruned is a store's answer for a report its retention removed.
+func ErrReportPruned(id, lab string, version int) *Error {
+	return &Error{Code: ENOTFOUND, Message: fmt.Sprintf("report %s not found", id), Cause: &PrunedReport{ID: id, Lab: lab, Version: version}}
 }
 
 // ErrOlder: a newer version is stored.

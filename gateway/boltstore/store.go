@@ -213,8 +213,12 @@ func (s *Store) Report(ctx context.Context, id string) (*gateway.ReportRecord, e
 		if cur == nil {
 			return gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)
 		}
+		version := int(binary.BigEndian.Uint32(cur))
 		var err error
-		rec, err = load(tx, versionKey(id, int(binary.BigEndian.Uint32(cur))))
+		rec, err = load(tx, versionKey(id, version))
+		if gateway.ErrorCode(err) == gateway.ENOTFOUND { // its tombstone: the retention policy pruned it
+			return gateway.ErrReportPruned(id, string(cur[4:]), version)
+		}
 		return err
 	})
 	return rec, err

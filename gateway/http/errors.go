@@ -26,6 +26,7 @@ var statuses = map[string]struct {
 	gateway.EMETHOD:        {http.StatusMethodNotAllowed, "not-supported"},
 	gateway.ENOTACCEPTABLE: {http.StatusNotAcceptable, "not-supported"},
 	gateway.EUNAVAILABLE:   {http.StatusServiceUnavailable, "transient"},
+	gateway.EGONE:          {http.StatusGone, "deleted"},
 	gateway.EINTERNAL:      {http.StatusInternalServerError, "exception"},
 }
 

@@ -314,6 +314,14 @@ func (s *server) readable(c *gin.Context) (*gateway.ReportRecord, bool) {
 		err = gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)
 	} else if gateway.ErrorCode(err) == gateway.ENOTFOUND {
 		s.audit(c, "read", what, nil, "not-found")
+		// A report its retention removed is gone, not unknown, to those who
+		// may know it was there: its lab and operators. To anyone else it
+		// stays not found, as any report they may not see is.
+		if pruned, ok := errors.AsType[*gateway.PrunedReport](err); ok {
+			if p := principal(c); p.Role == gateway.RoleOperator || p.Role == gateway.RoleLab && p.ODSCode == pruned.Lab {
+				err = gateway.Errorf(gateway.EGONE, "%s (retention.reportsDays): only its audit trail is kept", pruned.Error())
+			}
+		}
 	}
 	if err != nil {
 		s.fail(c, err)

@@ -304,14 +304,21 @@ func conflict(rec *gateway.ReportRecord, why string) error {
 
 // Report implements gateway.Reports.
 func (s *Store) Report(ctx context.Context, id string) (*gateway.ReportRecord, error) {
-	v, err := s.rdb.HGet(ctx, s.keys.report(id), "latest").Int()
-	if errors.Is(err, redis.Nil) {
-		return nil, gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)
-	}
+	cur, err := s.rdb.HMGet(ctx, s.keys.report(id), "latest", "lab").Result()
 	if err != nil {
 		return nil, unavailable(err, "read report")
 	}
-	return s.ReportVersion(ctx, id, v)
+	latest, _ := cur[0].(string)
+	v, convErr := strconv.Atoi(latest)
+	if convErr != nil {
+		return nil, gateway.Errorf(gateway.ENOTFOUND, "report %s not found", id)
+	}
+	rec, err := s.ReportVersion(ctx, id, v)
+	if gateway.ErrorCode(err) == gateway.ENOTFOUND { // its tombstone: the retention policy pruned it
+		lab, _ := cur[1].(string)
+		return nil, gateway.ErrReportPruned(id, lab, v)
+	}
+	return rec, err
 }
 
 // ReportVersion implements gateway.Reports.

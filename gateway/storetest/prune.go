@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -143,10 +144,16 @@ func testPrune(t *testing.T, s gateway.Store) {
 	if err != nil || len(msgs) != 1 || msgs[0].ControlID != "M1" {
 		t.Fatalf("messages after pruning: %+v %v", msgs, err)
 	}
-	// Old reports are gone with their deliveries and every index entry.
+	// Old reports are gone with their deliveries and every index entry;
+	// the store says they were pruned, and whose they were, not only "not
+	// found" (the API tells their lab and operators they are gone).
 	for _, id := range []string{"OLD-DONE", "OLD-CANCELLED"} {
 		if !gone(t, s, id) {
 			t.Errorf("%s is still there", id)
+		}
+		_, err := s.Report(ctx, id)
+		if p, ok := errors.AsType[*gateway.PrunedReport](err); !ok || p.Lab != "699X0" || p.ID != id || p.Version != 1 {
+			t.Errorf("%s after pruning: %v, want its PrunedReport", id, err)
 		}
 		if ds, err := s.Deliveries(ctx, gateway.DeliveryFilter{ReportID: id}); err != nil || len(ds) != 0 {
 			t.Errorf("%s's deliveries: %d %v", id, len(ds), err)
@@ -154,6 +161,9 @@ func testPrune(t *testing.T, s gateway.Store) {
 		if _, err := s.Delivery(ctx, gateway.DeliveryID(id, 1, "epr")); gateway.ErrorCode(err) != gateway.ENOTFOUND && id == "OLD-DONE" {
 			t.Errorf("%s's delivery: %v", id, err)
 		}
+	}
+	if _, err := s.Report(ctx, "NEVER-STORED"); gateway.ErrorCode(err) != gateway.ENOTFOUND || errors.As(err, new(*gateway.PrunedReport)) {
+		t.Errorf("a report never stored: %v", err)
 	}
 	if ids, _ := s.ReportsForPatient(ctx, "9990000018"); len(ids) != 1 || ids[0] != "NEW" {
 		t.Errorf("patient index: %v", ids)
