@@ -55,6 +55,11 @@ func (s *server) prune(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	removed := map[gateway.RetentionClass]int{}
+	for _, class := range gateway.RetentionClasses { // every class, 0 where nothing went, whatever the store says of it
+		removed[class] = counts[class]
+	}
+	counts = removed
 	s.Log.Info("prune requested", "dry_run", req.DryRun, "caller", c.GetString(subjectKey))
 	c.JSON(http.StatusOK, gin.H{"dryRun": req.DryRun, "before": cutoffs, "removed": counts})
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -18,22 +20,33 @@ import (
 // by "gatewayd prune": gone from the API, and a resend of it is refused
 // rather than delivered twice.
 func TestPruneCommand(t *testing.T) {
+	for _, store := range []string{"embedded", "redis"} {
+		t.Run(store, func(t *testing.T) { testPruneCommand(t, store) })
+	}
+}
+
+func testPruneCommand(t *testing.T, store string) {
 	dir := t.TempDir()
 	cfg := strings.ReplaceAll(testConfig, "OUTBOX", filepath.Join(dir, "outbox"))
 	const second = 1.0 / 86400
 	cfg = strings.Replace(cfg, `"destinations": [`, `"retention": {"messagesDays": `+ftoa(second)+`, "deliveredPayloadsDays": `+ftoa(second)+
 		`, "reportsDays": `+ftoa(second)+`, "auditDays": `+ftoa(second)+`, "intervalMinutes": 600},
 		"destinations": [`, 1)
-	base, _ := startWithConfig(t, dir, cfg)
+	env := map[string]string{}
+	for _, kv := range storeEnv(t, store) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	base, _, _ := startWith(t, dir, cfg, env, io.Discard)
 	report := withID(t, fixtures.Report("negative-wgs"), "PRUNE-1")
 	if r := post(t, base, labToken, report); r.status != http.StatusAccepted {
 		t.Fatalf("post: %d %s", r.status, r.body)
 	}
-	env := map[string]string{"GATEWAY_URL": base, "GATEWAY_TOKEN": operatorToken}
+	cliEnv := map[string]string{"GATEWAY_URL": base, "GATEWAY_TOKEN": operatorToken}
 	cli := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
-		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &out); err != nil {
+		if err := run(context.Background(), args, func(k string) string { return cliEnv[k] }, &out, &out); err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out.String())
 		}
 		return out.String()
@@ -68,6 +81,11 @@ func TestPruneCommand(t *testing.T) {
 			want == http.StatusNotFound && strings.Contains(string(r.body), "retention") {
 			t.Fatalf("after pruning the report answers %d %s, want %d", r.status, r.body, want)
 		}
+	}
+	// Nothing left to remove: every class is still named, with 0.
+	var res struct{ Removed map[string]int }
+	if r := do(t, "POST", base+"/v1/prune", operatorToken, "", nil); json.Unmarshal(r.body, &res) != nil || len(res.Removed) != 4 {
+		t.Fatalf("a prune with nothing to remove: %d %s, want each of the 4 classes", r.status, r.body)
 	}
 	if r := post(t, base, labToken, report); r.status != http.StatusConflict || !strings.Contains(string(r.body), "retention") {
 		t.Fatalf("a resend of the pruned report: %d %s", r.status, r.body)
