@@ -2,8 +2,10 @@ package adapters
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -78,6 +80,35 @@ var (
 func Redact(text string) string {
 	text = searchValue.ReplaceAllString(text, "${1}[withheld]")
 	return nationalNumber.ReplaceAllString(text, "[number withheld]")
+}
+
+// NoAnswer describes a request that got no answer (refused, reset, timed
+// out) by its method and its URL without the query: a conditional search's
+// query holds the patient's NHS number (Patient?identifier=...|999...), a
+// receiver's base URL may hold a key (?apikey=), and this text is kept on
+// the delivery and logged when the destination starts failing. net/http's
+// own error names the whole URL, so only its cause is kept; errors.Is
+// still finds a timeout in it.
+func NoAnswer(method, target string, err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	return fmt.Errorf("%s %s: %w", method, WithoutQuery(target), err)
+}
+
+// WithoutQuery is a URL without its query, user or fragment (an
+// ellipsis says a query was there), for messages that are kept or logged.
+func WithoutQuery(target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	had := u.RawQuery != "" || u.ForceQuery
+	u.RawQuery, u.ForceQuery, u.User, u.Fragment = "", false, nil, ""
+	if had {
+		return u.String() + "?…"
+	}
+	return u.String()
 }
 
 // retryAfter parses Retry-After in seconds or as an HTTP date.

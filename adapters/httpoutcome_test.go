@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,5 +49,34 @@ func TestTokenWaitHonoursContext(t *testing.T) {
 	defer cancel()
 	if _, err := o.Token(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Token = %v, want the waiting caller's deadline", err)
+	}
+}
+
+// TestNoAnswerKeepsTheQueryOut: a request that got no answer is described
+// without its URL's query (a conditional search's holds the NHS number),
+// user or fragment, and still says what failed; a timeout stays one.
+func TestNoAnswerKeepsTheQueryOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://user:secret@" + ln.Addr().String()
+	ln.Close()
+	target := closed + "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018#x"
+	_, err = http.Get(target)
+	got := NoAnswer(http.MethodGet, target, err).Error()
+	for _, secret := range []string{"9990000018", "identifier", "secret", "#x"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q names %q", got, secret)
+		}
+	}
+	if !strings.Contains(got, "GET http://"+ln.Addr().String()+"/fhir/Patient?…") || !strings.Contains(got, "refused") {
+		t.Errorf("%q does not say what failed", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if _, err := http.DefaultClient.Do(req); !errors.Is(NoAnswer(http.MethodGet, target, err), context.DeadlineExceeded) {
+		t.Errorf("a timeout is no longer one: %v", err)
 	}
 }

@@ -116,7 +116,7 @@ func (o *OAuth) Token(ctx context.Context) (string, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := o.Client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("token endpoint: %w", err)
+		return "", fmt.Errorf("token endpoint: %w", NoAnswer(http.MethodPost, req.URL.String(), err))
 	}
 	defer resp.Body.Close()
 	var tr struct {

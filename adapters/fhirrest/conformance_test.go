@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nhs-genomics/results-gateway/adapters/adaptertest"
@@ -72,5 +73,23 @@ func TestConformance(t *testing.T) {
 				Connections: recv.Connections,
 			})
 		})
+	}
+}
+
+// TestNoAnswerNamesNoPatient: in individual mode the first request to an
+// EPR that does not answer is a conditional search by the patient's NHS
+// number; the error, kept on the delivery and logged as the destination
+// starts failing, named it in the URL.
+func TestNoAnswerNamesNoPatient(t *testing.T) {
+	bundle := goldenBundle(t, "trio-wgs-denovo-positive")
+	a := newAdapter(t, fmt.Sprintf(`{"baseUrl":"http://%s/fhir?apikey=k3y","mode":"individual"}`, closedPort(t)))
+	_, err := a.Deliver(t.Context(), &gateway.Delivery{ID: "1", ReportID: "NWGLH-2026-000101", Version: 1, ContentType: "application/fhir+json", Payload: bundle})
+	if err == nil || gateway.IsPermanent(err) {
+		t.Fatalf("an EPR that does not answer: %v", err)
+	}
+	for _, secret := range []string{"999", "nhs-number", "k3y"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error names %q: %v", secret, err)
+		}
 	}
 }

@@ -137,7 +137,7 @@ func (a *Adapter) do(ctx context.Context, method, target, contentType string, bo
 		}
 		resp, err := a.client.Do(req)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s %s: %w", method, target, err) // network error or timeout: retry
+			return nil, nil, adapters.NoAnswer(method, target, err) // network error or timeout: retry
 		}
 		respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 		resp.Body.Close()

@@ -84,7 +84,7 @@ func (a *Adapter) resolve(ctx context.Context, payload []byte) ([]*entry, error)
 func (a *Adapter) search(ctx context.Context, typ, query string) (string, error) {
 	values, err := url.ParseQuery(query)
 	if err != nil {
-		return "", gateway.Permanent(fmt.Errorf("bad conditional query %q", query))
+		return "", gateway.Permanent(fmt.Errorf("a conditional query on %s that does not parse", typ)) // the query holds an identifier: not in the message
 	}
 	resp, body, err := a.do(ctx, http.MethodGet, a.base+"/"+typ+"?"+values.Encode(), "", nil)
 	if err != nil {
@@ -118,7 +118,7 @@ func (a *Adapter) search(ctx context.Context, typ, query string) (string, error)
 	case 1:
 		return ids[0], nil
 	}
-	return "", gateway.Permanent(fmt.Errorf("%d %s resources match %s: the EPR must resolve the duplicate", len(ids), typ, query))
+	return "", gateway.Permanent(fmt.Errorf("%d %s resources match the entry's identifier: the EPR must resolve the duplicate", len(ids), typ))
 }
 
 func (a *Adapter) deliverBatch(ctx context.Context, payload []byte) (string, error) {

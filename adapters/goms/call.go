@@ -113,7 +113,7 @@ func (c *call) do(ctx context.Context, method, path string, body []byte) (*http.
 		req.Header.Set("Authorization", tok)
 		resp, err := c.client.Do(req)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s %s: %w", method, path, err) // network error or timeout: retry
+			return nil, nil, adapters.NoAnswer(method, c.base+path, err) // network error or timeout: retry
 		}
 		respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 		resp.Body.Close()

@@ -91,7 +91,7 @@ func (a *Adapter) Deliver(ctx context.Context, d *gateway.Delivery) (string, err
 	req.Header.Set("X-Gateway-Signature", Sign(a.secret, ts, d.Payload))
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("post notice: %w", err)
+		return "", adapters.NoAnswer("POST notice to", a.url, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
