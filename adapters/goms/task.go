@@ -243,9 +243,21 @@ func (c *call) storedReport(ctx context.Context, b *bundle) (string, error) {
 		return "", fmt.Errorf("the DiagnosticReport search answer is not a Bundle")
 	}
 	for _, e := range found.Entry {
-		if r := e.Resource; r.ID != "" && r.Issued == dr.Issued && r.Status == dr.Status {
+		if r := e.Resource; r.ID != "" && sameInstant(r.Issued, dr.Issued) && r.Status == dr.Status {
 			return "DiagnosticReport/" + r.ID, nil
 		}
 	}
 	return "", nil
+}
+
+// sameInstant says whether two FHIR instants are the same moment: a server
+// may give back "2026-11-02T14:30:00Z" as "2026-11-02T14:30:00.000+00:00",
+// and a report it holds already must not be posted again for that.
+func sameInstant(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	return errA == nil && errB == nil && ta.Equal(tb)
 }

@@ -12,3 +12,22 @@ func TestRefersTo(t *testing.T) {
 		}
 	}
 }
+
+// TestSameInstant: a report GOMS holds already is recognised however GOMS
+// writes its issued time back; the exact string compare posted it again.
+func TestSameInstant(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"2026-11-02T14:30:00Z", "2026-11-02T14:30:00Z", true},
+		{"2026-11-02T14:30:00Z", "2026-11-02T14:30:00.000+00:00", true},
+		{"2026-11-02T14:30:00+01:00", "2026-11-02T13:30:00Z", true},
+		{"2026-11-02T14:30:00Z", "2026-11-02T14:30:01Z", false},
+		{"2026-11-02T14:30:00Z", "", false},
+	} {
+		if got := sameInstant(c.a, c.b); got != c.want {
+			t.Errorf("sameInstant(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}
