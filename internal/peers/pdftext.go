@@ -15,6 +15,12 @@ import (
 // it). Pages are separated by form feeds.
 func PDFText(t testing.TB, doc []byte) string {
 	t.Helper()
+	return string(pdftotext(t, doc))
+}
+
+// pdftotext runs pdftotext over doc, with args before its file, to stdout.
+func pdftotext(t testing.TB, doc []byte, args ...string) []byte {
+	t.Helper()
 	bin, err := exec.LookPath("pdftotext")
 	if err != nil {
 		t.Fatalf("pdftotext is needed (apt-get install poppler-utils): %v", err)
@@ -23,11 +29,11 @@ func PDFText(t testing.TB, doc []byte) string {
 	if err := os.WriteFile(path, doc, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", path, "-").Output()
+	out, err := exec.Command(bin, append(append(args, "-enc", "UTF-8"), path, "-")...).Output()
 	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
+		t.Fatalf("pdftotext %v: %v", args, err)
 	}
-	return string(out)
+	return out
 }
 
 // Box is one word of a PDF as pdftotext -bbox finds it, in points from the
@@ -47,18 +53,7 @@ var (
 // (words that overlap, or run off the page).
 func PDFWords(t testing.TB, doc []byte) []Box {
 	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Fatalf("pdftotext is needed (apt-get install poppler-utils): %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "report.pdf")
-	if err := os.WriteFile(path, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-bbox", "-enc", "UTF-8", path, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext -bbox: %v", err)
-	}
+	out := pdftotext(t, doc, "-bbox")
 	var boxes []Box
 	for i, page := range bboxPage.Split(string(out), -1)[1:] {
 		for _, m := range bboxWord.FindAllStringSubmatch(page, -1) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -28,21 +29,29 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// TestRequestLogNamesThePostedReport: the request log line of a posted
-// report carries its id (from the body), and no patient identifier.
-func TestRequestLogNamesThePostedReport(t *testing.T) {
+// startLogged runs the gateway (embedded store, no MLLP, extraEnv on top)
+// until the test ends, collecting its log lines.
+func startLogged(t *testing.T, extraEnv map[string]string) (base string, logs *lockedBuffer) {
+	t.Helper()
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs = &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data"), "GATEWAY_MLLP_ADDR": "-"}
+	maps.Copy(env, extraEnv)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-config", writeConfig(t, dir)}, func(k string) string { return env[k] }, pw, logs)
 		pw.Close()
 	}()
-	defer func() { cancel(); <-done }()
-	base := "http://" + waitListening(t, pr)
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + waitListening(t, pr), logs
+}
+
+// TestRequestLogNamesThePostedReport: the request log line of a posted
+// report carries its id (from the body), and no patient identifier.
+func TestRequestLogNamesThePostedReport(t *testing.T) {
+	base, logs := startLogged(t, nil)
 	if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), "LOG-1")); r.status != http.StatusAccepted {
 		t.Fatalf("post: %d", r.status)
 	}
@@ -113,19 +122,7 @@ func TestStoreDownLogSaysWhy(t *testing.T) {
 	port := strconv.Itoa(freePort(t))
 	redis := redisServer(t, t.TempDir(), port)
 	t.Cleanup(func() { redis.Kill(); redis.Wait() })
-	dir := t.TempDir()
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	env := map[string]string{"GATEWAY_DATA": filepath.Join(dir, "data"), "GATEWAY_MLLP_ADDR": "-",
-		"GATEWAY_REDIS_URL": "redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY": "test-index-key-0123456789"}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-config", writeConfig(t, dir)}, func(k string) string { return env[k] }, pw, logs)
-		pw.Close()
-	}()
-	defer func() { cancel(); <-done }()
-	base := "http://" + waitListening(t, pr)
+	base, logs := startLogged(t, map[string]string{"GATEWAY_REDIS_URL": "redis://127.0.0.1:" + port + "/0", "GATEWAY_INDEX_KEY": "test-index-key-0123456789"})
 	redis.Kill()
 	redis.Wait()
 	if r := post(t, base, labToken, withID(t, fixtures.Report("negative-wgs"), "DOWN-LOG-1")); r.status != http.StatusServiceUnavailable {
