@@ -1,13 +1,13 @@
 package pdf
 
 import (
+	_ "embed"
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/jung-kurt/gofpdf"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
@@ -15,22 +15,26 @@ import (
 	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
-// The report prints in the Go fonts (BSD licence), embedded as TrueType
-// with gofpdf's UTF-8 support, so a name prints as written. They cover the
-// WGL4 repertoire: every Latin letter NHS patients' names use in the UK
-// and Ireland (Welsh ŵ ŷ ẁ, Polish ł ś ż, Irish á ó, Turkish ğ ş ı İ,
-// Romanian ș ț, Nordic, Czech), Greek, Cyrillic, and the symbols reports
-// use (≥ ≤ ± µ °). They do not cover Chinese, Japanese or Korean,
-// Vietnamese letters with two diacritics (ệ), or Arabic, Hebrew and Indic
-// scripts: such characters print as U+FFFD (a visible replacement mark),
-// the report carries a warning naming the field, and the PDF's first page
-// says which fields it cannot show in full.
+// A report whose every character is in Windows-1252 (most UK names, Ó and
+// ë included) prints in the PDF core font Helvetica. Any other prints in
+// DejaVu Sans (fonts/, Bitstream Vera licence), embedded as TrueType with
+// gofpdf's UTF-8 support, so a name prints as written: every Latin letter,
+// Vietnamese (Nguyễn), Yoruba and Igbo with dots below and tone marks
+// (Adébáyọ̀), Azerbaijani ə, Welsh, Polish, Turkish, Romanian, Greek and
+// Cyrillic, and the symbols reports use (≥ ≤ ± µ °).
 //
-// Embedding a TrueType font costs about 10 ms a report (gofpdf parses and
-// subsets it each time), so a report whose every character is in Windows-1252
-// (most UK names, Ó and ë included) prints in the PDF core font Helvetica,
-// as fast as before; only a report that needs more embeds the Go fonts.
-const unicodeFamily = "GoReport"
+// Scripts written right to left or whose letters join or reorder (Hebrew,
+// Arabic, the Indic scripts) are not printed even where the font has their
+// letters: gofpdf lays glyphs out left to right, one by one, so שלום would
+// print backwards and Arabic as unjoined letters, a name that looks
+// plausible and is wrong. Those, and scripts the font lacks (Chinese,
+// Japanese, Korean), print as U+FFFD (a visible replacement mark), the
+// report carries a warning naming the field, and the PDF's first page says
+// which fields it cannot show in full.
+//
+// Embedding the font costs about 10 ms a report (gofpdf parses and subsets
+// it each time), which only reports that need it pay.
+const unicodeFamily = "DejaVuSans"
 
 // coreFamily is the PDF core font used when Windows-1252 suffices.
 const coreFamily = "Helvetica"
@@ -39,11 +43,18 @@ const coreFamily = "Helvetica"
 const replacement = '\uFFFD'
 
 var (
+	//go:embed fonts/DejaVuSans.ttf
+	dejaVuSans []byte
+	//go:embed fonts/DejaVuSans-Bold.ttf
+	dejaVuSansBold []byte
+)
+
+var (
 	fontFaces = []struct {
 		style string
 		ttf   []byte
-	}{{"", goregular.TTF}, {"B", gobold.TTF}} // the report uses regular and bold
-	coverage = mustCoverage(goregular.TTF)
+	}{{"", dejaVuSans}, {"B", dejaVuSansBold}} // the report uses regular and bold
+	coverage = mustCoverage(dejaVuSans)
 	cp1252   = charmap.Windows1252.NewEncoder()
 )
 
@@ -120,11 +131,20 @@ func mustCoverage(ttf []byte) *glyphs {
 	g := &glyphs{}
 	var b sfnt.Buffer
 	for r := rune(0); r < 0x10000; r++ {
-		if i, err := font.GlyphIndex(&b, r); err == nil && i != 0 || r == '\n' || r == '\t' {
+		if i, err := font.GlyphIndex(&b, r); err == nil && i != 0 && laidOutOneByOne(r) || r == '\n' || r == '\t' {
 			g.bmp[r/64] |= 1 << (r % 64)
 		}
 	}
 	return g
+}
+
+// laidOutOneByOne says whether r belongs to a script gofpdf prints right:
+// left to right, each letter its own glyph, combining accents over the
+// letter before them. Hebrew and Arabic (right to left, Arabic's letters
+// joined) and the Indic scripts (letters reordered and combined) are not.
+func laidOutOneByOne(r rune) bool {
+	return unicode.In(r, unicode.Latin, unicode.Greek, unicode.Cyrillic, unicode.Armenian, unicode.Georgian, unicode.Common) ||
+		r >= 0x0300 && r <= 0x036F || r >= 0x1AB0 && r <= 0x1AFF || r >= 0x1DC0 && r <= 0x1DFF || r >= 0x20D0 && r <= 0x20FF || r >= 0xFE20 && r <= 0xFE2F
 }
 
 func (g *glyphs) has(r rune) bool {

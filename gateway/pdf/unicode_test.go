@@ -24,6 +24,9 @@ func TestNamesPrintAsWritten(t *testing.T) {
 		{"Σοφία", "Παπαδοπούλου", "Greek."},
 		{"Анастасия", "Смирнова", "Cyrillic ё Ё."},
 		{"Siobhán", "Ní Bhriain", "Irish fada: á é í ó ú."},
+		{"Hương", "Nguyễn", "Vietnamese ễ ị ươ ầ."},
+		{"Adébáyọ̀", "Ọláṣẹ́", "Yoruba ẹ ọ ṣ with tone marks."},
+		{"Əli", "Məmmədov", "Azerbaijani ə Ə."},
 	} {
 		t.Run(c.family, func(t *testing.T) {
 			r, err := labjson.Decode(fixtures.Report("trio-wgs-denovo-positive"))
@@ -71,6 +74,27 @@ func TestNamesPrintAsWritten(t *testing.T) {
 		if notice < 0 || notice > strings.Index(first, "Result") || !strings.Contains(first, "the patient's given name: U+674E") ||
 			!strings.Contains(space.ReplaceAllString(first, " "), "Confirm the patient by NHS number and date of birth") {
 			t.Fatalf("no notice of the unprintable name before the result on page 1:\n%s", first)
+		}
+	})
+
+	// Right to left, or joined: gofpdf would print שלום backwards and
+	// Arabic as unjoined letters, a plausible wrong name. They are marks
+	// and warnings, as a script the font lacks is.
+	t.Run("Hebrew and Arabic are marks and warnings, not letters laid out wrong", func(t *testing.T) {
+		for _, name := range []string{"שלום", "مريم"} {
+			r, _ := labjson.Decode(fixtures.Report("negative-wgs"))
+			r.Patient.Name.Given = []string{name}
+			doc, warnings, err := pdf.Renderer{}.Render(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(warnings) != 1 || warnings[0].Path != "patient.name.given[0]" {
+				t.Errorf("%s: warnings %+v", name, warnings)
+			}
+			text := pdfText(t, doc)
+			if strings.ContainsAny(text, name) || !strings.Contains(text, strings.Repeat("\uFFFD", len([]rune(name)))+" "+r.Patient.Name.Family) {
+				t.Errorf("%s: printed as letters, or without its marks:\n%s", name, text)
+			}
 		}
 	})
 
