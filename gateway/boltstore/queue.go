@@ -209,6 +209,9 @@ func enqueue(tx *bolt.Tx, d *gateway.Delivery) error {
 // them now. One in flight finishes first; Lease orders what follows it.
 // A dead letter there is superseded too: it may not be replayed once a
 // newer version exists, and would hold the dead-letter alert open for good.
+// A dead withdrawal is not: the destination still holds another patient's
+// result, which a newer version (for the patient it moved to) does not take
+// off; it stays a dead letter, its alert open, for an operator.
 func supersedeWaiting(tx *bolt.Tx, d *gateway.Delivery) error {
 	if d.Version <= 1 {
 		return nil // the first version: nothing earlier
@@ -226,6 +229,9 @@ func supersedeWaiting(tx *bolt.Tx, d *gateway.Delivery) error {
 		}
 		if r.Destination != d.Destination || r.Version >= d.Version || (r.State != gateway.DeliveryPending && r.State != gateway.DeliveryRetrying && r.State != gateway.DeliveryDead) {
 			continue
+		}
+		if r.State == gateway.DeliveryDead && r.Withdrawal {
+			continue // a withdrawal that never got there: the newer version need not withdraw what it still holds
 		}
 		if err := updateTx(tx, id, func(_ *bolt.Tx, r *record) error {
 			r.State, r.Reason, r.UpdatedAt = gateway.DeliverySuperseded, supersededBy(d.Version), d.CreatedAt

@@ -68,7 +68,9 @@ local function enqueue(id, version, did, dest, json, payload, created, due)
     local f = redis.call("HMGET", k("d", old), "json", "state")
     if f[1] and (f[2] == "pending" or f[2] == "retrying" or f[2] == "dead") then
       local o = cjson.decode(f[1])
-      if o["destination"] == dest and o["version"] < version then
+      -- A dead withdrawal stays: the destination still holds another
+      -- patient's result, which the newer version does not take off.
+      if o["destination"] == dest and o["version"] < version and not (f[2] == "dead" and o["withdrawal"] == true) then
         redis.call("ZREM", k("due", dest), old)
         redis.call("HSET", k("d", old), "reason", "version " .. version .. " of the report replaces it", "lease", "")
         setstate(old, dest, f[2], "superseded", tonumber(created))

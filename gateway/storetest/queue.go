@@ -21,6 +21,7 @@ func runQueue(t *testing.T, newStore func(t *testing.T) gateway.Store) {
 	t.Run("ExpiredLeaseComesBack", func(t *testing.T) { testExpiredLease(t, newStore(t)) })
 	t.Run("VersionsInOrder", func(t *testing.T) { testVersionOrder(t, newStore(t)) })
 	t.Run("NewVersionSupersedesWaiting", func(t *testing.T) { testNewVersionSupersedesWaiting(t, newStore(t)) })
+	t.Run("DeadWithdrawalOutlivesANewVersion", func(t *testing.T) { testDeadWithdrawalStays(t, newStore(t)) })
 	t.Run("DestinationsIndependent", func(t *testing.T) { testDestinations(t, newStore(t)) })
 	t.Run("OneLeaseAtATime", func(t *testing.T) { testConcurrentLeases(t, newStore(t)) })
 	t.Run("ListAndCount", func(t *testing.T) { testListCount(t, newStore(t)) })
@@ -345,6 +346,34 @@ func testNewVersionSupersedesWaiting(t *testing.T, s gateway.Store) {
 	}
 	if counts, err := s.Counts(ctx); err != nil || counts["refusing"][gateway.DeliveryDead] != 0 {
 		t.Errorf("dead letters counted at refusing: %v %v", counts["refusing"], err)
+	}
+}
+
+// testDeadWithdrawalStays: a withdrawal that dead-lettered (the
+// destination still holds the result for a patient a correction moved it
+// away from) is not superseded when a later version is queued there: that
+// version is for the other patient and takes nothing off the first, so
+// the dead letter, and its alert, stay for an operator.
+func testDeadWithdrawalStays(t *testing.T, s gateway.Store) {
+	ctx := context.Background()
+	rec := Record("Q-W", 2, "699X0")
+	rec.ReceivedAt = t0
+	w := &gateway.Delivery{ID: gateway.DeliveryID("Q-W", 2, "pdf") + "~withdrawal", ReportID: "Q-W", Version: 2, Destination: "pdf", Withdrawal: true,
+		ContentType: "application/pdf", Payload: []byte("withdrawn"), State: gateway.DeliveryPending, CreatedAt: t0, UpdatedAt: t0, NextAttemptAt: t0}
+	if _, _, err := s.SaveReport(ctx, rec, []*gateway.Delivery{w}); err != nil {
+		t.Fatal(err)
+	}
+	refused := lease(t, s, "pdf", t0)
+	if refused == nil || refused.ID != w.ID {
+		t.Fatalf("leased %+v, want the withdrawal", refused)
+	}
+	complete(t, s, refused, gateway.Outcome{State: gateway.DeliveryDead, Reason: "the receiver rejected it", Attempt: gateway.Attempt{At: t0, Outcome: "permanent"}})
+	Enqueue(t, s, "Q-W", 3, "pdf")
+	if got := state(t, s, w.ID); got.State != gateway.DeliveryDead {
+		t.Errorf("the dead withdrawal: %s %q, want still dead", got.State, got.Reason)
+	}
+	if counts, err := s.Counts(ctx); err != nil || counts["pdf"][gateway.DeliveryDead] != 1 {
+		t.Errorf("dead letters counted at pdf: %v %v, want the withdrawal", counts["pdf"], err)
 	}
 }
 
