@@ -125,7 +125,8 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 	var next *Delivery
 	var prev *attempted // attempted, its outcome not yet recorded
 	defer func() {
-		d.flush(context.WithoutCancel(ctx), dest, prev)
+		// flush writes with a context of its own; ctx, done now, stops its retries.
+		d.flush(ctx, dest, prev)
 		if next != nil { // leased for the next round as the gateway stopped: give it back at once
 			d.Queue.Release(context.WithoutCancel(ctx), next.ID, next.Lease)
 		}
@@ -138,7 +139,7 @@ func (d *Dispatcher) work(ctx context.Context, dest *Destination) {
 			next = nil
 		}
 		if next == nil {
-			d.flush(context.WithoutCancel(ctx), dest, prev)
+			d.flush(ctx, dest, prev)
 			prev = nil
 			var err error
 			var tried time.Time // when the lease was tried; zero if paused
@@ -230,7 +231,9 @@ func (d *Dispatcher) recordAndLeaseAhead(ctx context.Context, dest *Destination,
 	return ahead
 }
 
-// flush records a's outcome, when a worker is about to wait or stop.
+// flush records a's outcome, when a worker is about to wait or stop. The
+// store is written whether or not ctx is done; ctx ends only the retries
+// (recordAgain), so a stopping gateway is not held to the lease's end.
 func (d *Dispatcher) flush(ctx context.Context, dest *Destination, a *attempted) {
 	if a == nil {
 		return
