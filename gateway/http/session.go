@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -119,9 +120,18 @@ func (s *server) consoleAuth(c *gin.Context) {
 
 // localConsolePath says whether next, from a query or form, is a console
 // page on this gateway: never another site ("//evil.example", "https://...")
-// to send a freshly logged-in operator to.
+// to send a freshly logged-in operator to, nor, by a dot segment, a page
+// outside the console (http.Redirect cleans "/console/../v1" to "/v1", and
+// a browser reads "%2e%2e" as ".."): its path must be clean, escaped or not.
 func localConsolePath(next string) bool {
 	u, err := url.Parse(next)
-	return err == nil && u.Scheme == "" && u.Host == "" && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") &&
-		(u.Path == "/console" || strings.HasPrefix(u.Path, "/console/")) && u.Path != "/console/login"
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return false
+	}
+	for _, p := range []string{u.Path, strings.ToLower(u.EscapedPath())} {
+		if p != path.Clean(p) || strings.Contains(p, "%2e") {
+			return false
+		}
+	}
+	return (u.Path == "/console" || strings.HasPrefix(u.Path, "/console/")) && u.Path != "/console/login"
 }
