@@ -6,6 +6,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/base64"
+	"strings"
 )
 
 // SchemaVersion is the native JSON lab report schema this build accepts.
@@ -141,6 +142,13 @@ type Name struct {
 }
 
 // Test is what was ordered and how it was done.
+// InDigitalService says whether a test code is the Digital Genomic Test
+// Service's (GT..., TP...) rather than the National Genomic Test
+// Directory's (R..., M...): the two are coded under different systems.
+func InDigitalService(code string) bool {
+	return strings.HasPrefix(code, "GT") || strings.HasPrefix(code, "TP")
+}
+
 type Test struct {
 	Code             string  `json:"code"`
 	Name             string  `json:"name"`

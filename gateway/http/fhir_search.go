@@ -267,7 +267,7 @@ func (q *query) matches(m *gateway.ReportRecord) bool {
 	if len(q.codes) > 0 {
 		found := !genomic && tokenMatches(q.codes, systemSNOMED, snomedLabReport) ||
 			genomic && (tokenMatches(q.codes, systemLOINC, "51969-4") || tokenMatches(q.codes, systemSNOMED, snomedGeneticReport) ||
-				m.TestCode != "" && (tokenMatches(q.codes, systemTestDirectory, m.TestCode) || tokenMatches(q.codes, systemDGTS, m.TestCode)))
+				m.TestCode != "" && tokenMatches(q.codes, testCodeSystem(m.TestCode), m.TestCode))
 		if !found {
 			return false
 		}
@@ -302,6 +302,14 @@ const (
 	snomedGeneticReport = "1054161000000101"
 	snomedLabReport     = "4241000179101"
 )
+
+// testCodeSystem is the system the mapper codes a test code in.
+func testCodeSystem(code string) string {
+	if gateway.InDigitalService(code) {
+		return systemDGTS
+	}
+	return systemTestDirectory
+}
 
 // tokenMatches says whether any of a token search's values matches the
 // coding system|code as FHIR's token search defines it: "code" matches the

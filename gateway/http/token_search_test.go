@@ -37,6 +37,8 @@ func TestCodeSearchHonoursTheSystem(t *testing.T) {
 		{"|51969-4", false},
 		{"R14.1", false},
 		{"https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory|R14.1", false},
+		// The R-code is coded in the test directory's system, never the digital service's.
+		{"https://fhir.nhs.uk/CodeSystem/England-DigitalGenomicTestService|R208.1", false},
 	} {
 		if got := matches("DiagnosticReport", "code", c.value); got != c.want {
 			t.Errorf("DiagnosticReport?code=%s: %v, want %v", c.value, got, c.want)

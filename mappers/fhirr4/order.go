@@ -2,13 +2,14 @@ package fhirr4
 
 import (
 	"strconv"
-	"strings"
 
 	c4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	r4pb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	srpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/service_request_go_proto"
 	sppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/specimen_go_proto"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -21,7 +22,7 @@ func (b *builder) testCode() *d4pb.CodeableConcept {
 	cc := &d4pb.CodeableConcept{Text: optStr(t.Name)}
 	if t.Code != "" {
 		system := systemTestDirectory
-		if strings.HasPrefix(t.Code, "GT") || strings.HasPrefix(t.Code, "TP") {
+		if gateway.InDigitalService(t.Code) {
 			system = systemDGTS
 		}
 		display := t.DirectoryName // the directory's official name, when the gateway knows it

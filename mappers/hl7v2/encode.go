@@ -224,7 +224,7 @@ func (e *encoder) order() {
 	requester := e.requester()
 	b.Add("ORC", "RE", placer, filler, "", "CM", "", "", "", "", "", "", requester)
 	system := "England-GenomicTestDirectory"
-	if strings.HasPrefix(r.Test.Code, "GT") || strings.HasPrefix(r.Test.Code, "TP") {
+	if gateway.InDigitalService(r.Test.Code) {
 		system = "England-DigitalGenomicTestService"
 	}
 	test := []string{r.Test.Code, r.Test.Name, system, "", "", "", r.Test.DirectoryVersion, "", ""}
