@@ -49,8 +49,14 @@ func (s *server) authorize(r rule) gin.HandlerFunc {
 				res = c.Param("type")
 			}
 			if !p.Allows(res, r.access) {
-				// RFC 6750 3.1: a client can tell a scope it lacks from a role it lacks.
-				c.Header("WWW-Authenticate", fmt.Sprintf(`Bearer realm="results-gateway", error="insufficient_scope", scope="system/%s.%s"`, res, scopeLetter[r.access]))
+				// RFC 6750 3.1: a client can tell a scope it lacks from a role it
+				// lacks. A type from the URL is named only if it is one the
+				// gateway serves: anything else could write into the header.
+				challenge := `Bearer realm="results-gateway", error="insufficient_scope"`
+				if readableTypes[res] {
+					challenge += fmt.Sprintf(`, scope="system/%s.%s"`, res, scopeLetter[r.access])
+				}
+				c.Header("WWW-Authenticate", challenge)
 				s.deny(c, fmt.Sprintf("the token's scopes do not allow %s of %s", accessWords[r.access], res))
 				return
 			}

@@ -127,8 +127,16 @@ func (s *server) fhirRead(c *gin.Context) {
 	// holding it may be.
 	version := 0
 	if action == "vread" {
-		if n, err := strconv.Atoi(vid); err == nil && n >= 1 {
+		n, err := strconv.Atoi(vid)
+		switch {
+		case err == nil && n >= 1:
 			version = n
+		case !sharedTypes[typ] || !contentVersionPattern.MatchString(vid):
+			// Neither a report's version nor a shared resource's content
+			// version: answered at once, not by reading every version of
+			// every report that holds the resource.
+			notFound("not-found")
+			return
 		}
 	}
 	candidates := readable[:min(len(readable), 1)]

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -93,6 +94,13 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 	}
 	return s, nil
 }
+
+// sharedTypes are the resources several reports hold under one id (made
+// from an identifier, conditionally created): versioned by their content.
+var sharedTypes = map[string]bool{"Patient": true, "Organization": true, "Practitioner": true}
+
+// contentVersionPattern is what contentVersion writes: 16 base32 letters.
+var contentVersionPattern = regexp.MustCompile(`^[a-z2-7]{16}$`)
 
 // contentVersion is the versionId of a resource shared between reports: a
 // digest of its content (meta aside), so a change of content is a new

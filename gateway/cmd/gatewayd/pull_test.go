@@ -371,6 +371,10 @@ func testPull(t *testing.T, store string) {
 			!strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope", scope="system/DocumentReference.s"`) {
 			t.Errorf("a JWT without DocumentReference scope = %d, WWW-Authenticate %q; want 403 naming the scope (RFC 6750)", r.status, r.header.Get("WWW-Authenticate"))
 		}
+		// A type from the URL the gateway does not serve is not written into the header.
+		if r := get(t, fhir+`/Foo",error="x?identifier=x`, iss.Sign("ES384", claims)); strings.Contains(r.header.Get("WWW-Authenticate"), "Foo") {
+			t.Errorf("the challenge repeats the URL's type: %q", r.header.Get("WWW-Authenticate"))
+		}
 		claims["exp"] = time.Now().Add(-time.Hour).Unix()
 		if status, _, body := fhirGet(t, fhir+"/DiagnosticReport", iss.Sign("RS256", claims)); status != http.StatusUnauthorized || !strings.Contains(string(body), "expired") {
 			t.Errorf("an expired JWT = %d %s", status, body)
@@ -620,8 +624,10 @@ func TestSharedPatientVersions(t *testing.T) {
 			t.Errorf("vread %s: %d %s", v, r.status, r.body)
 		}
 	}
-	if r, _ := patient(ref + "/_history/1"); r.status != http.StatusNotFound {
-		t.Errorf("vread of a report's version number on a shared Patient: %d", r.status)
+	for _, vid := range []string{"1", "not-a-version", strings.ToUpper(v1)} {
+		if r, _ := patient(ref + "/_history/" + vid); r.status != http.StatusNotFound {
+			t.Errorf("vread %s of a shared Patient: %d", vid, r.status)
+		}
 	}
 }
 
