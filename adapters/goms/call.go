@@ -25,10 +25,17 @@ type call struct {
 	*Adapter
 	delivery    string
 	correlation string // X-Correlation-ID: the same on every call for this delivery
+	replays     int    // how often an operator has replayed it: each replay is a fresh request to GOMS
 }
 
 func (a *Adapter) call(d *gateway.Delivery) *call {
-	return &call{Adapter: a, delivery: d.ID, correlation: CorrelationID(d.ID)}
+	replays := 0
+	for _, at := range d.Attempts {
+		if at.Outcome == gateway.OutcomeReplayed {
+			replays++
+		}
+	}
+	return &call{Adapter: a, delivery: d.ID, correlation: CorrelationID(d.ID), replays: replays}
 }
 
 // correlationSpace is the UUID namespace of correlation ids (a random v4, fixed forever).
@@ -42,8 +49,8 @@ func CorrelationID(deliveryID string) string { return nameUUID(deliveryID) }
 
 // requestID is a call's X-Request-ID. GOMS de-duplicates repeated requests
 // by it, and asks that a failed request sent again carry the same one: a
-// write (one body to one path, for one delivery) has a name-based UUID of
-// those, the same on every attempt, so a transaction GOMS applied before
+// write (one body to one path, for one delivery, since its last replay)
+// has a name-based UUID of those, the same on every retry, so a transaction GOMS applied before
 // its answer was lost is not applied twice; a read has a new one, so a
 // search repeated for news is never answered as a repeat.
 func (c *call) requestID(method, path string, body []byte) string {
@@ -51,7 +58,9 @@ func (c *call) requestID(method, path string, body []byte) string {
 		return newRequestID()
 	}
 	sum := sha256.Sum256(body)
-	return nameUUID(c.delivery + "\x00" + method + " " + path + "\x00" + hex.EncodeToString(sum[:]))
+	// A replay (after a permanent refusal an operator fixed) is a request
+	// of its own: one GOMS de-duplicated would only be answered as before.
+	return nameUUID(fmt.Sprintf("%s\x00%d\x00%s %s\x00%s", c.delivery, c.replays, method, path, hex.EncodeToString(sum[:])))
 }
 
 // nameUUID is a name-based (version 5) UUID of name.

@@ -321,3 +321,34 @@ func TestNoGMSOrderNumber(t *testing.T) {
 		t.Errorf("%d orders on GOMS, %d before", n, orders)
 	}
 }
+
+// TestReplayIsANewRequest: a retry carries the X-Request-ID of the request
+// it repeats; an operator's replay, after GOMS refused the report and the
+// cause was fixed, is a new request with an id of its own (GOMS, had it
+// de-duplicated, would only give the refusal again).
+func TestReplayIsANewRequest(t *testing.T) {
+	e := newEnv(t, true)
+	a := newAdapter(t, e.config(""))
+	posts := func() []string {
+		var ids []string
+		for _, s := range e.stub.Seen() {
+			if s.Method == http.MethodPost && s.Path == gomsstub.Prefix+"/FHIR/R4" {
+				ids = append(ids, s.RequestID)
+			}
+		}
+		return ids
+	}
+	d := delivery(t, "r1~v1~goms")
+	for range 2 {
+		e.stub.FailEntry("Specimen", "422 Unprocessable Entity", "business-rule")
+		if _, err := deliver(t, a, d); !gateway.IsPermanent(err) {
+			t.Fatalf("want GOMS's refusal, got %v", err)
+		}
+	}
+	d.Attempts = append(d.Attempts, gateway.ReplayMarker(time.Now(), "ops"))
+	deliver(t, a, d)
+	ids := posts()
+	if len(ids) < 3 || ids[0] != ids[1] || ids[2] == ids[1] {
+		t.Fatalf("X-Request-IDs of the posts: %v; want the retry's the same as the first, the replay's new", ids)
+	}
+}
