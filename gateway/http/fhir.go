@@ -267,18 +267,16 @@ func (s *server) smartConfiguration(c *gin.Context) {
 		s.fail(c, gateway.Errorf(gateway.ENOTFOUND, "this gateway publishes no token endpoint (jwt.tokenEndpoint is not configured)"))
 		return
 	}
-	conf := gin.H{
+	// What the gateway knows of the issuer: where its token endpoint is and
+	// what the gateway accepts. How that endpoint authenticates clients
+	// (its signing algorithms, its own keys) is the issuer's to say.
+	c.JSON(http.StatusOK, gin.H{
 		"issuer":                                s.SMART.Issuer,
 		"token_endpoint":                        s.SMART.TokenEndpoint,
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"private_key_jwt"},
-		"token_endpoint_auth_signing_alg_values_supported": []string{"RS384", "ES384"},
 		"scopes_supported": []string{"system/DiagnosticReport.rs", "system/Observation.rs", "system/Patient.r",
 			"system/DocumentReference.rs", "system/Binary.r", "system/Provenance.rs", "system/*.rs"},
 		"capabilities": []string{"client-confidential-asymmetric", "permission-v1", "permission-v2"},
-	}
-	if s.SMART.JWKSURL != "" {
-		conf["jwks_uri"] = s.SMART.JWKSURL
-	}
-	c.JSON(http.StatusOK, conf)
+	})
 }

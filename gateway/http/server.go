@@ -57,9 +57,9 @@ type Deps struct {
 }
 
 // SMART is what SMART Backend Services clients discover: the issuer whose
-// tokens the gateway takes, its token endpoint and (if known) its keys.
+// tokens the gateway takes, and its token endpoint.
 type SMART struct {
-	Issuer, TokenEndpoint, JWKSURL string
+	Issuer, TokenEndpoint string
 }
 
 type server struct {

@@ -83,11 +83,11 @@ func fonts(f *gofpdf.Fpdf, r *gateway.Report) (family string, tr func(string) st
 // the line break into one space: no font draws them, and dropped, "Tab\there"
 // printed as "Tabhere".
 func spaceControls(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' }) {
+	if !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
 		return s
 	}
 	return tabsAsSpaces.Replace(strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' { // C0, DEL and C1 (an 8859 \X85\ escape)
 			return ' '
 		}
 		return r

@@ -172,10 +172,10 @@ func TestTabsPrintAsSpaces(t *testing.T) {
 			t.Fatal(err)
 		}
 		report["patient"].(map[string]any)["name"].(map[string]any)["family"] = family
-		report["result"].(map[string]any)["interpretation"] = "Tab\there\x07and\x00there"
+		report["result"].(map[string]any)["interpretation"] = "Tab\there\x07and\x00there\u0085and\x7fhere"
 		body, _ := json.Marshal(report)
 		r, doc := render(t, body)
-		if flat := space.ReplaceAllString(pdfText(t, doc), " "); !strings.Contains(flat, "Tab here and there") {
+		if flat := space.ReplaceAllString(pdfText(t, doc), " "); !strings.Contains(flat, "Tab here and there and here") {
 			t.Errorf("%s: the note prints as %q", family, flat)
 		}
 		if w := pdf.Unprintable(r); len(w) != 0 {

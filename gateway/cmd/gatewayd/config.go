@@ -292,15 +292,15 @@ func (a AlertsConfig) validate() []error {
 	return errs
 }
 
-// queueAgeLimits is each destination's queue-age alert limit (0: none).
 // smart is what SMART discovery publishes: nil without a token endpoint.
 func (c Config) smart() *httpapi.SMART {
 	if c.JWT == nil || c.JWT.TokenEndpoint == "" {
 		return nil
 	}
-	return &httpapi.SMART{Issuer: c.JWT.Issuer, TokenEndpoint: c.JWT.TokenEndpoint, JWKSURL: c.JWT.JWKSURL}
+	return &httpapi.SMART{Issuer: c.JWT.Issuer, TokenEndpoint: c.JWT.TokenEndpoint}
 }
 
+// queueAgeLimits is each destination's queue-age alert limit (0: none).
 func (c Config) queueAgeLimits() map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for _, d := range c.Destinations {
