@@ -157,7 +157,31 @@ func (w *writer) headerRow(y, h, size float64, left, right string) {
 		f.CellFormat(leftW, h, left, "", 0, "L", false, 0, "")
 		return
 	}
-	f.MultiCell(leftW, h/2, left, "", "L", false)
+	// Two lines fill the row; a third would run over the rule below: the
+	// words that do not fit on two give way to an ellipsis (the body's
+	// "Patient" row prints the name whole). Split at spaces, measured as
+	// printed: left is already in the font's encoding (Windows-1252 bytes
+	// for the core font), which gofpdf's SplitText would read as UTF-8.
+	var lines []string
+	line := ""
+	for _, word := range strings.Split(left, " ") {
+		next := strings.TrimPrefix(line+" "+word, " ")
+		if line != "" && f.GetStringWidth(next)+2 > leftW {
+			lines, line = append(lines, line), word
+			continue
+		}
+		line = next
+	}
+	lines = append(lines, line)
+	if len(lines) > 2 {
+		ellipsis := w.tr("…")
+		words := strings.Split(lines[1], " ")
+		for len(words) > 1 && f.GetStringWidth(strings.Join(words, " ")+ellipsis)+2 > leftW {
+			words = words[:len(words)-1]
+		}
+		lines = []string{lines[0], strings.Join(words, " ") + ellipsis}
+	}
+	f.MultiCell(leftW, h/2, strings.Join(lines, "\n"), "", "L", false)
 }
 
 func (w *writer) footer(r *gateway.Report) {

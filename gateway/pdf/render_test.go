@@ -277,3 +277,35 @@ func TestLongNamesKeepTheHeaderReadable(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderNameNeverRunsOverTheRule: a name too long for two lines of the
+// header at its smallest size ran a third line over the rule below it; it
+// is cut with an ellipsis there (the body prints it whole).
+func TestHeaderNameNeverRunsOverTheRule(t *testing.T) {
+	for _, first := range []string{"Ó'Brien", "Łukasiewicz"} { // the core font, and the embedded one
+		var report map[string]any
+		if err := json.Unmarshal(fixtures.Report("panel-brca2"), &report); err != nil {
+			t.Fatal(err)
+		}
+		report["patient"].(map[string]any)["name"].(map[string]any)["family"] = first + " " + strings.Repeat("Featherstonehaugh-Cholmondeley ", 12) + "Marjoribanks"
+		body, _ := json.Marshal(report)
+		_, doc := render(t, body)
+		rule := 23 / 25.4 * 72 // the line under the header, in points from the top
+		ellipsis, named := false, false
+		for _, b := range peers.PDFWords(t, doc) {
+			if b.Page == 1 && b.YMin < rule {
+				ellipsis = ellipsis || strings.HasSuffix(b.Text, "…")
+				named = named || b.Text == first
+				if b.YMax > rule {
+					t.Errorf("%s: %q runs over the header's rule (%.1f > %.1f)", first, b.Text, b.YMax, rule)
+				}
+			}
+		}
+		if !ellipsis || !named {
+			t.Errorf("%s: the header's cut name does not start as written (%v) or end with an ellipsis (%v)", first, named, ellipsis)
+		}
+		if !strings.Contains(space.ReplaceAllString(pdfText(t, doc), " "), "Featherstonehaugh-Cholmondeley Marjoribanks") {
+			t.Errorf("%s: the name is not printed whole anywhere", first)
+		}
+	}
+}
