@@ -119,8 +119,8 @@ func RecipientStates(rec *ReportRecord, deliveries []*Delivery, audit []AuditEnt
 			if by, ok := strings.CutPrefix(e.What, prefix); ok && s.Acknowledged.IsZero() {
 				s.Acknowledged, s.AcknowledgedBy = e.At, by
 			}
-		case files(e) && e.At.After(rec.ReceivedAt) && s.Filed.IsZero():
-			s.Filed = e.At // its system read this version's FHIR
+		case files(e) && e.At.After(rec.ReceivedAt) && (s.Filed.IsZero() || e.At.Before(s.Filed)):
+			s.Filed = e.At // its system read this version's FHIR (before any HL7 v2 AA)
 		}
 	}
 	return out

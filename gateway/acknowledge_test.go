@@ -49,3 +49,22 @@ func TestRecipientStates(t *testing.T) {
 		t.Errorf("recipients %v", got)
 	}
 }
+
+// TestFiledIsTheEarliest: a recipient that read the report's FHIR before
+// its HL7 EPR acknowledged the ORU filed it when it read it, not when the
+// later AA came (the AA, found first, used to hide the earlier read).
+func TestFiledIsTheEarliest(t *testing.T) {
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	rec := &gateway.ReportRecord{ID: "R-1", Version: 1, TrustODS: "R0A", ReceivedAt: t0}
+	deliveries := []*gateway.Delivery{{ReportID: "R-1", Version: 1, Destination: "r0a-hl7", Recipient: "R0A",
+		ContentType: gateway.Formats[gateway.FormatHL7v2],
+		Attempts:    []gateway.Attempt{{At: at(10), Outcome: "delivered", ReceiverRef: "AA MSG-1 (ACK 7)"}}}}
+	audit := []gateway.AuditEntry{
+		{At: at(2), Role: gateway.RoleTrust, ODSCode: "R0A", Action: "read", What: "report R-1/fhir", Outcome: "success"},
+	}
+	states := gateway.RecipientStates(rec, deliveries, audit)
+	if len(states) != 1 || !states[0].Filed.Equal(at(2)) {
+		t.Fatalf("filed %v, want the FHIR read at %v: %+v", states[0].Filed, at(2), states)
+	}
+}
