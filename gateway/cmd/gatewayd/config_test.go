@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"io"
@@ -236,5 +237,18 @@ func TestDockerConfigExampleIsValid(t *testing.T) {
 	}
 	if _, err := loadConfig(filepath.Join("..", "..", "..", "docs", "config.docker.json"), func(string) string { return "" }); err == nil {
 		t.Fatal("the example started without its tokens in the environment")
+	}
+}
+
+// TestUnknownCommandRefused: a misspelt command (gatewayd deliveris ls,
+// gatewayd help) is refused by name; it used to be ignored, so the process
+// tried to start a second gateway from GATEWAY_CONFIG and, on the embedded
+// store, waited for the running one's lock before failing.
+func TestUnknownCommandRefused(t *testing.T) {
+	for _, args := range [][]string{{"deliveris", "ls"}, {"help"}, {"config", "chek", "demo.json"}} {
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "unknown command") {
+			t.Errorf("gatewayd %s: %v, want an unknown command", strings.Join(args, " "), err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,6 +74,10 @@ flags:`)
 	configPath := flags.String("config", getenv("GATEWAY_CONFIG"), "configuration file (JSON); default GATEWAY_CONFIG")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if flags.NArg() > 0 { // a misspelt command must not start (or wait for the store of) a second gateway
+		flags.Usage()
+		return fmt.Errorf("unknown command %q", strings.Join(flags.Args(), " "))
 	}
 	cfg, err := loadConfig(*configPath, getenv)
 	routes, dests, destErr := destinations(cfg, registry()) // the adapters' problems too, all at once
