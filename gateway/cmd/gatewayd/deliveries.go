@@ -181,6 +181,10 @@ func deliveriesCommand(ctx context.Context, args []string, getenv func(string) s
 				n += byState[*state]
 			}
 		}
+		if n == 0 { // nothing to confirm: "add -yes to replay them all" would be about none
+			fmt.Fprintf(stdout, "no %s deliveries to %s: nothing to %s\n", *state, where, verb)
+			return nil
+		}
 		if !*yes {
 			return fmt.Errorf("%d %s deliveries to %s match: add -yes to %s them all", n, *state, where, verb)
 		}

@@ -76,6 +76,9 @@ func TestDeliveriesCommand(t *testing.T) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	if out, err := cli("replay", "-destination", "r0a-epr", "-state", "dead"); err != nil || !strings.Contains(out, "no dead deliveries to r0a-epr: nothing to replay") {
+		t.Fatalf("replay with nothing dead: %q %v", out, err)
+	}
 	env["GATEWAY_TOKEN"] = "not-an-operator-token"
 	if _, err := cli("ls"); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a wrong token: %v", err)
