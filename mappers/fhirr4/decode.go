@@ -92,10 +92,32 @@ func checkR4(body []byte) error {
 		return err
 	}
 	if _, err := u.Unmarshal(body); err != nil {
+		if msg := notJSON(body); msg != "" { // the parser says only "invalid JSON", with no place
+			return &gateway.Error{Code: gateway.EMALFORMED, Message: "the body is not valid JSON",
+				Problems: []gateway.Problem{{Path: "Bundle", Message: msg}}}
+		}
 		return &gateway.Error{Code: gateway.EMALFORMED, Message: "the body is not a FHIR R4 resource",
 			Problems: []gateway.Problem{{Path: parserPath(err.Error()), Message: err.Error()}}}
 	}
 	return nil
+}
+
+// notJSON says why body is not JSON at all, with the line and column, or
+// "" when it is JSON (and the parser's complaint is about FHIR).
+func notJSON(body []byte) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "the body is empty: post a FHIR R4 Bundle"
+	}
+	var raw json.RawMessage
+	err := json.Unmarshal(body, &raw)
+	se, ok := err.(*json.SyntaxError)
+	if !ok {
+		return ""
+	}
+	before := body[:min(se.Offset, int64(len(body)))]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - (bytes.LastIndexByte(before, '\n') + 1)
+	return fmt.Sprintf("%s at line %d, column %d", se.Error(), line, col)
 }
 
 var (

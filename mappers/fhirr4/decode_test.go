@@ -423,6 +423,23 @@ func TestParseErrorsSayWhere(t *testing.T) {
 	}
 }
 
+// TestMalformedJSONSaysWhere: a body that is not JSON at all (cut short,
+// or empty) is refused saying so and where, as POST /v1/reports does; the
+// FHIR parser's own answer was only "invalid JSON".
+func TestMalformedJSONSaysWhere(t *testing.T) {
+	for body, want := range map[string]string{
+		"{\"resourceType\": \"Bundle\",\n \"type\": \"transaction\",": "unexpected end of JSON input at line 2, column 23",
+		"{\"resourceType\": \"Bundle\" \"type\": 1}":                  "at line 1, column 27",
+		"": "the body is empty",
+	} {
+		_, err := fhirr4.Decode([]byte(body), "699X0")
+		var e *gateway.Error
+		if !errors.As(err, &e) || e.Code != gateway.EMALFORMED || len(e.Problems) != 1 || !strings.Contains(e.Problems[0].Message, want) {
+			t.Errorf("%q: refused %v %+v, want %q", body, err, e, want)
+		}
+	}
+}
+
 // TestLabResultRangesAndComponents: a laboratory result's reference range
 // given as low and high (no text) is kept as "low-high"; its components,
 // which a laboratory result has no place for, are listed as unmapped with
