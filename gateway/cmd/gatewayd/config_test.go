@@ -252,3 +252,22 @@ func TestUnknownCommandRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCheckLocatesTLSFiles: a certificate the check cannot read is
+// named by the key the file has ("tls", "hl7.tls"; it said "http.tls", a
+// key no configuration has) at its line and column, like any problem.
+func TestConfigCheckLocatesTLSFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tls.json")
+	os.WriteFile(path, []byte(`{
+  "tokens": [{"name": "op", "token": "operator-token-1", "role": "operator"}],
+  "tls": {"certFile": "/nonexistent/api.pem", "keyFile": "/nonexistent/api.key"},
+  "hl7": {"mllpAddr": "127.0.0.1:0",
+          "tls": {"certFile": "/nonexistent/mllp.pem", "keyFile": "/nonexistent/mllp.key"}}
+}`), 0o600)
+	err := run(t.Context(), []string{"config", "check", path}, func(string) string { return "" }, io.Discard, io.Discard)
+	for _, want := range []string{"tls.json:3:3: tls: open /nonexistent/api.pem", "tls.json:5:11: hl7.tls: open /nonexistent/mllp.pem"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("the check lacks %q:\n%v", want, err)
+		}
+	}
+}

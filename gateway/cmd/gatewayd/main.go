@@ -87,11 +87,11 @@ flags:`)
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	httpTLS, err := newTLSFiles("http", cfg.TLS, log)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return fmt.Errorf("configuration:\n%w", errors.Join(cfg.locate([]error{err})...))
 	}
 	mllpTLS, err := newTLSFiles("hl7", cfg.HL7.TLS, log)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return fmt.Errorf("configuration:\n%w", errors.Join(cfg.locate([]error{err})...))
 	}
 	go reloadOnHangup(ctx, log, httpTLS, mllpTLS)
 	if httpTLS == nil && !loopback(cfg.Addr) {
@@ -258,9 +258,12 @@ func checkConfig(path string, getenv func(string) string, stdout io.Writer) erro
 		errs = append(errs, err)
 	}
 	discard := slog.New(slog.DiscardHandler)
-	for what, c := range map[string]ServerTLSConfig{"http": cfg.TLS, "hl7": cfg.HL7.TLS} {
-		if _, err := newTLSFiles(what, c, discard); err != nil {
-			errs = append(errs, err)
+	for _, l := range []struct {
+		what string
+		c    ServerTLSConfig
+	}{{"http", cfg.TLS}, {"hl7", cfg.HL7.TLS}} {
+		if _, err := newTLSFiles(l.what, l.c, discard); err != nil {
+			errs = append(errs, cfg.locate([]error{err})...) // at its line and column, like every other problem
 		}
 	}
 	if cfg.JWT != nil {

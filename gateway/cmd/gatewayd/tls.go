@@ -86,21 +86,30 @@ func (t *tlsFiles) load() (*tls.Config, string, error) {
 	stamp := t.fileStamp()
 	cert, err := tls.LoadX509KeyPair(t.cfg.CertFile, t.cfg.KeyFile)
 	if err != nil {
-		return nil, stamp, fmt.Errorf("%s.tls: %w", t.what, err)
+		return nil, stamp, fmt.Errorf("%s: %w", t.key(), err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if t.cfg.ClientCAFile != "" {
 		pem, err := os.ReadFile(t.cfg.ClientCAFile)
 		if err != nil {
-			return nil, stamp, fmt.Errorf("%s.tls.clientCaFile: %w", t.what, err)
+			return nil, stamp, fmt.Errorf("%s.clientCaFile: %w", t.key(), err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, stamp, fmt.Errorf("%s.tls.clientCaFile %s holds no certificate", t.what, t.cfg.ClientCAFile)
+			return nil, stamp, fmt.Errorf("%s.clientCaFile %s holds no certificate", t.key(), t.cfg.ClientCAFile)
 		}
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	return cfg, stamp, nil
+}
+
+// key is where these files are configured: "tls" (the API's, at the top
+// level) or "hl7.tls", so a problem names a key the file has.
+func (t *tlsFiles) key() string {
+	if t.what == "http" {
+		return "tls"
+	}
+	return t.what + ".tls"
 }
 
 // fileStamp changes when any of the files is replaced or rewritten.
