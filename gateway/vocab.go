@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -108,4 +109,13 @@ func (v *Variant) Repeats() (motif string, counts []string) {
 		counts = strings.Split(v.RepeatCount, ";")
 	}
 	return motif, counts
+}
+
+// Plural is n with the noun's singular or plural form, for messages people
+// read ("1 delivery", "2 deliveries").
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

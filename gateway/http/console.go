@@ -327,12 +327,13 @@ func (s *server) consoleDeliveries(c *gin.Context) {
 	if f.Destination != "" && !slices.Contains(destinations, f.Destination) {
 		destinations = append(destinations, f.Destination) // no longer configured, still holding deliveries
 	}
+	count := matching(counts, f.Destination, f.State)
 	s.render(c, "deliveries.html", gin.H{"Title": "Deliveries", "Refresh": refreshSeconds, "Deliveries": list, "Destination": f.Destination, "State": string(f.State),
 		"Paused":       paused,
 		"Destinations": destinations, "States": gateway.DeliveryStates,
-		"Count": matching(counts, f.Destination, f.State), "Next": next, "Paged": !f.After.UpdatedAt.IsZero(),
-		"ReplayAll": f.State != "" && gateway.Replayable(f.State),
-		"CancelAll": f.State == gateway.DeliveryDead || f.State == gateway.DeliveryPending || f.State == gateway.DeliveryRetrying})
+		"Count": count, "Next": next, "Paged": !f.After.UpdatedAt.IsZero(),
+		"ReplayAll": count > 0 && f.State != "" && gateway.Replayable(f.State), // nothing to act on: no "Replay all 0"
+		"CancelAll": count > 0 && (f.State == gateway.DeliveryDead || f.State == gateway.DeliveryPending || f.State == gateway.DeliveryRetrying)})
 }
 
 // consoleBulk replays or cancels everything a filter matches, if it still
@@ -351,7 +352,7 @@ func (s *server) consoleBulk(action string) gin.HandlerFunc {
 			req.Expect = &expect
 		}
 		done, failed, more, err := s.bulkAct(c, action, req)
-		msg := fmt.Sprintf("%d deliveries %s", done, pastTense[action])
+		msg := gateway.Plural(done, "delivery", "deliveries") + " " + pastTense[action]
 		if err != nil {
 			msg = err.Error()
 		} else if len(failed) > 0 {

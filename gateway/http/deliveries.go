@@ -167,6 +167,9 @@ func (s *server) bulk(action string) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
+		if failed == nil {
+			failed = []gin.H{} // a list, empty, not null
+		}
 		c.JSON(http.StatusOK, gin.H{"done": done, "failed": failed, "more": more})
 	}
 }

@@ -24,7 +24,10 @@ type acceptedReport struct {
 	Status     gateway.Status `json:"status"`
 	ReceivedAt time.Time      `json:"receivedAt"`
 	Duplicate  bool           `json:"duplicate,omitempty"`
-	Links      links          `json:"links"`
+	// Held says it waits for a destination for its trust (see GET /v1/held):
+	// stored, not yet on its way to anyone.
+	Held  bool  `json:"held,omitempty"`
+	Links links `json:"links"`
 }
 
 type links struct {
@@ -136,7 +139,7 @@ func (s *server) postReport(c *gin.Context) {
 	}
 	c.Header("Location", "/v1/reports/"+rec.ID)
 	c.JSON(status, acceptedReport{ID: rec.ID, Version: rec.Version, Status: rec.Status, ReceivedAt: rec.ReceivedAt,
-		Duplicate: !created, Links: reportLinks(rec.ID)})
+		Duplicate: !created, Held: rec.Held, Links: reportLinks(rec.ID)})
 }
 
 // namedReport is the id a report body names, if it can be read, for the

@@ -174,3 +174,19 @@ func TestConsoleFindTakesWhatTheOperatorHas(t *testing.T) {
 		}
 	}
 }
+
+// TestNothingToActOnSaysSo: with no dead letters the deliveries page offers
+// no "Replay all 0" or "Cancel all 0", and the bulk API's failures are an
+// empty list, not null.
+func TestNothingToActOnSaysSo(t *testing.T) {
+	base := startGateway(t)
+	session := consoleSession(t, base)
+	_, _, page := consoleGet(t, base, session, "/console/deliveries?state=dead")
+	if strings.Contains(page, `id="replay-all"`) || strings.Contains(page, `id="cancel-all"`) {
+		t.Errorf("bulk actions offered on nothing:\n%s", page)
+	}
+	r := do(t, http.MethodPost, base+"/v1/deliveries/replay", operatorToken, "application/json", []byte(`{"state": "dead", "destination": "*", "expect": 0}`))
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"failed":[]`) {
+		t.Errorf("bulk replay of nothing: %d %s", r.status, r.body)
+	}
+}

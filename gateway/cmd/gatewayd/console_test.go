@@ -218,7 +218,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := asked.last(); got != "Replay the 1 ticked deliveries?" {
 		t.Errorf("the confirmation asked %q", got)
 	}
-	if f := flash(); !strings.Contains(f, "1 deliveries replayed") {
+	if f := flash(); !strings.Contains(f, "1 delivery replayed") {
 		t.Fatalf("after replaying the ticked one the page says %q", f)
 	}
 	until(deadPage, "dead", 1)
@@ -231,7 +231,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := asked.last(); got != "Replay all 1 dead deliveries to r0a-epr?" {
 		t.Errorf("the confirmation asked %q", got)
 	}
-	if f := flash(); !strings.Contains(f, "1 deliveries replayed") {
+	if f := flash(); !strings.Contains(f, "1 delivery replayed") {
 		t.Fatalf("after replay all the page says %q", f)
 	}
 	until(base+"/console/deliveries?destination=r0a-epr&state=delivered", "delivered", 2)
@@ -364,7 +364,7 @@ func TestConsoleRetryNowAndActingFromAReport(t *testing.T) {
 	if got := asked.last(); got != "Send version 1 to r0a-epr now?" {
 		t.Errorf("the confirmation asked %q", got)
 	}
-	if f := text("#flash"); !strings.Contains(f, "1 deliveries replayed") {
+	if f := text("#flash"); !strings.Contains(f, "1 delivery replayed") {
 		t.Errorf("after retry now the report page says %q", f)
 	}
 	waitState("RETRY-1", "delivered")

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nhs-genomics/results-gateway/gateway"
 )
 
 // "gatewayd deliveries ls|replay|cancel": the operator's command line.
@@ -258,7 +260,7 @@ func bulkDeliveries(ctx context.Context, api *apiClient, verb string, body map[s
 		}
 		delete(body, "expect") // the operator confirmed the whole selection; the rest follows
 	}
-	fmt.Fprintf(stdout, "%d deliveries %s", total, pastTense[verb])
+	fmt.Fprintf(stdout, "%s %s", gateway.Plural(total, "delivery", "deliveries"), pastTense[verb])
 	if failedTotal > 0 {
 		fmt.Fprintf(stdout, ", %d could not be", failedTotal)
 	}

@@ -230,8 +230,8 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("a trust with no route is held, not bounced", func(t *testing.T) {
 		body := bytes.Replace(withID(t, fixtures.Report("panel-brca2"), "NO-ROUTE-1"), []byte(`"odsCode":"R0A"`), []byte(`"odsCode":"RXX"`), 1)
-		if r := post(t, base, labToken, body); r.status != http.StatusAccepted {
-			t.Fatalf("no route = %d %s", r.status, r.body)
+		if r := post(t, base, labToken, body); r.status != http.StatusAccepted || r.json(t)["held"] != true {
+			t.Fatalf("no route = %d %s, want 202 saying it is held", r.status, r.body)
 		}
 		st := get(t, base+"/v1/reports/NO-ROUTE-1", operatorToken).json(t)
 		if st["held"] != true || len(st["deliveries"].([]any)) != 0 {
