@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/nhs-genomics/results-gateway/adapters"
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -32,17 +34,53 @@ var _ gateway.Adapter = (*Adapter)(nil)
 
 // New is the registry factory.
 func New(raw json.RawMessage) (gateway.Adapter, error) {
-	var c Config
-	if err := adapters.Decode(raw, &c); err != nil {
+	c, err := config(raw)
+	if err != nil {
 		return nil, err
-	}
-	if c.Dir == "" {
-		return nil, errors.New("filedrop: config.dir is required")
 	}
 	if err := os.MkdirAll(c.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("filedrop: cannot create %s: %w", c.Dir, err)
 	}
 	return &Adapter{dir: c.Dir}, nil
+}
+
+// Check is New without its side effect, for "gatewayd config check": the
+// folder is not created, but it could be: it is a folder already, or the
+// nearest part of its path that exists is a folder the gateway may write in.
+func Check(raw json.RawMessage) (gateway.Adapter, error) {
+	c, err := config(raw)
+	if err != nil {
+		return nil, err
+	}
+	for p := filepath.Clean(c.Dir); ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		switch {
+		case err == nil && !info.IsDir():
+			return nil, fmt.Errorf("filedrop: cannot create %s: %s is not a folder", c.Dir, p)
+		case err == nil && syscall.Access(p, writable) != nil:
+			return nil, fmt.Errorf("filedrop: cannot create or write in %s: %s is not writable", c.Dir, p)
+		case err == nil:
+			return &Adapter{dir: c.Dir}, nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR): // under a file: the walk up finds it
+			return nil, fmt.Errorf("filedrop: %s: %w", c.Dir, err)
+		case p == filepath.Dir(p):
+			return nil, fmt.Errorf("filedrop: cannot create %s", c.Dir)
+		}
+	}
+}
+
+// writable is access(2)'s W_OK.
+const writable = 0x2
+
+func config(raw json.RawMessage) (Config, error) {
+	var c Config
+	if err := adapters.Decode(raw, &c); err != nil {
+		return c, err
+	}
+	if c.Dir == "" {
+		return c, errors.New("filedrop: config.dir is required")
+	}
+	return c, nil
 }
 
 // extensions name each format's files, so destinations of different

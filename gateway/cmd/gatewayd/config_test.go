@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/nhs-genomics/results-gateway/gateway"
 	"io"
 	"net"
@@ -269,5 +270,30 @@ func TestConfigCheckLocatesTLSFiles(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("the check lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestConfigCheckChangesNothing: checking a configuration does not create
+// its file drops' folders (it did, as starting would); it says when one
+// could not be created.
+func TestConfigCheckChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a-file"), []byte("x"), 0o600)
+	check := func(outbox string) error {
+		path := filepath.Join(dir, "c.json")
+		os.WriteFile(path, []byte(fmt.Sprintf(`{"addr": "127.0.0.1:0", "hl7": {"mllpAddr": "-"},
+  "tokens": [{"name": "op", "token": "operator-token-1", "role": "operator"}],
+  "destinations": [{"name": "files", "trusts": ["R0A"], "kind": "filedrop", "format": "pdf", "config": {"dir": %q}}]}`, outbox)), 0o600)
+		return run(t.Context(), []string{"config", "check", path}, func(string) string { return "" }, io.Discard, io.Discard)
+	}
+	outbox := filepath.Join(dir, "not", "yet", "there")
+	if err := check(outbox); err != nil {
+		t.Fatalf("a folder that can be created: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "not")); !os.IsNotExist(err) {
+		t.Errorf("the check created the file drop's folder: %v", err)
+	}
+	if err := check(filepath.Join(dir, "a-file", "outbox")); err == nil || !strings.Contains(err.Error(), "is not a folder") {
+		t.Errorf("a folder under a file: %v", err)
 	}
 }

@@ -254,7 +254,7 @@ func checkConfig(path string, getenv func(string) string, stdout io.Writer) erro
 	}
 	cfg, err := loadConfig(path, getenv)
 	errs := []error{err}
-	if _, _, err := destinations(cfg, registry()); err != nil {
+	if _, _, err := destinations(cfg, checkRegistry()); err != nil {
 		errs = append(errs, err)
 	}
 	discard := slog.New(slog.DiscardHandler)

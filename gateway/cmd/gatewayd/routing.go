@@ -23,10 +23,16 @@ import (
 )
 
 // registry lists every delivery transport this build supports.
-func registry() *adapters.Registry {
+func registry() *adapters.Registry { return registryWith(filedrop.New) }
+
+// checkRegistry is registry for "config check", whose adapters change
+// nothing on the machine (a file drop's folder is checked, not created).
+func checkRegistry() *adapters.Registry { return registryWith(filedrop.Check) }
+
+func registryWith(filedropFactory adapters.Factory) *adapters.Registry {
 	r := &adapters.Registry{}
 	r.Register(fhirrest.Kind, fhirrest.New)
-	r.Register(filedrop.Kind, filedrop.New)
+	r.Register(filedrop.Kind, filedropFactory)
 	r.Register(goms.Kind, goms.New)
 	r.Register(mllp.Kind, mllp.New)
 	r.Register(webhook.Kind, webhook.New)
