@@ -45,15 +45,17 @@ func (s *server) authorize(r rule) gin.HandlerFunc {
 			return
 		}
 		for _, res := range r.resources {
+			named := true // the rule's own type (AuditEvent, "*"), or one the gateway serves
 			if res == typeInPath {
 				res = c.Param("type")
+				named = readableTypes[res] || res == "AuditEvent"
 			}
 			if !p.Allows(res, r.access) {
 				// RFC 6750 3.1: a client can tell a scope it lacks from a role it
 				// lacks. A type from the URL is named only if it is one the
 				// gateway serves: anything else could write into the header.
 				challenge := `Bearer realm="results-gateway", error="insufficient_scope"`
-				if readableTypes[res] {
+				if named {
 					challenge += fmt.Sprintf(`, scope="system/%s.%s"`, res, scopeLetter[r.access])
 				}
 				c.Header("WWW-Authenticate", challenge)
