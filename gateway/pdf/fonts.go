@@ -10,6 +10,7 @@ import (
 	"github.com/jung-kurt/gofpdf"
 	"golang.org/x/image/font/sfnt"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/unicode/bidi"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
@@ -143,9 +144,20 @@ func mustCoverage(ttf []byte) *glyphs {
 // letter before them. Hebrew and Arabic (right to left, Arabic's letters
 // joined) and the Indic scripts (letters reordered and combined) are not.
 func laidOutOneByOne(r rune) bool {
+	// Nor are the characters that reorder what is around them (RLO, RLE,
+	// RLM, the isolates) or are written right to left (Arabic punctuation,
+	// the tatweel): gofpdf ignores the first, so "\u202Enosnhoj" prints
+	// as nosnhoj where every bidi-aware viewer of the FHIR shows johnson.
+	if p, _ := bidi.LookupRune(r); rightToLeftOrReordering[p.Class()] {
+		return false
+	}
 	return unicode.In(r, unicode.Latin, unicode.Greek, unicode.Cyrillic, unicode.Armenian, unicode.Georgian, unicode.Common) ||
 		r >= 0x0300 && r <= 0x036F || r >= 0x1AB0 && r <= 0x1AFF || r >= 0x1DC0 && r <= 0x1DFF || r >= 0x20D0 && r <= 0x20FF || r >= 0xFE20 && r <= 0xFE2F
 }
+
+var rightToLeftOrReordering = map[bidi.Class]bool{bidi.R: true, bidi.AL: true, bidi.AN: true,
+	bidi.LRE: true, bidi.RLE: true, bidi.LRO: true, bidi.RLO: true, bidi.PDF: true,
+	bidi.LRI: true, bidi.RLI: true, bidi.FSI: true, bidi.PDI: true}
 
 func (g *glyphs) has(r rune) bool {
 	return r >= 0 && r < 0x10000 && g.bmp[r/64]&(1<<(r%64)) != 0

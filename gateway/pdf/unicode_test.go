@@ -130,3 +130,22 @@ func BenchmarkRenderUnicode(b *testing.B) {
 		}
 	}
 }
+
+// TestBidiControlsAreMarks: a name carrying a right-to-left override or
+// mark is shown reversed (or reordered) by every bidi-aware viewer of the
+// FHIR and HL7 v2, while gofpdf prints it in stored order: the PDF must not
+// print it silently as if it were the name the EPR shows.
+func TestBidiControlsAreMarks(t *testing.T) {
+	for _, family := range []string{"Smith \u202Enosnhoj\u202C", "Smith\u200F-Jones", "Ng\u2067x\u2069"} {
+		r, _ := labjson.Decode(fixtures.Report("negative-wgs"))
+		r.Patient.Name.Given = []string{"Zoë Łucja"} // beyond Windows-1252: the embedded font
+		r.Patient.Name.Family = family
+		_, warnings, err := pdf.Renderer{}.Render(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warnings) != 1 || warnings[0].Path != "patient.name.family" {
+			t.Errorf("%q: warnings %+v, want one for patient.name.family", family, warnings)
+		}
+	}
+}
