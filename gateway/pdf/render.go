@@ -162,24 +162,48 @@ func (w *writer) headerRow(y, h, size float64, left, right string) {
 	// "Patient" row prints the name whole). Split at spaces, measured as
 	// printed: left is already in the font's encoding (Windows-1252 bytes
 	// for the core font), which gofpdf's SplitText would read as UTF-8.
+	// A word wider than the row (no space to wrap at) is broken where it
+	// reaches the edge, as MultiCell would, but counted here, so that it
+	// too makes at most two lines.
+	fits := func(s string) bool { return f.GetStringWidth(s)+2 <= leftW }
+	prefix := func(s, suffix string) string { // the most of s that fits with suffix, at least one character
+		chars := strings.Split(s, "") // runes: the UTF-8 font's characters
+		if w.family == coreFamily {
+			chars = chars[:0]
+			for i := range len(s) { // bytes: Windows-1252's characters
+				chars = append(chars, s[i:i+1])
+			}
+		}
+		n := len(chars)
+		for n > 1 && !fits(strings.Join(chars[:n], "")+suffix) {
+			n--
+		}
+		return strings.Join(chars[:n], "")
+	}
 	var lines []string
 	line := ""
 	for _, word := range strings.Split(left, " ") {
 		next := strings.TrimPrefix(line+" "+word, " ")
-		if line != "" && f.GetStringWidth(next)+2 > leftW {
-			lines, line = append(lines, line), word
-			continue
+		if line != "" && !fits(next) {
+			lines, next = append(lines, line), word
 		}
 		line = next
+		for !fits(line) && len(line) > 1 {
+			head := prefix(line, "")
+			if head == line {
+				break
+			}
+			lines, line = append(lines, head), line[len(head):]
+		}
 	}
 	lines = append(lines, line)
 	if len(lines) > 2 {
 		ellipsis := w.tr("…")
 		words := strings.Split(lines[1], " ")
-		for len(words) > 1 && f.GetStringWidth(strings.Join(words, " ")+ellipsis)+2 > leftW {
+		for len(words) > 1 && !fits(strings.Join(words, " ")+ellipsis) {
 			words = words[:len(words)-1]
 		}
-		lines = []string{lines[0], strings.Join(words, " ") + ellipsis}
+		lines = []string{lines[0], prefix(strings.Join(words, " "), ellipsis) + ellipsis}
 	}
 	f.MultiCell(leftW, h/2, strings.Join(lines, "\n"), "", "L", false)
 }

@@ -309,3 +309,26 @@ func TestHeaderNameNeverRunsOverTheRule(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderWordWiderThanTheRow: a word wider than the header's row (no
+// space to wrap it at) is broken at the edge and counted in the two lines:
+// MultiCell broke it into a third, over the rule.
+func TestHeaderWordWiderThanTheRow(t *testing.T) {
+	for _, first := range []string{"Ó'Brien", "Łukasiewicz"} { // the core font, and the embedded one
+		for _, family := range []string{strings.Repeat("m", 70) + " Smith Jones", strings.Repeat("m", 58) + " Smith Jones", "Smith " + strings.Repeat("m", 200)} {
+			var report map[string]any
+			if err := json.Unmarshal(fixtures.Report("panel-brca2"), &report); err != nil {
+				t.Fatal(err)
+			}
+			report["patient"].(map[string]any)["name"].(map[string]any)["family"] = first + " " + family
+			body, _ := json.Marshal(report)
+			_, doc := render(t, body)
+			rule := 23 / 25.4 * 72
+			for _, b := range peers.PDFWords(t, doc) {
+				if b.Page == 1 && b.YMin < rule && b.YMax > rule {
+					t.Errorf("%s %.12s...: %q runs over the header's rule (%.1f > %.1f)", first, family, b.Text, b.YMax, rule)
+				}
+			}
+		}
+	}
+}
