@@ -140,6 +140,7 @@ func (w *writer) header(r *gateway.Report) {
 func (w *writer) headerRow(y, h, size float64, left, right string) {
 	const minSize, gap = 6.0, 3.0
 	f := w.f
+	left = strings.ReplaceAll(left, "\n", " ") // one row: a line break in a name (the body keeps it) would make a line of its own
 	w.font("", 9)
 	rightW := f.GetStringWidth(right) + 2
 	f.SetXY(pageWidth-margin-rightW, y)
