@@ -141,7 +141,6 @@ type Name struct {
 	Prefix string   `json:"prefix,omitempty"` // a title such as Mr, Ms or Dr
 }
 
-// Test is what was ordered and how it was done.
 // InDigitalService says whether a test code is the Digital Genomic Test
 // Service's (GT..., TP...) rather than the National Genomic Test
 // Directory's (R..., M...): the two are coded under different systems.
@@ -149,6 +148,7 @@ func InDigitalService(code string) bool {
 	return strings.HasPrefix(code, "GT") || strings.HasPrefix(code, "TP")
 }
 
+// Test is what was ordered and how it was done.
 type Test struct {
 	Code             string  `json:"code"`
 	Name             string  `json:"name"`
