@@ -57,7 +57,7 @@ func Check(raw json.RawMessage) (gateway.Adapter, error) {
 		switch {
 		case err == nil && !info.IsDir():
 			return nil, fmt.Errorf("filedrop: cannot create %s: %s is not a folder", c.Dir, p)
-		case err == nil && syscall.Access(p, writable) != nil:
+		case err == nil && !writable(p):
 			return nil, fmt.Errorf("filedrop: cannot create or write in %s: %s is not writable", c.Dir, p)
 		case err == nil:
 			return &Adapter{dir: c.Dir}, nil
@@ -68,9 +68,6 @@ func Check(raw json.RawMessage) (gateway.Adapter, error) {
 		}
 	}
 }
-
-// writable is access(2)'s W_OK.
-const writable = 0x2
 
 func config(raw json.RawMessage) (Config, error) {
 	var c Config
