@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nhs-genomics/results-gateway/gateway"
+	"github.com/nhs-genomics/results-gateway/gateway/auth"
 	"github.com/nhs-genomics/results-gateway/gateway/boltstore"
+	httpapi "github.com/nhs-genomics/results-gateway/gateway/http"
 )
 
 // countingIndex is the store's index, counting the records it reads and
@@ -185,4 +189,43 @@ type noTargets struct{}
 
 func (noTargets) TargetFor(string) (gateway.TurnaroundTarget, bool) {
 	return gateway.TurnaroundTarget{}, false
+}
+
+// countingReports is the store's Reports, counting the versions it loads.
+type countingReports struct {
+	gateway.Reports
+	loaded atomic.Int64
+}
+
+func (c *countingReports) ReportBundle(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
+	c.loaded.Add(1)
+	return c.Reports.ReportBundle(ctx, id, version)
+}
+
+func (c *countingReports) ReportVersion(ctx context.Context, id string, version int) (*gateway.ReportRecord, error) {
+	c.loaded.Add(1)
+	return c.Reports.ReportVersion(ctx, id, version)
+}
+
+// TestVreadOfNoVersionReadsNothing: a vread of a shared resource names a
+// content version (16 base32 letters) or a report's version; any other id
+// is 404 at once. It had every version of every report holding the
+// resource read first, for anyone with a read token to ask again and again.
+func TestVreadOfNoVersionReadsNothing(t *testing.T) {
+	store, _ := sharedStore(t)
+	reports := &countingReports{Reports: store}
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
+		Reports: reports, Index: store, Audit: store, Queue: store, Held: store, Clock: gateway.SystemClock{},
+		Auth: auth.NewStaticTokens(map[string]gateway.Principal{"operator-token-123": {Subject: "ops", Role: gateway.RoleOperator}}),
+		Log:  slog.New(slog.DiscardHandler),
+	}))
+	t.Cleanup(srv.Close)
+	for _, vid := range []string{"not-a-version", "ABCDEFGHIJKLMNOP", "0"} {
+		reports.loaded.Store(0)
+		resp := getAs(t, srv.URL+"/fhir/Organization/lab-org/_history/"+vid, "operator-token-123")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || reports.loaded.Load() != 0 {
+			t.Errorf("vread %s: %d after loading %d versions, want 404 at once", vid, resp.StatusCode, reports.loaded.Load())
+		}
+	}
 }
