@@ -141,8 +141,14 @@ func (w *writer) headerRow(y, h, size float64, left, right string) {
 	const minSize, gap = 6.0, 3.0
 	f := w.f
 	left = strings.ReplaceAll(left, "\n", " ") // one row: a line break in a name (the body keeps it) would make a line of its own
-	w.font("", 9)
-	rightW := f.GetStringWidth(right) + 2
+	// The identifiers whole, smaller if they must be (a 64-character report
+	// id of wide letters), leaving the name at least a fifth of the row.
+	rightSize := 9.0
+	for w.font("", rightSize); rightSize > minSize && f.GetStringWidth(right)+2 > contentW*0.8; {
+		rightSize -= 0.5
+		w.font("", rightSize)
+	}
+	rightW := min(f.GetStringWidth(right)+2, contentW*0.8)
 	f.SetXY(pageWidth-margin-rightW, y)
 	f.CellFormat(rightW, h, right, "", 0, "R", false, 0, "")
 	leftW := contentW - rightW - gap
@@ -213,9 +219,18 @@ func (w *writer) footer(r *gateway.Report) {
 	f := w.f
 	f.SetY(-15)
 	f.SetTextColor(0, 0, 0)
+	// The page count keeps its room; the report's line takes the rest, in
+	// a smaller size if a long report id needs one.
+	const pageW = 30.0
+	text := w.tr(fmt.Sprintf("Report %s version %d (%s), issued %s", r.ID, r.Version, r.Status, r.Issued))
+	size := 8.0
+	for w.font("", size); size > 5 && f.GetStringWidth(text)+2 > contentW-pageW; {
+		size -= 0.5
+		w.font("", size)
+	}
+	f.CellFormat(contentW-pageW, 5, text, "T", 0, "L", false, 0, "")
 	w.font("", 8)
-	f.CellFormat(contentW/2, 5, w.tr(fmt.Sprintf("Report %s version %d (%s), issued %s", r.ID, r.Version, r.Status, r.Issued)), "T", 0, "L", false, 0, "")
-	f.CellFormat(contentW/2, 5, fmt.Sprintf("Page %d of %s", f.PageNo(), totalPages), "T", 0, "R", false, 0, "")
+	f.CellFormat(pageW, 5, fmt.Sprintf("Page %d of %s", f.PageNo(), totalPages), "T", 0, "R", false, 0, "")
 }
 
 func statusBanner(r *gateway.Report) string {

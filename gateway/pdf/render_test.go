@@ -333,3 +333,25 @@ func TestHeaderWordWiderThanTheRow(t *testing.T) {
 		}
 	}
 }
+
+// TestLongReportIDStaysOnThePage: a valid report id of 64 wide letters
+// made the header's right-hand identifiers wider than the page.
+func TestLongReportIDStaysOnThePage(t *testing.T) {
+	var report map[string]any
+	if err := json.Unmarshal(fixtures.Report("panel-brca2"), &report); err != nil {
+		t.Fatal(err)
+	}
+	report["id"] = strings.Repeat("W", 64)
+	body, _ := json.Marshal(report)
+	_, doc := render(t, body)
+	found := false
+	for _, b := range peers.PDFWords(t, doc) {
+		found = found || b.Text == strings.Repeat("W", 64)
+		if b.XMin < 0 || b.XMax > 210/25.4*72 {
+			t.Errorf("page %d: %q runs off the page (%.0f-%.0f pt)", b.Page, b.Text, b.XMin, b.XMax)
+		}
+	}
+	if !found {
+		t.Error("the report id is not printed whole")
+	}
+}
