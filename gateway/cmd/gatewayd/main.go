@@ -77,7 +77,7 @@ flags:`)
 	}
 	if flags.NArg() > 0 { // a misspelt command must not start (or wait for the store of) a second gateway
 		flags.Usage()
-		return fmt.Errorf("unknown command %q", strings.Join(flags.Args(), " "))
+		return fmt.Errorf("unknown command %q (a command comes first, its flags after it: gatewayd prune -dry-run)", strings.Join(flags.Args(), " "))
 	}
 	cfg, err := loadConfig(*configPath, getenv)
 	routes, dests, destErr := destinations(cfg, registry()) // the adapters' problems too, all at once
