@@ -75,6 +75,15 @@ const (
 	KindLaboratory = "laboratory"
 )
 
+// The codes that say what kind of report it is: the FHIR DiagnosticReport
+// carries them in code and the DocumentReference in type, and the pull API
+// finds reports by them, so both read them from here.
+const (
+	CodeGeneticAnalysis = "51969-4"          // LOINC: Genetic analysis report (a genomic report)
+	CodeGeneticReport   = "1054161000000101" // SNOMED CT: Genetic report (a genomic report)
+	CodeLabReport       = "4241000179101"    // SNOMED CT: Laboratory report (any other kind)
+)
+
 // IsGenomic reports whether the report is a genomic report (the default).
 func (r *Report) IsGenomic() bool { return r.Kind == "" || r.Kind == KindGenomic }
 

@@ -131,7 +131,7 @@ func (s *server) fhirRead(c *gin.Context) {
 		switch {
 		case err == nil && n >= 1:
 			version = n
-		case !sharedTypes[typ] || !contentVersionPattern.MatchString(vid):
+		case !contentVersionPattern.MatchString(vid):
 			// Neither a report's version nor a shared resource's content
 			// version: answered at once, not by reading every version of
 			// every report that holds the resource.

@@ -95,10 +95,6 @@ func openBundle(rec *gateway.ReportRecord) (*served, error) {
 	return s, nil
 }
 
-// sharedTypes are the resources several reports hold under one id (made
-// from an identifier, conditionally created): versioned by their content.
-var sharedTypes = map[string]bool{"Patient": true, "Organization": true, "Practitioner": true}
-
 // contentVersionPattern is what contentVersion writes: 16 base32 letters.
 var contentVersionPattern = regexp.MustCompile(`^[a-z2-7]{16}$`)
 

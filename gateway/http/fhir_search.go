@@ -265,16 +265,16 @@ func (q *query) matches(m *gateway.ReportRecord) bool {
 	// report's, with the test ordered, or a laboratory report's.
 	genomic := m.Kind == "" || m.Kind == gateway.KindGenomic
 	if len(q.codes) > 0 {
-		found := !genomic && tokenMatches(q.codes, systemSNOMED, snomedLabReport) ||
-			genomic && (tokenMatches(q.codes, systemLOINC, "51969-4") || tokenMatches(q.codes, systemSNOMED, snomedGeneticReport) ||
+		found := !genomic && tokenMatches(q.codes, systemSNOMED, gateway.CodeLabReport) ||
+			genomic && (tokenMatches(q.codes, systemLOINC, gateway.CodeGeneticAnalysis) || tokenMatches(q.codes, systemSNOMED, gateway.CodeGeneticReport) ||
 				m.TestCode != "" && tokenMatches(q.codes, testCodeSystem(m.TestCode), m.TestCode))
 		if !found {
 			return false
 		}
 	}
-	docType := snomedGeneticReport
+	docType := gateway.CodeGeneticReport
 	if !genomic {
-		docType = snomedLabReport
+		docType = gateway.CodeLabReport
 	}
 	if len(q.docType) > 0 && !tokenMatches(q.docType, systemSNOMED, docType) {
 		return false
@@ -298,9 +298,6 @@ const (
 	systemSNOMED        = "http://snomed.info/sct"
 	systemTestDirectory = "https://fhir.nhs.uk/CodeSystem/England-GenomicTestDirectory"
 	systemDGTS          = "https://fhir.nhs.uk/CodeSystem/England-DigitalGenomicTestService"
-
-	snomedGeneticReport = "1054161000000101"
-	snomedLabReport     = "4241000179101"
 )
 
 // testCodeSystem is the system the mapper codes a test code in.

@@ -32,7 +32,7 @@ func (d *fhirDecoder) report(dr bundleEntry) {
 	}
 	code := res.obj("code")
 	_, _, directoryTest := code.coding(systemTestDirectory)
-	genomic = genomic || directoryTest || hasCode(code, systemLOINC, "51969-4") || hasCode(code, systemSNOMED, "1054161000000101")
+	genomic = genomic || directoryTest || hasCode(code, systemLOINC, gateway.CodeGeneticAnalysis) || hasCode(code, systemSNOMED, gateway.CodeGeneticReport)
 	if !genomic {
 		r.Kind = gateway.KindLaboratory
 	}
@@ -227,7 +227,7 @@ func (d *fhirDecoder) testCode(cc jnode, at string) {
 
 // reportKindCodes are the LOINC and SNOMED codes the gateway writes for what
 // kind of report it is, beside the test's own codes.
-var reportKindCodes = map[string]bool{"51969-4": true, "1054161000000101": true, "4241000179101": true}
+var reportKindCodes = map[string]bool{gateway.CodeGeneticAnalysis: true, gateway.CodeGeneticReport: true, gateway.CodeLabReport: true}
 
 // codingBack is a report coding from a FHIR coding: a system the gateway
 // made for a lab's local codes goes back to the name the lab gave it.

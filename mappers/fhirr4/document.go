@@ -62,7 +62,7 @@ func (b *builder) documentEntry() {
 		Identifier:       []*d4pb.Identifier{ident(id.system, id.value)},
 		Status:           &docpb.DocumentReference_StatusCode{Value: status},
 		DocStatus:        &docpb.DocumentReference_DocStatusCode{Value: docStatus},
-		Type:             concept(systemSNOMED, "1054161000000101", "Genetic report"),
+		Type:             concept(systemSNOMED, gateway.CodeGeneticReport, "Genetic report"),
 		Subject:          ref(b.patient, ""),
 		Date:             instant(r.Issued),
 		Author:           []*d4pb.Reference{ref(b.lab, r.PerformingLab.Name)},
@@ -72,7 +72,7 @@ func (b *builder) documentEntry() {
 		Context:          &docpb.DocumentReference_Context{Related: []*d4pb.Reference{ref(b.report, "")}},
 	}
 	if !r.IsGenomic() {
-		doc.Type = concept(systemSNOMED, "4241000179101", "Laboratory report")
+		doc.Type = concept(systemSNOMED, gateway.CodeLabReport, "Laboratory report")
 	}
 	if len(b.roles) > 0 {
 		doc.Authenticator = ref(b.roles[0], r.Authorisers[0].Name)

@@ -52,8 +52,8 @@ func (b *builder) reportEntry() {
 		}
 		dr.Category = []*d4pb.CodeableConcept{concept(systemV20074, "GE", "Genetics"), concept(systemV20074, "LAB", "Laboratory")}
 		dr.Code = &d4pb.CodeableConcept{Coding: []*d4pb.Coding{
-			coding(systemLOINC, "51969-4", "Genetic analysis report"),
-			coding(systemSNOMED, "1054161000000101", "Genetic report"),
+			coding(systemLOINC, gateway.CodeGeneticAnalysis, "Genetic analysis report"),
+			coding(systemSNOMED, gateway.CodeGeneticReport, "Genetic report"),
 		}}
 		if test := b.testCode(); test != nil { // the test ordered, so an EPR can find reports by R-code
 			dr.Code.Coding = append(dr.Code.Coding, test.Coding...)
@@ -62,7 +62,7 @@ func (b *builder) reportEntry() {
 		dr.Extension = []*d4pb.Extension{extension(igBase+"genomic-study-reference", extRef(ref(b.study, "")))}
 	} else {
 		dr.Category = []*d4pb.CodeableConcept{concept(systemV20074, "LAB", "Laboratory")}
-		dr.Code = &d4pb.CodeableConcept{Coding: []*d4pb.Coding{coding(systemSNOMED, "4241000179101", "Laboratory report")},
+		dr.Code = &d4pb.CodeableConcept{Coding: []*d4pb.Coding{coding(systemSNOMED, gateway.CodeLabReport, "Laboratory report")},
 			Text: optStr(groupNames(r))}
 	}
 	if effective := b.effective(); effective != nil {
